@@ -1,0 +1,67 @@
+// The ports the application services depend on. Adapters: local folders and PostgreSQL
+// (functions/local), S3 and the Redshift Data API (functions/aws).
+import type { Readable } from "node:stream";
+import type { TableName } from "../core/schema.js";
+import type { Manifest } from "../core/manifest.js";
+
+export interface StoredObject {
+  body: Readable;
+  size: number;
+  /** The object version, where the store keeps versions (S3); reads can be pinned to it. */
+  versionId?: string;
+}
+
+/** A bucket: S3 in AWS, a folder locally. Keys are `/`-separated, as in S3. */
+export interface Storage {
+  /** The bucket name (S3) or folder path (local), as it should appear in a manifest. */
+  readonly name: string;
+  get(key: string, options?: { versionId?: string }): Promise<StoredObject>;
+  /** Writes an object from a stream or a string; resolves when it is stored whole. */
+  put(key: string, body: Readable | string, options?: { contentType?: string }): Promise<void>;
+  exists(key: string): Promise<boolean>;
+  list(prefix: string): AsyncIterable<string>;
+  /** Address of an object for a bulk loader: `s3://bucket/key`, or a local file path. */
+  uri(key: string): string;
+}
+
+/** One table file of a manifest, as a loader needs it. */
+export interface TableFile {
+  table: TableName;
+  /** `s3://…` for Redshift COPY; a file path locally. */
+  uri: string;
+  open(): Promise<Readable>;
+}
+
+export interface LoadRequest {
+  loadId: string;
+  /** The transformed prefix the manifest sits under (`<raw key without .csv>/<hash>`). */
+  prefix: string;
+  manifest: Manifest;
+  files: TableFile[];
+  /** ISO timestamp written to `loads.loaded_at` (passed in, so SQL stays portable). */
+  loadedAt: string;
+}
+
+export interface LoadResult {
+  loadId: string;
+  /** False when this manifest had been loaded before: nothing changed. */
+  loaded: boolean;
+  rowsRead: number;
+  transactionsNew: number;
+  transactionsDuplicate: number;
+  rowsRejected: number;
+  warnings: number;
+}
+
+/** The warehouse: Redshift through the Data API, or PostgreSQL (embedded PGlite or a server). */
+export interface Warehouse {
+  /** Creates the tables when missing (idempotent). */
+  ensureSchema(): Promise<void>;
+  /** Loads one manifest in one transaction; loading it again changes nothing. */
+  load(request: LoadRequest): Promise<LoadResult>;
+  /** The `loads` row of a load, or undefined when it was never loaded. */
+  findLoad(loadId: string): Promise<LoadResult | undefined>;
+  /** Runs a read query; rows as plain objects keyed by column name. */
+  query<T = Record<string, unknown>>(sql: string): Promise<T[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,64 @@
+// manifest.json (DESIGN section 4): written last under a transformed prefix; its arrival triggers the load.
+import type { TableName } from "./schema.js";
+
+export const TRANSFORM_VERSION = "1.0.0";
+
+export const OUTPUT_FILES = {
+  branches: "branches.csv",
+  products: "products.csv",
+  transactions: "transactions.csv",
+  transaction_items: "transaction_items.csv",
+} as const satisfies Record<TableName, string>;
+export const REJECTS_FILE = "rejects.csv";
+export const MANIFEST_FILE = "manifest.json";
+export const FAILURE_FILE = "failed.json";
+
+export interface Manifest {
+  source: {
+    bucket: string;
+    key: string;
+    versionId: string | null;
+    size: number;
+    sha256: string;
+  };
+  /** Data rows read (header and blank lines excluded). */
+  rowsRead: number;
+  /** Rows per table file (after dedupe). */
+  rows: Record<TableName, number>;
+  rejected: number;
+  /** Readable sales that repeat a sale already seen in the same file. */
+  duplicatesInFile: number;
+  /** Sales whose total differs from the sum of their item prices (loaded all the same). */
+  warnings: number;
+  /** Lines of the first warnings, for whoever investigates (at most 100). */
+  warningLines: number[];
+  files: Record<TableName | "rejects", string>;
+  transformVersion: string;
+  transformedAt: string;
+}
+
+/** The transformed prefix of a raw object: `<key without .csv>/<first 16 hex of sha256>`. */
+export function transformedPrefix(rawKey: string, sha256: string): string {
+  return `${rawKey.replace(/\.csv$/i, "")}/${sha256.slice(0, 16)}`;
+}
+
+/** Checks that a parsed manifest has the fields a loader relies on. */
+export function parseManifest(text: string, where: string): Manifest {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${where}: manifest is not valid JSON (${(error as Error).message})`);
+  }
+  const m = value as Partial<Manifest>;
+  const problems: string[] = [];
+  if (typeof m.source?.key !== "string") problems.push("source.key missing");
+  if (typeof m.source?.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(m.source.sha256)) problems.push("source.sha256 missing or not hex");
+  if (typeof m.rowsRead !== "number") problems.push("rowsRead missing");
+  if (typeof m.rejected !== "number") problems.push("rejected missing");
+  if (typeof m.warnings !== "number") problems.push("warnings missing");
+  if (!m.rows || typeof m.rows !== "object") problems.push("rows missing");
+  if (!m.files || typeof m.files !== "object") problems.push("files missing");
+  if (problems.length) throw new Error(`${where}: invalid manifest: ${problems.join(", ")}`);
+  return m as Manifest;
+}

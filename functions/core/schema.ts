@@ -1,0 +1,73 @@
+// The warehouse schema (DESIGN section 5), the one place it is written down.
+// Types are chosen to run unchanged on Redshift and PostgreSQL; keys are declared for the
+// reader and for PostgreSQL, while uniqueness on Redshift comes from the load (see warehouse/sql.ts).
+
+export const TABLES = ["branches", "products", "transactions", "transaction_items"] as const;
+export type TableName = (typeof TABLES)[number];
+
+/** Column order of each table file and of each table: the transform writes them, COPY reads them. */
+export const COLUMNS: Record<TableName, readonly string[]> = {
+  branches: ["branch_id", "branch_name"],
+  products: ["product_id", "product_name", "size", "flavour"],
+  transactions: ["transaction_id", "branch_id", "transaction_time", "payment_method", "total_amount", "source_key"],
+  transaction_items: ["transaction_id", "product_id", "unit_price", "quantity"],
+};
+
+/** Columns that identify a row: the load skips staged rows whose key is already present. */
+export const KEYS: Record<TableName, readonly string[]> = {
+  branches: ["branch_id"],
+  products: ["product_id"],
+  transactions: ["transaction_id"],
+  transaction_items: ["transaction_id", "product_id", "unit_price"],
+};
+
+export const LOADS_COLUMNS = [
+  "load_id",
+  "source_key",
+  "source_sha256",
+  "loaded_at",
+  "rows_read",
+  "transactions_new",
+  "transactions_duplicate",
+  "rows_rejected",
+  "warnings",
+] as const;
+
+export const CREATE_TABLES: readonly string[] = [
+  `CREATE TABLE IF NOT EXISTS branches (
+  branch_id VARCHAR(32) NOT NULL PRIMARY KEY,
+  branch_name VARCHAR(100) NOT NULL
+)`,
+  `CREATE TABLE IF NOT EXISTS products (
+  product_id VARCHAR(32) NOT NULL PRIMARY KEY,
+  product_name VARCHAR(100) NOT NULL,
+  size VARCHAR(16) NULL,
+  flavour VARCHAR(100) NULL
+)`,
+  `CREATE TABLE IF NOT EXISTS transactions (
+  transaction_id VARCHAR(32) NOT NULL PRIMARY KEY,
+  branch_id VARCHAR(32) NOT NULL REFERENCES branches (branch_id),
+  transaction_time TIMESTAMP NOT NULL,
+  payment_method VARCHAR(8) NOT NULL,
+  total_amount DECIMAL(10,2) NOT NULL,
+  source_key VARCHAR(1024) NOT NULL
+)`,
+  `CREATE TABLE IF NOT EXISTS transaction_items (
+  transaction_id VARCHAR(32) NOT NULL REFERENCES transactions (transaction_id),
+  product_id VARCHAR(32) NOT NULL REFERENCES products (product_id),
+  unit_price DECIMAL(10,2) NOT NULL,
+  quantity INTEGER NOT NULL,
+  PRIMARY KEY (transaction_id, product_id, unit_price)
+)`,
+  `CREATE TABLE IF NOT EXISTS loads (
+  load_id VARCHAR(64) NOT NULL PRIMARY KEY,
+  source_key VARCHAR(1024),
+  source_sha256 VARCHAR(64),
+  loaded_at TIMESTAMP,
+  rows_read INTEGER,
+  transactions_new INTEGER,
+  transactions_duplicate INTEGER,
+  rows_rejected INTEGER,
+  warnings INTEGER
+)`,
+];
