@@ -1,0 +1,117 @@
+// Application service: transform one raw object into its transformed prefix (DESIGN section 4).
+// Used unchanged by the extract-transform Lambda (S3) and by `coffeetl ingest` (folders).
+import { createHash } from "node:crypto";
+import type { Readable } from "node:stream";
+import { text } from "node:stream/consumers";
+import { UnreadableFileError } from "../core/errors.js";
+import {
+  FAILURE_FILE,
+  MANIFEST_FILE,
+  OUTPUT_FILES,
+  REJECTS_FILE,
+  TRANSFORM_VERSION,
+  parseManifest,
+  transformedPrefix,
+  type Manifest,
+} from "../core/manifest.js";
+import { transform } from "../core/transform.js";
+import { silentLog, type Log } from "./log.js";
+import type { Storage } from "./ports.js";
+
+export interface TransformDeps {
+  raw: Storage;
+  transformed: Storage;
+  /** Key of the transaction-id HMAC. */
+  secret: string | Buffer;
+  log?: Log;
+  /** Called with bytes read so far, for progress display. */
+  onProgress?: (bytesRead: number, totalBytes: number) => void;
+}
+
+export interface TransformOutcome {
+  /** `skipped` when this exact content was already transformed (a redelivered event). */
+  status: "transformed" | "skipped";
+  prefix: string;
+  manifestKey: string;
+  manifest: Manifest;
+  durationMs: number;
+}
+
+async function sha256Of(body: Readable): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of body) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+export async function transformObject(deps: TransformDeps, key: string): Promise<TransformOutcome> {
+  const { raw, transformed } = deps;
+  const log = deps.log ?? silentLog;
+  const started = Date.now();
+  // First pass: the content hash names the output prefix. The second read is pinned to the
+  // same version, so both passes see the same bytes even if the key is overwritten meanwhile.
+  const first = await raw.get(key);
+  const sha256 = await sha256Of(first.body);
+  const prefix = transformedPrefix(key, sha256);
+  const manifestKey = `${prefix}/${MANIFEST_FILE}`;
+
+  if (await transformed.exists(manifestKey)) {
+    const manifest = parseManifest(await text((await transformed.get(manifestKey)).body), manifestKey);
+    log.info("already transformed", { key, prefix });
+    return { status: "skipped", prefix, manifestKey, manifest, durationMs: Date.now() - started };
+  }
+
+  const second = await raw.get(key, first.versionId ? { versionId: first.versionId } : {});
+  let bytesRead = 0;
+  if (deps.onProgress) {
+    const report = deps.onProgress;
+    second.body.on("data", (chunk: Buffer) => report((bytesRead += chunk.length), first.size));
+  }
+  const run = transform(second.body, { secret: deps.secret, sourceKey: key });
+  const uploads = [
+    ...Object.entries(OUTPUT_FILES).map(([table, file]) =>
+      transformed.put(`${prefix}/${file}`, run.outputs[table as keyof typeof OUTPUT_FILES], { contentType: "text/csv" }),
+    ),
+    transformed.put(`${prefix}/${REJECTS_FILE}`, run.outputs.rejects, { contentType: "text/csv" }),
+  ];
+  let summary;
+  try {
+    [summary] = await Promise.all([run.done, ...uploads]);
+  } catch (error) {
+    await Promise.allSettled(uploads);
+    if (error instanceof UnreadableFileError) {
+      // Recorded beside where the manifest would be, so the failure is visible and replayable.
+      const failure = { source: { bucket: raw.name, key, sha256 }, reason: error.reason, failedAt: new Date().toISOString() };
+      await transformed.put(`${prefix}/${FAILURE_FILE}`, JSON.stringify(failure, null, 2) + "\n", { contentType: "application/json" });
+      log.error("file unreadable", { key, reason: error.reason });
+      throw new UnreadableFileError(`${key}: ${error.reason}`);
+    }
+    throw error;
+  }
+
+  const manifest: Manifest = {
+    source: { bucket: raw.name, key, versionId: first.versionId ?? null, size: first.size, sha256 },
+    rowsRead: summary.rowsRead,
+    rows: summary.rows,
+    rejected: summary.rejected,
+    duplicatesInFile: summary.duplicatesInFile,
+    warnings: summary.warnings,
+    warningLines: summary.warningLines,
+    files: { ...OUTPUT_FILES, rejects: REJECTS_FILE },
+    transformVersion: TRANSFORM_VERSION,
+    transformedAt: new Date().toISOString(),
+  };
+  // Written last: its arrival is what triggers the load.
+  await transformed.put(manifestKey, JSON.stringify(manifest, null, 2) + "\n", { contentType: "application/json" });
+  const durationMs = Date.now() - started;
+  log.info("transformed", {
+    key,
+    prefix,
+    rowsRead: manifest.rowsRead,
+    transactions: manifest.rows.transactions,
+    rejected: manifest.rejected,
+    duplicatesInFile: manifest.duplicatesInFile,
+    warnings: manifest.warnings,
+    durationMs,
+  });
+  return { status: "transformed", prefix, manifestKey, manifest, durationMs };
+}

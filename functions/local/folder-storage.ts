@@ -1,0 +1,66 @@
+// The Storage port over a local folder: one folder stands in for one bucket.
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, readdir, rename, stat, writeFile } from "node:fs/promises";
+import { dirname, join, relative, resolve, sep } from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { Storage, StoredObject } from "../app/ports.js";
+
+export class FolderStorage implements Storage {
+  readonly name: string;
+
+  constructor(readonly root: string) {
+    this.name = resolve(root);
+  }
+
+  /** Maps a key to a path inside the folder; refuses keys that would escape it. */
+  path(key: string): string {
+    const path = resolve(this.name, key);
+    if (!path.startsWith(this.name + sep)) throw new Error(`key escapes the bucket folder: ${JSON.stringify(key)}`);
+    return path;
+  }
+
+  async get(key: string): Promise<StoredObject> {
+    const path = this.path(key);
+    const { size } = await stat(path).catch((error: NodeJS.ErrnoException) => {
+      throw error.code === "ENOENT" ? new Error(`${this.name}: no object ${key}`) : error;
+    });
+    return { body: createReadStream(path, { highWaterMark: 256 * 1024 }), size };
+  }
+
+  async put(key: string, body: Readable | string): Promise<void> {
+    const path = this.path(key);
+    await mkdir(dirname(path), { recursive: true });
+    // Written aside then renamed, so a reader never sees half an object (as with S3).
+    const partial = `${path}.${process.pid}.partial`;
+    if (typeof body === "string") await writeFile(partial, body);
+    else await pipeline(body, createWriteStream(partial));
+    await rename(partial, path);
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return stat(this.path(key)).then(
+      (s) => s.isFile(),
+      () => false,
+    );
+  }
+
+  async *list(prefix: string): AsyncIterable<string> {
+    const walk = async function* (dir: string): AsyncGenerator<string> {
+      const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+      for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) yield* walk(path);
+        else if (!entry.name.endsWith(".partial")) yield path;
+      }
+    };
+    for await (const path of walk(this.name)) {
+      const key = relative(this.name, path).split(sep).join("/");
+      if (key.startsWith(prefix)) yield key;
+    }
+  }
+
+  uri(key: string): string {
+    return this.path(key);
+  }
+}

@@ -1,0 +1,146 @@
+// The whole pipeline on one machine: folders stand in for the two buckets, PostgreSQL (embedded
+// PGlite by default) for Redshift, and `ingest` for the S3 events. The services are the Lambdas'.
+import { randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, readFile, readdir, stat, writeFile } from "node:fs/promises";
+import { basename, join, relative, resolve, sep } from "node:path";
+import { loadManifest } from "../app/load-manifest.js";
+import { silentLog, type Log } from "../app/log.js";
+import type { Warehouse } from "../app/ports.js";
+import { transformObject } from "../app/transform-object.js";
+import { FolderStorage } from "./folder-storage.js";
+import { PostgresWarehouse } from "./postgres-warehouse.js";
+
+export interface LocalPipelineOptions {
+  /** State folder: buckets, warehouse data and the local transaction-id secret. */
+  home: string;
+  /** A PostgreSQL server instead of the embedded warehouse. */
+  databaseUrl?: string;
+  log?: Log;
+}
+
+export interface FileReport {
+  path: string;
+  key: string;
+  ok: boolean;
+  /** Why the file failed; rows are never quoted. */
+  error?: string;
+  rowsRead: number;
+  salesNew: number;
+  duplicates: number;
+  rejected: number;
+  warnings: number;
+  durationMs: number;
+  /** Where the transformed files are (folder of the transformed bucket). */
+  prefix?: string;
+}
+
+export interface IngestHooks {
+  onFileStart?(path: string, size: number): void;
+  onProgress?(path: string, bytesRead: number, size: number): void;
+  onFileDone?(report: FileReport): void;
+}
+
+export interface LocalPipeline {
+  home: string;
+  raw: FolderStorage;
+  transformed: FolderStorage;
+  warehouse: Warehouse;
+  ingest(paths: string[], hooks?: IngestHooks): Promise<FileReport[]>;
+  close(): Promise<void>;
+}
+
+/** The local stand-in for the deployment secret: made once, kept under the home folder. */
+async function localSecret(home: string): Promise<string> {
+  const path = join(home, "transaction-id.key");
+  try {
+    return (await readFile(path, "utf8")).trim();
+  } catch {
+    const secret = randomBytes(32).toString("hex");
+    await writeFile(path, secret + "\n", { mode: 0o600, flag: "wx" }).catch(() => {});
+    return (await readFile(path, "utf8")).trim();
+  }
+}
+
+/** Files to ingest with their raw keys: a folder's CSVs keep their path below the folder's name. */
+export async function expandPaths(paths: string[]): Promise<Array<{ path: string; key: string }>> {
+  const found: Array<{ path: string; key: string }> = [];
+  for (const given of paths) {
+    const path = resolve(given);
+    const info = await stat(path).catch(() => {
+      throw new Error(`${given}: no such file or folder`);
+    });
+    if (!info.isDirectory()) {
+      found.push({ path, key: basename(path) });
+      continue;
+    }
+    const walk = async (dir: string): Promise<void> => {
+      for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+        const child = join(dir, entry.name);
+        if (entry.isDirectory()) await walk(child);
+        else if (entry.name.toLowerCase().endsWith(".csv")) {
+          found.push({ path: child, key: [basename(path), ...relative(path, child).split(sep)].join("/") });
+        }
+      }
+    };
+    await walk(path);
+  }
+  return found;
+}
+
+export async function openLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
+  const home = resolve(options.home);
+  await mkdir(home, { recursive: true });
+  const log = options.log ?? silentLog;
+  const raw = new FolderStorage(join(home, "raw"));
+  const transformed = new FolderStorage(join(home, "transformed"));
+  const secret = await localSecret(home);
+  const warehouse = await PostgresWarehouse.open(
+    options.databaseUrl ? { databaseUrl: options.databaseUrl } : { dataDir: join(home, "warehouse") },
+  );
+  await warehouse.ensureSchema();
+
+  async function ingestOne({ path, key }: { path: string; key: string }, hooks: IngestHooks): Promise<FileReport> {
+    const started = Date.now();
+    const report: FileReport = { path, key, ok: false, rowsRead: 0, salesNew: 0, duplicates: 0, rejected: 0, warnings: 0, durationMs: 0 };
+    try {
+      if (!key.toLowerCase().endsWith(".csv")) throw new Error("not a .csv file");
+      const { size } = await stat(path);
+      hooks.onFileStart?.(path, size);
+      // The upload: the raw bucket keeps the file as given, never changed afterwards.
+      await raw.put(key, createReadStream(path));
+      const outcome = await transformObject(
+        { raw, transformed, secret, log, onProgress: hooks.onProgress && ((read, total) => hooks.onProgress!(path, read, total)) },
+        key,
+      );
+      const load = await loadManifest({ transformed, warehouse, log }, outcome.manifestKey);
+      Object.assign(report, {
+        ok: true,
+        prefix: outcome.prefix,
+        rowsRead: load.rowsRead,
+        salesNew: load.transactionsNew,
+        duplicates: load.transactionsDuplicate,
+        rejected: load.rowsRejected,
+        warnings: load.warnings,
+      });
+    } catch (error) {
+      report.error = (error as Error).message.replace(`${key}: `, "");
+    }
+    report.durationMs = Date.now() - started;
+    hooks.onFileDone?.(report);
+    return report;
+  }
+
+  return {
+    home,
+    raw,
+    transformed,
+    warehouse,
+    async ingest(paths, hooks = {}) {
+      const reports: FileReport[] = [];
+      for (const file of await expandPaths(paths)) reports.push(await ingestOne(file, hooks));
+      return reports;
+    },
+    close: () => warehouse.close(),
+  };
+}
