@@ -18,6 +18,9 @@ export class CsvFile {
 
   constructor(header: readonly string[]) {
     this.buffer = header.join(",") + "\n";
+    // A failed transform destroys its outputs with the error; consumers that attach later
+    // (an upload still starting) see the stream closed early, and the process must not crash.
+    this.stream.on("error", () => {});
   }
 
   /** Appends a line; false when the consumer is behind (wait for `drained()`). */

@@ -95,7 +95,7 @@ function parseLegacyBasket(basket: string): Item[] | string {
   return items;
 }
 
-const looksLikeHeader = (fields: string[]) => fields.length > 1 && !/\d/.test(fields[0]!.charAt(0)) && /[a-z]/i.test(fields[0]!);
+const looksLikeHeader = (fields: string[]) => fields.length === COLUMN_COUNT && !/\d/.test(fields[0]!.charAt(0)) && /[a-z]/i.test(fields[0]!);
 
 /**
  * Creates the `parse` step for one file. The variant is fixed by the first data row

@@ -1,0 +1,146 @@
+// `coffeetl`: the local pipeline's command line (DESIGN section 8).
+import { parseArgs } from "node:util";
+import { pipeline } from "node:stream/promises";
+import cliProgress from "cli-progress";
+import { generateSample } from "../functions/core/sample.js";
+import { openLocalPipeline, type FileReport } from "../functions/local/pipeline.js";
+import { formatTable } from "./table.js";
+
+const USAGE = `Usage: coffeetl <command> [options]
+
+Commands:
+  ingest PATH...        Transform and load raw .csv files (or folders of them) into the local warehouse
+  sql "QUERY" [--json]  Run a query on the local warehouse (--json: a JSON array of row objects)
+  sample [--rows N] [--seed S] [--branch NAME] [--date YYYY-MM-DD]
+                        Write a realistic raw branch file to standard output
+  dashboards [--out FILE.html]
+                        Render the Grafana dashboards from the local warehouse into one HTML page
+
+Options:
+  --home DIR            State folder (default: $COFFEETL_HOME, else ./.coffeetl)
+  --database-url URL    Use a PostgreSQL server instead of the embedded warehouse (or DATABASE_URL)
+  -h, --help            Show this help
+`;
+
+const PROGRESS_MIN_BYTES = 4 * 1024 * 1024;
+
+class UsageError extends Error {}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      home: { type: "string" },
+      "database-url": { type: "string" },
+      json: { type: "boolean" },
+      rows: { type: "string" },
+      seed: { type: "string" },
+      branch: { type: "string" },
+      date: { type: "string" },
+      out: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  const [command, ...args] = positionals;
+  if (values.help || !command || command === "help") {
+    process.stdout.write(USAGE);
+    return command || values.help ? 0 : 2;
+  }
+  const home = values.home ?? process.env.COFFEETL_HOME ?? ".coffeetl";
+  const databaseUrl = values["database-url"] ?? process.env.DATABASE_URL;
+  const connection = databaseUrl ? { home, databaseUrl } : { home };
+
+  switch (command) {
+    case "ingest": {
+      if (args.length === 0) throw new UsageError("ingest needs at least one file or folder");
+      return ingest(args, connection);
+    }
+    case "sql": {
+      if (args.length !== 1) throw new UsageError('sql takes one query, quoted: coffeetl sql "select ..."');
+      const local = await openLocalPipeline(connection);
+      try {
+        const rows = await local.warehouse.query(args[0]!);
+        process.stdout.write(values.json ? JSON.stringify(rows, null, 2) + "\n" : formatTable(rows));
+      } finally {
+        await local.close();
+      }
+      return 0;
+    }
+    case "sample": {
+      if (args.length) throw new UsageError(`sample takes no arguments, got ${args.join(" ")}`);
+      const rows = values.rows === undefined ? undefined : Number(values.rows);
+      const options = { rows, seed: values.seed, branch: values.branch, date: values.date };
+      await pipeline(generateSample(options), process.stdout).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== "EPIPE") throw error;
+      });
+      return 0;
+    }
+    case "dashboards": {
+      const { dashboardsCommand } = await import("./dashboards.js");
+      await dashboardsCommand({ ...connection, out: values.out ?? "dashboards.html" });
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  }
+}
+
+async function ingest(paths: string[], connection: { home: string; databaseUrl?: string }): Promise<number> {
+  const local = await openLocalPipeline(connection);
+  let bar: cliProgress.SingleBar | undefined;
+  let reports: FileReport[];
+  try {
+    reports = await local.ingest(paths, {
+      onFileStart(path, size) {
+        if (size < PROGRESS_MIN_BYTES || !process.stderr.isTTY) return;
+        bar = new cliProgress.SingleBar(
+          { stream: process.stderr, format: `  {bar} {percentage}% | {value}/{total} MB | ${path}`, hideCursor: true, clearOnComplete: true },
+          cliProgress.Presets.shades_classic,
+        );
+        bar.start(Math.ceil(size / 1048576), 0);
+      },
+      onProgress(_path, read) {
+        bar?.update(Math.floor(read / 1048576));
+      },
+      onFileDone(report) {
+        bar?.stop();
+        bar = undefined;
+        printReport(report);
+      },
+    });
+  } finally {
+    await local.close();
+  }
+  const failed = reports.filter((r) => !r.ok).length;
+  const sum = (pick: (r: FileReport) => number) => reports.reduce((n, r) => n + pick(r), 0);
+  console.log(
+    `${reports.length} file${reports.length === 1 ? "" : "s"}: ${reports.length - failed} processed, ${failed} failed; ` +
+      `${sum((r) => r.salesNew)} new sales, ${sum((r) => r.duplicates)} duplicates, ${sum((r) => r.rejected)} rejected rows, ${sum((r) => r.warnings)} warnings`,
+  );
+  if (reports.length === 0) console.error("coffeetl: no .csv files found in the given paths");
+  return failed > 0 || reports.length === 0 ? 1 : 0;
+}
+
+function printReport(r: FileReport): void {
+  const time = `${(r.durationMs / 1000).toFixed(2)}s`;
+  if (!r.ok) {
+    console.log(`✘ ${r.path}: failed: ${r.error}`);
+    return;
+  }
+  console.log(
+    `✔ ${r.path}: ${r.rowsRead} rows read, ${r.salesNew} sales new, ${r.duplicates} duplicates, ${r.rejected} rejected, ${r.warnings} warnings, ${time}` +
+      (r.rejected ? ` (reasons: ${r.prefix}/rejects.csv in the transformed folder)` : ""),
+  );
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: Error) => {
+    console.error(`coffeetl: ${error.message}`);
+    if (error instanceof UsageError) console.error("Run `coffeetl --help` for usage.");
+    process.exitCode = error instanceof UsageError ? 2 : 1;
+  },
+);

@@ -1,0 +1,71 @@
+// The `coffeetl` command line, run as a user runs it (bin/coffeetl.js in a child process).
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { FIXTURES, ROOT, assertNoPii, fixture, tempDir } from "./helpers.js";
+
+const BIN = join(ROOT, "bin/coffeetl.js");
+const run = (args: string[], env: Record<string, string> = {}) => {
+  const result = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: "utf8", env: { ...process.env, ...env } });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+};
+
+test("sample writes the same canonical file for the same arguments", () => {
+  const args = ["sample", "--rows", "20", "--seed", "3", "--branch", "Southend-on-Sea", "--date", "2024-06-01"];
+  const one = run(args);
+  const two = run(args);
+  assert.is(one.code, 0, one.stderr);
+  assert.is(one.stdout, two.stdout);
+  const lines = one.stdout.trimEnd().split("\n");
+  assert.is(lines.length, 20);
+  assert.match(lines[0]!, /^01\/06\/2024 08:00,Southend-on-Sea,[A-Za-z]+ [A-Za-z]+,/);
+  assert.is(run(["sample", "--date", "2024-13-01"]).code, 1);
+});
+
+test("ingest prints per-file figures, fails only for unreadable files, and never prints personal data", async () => {
+  const home = await tempDir();
+  try {
+    const all = run(["ingest", FIXTURES, "--home", home.path]);
+    assert.is(all.code, 1, "two files are unreadable");
+    assert.match(all.stdout, /✔ .*canonical\.csv: 5 rows read, 5 sales new, 0 duplicates, 0 rejected, 0 warnings, \d+\.\d+s/);
+    assert.match(all.stdout, /✔ .*broken_rows\.csv: 8 rows read, 3 sales new, 0 duplicates, 5 rejected, 1 warnings/);
+    assert.match(all.stdout, /✘ .*not_csv\.csv: failed: binary content/);
+    assert.match(all.stdout, /8 files: 6 processed, 2 failed; 14 new sales/);
+    assertNoPii(all.stdout + all.stderr, "ingest output");
+
+    const good = run(["ingest", fixture("canonical.csv"), fixture("legacy_crlf.csv")], { COFFEETL_HOME: home.path });
+    assert.is(good.code, 0, good.stdout + good.stderr);
+    assert.match(good.stdout, /2 files: 2 processed, 0 failed; 0 new sales, 8 duplicates/);
+
+    const sql = run(["sql", "SELECT COUNT(*) AS n, SUM(total_amount) AS revenue FROM transactions", "--json", "--home", home.path]);
+    assert.is(sql.code, 0, sql.stderr);
+    assert.equal(JSON.parse(sql.stdout), [{ n: 14, revenue: "60.89" }]);
+    const table = run(["sql", "SELECT branch_name FROM branches ORDER BY 1", "--home", home.path]);
+    assert.match(table.stdout, /branch_name\n-+\nIsle of Wight\nKendal\n\(2 rows\)/);
+    const rows = run(["sql", "SELECT * FROM transactions", "--home", home.path]);
+    assertNoPii(rows.stdout, "sql output");
+  } finally {
+    await home.remove();
+  }
+});
+
+test("usage errors are reported with exit status 2, SQL errors with 1", async () => {
+  const home = await tempDir();
+  try {
+    const unknown = run(["frobnicate", "--home", home.path]);
+    assert.is(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown command "frobnicate"/);
+    assert.is(run(["ingest", "--home", home.path]).code, 2);
+    const missing = run(["ingest", join(home.path, "nope.csv"), "--home", home.path]);
+    assert.is(missing.code, 1);
+    assert.match(missing.stderr, /nope\.csv: no such file or folder/);
+    const bad = run(["sql", "SELECT nope FROM transactions", "--home", home.path]);
+    assert.is(bad.code, 1);
+    assert.match(bad.stderr, /coffeetl: .*nope/);
+  } finally {
+    await home.remove();
+  }
+});
+
+test.run();

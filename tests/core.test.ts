@@ -1,0 +1,225 @@
+// The pure transform core: variants, damage, keys, normal forms, dedupe, rejects, PII.
+import { readFileSync } from "node:fs";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { formatPence, parsePence } from "../functions/core/money.js";
+import { parseTime } from "../functions/core/parse.js";
+import { IdSet } from "../functions/core/id-set.js";
+import { branchId, productId } from "../functions/core/keys.js";
+import { UnreadableFileError } from "../functions/core/errors.js";
+import { COLUMNS } from "../functions/core/schema.js";
+import { sampleChunks } from "../functions/core/sample.js";
+import { assertNoPii, csvRows, fixture, transformText } from "./helpers.js";
+
+const read = (name: string) => readFileSync(fixture(name));
+
+test("money is parsed to exact pence and formatted back", () => {
+  assert.is(parsePence("4"), 400);
+  assert.is(parsePence("2.3"), 230);
+  assert.is(parsePence("10.90"), 1090);
+  assert.is(parsePence("0.0"), 0);
+  assert.is(parsePence("17.3"), 1730);
+  assert.is(parsePence("1.234"), null);
+  assert.is(parsePence("1."), null);
+  assert.is(parsePence("-1"), null);
+  assert.is(parsePence("7.92528E+15"), null);
+  assert.is(parsePence(""), null);
+  assert.is(formatPence(705), "7.05");
+  assert.is(formatPence(1730), "17.30");
+  assert.is(formatPence(0), "0.00");
+  // 0.1 + 0.2 style drift cannot happen: a basket summed in pence is exact.
+  assert.is([215, 325, 130].reduce((a, b) => a + b), parsePence("6.70"));
+});
+
+test("dates are day-first with explicit formats, invalid days rejected", () => {
+  assert.is(parseTime("25/08/2021 09:00", "canonical"), "2021-08-25 09:00:00");
+  assert.is(parseTime("9/5/2023 9:00", "canonical"), "2023-05-09 09:00:00");
+  assert.is(parseTime("2020-10-01 09:01:30", "legacy"), "2020-10-01 09:01:30");
+  assert.is(parseTime("31/02/2024 10:00", "canonical"), null);
+  assert.is(parseTime("29/02/2024 10:00", "canonical"), "2024-02-29 10:00:00");
+  assert.is(parseTime("29/02/2023 10:00", "canonical"), null);
+  assert.is(parseTime("12/13/2024 10:00", "canonical"), null);
+  assert.is(parseTime("2020-10-01 09:01", "canonical"), null);
+});
+
+test("canonical file: every sale, 3NF tables with the schema's columns, quantities for repeats", async () => {
+  const { summary, files } = await transformText(read("canonical.csv"), "s", "raw/kendal.csv");
+  assert.equal(summary.rowsRead, 5);
+  assert.equal(summary.rows.transactions, 5);
+  assert.is(summary.rejected, 0);
+  assert.is(summary.warnings, 0);
+  for (const table of ["branches", "products", "transactions", "transaction_items"] as const) {
+    assert.is(files[table].split("\n")[0], COLUMNS[table].join(","), `${table} header`);
+  }
+  const branches = csvRows(files.branches);
+  assert.equal(branches, [{ branch_id: branchId("Kendal"), branch_name: "Kendal" }]);
+  const products = csvRows(files.products);
+  const iced = products.find((p) => p.product_name === "Flavoured iced latte")!;
+  assert.equal(iced, { product_id: productId("Flavoured iced latte", "Large", "Hazelnut"), product_name: "Flavoured iced latte", size: "Large", flavour: "Hazelnut" });
+  // `Hot chocolate` and `Hot Chocolate` are different products.
+  assert.ok(products.some((p) => p.product_name === "Hot chocolate"));
+  assert.ok(products.some((p) => p.product_name === "Hot Chocolate"));
+  const sales = csvRows(files.transactions);
+  assert.is(sales[0]!.transaction_time, "2024-03-01 09:00:00");
+  assert.is(sales[0]!.total_amount, "5.40");
+  assert.is(sales[0]!.source_key, "raw/kendal.csv");
+  assert.ok(sales.every((s) => /^[0-9a-f]{32}$/.test(s.transaction_id!)));
+  // Two different customers, same basket, same minute: two sales.
+  assert.is(sales.filter((s) => s.transaction_time === "2024-03-01 09:02:00").length, 2);
+  const items = csvRows(files.transaction_items);
+  const americano = items.filter((i) => i.product_id === productId("Americano", "Regular", null));
+  assert.equal(americano.map((i) => [i.unit_price, i.quantity]), [["1.95", "2"]]);
+  // Every item value adds up to the totals.
+  const itemsPence = items.reduce((n, i) => n + parsePence(i.unit_price!)! * Number(i.quantity), 0);
+  assert.is(itemsPence, sales.reduce((n, s) => n + parsePence(s.total_amount!)!, 0));
+  assertNoPii(Object.values(files).join("\n"), "transformed files");
+});
+
+test("legacy file: CRLF, yyyy-mm-dd, triplets with empty size kept NULL, flavour split like canonical", async () => {
+  const { summary, files } = await transformText(read("legacy_crlf.csv"));
+  assert.is(summary.rows.transactions, 3);
+  assert.is(summary.rejected, 0);
+  const products = csvRows(files.products);
+  const mocha = products.find((p) => p.product_name === "Mocha")!;
+  assert.is(mocha.size, "", "unknown size is written as NULL");
+  const iced = products.filter((p) => p.product_name === "Flavoured iced latte");
+  assert.equal(iced.map((p) => [p.size, p.flavour]).sort(), [["", "Hazelnut"], ["Large", "Hazelnut"]]);
+  assert.ok(products.some((p) => p.product_id === productId("Flavoured iced latte", "Large", "Hazelnut")));
+  const sales = csvRows(files.transactions);
+  assert.equal(sales.map((s) => [s.transaction_time, s.payment_method, s.total_amount]), [
+    ["2020-10-01 09:00:00", "CARD", "6.85"],
+    ["2020-10-01 09:01:00", "CASH", "4.30"],
+    ["2020-10-01 09:02:00", "CARD", "3.25"],
+  ]);
+  const lattes = csvRows(files.transaction_items).filter((i) => i.product_id === productId("Latte", "Regular", null));
+  assert.equal(lattes.map((i) => i.quantity), ["2"]);
+  assertNoPii(Object.values(files).join("\n"), "transformed files");
+});
+
+test("header row, BOM and spaces in the header are skipped, not rejected", async () => {
+  const { summary, files } = await transformText(read("header_bom.csv"));
+  assert.is(summary.rowsRead, 2);
+  assert.is(summary.rejected, 0);
+  assert.is(csvRows(files.transactions).length, 2);
+  assert.is(csvRows(files.transaction_items)[0]!.quantity, "2");
+});
+
+test("space-padded fields (also after a closing quote) and whitespace-only lines give the same sales", async () => {
+  const secret = "same-secret";
+  const padded = await transformText(read("padded.csv"), secret);
+  const clean = await transformText(read("canonical.csv"), secret);
+  assert.is(padded.summary.rejected, 0);
+  assert.is(padded.summary.rowsRead, 2);
+  const ids = (t: typeof clean) => csvRows(t.files.transactions).map((s) => s.transaction_id);
+  assert.equal(ids(padded), ids(clean).slice(0, 2));
+  assert.is(csvRows(padded.files.branches)[0]!.branch_name, "Kendal");
+});
+
+test("spreadsheet re-saves: d/m/yyyy H:MM, whole-pound totals, mangled cards", async () => {
+  const { summary, files } = await transformText(read("excel_resaved.csv"));
+  assert.is(summary.rejected, 0);
+  const sales = csvRows(files.transactions);
+  assert.equal(sales.map((s) => [s.transaction_time, s.total_amount]), [
+    ["2024-03-01 09:00:00", "5.40"],
+    ["2024-03-01 09:02:00", "2.90"],
+    ["2024-03-01 09:10:00", "4.00"],
+  ]);
+  // The card number is not part of the id: the re-saved sale is the one from the original file.
+  const original = await transformText(read("canonical.csv"));
+  assert.is(sales[0]!.transaction_id, csvRows(original.files.transactions)[0]!.transaction_id);
+  assertNoPii(Object.values(files).join("\n"), "transformed files");
+});
+
+test("broken rows are rejected with line and reason, good rows kept, mismatched totals warned", async () => {
+  const { summary, files } = await transformText(read("broken_rows.csv"));
+  const rejects = csvRows(files.rejects);
+  assert.equal(
+    rejects.map((r) => Number(r.line_number)),
+    [2, 3, 4, 5, 6],
+  );
+  const reason = (line: number) => rejects.find((r) => Number(r.line_number) === line)!.reason!;
+  assert.match(reason(2), /expected 7 columns, found 6/);
+  assert.match(reason(3), /date/);
+  assert.match(reason(4), /price/);
+  assert.match(reason(5), /payment method/);
+  assert.match(reason(6), /empty basket/);
+  assert.is(summary.rejected, 5);
+  assert.is(summary.rows.transactions, 3);
+  assert.is(summary.rowsRead, 8);
+  assert.is(summary.warnings, 1);
+  assert.equal(summary.warningLines, [8]);
+  // The mismatched sale is still loaded with the till's total.
+  assert.ok(csvRows(files.transactions).some((s) => s.total_amount === "9.99"));
+  assertNoPii(files.rejects, "rejects.csv");
+});
+
+test("the same sale twice in a file is kept once and counted as a duplicate", async () => {
+  const content = readFileSync(fixture("canonical.csv"), "utf8");
+  const { summary, files } = await transformText(content + content.split("\n")[0] + "\n" + content);
+  assert.is(summary.rowsRead, 11);
+  assert.is(summary.rows.transactions, 5);
+  assert.is(summary.duplicatesInFile, 6);
+  assert.is(csvRows(files.transaction_items).length, csvRows((await transformText(content)).files.transaction_items).length);
+});
+
+test("transaction ids are keyed: same secret same id, another secret another id", async () => {
+  const input = read("canonical.csv");
+  const a = csvRows((await transformText(input, "one")).files.transactions).map((s) => s.transaction_id);
+  const b = csvRows((await transformText(input, "one")).files.transactions).map((s) => s.transaction_id);
+  const c = csvRows((await transformText(input, "two")).files.transactions).map((s) => s.transaction_id);
+  assert.equal(a, b);
+  assert.ok(a.every((id, i) => id !== c[i]));
+});
+
+test("binary and prose files are unreadable with a clear reason", async () => {
+  for (const [name, pattern] of [
+    ["not_csv.csv", /binary content/],
+    ["prose.csv", /no readable sales: all 3 data rows were rejected/],
+  ] as const) {
+    try {
+      await transformText(read(name));
+      assert.unreachable(`${name} should fail`);
+    } catch (error) {
+      assert.instance(error, UnreadableFileError, name);
+      assert.match((error as Error).message, pattern);
+    }
+  }
+  await transformText("").then(
+    () => assert.unreachable("empty file should fail"),
+    (error: Error) => assert.match(error.message, /empty/),
+  );
+});
+
+test("an unclosed quote rejects the rows it swallows, and the file still loads the rest", async () => {
+  const good = "01/03/2024 09:00,Kendal,A B,Regular Latte - 2.15,2.15,CASH,\n";
+  const { summary } = await transformText(good + '01/03/2024 09:01,Kendal,C D,"Regular Latte - 2.15,2.15,CASH,\n' + good.replace("09:00", "09:05"));
+  assert.is(summary.rows.transactions, 1);
+  assert.is(summary.rejected, 1);
+});
+
+test("IdSet keeps 128-bit ids exactly, across growth", () => {
+  const set = new IdSet();
+  const ids = Array.from({ length: 5000 }, (_, i) => (i * 2654435761).toString(16).padStart(32, "0").slice(-32));
+  for (const id of ids) assert.ok(set.add(id));
+  for (const id of ids) assert.not.ok(set.add(id));
+  // Ids differing only in the last or the first hex digit are different.
+  assert.ok(set.add("f" + ids[1]!.slice(1)));
+  assert.ok(set.add(ids[2]!.slice(0, 31) + "e"));
+  assert.is(set.size, 5002);
+});
+
+test("sample files are deterministic, canonical and fully readable", async () => {
+  const one = [...sampleChunks({ rows: 300, seed: 7, branch: "Leeds", date: "2024-01-02" })].join("");
+  const two = [...sampleChunks({ rows: 300, seed: 7, branch: "Leeds", date: "2024-01-02" })].join("");
+  const other = [...sampleChunks({ rows: 300, seed: 8, branch: "Leeds", date: "2024-01-02" })].join("");
+  assert.is(one, two);
+  assert.is.not(one, other);
+  const { summary, files } = await transformText(one);
+  assert.is(summary.rowsRead, 300);
+  assert.is(summary.rejected, 0);
+  assert.is(summary.warnings, 0);
+  assert.ok(csvRows(files.products).some((p) => p.product_name === "Hot Chocolate"), "Leeds sells Hot Chocolate");
+  assert.ok(summary.rows.transactions >= 299);
+});
+
+test.run();

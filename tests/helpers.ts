@@ -1,0 +1,82 @@
+// Shared test helpers: fixtures, temporary homes, the optional real samples.
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { text } from "node:stream/consumers";
+import { transform, type TransformSummary } from "../functions/core/transform.js";
+import type { OutputName } from "../functions/core/csv-writer.js";
+
+export const ROOT = new URL("..", import.meta.url).pathname;
+export const FIXTURES = join(ROOT, "tests/fixtures/raw");
+export const fixture = (name: string) => join(FIXTURES, name);
+
+/** The real branch files beside the project (not shipped with it); undefined when absent. */
+export const SHARED_SAMPLES = [join(ROOT, "../shared/samples"), process.env.COFFEETL_SAMPLES ?? ""].find(
+  (p) => p && existsSync(p),
+);
+
+/** Names and card numbers planted in the fixtures: none may appear outside the raw files. */
+export const FIXTURE_PII = [
+  "Zebedee",
+  "Quixote",
+  "Marigold",
+  "Featherstonehaugh",
+  "Percival",
+  "Underhill",
+  "Ottoline",
+  "Brackenbury",
+  "4111222233334444",
+  "5500666677778888",
+  "4000111122223333",
+  "4.11122E+15",
+];
+
+export function assertNoPii(content: string, where: string, pii: readonly string[] = FIXTURE_PII): void {
+  for (const value of pii) {
+    if (content.includes(value)) throw new Error(`${where} contains personal data (${value.slice(0, 3)}…)`);
+  }
+}
+
+export async function tempDir(prefix = "coffeetl-test-"): Promise<{ path: string; remove(): Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), prefix));
+  return { path, remove: () => rm(path, { recursive: true, force: true }) };
+}
+
+export interface TransformedText {
+  summary: TransformSummary;
+  files: Record<OutputName, string>;
+}
+
+/** Runs the pure transform over bytes and collects its five outputs as text. */
+export async function transformText(input: string | Buffer, secret = "test-secret", sourceKey = "fixture.csv"): Promise<TransformedText> {
+  const run = transform(Readable.from([Buffer.from(input)]), { secret, sourceKey });
+  const names = Object.keys(run.outputs) as OutputName[];
+  const texts = Promise.all(names.map((n) => text(run.outputs[n])));
+  const [summary, contents] = await Promise.all([run.done, texts]);
+  return { summary, files: Object.fromEntries(names.map((n, i) => [n, contents[i]!])) as Record<OutputName, string> };
+}
+
+/** CSV text with a header → row objects (test-side reader, independent of the writer). */
+export function csvRows(content: string): Record<string, string>[] {
+  const lines = content.trimEnd().split("\n");
+  const header = lines[0]!.split(",");
+  return lines.slice(1).map((line) => {
+    const cells: string[] = [];
+    let cur = "";
+    let quoted = false;
+    for (let i = 0; i < line.length; i++) {
+      const c = line[i]!;
+      if (quoted) {
+        if (c === '"' && line[i + 1] === '"') (cur += '"'), i++;
+        else if (c === '"') quoted = false;
+        else cur += c;
+      } else if (c === '"') quoted = true;
+      else if (c === ",") cells.push(cur), (cur = "");
+      else cur += c;
+    }
+    cells.push(cur);
+    return Object.fromEntries(header.map((h, i) => [h, cells[i] ?? ""]));
+  });
+}
