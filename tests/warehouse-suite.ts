@@ -14,8 +14,18 @@ export interface Backend {
 
 const byName = (reports: FileReport[]) => Object.fromEntries(reports.map((r) => [r.key.split("/").pop()!, r]));
 
-async function figures(local: LocalPipeline) {
-  const [row] = await local.warehouse.query<Record<string, unknown>>(`
+interface Figures {
+  sales: number;
+  revenue: string;
+  units: number;
+  items_value: string;
+  branches: number;
+  products: number;
+  loads: number;
+}
+
+async function figures(local: LocalPipeline): Promise<Figures> {
+  const [row] = await local.warehouse.query<Figures>(`
     SELECT (SELECT COUNT(*) FROM transactions) AS sales,
            (SELECT SUM(total_amount) FROM transactions) AS revenue,
            (SELECT SUM(quantity) FROM transaction_items) AS units,
@@ -23,7 +33,7 @@ async function figures(local: LocalPipeline) {
            (SELECT COUNT(*) FROM branches) AS branches,
            (SELECT COUNT(*) FROM products) AS products,
            (SELECT COUNT(*) FROM loads) AS loads`);
-  return { ...row, revenue: String(row!.revenue), items_value: String(row!.items_value) };
+  return { ...row!, revenue: String(row!.revenue), items_value: String(row!.items_value) };
 }
 
 async function dumpAll(local: LocalPipeline): Promise<string> {

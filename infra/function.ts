@@ -1,0 +1,121 @@
+// One pipeline Lambda: its esbuild bundle, its own IAM role (logs, the dead-letter queue and the
+// statements the caller grants, nothing else), a log group with retention, and asynchronous
+// invocation settings (bounded retries and event age, failures to the dead-letter queue).
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { bundleHandler, LAMBDA_HANDLER, LAMBDA_RUNTIME } from "./bundle.js";
+import { assumeRolePolicy, policyJson, type AwsContext, type PolicyStatement } from "./iam.js";
+import type { LogLevel } from "./config.js";
+
+export interface PipelineFunctionArgs {
+  /** Physical function name; the log group is `/aws/lambda/<functionName>`. */
+  functionName: string;
+  description: string;
+  /** Handler module, relative to the repository root; it exports `handler`. */
+  entry: string;
+  context: AwsContext;
+  /** Environment beyond LOG_LEVEL / POWERTOOLS_SERVICE_NAME, which every function gets. */
+  environment: Record<string, pulumi.Input<string>>;
+  /** What the handler itself may do (least privilege: named resources, named actions). */
+  statements: PolicyStatement[];
+  memoryMb: number;
+  timeoutSeconds: number;
+  reservedConcurrency?: number;
+  logRetentionDays: number;
+  logLevel: LogLevel;
+  /** Async invocation: retries after the first failure (0-2) and maximum event age (60-21600 s). */
+  maxRetryAttempts: number;
+  maxEventAgeSeconds: number;
+  deadLetterQueue: { arn: pulumi.Input<string> };
+  tags?: Record<string, string>;
+}
+
+export class PipelineFunction extends pulumi.ComponentResource {
+  readonly function: aws.lambda.Function;
+  readonly role: aws.iam.Role;
+  readonly logGroup: aws.cloudwatch.LogGroup;
+  readonly name: pulumi.Output<string>;
+  readonly arn: pulumi.Output<string>;
+  /** SHA-256 of the bundled handler. */
+  readonly codeSha256: string;
+
+  constructor(name: string, args: PipelineFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("coffeetl:pipeline:Function", name, {}, opts);
+    const parent = { parent: this };
+    const bundle = bundleHandler(args.entry);
+    this.codeSha256 = bundle.sha256;
+
+    this.logGroup = new aws.cloudwatch.LogGroup(
+      `${name}-logs`,
+      { name: `/aws/lambda/${args.functionName}`, retentionInDays: args.logRetentionDays, tags: args.tags },
+      parent,
+    );
+
+    this.role = new aws.iam.Role(
+      `${name}-role`,
+      { description: `CoffeETL ${args.functionName} execution role`, assumeRolePolicy: assumeRolePolicy("lambda.amazonaws.com"), tags: args.tags },
+      parent,
+    );
+    const rolePolicy = new aws.iam.RolePolicy(
+      `${name}-policy`,
+      {
+        role: this.role.id,
+        policy: policyJson([
+          {
+            Sid: "WriteOwnLogs",
+            Effect: "Allow",
+            Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+            Resource: pulumi.interpolate`${this.logGroup.arn}:log-stream:*`,
+          },
+          { Sid: "SendFailedEventsToDeadLetterQueue", Effect: "Allow", Action: "sqs:SendMessage", Resource: args.deadLetterQueue.arn },
+          ...args.statements,
+        ]),
+      },
+      parent,
+    );
+
+    this.function = new aws.lambda.Function(
+      name,
+      {
+        name: args.functionName,
+        description: args.description,
+        runtime: LAMBDA_RUNTIME,
+        architectures: ["arm64"],
+        handler: LAMBDA_HANDLER,
+        code: bundle.archive,
+        role: this.role.arn,
+        memorySize: args.memoryMb,
+        timeout: args.timeoutSeconds,
+        reservedConcurrentExecutions: args.reservedConcurrency ?? -1,
+        environment: {
+          variables: {
+            ...args.environment,
+            LOG_LEVEL: args.logLevel,
+            POWERTOOLS_SERVICE_NAME: args.functionName,
+            NODE_OPTIONS: "--enable-source-maps",
+          },
+        },
+        loggingConfig: { logFormat: "Text", logGroup: this.logGroup.name },
+        tags: { ...args.tags, "coffeetl:code-sha256": bundle.sha256.slice(0, 16) },
+      },
+      // The name is fixed (dashboards and runbooks use it), so a replacement must delete first.
+      { parent: this, dependsOn: [rolePolicy, this.logGroup], deleteBeforeReplace: true },
+    );
+    this.name = this.function.name;
+    this.arn = this.function.arn;
+
+    new aws.lambda.FunctionEventInvokeConfig(
+      `${name}-async`,
+      {
+        functionName: this.function.name,
+        maximumRetryAttempts: args.maxRetryAttempts,
+        maximumEventAgeInSeconds: args.maxEventAgeSeconds,
+        destinationConfig: { onFailure: { destination: args.deadLetterQueue.arn } },
+      },
+      // Lambda checks that the role may send to the destination.
+      { parent: this, dependsOn: [rolePolicy] },
+    );
+
+    this.registerOutputs({ name: this.name, arn: this.arn, logGroupName: this.logGroup.name });
+  }
+}

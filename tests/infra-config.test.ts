@@ -1,0 +1,119 @@
+// Stack configuration: defaults, validation and clear error messages.
+// Run alone: node --import tsx tests/infra-config.test.ts
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import * as pulumi from "@pulumi/pulumi";
+import { architectureOf, CONFIG_KEYS, ConfigError, loadConfig, parseCidr, parseConfig, type RawConfig } from "../infra/config.js";
+
+const VALID: RawConfig = { redshiftParameterName: "/coffeetl/acme-prod/redshift", grafanaAllowedCidrs: '["203.0.113.0/24"]' };
+
+/** The ConfigError `parseConfig` throws for `raw`. */
+function problems(raw: RawConfig, stack = "acme-prod"): string[] {
+  try {
+    parseConfig(raw, stack);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+test("a client's minimal configuration gets safe defaults", () => {
+  const c = parseConfig(VALID, "acme-prod");
+  assert.is(c.redshiftParameterName, "/coffeetl/acme-prod/redshift");
+  assert.equal(c.grafana.allowedCidrs, ["203.0.113.0/24"]);
+  assert.is(c.grafana.allowPublic, false);
+  assert.is(c.warehouse, "external");
+  assert.equal(c.load, { memoryMb: 256, timeoutSeconds: 600, reservedConcurrency: 2 });
+  assert.equal(c.extractTransform, { memoryMb: 1024, timeoutSeconds: 300, reservedConcurrency: undefined });
+  assert.is(c.maxRetryAttempts, 2);
+  assert.is(c.logRetentionDays, 30);
+  assert.is(c.grafana.instanceType, "t4g.small");
+  assert.is(c.grafana.architecture, "arm64");
+  assert.match(c.grafana.image, /^grafana\/grafana:12\.\d+\.\d+$/);
+  assert.is(c.forceDestroy, false);
+  assert.is(c.parameterPrefix, "/coffeetl/acme-prod");
+  assert.is(c.alarmEmail, undefined);
+});
+
+test("missing parameter name: says which key and how to set it", () => {
+  const p = problems({ grafanaAllowedCidrs: VALID.grafanaAllowedCidrs });
+  assert.is(p.length, 1);
+  assert.match(p[0]!, /coffeetl:redshiftParameterName is required/);
+  assert.match(p[0]!, /pulumi config set redshiftParameterName/);
+});
+
+test("missing CIDRs: required, no open default", () => {
+  const p = problems({ redshiftParameterName: "/x" });
+  assert.is(p.length, 1);
+  assert.match(p[0]!, /coffeetl:grafanaAllowedCidrs is required/);
+});
+
+test("invalid CIDRs are named", () => {
+  for (const bad of ["203.0.113.0", "203.0.113.0/33", "256.1.1.1/32", "203.0.113.7/24", "example.com/24", "2001:db8::/32", "010.0.0.0/8"]) {
+    const p = problems({ ...VALID, grafanaAllowedCidrs: JSON.stringify(["198.51.100.0/24", bad]) });
+    assert.is(p.length, 1, bad);
+    assert.ok(p[0]!.includes(`"${bad}" is not a valid IPv4 CIDR`), p[0]);
+  }
+});
+
+test("0.0.0.0/0 is refused unless allowPublicGrafana is true", () => {
+  const p = problems({ ...VALID, grafanaAllowedCidrs: '["0.0.0.0/0"]' });
+  assert.match(p[0]!, /opens Grafana to the whole internet/);
+  assert.match(p[0]!, /allowPublicGrafana/);
+  const c = parseConfig({ ...VALID, grafanaAllowedCidrs: '["0.0.0.0/0"]', allowPublicGrafana: "true" }, "acme-prod");
+  assert.equal(c.grafana.allowedCidrs, ["0.0.0.0/0"]);
+});
+
+test("CIDR lists: YAML list (JSON), comma-separated, duplicates removed", () => {
+  assert.equal(parseConfig({ ...VALID, grafanaAllowedCidrs: "203.0.113.0/24, 198.51.100.7/32,203.0.113.0/24" }, "s").grafana.allowedCidrs, ["203.0.113.0/24", "198.51.100.7/32"]);
+  assert.equal(parseCidr("10.0.0.0/8"), { address: 10 * 2 ** 24, prefix: 8 });
+  assert.is(parseCidr("10.0.0.1/8"), undefined);
+});
+
+test("every problem is reported at once", () => {
+  const p = problems({ grafanaAllowedCidrs: '["nope"]', logRetentionDays: "45", maxRetryAttempts: "5", warehouse: "aurora", vpcId: "vpc-0abc" }, "bad stack!");
+  assert.is(p.length, 7, p.join("\n"));
+  const text = p.join("\n");
+  for (const key of ["stack name", "redshiftParameterName", "grafanaAllowedCidrs", "logRetentionDays", "maxRetryAttempts", "coffeetl:warehouse", "subnetId"]) assert.ok(text.includes(key), key);
+  try {
+    parseConfig({}, "s");
+  } catch (error) {
+    assert.match((error as Error).message, /^Invalid coffeetl stack configuration:\n  - /);
+  }
+});
+
+test("tuning keys and conflicts", () => {
+  const c = parseConfig({ ...VALID, loadReservedConcurrency: "1", grafanaInstanceType: "t3.small", alarmEmail: "ops@example.com", extractTransformReservedConcurrency: "10" }, "s");
+  assert.is(c.load.reservedConcurrency, 1);
+  assert.is(c.grafana.architecture, "x86_64");
+  assert.is(c.extractTransform.reservedConcurrency, 10);
+  assert.match(problems({ ...VALID, alarmEmail: "ops" })[0]!, /alarmEmail must be an e-mail address/);
+  assert.match(problems({ ...VALID, redshiftClusterIdentifier: "c1", redshiftWorkgroupName: "wg1" })[0]!, /only one of/);
+  assert.match(problems({ ...VALID, warehouse: "serverless", redshiftClusterIdentifier: "c1" })[0]!, /stack creates the workgroup/);
+  assert.match(problems({ ...VALID, warehouseBaseCapacity: "12" })[0]!, /multiple of 8/);
+  assert.match(problems({ ...VALID, forceDestroy: "yes" })[0]!, /forceDestroy must be true or false/);
+  assert.equal([architectureOf("m7gd.large"), architectureOf("c7gn.xlarge"), architectureOf("g5.xlarge"), architectureOf("m7i.large")], ["arm64", "arm64", "x86_64", "x86_64"]);
+});
+
+test("loadConfig reads the stack's coffeetl: keys; the program fails before declaring anything", async () => {
+  await pulumi.runtime.setMocks({ newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: () => ({}) }, "coffeetl", "acme-prod", false);
+  pulumi.runtime.setAllConfig({ "coffeetl:redshiftParameterName": "/p", "coffeetl:grafanaAllowedCidrs": '["192.0.2.0/24"]', "coffeetl:logLevel": "debug" });
+  const c = loadConfig();
+  assert.is(c.stack, "acme-prod");
+  assert.is(c.logLevel, "DEBUG");
+  assert.equal(c.grafana.allowedCidrs, ["192.0.2.0/24"]);
+  assert.ok(CONFIG_KEYS.length >= 30);
+
+  pulumi.runtime.setAllConfig({ "coffeetl:grafanaAllowedCidrs": '["0.0.0.0/0"]' });
+  try {
+    await import("../index.js");
+    assert.unreachable("the program should refuse this configuration");
+  } catch (error) {
+    assert.instance(error, ConfigError);
+    assert.match((error as Error).message, /redshiftParameterName is required/);
+    assert.match((error as Error).message, /opens Grafana to the whole internet/);
+  }
+});
+
+test.run();

@@ -1,0 +1,55 @@
+// A client's provisioned cluster named in the config, in the client's own VPC, Grafana on a private
+// address reachable from two CIDRs. Run alone: node --import tsx tests/infra-provisioned.test.ts
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { evaluatePolicies } from "../infra/policies.js";
+import { ACCOUNT, asList, runProgram, statementsOf } from "./infra/harness.js";
+
+const h = await runProgram({
+  redshiftParameterName: "/clients/acme/redshift",
+  grafanaAllowedCidrs: '["10.20.0.0/16","192.0.2.10/32"]',
+  redshiftClusterIdentifier: "acme-dw",
+  redshiftDbUser: "coffeetl_loader",
+  redshiftDatabase: "analytics",
+  vpcId: "vpc-0123abcd",
+  subnetId: "subnet-0456ef",
+  grafanaPublicIp: "false",
+  maxRetryAttempts: "1",
+  maxEventAgeSeconds: "3600",
+  logRetentionDays: "90",
+});
+const allowed = (policy: string, action: string) => statementsOf(h.one("aws:iam/rolePolicy:RolePolicy", policy).inputs.policy).filter((s) => s.Effect === "Allow" && asList(s.Action).includes(action));
+const arn = (resource: string) => `arn:aws:redshift:eu-west-2:${ACCOUNT}:${resource}`;
+
+test("Data API and credentials narrowed to the named cluster, user and database", () => {
+  for (const policy of ["load-policy", "grafana-policy"]) {
+    assert.equal(allowed(policy, "redshift-data:ExecuteStatement")[0]?.Resource, [arn("cluster:acme-dw")], policy);
+    assert.equal(allowed(policy, "redshift:GetClusterCredentials")[0]?.Resource, [arn("dbuser:acme-dw/coffeetl_loader"), arn("dbname:acme-dw/analytics")], policy);
+    assert.is(allowed(policy, "redshift-serverless:GetCredentials").length, 0, policy);
+    assert.is(allowed(policy, "secretsmanager:GetSecretValue").length, 0, "dbUser given: temporary credentials, no secret");
+  }
+  assert.equal(allowed("load-policy", "ssm:GetParameter")[0]?.Resource, `arn:aws:ssm:eu-west-2:${ACCOUNT}:parameter/clients/acme/redshift`);
+});
+
+test("the client's network: no VPC built, Grafana in the given subnet, private URL, no Elastic IP", () => {
+  assert.is(h.byType("awsx:ec2:Vpc").length, 0);
+  assert.is(h.byType("aws:ec2/eip:Eip").length, 0);
+  assert.is(h.one("aws:ec2/securityGroup:SecurityGroup", "grafana-sg").inputs.vpcId, "vpc-0123abcd");
+  const nic = h.one("aws:ec2/launchTemplate:LaunchTemplate", "grafana-template").inputs.networkInterfaces[0];
+  assert.equal([nic.subnetId, nic.associatePublicIpAddress], ["subnet-0456ef", "false"]);
+  assert.is(h.outputs.grafanaUrl, "http://10.42.0.10:3000");
+  assert.equal(h.byType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").map((r) => r.inputs.cidrIpv4), ["10.20.0.0/16", "192.0.2.10/32"]);
+});
+
+test("tuning keys reach the resources", () => {
+  for (const c of h.byType("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")) {
+    assert.equal([c.inputs.maximumRetryAttempts, c.inputs.maximumEventAgeInSeconds], [1, 3600]);
+  }
+  assert.ok(h.byType("aws:cloudwatch/logGroup:LogGroup").every((g) => g.inputs.retentionInDays === 90));
+});
+
+test("policy rules pass on this variant too", () => {
+  assert.equal(evaluatePolicies(h.resources.map(({ type, name, id, props }) => ({ type, name, id, props }))), []);
+});
+
+test.run();
