@@ -14,7 +14,7 @@ import {
   transformedPrefix,
   type Manifest,
 } from "../core/manifest.js";
-import { transform } from "../core/transform.js";
+import { transform, workersFor } from "../core/transform.js";
 import { silentLog, type Log } from "./log.js";
 import type { Storage } from "./ports.js";
 
@@ -24,6 +24,8 @@ export interface TransformDeps {
   /** Key of the transaction-id HMAC. */
   secret: string | Buffer;
   log?: Log;
+  /** Worker threads for the transform; by default as many as help for the object's size. */
+  workers?: number | undefined;
   /** Called with bytes read so far, for progress display. */
   onProgress?: (bytesRead: number, totalBytes: number) => void;
 }
@@ -66,7 +68,7 @@ export async function transformObject(deps: TransformDeps, key: string): Promise
     const report = deps.onProgress;
     second.body.on("data", (chunk: Buffer) => report((bytesRead += chunk.length), first.size));
   }
-  const run = transform(second.body, { secret: deps.secret, sourceKey: key });
+  const run = transform(second.body, { secret: deps.secret, sourceKey: key, workers: deps.workers ?? workersFor(first.size) });
   const uploads = [
     ...Object.entries(OUTPUT_FILES).map(([table, file]) =>
       transformed.put(`${prefix}/${file}`, run.outputs[table as keyof typeof OUTPUT_FILES], { contentType: "text/csv" }),

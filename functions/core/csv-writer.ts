@@ -1,8 +1,7 @@
-// `write`: entity rows → per-table CSV text with a header row, in the schema's column order.
-// Fields are ids, numbers and names of known shape, so quoting needs only the rule below.
+// The output side of a transform: one CSV stream per table file, with a header row, written in
+// ~64 KB pieces with backpressure. Fields are ids, numbers and names of known shape, so quoting
+// needs only the rule below.
 import { PassThrough } from "node:stream";
-import { formatPence } from "./money.js";
-import type { EntityRow, Reject } from "./records.js";
 import { COLUMNS, type TableName } from "./schema.js";
 
 const NEEDS_QUOTES = /[",\r\n]|^\s|\s$/;
@@ -10,7 +9,7 @@ export const csvField = (value: string): string => (NEEDS_QUOTES.test(value) ? `
 
 const FLUSH_AT = 64 * 1024;
 
-/** Text output of one table file; buffers lines into ~64 KB chunks. */
+/** Text output of one table file. */
 export class CsvFile {
   readonly stream = new PassThrough();
   rows = 0;
@@ -23,20 +22,20 @@ export class CsvFile {
     this.stream.on("error", () => {});
   }
 
-  /** Appends a line; false when the consumer is behind (wait for `drained()`). */
-  line(text: string): boolean {
-    this.rows++;
-    this.buffer += text + "\n";
-    return this.buffer.length < FLUSH_AT || this.flush();
+  /** Appends whole lines of text (each ending in a newline) holding `rows` rows. */
+  text(lines: string, rows: number): void {
+    this.rows += rows;
+    this.buffer += lines;
+    if (this.buffer.length >= FLUSH_AT) this.flush();
   }
 
-  flush(): boolean {
-    if (!this.buffer) return true;
-    const ok = this.stream.write(this.buffer);
+  private flush(): void {
+    if (!this.buffer) return;
+    this.stream.write(this.buffer);
     this.buffer = "";
-    return ok;
   }
 
+  /** Resolves when the consumer has caught up (call between pieces of work). */
   drained(): Promise<void> {
     return this.stream.writableNeedDrain ? new Promise((resolve) => this.stream.once("drain", resolve)) : Promise.resolve();
   }
@@ -49,7 +48,7 @@ export class CsvFile {
 
 export type OutputName = TableName | "rejects";
 
-/** The five output files of a transform, and the writing of rows into them. */
+/** The five output files of a transform. */
 export class TableFiles {
   readonly files: Record<OutputName, CsvFile> = {
     branches: new CsvFile(COLUMNS.branches),
@@ -58,35 +57,7 @@ export class TableFiles {
     transaction_items: new CsvFile(COLUMNS.transaction_items),
     rejects: new CsvFile(["line_number", "reason"]),
   };
-  private readonly sourceKeyField: string;
 
-  constructor(sourceKey: string) {
-    this.sourceKeyField = csvField(sourceKey);
-  }
-
-  write(row: EntityRow | Reject): void {
-    const f = this.files;
-    if (!("table" in row)) {
-      f.rejects.line(`${row.line},${csvField(row.reason)}`);
-      return;
-    }
-    switch (row.table) {
-      case "branches":
-        f.branches.line(`${row.branchId},${csvField(row.branchName)}`);
-        break;
-      case "products":
-        f.products.line(`${row.productId},${csvField(row.productName)},${row.size ?? ""},${row.flavour === null ? "" : csvField(row.flavour)}`);
-        break;
-      case "transactions":
-        f.transactions.line(`${row.transactionId},${row.branchId},${row.time},${row.payment},${formatPence(row.totalPence)},${this.sourceKeyField}`);
-        break;
-      case "transaction_items":
-        f.transaction_items.line(`${row.transactionId},${row.productId},${formatPence(row.unitPricePence)},${row.quantity}`);
-        break;
-    }
-  }
-
-  /** Resolves once every consumer has caught up. */
   async drained(): Promise<void> {
     for (const file of Object.values(this.files)) await file.drained();
   }

@@ -3,6 +3,7 @@
 export type Size = "Regular" | "Large";
 export type PaymentMethod = "CASH" | "CARD";
 
+/** A basket item as sold. Treated as immutable: `parse` may hand out one object for equal items. */
 export interface Item {
   /** `null` when the file does not say (legacy rows with an empty size): unknown, never guessed. */
   size: Size | null;
@@ -45,8 +46,9 @@ export interface Sale {
 }
 
 /** One basket item per record (first normal form), carrying its sale's attributes. */
-export interface SaleItem extends Item {
+export interface SaleItem {
   kind: "item";
+  item: Item;
   line: number;
   transactionId: string;
   time: string;

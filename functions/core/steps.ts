@@ -1,11 +1,15 @@
 // The transform steps after `parse`, each a pure function over a stream of records, so they
 // can be reordered or replaced. Records a step does not handle (rejects) pass through.
-import { branchId, productId, transactionId } from "./keys.js";
+import { branchId, productId, transactionIds } from "./keys.js";
 import { IdSet } from "./id-set.js";
-import type { EntityRow, RawSale, Reject, Sale, SaleItem, TransactionItemRow } from "./records.js";
+import type { EntityRow, Item, RawSale, Reject, Sale, SaleItem, TransactionItemRow } from "./records.js";
+
+/** Bound on per-file caches keyed by distinct items (a real menu has under a hundred). */
+const ITEM_CACHE_LIMIT = 10_000;
 
 /** Identifies each sale by its keyed id, then drops customer name and card number for good. */
 export function clean(secret: string | Buffer) {
+  const transactionId = transactionIds(secret);
   return function* cleanSales(records: Iterable<RawSale | Reject>): Generator<Sale | Reject> {
     for (const r of records) {
       if (r.kind !== "sale") {
@@ -13,7 +17,7 @@ export function clean(secret: string | Buffer) {
         continue;
       }
       const { line, time, branch, items, totalPence, payment } = r;
-      yield { kind: "sale", line, transactionId: transactionId(secret, r), time, branch, items, totalPence, payment };
+      yield { kind: "sale", line, transactionId: transactionId(r), time, branch, items, totalPence, payment };
     }
   };
 }
@@ -36,10 +40,7 @@ export function* firstNormalForm(records: Iterable<Sale | Reject>): Generator<Sa
         branch: r.branch,
         totalPence: r.totalPence,
         payment: r.payment,
-        size: item.size,
-        product: item.product,
-        flavour: item.flavour,
-        pricePence: item.pricePence,
+        item,
         index,
         count,
       };
@@ -51,6 +52,8 @@ export function* firstNormalForm(records: Iterable<Sale | Reject>): Generator<Sa
 export function normalise() {
   const branchIds = new Map<string, string>();
   const productIds = new Map<string, string>();
+  // Parse hands out one object per distinct item text, so most look-ups hit this first map.
+  const productIdsByItem = new Map<Item, string>();
   let itemsPence = 0;
   return function* normaliseItems(records: Iterable<SaleItem | Reject>): Generator<EntityRow | Reject> {
     for (const r of records) {
@@ -58,24 +61,28 @@ export function normalise() {
         yield r;
         continue;
       }
+      // Each branch and product entity is emitted when first met; later items only refer to it.
       let bId = branchIds.get(r.branch);
       if (bId === undefined) {
         bId = branchId(r.branch);
         branchIds.set(r.branch, bId);
-      }
-      const productKey = `${r.product}\u001f${r.size ?? ""}\u001f${r.flavour ?? ""}`;
-      let pId = productIds.get(productKey);
-      if (pId === undefined) {
-        pId = productId(r.product, r.size, r.flavour);
-        productIds.set(productKey, pId);
-      }
-      if (r.index === 0) {
-        itemsPence = 0;
         yield { table: "branches", branchId: bId, branchName: r.branch };
       }
-      itemsPence += r.pricePence;
-      yield { table: "products", productId: pId, productName: r.product, size: r.size, flavour: r.flavour };
-      yield { table: "transaction_items", transactionId: r.transactionId, productId: pId, unitPricePence: r.pricePence, quantity: 1 };
+      const item = r.item;
+      let pId = productIdsByItem.get(item);
+      if (pId === undefined) {
+        const productKey = `${item.product}\u001f${item.size ?? ""}\u001f${item.flavour ?? ""}`;
+        pId = productIds.get(productKey);
+        if (pId === undefined) {
+          pId = productId(item.product, item.size, item.flavour);
+          productIds.set(productKey, pId);
+          yield { table: "products", productId: pId, productName: item.product, size: item.size, flavour: item.flavour };
+        }
+        if (productIdsByItem.size < ITEM_CACHE_LIMIT) productIdsByItem.set(item, pId);
+      }
+      if (r.index === 0) itemsPence = 0;
+      itemsPence += item.pricePence;
+      yield { table: "transaction_items", transactionId: r.transactionId, productId: pId, unitPricePence: item.pricePence, quantity: 1 };
       if (r.index === r.count - 1) {
         yield {
           table: "transactions",
@@ -103,12 +110,9 @@ export function dedupe() {
   const sales = new IdSet();
   let current = "";
   let duplicate = false;
-  let basket = new Map<string, TransactionItemRow>();
+  // The current basket: at most a handful of items, so a list beats a map.
+  let basket: TransactionItemRow[] = [];
 
-  function* flush(): Generator<TransactionItemRow> {
-    if (basket.size) yield* basket.values();
-    basket = new Map();
-  }
 
   return function* dedupeRows(records: Iterable<EntityRow | Reject>): Generator<EntityRow | Reject> {
     for (const r of records) {
@@ -131,22 +135,27 @@ export function dedupe() {
           continue;
       }
       if (r.transactionId !== current) {
-        yield* flush();
+        for (const item of basket) yield item;
+        basket = [];
         current = r.transactionId;
         duplicate = !sales.add(current);
       }
       if (duplicate) continue;
       if (r.table === "transactions") {
+        // A sale's items go out just before the sale itself.
+        for (const item of basket) yield item;
+        basket = [];
         yield r;
         continue;
       }
-      const key = `${r.productId}:${r.unitPricePence}`;
-      const seen = basket.get(key);
+      let seen: TransactionItemRow | undefined;
+      for (const item of basket) if (item.productId === r.productId && item.unitPricePence === r.unitPricePence) seen = item;
       if (seen) seen.quantity += r.quantity;
-      else basket.set(key, { ...r });
+      else basket.push({ table: "transaction_items", transactionId: r.transactionId, productId: r.productId, unitPricePence: r.unitPricePence, quantity: r.quantity });
     }
     // Each call receives whole sales, so the last basket is complete here.
-    yield* flush();
+    for (const item of basket) yield item;
+    basket = [];
     current = "";
   };
 }

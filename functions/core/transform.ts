@@ -1,23 +1,30 @@
 // The transform of one raw file: bytes in, five CSV streams out, memory flat whatever the size.
-// parse → clean → firstNormalForm → normalise → dedupe → write, applied batch by batch.
+// The file is cut into chunks of whole records; each chunk runs parse → clean → firstNormalForm
+// → normalise → dedupe (chunk-transform.ts), in this thread or in worker threads, and the
+// chunks are merged in file order (merge.ts), dropping what an earlier chunk already had.
+import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { extname } from "node:path";
 import type { Readable } from "node:stream";
-import { Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { parse as csvParse, type CsvError } from "csv-parse";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { createChunkTransformer, type ChunkOptions, type ChunkResult } from "./chunk-transform.js";
+import { chunksOf, type Chunk } from "./chunks.js";
 import { TableFiles, type OutputName } from "./csv-writer.js";
 import { UnreadableFileError } from "./errors.js";
-import { parse, type CsvRecord } from "./parse.js";
-import type { Reject } from "./records.js";
+import { ChunkMerger } from "./merge.js";
+import { looksLikeHeader, variantOf, type Variant } from "./parse.js";
 import type { TableName } from "./schema.js";
-import { clean, dedupe, firstNormalForm, normalise } from "./steps.js";
 
 export interface TransformOptions {
   /** Key of the transaction-id HMAC (DESIGN section 3). */
   secret: string | Buffer;
   /** Written to `transactions.source_key`. */
   sourceKey: string;
-  /** CSV records per batch; each batch runs through all steps before the next is read. */
-  batchSize?: number;
+  /** Bytes per chunk (default 1 MiB). */
+  chunkBytes?: number;
+  /** Worker threads; 0 (the default) transforms in the calling thread. See `workersFor`. */
+  workers?: number;
 }
 
 export interface TransformSummary {
@@ -36,10 +43,20 @@ export interface TransformRun {
   done: Promise<TransformSummary>;
 }
 
-const MAX_WARNING_LINES = 100;
+const CHUNK_BYTES = 256 * 1024;
+/** Room for a chunk's short-lived objects, so they die young instead of being promoted. */
+const YOUNG_GENERATION_MB = 48;
+/** Below this size threads cost more to start than they save. */
+const PARALLEL_MIN_BYTES = 8 * CHUNK_BYTES;
+
+/** Worker threads worth using for a file of this size on this machine (0: none). */
+export function workersFor(sizeBytes: number): number {
+  const cores = availableParallelism();
+  return sizeBytes >= PARALLEL_MIN_BYTES && cores > 1 && workerScript() ? Math.min(cores, 4) : 0;
+}
 
 export function transform(input: Readable, options: TransformOptions): TransformRun {
-  const files = new TableFiles(options.sourceKey);
+  const files = new TableFiles();
   const f = files.files;
   const outputs: Record<OutputName, Readable> = {
     branches: f.branches.stream,
@@ -56,56 +73,36 @@ export function transform(input: Readable, options: TransformOptions): Transform
 }
 
 async function run(input: Readable, files: TableFiles, options: TransformOptions): Promise<TransformSummary> {
-  const parser = csvParse({
-    bom: true,
-    trim: true,
-    skip_empty_lines: true,
-    skip_records_with_empty_values: true,
-    relax_column_count: true,
-    relax_quotes: true,
-    skip_records_with_error: true,
-    info: true,
-  });
-  const malformed: Reject[] = [];
-  parser.on("skip", (error: CsvError & { lines?: number }) => {
-    malformed.push({ kind: "reject", line: error.lines ?? 0, reason: `malformed CSV (${error.code})` });
-  });
-  const reading = pipeline(input, rejectBinary(), parser);
-  reading.catch(() => {}); // surfaced through the batches below
-
-  const steps = {
-    parse: parse(),
-    clean: clean(options.secret),
-    normalise: normalise(),
-    dedupe: dedupe(),
-  };
-  const counts = { sales: 0, warnings: 0 };
-  const warningLines: number[] = [];
-  function* countSales<T extends { kind: string }>(records: Iterable<T>): Generator<T> {
-    for (const r of records) {
-      if (r.kind === "sale") counts.sales++;
-      yield r;
+  const merger = new ChunkMerger(files);
+  const chunks = chunksOf(input, options.chunkBytes ?? CHUNK_BYTES);
+  const workers = options.workers ?? 0;
+  const pool = workers > 0 ? new WorkerPool(workers, { secret: options.secret, sourceKey: options.sourceKey }) : undefined;
+  const transformHere = pool ? undefined : createChunkTransformer(options);
+  let variant: Variant | undefined;
+  try {
+    // Results are merged in chunk order; a few chunks may be in flight at once.
+    const inFlight: Array<Promise<ChunkResult>> = [];
+    const mergeNext = async () => {
+      merger.add(await inFlight.shift()!);
+      await files.drained();
+    };
+    for await (const chunk of chunks) {
+      if (chunk.index === 0) variant = sniffVariant(chunk.bytes);
+      const result = pool ? pool.transform(chunk, variant) : Promise.resolve().then(() => transformHere!(chunk, variant));
+      result.catch(() => {}); // awaited in order below
+      inFlight.push(result);
+      while (inFlight.length > (pool ? 2 * workers : 0)) await mergeNext();
     }
+    while (inFlight.length) await mergeNext();
+  } catch (error) {
+    throw asUnreadable(error);
+  } finally {
+    await pool?.close();
   }
-
-  for await (const batch of batches(parser, options.batchSize ?? 1000, reading)) {
-    const rows = steps.dedupe(steps.normalise(firstNormalForm(steps.clean(countSales(steps.parse(batch))))));
-    for (const row of rows) {
-      if ("table" in row && row.table === "transactions" && row.itemsPence !== row.totalPence) {
-        counts.warnings++;
-        if (warningLines.length < MAX_WARNING_LINES) warningLines.push(row.line);
-      }
-      files.write(row);
-    }
-    for (const reject of malformed.splice(0)) files.write(reject);
-    await files.drained();
-  }
-  await reading;
-  for (const reject of malformed.splice(0)) files.write(reject);
 
   const f = files.files;
   const rejected = f.rejects.rows;
-  const rowsRead = counts.sales + rejected;
+  const rowsRead = merger.salesRead + rejected;
   if (f.transactions.rows === 0) {
     throw new UnreadableFileError(
       rowsRead === 0 ? "no data rows: the file is empty" : `no readable sales: all ${rejected} data rows were rejected`,
@@ -121,60 +118,86 @@ async function run(input: Readable, files: TableFiles, options: TransformOptions
       transaction_items: f.transaction_items.rows,
     },
     rejected,
-    duplicatesInFile: counts.sales - f.transactions.rows,
-    warnings: counts.warnings,
-    warningLines,
+    duplicatesInFile: merger.salesRead - f.transactions.rows,
+    warnings: merger.warnings,
+    warningLines: merger.warningLines,
   };
 }
 
-/** Fails fast on binary input (NUL bytes), which no CSV variant contains. */
-function rejectBinary(): Transform {
-  let checked = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      if (checked < 65536) {
-        checked += chunk.length;
-        if (chunk.includes(0)) return callback(new UnreadableFileError("binary content (NUL bytes): not a CSV text file"));
-      }
-      callback(null, chunk);
-    },
-  });
-}
-
-/** Reads parsed records in arrays, so the steps run per batch rather than per awaited record. */
-async function* batches(parser: Readable, size: number, reading: Promise<void>): AsyncGenerator<CsvRecord[]> {
-  let ended = false;
-  let failure: unknown;
-  let wake: (() => void) | undefined;
-  parser.on("readable", () => wake?.());
-  parser.on("end", () => {
-    ended = true;
-    wake?.();
-  });
-  reading.catch((error: unknown) => {
-    failure = error;
-    wake?.();
-  });
-  for (;;) {
-    if (failure) throw asUnreadable(failure);
-    const batch: CsvRecord[] = [];
-    let record: CsvRecord | null;
-    while (batch.length < size && (record = parser.read() as CsvRecord | null) !== null) batch.push(record);
-    if (batch.length) {
-      yield batch;
-      continue;
-    }
-    if (ended) return;
-    await new Promise<void>((resolve) => (wake = resolve));
-    wake = undefined;
+/** The file's variant, from its first data line (a header line is passed over). */
+function sniffVariant(bytes: Buffer): Variant | undefined {
+  const head = bytes.subarray(0, 4096).toString("utf8").replace(/^\uFEFF/, "");
+  for (const line of head.split("\n").slice(0, 10)) {
+    const fields = line.split(",").map((f) => f.trim().replace(/^"|"$/g, ""));
+    if (fields[0] === "" || looksLikeHeader(fields)) continue;
+    if (/^\d/.test(fields[0]!)) return variantOf(fields[0]!);
   }
+  return undefined;
 }
 
 /** CSV syntax errors that csv-parse could not skip make the file unreadable; I/O errors stay as they are. */
 function asUnreadable(error: unknown): unknown {
-  const e = error as { code?: unknown; message?: string; lines?: number };
+  const e = error as { code?: unknown; lines?: number };
   if (typeof e.code === "string" && e.code.startsWith("CSV_")) {
     return new UnreadableFileError(`not readable as CSV near line ${e.lines ?? "?"} (${e.code})`);
   }
   return error;
+}
+
+/** The worker entry beside this module (.ts under tsx, .js when compiled); absent when bundled. */
+function workerScript(): URL | undefined {
+  const url = new URL(`./transform-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+  return existsSync(url) ? url : undefined;
+}
+
+interface WorkerReply {
+  ok: boolean;
+  result?: ChunkResult;
+  index?: number;
+  error?: string;
+}
+
+/** Worker threads that transform chunks; chunk i always goes to worker i mod n. */
+class WorkerPool {
+  private readonly workers: Worker[];
+  private readonly waiting = new Map<number, { resolve(result: ChunkResult): void; reject(error: Error): void }>();
+
+  constructor(size: number, options: ChunkOptions) {
+    const script = workerScript();
+    if (!script) throw new Error("transform worker script not found beside transform module");
+    // A TypeScript worker (running from source) needs tsx's loader registered inside the thread.
+    const source = script.pathname.endsWith(".ts")
+      ? `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((tsx) => tsx.register()).then(() => import(${JSON.stringify(script.href)}))`
+      : `import(${JSON.stringify(script.href)})`;
+    this.workers = Array.from({ length: size }, () => {
+      const worker = new Worker(source, { eval: true, workerData: options, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
+      worker.on("message", (reply: WorkerReply) => {
+        const index = reply.result?.index ?? reply.index!;
+        const waiter = this.waiting.get(index);
+        this.waiting.delete(index);
+        if (reply.ok) waiter?.resolve(reply.result!);
+        else waiter?.reject(new Error(reply.error));
+      });
+      worker.on("error", (error) => this.failAll(error));
+      return worker;
+    });
+  }
+
+  transform(chunk: Chunk, variant: Variant | undefined): Promise<ChunkResult> {
+    return new Promise((resolve, reject) => {
+      this.waiting.set(chunk.index, { resolve, reject });
+      // A copy: the chunk may share memory with the next one, which must not be detached.
+      const bytes = new Uint8Array(chunk.bytes);
+      this.workers[chunk.index % this.workers.length]!.postMessage({ index: chunk.index, firstLine: chunk.firstLine, bytes, variant }, [bytes.buffer]);
+    });
+  }
+
+  private failAll(error: Error): void {
+    for (const waiter of this.waiting.values()) waiter.reject(error);
+    this.waiting.clear();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
 }

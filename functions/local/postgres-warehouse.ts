@@ -7,7 +7,7 @@ import { PGlite, type Transaction } from "@electric-sql/pglite";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import type { LoadRequest, LoadResult, TableFile, Warehouse } from "../app/ports.js";
-import { COLUMNS } from "../core/schema.js";
+import { COLUMNS, TABLES } from "../core/schema.js";
 import {
   CREATE_TABLES,
   createStagingStatements,
@@ -38,7 +38,7 @@ const copySql = (table: string, columns: readonly string[], source: string) =>
   `COPY ${table} (${columns.join(", ")}) FROM ${source} WITH (FORMAT csv, HEADER true)`;
 
 /** PGlite's COPY reads a whole Blob: feed it the file in slices cut at line ends, header kept on the first. */
-const COPY_SLICE_BYTES = 16 * 1024 * 1024;
+const COPY_SLICE_BYTES = 4 * 1024 * 1024;
 
 async function* csvSlices(body: Readable): AsyncGenerator<{ blob: Blob; first: boolean }> {
   let pending: Buffer[] = [];
@@ -159,6 +159,8 @@ export class PostgresWarehouse implements Warehouse {
     const inserted = await this.connection.transaction(async (s) => {
       for (const statement of createStagingStatements()) await s.query(statement);
       for (const file of request.files) await copyFile(s, file);
+      // Fresh statistics let the planner hash-join the staging tables instead of guessing.
+      for (const file of request.files) await s.query(`ANALYZE ${stagingTable(file.table)}`);
       const before = await s.query(selectLoadStatement(request.loadId));
       for (const statement of mergeStatements({
         loadId: request.loadId,
@@ -173,6 +175,9 @@ export class PostgresWarehouse implements Warehouse {
       for (const statement of dropStagingStatements()) await s.query(statement);
       return before.length === 0;
     });
+    // Embedded PostgreSQL runs no autovacuum: keep the planner's statistics current ourselves
+    // (ANALYZE samples a bounded number of rows, so this stays cheap as tables grow).
+    if (inserted) await this.connection.session.query(`ANALYZE ${[...TABLES, "loads"].join(", ")}`);
     const [row] = await this.connection.session.query<Record<string, unknown>>(selectLoadStatement(request.loadId));
     if (!row) throw new Error(`load ${request.loadId}: no loads row after the load`);
     return loadResultFromRow(row, inserted);
