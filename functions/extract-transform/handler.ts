@@ -1,5 +1,83 @@
-// Placeholder: the real handler is being written (issue 3). Kept only so bundling has an entry point.
-import type { S3Event } from "aws-lambda";
-export async function handler(_event: S3Event): Promise<void> {
-  throw new Error("not implemented yet");
+// extract-transform Lambda: an S3 ObjectCreated event on the raw bucket → transformObject (the same
+// service `coffeetl ingest` runs) from S3 to S3. Only event adaptation lives here.
+//
+// Env: TRANSFORMED_BUCKET (destination), TRANSACTION_SECRET_PARAMETER (SSM SecureString holding the
+// transaction-id HMAC key), optional TRANSFORMED_KMS_KEY_ID (SSE-KMS instead of SSE-S3), LOG_LEVEL,
+// POWERTOOLS_SERVICE_NAME.
+//
+// Failures: every record of the event is attempted; if any failed, one RecordsFailedError is thrown at
+// the end, so Lambda's async retries run and the event then lands in the on-failure destination (DLQ).
+// An unreadable file is rethrown too: transformObject has already written `failed.json` beside where
+// the manifest would be, and the DLQ message makes the failure visible and replayable. Records that
+// succeeded are cheap on retry: the manifest exists, so they are skipped.
+import { S3Client } from "@aws-sdk/client-s3";
+import { SSMClient } from "@aws-sdk/client-ssm";
+import type { Context, S3Event } from "aws-lambda";
+import { transformObject } from "../app/transform-object.js";
+import { UnreadableFileError } from "../core/errors.js";
+import { createLogger, errorFields, logPort, startInvocation } from "../aws/logger.js";
+import { S3Storage } from "../aws/s3-storage.js";
+import { isObjectCreated, objectEvent, recordsOf, RecordsFailedError, type S3ObjectEvent } from "../aws/s3-events.js";
+import { parameterNameFromEnv, readSecret } from "../aws/ssm.js";
+
+const logger = createLogger("coffeetl-extract-transform");
+const log = logPort(logger);
+let clients: { s3: S3Client; ssm: SSMClient } | undefined;
+const aws = () => (clients ??= { s3: new S3Client({}), ssm: new SSMClient({}) });
+
+export interface ExtractTransformSummary {
+  transformed: number;
+  alreadyTransformed: number;
+  skipped: number;
+}
+
+export async function handler(event: S3Event, context?: Context): Promise<ExtractTransformSummary> {
+  startInvocation(logger, context);
+  const records = recordsOf(event);
+  const summary: ExtractTransformSummary = { transformed: 0, alreadyTransformed: 0, skipped: 0 };
+  const failures: { key: string; error: Error }[] = [];
+
+  for (const record of records) {
+    let object: S3ObjectEvent;
+    try {
+      object = objectEvent(record);
+    } catch (error) {
+      log.error("undecodable object key", { rawKey: record.s3?.object?.key, ...errorFields(error) });
+      failures.push({ key: String(record.s3?.object?.key), error: error as Error });
+      continue;
+    }
+    const { bucket, key, eventName } = object;
+    if (!isObjectCreated(eventName) || !/\.csv$/i.test(key)) {
+      summary.skipped++;
+      log.info("skipped", { bucket, key, eventName, reason: isObjectCreated(eventName) ? "not a .csv key" : "not an ObjectCreated event" });
+      continue;
+    }
+    try {
+      const outcome = await transformObject(await deps(bucket), key);
+      if (outcome.status === "transformed") summary.transformed++;
+      else summary.alreadyTransformed++;
+    } catch (error) {
+      const e = error instanceof Error ? error : new Error(String(error));
+      failures.push({ key, error: e });
+      // transformObject has logged an unreadable file already; everything else is logged here.
+      if (!(e instanceof UnreadableFileError)) log.error("transform failed", { bucket, key, ...errorFields(e) });
+    }
+  }
+
+  log.info("event done", { records: records.length, ...summary, failed: failures.length });
+  if (failures.length) throw new RecordsFailedError(failures, records.length);
+  return summary;
+}
+
+async function deps(rawBucket: string) {
+  const transformedBucket = process.env.TRANSFORMED_BUCKET;
+  if (!transformedBucket) throw new Error("environment variable TRANSFORMED_BUCKET is not set");
+  const kmsKeyId = process.env.TRANSFORMED_KMS_KEY_ID;
+  const { s3, ssm } = aws();
+  return {
+    raw: new S3Storage(s3, rawBucket),
+    transformed: new S3Storage(s3, transformedBucket, kmsKeyId ? { serverSideEncryption: "aws:kms", kmsKeyId } : {}),
+    secret: await readSecret(ssm, parameterNameFromEnv("TRANSACTION_SECRET_PARAMETER")),
+    log,
+  };
 }

@@ -1,0 +1,52 @@
+// The Redshift-only SQL of a load: COPY of one table file from S3 into its staging table.
+// Everything else in a load is the portable SQL of functions/warehouse/sql.ts.
+import { COLUMNS, type TableName } from "../core/schema.js";
+import { stagingTable } from "../warehouse/sql.js";
+import { IAM_ROLE_ARN } from "./ssm.js";
+
+/** Timestamps in the table files are `YYYY-MM-DD HH:MM:SS`; in COPY's TIMEFORMAT, HH is the 24-hour clock. */
+export const COPY_TIME_FORMAT = "YYYY-MM-DD HH:MI:SS";
+
+/**
+ * A Redshift string literal. Redshift (unlike PostgreSQL with standard_conforming_strings) reads a
+ * backslash in a plain literal as an escape (`'a\nb'` holds a newline; QUOTE_LITERAL doubles
+ * backslashes), so both `'` and `\` are doubled. Control characters are refused outright.
+ */
+export function redshiftString(value: string, what: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(value)) throw new Error(`${what} contains a control character`);
+  return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
+}
+
+const S3_URI = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/(.+)$/;
+
+/** Checks an `s3://bucket/key` URI and returns it as a literal. */
+export function s3UriLiteral(uri: string): string {
+  const m = S3_URI.exec(uri);
+  if (!m) throw new Error(`not an s3://bucket/key URI: ${JSON.stringify(uri)}`);
+  if (Buffer.byteLength(m[2]!) > 1024) throw new Error(`S3 key longer than 1024 bytes: ${JSON.stringify(uri)}`);
+  return redshiftString(uri, "S3 URI");
+}
+
+export function roleArnLiteral(arn: string): string {
+  if (!IAM_ROLE_ARN.test(arn)) throw new Error(`not an IAM role ARN: ${JSON.stringify(arn)}`);
+  return redshiftString(arn, "IAM role ARN");
+}
+
+/**
+ * COPY of one table file (CSV with a header, columns in schema order) into its staging table.
+ * - FORMAT AS CSV: `"` quoting with `""` inside, as csv-writer writes; no ESCAPE (a backslash is data).
+ * - EMPTYASNULL: an empty unquoted field of a VARCHAR column (products.size, products.flavour) is NULL;
+ *   empty fields of other types are NULL anyway.
+ * - COMPUPDATE OFF, STATUPDATE OFF: no compression analysis or statistics for a temporary staging table.
+ * A COPY path is a key prefix: `…/transactions.csv` would also match `…/transactions.csv.bak`. The
+ * transformed prefix is written only by the transform Lambda, with exactly the names of the manifest,
+ * so nothing else can match; there is no COPY manifest file for that reason.
+ */
+export function copyStatement(table: TableName, uri: string, roleArn: string): string {
+  return (
+    `COPY ${stagingTable(table)} (${COLUMNS[table].join(", ")}) FROM ${s3UriLiteral(uri)} ` +
+    `IAM_ROLE ${roleArnLiteral(roleArn)} FORMAT AS CSV IGNOREHEADER 1 EMPTYASNULL ` +
+    `TIMEFORMAT '${COPY_TIME_FORMAT}' COMPUPDATE OFF STATUPDATE OFF`
+  );
+}

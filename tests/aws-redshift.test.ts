@@ -1,0 +1,198 @@
+// The Redshift Data API warehouse: batch contents, COPY literals, polling, retries, results.
+import { Readable } from "node:stream";
+import { BatchExecuteStatementCommand, CancelStatementCommand, DescribeStatementCommand, RedshiftDataClient } from "@aws-sdk/client-redshift-data";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import type { LoadRequest } from "../functions/app/ports.js";
+import { copyStatement, redshiftString, roleArnLiteral, s3UriLiteral } from "../functions/aws/redshift-sql.js";
+import { RedshiftStatementError, RedshiftWarehouse, type RedshiftWarehouseOptions } from "../functions/aws/redshift-warehouse.js";
+import type { RedshiftConnection } from "../functions/aws/ssm.js";
+import { OUTPUT_FILES, type Manifest } from "../functions/core/manifest.js";
+import { TABLES } from "../functions/core/schema.js";
+import { CREATE_TABLES } from "../functions/warehouse/sql.js";
+import { FakeRedshift } from "./fixtures/aws/fake-redshift.js";
+
+process.env.AWS_REGION = "eu-west-1";
+const ROLE = "arn:aws:iam::123456789012:role/coffeetl-redshift-copy";
+const serverless: RedshiftConnection = { target: { kind: "serverless", workgroupName: "coffeetl-wg", database: "coffee" }, copyRoleArn: ROLE };
+const client = new RedshiftDataClient({});
+let fake = new FakeRedshift();
+let sleeps: number[] = [];
+const warehouse = (options: RedshiftWarehouseOptions = {}, connection = serverless) =>
+  new RedshiftWarehouse(client, connection, { sleep: async (ms) => void sleeps.push(ms), ...options });
+
+test.before.each(() => {
+  fake.mock.restore();
+  fake = new FakeRedshift();
+  sleeps = [];
+});
+
+const PREFIX = "uploads/it's odd\\dir/file/0123456789abcdef";
+function request(loadId = "a".repeat(64)): LoadRequest {
+  const manifest: Manifest = {
+    source: { bucket: "raw", key: "uploads/file.csv", versionId: null, size: 10, sha256: "b".repeat(64) },
+    rowsRead: 10,
+    rows: { branches: 1, products: 3, transactions: 9, transaction_items: 14 },
+    rejected: 1,
+    duplicatesInFile: 0,
+    warnings: 2,
+    warningLines: [3, 4],
+    files: { ...OUTPUT_FILES, rejects: "rejects.csv" },
+    transformVersion: "1.0.0",
+    transformedAt: "2024-05-01T10:00:00.000Z",
+  };
+  return {
+    loadId,
+    prefix: PREFIX,
+    manifest,
+    files: TABLES.map((table) => ({ table, uri: `s3://coffeetl-transformed/${PREFIX}/${table}.csv`, open: async () => Readable.from([]) })),
+    loadedAt: "2024-05-01T10:00:01.234Z",
+  };
+}
+
+test("Redshift literals double quotes and backslashes, and refuse control characters", () => {
+  assert.is(redshiftString("it's \\odd", "x"), "'it''s \\\\odd'");
+  assert.throws(() => redshiftString("a\nb", "key"), /key contains a control character/);
+  assert.is(s3UriLiteral("s3://my-bucket/a b/c+d/é.csv"), "'s3://my-bucket/a b/c+d/é.csv'");
+  assert.throws(() => s3UriLiteral("https://my-bucket/x"), /not an s3:\/\/bucket\/key URI/);
+  assert.throws(() => s3UriLiteral("s3://UPPER/x"), /not an s3/);
+  assert.is(roleArnLiteral(ROLE), `'${ROLE}'`);
+  assert.throws(() => roleArnLiteral("arn:aws:iam::123456789012:role/x' CREDENTIALS 'y"), /not an IAM role ARN/);
+});
+
+test("COPY statement: staging table, explicit columns, role, CSV with header, NULLs, time format", () => {
+  assert.is(
+    copyStatement("products", "s3://bucket/p/products.csv", ROLE),
+    `COPY stage_products (product_id, product_name, size, flavour) FROM 's3://bucket/p/products.csv' IAM_ROLE '${ROLE}' ` +
+      `FORMAT AS CSV IGNOREHEADER 1 EMPTYASNULL TIMEFORMAT 'YYYY-MM-DD HH:MI:SS' COMPUPDATE OFF STATUPDATE OFF`,
+  );
+});
+
+test("load: one batch = staging, COPY of every table file, merge, loads row, drop; addressed to the connection", async () => {
+  const result = await warehouse().load(request());
+  const batches = fake.batchInputs();
+  assert.is(batches.length, 1);
+  const b = batches[0]!;
+  assert.is(b.WorkgroupName, "coffeetl-wg");
+  assert.is(b.Database, "coffee");
+  assert.is(b.ClusterIdentifier, undefined);
+  assert.ok(b.ClientToken, "idempotency token");
+  assert.is(b.StatementName, `coffeetl-load-${"a".repeat(16)}`);
+  const sqls = b.Sqls!;
+  const kinds = sqls.map((s) => /^(CREATE TEMP TABLE|COPY|INSERT INTO \w+|DELETE FROM|DROP TABLE)/.exec(s)?.[1] ?? s.slice(0, 20));
+  assert.equal(kinds, [
+    ...TABLES.map(() => "CREATE TEMP TABLE"),
+    ...TABLES.map(() => "COPY"),
+    "INSERT INTO loads",
+    "DELETE FROM",
+    "INSERT INTO branches",
+    "INSERT INTO products",
+    "INSERT INTO transactions",
+    "INSERT INTO transaction_items",
+    ...TABLES.map(() => "DROP TABLE"),
+  ]);
+  for (const table of TABLES) {
+    const copy = sqls.find((s) => s.startsWith(`COPY stage_${table} `))!;
+    assert.ok(copy.includes(`FROM 's3://coffeetl-transformed/uploads/it''s odd\\\\dir/file/0123456789abcdef/${table}.csv'`), copy);
+    assert.ok(copy.includes(`IAM_ROLE '${ROLE}'`));
+  }
+  assert.equal(result, { loadId: "a".repeat(64), loaded: true, rowsRead: 10, transactionsNew: 9, transactionsDuplicate: 0, rowsRejected: 1, warnings: 2 });
+  assert.ok(sleeps.length >= 2, "polled with sleeps");
+});
+
+test("provisioned targets send ClusterIdentifier with DbUser or SecretArn", async () => {
+  const secretArn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:coffeetl-AbCdEf";
+  await warehouse({}, { target: { kind: "provisioned", clusterIdentifier: "mycluster", database: "dev", dbUser: "etl" }, copyRoleArn: ROLE }).ensureSchema();
+  await warehouse({}, { target: { kind: "provisioned", clusterIdentifier: "mycluster", database: "dev", secretArn }, copyRoleArn: ROLE }).ensureSchema();
+  const [a, b] = fake.batchInputs();
+  assert.equal([a!.ClusterIdentifier, a!.Database, a!.DbUser, a!.SecretArn, a!.WorkgroupName], ["mycluster", "dev", "etl", undefined, undefined]);
+  assert.equal([b!.ClusterIdentifier, b!.Database, b!.DbUser, b!.SecretArn], ["mycluster", "dev", undefined, secretArn]);
+  assert.equal(a!.Sqls, [...CREATE_TABLES]);
+});
+
+test("polling backs off ×1.5 from 250 ms up to 5 s", async () => {
+  fake.runningPolls = 12;
+  await warehouse().ensureSchema();
+  assert.equal(sleeps.slice(0, 9), [250, 375, 563, 845, 1268, 1902, 2853, 4280, 5000]);
+  assert.ok(sleeps.slice(9).every((s) => s === 5000));
+});
+
+test("a FAILED batch throws with Redshift's error text", async () => {
+  const text = "Load into table 'stage_transactions' failed.  Check 'stl_load_errors' system table for details.";
+  fake.plannedBatches.push({ Status: "FAILED", Error: text });
+  const error = await warehouse().load(request()).then(() => undefined, (e: Error) => e);
+  assert.instance(error, RedshiftStatementError);
+  assert.ok(error!.message.includes(text), error!.message);
+  assert.match(error!.message, /FAILED \(sub-statement stmt-\d+:5\)/);
+  assert.is(fake.batchInputs().length, 1, "not retried");
+  assert.is(fake.loads.size, 0);
+});
+
+test("serialization conflicts and throttling retry the whole batch", async () => {
+  const warnings: unknown[] = [];
+  fake.plannedBatches.push({ Status: "FAILED", Error: "ERROR: 1023 DETAIL: Serializable isolation violation on table - 123, transactions - 456 (pid:789)" }, "throttle");
+  const result = await warehouse({ log: { info() {}, warn: (m, x) => warnings.push([m, x]), error() {} } }).load(request());
+  assert.is(result.loaded, true);
+  assert.is(fake.loadBatches().length, 3);
+  assert.is(warnings.length, 2);
+});
+
+test("retries are bounded", async () => {
+  const conflict = { Status: "FAILED" as const, Error: "ERROR: 1023 DETAIL: Serializable isolation violation on table" };
+  fake.plannedBatches.push(conflict, conflict, conflict, conflict, conflict);
+  await warehouse({ maxAttempts: 3 }).load(request()).then(
+    () => assert.unreachable(),
+    (e: Error) => assert.match(e.message, /Serializable isolation violation/),
+  );
+  assert.is(fake.batchInputs().length, 3);
+});
+
+test("polling stops before the invocation times out: the statement is cancelled and the error says so", async () => {
+  fake.runningPolls = Infinity;
+  let clock = 60_000;
+  const w = warehouse({ remainingTimeMs: () => clock, sleep: async (ms) => void (clock -= ms) });
+  const error = await w.load(request()).then(() => undefined, (e: Error) => e);
+  assert.ok(error);
+  assert.match(error!.message, /still running with \d+ s of the invocation left; cancelled/);
+  assert.is(fake.cancelled.length, 1);
+  assert.ok(clock >= 10_000 - 5_000, "stopped within the safety margin");
+  assert.ok(fake.mock.commandCalls(DescribeStatementCommand).length > 5);
+  assert.is(fake.mock.commandCalls(CancelStatementCommand).length, 1);
+});
+
+test("findLoad: undefined before, the loads row after; a second load of the same id reports loaded: false", async () => {
+  const w = warehouse();
+  assert.is(await w.findLoad("c".repeat(64)), undefined);
+  await w.load(request("c".repeat(64)));
+  const found = await w.findLoad("c".repeat(64));
+  assert.equal(found, { loadId: "c".repeat(64), loaded: false, rowsRead: 10, transactionsNew: 0, transactionsDuplicate: 9, rowsRejected: 1, warnings: 2 });
+  const again = await w.load({ ...request("c".repeat(64)), loadedAt: "2024-06-01T00:00:00.000Z" });
+  assert.is(again.loaded, false, "the loads row was written by an earlier load");
+});
+
+test("query: pages of GetStatementResult become plain objects keyed by column name", async () => {
+  fake.pageSize = 2;
+  fake.answer = (sql) =>
+    sql.startsWith("SELECT branch_name")
+      ? [
+          { branch_name: "Leeds", n: 3, avg: 2.5, flag: true, note: null },
+          { branch_name: "York", n: 1, avg: 1.25, flag: false, note: "x" },
+          { branch_name: "Hull", n: 0, avg: 0.5, flag: false, note: null },
+        ]
+      : undefined;
+  const rows = await warehouse().query("SELECT branch_name, n, avg, flag, note FROM x");
+  assert.equal(rows, [
+    { branch_name: "Leeds", n: 3, avg: 2.5, flag: true, note: null },
+    { branch_name: "York", n: 1, avg: 1.25, flag: false, note: "x" },
+    { branch_name: "Hull", n: 0, avg: 0.5, flag: false, note: null },
+  ]);
+  assert.equal(await warehouse().query("DELETE FROM nothing"), [], "no result set");
+});
+
+test("ensureSchema retries a concurrent CREATE TABLE race", async () => {
+  fake.plannedBatches.push({ Status: "FAILED", Error: 'ERROR: duplicate key value violates unique constraint "pg_type_typname_nsp_index"' });
+  await warehouse().ensureSchema();
+  assert.is(fake.mock.commandCalls(BatchExecuteStatementCommand).length, 2);
+});
+
+test.run();
