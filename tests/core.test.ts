@@ -5,11 +5,15 @@ import * as assert from "uvu/assert";
 import { formatPence, parsePence } from "../functions/core/money.js";
 import { parseTime } from "../functions/core/parse.js";
 import { IdSet } from "../functions/core/id-set.js";
-import { branchId, productId } from "../functions/core/keys.js";
+import { createHmac, randomBytes } from "node:crypto";
+import { branchId, hmacSha256Hex, productId } from "../functions/core/keys.js";
 import { UnreadableFileError } from "../functions/core/errors.js";
 import { COLUMNS } from "../functions/core/schema.js";
 import { sampleChunks } from "../functions/core/sample.js";
 import { assertNoPii, csvRows, fixture, transformText } from "./helpers.js";
+import { Readable } from "node:stream";
+import { text } from "node:stream/consumers";
+import { transform } from "../functions/core/transform.js";
 
 const read = (name: string) => readFileSync(fixture(name));
 
@@ -220,6 +224,40 @@ test("sample files are deterministic, canonical and fully readable", async () =>
   assert.is(summary.warnings, 0);
   assert.ok(csvRows(files.products).some((p) => p.product_name === "Hot Chocolate"), "Leeds sells Hot Chocolate");
   assert.ok(summary.rows.transactions >= 299);
+});
+
+test("chunked and multi-threaded transforms give the same files, line numbers and counts", async () => {
+  const day = [...sampleChunks({ rows: 4000, seed: 11, branch: "Leeds", date: "2024-05-01" })].join("");
+  const lines = day.split("\n");
+  // A quoted field spanning two lines, a broken row, and the whole day again (cross-chunk repeats).
+  lines.splice(1000, 0, '01/05/2024 12:00,Leeds,Multi Line,"Regular Latte - 2.15,\n Large Latte - 2.45",4.60,CASH,');
+  lines.splice(2500, 0, "01/05/2024 13:00,Leeds,Broken Row,Regular Latte - 2.15,2.15,CHEQUE,");
+  const input = lines.join("\n") + day;
+  const runWith = async (chunkBytes: number, workers: number) => {
+    const run = transform(Readable.from([Buffer.from(input)]), { secret: "s", sourceKey: "k.csv", chunkBytes, workers });
+    const names = Object.keys(run.outputs) as Array<keyof typeof run.outputs>;
+    const [summary, ...texts] = await Promise.all([run.done, ...names.map((n) => text(run.outputs[n]))]);
+    return { summary, files: Object.fromEntries(names.map((n, i) => [n, texts[i]])) };
+  };
+  const whole = await runWith(64 * 1024 * 1024, 0);
+  assert.is(whole.summary.rowsRead, 8002);
+  assert.is(whole.summary.rejected, 1);
+  assert.is(whole.files.rejects, "line_number,reason\n2502,unknown payment method (expected CASH or CARD)\n");
+  assert.ok(whole.summary.duplicatesInFile >= 4000);
+  for (const [chunkBytes, workers] of [[16 * 1024, 0], [16 * 1024, 2], [50_000, 3]] as const) {
+    const other = await runWith(chunkBytes, workers);
+    assert.equal(other.summary, whole.summary, `chunks of ${chunkBytes} bytes, ${workers} workers`);
+    assert.equal(other.files, whole.files, `chunks of ${chunkBytes} bytes, ${workers} workers`);
+  }
+});
+
+test("the fast HMAC equals Node's createHmac for ASCII, binary, long and non-ASCII keys", () => {
+  for (const key of ["abc", "x".repeat(100), randomBytes(32).toString("hex"), randomBytes(40), "ключ"]) {
+    const hmac = hmacSha256Hex(key);
+    for (const message of ["", "hello", "2024-01-01 09:00:00\u001fLeeds\u001fZoë Brontë\u001e", "x".repeat(5000)]) {
+      assert.is(hmac(message), createHmac("sha256", key).update(message).digest("hex"));
+    }
+  }
 });
 
 test.run();

@@ -4,6 +4,17 @@ import { parse as parseCsv } from "csv-parse/sync";
 import { csvField } from "./csv-writer.js";
 import type { Chunk } from "./chunks.js";
 import { formatPence } from "./money.js";
+
+/** Prices and totals repeat all day long: format each amount once. */
+const PENCE_TEXT = new Map<number, string>();
+const penceText = (pence: number): string => {
+  let text = PENCE_TEXT.get(pence);
+  if (text === undefined) {
+    text = formatPence(pence);
+    if (PENCE_TEXT.size < 100_000) PENCE_TEXT.set(pence, text);
+  }
+  return text;
+};
 import { parse, type CsvRecord, type Variant } from "./parse.js";
 import type { Reject } from "./records.js";
 import { clean, dedupe, firstNormalForm, normalise } from "./steps.js";
@@ -89,12 +100,16 @@ export function createChunkTransformer(options: ChunkOptions) {
       rejected: 0,
       warnings: [],
     };
-    // dedupe emits each sale's items, then the sale: count items per sale as they come.
+    // Lines are collected in arrays and joined once: cheaper than growing strings.
+    const ids: string[] = [];
+    const transactions: string[] = [];
+    const itemLines: string[] = [];
+    const rejects: string[] = [];
+    // dedupe emits each sale's items just before the sale: count them as they come.
     let items = 0;
     for (const row of rows) {
       if (!("table" in row)) {
-        result.rejects += `${row.line},${csvField(row.reason)}\n`;
-        result.rejected++;
+        rejects.push(`${row.line},${csvField(row.reason)}\n`);
         continue;
       }
       switch (row.table) {
@@ -108,18 +123,23 @@ export function createChunkTransformer(options: ChunkOptions) {
           });
           break;
         case "transaction_items":
-          result.items += `${row.transactionId},${row.productId},${formatPence(row.unitPricePence)},${row.quantity}\n`;
+          itemLines.push(`${row.transactionId},${row.productId},${penceText(row.unitPricePence)},${row.quantity}\n`);
           items++;
           break;
         case "transactions":
-          if (row.itemsPence !== row.totalPence) result.warnings.push({ position: result.itemCounts.length, line: row.line });
-          result.transactionIds += row.transactionId;
-          result.transactions += `${row.transactionId},${row.branchId},${row.time},${row.payment},${formatPence(row.totalPence)},${sourceKey}\n`;
+          if (row.itemsPence !== row.totalPence) result.warnings.push({ position: ids.length, line: row.line });
+          ids.push(row.transactionId);
+          transactions.push(`${row.transactionId},${row.branchId},${row.time},${row.payment},${penceText(row.totalPence)},${sourceKey}\n`);
           result.itemCounts.push(items);
           items = 0;
           break;
       }
     }
+    result.transactionIds = ids.join("");
+    result.transactions = transactions.join("");
+    result.items = itemLines.join("");
+    result.rejects = rejects.join("");
+    result.rejected = rejects.length;
     result.sales = parseChunk.sales;
     return result;
   };

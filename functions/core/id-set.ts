@@ -16,14 +16,10 @@ export class IdSet {
     return this.count;
   }
 
-  /** Adds a 32-hex-char id; returns false when it was already present. */
+  /** Adds a 32-hex-char id (lowercase); returns false when it was already present. */
   add(id: string): boolean {
     if (id.length !== 32) throw new Error(`IdSet takes 32 hex chars, got ${id.length}`);
-    const a = parseInt(id.slice(0, 8), 16) >>> 0;
-    const b = parseInt(id.slice(8, 16), 16) >>> 0;
-    const c = parseInt(id.slice(16, 24), 16) >>> 0;
-    const d = parseInt(id.slice(24, 32), 16) >>> 0;
-    if (!this.insert(a, b, c, d)) return false;
+    if (!this.insert(hexWord(id, 0), hexWord(id, 8), hexWord(id, 16), hexWord(id, 24))) return false;
     if (++this.count * 2 > this.mask + 1) this.grow();
     return true;
   }
@@ -54,4 +50,16 @@ export class IdSet {
       if (used[i]) this.insert(words[i * 4]!, words[i * 4 + 1]!, words[i * 4 + 2]!, words[i * 4 + 3]!);
     }
   }
+}
+
+/** Eight hex digits at `at` as an unsigned 32-bit number (no substring, no parseInt). */
+function hexWord(id: string, at: number): number {
+  let word = 0;
+  for (let i = at; i < at + 8; i++) {
+    const c = id.charCodeAt(i);
+    const digit = c <= 57 ? c - 48 : c - 87;
+    if (digit < 0 || digit > 15 || (c > 57 && c < 97)) throw new Error(`IdSet takes lowercase hex ids, got ${JSON.stringify(id)}`);
+    word = word * 16 + digit;
+  }
+  return word >>> 0;
 }

@@ -16,17 +16,28 @@ const MAX_MESSAGE = 64 * 1024;
 /**
  * HMAC-SHA256 (RFC 2104) as hex, for one key and many short messages. Same result as
  * `createHmac("sha256", key)`, which spends most of its time setting the key up on every call;
- * here the padded keys are made once and each message costs two one-shot hashes.
+ * here the padded keys are made once and each message costs two one-shot hashes. With an ASCII
+ * key (as generated), the padded inner key is ASCII too, so the inner hash reads a plain string
+ * and nothing per message allocates a Buffer.
  */
 export function hmacSha256Hex(key: string | Buffer): (message: string) => string {
   let k = Buffer.from(key);
   if (k.length > BLOCK) k = createHash("sha256").update(k).digest();
-  const inner = Buffer.alloc(BLOCK + MAX_MESSAGE);
+  const innerPad = Buffer.alloc(BLOCK);
   const outer = Buffer.alloc(BLOCK + 32);
   for (let i = 0; i < BLOCK; i++) {
-    inner[i] = (k[i] ?? 0) ^ 0x36;
+    innerPad[i] = (k[i] ?? 0) ^ 0x36;
     outer[i] = (k[i] ?? 0) ^ 0x5c;
   }
+  if (innerPad.every((byte) => byte < 0x80)) {
+    const innerPrefix = innerPad.toString("latin1");
+    return (message) => {
+      outer.write(hash("sha256", innerPrefix + message, "base64"), BLOCK, "base64");
+      return hash("sha256", outer, "hex");
+    };
+  }
+  const inner = Buffer.alloc(BLOCK + MAX_MESSAGE);
+  innerPad.copy(inner);
   return (message) => {
     if (message.length * 3 > MAX_MESSAGE) throw new Error("message too long for the keyed hash");
     const length = BLOCK + inner.write(message, BLOCK, "utf8");

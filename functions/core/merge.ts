@@ -15,7 +15,14 @@ export class ChunkMerger {
   warnings = 0;
   readonly warningLines: number[] = [];
 
-  constructor(private readonly files: TableFiles) {}
+  /**
+   * `acrossChunks`: chunks were deduplicated apart (in several workers), so sales must be checked
+   * against earlier chunks here; a single transformer has already seen every chunk in order.
+   */
+  constructor(
+    private readonly files: TableFiles,
+    private readonly acrossChunks: boolean,
+  ) {}
 
   add(result: ChunkResult): void {
     const f = this.files.files;
@@ -28,7 +35,7 @@ export class ChunkMerger {
     const keep: boolean[] = new Array(count);
     let kept = 0;
     for (let i = 0; i < count; i++) {
-      keep[i] = this.sales.add(result.transactionIds.slice(i * ID_LENGTH, (i + 1) * ID_LENGTH));
+      keep[i] = !this.acrossChunks || this.sales.add(result.transactionIds.slice(i * ID_LENGTH, (i + 1) * ID_LENGTH));
       if (keep[i]) kept++;
     }
     for (const w of result.warnings) {

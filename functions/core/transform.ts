@@ -45,7 +45,7 @@ export interface TransformRun {
 
 const CHUNK_BYTES = 256 * 1024;
 /** Room for a chunk's short-lived objects, so they die young instead of being promoted. */
-const YOUNG_GENERATION_MB = 48;
+const YOUNG_GENERATION_MB = 16;
 /** Below this size threads cost more to start than they save. */
 const PARALLEL_MIN_BYTES = 8 * CHUNK_BYTES;
 
@@ -73,9 +73,9 @@ export function transform(input: Readable, options: TransformOptions): Transform
 }
 
 async function run(input: Readable, files: TableFiles, options: TransformOptions): Promise<TransformSummary> {
-  const merger = new ChunkMerger(files);
   const chunks = chunksOf(input, options.chunkBytes ?? CHUNK_BYTES);
   const workers = options.workers ?? 0;
+  const merger = new ChunkMerger(files, workers > 0);
   const pool = workers > 0 ? new WorkerPool(workers, { secret: options.secret, sourceKey: options.sourceKey }) : undefined;
   const transformHere = pool ? undefined : createChunkTransformer(options);
   let variant: Variant | undefined;
