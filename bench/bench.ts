@@ -9,6 +9,7 @@ import { availableParallelism, cpus } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { build } from "esbuild";
+import pg from "pg";
 import { generateSample } from "../functions/core/sample.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -62,6 +63,7 @@ for (const rows of sizes) {
     // One busy branch-day, made by the same generator as `coffeetl sample`.
     await pipeline(generateSample({ rows, seed: "bench", branch: "London Brixton", date: "2024-03-01" }), createWriteStream(rawPath));
   }
+  print("csv-parse alone (reference floor)", rows, runPhase("csv-parse", home, key));
   const single = runPhase("transform", home, key, "0");
   print("transform (1 thread)", rows, single);
   if (availableParallelism() > 1) {
@@ -69,7 +71,21 @@ for (const rows of sizes) {
     print(`transform (${Math.min(availableParallelism(), 4)} worker threads)`, rows, runPhase("transform", home, key, String(Math.min(availableParallelism(), 4))));
   }
   print("load, embedded PGlite (file-backed)", rows, runPhase("load", home, single.manifestKey!));
-  if (serverUrl) print("load, PostgreSQL server", rows, runPhase("load", home, single.manifestKey!, serverUrl));
+  if (serverUrl) {
+    // A database of its own, so an earlier run's loads never make this one a no-op.
+    const name = `coffeetl_bench_${process.pid}_${rows}`;
+    const admin = new pg.Client({ connectionString: serverUrl });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    const url = new URL(serverUrl);
+    url.pathname = `/${name}`;
+    try {
+      print("load, PostgreSQL server", rows, runPhase("load", home, single.manifestKey!, url.toString()));
+    } finally {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    }
+  }
   await rm(home, { recursive: true, force: true, maxRetries: 2 }).catch(() => {});
 }
 console.log("\nrows/s counts raw data rows read; peak RSS is the phase's whole process.");
