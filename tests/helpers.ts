@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { text } from "node:stream/consumers";
-import { transform, type TransformSummary } from "../functions/core/transform.js";
+import type { TransformSummary } from "../functions/core/manifest.js";
+import { transform } from "../functions/core/transform.js";
 import type { OutputName } from "../functions/core/csv-writer.js";
 
 export const ROOT = new URL("..", import.meta.url).pathname;

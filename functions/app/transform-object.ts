@@ -92,12 +92,7 @@ export async function transformObject(deps: TransformDeps, key: string): Promise
 
   const manifest: Manifest = {
     source: { bucket: raw.name, key, versionId: first.versionId ?? null, size: first.size, sha256 },
-    rowsRead: summary.rowsRead,
-    rows: summary.rows,
-    rejected: summary.rejected,
-    duplicatesInFile: summary.duplicatesInFile,
-    warnings: summary.warnings,
-    warningLines: summary.warningLines,
+    ...summary,
     files: { ...OUTPUT_FILES, rejects: REJECTS_FILE },
     transformVersion: TRANSFORM_VERSION,
     transformedAt: new Date().toISOString(),

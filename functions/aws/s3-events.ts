@@ -1,5 +1,7 @@
 // S3 event records → bucket and object key, decoded as S3 sends them (form-encoded: `+` is a space).
 import type { S3Event, S3EventRecord } from "aws-lambda";
+import type { Log } from "../app/log.js";
+import { errorFields } from "./logger.js";
 
 export interface S3ObjectEvent {
   eventName: string;
@@ -41,4 +43,53 @@ export class RecordsFailedError extends Error {
     );
     this.name = "RecordsFailedError";
   }
+}
+
+export interface CreatedObjectHandler<R> {
+  log: Log;
+  /** Why a created object is not for this handler (logged, not an error), or undefined to handle it. */
+  skipReason(key: string): string | undefined;
+  handle(object: S3ObjectEvent): Promise<R>;
+  /** True for errors `handle` has logged itself. */
+  alreadyLogged?(error: Error): boolean;
+}
+
+/**
+ * Runs `handle` for every ObjectCreated record of an event that is for this handler. Every record
+ * is attempted; if any failed, one RecordsFailedError is thrown at the end, so Lambda retries the
+ * event and then parks it in the on-failure destination.
+ */
+export async function forEachCreatedObject<R>(event: S3Event, handler: CreatedObjectHandler<R>): Promise<{ results: R[]; skipped: number }> {
+  const { log } = handler;
+  const records = recordsOf(event);
+  const results: R[] = [];
+  const failures: { key: string; error: Error }[] = [];
+  let skipped = 0;
+  for (const record of records) {
+    let object: S3ObjectEvent;
+    try {
+      object = objectEvent(record);
+    } catch (error) {
+      log.error("undecodable object key", { rawKey: record.s3?.object?.key, ...errorFields(error) });
+      failures.push({ key: String(record.s3?.object?.key), error: error as Error });
+      continue;
+    }
+    const { bucket, key, eventName } = object;
+    const reason = isObjectCreated(eventName) ? handler.skipReason(key) : "not an ObjectCreated event";
+    if (reason) {
+      skipped++;
+      log.info("skipped", { bucket, key, eventName, reason });
+      continue;
+    }
+    try {
+      results.push(await handler.handle(object));
+    } catch (error) {
+      const e = error instanceof Error ? error : new Error(String(error));
+      failures.push({ key, error: e });
+      if (!handler.alreadyLogged?.(e)) log.error("failed", { bucket, key, ...errorFields(e) });
+    }
+  }
+  log.info("event done", { records: records.length, handled: results.length, skipped, failed: failures.length });
+  if (failures.length) throw new RecordsFailedError(failures, records.length);
+  return { results, skipped };
 }

@@ -13,14 +13,8 @@ export const REJECTS_FILE = "rejects.csv";
 export const MANIFEST_FILE = "manifest.json";
 export const FAILURE_FILE = "failed.json";
 
-export interface Manifest {
-  source: {
-    bucket: string;
-    key: string;
-    versionId: string | null;
-    size: number;
-    sha256: string;
-  };
+/** What a transform counted in one file. */
+export interface TransformSummary {
   /** Data rows read (header and blank lines excluded). */
   rowsRead: number;
   /** Rows per table file (after dedupe). */
@@ -32,6 +26,16 @@ export interface Manifest {
   warnings: number;
   /** Lines of the first warnings, for whoever investigates (at most 100). */
   warningLines: number[];
+}
+
+export interface Manifest extends TransformSummary {
+  source: {
+    bucket: string;
+    key: string;
+    versionId: string | null;
+    size: number;
+    sha256: string;
+  };
   files: Record<TableName | "rejects", string>;
   transformVersion: string;
   transformedAt: string;

@@ -12,9 +12,9 @@ import { createChunkTransformer, type ChunkOptions, type ChunkResult } from "./c
 import { chunksOf, type Chunk } from "./chunks.js";
 import { TableFiles, type OutputName } from "./csv-writer.js";
 import { UnreadableFileError } from "./errors.js";
+import type { TransformSummary } from "./manifest.js";
 import { ChunkMerger } from "./merge.js";
 import { looksLikeHeader, variantOf, type Variant } from "./parse.js";
-import type { TableName } from "./schema.js";
 
 export interface TransformOptions {
   /** Key of the transaction-id HMAC (DESIGN section 3). */
@@ -25,15 +25,6 @@ export interface TransformOptions {
   chunkBytes?: number;
   /** Worker threads; 0 (the default) transforms in the calling thread. See `workersFor`. */
   workers?: number;
-}
-
-export interface TransformSummary {
-  rowsRead: number;
-  rows: Record<TableName, number>;
-  rejected: number;
-  duplicatesInFile: number;
-  warnings: number;
-  warningLines: number[];
 }
 
 export interface TransformRun {

@@ -15,9 +15,9 @@ import { SSMClient } from "@aws-sdk/client-ssm";
 import type { Context, S3Event } from "aws-lambda";
 import { transformObject } from "../app/transform-object.js";
 import { UnreadableFileError } from "../core/errors.js";
-import { createLogger, errorFields, logPort, startInvocation } from "../aws/logger.js";
+import { createLogger, logPort, startInvocation } from "../aws/logger.js";
 import { S3Storage } from "../aws/s3-storage.js";
-import { isObjectCreated, objectEvent, recordsOf, RecordsFailedError, type S3ObjectEvent } from "../aws/s3-events.js";
+import { forEachCreatedObject } from "../aws/s3-events.js";
 import { parameterNameFromEnv, readSecret } from "../aws/ssm.js";
 
 const logger = createLogger("coffeetl-extract-transform");
@@ -33,40 +33,18 @@ export interface ExtractTransformSummary {
 
 export async function handler(event: S3Event, context?: Context): Promise<ExtractTransformSummary> {
   startInvocation(logger, context);
-  const records = recordsOf(event);
-  const summary: ExtractTransformSummary = { transformed: 0, alreadyTransformed: 0, skipped: 0 };
-  const failures: { key: string; error: Error }[] = [];
-
-  for (const record of records) {
-    let object: S3ObjectEvent;
-    try {
-      object = objectEvent(record);
-    } catch (error) {
-      log.error("undecodable object key", { rawKey: record.s3?.object?.key, ...errorFields(error) });
-      failures.push({ key: String(record.s3?.object?.key), error: error as Error });
-      continue;
-    }
-    const { bucket, key, eventName } = object;
-    if (!isObjectCreated(eventName) || !/\.csv$/i.test(key)) {
-      summary.skipped++;
-      log.info("skipped", { bucket, key, eventName, reason: isObjectCreated(eventName) ? "not a .csv key" : "not an ObjectCreated event" });
-      continue;
-    }
-    try {
-      const outcome = await transformObject(await deps(bucket), key);
-      if (outcome.status === "transformed") summary.transformed++;
-      else summary.alreadyTransformed++;
-    } catch (error) {
-      const e = error instanceof Error ? error : new Error(String(error));
-      failures.push({ key, error: e });
-      // transformObject has logged an unreadable file already; everything else is logged here.
-      if (!(e instanceof UnreadableFileError)) log.error("transform failed", { bucket, key, ...errorFields(e) });
-    }
-  }
-
-  log.info("event done", { records: records.length, ...summary, failed: failures.length });
-  if (failures.length) throw new RecordsFailedError(failures, records.length);
-  return summary;
+  const { results, skipped } = await forEachCreatedObject(event, {
+    log,
+    skipReason: (key) => (/\.csv$/i.test(key) ? undefined : "not a .csv key"),
+    handle: async ({ bucket, key }) => (await transformObject(await deps(bucket), key)).status,
+    // transformObject logs an unreadable file itself.
+    alreadyLogged: (error) => error instanceof UnreadableFileError,
+  });
+  return {
+    transformed: results.filter((status) => status === "transformed").length,
+    alreadyTransformed: results.filter((status) => status === "skipped").length,
+    skipped,
+  };
 }
 
 async function deps(rawBucket: string) {

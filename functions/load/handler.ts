@@ -13,10 +13,10 @@ import { SSMClient } from "@aws-sdk/client-ssm";
 import type { Context, S3Event } from "aws-lambda";
 import { loadManifest } from "../app/load-manifest.js";
 import { MANIFEST_FILE } from "../core/manifest.js";
-import { createLogger, errorFields, logPort, startInvocation } from "../aws/logger.js";
+import { createLogger, logPort, startInvocation } from "../aws/logger.js";
 import { RedshiftWarehouse } from "../aws/redshift-warehouse.js";
 import { S3Storage } from "../aws/s3-storage.js";
-import { isObjectCreated, objectEvent, recordsOf, RecordsFailedError, type S3ObjectEvent } from "../aws/s3-events.js";
+import { forEachCreatedObject } from "../aws/s3-events.js";
 import { parameterNameFromEnv, readConnection } from "../aws/ssm.js";
 
 const logger = createLogger("coffeetl-load");
@@ -35,39 +35,12 @@ export interface LoadSummary {
 
 export async function handler(event: S3Event, context?: Context): Promise<LoadSummary> {
   startInvocation(logger, context);
-  const records = recordsOf(event);
-  const summary: LoadSummary = { loaded: 0, alreadyLoaded: 0, skipped: 0 };
-  const failures: { key: string; error: Error }[] = [];
-
-  for (const record of records) {
-    let object: S3ObjectEvent;
-    try {
-      object = objectEvent(record);
-    } catch (error) {
-      log.error("undecodable object key", { rawKey: record.s3?.object?.key, ...errorFields(error) });
-      failures.push({ key: String(record.s3?.object?.key), error: error as Error });
-      continue;
-    }
-    const { bucket, key, eventName } = object;
-    if (!isObjectCreated(eventName) || !key.endsWith(`/${MANIFEST_FILE}`)) {
-      summary.skipped++;
-      log.info("skipped", { bucket, key, eventName, reason: isObjectCreated(eventName) ? `not a ${MANIFEST_FILE} key` : "not an ObjectCreated event" });
-      continue;
-    }
-    try {
-      const result = await loadOne(bucket, key, context);
-      if (result.loaded) summary.loaded++;
-      else summary.alreadyLoaded++;
-    } catch (error) {
-      const e = error instanceof Error ? error : new Error(String(error));
-      failures.push({ key, error: e });
-      log.error("load failed", { bucket, key, ...errorFields(e) });
-    }
-  }
-
-  log.info("event done", { records: records.length, ...summary, failed: failures.length });
-  if (failures.length) throw new RecordsFailedError(failures, records.length);
-  return summary;
+  const { results, skipped } = await forEachCreatedObject(event, {
+    log,
+    skipReason: (key) => (key.endsWith(`/${MANIFEST_FILE}`) ? undefined : `not a ${MANIFEST_FILE} key`),
+    handle: async ({ bucket, key }) => (await loadOne(bucket, key, context)).loaded,
+  });
+  return { loaded: results.filter(Boolean).length, alreadyLoaded: results.filter((loaded) => !loaded).length, skipped };
 }
 
 async function loadOne(bucket: string, manifestKey: string, context: Context | undefined) {
