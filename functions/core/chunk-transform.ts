@@ -33,10 +33,11 @@ export interface ChunkResult {
   products: Array<{ id: string; line: string }>;
   /** Transaction ids, 32 hex chars each, concatenated, in the order of `transactions`. */
   transactionIds: string;
-  transactions: string;
+  /** CSV lines; UTF-8 bytes when they cross from a worker (transferred, not copied). */
+  transactions: string | Uint8Array;
   /** `transaction_items` lines of each transaction, in order. */
   itemCounts: number[];
-  items: string;
+  items: string | Uint8Array;
   rejects: string;
   rejected: number;
   /** Positions (in `transactionIds`) and lines of sales whose total differs from their items. */

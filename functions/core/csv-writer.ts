@@ -22,9 +22,14 @@ export class CsvFile {
     this.stream.on("error", () => {});
   }
 
-  /** Appends whole lines of text (each ending in a newline) holding `rows` rows. */
-  text(lines: string, rows: number): void {
+  /** Appends whole lines (text or UTF-8 bytes, each line ending in a newline) holding `rows` rows. */
+  text(lines: string | Uint8Array, rows: number): void {
     this.rows += rows;
+    if (typeof lines !== "string") {
+      this.flush();
+      this.stream.write(Buffer.from(lines.buffer, lines.byteOffset, lines.byteLength));
+      return;
+    }
     this.buffer += lines;
     if (this.buffer.length >= FLUSH_AT) this.flush();
   }

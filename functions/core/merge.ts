@@ -5,6 +5,7 @@ import type { TableFiles } from "./csv-writer.js";
 import { IdSet } from "./id-set.js";
 
 const ID_LENGTH = 32;
+const utf8 = new TextDecoder();
 const MAX_WARNING_LINES = 100;
 
 export class ChunkMerger {
@@ -50,8 +51,9 @@ export class ChunkMerger {
       f.transaction_items.text(result.items, itemRows);
       return;
     }
-    const sales = result.transactions.split("\n");
-    const items = result.items.split("\n");
+    const asText = (lines: string | Uint8Array) => (typeof lines === "string" ? lines : utf8.decode(lines));
+    const sales = asText(result.transactions).split("\n");
+    const items = asText(result.items).split("\n");
     let transactions = "";
     let itemText = "";
     let keptItems = 0;
