@@ -148,10 +148,10 @@ export function dedupe() {
         yield r;
         continue;
       }
-      let seen: TransactionItemRow | undefined;
-      for (const item of basket) if (item.productId === r.productId && item.unitPricePence === r.unitPricePence) seen = item;
-      if (seen) seen.quantity += r.quantity;
-      else basket.push({ table: "transaction_items", transactionId: r.transactionId, productId: r.productId, unitPricePence: r.unitPricePence, quantity: r.quantity });
+      // A repeated item becomes a new row with the summed quantity; input rows are never changed.
+      const at = basket.findIndex((item) => item.productId === r.productId && item.unitPricePence === r.unitPricePence);
+      if (at < 0) basket.push(r);
+      else basket[at] = { ...basket[at]!, quantity: basket[at]!.quantity + r.quantity };
     }
     // Each call receives whole sales, so the last basket is complete here.
     for (const item of basket) yield item;
