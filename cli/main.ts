@@ -130,7 +130,7 @@ function printReport(r: FileReport): void {
   }
   console.log(
     `✔ ${r.path}: ${r.rowsRead} rows read, ${r.salesNew} sales new, ${r.duplicates} duplicates, ${r.rejected} rejected, ${r.warnings} warnings, ${time}` +
-      (r.rejected ? ` (reasons: ${r.prefix}/rejects.csv in the transformed folder)` : ""),
+      (r.rejectsPath ? `\n  rejected rows (line, reason): ${r.rejectsPath}` : ""),
   );
 }
 

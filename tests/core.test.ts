@@ -178,7 +178,7 @@ test("transaction ids are keyed: same secret same id, another secret another id"
 test("binary and prose files are unreadable with a clear reason", async () => {
   for (const [name, pattern] of [
     ["not_csv.csv", /binary content/],
-    ["prose.csv", /no readable sales: all 3 data rows were rejected/],
+    ["prose.csv", /no readable sales: all 3 data rows were rejected \(first: line 1: expected 7 columns, found 2\)/],
   ] as const) {
     try {
       await transformText(read(name));

@@ -14,6 +14,8 @@ export class ChunkMerger {
   private readonly sales = new IdSet();
   salesRead = 0;
   warnings = 0;
+  /** The first rejected row (`line,reason`), to explain a file in which nothing could be read. */
+  firstReject: string | undefined;
   readonly warningLines: number[] = [];
 
   /**
@@ -30,7 +32,10 @@ export class ChunkMerger {
     this.salesRead += result.sales;
     for (const { id, line } of result.branches) if (!this.branches.has(id) && this.branches.add(id)) f.branches.text(line, 1);
     for (const { id, line } of result.products) if (!this.products.has(id) && this.products.add(id)) f.products.text(line, 1);
-    if (result.rejected) f.rejects.text(result.rejects, result.rejected);
+    if (result.rejected) {
+      this.firstReject ??= result.rejects.slice(0, result.rejects.indexOf("\n"));
+      f.rejects.text(result.rejects, result.rejected);
+    }
 
     const count = result.itemCounts.length;
     const keep: boolean[] = new Array(count);

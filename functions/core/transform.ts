@@ -96,7 +96,9 @@ async function run(input: Readable, files: TableFiles, options: TransformOptions
   const rowsRead = merger.salesRead + rejected;
   if (f.transactions.rows === 0) {
     throw new UnreadableFileError(
-      rowsRead === 0 ? "no data rows: the file is empty" : `no readable sales: all ${rejected} data rows were rejected`,
+      rowsRead === 0
+        ? "no data rows: the file is empty"
+        : `no readable sales: all ${rejected} data rows were rejected (first: line ${merger.firstReject?.replace(",", ": ").replace(/"/g, "")})`,
     );
   }
   files.end();

@@ -8,6 +8,7 @@ import { loadManifest } from "../app/load-manifest.js";
 import { silentLog, type Log } from "../app/log.js";
 import type { Warehouse } from "../app/ports.js";
 import { transformObject } from "../app/transform-object.js";
+import { REJECTS_FILE } from "../core/manifest.js";
 import { FolderStorage } from "./folder-storage.js";
 import { PostgresWarehouse } from "./postgres-warehouse.js";
 
@@ -33,6 +34,8 @@ export interface FileReport {
   durationMs: number;
   /** Where the transformed files are (folder of the transformed bucket). */
   prefix?: string;
+  /** The file listing rejected rows (line and reason), when there are any. */
+  rejectsPath?: string;
 }
 
 export interface IngestHooks {
@@ -117,6 +120,7 @@ export async function openLocalPipeline(options: LocalPipelineOptions): Promise<
       Object.assign(report, {
         ok: true,
         prefix: outcome.prefix,
+        ...(load.rowsRejected ? { rejectsPath: transformed.path(`${outcome.prefix}/${REJECTS_FILE}`) } : {}),
         rowsRead: load.rowsRead,
         salesNew: load.transactionsNew,
         duplicates: load.transactionsDuplicate,
