@@ -149,7 +149,8 @@ export function dedupe() {
         continue;
       }
       // A repeated item becomes a new row with the summed quantity; input rows are never changed.
-      const at = basket.findIndex((item) => item.productId === r.productId && item.unitPricePence === r.unitPricePence);
+      let at = basket.length - 1;
+      while (at >= 0 && (basket[at]!.productId !== r.productId || basket[at]!.unitPricePence !== r.unitPricePence)) at--;
       if (at < 0) basket.push(r);
       else basket[at] = { ...basket[at]!, quantity: basket[at]!.quantity + r.quantity };
     }
