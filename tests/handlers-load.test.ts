@@ -1,7 +1,7 @@
 // The load Lambda handler: a manifest event → one Data API batch, against an in-memory S3, a mocked
 // SSM and a Data API stand-in (no AWS here). The manifest comes from the extract-transform handler.
 import { readFileSync } from "node:fs";
-import { BatchExecuteStatementCommand, ExecuteStatementCommand, RedshiftDataClient } from "@aws-sdk/client-redshift-data";
+import { BatchExecuteStatementCommand, ExecuteStatementCommand } from "@aws-sdk/client-redshift-data";
 import { GetParameterCommand, ParameterNotFound, SSMClient } from "@aws-sdk/client-ssm";
 import { mockClient } from "aws-sdk-client-mock";
 import type { Context, S3Event } from "aws-lambda";

@@ -20,6 +20,7 @@ import {
   CREATE_TABLES,
   createStagingStatements,
   dropStagingStatements,
+  loadFacts,
   loadResultFromRow,
   mergeStatements,
   selectLoadStatement,
@@ -130,18 +131,10 @@ export class RedshiftWarehouse implements Warehouse {
     const byTable = new Map(request.files.map((f) => [f.table, f]));
     const missing = TABLES.filter((t) => !byTable.has(t));
     if (missing.length) throw new Error(`load ${request.loadId}: no table file for ${missing.join(", ")}`);
-    const { manifest } = request;
     const sqls = [
       ...createStagingStatements(),
       ...TABLES.map((t) => copyStatement(t, byTable.get(t)!.uri, this.connection.copyRoleArn)),
-      ...mergeStatements({
-        loadId: request.loadId,
-        sourceSha256: manifest.source.sha256,
-        loadedAt: request.loadedAt,
-        rowsRead: manifest.rowsRead,
-        rowsRejected: manifest.rejected,
-        warnings: manifest.warnings,
-      }),
+      ...mergeStatements(loadFacts(request)),
       ...dropStagingStatements(),
     ];
     const size = sqls.reduce((n, s) => n + Buffer.byteLength(s), 0);

@@ -1,6 +1,5 @@
 // Cuts a byte stream into chunks of whole CSV records (at a line end outside quotes), each
 // with the number of its first line, so chunks can be parsed independently and in parallel.
-import type { Readable } from "node:stream";
 import { UnreadableFileError } from "./errors.js";
 
 export interface Chunk {

@@ -12,6 +12,7 @@ import {
   CREATE_TABLES,
   createStagingStatements,
   dropStagingStatements,
+  loadFacts,
   loadResultFromRow,
   mergeStatements,
   selectLoadStatement,
@@ -155,23 +156,13 @@ export class PostgresWarehouse implements Warehouse {
 
   async load(request: LoadRequest): Promise<LoadResult> {
     await this.ensureSchema();
-    const { manifest } = request;
     const inserted = await this.connection.transaction(async (s) => {
       for (const statement of createStagingStatements()) await s.query(statement);
       for (const file of request.files) await copyFile(s, file);
       // Fresh statistics let the planner hash-join the staging tables instead of guessing.
       for (const file of request.files) await s.query(`ANALYZE ${stagingTable(file.table)}`);
       const before = await s.query(selectLoadStatement(request.loadId));
-      for (const statement of mergeStatements({
-        loadId: request.loadId,
-        sourceSha256: manifest.source.sha256,
-        loadedAt: request.loadedAt,
-        rowsRead: manifest.rowsRead,
-        rowsRejected: manifest.rejected,
-        warnings: manifest.warnings,
-      })) {
-        await s.query(statement);
-      }
+      for (const statement of mergeStatements(loadFacts(request))) await s.query(statement);
       for (const statement of dropStagingStatements()) await s.query(statement);
       return before.length === 0;
     });

@@ -2,6 +2,7 @@
 // Only the COPY statement differs between the two; everything here runs unchanged on both.
 // The Data API's BatchExecuteStatement takes no parameters, so values are inlined, and only
 // values that are checked here (hex ids, ISO timestamps, integers) are ever inlined.
+import type { LoadRequest } from "../app/ports.js";
 import { COLUMNS, CREATE_TABLES, KEYS, LOADS_COLUMNS, TABLES, type TableName } from "../core/schema.js";
 
 export { CREATE_TABLES };
@@ -15,6 +16,19 @@ export interface LoadFacts {
   rowsRead: number;
   rowsRejected: number;
   warnings: number;
+}
+
+/** The facts of a load request that its SQL records. */
+export function loadFacts(request: LoadRequest): LoadFacts {
+  const { manifest } = request;
+  return {
+    loadId: request.loadId,
+    sourceSha256: manifest.source.sha256,
+    loadedAt: request.loadedAt,
+    rowsRead: manifest.rowsRead,
+    rowsRejected: manifest.rejected,
+    warnings: manifest.warnings,
+  };
 }
 
 const hex = (value: string, what: string): string => {
