@@ -44,6 +44,7 @@ export interface ChunkResult {
   warnings: Array<{ position: number; line: number }>;
 }
 
+const NEWLINE = 10;
 const CSV_OPTIONS = { trim: true, relax_column_count: true, relax_quotes: true, skip_records_with_error: true } as const;
 
 /**
@@ -62,6 +63,10 @@ export function readRecords(chunk: Chunk): Array<CsvRecord | Reject> {
     },
   }) as string[][];
   const out: Array<CsvRecord | Reject> = [];
+  const bytes = chunk.bytes;
+  let lines = bytes.length > 0 && bytes[bytes.length - 1] !== NEWLINE ? 1 : 0;
+  for (let at = bytes.indexOf(NEWLINE); at !== -1; at = bytes.indexOf(NEWLINE, at + 1)) lines++;
+  const oneRecordPerLine = skips.length === 0 && rows.length === lines;
   let line = chunk.firstLine - 1;
   let skip = 0;
   for (let i = 0; i <= rows.length; i++) {
@@ -73,7 +78,8 @@ export function readRecords(chunk: Chunk): Array<CsvRecord | Reject> {
     if (i === rows.length) break;
     const fields = rows[i]!;
     line++;
-    for (const field of fields) if (field.includes("\n")) line += field.split("\n").length - 1;
+    // When every physical line is one record (the usual case) no field can hold a line break.
+    if (!oneRecordPerLine) for (const field of fields) if (field.includes("\n")) line += field.split("\n").length - 1;
     if (fields[0] === "" && fields.every((field) => field === "")) continue;
     out.push({ fields, line });
   }
