@@ -210,6 +210,7 @@ test("IdSet keeps 128-bit ids exactly, across growth", () => {
   assert.ok(set.add("f" + ids[1]!.slice(1)));
   assert.ok(set.add(ids[2]!.slice(0, 31) + "e"));
   assert.is(set.size, 5002);
+  for (const bad of ["A".repeat(32), "g".repeat(32), "\u0130".repeat(32), "abc"]) assert.throws(() => set.add(bad));
 });
 
 test("sample files are deterministic, canonical and fully readable", async () => {

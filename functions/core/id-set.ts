@@ -52,14 +52,20 @@ export class IdSet {
   }
 }
 
+/** Value of each ASCII character as a lowercase hex digit, -1 for anything else. */
+const HEX_DIGIT = new Int8Array(128).fill(-1);
+for (let i = 0; i < 10; i++) HEX_DIGIT[48 + i] = i;
+for (let i = 0; i < 6; i++) HEX_DIGIT[97 + i] = 10 + i;
+
 /** Eight hex digits at `at` as an unsigned 32-bit number (no substring, no parseInt). */
 function hexWord(id: string, at: number): number {
   let word = 0;
+  let invalid = 0;
   for (let i = at; i < at + 8; i++) {
-    const c = id.charCodeAt(i);
-    const digit = c <= 57 ? c - 48 : c - 87;
-    if (digit < 0 || digit > 15 || (c > 57 && c < 97)) throw new Error(`IdSet takes lowercase hex ids, got ${JSON.stringify(id)}`);
-    word = word * 16 + digit;
+    const digit = HEX_DIGIT[id.charCodeAt(i) & 127]!;
+    invalid |= digit | (id.charCodeAt(i) & ~127);
+    word = (word << 4) | (digit & 15);
   }
+  if (invalid < 0 || invalid > 15) throw new Error(`IdSet takes lowercase hex ids, got ${JSON.stringify(id)}`);
   return word >>> 0;
 }
