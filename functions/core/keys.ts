@@ -67,14 +67,18 @@ export function transactionIds(secret: string | Buffer): (sale: RawSale) => stri
   return (sale) => {
     // Items in a fixed (sorted) order, so the id does not depend on how the basket was listed.
     // Baskets hold a handful of items: an insertion sort beats Array#sort's machinery here.
-    const sorted: string[] = [];
-    for (const item of sale.items) {
-      const key = keyOf(item);
-      let at = sorted.length;
-      while (at > 0 && sorted[at - 1]! > key) at--;
-      sorted.splice(at, 0, key);
+    let items: string;
+    if (sale.items.length === 1) items = keyOf(sale.items[0]!);
+    else {
+      const sorted: string[] = [];
+      for (const item of sale.items) {
+        const key = keyOf(item);
+        let at = sorted.length;
+        while (at > 0 && sorted[at - 1]! > key) at--;
+        sorted.splice(at, 0, key);
+      }
+      items = sorted.join("\u001e");
     }
-    const items = sorted.length === 1 ? sorted[0]! : sorted.join("\u001e");
     const message = `${sale.time}${SEP}${sale.branch}${SEP}${sale.customerName.trim()}${SEP}${items}${SEP}${sale.totalPence}${SEP}${sale.payment}`;
     return hmac(message).slice(0, 32);
   };
