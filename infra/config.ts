@@ -5,6 +5,7 @@
 // it is unit-tested without a Pulumi engine; `loadConfig` reads the stack's configuration with it.
 // Every problem is reported at once, each naming the key and the command that fixes it.
 import * as pulumi from "@pulumi/pulumi";
+import type { GrafanaHostSettings } from "./grafana.js";
 
 export const PROJECT = "coffeetl";
 
@@ -48,17 +49,7 @@ export interface CoffeetlConfig {
   warehouse: WarehouseMode;
   serverless: ServerlessWarehouseSettings;
   redshift: RedshiftScope;
-  grafana: {
-    allowedCidrs: string[];
-    allowPublic: boolean;
-    instanceType: string;
-    /** Architecture the AMI must match, derived from the instance type. */
-    architecture: "arm64" | "x86_64";
-    volumeSizeGb: number;
-    image: string;
-    plugins: string;
-    associatePublicIp: boolean;
-  };
+  grafana: GrafanaHostSettings & { allowPublic: boolean };
   network: { vpcId?: string; subnetId?: string };
   extractTransform: FunctionSettings;
   load: FunctionSettings;

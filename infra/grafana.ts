@@ -21,18 +21,23 @@ import { SecureBucket } from "./secure-bucket.js";
 
 export const GRAFANA_PORT = 3000;
 
-export interface GrafanaArgs {
-  context: AwsContext;
-  stack: string;
-  vpcId: pulumi.Input<string>;
-  subnetId: pulumi.Input<string>;
+/** The host's own settings, as the stack configuration gives them (infra/config.ts). */
+export interface GrafanaHostSettings {
   allowedCidrs: string[];
   instanceType: string;
+  /** Architecture the AMI must match, derived from the instance type. */
   architecture: "arm64" | "x86_64";
   volumeSizeGb: number;
   image: string;
   plugins: string;
   associatePublicIp: boolean;
+}
+
+export interface GrafanaArgs extends GrafanaHostSettings {
+  context: AwsContext;
+  stack: string;
+  vpcId: pulumi.Input<string>;
+  subnetId: pulumi.Input<string>;
   /** The folder uploaded to the assets bucket (default: the repository's grafana/). */
   assetsDir?: string;
   adminPasswordParameter: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
