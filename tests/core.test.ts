@@ -14,6 +14,9 @@ import { assertNoPii, csvRows, fixture, transformText } from "./helpers.js";
 import { Readable } from "node:stream";
 import { text } from "node:stream/consumers";
 import { transform } from "../functions/core/transform.js";
+import { readRecords } from "../functions/core/chunk-transform.js";
+import { parse } from "../functions/core/parse.js";
+import { clean, dedupe, firstNormalForm, normalise, rowsOf } from "../functions/core/steps.js";
 
 const read = (name: string) => readFileSync(fixture(name));
 
@@ -259,6 +262,49 @@ test("the fast HMAC equals Node's createHmac for ASCII, binary, long and non-ASC
       assert.is(hmac(message), createHmac("sha256", key).update(message).digest("hex"));
     }
   }
+});
+
+/** The steps by hand over one chunk of a fixture, as `createChunkTransformer` runs them. */
+const stepsOver = (name: string) => {
+  const bytes = readFileSync(fixture(name));
+  const sales = parse()(readRecords({ index: 0, firstLine: 1, bytes }), { first: true });
+  return { sales, entities: normalise()(firstNormalForm(clean("s")(sales))) };
+};
+
+test("steps stand alone: parse keeps PII columns, clean returns sales without them", () => {
+  const { sales } = stepsOver("canonical.csv");
+  assert.ok(sales.count > 0);
+  assert.ok(sales.customerName.some((name) => name.length > 0), "the fixture has customer names");
+  const cleaned = clean("s")(sales);
+  assert.not.ok("customerName" in cleaned);
+  assert.not.ok("cardNumber" in cleaned);
+  assertNoPii(JSON.stringify(cleaned), "clean's output");
+  assert.is(cleaned.transactionKey.length, 16 * cleaned.count);
+  assert.is(Buffer.from(cleaned.transactionKey.subarray(0, 16)).toString("hex"), cleaned.transactionId[0]);
+});
+
+test("dedupe drops a repeated sale and sums repeated items without changing its input", () => {
+  const { entities } = stepsOver("canonical.csv");
+  const t = entities.transactions;
+  // The same chunk seen twice: the second time every sale is a repeat.
+  const dedupeFile = dedupe();
+  const first = dedupeFile(entities);
+  const again = dedupeFile(entities);
+  assert.is(rowsOf(first.transactions).length, t.count);
+  assert.is(rowsOf(again.transactions).length, 0);
+  assert.is(rowsOf(again.transactionItems).length, 0);
+  assert.equal(again.branches, []);
+  // Repeated basket items became quantities on kept rows; the input column still says 1.
+  const items = first.transactionItems;
+  const quantities = [...rowsOf(items)].map((i) => items.quantity[i]!);
+  assert.ok(quantities.some((q) => q > 1), "the fixture repeats an item in a basket");
+  assert.is(quantities.reduce((a, b) => a + b, 0), entities.transactionItems.count);
+  assert.ok(entities.transactionItems.quantity.every((q) => q === 1));
+  // An earlier selection (here: all but the first sale) is honoured, not re-widened.
+  const selected = Int32Array.from({ length: t.count - 1 }, (_, i) => i + 1);
+  const narrowed = dedupe()({ ...entities, transactions: { ...t, selected } });
+  assert.equal([...rowsOf(narrowed.transactions)], [...selected]);
+  assert.ok([...rowsOf(narrowed.transactionItems)].every((i) => entities.transactionItems.sale[i] !== 0));
 });
 
 test.run();

@@ -4,20 +4,9 @@ import { parse as parseCsv } from "csv-parse/sync";
 import { csvField } from "./csv-writer.js";
 import type { Chunk } from "./chunks.js";
 import { formatPence } from "./money.js";
-
-/** Prices and totals repeat all day long: format each amount once. */
-const PENCE_TEXT = new Map<number, string>();
-const penceText = (pence: number): string => {
-  let text = PENCE_TEXT.get(pence);
-  if (text === undefined) {
-    text = formatPence(pence);
-    if (PENCE_TEXT.size < 100_000) PENCE_TEXT.set(pence, text);
-  }
-  return text;
-};
-import { parse, type CsvRecord, type Variant } from "./parse.js";
-import type { Reject } from "./records.js";
-import { clean, dedupe, firstNormalForm, normalise } from "./steps.js";
+import { parse, type Variant } from "./parse.js";
+import type { CsvRecords, Entities, Reject } from "./records.js";
+import { clean, dedupe, firstNormalForm, normalise, rowsOf } from "./steps.js";
 
 export interface ChunkOptions {
   secret: string | Buffer;
@@ -31,16 +20,16 @@ export interface ChunkResult {
   sales: number;
   branches: Array<{ id: string; line: string }>;
   products: Array<{ id: string; line: string }>;
-  /** Transaction ids, 32 hex chars each, concatenated, in the order of `transactions`. */
-  transactionIds: string;
-  /** CSV lines; UTF-8 bytes when they cross from a worker (transferred, not copied). */
-  transactions: string | Uint8Array;
-  /** `transaction_items` lines of each transaction, in order. */
-  itemCounts: number[];
-  items: string | Uint8Array;
+  /** Ids of the rows of `transactions`, in order: 16 bytes each. */
+  transactionIds: Uint8Array;
+  /** CSV lines as UTF-8 (transferred, not copied, when they cross from a worker). */
+  transactions: Uint8Array;
+  /** Number of `transaction_items` lines of each transaction, in order. */
+  itemCounts: Int32Array;
+  items: Uint8Array;
   rejects: string;
   rejected: number;
-  /** Positions (in `transactionIds`) and lines of sales whose total differs from their items. */
+  /** Positions (in `transactions`) and lines of sales whose total differs from their items. */
   warnings: Array<{ position: number; line: number }>;
 }
 
@@ -49,10 +38,10 @@ const CSV_OPTIONS = { trim: true, relax_column_count: true, relax_quotes: true, 
 
 /**
  * csv-parse over one chunk, with the line each record ends on; blank lines are left out and
- * records csv-parse must skip become rejects in their place. (No `info` option: it costs a
- * third of csv-parse's time; the skip error says where it happened.)
+ * records csv-parse must skip become rejects. (No `info` option: it costs a third of
+ * csv-parse's time; the skip error says where it happened.)
  */
-export function readRecords(chunk: Chunk): Array<CsvRecord | Reject> {
+export function readRecords(chunk: Chunk): CsvRecords {
   const skips: Array<{ records: number; lines: number; code: string }> = [];
   const rows = parseCsv(chunk.bytes, {
     ...CSV_OPTIONS,
@@ -62,92 +51,172 @@ export function readRecords(chunk: Chunk): Array<CsvRecord | Reject> {
       skips.push({ records: e.records, lines: e.lines, code: e.code });
     },
   }) as string[][];
-  const out: Array<CsvRecord | Reject> = [];
   const bytes = chunk.bytes;
   let lines = bytes.length > 0 && bytes[bytes.length - 1] !== NEWLINE ? 1 : 0;
   for (let at = bytes.indexOf(NEWLINE); at !== -1; at = bytes.indexOf(NEWLINE, at + 1)) lines++;
-  const oneRecordPerLine = skips.length === 0 && rows.length === lines;
-  let line = chunk.firstLine - 1;
-  let skip = 0;
-  for (let i = 0; i <= rows.length; i++) {
-    while (skip < skips.length && skips[skip]!.records === i) {
-      const s = skips[skip++]!;
-      line = chunk.firstLine - 1 + s.lines;
-      out.push({ kind: "reject", line, reason: `malformed CSV (${s.code})` });
+  const rejects: Reject[] = skips.map((s) => ({ line: chunk.firstLine - 1 + s.lines, reason: `malformed CSV (${s.code})` }));
+  const lineOf = new Int32Array(rows.length);
+  // The usual case: every physical line is one record, so no field holds a line break.
+  if (skips.length === 0 && rows.length === lines) {
+    for (let i = 0; i < rows.length; i++) lineOf[i] = chunk.firstLine + i;
+  } else {
+    let line = chunk.firstLine - 1;
+    let skip = 0;
+    for (let i = 0; i < rows.length; i++) {
+      while (skip < skips.length && skips[skip]!.records === i) line = chunk.firstLine - 1 + skips[skip++]!.lines;
+      line++;
+      for (const field of rows[i]!) if (field.includes("\n")) line += field.split("\n").length - 1;
+      lineOf[i] = line;
     }
-    if (i === rows.length) break;
-    const fields = rows[i]!;
-    line++;
-    // When every physical line is one record (the usual case) no field can hold a line break.
-    if (!oneRecordPerLine) for (const field of fields) if (field.includes("\n")) line += field.split("\n").length - 1;
-    if (fields[0] === "" && fields.every((field) => field === "")) continue;
-    out.push({ fields, line });
   }
-  return out;
+  // Blank lines (also `,,,,,,` re-saves) are no records at all.
+  let kept = 0;
+  for (let i = 0; i < rows.length; i++) {
+    const fields = rows[i]!;
+    if (fields[0] === "" && fields.every((field) => field === "")) continue;
+    rows[kept] = fields;
+    lineOf[kept++] = lineOf[i]!;
+  }
+  rows.length = kept;
+  return { fields: rows, line: lineOf.subarray(0, kept), rejects };
 }
 
 /** One file's chunk transformer. Each instance keeps the steps' state for the chunks it sees. */
 export function createChunkTransformer(options: ChunkOptions) {
-  const steps = { clean: clean(options.secret), normalise: normalise(), dedupe: dedupe() };
-  const sourceKey = csvField(options.sourceKey);
+  const steps = { parse: parse(), clean: clean(options.secret), normalise: normalise(), dedupe: dedupe() };
+  const render = renderer(options.sourceKey);
   return (chunk: Chunk, variant: Variant | undefined): ChunkResult => {
     // Only the first chunk can hold a header; the variant is the file's, found by the caller.
-    const parseChunk = parse({ variant, header: chunk.index === 0 });
-    const rows = steps.dedupe(steps.normalise(firstNormalForm(steps.clean(parseChunk(readRecords(chunk))))));
-    const result: ChunkResult = {
-      index: chunk.index,
-      sales: 0,
-      branches: [],
-      products: [],
-      transactionIds: "",
-      transactions: "",
-      itemCounts: [],
-      items: "",
-      rejects: "",
-      rejected: 0,
-      warnings: [],
-    };
-    // Lines are collected in arrays and joined once: cheaper than growing strings.
-    const ids: string[] = [];
-    const transactions: string[] = [];
-    const itemLines: string[] = [];
-    const rejects: string[] = [];
-    // dedupe emits each sale's items just before the sale: count them as they come.
-    let items = 0;
-    for (const row of rows) {
-      if (!("table" in row)) {
-        rejects.push(`${row.line},${csvField(row.reason)}\n`);
-        continue;
-      }
-      switch (row.table) {
-        case "branches":
-          result.branches.push({ id: row.branchId, line: `${row.branchId},${csvField(row.branchName)}\n` });
-          break;
-        case "products":
-          result.products.push({
-            id: row.productId,
-            line: `${row.productId},${csvField(row.productName)},${row.size ?? ""},${row.flavour === null ? "" : csvField(row.flavour)}\n`,
-          });
-          break;
-        case "transaction_items":
-          itemLines.push(`${row.transactionId},${row.productId},${penceText(row.unitPricePence)},${row.quantity}\n`);
-          items++;
-          break;
-        case "transactions":
-          if (row.itemsPence !== row.totalPence) result.warnings.push({ position: ids.length, line: row.line });
-          ids.push(row.transactionId);
-          transactions.push(`${row.transactionId},${row.branchId},${row.time},${row.payment},${penceText(row.totalPence)},${sourceKey}\n`);
-          result.itemCounts.push(items);
-          items = 0;
-          break;
-      }
+    const sales = steps.parse(readRecords(chunk), { variant, first: chunk.index === 0 });
+    const entities = steps.dedupe(steps.normalise(firstNormalForm(steps.clean(sales))));
+    return { ...render(entities), index: chunk.index, sales: sales.count };
+  };
+}
+
+/** Longest text of a pence amount (`formatPence`) and of an Int32 quantity. */
+const AMOUNT_CHARS = 16;
+const QUANTITY_CHARS = 11;
+const ID_CHARS = 32;
+const TIME_CHARS = 19;
+const PAYMENT_CHARS = 4;
+const COMMA = 44;
+
+/** The two ASCII hex digits of each byte value, as one 16-bit number (high digit first). */
+const HEX_PAIRS = Uint16Array.from({ length: 256 }, (_, byte) => {
+  const digits = byte.toString(16).padStart(2, "0");
+  return (digits.charCodeAt(0) << 8) | digits.charCodeAt(1);
+});
+
+/**
+ * CSV lines written straight into bytes. The fact tables hold only hex ids, digits, times and
+ * payment words: copying their bytes is several times cheaper than building strings, joining
+ * them and encoding the result.
+ */
+class ByteLines {
+  readonly bytes: Uint8Array;
+  at = 0;
+
+  constructor(capacity: number) {
+    this.bytes = new Uint8Array(capacity);
+  }
+
+  /** Writes `piece`, then `end` (a comma or a newline) unless it is -1. */
+  field(piece: Uint8Array, end: number): void {
+    const { bytes } = this;
+    let at = this.at;
+    for (let i = 0; i < piece.length; i++) bytes[at++] = piece[i]!;
+    if (end >= 0) bytes[at++] = end;
+    this.at = at;
+  }
+
+  /** Writes the 16 bytes at `from` in `key` as 32 lowercase hex digits, then `end`. */
+  hex(key: Uint8Array, from: number, end: number): void {
+    const { bytes } = this;
+    let at = this.at;
+    for (let i = from; i < from + 16; i++) {
+      const pair = HEX_PAIRS[key[i]!]!;
+      bytes[at++] = pair >> 8;
+      bytes[at++] = pair & 255;
     }
-    result.transactionIds = ids.join("");
-    result.transactions = transactions.join("");
-    result.items = itemLines.join("");
-    result.rejects = rejects.join("");
-    result.rejected = rejects.length;
-    result.sales = parseChunk.sales;
-    return result;
+    bytes[at++] = end;
+    this.at = at;
+  }
+
+  done(): Uint8Array {
+    return this.bytes.subarray(0, this.at);
+  }
+}
+
+/** UTF-8 bytes of the texts that repeat all through a file (ids, times, amounts), made once. */
+function encoder() {
+  const cache = new Map<string, Uint8Array>();
+  return (text: string): Uint8Array => {
+    let bytes = cache.get(text);
+    if (bytes === undefined) {
+      bytes = Buffer.from(text);
+      if (cache.size < 100_000) cache.set(text, bytes);
+    }
+    return bytes;
+  };
+}
+
+/** Entities to the CSV lines of each table file, with what the merge needs. */
+function renderer(sourceKey: string) {
+  const source = Buffer.from(csvField(sourceKey));
+  const bytesOf = encoder();
+  const amounts: Uint8Array[] = [];
+  // Prices and totals repeat all day long: format each amount once.
+  const amountBytes = (pence: number) =>
+    pence < 100_000 ? (amounts[pence] ??= Buffer.from(formatPence(pence))) : Buffer.from(formatPence(pence));
+  const quantities = Array.from({ length: 10 }, (_, n) => Buffer.from(String(n)));
+  return (e: Entities): Omit<ChunkResult, "index" | "sales"> => {
+    const t = e.transactions;
+    const it = e.transactionItems;
+    const saleRows = rowsOf(t);
+    const itemRows = rowsOf(it);
+    const itemCounts = new Int32Array(saleRows.length);
+    const warnings: ChunkResult["warnings"] = [];
+    const keys = new Uint8Array(saleRows.length * 16);
+    const transactions = new ByteLines(saleRows.length * (2 * ID_CHARS + TIME_CHARS + PAYMENT_CHARS + AMOUNT_CHARS + 6 + source.length));
+    const items = new ByteLines(itemRows.length * (2 * ID_CHARS + AMOUNT_CHARS + QUANTITY_CHARS + 4));
+    let k = 0;
+    for (let x = 0; x < saleRows.length; x++) {
+      const sale = saleRows[x]!;
+      while (k < itemRows.length && it.sale[itemRows[k]!]! < sale) k++;
+      const first = k;
+      for (; k < itemRows.length && it.sale[itemRows[k]!] === sale; k++) {
+        const i = itemRows[k]!;
+        const price = it.unitPricePence[i]!;
+        const quantity = it.quantity[i]!;
+        items.hex(t.transactionKey, sale * 16, COMMA);
+        items.field(bytesOf(it.productId[i]!), COMMA);
+        items.field(amountBytes(price), COMMA);
+        items.field(quantity < 10 ? quantities[quantity]! : Buffer.from(String(quantity)), NEWLINE);
+      }
+      itemCounts[x] = k - first;
+      if (t.itemsPence[sale] !== t.totalPence[sale]) warnings.push({ position: x, line: t.line[sale]! });
+      keys.set(t.transactionKey.subarray(sale * 16, sale * 16 + 16), x * 16);
+      const total = t.totalPence[sale]!;
+      transactions.hex(t.transactionKey, sale * 16, COMMA);
+      transactions.field(bytesOf(t.branchId[sale]!), COMMA);
+      transactions.field(bytesOf(t.time[sale]!), COMMA);
+      transactions.field(bytesOf(t.payment[sale]!), COMMA);
+      transactions.field(amountBytes(total), COMMA);
+      transactions.field(source, NEWLINE);
+    }
+    return {
+      branches: e.branches.map((b) => ({ id: b.branchId, line: `${b.branchId},${csvField(b.branchName)}\n` })),
+      products: e.products.map((p) => ({
+        id: p.productId,
+        line: `${p.productId},${csvField(p.productName)},${p.size ?? ""},${p.flavour === null ? "" : csvField(p.flavour)}\n`,
+      })),
+      transactionIds: keys,
+      transactions: transactions.done(),
+      itemCounts,
+      items: items.done(),
+      rejects: e.rejects.map((r) => `${r.line},${csvField(r.reason)}\n`).join(""),
+      rejected: e.rejects.length,
+      warnings,
+    };
   };
 }

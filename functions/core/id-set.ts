@@ -1,5 +1,6 @@
-// A set of 128-bit hex ids in one typed array (open addressing, linear probing): about 34 bytes
-// per id instead of ~100 for a Set of strings, so deduplicating a million sales stays small.
+// A set of 128-bit ids (given as hex or bytes) in one typed array (open addressing, linear
+// probing): about 34 bytes per id instead of ~100 for a Set of strings, so deduplicating a
+// million sales stays small.
 export class IdSet {
   private words: Uint32Array;
   private used: Uint8Array;
@@ -20,6 +21,14 @@ export class IdSet {
   add(id: string): boolean {
     if (id.length !== 32) throw new Error(`IdSet takes 32 hex chars, got ${id.length}`);
     if (!this.insert(hexWord(id, 0), hexWord(id, 8), hexWord(id, 16), hexWord(id, 24))) return false;
+    if (++this.count * 2 > this.mask + 1) this.grow();
+    return true;
+  }
+
+  /** Adds the 16-byte id at `at` in `bytes`; returns false when it was already present. */
+  addBytes(bytes: Uint8Array, at: number): boolean {
+    if (at < 0 || at + 16 > bytes.length) throw new Error(`IdSet: no 16-byte id at ${at}`);
+    if (!this.insert(byteWord(bytes, at), byteWord(bytes, at + 4), byteWord(bytes, at + 8), byteWord(bytes, at + 12))) return false;
     if (++this.count * 2 > this.mask + 1) this.grow();
     return true;
   }
@@ -51,6 +60,10 @@ export class IdSet {
     }
   }
 }
+
+/** Four bytes at `at`, big-endian (the order of the hex digits), as an unsigned 32-bit number. */
+const byteWord = (bytes: Uint8Array, at: number): number =>
+  ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
 
 /** Value of each ASCII character as a lowercase hex digit, -1 for anything else. */
 const HEX_DIGIT = new Int8Array(128).fill(-1);

@@ -1,6 +1,6 @@
 // Deterministic keys (DESIGN section 3), so any file can be processed alone and in any order.
 import { createHash, hash } from "node:crypto";
-import type { Item, RawSale } from "./records.js";
+import type { Item, RawSales } from "./records.js";
 
 const SEP = "\u001f";
 const hash128 = (text: string) => hash("sha256", text, "hex").slice(0, 32);
@@ -53,7 +53,7 @@ const itemKey = (item: Item) => `${item.size ?? ""}${SEP}${item.product}${SEP}${
  * items in a fixed order, total, payment), 128 bits as 32 hex chars. The card number is left out
  * (spreadsheet re-saves mangle it); without the secret the id reveals nothing about the customer.
  */
-export function transactionIds(secret: string | Buffer): (sale: RawSale) => string {
+export function transactionIds(secret: string | Buffer): (sales: RawSales, sale: number) => string {
   const hmac = hmacSha256Hex(secret);
   const keys = new Map<Item, string>();
   const keyOf = (item: Item) => {
@@ -64,22 +64,25 @@ export function transactionIds(secret: string | Buffer): (sale: RawSale) => stri
     }
     return key;
   };
-  return (sale) => {
+  const sorted: string[] = [];
+  return (sales, sale) => {
     // Items in a fixed (sorted) order, so the id does not depend on how the basket was listed.
     // Baskets hold a handful of items: an insertion sort beats Array#sort's machinery here.
+    const from = sales.itemStart[sale]!;
+    const to = sales.itemStart[sale + 1]!;
     let items: string;
-    if (sale.items.length === 1) items = keyOf(sale.items[0]!);
+    if (to - from === 1) items = keyOf(sales.items[from]!);
     else {
-      const sorted: string[] = [];
-      for (const item of sale.items) {
-        const key = keyOf(item);
+      sorted.length = 0;
+      for (let i = from; i < to; i++) {
+        const key = keyOf(sales.items[i]!);
         let at = sorted.length;
         while (at > 0 && sorted[at - 1]! > key) at--;
         sorted.splice(at, 0, key);
       }
       items = sorted.join("\u001e");
     }
-    const message = `${sale.time}${SEP}${sale.branch}${SEP}${sale.customerName.trim()}${SEP}${items}${SEP}${sale.totalPence}${SEP}${sale.payment}`;
+    const message = `${sales.time[sale]}${SEP}${sales.branch[sale]}${SEP}${sales.customerName[sale]!.trim()}${SEP}${items}${SEP}${sales.totalPence[sale]}${SEP}${sales.payment[sale]}`;
     return hmac(message).slice(0, 32);
   };
 }

@@ -4,8 +4,7 @@ import type { ChunkResult } from "./chunk-transform.js";
 import type { TableFiles } from "./csv-writer.js";
 import { IdSet } from "./id-set.js";
 
-const ID_LENGTH = 32;
-const utf8 = new TextDecoder();
+const ID_BYTES = 16;
 const MAX_WARNING_LINES = 100;
 
 export class ChunkMerger {
@@ -41,7 +40,7 @@ export class ChunkMerger {
     const keep: boolean[] = new Array(count);
     let kept = 0;
     for (let i = 0; i < count; i++) {
-      keep[i] = !this.acrossChunks || this.sales.add(result.transactionIds.slice(i * ID_LENGTH, (i + 1) * ID_LENGTH));
+      keep[i] = !this.acrossChunks || this.sales.addBytes(result.transactionIds, i * ID_BYTES);
       if (keep[i]) kept++;
     }
     for (const w of result.warnings) {
@@ -56,19 +55,28 @@ export class ChunkMerger {
       f.transaction_items.text(result.items, itemRows);
       return;
     }
-    const asText = (lines: string | Uint8Array) => (typeof lines === "string" ? lines : utf8.decode(lines));
-    const sales = asText(result.transactions).split("\n");
-    const items = asText(result.items).split("\n");
-    let transactions = "";
-    let itemText = "";
+    // Some sale was already written by an earlier chunk: copy the other lines' bytes.
+    const saleLines = lineRanges(result.transactions);
+    const itemLines = lineRanges(result.items);
+    const sales: Uint8Array[] = [];
+    const items: Uint8Array[] = [];
     let keptItems = 0;
     for (let i = 0, at = 0; i < count; at += result.itemCounts[i]!, i++) {
       if (!keep[i]) continue;
-      transactions += sales[i] + "\n";
-      for (let k = at; k < at + result.itemCounts[i]!; k++) itemText += items[k] + "\n";
-      keptItems += result.itemCounts[i]!;
+      sales.push(result.transactions.subarray(saleLines[i]!, saleLines[i + 1]!));
+      const n = result.itemCounts[i]!;
+      if (n > 0) items.push(result.items.subarray(itemLines[at]!, itemLines[at + n]!));
+      keptItems += n;
     }
-    f.transactions.text(transactions, kept);
-    f.transaction_items.text(itemText, keptItems);
+    f.transactions.text(Buffer.concat(sales), kept);
+    f.transaction_items.text(Buffer.concat(items), keptItems);
   }
+}
+
+/** Offsets of each line's start in `bytes`, and its end. */
+function lineRanges(bytes: Uint8Array): number[] {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const starts = [0];
+  for (let at = buffer.indexOf(10); at !== -1; at = buffer.indexOf(10, at + 1)) starts.push(at + 1);
+  return starts;
 }

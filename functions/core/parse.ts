@@ -1,14 +1,8 @@
-// `parse`: CSV records of one raw file → typed sales (or rejects). Detects the file's variant
+// `parse`: CSV records of one raw file → typed sale columns (and rejects). Detects the file's variant
 // (canonical 2021+, legacy 2020) from its first data row and tolerates the damage listed in
 // DESIGN section 2. Dates are read with explicit day-first formats, never `new Date(string)`.
 import { parsePence } from "./money.js";
-import type { Item, PaymentMethod, RawSale, Reject, Size } from "./records.js";
-
-/** A CSV record and the line it ends on. */
-export interface CsvRecord {
-  fields: string[];
-  line: number;
-}
+import type { CsvRecords, Item, PaymentMethod, RawSales, Reject, Size } from "./records.js";
 
 export type Variant = "canonical" | "legacy";
 const COLUMN_COUNT = 7;
@@ -102,10 +96,9 @@ function parseCanonicalItem(text: string): Item | string {
   return { size: size ?? null, product, flavour, pricePence };
 }
 
-/** Canonical basket: items joined by `, `. Equal item texts share one (immutable) Item. */
-function parseCanonicalBasket(basket: string, cache: Map<string, Item | string>): Item[] | string {
+/** Canonical basket: items joined by `, `, appended to `out`. Equal item texts share one Item. */
+function readCanonicalBasket(basket: string, cache: Map<string, Item | string>, out: Item[]): string | null {
   const parts = basket.split(",");
-  const items: Item[] = [];
   for (let i = 0; i < parts.length; i++) {
     const text = parts[i]!.trim();
     if (text === "") continue;
@@ -115,16 +108,15 @@ function parseCanonicalBasket(basket: string, cache: Map<string, Item | string>)
       if (cache.size < ITEM_CACHE_LIMIT) cache.set(text, item);
     }
     if (typeof item === "string") return `basket item ${i + 1} ${item}`;
-    items.push(item);
+    out.push(item);
   }
-  return items;
+  return null;
 }
 
-/** Legacy basket: flat `size,product,price` triplets; an empty size stays null. */
-function parseLegacyBasket(basket: string): Item[] | string {
+/** Legacy basket: flat `size,product,price` triplets (an empty size stays null), appended to `out`. */
+function readLegacyBasket(basket: string, out: Item[]): string | null {
   const parts = basket.split(",");
   if (parts.length % 3 !== 0) return `basket has ${parts.length} fields, not size,product,price triplets`;
-  const items: Item[] = [];
   for (let i = 0; i < parts.length; i += 3) {
     const n = i / 3 + 1;
     const sizeText = parts[i]!.trim();
@@ -134,9 +126,9 @@ function parseLegacyBasket(basket: string): Item[] | string {
     if (product === "") return `basket item ${n} has no product name`;
     const pricePence = parsePence(parts[i + 2]!.trim());
     if (pricePence === null) return `basket item ${n} has an unreadable price`;
-    items.push({ size, product, flavour, pricePence });
+    out.push({ size, product, flavour, pricePence });
   }
-  return items;
+  return null;
 }
 
 /** The variant a row's date shows: `yyyy-…` is the 2020 legacy format. */
@@ -144,58 +136,106 @@ export const variantOf = (dateField: string): Variant => (/^\d{4}-/.test(dateFie
 
 export const looksLikeHeader = (fields: string[]) => fields.length === COLUMN_COUNT && !/\d/.test(fields[0]!.charAt(0)) && /[a-z]/i.test(fields[0]!);
 
-/**
- * Creates the `parse` step for one file (or one chunk of it). Unless given, the variant is fixed
- * by the first data row (a `yyyy-` date means legacy); a header row, if any, must come first
- * and is skipped.
- */
-export function parse(options: { variant?: Variant | undefined; header?: boolean } = {}) {
-  let variant = options.variant;
-  let first = options.header ?? true;
-  const items = new Map<string, Item | string>();
-  const parseRecords = function* (records: Iterable<CsvRecord | Reject>): Generator<RawSale | Reject> {
-    for (const record of records) {
-      if ("kind" in record) {
-        yield record;
-        continue;
-      }
-      const { fields, line } = record;
-      if (first) {
-        first = false;
-        if (looksLikeHeader(fields)) continue;
-      }
-      if (fields.length !== COLUMN_COUNT) {
-        yield { kind: "reject", line, reason: `expected ${COLUMN_COUNT} columns, found ${fields.length}` };
-        continue;
-      }
-      variant ??= variantOf(fields[0]!);
-      const row = parseRow(fields, line, variant, items);
-      if (row.kind === "sale") parseRecords.sales++;
-      yield row;
-    }
-  };
-  /** Readable sales seen so far. */
-  parseRecords.sales = 0;
-  return parseRecords;
+/** Where a chunk sits in its file: the file's variant if known, and whether a header may open it. */
+export interface ChunkPlace {
+  variant?: Variant | undefined;
+  /** The chunk starts the file, so its first record may be a header row (skipped). */
+  first: boolean;
 }
 
-const reject = (line: number, reason: string): Reject => ({ kind: "reject", line, reason });
+/**
+ * Creates the `parse` step for one file; call it on each chunk's records in turn. Unless given,
+ * the variant is fixed by the first data row (a `yyyy-` date means legacy).
+ */
+export function parse() {
+  const items = new Map<string, Item | string>();
+  const times = { canonical: new Map<string, string | null>(), legacy: new Map<string, string | null>() };
+  let fileVariant: Variant | undefined;
+  return function parseChunk(records: CsvRecords, place: ChunkPlace): RawSales {
+    const { fields } = records;
+    const n = fields.length;
+    const line = new Int32Array(n);
+    const time: string[] = [];
+    const branch: string[] = [];
+    const payment: PaymentMethod[] = [];
+    const totalPence = new Float64Array(n);
+    const itemStart = new Int32Array(n + 1);
+    const basketItems: Item[] = [];
+    const customerName: string[] = [];
+    const cardNumber: string[] = [];
+    const rejects: Reject[] = [];
+    let variant = place.variant ?? fileVariant;
+    let count = 0;
+    for (let r = 0; r < n; r++) {
+      const f = fields[r]!;
+      const at = records.line[r]!;
+      if (r === 0 && place.first && looksLikeHeader(f)) continue;
+      if (f.length !== COLUMN_COUNT) {
+        rejects.push({ line: at, reason: `expected ${COLUMN_COUNT} columns, found ${f.length}` });
+        continue;
+      }
+      variant ??= fileVariant = variantOf(f[0]!);
+      const timeCache = times[variant];
+      let t = timeCache.get(f[0]!);
+      if (t === undefined) {
+        t = parseTime(f[0]!, variant);
+        if (timeCache.size < ITEM_CACHE_LIMIT) timeCache.set(f[0]!, t);
+      }
+      // Canonical puts total before payment; legacy puts payment before total.
+      const canonical = variant === "canonical";
+      const pay = parsePayment(canonical ? f[5]! : f[4]!);
+      const total = parsePence(canonical ? f[4]! : f[5]!);
+      const problem =
+        t === null
+          ? `unreadable date/time (expected ${canonical ? "dd/mm/yyyy HH:MM" : "yyyy-mm-dd HH:MM:SS"})`
+          : f[1] === ""
+            ? "empty branch"
+            : pay === null
+              ? "unknown payment method (expected CASH or CARD)"
+              : total === null
+                ? "unreadable total"
+                : readBasket(f[3]!, variant, items, basketItems);
+      if (problem !== null) {
+        basketItems.length = itemStart[count]!;
+        rejects.push({ line: at, reason: problem });
+        continue;
+      }
+      line[count] = at;
+      time.push(t!);
+      branch.push(f[1]!);
+      payment.push(pay!);
+      totalPence[count] = total!;
+      customerName.push(f[2]!);
+      cardNumber.push(f[6]!);
+      itemStart[++count] = basketItems.length;
+    }
+    return {
+      count,
+      line: line.subarray(0, count),
+      time,
+      branch,
+      payment,
+      totalPence: totalPence.subarray(0, count),
+      itemStart: itemStart.subarray(0, count + 1),
+      items: basketItems,
+      customerName,
+      cardNumber,
+      rejects: mergeByLine(records.rejects, rejects),
+    };
+  };
+}
 
-function parseRow(f: string[], line: number, variant: Variant, cache: Map<string, Item | string>): RawSale | Reject {
-  const time = parseTime(f[0]!, variant);
-  if (time === null) return reject(line, `unreadable date/time (expected ${variant === "canonical" ? "dd/mm/yyyy HH:MM" : "yyyy-mm-dd HH:MM:SS"})`);
-  const branch = f[1]!;
-  if (branch === "") return reject(line, "empty branch");
-  // Canonical puts total before payment; legacy puts payment before total.
-  const [totalText, paymentText] = variant === "canonical" ? [f[4]!, f[5]!] : [f[5]!, f[4]!];
-  const payment = parsePayment(paymentText);
-  if (payment === null) return reject(line, "unknown payment method (expected CASH or CARD)");
-  const totalPence = parsePence(totalText);
-  if (totalPence === null) return reject(line, "unreadable total");
-  const basket = f[3]!;
-  if (basket === "") return reject(line, "empty basket");
-  const items = variant === "canonical" ? parseCanonicalBasket(basket, cache) : parseLegacyBasket(basket);
-  if (typeof items === "string") return reject(line, items);
-  if (items.length === 0) return reject(line, "empty basket");
-  return { kind: "sale", line, time, branch, customerName: f[2]!, cardNumber: f[6]!, items, totalPence, payment };
+/** Appends a row's basket items to `out`; a string says what is wrong. */
+function readBasket(basket: string, variant: Variant, cache: Map<string, Item | string>, out: Item[]): string | null {
+  if (basket === "") return "empty basket";
+  const before = out.length;
+  const problem = variant === "canonical" ? readCanonicalBasket(basket, cache, out) : readLegacyBasket(basket, out);
+  return problem === null && out.length === before ? "empty basket" : problem;
+}
+
+/** Two line-ordered lists of rejects as one. */
+function mergeByLine(a: Reject[], b: Reject[]): Reject[] {
+  if (a.length === 0) return b;
+  if (b.length === 0) return a;
+  return [...a, ...b].sort((x, y) => x.line - y.line);
 }

@@ -1,9 +1,12 @@
-// Record types that flow between the transform steps. Money is integer pence throughout.
+// What flows between the transform steps. Each step takes and returns one chunk's rows as
+// columns (a struct of arrays, like an Arrow record batch) rather than an object per row: a
+// million sales then cost a few arrays per chunk instead of millions of short-lived objects.
+// Money is integer pence throughout.
 
 export type Size = "Regular" | "Large";
 export type PaymentMethod = "CASH" | "CARD";
 
-/** A basket item as sold. Treated as immutable: `parse` may hand out one object for equal items. */
+/** A basket item as sold. Immutable: `parse` hands out one object for equal item texts. */
 export interface Item {
   /** `null` when the file does not say (legacy rows with an empty size): unknown, never guessed. */
   size: Size | null;
@@ -12,74 +15,101 @@ export interface Item {
   pricePence: number;
 }
 
-/** A readable row of a raw file, still holding personal data: only `parse` and `clean` see it. */
-export interface RawSale {
-  kind: "sale";
-  line: number;
-  /** Naive local time, `YYYY-MM-DD HH:MM:SS`. */
-  time: string;
-  branch: string;
-  customerName: string;
-  cardNumber: string;
-  items: Item[];
-  totalPence: number;
-  payment: PaymentMethod;
-}
-
 /** A row that could not be read: its line and why, never its content. */
 export interface Reject {
-  kind: "reject";
   line: number;
   reason: string;
 }
 
-/** A sale after `clean`: personal data gone, identified by its keyed id. */
-export interface Sale {
-  kind: "sale";
-  line: number;
-  transactionId: string;
-  time: string;
-  branch: string;
-  items: Item[];
-  totalPence: number;
-  payment: PaymentMethod;
+/** csv-parse's records of one chunk (blank lines left out), and the rows it could not read. */
+export interface CsvRecords {
+  fields: string[][];
+  /** Line each record ends on. */
+  line: Int32Array;
+  rejects: Reject[];
 }
 
-/** One basket item per record (first normal form), carrying its sale's attributes. */
-export interface SaleItem {
-  kind: "item";
-  item: Item;
-  line: number;
-  transactionId: string;
-  time: string;
-  branch: string;
-  totalPence: number;
-  payment: PaymentMethod;
-  /** Position in the basket and basket length, so later steps know where a sale ends. */
-  index: number;
+/**
+ * Readable sales of one chunk, a column per attribute. The basket is a list column: the items of
+ * sale `i` are `items[itemStart[i]]` up to (not including) `items[itemStart[i + 1]]`.
+ */
+export interface SaleColumns {
   count: number;
+  line: Int32Array;
+  /** Naive local time, `YYYY-MM-DD HH:MM:SS`. */
+  time: string[];
+  branch: string[];
+  payment: PaymentMethod[];
+  totalPence: Float64Array;
+  itemStart: Int32Array;
+  items: Item[];
+  /** Rows no step could read, in line order; every step passes them on. */
+  rejects: Reject[];
 }
 
-export interface BranchRow { table: "branches"; branchId: string; branchName: string }
-export interface ProductRow { table: "products"; productId: string; productName: string; size: Size | null; flavour: string | null }
-export interface TransactionRow {
-  table: "transactions";
-  transactionId: string;
+/** `parse`'s output: still holding personal data, which only `clean` sees. */
+export interface RawSales extends SaleColumns {
+  customerName: string[];
+  cardNumber: string[];
+}
+
+/** After `clean`: personal data gone, each sale identified by its keyed id. */
+export interface Sales extends SaleColumns {
+  /** 32 hex chars. */
+  transactionId: string[];
+  /** The same ids as bytes, 16 per sale: cheap to compare and to send between threads. */
+  transactionKey: Uint8Array;
+}
+
+/** First normal form: the basket list column unnested, one row per item naming its sale. */
+export interface SaleItems extends Sales {
+  /** Sale (index into the sale columns) of each item row; rows of one sale are adjacent. */
+  itemSale: Int32Array;
+}
+
+export interface BranchRow {
   branchId: string;
-  time: string;
-  payment: PaymentMethod;
-  totalPence: number;
-  line: number;
-  /** Sum of the sale's item prices, to flag totals that differ from the basket. */
-  itemsPence: number;
-}
-export interface TransactionItemRow {
-  table: "transaction_items";
-  transactionId: string;
-  productId: string;
-  unitPricePence: number;
-  quantity: number;
+  branchName: string;
 }
 
-/** Rows of the 3NF entities, as `normalise` emits them and `dedupe` passes them on. */
-export type EntityRow = BranchRow | ProductRow | TransactionRow | TransactionItemRow;
+export interface ProductRow {
+  productId: string;
+  productName: string;
+  size: Size | null;
+  flavour: string | null;
+}
+
+export interface TransactionColumns {
+  count: number;
+  transactionId: string[];
+  transactionKey: Uint8Array;
+  branchId: string[];
+  time: string[];
+  payment: PaymentMethod[];
+  totalPence: Float64Array;
+  line: Int32Array;
+  /** Sum of each sale's item prices, to flag totals that differ from the basket. */
+  itemsPence: Float64Array;
+}
+
+export interface TransactionItemColumns {
+  count: number;
+  /** Index of the item's transaction in `TransactionColumns`. */
+  sale: Int32Array;
+  productId: string[];
+  unitPricePence: Float64Array;
+  quantity: Int32Array;
+}
+
+/**
+ * The 3NF entities of one chunk. `branches` and `products` hold only the entities met for the
+ * first time. A `selected` list (rows kept, in order) is how `dedupe` drops rows without
+ * copying columns; without one every row is kept.
+ */
+export interface Entities {
+  branches: BranchRow[];
+  products: ProductRow[];
+  transactions: TransactionColumns & { selected?: Int32Array };
+  transactionItems: TransactionItemColumns & { selected?: Int32Array };
+  rejects: Reject[];
+}

@@ -1,8 +1,9 @@
-// The transform steps after `parse`, each a pure function over a stream of records, so they
-// can be reordered or replaced. Records a step does not handle (rejects) pass through.
+// The transform steps after `parse`. Each is its own function from one chunk's columns to the
+// next form (records.ts), so they can be reordered or replaced; the factories hold what a step
+// must remember across the chunks of one file. Rejects pass through every step unchanged.
 import { branchId, productId, transactionIds } from "./keys.js";
 import { IdSet } from "./id-set.js";
-import type { EntityRow, Item, RawSale, Reject, Sale, SaleItem, TransactionItemRow } from "./records.js";
+import type { BranchRow, Entities, Item, ProductRow, RawSales, SaleItems, Sales } from "./records.js";
 
 /** Bound on per-file caches keyed by distinct items (a real menu has under a hundred). */
 const ITEM_CACHE_LIMIT = 10_000;
@@ -10,153 +11,156 @@ const ITEM_CACHE_LIMIT = 10_000;
 /** Identifies each sale by its keyed id, then drops customer name and card number for good. */
 export function clean(secret: string | Buffer) {
   const transactionId = transactionIds(secret);
-  return function* cleanSales(records: Iterable<RawSale | Reject>): Generator<Sale | Reject> {
-    for (const r of records) {
-      if (r.kind !== "sale") {
-        yield r;
-        continue;
-      }
-      const { line, time, branch, items, totalPence, payment } = r;
-      yield { kind: "sale", line, transactionId: transactionId(r), time, branch, items, totalPence, payment };
-    }
+  return function cleanSales(sales: RawSales): Sales {
+    const ids: string[] = new Array(sales.count);
+    for (let i = 0; i < sales.count; i++) ids[i] = transactionId(sales, i);
+    // A new object of the listed columns only: nothing downstream can reach the personal data.
+    const { count, line, time, branch, payment, totalPence, itemStart, items, rejects } = sales;
+    const transactionKey = Buffer.from(ids.join(""), "hex");
+    return { count, line, time, branch, payment, totalPence, itemStart, items, rejects, transactionId: ids, transactionKey };
   };
 }
 
-/** One record per basket item, each carrying its sale's attributes. */
-export function* firstNormalForm(records: Iterable<Sale | Reject>): Generator<SaleItem | Reject> {
-  for (const r of records) {
-    if (r.kind !== "sale") {
-      yield r;
-      continue;
-    }
-    const count = r.items.length;
-    for (let index = 0; index < count; index++) {
-      const item = r.items[index]!;
-      yield {
-        kind: "item",
-        line: r.line,
-        transactionId: r.transactionId,
-        time: r.time,
-        branch: r.branch,
-        totalPence: r.totalPence,
-        payment: r.payment,
-        item,
-        index,
-        count,
-      };
-    }
-  }
+/** Unnests the basket list column: one item row per basket item, naming its sale. */
+export function firstNormalForm(sales: Sales): SaleItems {
+  const itemSale = new Int32Array(sales.items.length);
+  for (let sale = 0; sale < sales.count; sale++) itemSale.fill(sale, sales.itemStart[sale]!, sales.itemStart[sale + 1]!);
+  return { ...sales, itemSale };
 }
 
-/** 2NF/3NF: items → branch, product, transaction and transaction-item rows with their keys. */
+/** 2NF/3NF: branch, product, transaction and transaction-item rows with their keys. */
 export function normalise() {
   const branchIds = new Map<string, string>();
   const productIds = new Map<string, string>();
   // Parse hands out one object per distinct item text, so most look-ups hit this first map.
   const productIdsByItem = new Map<Item, string>();
-  let itemsPence = 0;
-  return function* normaliseItems(records: Iterable<SaleItem | Reject>): Generator<EntityRow | Reject> {
-    for (const r of records) {
-      if (r.kind !== "item") {
-        yield r;
-        continue;
-      }
-      // Each branch and product entity is emitted when first met; later items only refer to it.
-      let bId = branchIds.get(r.branch);
-      if (bId === undefined) {
-        bId = branchId(r.branch);
-        branchIds.set(r.branch, bId);
-        yield { table: "branches", branchId: bId, branchName: r.branch };
-      }
-      const item = r.item;
-      let pId = productIdsByItem.get(item);
-      if (pId === undefined) {
-        const productKey = `${item.product}\u001f${item.size ?? ""}\u001f${item.flavour ?? ""}`;
-        pId = productIds.get(productKey);
-        if (pId === undefined) {
-          pId = productId(item.product, item.size, item.flavour);
-          productIds.set(productKey, pId);
-          yield { table: "products", productId: pId, productName: item.product, size: item.size, flavour: item.flavour };
+  return function normaliseSales(sales: SaleItems): Entities {
+    const branches: BranchRow[] = [];
+    const products: ProductRow[] = [];
+    const { count, items } = sales;
+
+    // Each branch and product entity is emitted when first met; later rows only refer to it.
+    const saleBranch: string[] = new Array(count);
+    let lastName: string | undefined;
+    let lastId = "";
+    for (let i = 0; i < count; i++) {
+      const name = sales.branch[i]!;
+      if (name !== lastName) {
+        let id = branchIds.get(name);
+        if (id === undefined) {
+          id = branchId(name);
+          branchIds.set(name, id);
+          branches.push({ branchId: id, branchName: name });
         }
-        if (productIdsByItem.size < ITEM_CACHE_LIMIT) productIdsByItem.set(item, pId);
+        lastName = name;
+        lastId = id;
       }
-      if (r.index === 0) itemsPence = 0;
-      itemsPence += item.pricePence;
-      yield { table: "transaction_items", transactionId: r.transactionId, productId: pId, unitPricePence: item.pricePence, quantity: 1 };
-      if (r.index === r.count - 1) {
-        yield {
-          table: "transactions",
-          transactionId: r.transactionId,
-          branchId: bId,
-          time: r.time,
-          payment: r.payment,
-          totalPence: r.totalPence,
-          line: r.line,
-          itemsPence,
-        };
-      }
+      saleBranch[i] = lastId;
     }
+
+    const itemProduct: string[] = new Array(items.length);
+    const unitPricePence = new Float64Array(items.length);
+    const itemsPence = new Float64Array(count);
+    for (let k = 0; k < items.length; k++) {
+      const item = items[k]!;
+      let id = productIdsByItem.get(item);
+      if (id === undefined) {
+        const productKey = `${item.product}\u001f${item.size ?? ""}\u001f${item.flavour ?? ""}`;
+        id = productIds.get(productKey);
+        if (id === undefined) {
+          id = productId(item.product, item.size, item.flavour);
+          productIds.set(productKey, id);
+          products.push({ productId: id, productName: item.product, size: item.size, flavour: item.flavour });
+        }
+        if (productIdsByItem.size < ITEM_CACHE_LIMIT) productIdsByItem.set(item, id);
+      }
+      itemProduct[k] = id;
+      unitPricePence[k] = item.pricePence;
+      itemsPence[sales.itemSale[k]!]! += item.pricePence;
+    }
+
+    return {
+      branches,
+      products,
+      transactions: {
+        count,
+        transactionId: sales.transactionId,
+        transactionKey: sales.transactionKey,
+        branchId: saleBranch,
+        time: sales.time,
+        payment: sales.payment,
+        totalPence: sales.totalPence,
+        line: sales.line,
+        itemsPence,
+      },
+      transactionItems: {
+        count: items.length,
+        sale: sales.itemSale,
+        productId: itemProduct,
+        unitPricePence,
+        quantity: new Int32Array(items.length).fill(1),
+      },
+      rejects: sales.rejects,
+    };
   };
 }
 
 /**
  * Keeps each branch, product and sale once; repeated items of one basket become one row with a
- * quantity. A sale's rows arrive together (and each call gets whole sales), so only the current
- * basket is buffered; the ids of sales already seen are kept in a compact set (~32 bytes each).
+ * quantity. The ids of sales already seen are kept in a compact set (~34 bytes each); input
+ * columns are never changed: dropped rows are left out of a `selected` list, and summed
+ * quantities go to a new column.
  */
 export function dedupe() {
   const branches = new Set<string>();
   const products = new Set<string>();
   const sales = new IdSet();
-  let current = "";
-  let duplicate = false;
-  // The current basket: at most a handful of items, so a list beats a map.
-  let basket: TransactionItemRow[] = [];
-
-
-  return function* dedupeRows(records: Iterable<EntityRow | Reject>): Generator<EntityRow | Reject> {
-    for (const r of records) {
-      if (!("table" in r)) {
-        yield r;
-        continue;
+  return function dedupeEntities(entities: Entities): Entities {
+    const t = entities.transactions;
+    const it = entities.transactionItems;
+    const saleRows = rowsOf(t);
+    const itemRows = rowsOf(it);
+    const keptSales = new Int32Array(saleRows.length);
+    const keptItems = new Int32Array(itemRows.length);
+    const quantity = it.quantity.slice();
+    let salesKept = 0;
+    let itemsKept = 0;
+    let k = 0;
+    for (const sale of saleRows) {
+      // Item rows are in sale order: pass those of sales not selected, then take this sale's.
+      while (k < itemRows.length && it.sale[itemRows[k]!]! < sale) k++;
+      const first = k;
+      while (k < itemRows.length && it.sale[itemRows[k]!] === sale) k++;
+      if (!sales.addBytes(t.transactionKey, sale * 16)) continue;
+      keptSales[salesKept++] = sale;
+      // A basket holds a handful of items: compare each with the ones kept before it.
+      const basketStart = itemsKept;
+      for (let x = first; x < k; x++) {
+        const i = itemRows[x]!;
+        let at = itemsKept - 1;
+        while (at >= basketStart) {
+          const j = keptItems[at]!;
+          if (it.productId[j] === it.productId[i] && it.unitPricePence[j] === it.unitPricePence[i]) break;
+          at--;
+        }
+        if (at < basketStart) keptItems[itemsKept++] = i;
+        else quantity[keptItems[at]!]! += quantity[i]!;
       }
-      switch (r.table) {
-        case "branches":
-          if (!branches.has(r.branchId)) {
-            branches.add(r.branchId);
-            yield r;
-          }
-          continue;
-        case "products":
-          if (!products.has(r.productId)) {
-            products.add(r.productId);
-            yield r;
-          }
-          continue;
-      }
-      if (r.transactionId !== current) {
-        for (const item of basket) yield item;
-        basket = [];
-        current = r.transactionId;
-        duplicate = !sales.add(current);
-      }
-      if (duplicate) continue;
-      if (r.table === "transactions") {
-        // A sale's items go out just before the sale itself.
-        for (const item of basket) yield item;
-        basket = [];
-        yield r;
-        continue;
-      }
-      // A repeated item becomes a new row with the summed quantity; input rows are never changed.
-      let at = basket.length - 1;
-      while (at >= 0 && (basket[at]!.productId !== r.productId || basket[at]!.unitPricePence !== r.unitPricePence)) at--;
-      if (at < 0) basket.push(r);
-      else basket[at] = { ...basket[at]!, quantity: basket[at]!.quantity + r.quantity };
     }
-    // Each call receives whole sales, so the last basket is complete here.
-    for (const item of basket) yield item;
-    basket = [];
-    current = "";
+    return {
+      branches: entities.branches.filter((b) => !branches.has(b.branchId) && Boolean(branches.add(b.branchId))),
+      products: entities.products.filter((p) => !products.has(p.productId) && Boolean(products.add(p.productId))),
+      transactions: { ...t, selected: keptSales.subarray(0, salesKept) },
+      transactionItems: { ...it, quantity, selected: keptItems.subarray(0, itemsKept) },
+      rejects: entities.rejects,
+    };
   };
+}
+
+/** Row indices of a table: its selection, or every row. */
+export function rowsOf(table: { count: number; selected?: Int32Array }): Int32Array {
+  if (table.selected) return table.selected;
+  const all = new Int32Array(table.count);
+  for (let i = 0; i < all.length; i++) all[i] = i;
+  return all;
 }

@@ -12,16 +12,14 @@ interface ChunkMessage {
 }
 
 const transformChunk = createChunkTransformer(workerData as ChunkOptions);
-const utf8 = new TextEncoder();
 parentPort!.on("message", (message: ChunkMessage) => {
   try {
     const bytes = Buffer.from(message.bytes.buffer, message.bytes.byteOffset, message.bytes.byteLength);
     const result = transformChunk({ index: message.index, firstLine: message.firstLine, bytes }, message.variant);
-    // The bulk of the output crosses as bytes in transferred buffers: no copy, and the parent
-    // thread writes them as they are instead of encoding strings.
-    const transactions = utf8.encode(result.transactions as string);
-    const items = utf8.encode(result.items as string);
-    parentPort!.postMessage({ ok: true, result: { ...result, transactions, items } }, [transactions.buffer, items.buffer]);
+    // The bulk of the output crosses in transferred buffers: no copy, and the parent thread
+    // writes the bytes as they are.
+    const transfer = [result.transactions.buffer, result.items.buffer, result.transactionIds.buffer, result.itemCounts.buffer];
+    parentPort!.postMessage({ ok: true, result }, transfer as ArrayBuffer[]);
   } catch (error) {
     parentPort!.postMessage({ ok: false, index: message.index, error: (error as Error).message });
   }
