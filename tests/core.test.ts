@@ -214,6 +214,12 @@ test("IdSet keeps 128-bit ids exactly, across growth", () => {
   assert.ok(set.add(ids[2]!.slice(0, 31) + "e"));
   assert.is(set.size, 5002);
   for (const bad of ["A".repeat(32), "g".repeat(32), "\u0130".repeat(32), "abc"]) assert.throws(() => set.add(bad));
+  // Random ids spread over every shard; an id added as bytes is the same id as its hex.
+  const keys = randomBytes(16 * 20_000);
+  for (let i = 0; i < 20_000; i++) assert.ok(set.addBytes(keys, i * 16));
+  for (let i = 0; i < 20_000; i++) assert.not.ok(set.add(keys.subarray(i * 16, i * 16 + 16).toString("hex")));
+  assert.is(set.size, 25_002);
+  assert.throws(() => set.addBytes(keys, keys.length - 8));
 });
 
 test("sample files are deterministic, canonical and fully readable", async () => {

@@ -11,6 +11,12 @@ import { clean, dedupe, firstNormalForm, normalise, rowsOf } from "./steps.js";
 export interface ChunkOptions {
   secret: string | Buffer;
   sourceKey: string;
+  /**
+   * `file` (default): `dedupe` remembers every sale of the file. `chunk`: each chunk is
+   * deduplicated alone, for worker threads that see only some chunks; the merge then checks
+   * every sale against the whole file once.
+   */
+  dedupeScope?: "file" | "chunk";
 }
 
 /** A chunk's output: table text in file order, with what the merge needs to drop repeats. */
@@ -88,7 +94,8 @@ export function createChunkTransformer(options: ChunkOptions) {
   return (chunk: Chunk, variant: Variant | undefined): ChunkResult => {
     // Only the first chunk can hold a header; the variant is the file's, found by the caller.
     const sales = steps.parse(readRecords(chunk), { variant, first: chunk.index === 0 });
-    const entities = steps.dedupe(steps.normalise(firstNormalForm(steps.clean(sales))));
+    const dedupeChunk = options.dedupeScope === "chunk" ? dedupe() : steps.dedupe;
+    const entities = dedupeChunk(steps.normalise(firstNormalForm(steps.clean(sales))));
     return { ...render(entities), index: chunk.index, sales: sales.count };
   };
 }

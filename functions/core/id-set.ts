@@ -1,63 +1,76 @@
-// A set of 128-bit ids (given as hex or bytes) in one typed array (open addressing, linear
+// A set of 128-bit ids (given as hex or bytes) in typed arrays (open addressing, linear
 // probing): about 34 bytes per id instead of ~100 for a Set of strings, so deduplicating a
-// million sales stays small.
-export class IdSet {
-  private words: Uint32Array;
-  private used: Uint8Array;
-  private mask: number;
-  private count = 0;
+// million sales stays small. The set is split in 256 shards by the id's first byte, each
+// growing alone: growth never holds two copies of the whole set, so the peak stays the size.
+const SHARDS = 256;
+const FIRST_SLOTS = 16;
 
-  constructor() {
-    this.words = new Uint32Array(1024 * 4);
-    this.used = new Uint8Array(1024);
-    this.mask = 1023;
-  }
+interface Shard {
+  /** Four 32-bit words per slot. */
+  words: Uint32Array;
+  used: Uint8Array;
+  count: number;
+}
+
+export class IdSet {
+  private readonly shards: Shard[] = Array.from({ length: SHARDS }, () => ({
+    words: new Uint32Array(FIRST_SLOTS * 4),
+    used: new Uint8Array(FIRST_SLOTS),
+    count: 0,
+  }));
+  private total = 0;
 
   get size(): number {
-    return this.count;
+    return this.total;
   }
 
   /** Adds a 32-hex-char id (lowercase); returns false when it was already present. */
   add(id: string): boolean {
     if (id.length !== 32) throw new Error(`IdSet takes 32 hex chars, got ${id.length}`);
-    if (!this.insert(hexWord(id, 0), hexWord(id, 8), hexWord(id, 16), hexWord(id, 24))) return false;
-    if (++this.count * 2 > this.mask + 1) this.grow();
-    return true;
+    return this.put(hexWord(id, 0), hexWord(id, 8), hexWord(id, 16), hexWord(id, 24));
   }
 
   /** Adds the 16-byte id at `at` in `bytes`; returns false when it was already present. */
   addBytes(bytes: Uint8Array, at: number): boolean {
     if (at < 0 || at + 16 > bytes.length) throw new Error(`IdSet: no 16-byte id at ${at}`);
-    if (!this.insert(byteWord(bytes, at), byteWord(bytes, at + 4), byteWord(bytes, at + 8), byteWord(bytes, at + 12))) return false;
-    if (++this.count * 2 > this.mask + 1) this.grow();
+    return this.put(byteWord(bytes, at), byteWord(bytes, at + 4), byteWord(bytes, at + 8), byteWord(bytes, at + 12));
+  }
+
+  private put(a: number, b: number, c: number, d: number): boolean {
+    const shard = this.shards[a >>> 24]!;
+    if (!insert(shard, a, b, c, d)) return false;
+    this.total++;
+    // At most half full, so probes stay short.
+    if (++shard.count * 2 > shard.used.length) grow(shard);
     return true;
   }
+}
 
-  private insert(a: number, b: number, c: number, d: number): boolean {
-    const { words, used, mask } = this;
-    for (let i = (a ^ d) & mask; ; i = (i + 1) & mask) {
-      const at = i * 4;
-      if (used[i] === 0) {
-        used[i] = 1;
-        words[at] = a;
-        words[at + 1] = b;
-        words[at + 2] = c;
-        words[at + 3] = d;
-        return true;
-      }
-      if (words[at] === a && words[at + 1] === b && words[at + 2] === c && words[at + 3] === d) return false;
+function insert(shard: Shard, a: number, b: number, c: number, d: number): boolean {
+  const { words, used } = shard;
+  const mask = used.length - 1;
+  // The first byte chose the shard: the slot comes from other bits.
+  for (let i = (b ^ d) & mask; ; i = (i + 1) & mask) {
+    const at = i * 4;
+    if (used[i] === 0) {
+      used[i] = 1;
+      words[at] = a;
+      words[at + 1] = b;
+      words[at + 2] = c;
+      words[at + 3] = d;
+      return true;
     }
+    if (words[at] === a && words[at + 1] === b && words[at + 2] === c && words[at + 3] === d) return false;
   }
+}
 
-  private grow(): void {
-    const { words, used } = this;
-    const capacity = used.length * 2;
-    this.words = new Uint32Array(capacity * 4);
-    this.used = new Uint8Array(capacity);
-    this.mask = capacity - 1;
-    for (let i = 0; i < used.length; i++) {
-      if (used[i]) this.insert(words[i * 4]!, words[i * 4 + 1]!, words[i * 4 + 2]!, words[i * 4 + 3]!);
-    }
+function grow(shard: Shard): void {
+  const { words, used } = shard;
+  const slots = used.length * 2;
+  shard.words = new Uint32Array(slots * 4);
+  shard.used = new Uint8Array(slots);
+  for (let i = 0; i < used.length; i++) {
+    if (used[i]) insert(shard, words[i * 4]!, words[i * 4 + 1]!, words[i * 4 + 2]!, words[i * 4 + 3]!);
   }
 }
 

@@ -67,7 +67,7 @@ async function run(input: Readable, files: TableFiles, options: TransformOptions
   const chunks = chunksOf(input, options.chunkBytes ?? CHUNK_BYTES);
   const workers = options.workers ?? 0;
   const merger = new ChunkMerger(files, workers > 0);
-  const pool = workers > 0 ? new WorkerPool(workers, { secret: options.secret, sourceKey: options.sourceKey }) : undefined;
+  const pool = workers > 0 ? new WorkerPool(workers, { secret: options.secret, sourceKey: options.sourceKey, dedupeScope: "chunk" }) : undefined;
   const transformHere = pool ? undefined : createChunkTransformer(options);
   let variant: Variant | undefined;
   try {
