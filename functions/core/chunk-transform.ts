@@ -154,7 +154,7 @@ class ByteLines {
   }
 }
 
-/** UTF-8 bytes of the texts that repeat all through a file (ids, times, amounts), made once. */
+/** UTF-8 bytes of the texts that repeat all through a file (ids, times), made once. */
 function encoder() {
   const cache = new Map<string, Uint8Array>();
   return (text: string): Uint8Array => {
@@ -167,10 +167,27 @@ function encoder() {
   };
 }
 
+/** An encoder for a column whose value mostly repeats the row before (branch, time, payment). */
+function runEncoder() {
+  const encode = encoder();
+  let lastText: string | undefined;
+  let lastBytes: Uint8Array = new Uint8Array(0);
+  return (text: string): Uint8Array => {
+    if (text !== lastText) {
+      lastText = text;
+      lastBytes = encode(text);
+    }
+    return lastBytes;
+  };
+}
+
 /** Entities to the CSV lines of each table file, with what the merge needs. */
 function renderer(sourceKey: string) {
   const source = Buffer.from(csvField(sourceKey));
-  const bytesOf = encoder();
+  const productBytes = encoder();
+  const branchBytes = runEncoder();
+  const timeBytes = runEncoder();
+  const paymentBytes = runEncoder();
   const amounts: Uint8Array[] = [];
   // Prices and totals repeat all day long: format each amount once.
   const amountBytes = (pence: number) =>
@@ -196,7 +213,7 @@ function renderer(sourceKey: string) {
         const price = it.unitPricePence[i]!;
         const quantity = it.quantity[i]!;
         items.hex(t.transactionKey, sale * 16, COMMA);
-        items.field(bytesOf(it.productId[i]!), COMMA);
+        items.field(productBytes(it.productId[i]!), COMMA);
         items.field(amountBytes(price), COMMA);
         items.field(quantity < 10 ? quantities[quantity]! : Buffer.from(String(quantity)), NEWLINE);
       }
@@ -205,9 +222,9 @@ function renderer(sourceKey: string) {
       keys.set(t.transactionKey.subarray(sale * 16, sale * 16 + 16), x * 16);
       const total = t.totalPence[sale]!;
       transactions.hex(t.transactionKey, sale * 16, COMMA);
-      transactions.field(bytesOf(t.branchId[sale]!), COMMA);
-      transactions.field(bytesOf(t.time[sale]!), COMMA);
-      transactions.field(bytesOf(t.payment[sale]!), COMMA);
+      transactions.field(branchBytes(t.branchId[sale]!), COMMA);
+      transactions.field(timeBytes(t.time[sale]!), COMMA);
+      transactions.field(paymentBytes(t.payment[sale]!), COMMA);
       transactions.field(amountBytes(total), COMMA);
       transactions.field(source, NEWLINE);
     }

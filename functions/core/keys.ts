@@ -69,18 +69,18 @@ export function transactionIds(secret: string | Buffer): (sales: RawSales, sale:
     // Items in a fixed (sorted) order, so the id does not depend on how the basket was listed.
     // Baskets hold a handful of items: an insertion sort beats Array#sort's machinery here.
     const from = sales.itemStart[sale]!;
-    const to = sales.itemStart[sale + 1]!;
-    let items: string;
-    if (to - from === 1) items = keyOf(sales.items[from]!);
-    else {
-      sorted.length = 0;
-      for (let i = from; i < to; i++) {
-        const key = keyOf(sales.items[i]!);
-        let at = sorted.length;
-        while (at > 0 && sorted[at - 1]! > key) at--;
-        sorted.splice(at, 0, key);
+    const count = sales.itemStart[sale + 1]! - from;
+    let items = keyOf(sales.items[from]!);
+    if (count > 1) {
+      sorted[0] = items;
+      for (let n = 1; n < count; n++) {
+        const key = keyOf(sales.items[from + n]!);
+        let at = n;
+        for (; at > 0 && sorted[at - 1]! > key; at--) sorted[at] = sorted[at - 1]!;
+        sorted[at] = key;
       }
-      items = sorted.join("\u001e");
+      items = sorted[0]!;
+      for (let n = 1; n < count; n++) items += "\u001e" + sorted[n]!;
     }
     const message = `${sales.time[sale]}${SEP}${sales.branch[sale]}${SEP}${sales.customerName[sale]!.trim()}${SEP}${items}${SEP}${sales.totalPence[sale]}${SEP}${sales.payment[sale]}`;
     return hmac(message).slice(0, 32);
