@@ -19,6 +19,8 @@ Commands:
 Options:
   --home DIR            State folder (default: $COFFEETL_HOME, else ./.coffeetl)
   --database-url URL    Use a PostgreSQL server instead of the embedded warehouse (or DATABASE_URL)
+  --threads N           ingest: worker threads per file (default: one per core, up to 4, for files
+                        of 24 MB or more; 0: the main thread only, the least memory)
   -h, --help            Show this help
 `;
 
@@ -39,6 +41,7 @@ export async function main(argv: string[]): Promise<number> {
       branch: { type: "string" },
       date: { type: "string" },
       out: { type: "string" },
+      threads: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -54,7 +57,11 @@ export async function main(argv: string[]): Promise<number> {
   switch (command) {
     case "ingest": {
       if (args.length === 0) throw new UsageError("ingest needs at least one file or folder");
-      return ingest(args, connection);
+      const threads = values.threads === undefined ? undefined : Number(values.threads);
+      if (threads !== undefined && !(Number.isInteger(threads) && threads >= 0 && threads <= 16)) {
+        throw new UsageError(`--threads takes a whole number from 0 to 16, got ${JSON.stringify(values.threads)}`);
+      }
+      return ingest(args, { ...connection, threads });
     }
     case "sql": {
       if (args.length !== 1) throw new UsageError('sql takes one query, quoted: coffeetl sql "select ..."');
@@ -86,7 +93,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function ingest(paths: string[], connection: { home: string; databaseUrl?: string }): Promise<number> {
+async function ingest(paths: string[], connection: { home: string; databaseUrl?: string; threads?: number | undefined }): Promise<number> {
   const local = await openLocalPipeline(connection);
   let bar: cliProgress.SingleBar | undefined;
   let reports: FileReport[];
@@ -130,6 +137,7 @@ function printReport(r: FileReport): void {
   }
   console.log(
     `✔ ${r.path}: ${r.rowsRead} rows read, ${r.salesNew} sales new, ${r.duplicates} duplicates, ${r.rejected} rejected, ${r.warnings} warnings, ${time}` +
+      (r.threads ? ` on ${r.threads} threads` : "") +
       (r.rejectsPath ? `\n  rejected rows (line, reason): ${r.rejectsPath}` : ""),
   );
 }

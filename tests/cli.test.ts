@@ -1,5 +1,6 @@
 // The `coffeetl` command line, run as a user runs it (bin/coffeetl.js in a child process).
 import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -47,6 +48,37 @@ test("ingest prints per-file figures, fails only for unreadable files, and never
     assertNoPii(rows.stdout, "sql output");
   } finally {
     await home.remove();
+  }
+});
+
+test("ingest --threads: worker threads on request, the same warehouse as one thread", async () => {
+  const dir = await tempDir();
+  try {
+    const file = join(dir.path, "busy-day.csv");
+    const sample = run(["sample", "--rows", "3000", "--seed", "threads"]);
+    writeFileSync(file, sample.stdout);
+    const threaded = run(["ingest", file, "--threads", "2", "--home", join(dir.path, "a")]);
+    // The same transaction-id secret, so that both warehouses can be compared row for row.
+    mkdirSync(join(dir.path, "b"));
+    copyFileSync(join(dir.path, "a", "transaction-id.key"), join(dir.path, "b", "transaction-id.key"));
+    const single = run(["ingest", file, "--threads", "0", "--home", join(dir.path, "b")]);
+    assert.is(threaded.code, 0, threaded.stderr);
+    assert.is(single.code, 0, single.stderr);
+    assert.match(threaded.stdout, /3000 rows read, \d+ sales new, .* on 2 threads/);
+    assert.not.match(single.stdout, /threads/);
+    // Every fact row, fingerprinted (the rows themselves would overflow a pipe's buffer here).
+    const query =
+      "SELECT COUNT(*) AS n, md5(string_agg(t.transaction_id || t.total_amount || i.product_id || i.quantity, ',' ORDER BY t.transaction_id, i.product_id)) AS rows " +
+      "FROM transactions t JOIN transaction_items i USING (transaction_id)";
+    const a = run(["sql", query, "--json", "--home", join(dir.path, "a")]);
+    const b = run(["sql", query, "--json", "--home", join(dir.path, "b")]);
+    assert.ok(JSON.parse(a.stdout)[0].n > 3000, a.stdout + a.stderr);
+    assert.is(a.stdout, b.stdout);
+    const bad = run(["ingest", file, "--threads", "many", "--home", join(dir.path, "c")]);
+    assert.is(bad.code, 2);
+    assert.match(bad.stderr, /--threads takes a whole number/);
+  } finally {
+    await dir.remove();
   }
 });
 

@@ -37,6 +37,8 @@ export interface TransformOutcome {
   manifestKey: string;
   manifest: Manifest;
   durationMs: number;
+  /** Worker threads the transform used (0: the calling thread; also when skipped). */
+  workers: number;
 }
 
 async function sha256Of(body: Readable): Promise<string> {
@@ -59,7 +61,7 @@ export async function transformObject(deps: TransformDeps, key: string): Promise
   if (await transformed.exists(manifestKey)) {
     const manifest = parseManifest(await text((await transformed.get(manifestKey)).body), manifestKey);
     log.info("already transformed", { key, prefix });
-    return { status: "skipped", prefix, manifestKey, manifest, durationMs: Date.now() - started };
+    return { status: "skipped", prefix, manifestKey, manifest, durationMs: Date.now() - started, workers: 0 };
   }
 
   const second = await raw.get(key, first.versionId ? { versionId: first.versionId } : {});
@@ -68,7 +70,8 @@ export async function transformObject(deps: TransformDeps, key: string): Promise
     const report = deps.onProgress;
     second.body.on("data", (chunk: Buffer) => report((bytesRead += chunk.length), first.size));
   }
-  const run = transform(second.body, { secret: deps.secret, sourceKey: key, workers: deps.workers ?? workersFor(first.size) });
+  const workers = deps.workers ?? workersFor(first.size);
+  const run = transform(second.body, { secret: deps.secret, sourceKey: key, workers });
   const uploads = [
     ...Object.entries(OUTPUT_FILES).map(([table, file]) =>
       transformed.put(`${prefix}/${file}`, run.outputs[table as keyof typeof OUTPUT_FILES], { contentType: "text/csv" }),
@@ -110,5 +113,5 @@ export async function transformObject(deps: TransformDeps, key: string): Promise
     warnings: manifest.warnings,
     durationMs,
   });
-  return { status: "transformed", prefix, manifestKey, manifest, durationMs };
+  return { status: "transformed", prefix, manifestKey, manifest, durationMs, workers };
 }

@@ -17,6 +17,8 @@ export interface LocalPipelineOptions {
   home: string;
   /** A PostgreSQL server instead of the embedded warehouse. */
   databaseUrl?: string;
+  /** Worker threads per transform; by default as many as help for each file's size. */
+  threads?: number | undefined;
   log?: Log;
 }
 
@@ -36,6 +38,8 @@ export interface FileReport {
   prefix?: string;
   /** The file listing rejected rows (line and reason), when there are any. */
   rejectsPath?: string;
+  /** Worker threads the transform used (0: the main thread). */
+  threads?: number;
 }
 
 export interface IngestHooks {
@@ -113,13 +117,14 @@ export async function openLocalPipeline(options: LocalPipelineOptions): Promise<
       // The upload: the raw bucket keeps the file as given, never changed afterwards.
       await raw.put(key, createReadStream(path));
       const outcome = await transformObject(
-        { raw, transformed, secret, log, onProgress: hooks.onProgress && ((read, total) => hooks.onProgress!(path, read, total)) },
+        { raw, transformed, secret, log, workers: options.threads, onProgress: hooks.onProgress && ((read, total) => hooks.onProgress!(path, read, total)) },
         key,
       );
       const load = await loadManifest({ transformed, warehouse, log }, outcome.manifestKey);
       Object.assign(report, {
         ok: true,
         prefix: outcome.prefix,
+        threads: outcome.workers,
         ...(load.rowsRejected ? { rejectsPath: transformed.path(`${outcome.prefix}/${REJECTS_FILE}`) } : {}),
         rowsRead: load.rowsRead,
         salesNew: load.transactionsNew,
