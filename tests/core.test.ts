@@ -270,6 +270,18 @@ test("the fast HMAC equals Node's createHmac for ASCII, binary, long and non-ASC
   }
 });
 
+test("extreme values render whole: the largest total, big quantities, a non-ASCII source key", async () => {
+  const basket = Array.from({ length: 40 }, () => "Large Latte - 2.45").join(", ");
+  const input = `01/03/2024 09:00,Kendal,Ann Example,"${basket}",999999999.99,CARD,\n`;
+  const { summary, files } = await transformText(input, "s", "uploads/café-ß/01-03-2024.csv");
+  assert.is(summary.rows.transactions, 1);
+  assert.is(summary.warnings, 1);
+  const [sale] = csvRows(files.transactions);
+  assert.is(sale!.total_amount, "999999999.99");
+  assert.is(sale!.source_key, "uploads/café-ß/01-03-2024.csv");
+  assert.equal(csvRows(files.transaction_items).map((i) => [i.unit_price, i.quantity]), [["2.45", "40"]]);
+});
+
 /** The steps by hand over one chunk of a fixture, as `createChunkTransformer` runs them. */
 const stepsOver = (name: string) => {
   const bytes = readFileSync(fixture(name));

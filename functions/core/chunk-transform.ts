@@ -150,6 +150,8 @@ class ByteLines {
   }
 
   done(): Uint8Array {
+    // Typed arrays drop writes past their end: a wrong capacity must fail, never truncate.
+    if (this.at > this.bytes.length) throw new Error(`rendered ${this.at} bytes into room for ${this.bytes.length}`);
     return this.bytes.subarray(0, this.at);
   }
 }
