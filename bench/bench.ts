@@ -17,6 +17,8 @@ const DATA = join(ROOT, "bench/.data");
 const BUILD = join(DATA, "build");
 const sizes = (process.env.COFFEETL_BENCH_ROWS ?? "100000,1000000").split(",").map(Number);
 const serverUrl = process.env.COFFEETL_BENCH_DATABASE_URL;
+/** Rounds of the csv-parse floor and the transforms (the loads run once: they take a minute). */
+const repeats = Number(process.env.COFFEETL_BENCH_REPEATS ?? 3);
 
 await build({
   entryPoints: { phase: join(ROOT, "bench/phase.ts"), "transform-worker": join(ROOT, "functions/core/transform-worker.ts") },
@@ -43,18 +45,19 @@ const runPhase = (...args: string[]): Phase =>
   JSON.parse(execFileSync(process.execPath, [join(BUILD, "phase.mjs"), ...args], { encoding: "utf8", maxBuffer: 1 << 20 }).trim().split("\n").pop()!);
 
 const results: Array<{ phase: string; sales: number } & Phase> = [];
-// This VM's speed drifts by tens of percent between runs, so each transform is also shown
-// against csv-parse's own time on the same file, measured just before it.
-let floorSeconds = 0;
-const print = (phase: string, sales: number, p: Phase) => {
+const print = (phase: string, sales: number, p: Phase, note = "") => {
   results.push({ phase, sales, ...p });
   const rate = Math.round(p.rows / p.seconds).toLocaleString("en-GB");
-  if (phase.startsWith("csv-parse")) floorSeconds = p.seconds;
-  const relative = phase.startsWith("transform") ? `  ${(p.seconds / floorSeconds).toFixed(2)}x csv-parse's time` : "";
   console.log(
     `${phase.padEnd(34)} ${sales.toLocaleString("en-GB").padStart(9)} sales  ${p.seconds.toFixed(2).padStart(7)} s  ${rate.padStart(9)} rows/s  ` +
-      `CPU ${p.cpuSeconds.toFixed(1).padStart(5)} s  peak RSS ${Math.round(p.peakRssMb).toString().padStart(4)} MB${relative}`,
+      `CPU ${p.cpuSeconds.toFixed(1).padStart(5)} s  peak RSS ${Math.round(p.peakRssMb).toString().padStart(4)} MB${note}`,
   );
+};
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+/** The run of median time, with the highest peak RSS of all runs (memory is reported at its worst). */
+const typical = (runs: Phase[]): Phase => {
+  const mid = median(runs.map((r) => r.seconds));
+  return { ...runs.find((r) => r.seconds === mid)!, peakRssMb: Math.max(...runs.map((r) => r.peakRssMb)) };
 };
 
 console.log(`CoffeETL benchmark: Node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? "?"})\n`);
@@ -68,13 +71,31 @@ for (const rows of sizes) {
     // One busy branch-day, made by the same generator as `coffeetl sample`.
     await pipeline(generateSample({ rows, seed: "bench", branch: "London Brixton", date: "2024-03-01" }), createWriteStream(rawPath));
   }
-  print("csv-parse alone (reference floor)", rows, runPhase("csv-parse", home, key));
-  const single = runPhase("transform", home, key, "0");
-  print("transform (1 thread)", rows, single);
-  if (availableParallelism() > 1) {
+  // This VM's speed drifts by tens of percent between runs: the csv-parse floor and the
+  // transforms run in interleaved rounds, each figure is the median round, and each transform is
+  // also shown against csv-parse's time in the same round.
+  const threads = availableParallelism() > 1 ? Math.min(availableParallelism(), 4) : 0;
+  const rounds: Array<{ floor: Phase; single: Phase; threaded?: Phase }> = [];
+  for (let round = 0; round < repeats; round++) {
+    const floor = runPhase("csv-parse", home, key);
     await rm(join(home, "transformed"), { recursive: true, force: true });
-    print(`transform (${Math.min(availableParallelism(), 4)} worker threads)`, rows, runPhase("transform", home, key, String(Math.min(availableParallelism(), 4))));
+    const single = runPhase("transform", home, key, "0");
+    let threaded: Phase | undefined;
+    if (threads) {
+      await rm(join(home, "transformed"), { recursive: true, force: true });
+      threaded = runPhase("transform", home, key, String(threads));
+    }
+    rounds.push({ floor, single, ...(threaded ? { threaded } : {}) });
   }
+  const versusFloor = (pick: (r: (typeof rounds)[number]) => Phase) =>
+    `  ${median(rounds.map((r) => pick(r).seconds / r.floor.seconds)).toFixed(2)}x csv-parse's time`;
+  print("csv-parse alone (reference floor)", rows, typical(rounds.map((r) => r.floor)));
+  const single = typical(rounds.map((r) => r.single));
+  print("transform (1 thread)", rows, single, versusFloor((r) => r.single));
+  if (threads) print(`transform (${threads} worker threads)`, rows, typical(rounds.map((r) => r.threaded!)), versusFloor((r) => r.threaded!));
+  const times = (pick: (r: (typeof rounds)[number]) => Phase | undefined) =>
+    rounds.map((r) => pick(r)?.seconds.toFixed(2)).filter(Boolean).join(" / ");
+  console.log(`  rounds (s): csv-parse ${times((r) => r.floor)}; 1 thread ${times((r) => r.single)}${threads ? `; ${threads} threads ${times((r) => r.threaded)}` : ""}`);
   print("load, embedded PGlite (file-backed)", rows, runPhase("load", home, single.manifestKey!));
   if (serverUrl) {
     // A database of its own, so an earlier run's loads never make this one a no-op.
@@ -93,5 +114,5 @@ for (const rows of sizes) {
   }
   await rm(home, { recursive: true, force: true, maxRetries: 2 }).catch(() => {});
 }
-console.log("\nrows/s counts raw data rows read; peak RSS is the phase's whole process.");
+console.log(`\nrows/s counts raw data rows read; peak RSS is the phase's whole process (the highest of ${repeats} rounds).`);
 console.log("The transform target (200,000 sales/s where csv-parse alone reads 320,000 rows/s) is 1.60x csv-parse's time.");
