@@ -127,12 +127,12 @@ class ByteLines {
     this.bytes = new Uint8Array(capacity);
   }
 
-  /** Writes `piece`, then `end` (a comma or a newline) unless it is -1. */
+  /** Writes `piece`, then `end` (a comma or a newline). */
   field(piece: Uint8Array, end: number): void {
     const { bytes } = this;
     let at = this.at;
     for (let i = 0; i < piece.length; i++) bytes[at++] = piece[i]!;
-    if (end >= 0) bytes[at++] = end;
+    bytes[at++] = end;
     this.at = at;
   }
 
