@@ -1,9 +1,10 @@
 // A set of 128-bit ids (given as hex or bytes) in typed arrays (open addressing, linear
 // probing): about 34 bytes per id instead of ~100 for a Set of strings, so deduplicating a
-// million sales stays small. The set is split in 256 shards by the id's first byte, each
-// growing alone: growth never holds two copies of the whole set, so the peak stays the size.
-const SHARDS = 256;
-const FIRST_SLOTS = 16;
+// million sales stays small. The set is split in 16 shards by the id's first hex digit, each
+// growing alone: growth never holds two copies of the whole set, and a new set (one per chunk
+// in worker threads) costs only 32 small arrays.
+const SHARDS = 16;
+const FIRST_SLOTS = 64;
 
 interface Shard {
   /** Four 32-bit words per slot. */
@@ -26,8 +27,8 @@ export class IdSet {
 
   /** Adds a 32-hex-char id (lowercase); returns false when it was already present. */
   add(id: string): boolean {
-    if (id.length !== 32) throw new Error(`IdSet takes 32 hex chars, got ${id.length}`);
-    return this.put(hexWord(id, 0), hexWord(id, 8), hexWord(id, 16), hexWord(id, 24));
+    if (!HEX_ID.test(id)) throw new Error(`IdSet takes 32 lowercase hex chars, got ${JSON.stringify(id)}`);
+    return this.addBytes(Buffer.from(id, "hex"), 0);
   }
 
   /** Adds the 16-byte id at `at` in `bytes`; returns false when it was already present. */
@@ -37,7 +38,7 @@ export class IdSet {
   }
 
   private put(a: number, b: number, c: number, d: number): boolean {
-    const shard = this.shards[a >>> 24]!;
+    const shard = this.shards[a >>> 28]!;
     if (!insert(shard, a, b, c, d)) return false;
     this.total++;
     // At most half full, so probes stay short.
@@ -49,7 +50,7 @@ export class IdSet {
 function insert(shard: Shard, a: number, b: number, c: number, d: number): boolean {
   const { words, used } = shard;
   const mask = used.length - 1;
-  // The first byte chose the shard: the slot comes from other bits.
+  // The first four bits chose the shard: the slot comes from other bits.
   for (let i = (b ^ d) & mask; ; i = (i + 1) & mask) {
     const at = i * 4;
     if (used[i] === 0) {
@@ -78,20 +79,4 @@ function grow(shard: Shard): void {
 const byteWord = (bytes: Uint8Array, at: number): number =>
   ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
 
-/** Value of each ASCII character as a lowercase hex digit, -1 for anything else. */
-const HEX_DIGIT = new Int8Array(128).fill(-1);
-for (let i = 0; i < 10; i++) HEX_DIGIT[48 + i] = i;
-for (let i = 0; i < 6; i++) HEX_DIGIT[97 + i] = 10 + i;
-
-/** Eight hex digits at `at` as an unsigned 32-bit number (no substring, no parseInt). */
-function hexWord(id: string, at: number): number {
-  let word = 0;
-  let invalid = 0;
-  for (let i = at; i < at + 8; i++) {
-    const digit = HEX_DIGIT[id.charCodeAt(i) & 127]!;
-    invalid |= digit | (id.charCodeAt(i) & ~127);
-    word = (word << 4) | (digit & 15);
-  }
-  if (invalid < 0 || invalid > 15) throw new Error(`IdSet takes lowercase hex ids, got ${JSON.stringify(id)}`);
-  return word >>> 0;
-}
+const HEX_ID = /^[0-9a-f]{32}$/;

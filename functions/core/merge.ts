@@ -3,6 +3,7 @@
 import type { ChunkResult } from "./chunk-transform.js";
 import type { TableFiles } from "./csv-writer.js";
 import { IdSet } from "./id-set.js";
+import { addNew } from "./steps.js";
 
 const ID_BYTES = 16;
 const MAX_WARNING_LINES = 100;
@@ -29,8 +30,8 @@ export class ChunkMerger {
   add(result: ChunkResult): void {
     const f = this.files.files;
     this.salesRead += result.sales;
-    for (const { id, line } of result.branches) if (!this.branches.has(id) && this.branches.add(id)) f.branches.text(line, 1);
-    for (const { id, line } of result.products) if (!this.products.has(id) && this.products.add(id)) f.products.text(line, 1);
+    for (const { id, line } of result.branches) if (addNew(this.branches, id)) f.branches.text(line, 1);
+    for (const { id, line } of result.products) if (addNew(this.products, id)) f.products.text(line, 1);
     if (result.rejected) {
       this.firstReject ??= result.rejects.slice(0, result.rejects.indexOf("\n"));
       f.rejects.text(result.rejects, result.rejected);

@@ -21,15 +21,10 @@ function isoDate(y: number, mo: number, d: number): string | null {
   return d > daysInMonth ? null : `${y}-${pad(mo)}-${pad(d)}`;
 }
 
-// A file holds one trading day: remember the last date read, so each row only reads its clock.
-let lastDate = { text: "", variant: "canonical" as Variant, iso: null as string | null };
-
 function parseDate(text: string, variant: Variant): string | null {
-  if (text === lastDate.text && variant === lastDate.variant) return lastDate.iso;
   const m = (variant === "canonical" ? CANONICAL_DATE : LEGACY_DATE).exec(text);
-  const iso = !m ? null : variant === "canonical" ? isoDate(+m[3]!, +m[2]!, +m[1]!) : isoDate(+m[1]!, +m[2]!, +m[3]!);
-  lastDate = { text, variant, iso };
-  return iso;
+  if (!m) return null;
+  return variant === "canonical" ? isoDate(+m[3]!, +m[2]!, +m[1]!) : isoDate(+m[1]!, +m[2]!, +m[3]!);
 }
 
 /** `dd/mm/yyyy HH:MM[:SS]` (also `9/5/2023 9:00`) or `yyyy-mm-dd HH:MM[:SS]` → `YYYY-MM-DD HH:MM:SS`. */
@@ -149,6 +144,7 @@ export interface ChunkPlace {
  */
 export function parse() {
   const items = new Map<string, Item | string>();
+  // A file holds one trading day, so a few hundred distinct times: each is read once per file.
   const times = { canonical: new Map<string, string | null>(), legacy: new Map<string, string | null>() };
   let fileVariant: Variant | undefined;
   return function parseChunk(records: CsvRecords, place: ChunkPlace): RawSales {

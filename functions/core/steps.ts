@@ -148,13 +148,20 @@ export function dedupe() {
       }
     }
     return {
-      branches: entities.branches.filter((b) => !branches.has(b.branchId) && Boolean(branches.add(b.branchId))),
-      products: entities.products.filter((p) => !products.has(p.productId) && Boolean(products.add(p.productId))),
+      branches: entities.branches.filter((b) => addNew(branches, b.branchId)),
+      products: entities.products.filter((p) => addNew(products, p.productId)),
       transactions: { ...t, selected: keptSales.subarray(0, salesKept) },
       transactionItems: { ...it, quantity, selected: keptItems.subarray(0, itemsKept) },
       rejects: entities.rejects,
     };
   };
+}
+
+/** Adds `id` to `seen`; true when it was not there before. */
+export function addNew(seen: Set<string>, id: string): boolean {
+  if (seen.has(id)) return false;
+  seen.add(id);
+  return true;
 }
 
 /** Row indices of a table: its selection, or every row. */
