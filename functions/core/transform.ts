@@ -21,7 +21,7 @@ export interface TransformOptions {
   secret: string | Buffer;
   /** Written to `transactions.source_key`. */
   sourceKey: string;
-  /** Bytes per chunk (default 1 MiB). */
+  /** Bytes per chunk (default 256 KiB). */
   chunkBytes?: number;
   /** Worker threads; 0 (the default) transforms in the calling thread. See `workersFor`. */
   workers?: number;
