@@ -4,7 +4,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { formatPence, parsePence } from "../functions/core/money.js";
 import { parseTime } from "../functions/core/parse.js";
-import { IdSet } from "../functions/core/id-set.js";
+import { IdSet, RecentIds } from "../functions/core/id-set.js";
 import { createHmac, randomBytes } from "node:crypto";
 import { branchId, hmacSha256Hex, productId } from "../functions/core/keys.js";
 import { UnreadableFileError } from "../functions/core/errors.js";
@@ -220,6 +220,36 @@ test("IdSet keeps 128-bit ids exactly, across growth", () => {
   for (let i = 0; i < 20_000; i++) assert.not.ok(set.add(keys.subarray(i * 16, i * 16 + 16).toString("hex")));
   assert.is(set.size, 25_002);
   assert.throws(() => set.addBytes(keys, keys.length - 8));
+});
+
+test("RecentIds finds every id added fewer than `window` ids ago, and holds at most two windows", () => {
+  const ids = randomBytes(16 * 12);
+  const recent = new RecentIds(4);
+  for (let i = 0; i < 4; i++) assert.ok(recent.addBytes(ids, i * 16));
+  // The first window is now the previous generation: still found.
+  for (let i = 0; i < 4; i++) assert.not.ok(recent.addBytes(ids, i * 16));
+  for (let i = 4; i < 8; i++) assert.ok(recent.addBytes(ids, i * 16));
+  assert.not.ok(recent.addBytes(ids, 7 * 16));
+  // Two windows later the first ids are forgotten, and pass as new.
+  assert.ok(recent.addBytes(ids, 0));
+  assert.throws(() => new RecentIds(0), /positive integer/);
+  const set = new IdSet();
+  set.addBytes(ids, 16);
+  assert.ok(set.hasBytes(ids, 16));
+  assert.not.ok(set.hasBytes(ids, 32));
+});
+
+test("a repeat further apart than the dedupe window passes the transform (the load drops it)", async () => {
+  const content = readFileSync(fixture("canonical.csv"), "utf8");
+  const twice = content + content;
+  const narrow = await transformText(twice, "s", "k.csv", { dedupeWindow: 2 });
+  assert.equal([narrow.summary.rows.transactions, narrow.summary.duplicatesInFile], [10, 0]);
+  const wide = await transformText(twice, "s", "k.csv", { dedupeWindow: 8 });
+  assert.equal([wide.summary.rows.transactions, wide.summary.duplicatesInFile], [5, 5]);
+  // Whatever passes is the very same lines again, which the load's SELECT DISTINCT collapses.
+  const lines = (csv: string) => [...new Set(csv.trimEnd().split("\n"))].sort();
+  assert.equal(lines(narrow.files.transactions), lines(wide.files.transactions));
+  assert.equal(lines(narrow.files.transaction_items), lines(wide.files.transaction_items));
 });
 
 test("sample files are deterministic, canonical and fully readable", async () => {

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { text } from "node:stream/consumers";
 import type { TransformSummary } from "../functions/core/manifest.js";
-import { transform } from "../functions/core/transform.js";
+import { transform, type TransformOptions } from "../functions/core/transform.js";
 import type { OutputName } from "../functions/core/csv-writer.js";
 
 export const ROOT = new URL("..", import.meta.url).pathname;
@@ -51,8 +51,13 @@ export interface TransformedText {
 }
 
 /** Runs the pure transform over bytes and collects its five outputs as text. */
-export async function transformText(input: string | Buffer, secret = "test-secret", sourceKey = "fixture.csv"): Promise<TransformedText> {
-  const run = transform(Readable.from([Buffer.from(input)]), { secret, sourceKey });
+export async function transformText(
+  input: string | Buffer,
+  secret = "test-secret",
+  sourceKey = "fixture.csv",
+  options: Omit<TransformOptions, "secret" | "sourceKey"> = {},
+): Promise<TransformedText> {
+  const run = transform(Readable.from([Buffer.from(input)]), { ...options, secret, sourceKey });
   const names = Object.keys(run.outputs) as OutputName[];
   const texts = Promise.all(names.map((n) => text(run.outputs[n])));
   const [summary, contents] = await Promise.all([run.done, texts]);

@@ -4,8 +4,9 @@ import { join } from "node:path";
 import type { Test } from "uvu";
 import * as assert from "uvu/assert";
 import { loadManifest } from "../functions/app/load-manifest.js";
+import { transformObject } from "../functions/app/transform-object.js";
 import { openLocalPipeline, type FileReport, type LocalPipeline } from "../functions/local/pipeline.js";
-import { FIXTURES, SHARED_SAMPLES, assertNoPii, tempDir } from "./helpers.js";
+import { FIXTURES, SHARED_SAMPLES, assertNoPii, tempDir, transformText } from "./helpers.js";
 
 export interface Backend {
   /** Options for openLocalPipeline besides `home`; a fresh, empty warehouse each call. */
@@ -139,6 +140,22 @@ export function warehouseSuite(test: Test, backend: Backend): void {
       const [second] = await local.ingest([join(folder, "kendal.csv")]);
       assert.equal([second!.ok, second!.rowsRead, second!.salesNew, second!.duplicates, second!.rejected], [true, 8, 5, 3, 0]);
       assert.is((await figures(local)).sales, 8);
+    }));
+
+  test("a sale repeated further apart than the dedupe window is still loaded once and counted", () =>
+    session(async (local) => {
+      const content = await readFile(join(FIXTURES, "canonical.csv"), "utf8");
+      await local.raw.put("raw/twice.csv", content + content);
+      const deps = { raw: local.raw, transformed: local.transformed, secret: "s", dedupeWindow: 2 };
+      const { manifest, manifestKey } = await transformObject(deps, "raw/twice.csv");
+      assert.equal([manifest.rows.transactions, manifest.duplicatesInFile], [10, 0]);
+      const load = await loadManifest({ transformed: local.transformed, warehouse: local.warehouse }, manifestKey);
+      assert.equal([load.transactionsNew, load.transactionsDuplicate], [5, 5]);
+      const f = await figures(local);
+      assert.equal([f.sales, f.revenue], [5, f.items_value]);
+      const [items] = await local.warehouse.query<{ n: number }>("SELECT COUNT(*) AS n FROM transaction_items");
+      const once = await transformText(content);
+      assert.is(Number(items!.n), once.summary.rows.transaction_items);
     }));
 
   if (!SHARED_SAMPLES) {

@@ -26,6 +26,8 @@ export interface TransformDeps {
   log?: Log;
   /** Worker threads for the transform; by default as many as help for the object's size. */
   workers?: number | undefined;
+  /** Sales remembered to drop repeats within a file (default `DEDUPE_WINDOW`). */
+  dedupeWindow?: number;
   /** Called with bytes read so far, for progress display. */
   onProgress?: (bytesRead: number, totalBytes: number) => void;
 }
@@ -71,7 +73,7 @@ export async function transformObject(deps: TransformDeps, key: string): Promise
     second.body.on("data", (chunk: Buffer) => report((bytesRead += chunk.length), first.size));
   }
   const workers = deps.workers ?? workersFor(first.size);
-  const run = transform(second.body, { secret: deps.secret, sourceKey: key, workers });
+  const run = transform(second.body, { secret: deps.secret, sourceKey: key, workers, dedupeWindow: deps.dedupeWindow });
   const uploads = [
     ...Object.entries(OUTPUT_FILES).map(([table, file]) =>
       transformed.put(`${prefix}/${file}`, run.outputs[table as keyof typeof OUTPUT_FILES], { contentType: "text/csv" }),

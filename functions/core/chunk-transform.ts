@@ -12,11 +12,13 @@ export interface ChunkOptions {
   secret: string | Buffer;
   sourceKey: string;
   /**
-   * `file` (default): `dedupe` remembers every sale of the file. `chunk`: each chunk is
-   * deduplicated alone, for worker threads that see only some chunks; the merge then checks
-   * every sale against the whole file once.
+   * `file` (default): `dedupe` remembers the file's recent sales (`RecentIds`). `chunk`: each
+   * chunk is deduplicated alone, for worker threads that see only some chunks; the merge then
+   * checks every sale against the file's recent sales.
    */
   dedupeScope?: "file" | "chunk";
+  /** Sales a file-scope `dedupe` remembers (see `RecentIds`). */
+  dedupeWindow?: number;
 }
 
 /** A chunk's output: table text in file order, with what the merge needs to drop repeats. */
@@ -89,7 +91,7 @@ export function readRecords(chunk: Chunk): CsvRecords {
 
 /** One file's chunk transformer. Each instance keeps the steps' state for the chunks it sees. */
 export function createChunkTransformer(options: ChunkOptions) {
-  const steps = { parse: parse(), clean: clean(options.secret), normalise: normalise(), dedupe: dedupe() };
+  const steps = { parse: parse(), clean: clean(options.secret), normalise: normalise(), dedupe: dedupe(options.dedupeWindow) };
   const render = renderer(options.sourceKey);
   return (chunk: Chunk, variant: Variant | undefined): ChunkResult => {
     // Only the first chunk can hold a header; the variant is the file's, found by the caller.

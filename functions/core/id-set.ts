@@ -37,6 +37,13 @@ export class IdSet {
     return this.put(byteWord(bytes, at), byteWord(bytes, at + 4), byteWord(bytes, at + 8), byteWord(bytes, at + 12));
   }
 
+  /** Whether the 16-byte id at `at` in `bytes` is present. */
+  hasBytes(bytes: Uint8Array, at: number): boolean {
+    if (at < 0 || at + 16 > bytes.length) throw new Error(`IdSet: no 16-byte id at ${at}`);
+    const a = byteWord(bytes, at);
+    return find(this.shards[a >>> 28]!, a, byteWord(bytes, at + 4), byteWord(bytes, at + 8), byteWord(bytes, at + 12)) >= 0;
+  }
+
   private put(a: number, b: number, c: number, d: number): boolean {
     const shard = this.shards[a >>> 28]!;
     if (!insert(shard, a, b, c, d)) return false;
@@ -47,22 +54,29 @@ export class IdSet {
   }
 }
 
-function insert(shard: Shard, a: number, b: number, c: number, d: number): boolean {
+/** The slot holding the id, or -(free slot where it would go) - 1. */
+function find(shard: Shard, a: number, b: number, c: number, d: number): number {
   const { words, used } = shard;
   const mask = used.length - 1;
   // The first four bits chose the shard: the slot comes from other bits.
   for (let i = (b ^ d) & mask; ; i = (i + 1) & mask) {
+    if (used[i] === 0) return -i - 1;
     const at = i * 4;
-    if (used[i] === 0) {
-      used[i] = 1;
-      words[at] = a;
-      words[at + 1] = b;
-      words[at + 2] = c;
-      words[at + 3] = d;
-      return true;
-    }
-    if (words[at] === a && words[at + 1] === b && words[at + 2] === c && words[at + 3] === d) return false;
+    if (words[at] === a && words[at + 1] === b && words[at + 2] === c && words[at + 3] === d) return i;
   }
+}
+
+function insert(shard: Shard, a: number, b: number, c: number, d: number): boolean {
+  const slot = find(shard, a, b, c, d);
+  if (slot >= 0) return false;
+  const i = -slot - 1;
+  const { words } = shard;
+  shard.used[i] = 1;
+  words[i * 4] = a;
+  words[i * 4 + 1] = b;
+  words[i * 4 + 2] = c;
+  words[i * 4 + 3] = d;
+  return true;
 }
 
 function grow(shard: Shard): void {
@@ -80,3 +94,34 @@ const byteWord = (bytes: Uint8Array, at: number): number =>
   ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
 
 const HEX_ID = /^[0-9a-f]{32}$/;
+
+/** Sales remembered by `RecentIds` per generation: a whole file of up to this many is exact. */
+export const DEDUPE_WINDOW = 131_072;
+
+/**
+ * The ids of the most recent sales of a file, in bounded memory: two generations of `window` ids
+ * (at most ~9 MB each at the default), the older dropped when the newer fills. An id is found
+ * again if it was added fewer than `window` ids ago, and always within a file of up to `window`
+ * sales. A repeat further apart passes: the load deduplicates staging against the warehouse
+ * anyway (DESIGN section 6), so nothing is loaded twice, and memory stays flat however large
+ * the file.
+ */
+export class RecentIds {
+  private current = new IdSet();
+  private previous: IdSet | undefined;
+
+  constructor(private readonly window: number = DEDUPE_WINDOW) {
+    if (!Number.isSafeInteger(window) || window < 1) throw new Error(`dedupe window must be a positive integer, got ${window}`);
+  }
+
+  /** Adds the 16-byte id at `at`; false when it is among the ids remembered. */
+  addBytes(bytes: Uint8Array, at: number): boolean {
+    if (this.previous?.hasBytes(bytes, at)) return false;
+    if (!this.current.addBytes(bytes, at)) return false;
+    if (this.current.size >= this.window) {
+      this.previous = this.current;
+      this.current = new IdSet();
+    }
+    return true;
+  }
+}

@@ -20,7 +20,10 @@ export interface TransformSummary {
   /** Rows per table file (after dedupe). */
   rows: Record<TableName, number>;
   rejected: number;
-  /** Readable sales that repeat a sale already seen in the same file. */
+  /**
+   * Readable sales dropped as repeats of a recent sale of the same file (all repeats in a file of
+   * up to `DEDUPE_WINDOW` sales); the load drops any others.
+   */
   duplicatesInFile: number;
   /** Sales whose total differs from the sum of their item prices (loaded all the same). */
   warnings: number;

@@ -1,8 +1,8 @@
-// Joins chunk results in file order into the table files: each branch, product and sale once
-// across the whole file (chunks were deduplicated only within themselves).
+// Joins chunk results in file order into the table files: each branch and product once, and each
+// sale once among the recent ones (`RecentIds`; chunks were deduplicated only within themselves).
 import type { ChunkResult } from "./chunk-transform.js";
 import type { TableFiles } from "./csv-writer.js";
-import { IdSet } from "./id-set.js";
+import { RecentIds } from "./id-set.js";
 import { addNew } from "./steps.js";
 
 const ID_BYTES = 16;
@@ -11,7 +11,7 @@ const MAX_WARNING_LINES = 100;
 export class ChunkMerger {
   private readonly branches = new Set<string>();
   private readonly products = new Set<string>();
-  private readonly sales = new IdSet();
+  private readonly sales: RecentIds;
   salesRead = 0;
   warnings = 0;
   /** The first rejected row (`line,reason`), to explain a file in which nothing could be read. */
@@ -25,7 +25,10 @@ export class ChunkMerger {
   constructor(
     private readonly files: TableFiles,
     private readonly acrossChunks: boolean,
-  ) {}
+    dedupeWindow?: number,
+  ) {
+    this.sales = new RecentIds(dedupeWindow);
+  }
 
   add(result: ChunkResult): void {
     const f = this.files.files;

@@ -2,7 +2,7 @@
 // next form (records.ts), so they can be reordered or replaced; the factories hold what a step
 // must remember across the chunks of one file. Rejects pass through every step unchanged.
 import { branchId, productId, transactionIds } from "./keys.js";
-import { IdSet } from "./id-set.js";
+import { RecentIds } from "./id-set.js";
 import type { BranchRow, Entities, Item, ProductRow, RawSales, SaleItems, Sales } from "./records.js";
 
 /** Bound on per-file caches keyed by distinct items (a real menu has under a hundred). */
@@ -107,14 +107,14 @@ export function normalise() {
 
 /**
  * Keeps each branch, product and sale once; repeated items of one basket become one row with a
- * quantity. The ids of sales already seen are kept in a compact set (~34 bytes each); input
- * columns are never changed: dropped rows are left out of a `selected` list, and summed
- * quantities go to a new column.
+ * quantity. Sales are checked against the ids of the last `window` or more sales (`RecentIds`,
+ * flat memory); input columns are never changed: dropped rows are left out of a `selected`
+ * list, and summed quantities go to a new column.
  */
-export function dedupe() {
+export function dedupe(window?: number) {
   const branches = new Set<string>();
   const products = new Set<string>();
-  const sales = new IdSet();
+  const sales = new RecentIds(window);
   return function dedupeEntities(entities: Entities): Entities {
     const t = entities.transactions;
     const it = entities.transactionItems;

@@ -25,6 +25,8 @@ export interface TransformOptions {
   chunkBytes?: number;
   /** Worker threads; 0 (the default) transforms in the calling thread. See `workersFor`. */
   workers?: number;
+  /** Sales remembered to drop repeats within the file (default `DEDUPE_WINDOW`, see `RecentIds`). */
+  dedupeWindow?: number;
 }
 
 export interface TransformRun {
@@ -70,7 +72,7 @@ export function transform(input: Readable, options: TransformOptions): Transform
 async function run(input: Readable, files: TableFiles, options: TransformOptions): Promise<TransformSummary> {
   const chunks = chunksOf(input, options.chunkBytes ?? CHUNK_BYTES);
   const workers = options.workers ?? 0;
-  const merger = new ChunkMerger(files, workers > 0);
+  const merger = new ChunkMerger(files, workers > 0, options.dedupeWindow);
   const pool = workers > 0 ? new WorkerPool(workers, { secret: options.secret, sourceKey: options.sourceKey, dedupeScope: "chunk" }) : undefined;
   const transformHere = pool ? undefined : createChunkTransformer(options);
   let variant: Variant | undefined;
