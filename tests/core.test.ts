@@ -5,6 +5,7 @@ import * as assert from "uvu/assert";
 import { formatPence, parsePence } from "../functions/core/money.js";
 import { parseTime } from "../functions/core/parse.js";
 import { IdSet, RecentIds } from "../functions/core/id-set.js";
+import { collectGarbage } from "../functions/core/collect-garbage.js";
 import { createHmac, randomBytes } from "node:crypto";
 import { branchId, hmacSha256Hex, productId } from "../functions/core/keys.js";
 import { UnreadableFileError } from "../functions/core/errors.js";
@@ -250,6 +251,17 @@ test("a repeat further apart than the dedupe window passes the transform (the lo
   const lines = (csv: string) => [...new Set(csv.trimEnd().split("\n"))].sort();
   assert.equal(lines(narrow.files.transactions), lines(wide.files.transactions));
   assert.equal(lines(narrow.files.transaction_items), lines(wide.files.transaction_items));
+});
+
+test("collectGarbage frees what is unreachable, without --expose-gc and without leaving gc global", async () => {
+  let target: object | undefined = { payload: new Uint8Array(1024) };
+  const ref = new WeakRef(target);
+  target = undefined;
+  // A WeakRef's target lives at least until the job that made it ends.
+  await new Promise((resolve) => setImmediate(resolve));
+  collectGarbage();
+  assert.is(ref.deref(), undefined);
+  assert.is(typeof (globalThis as { gc?: unknown }).gc, "undefined");
 });
 
 test("sample files are deterministic, canonical and fully readable", async () => {

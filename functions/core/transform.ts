@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { createChunkTransformer, type ChunkOptions, type ChunkResult } from "./chunk-transform.js";
 import { chunksOf, type Chunk } from "./chunks.js";
+import { collectGarbage } from "./collect-garbage.js";
 import { TableFiles, type OutputName } from "./csv-writer.js";
 import { UnreadableFileError } from "./errors.js";
 import type { TransformSummary } from "./manifest.js";
@@ -45,6 +46,13 @@ const YOUNG_GENERATION_MB = 16;
  * and 20-30% faster from 30 MB.
  */
 const PARALLEL_MIN_BYTES = 24 * 1024 * 1024;
+/**
+ * Worker results arrive as transferred buffers, which V8 frees only when this thread collects,
+ * and with the work in the workers it allocates too little to collect on its own: measured,
+ * results stayed for 30-90 chunks, 60-70 MB of RSS at 1M sales. A full collection every few MB
+ * of results bounds that, at no speed cost measurable here.
+ */
+const COLLECT_EVERY_BYTES = 8 * 1024 * 1024;
 
 /** Worker threads worth using for a file of this size on this machine (0: none). */
 export function workersFor(sizeBytes: number): number {
@@ -79,8 +87,15 @@ async function run(input: Readable, files: TableFiles, options: TransformOptions
   try {
     // Results are merged in chunk order; a few chunks may be in flight at once.
     const inFlight: Array<Promise<ChunkResult>> = [];
+    let resultBytes = 0;
     const mergeNext = async () => {
-      merger.add(await inFlight.shift()!);
+      const result = await inFlight.shift()!;
+      merger.add(result);
+      resultBytes += result.transactions.byteLength + result.items.byteLength;
+      if (pool && resultBytes >= COLLECT_EVERY_BYTES) {
+        collectGarbage();
+        resultBytes = 0;
+      }
       await files.drained();
     };
     for await (const chunk of chunks) {
