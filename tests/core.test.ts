@@ -285,8 +285,8 @@ test("chunked and multi-threaded transforms give the same files, line numbers an
   lines.splice(1000, 0, '01/05/2024 12:00,Leeds,Multi Line,"Regular Latte - 2.15,\n Large Latte - 2.45",4.60,CASH,');
   lines.splice(2500, 0, "01/05/2024 13:00,Leeds,Broken Row,Regular Latte - 2.15,2.15,CHEQUE,");
   const input = lines.join("\n") + day;
-  const runWith = async (chunkBytes: number, workers: number) => {
-    const run = transform(Readable.from([Buffer.from(input)]), { secret: "s", sourceKey: "k.csv", chunkBytes, workers });
+  const runWith = async (chunkBytes: number, workers: number, sourceKey = "k.csv") => {
+    const run = transform(Readable.from([Buffer.from(input)]), { secret: "s", sourceKey, chunkBytes, workers });
     const names = Object.keys(run.outputs) as Array<keyof typeof run.outputs>;
     const [summary, ...texts] = await Promise.all([run.done, ...names.map((n) => text(run.outputs[n]))]);
     return { summary, files: Object.fromEntries(names.map((n, i) => [n, texts[i]])) };
@@ -301,6 +301,13 @@ test("chunked and multi-threaded transforms give the same files, line numbers an
     assert.equal(other.summary, whole.summary, `chunks of ${chunkBytes} bytes, ${workers} workers`);
     assert.equal(other.files, whole.files, `chunks of ${chunkBytes} bytes, ${workers} workers`);
   }
+  // Sales lines over 1 KB each: a worker's output outgrows its shared result slot (1 MiB) and
+  // takes buffers of its own for the outputs that do not fit.
+  const longKey = `raw/${"deep/".repeat(200)}day.csv`;
+  const wide = await runWith(64 * 1024 * 1024, 0, longKey);
+  const overflowing = await runWith(600 * 1024, 2, longKey);
+  assert.equal(overflowing.summary, wide.summary);
+  assert.equal(overflowing.files, wide.files);
 });
 
 test("the fast HMAC equals Node's createHmac for ASCII, binary, long and non-ASCII keys", () => {

@@ -89,10 +89,14 @@ export function readRecords(chunk: Chunk): CsvRecords {
   return { fields: rows, line: lineOf.subarray(0, kept), rejects };
 }
 
+/** Where a chunk's output bytes go: a fresh array by default (see transform-worker.ts). */
+export type Allocate = (bytes: number) => Uint8Array;
+const freshBytes: Allocate = (bytes) => new Uint8Array(bytes);
+
 /** One file's chunk transformer. Each instance keeps the steps' state for the chunks it sees. */
-export function createChunkTransformer(options: ChunkOptions) {
+export function createChunkTransformer(options: ChunkOptions, allocate: Allocate = freshBytes) {
   const steps = { parse: parse(), clean: clean(options.secret), normalise: normalise(), dedupe: dedupe(options.dedupeWindow) };
-  const render = renderer(options.sourceKey);
+  const render = renderer(options.sourceKey, allocate);
   return (chunk: Chunk, variant: Variant | undefined): ChunkResult => {
     // Only the first chunk can hold a header; the variant is the file's, found by the caller.
     const sales = steps.parse(readRecords(chunk), { variant, first: chunk.index === 0 });
@@ -125,8 +129,8 @@ class ByteLines {
   readonly bytes: Uint8Array;
   at = 0;
 
-  constructor(capacity: number) {
-    this.bytes = new Uint8Array(capacity);
+  constructor(capacity: number, allocate: Allocate) {
+    this.bytes = allocate(capacity);
   }
 
   /** Writes `piece`, then `end` (a comma or a newline). */
@@ -186,7 +190,7 @@ function runEncoder() {
 }
 
 /** Entities to the CSV lines of each table file, with what the merge needs. */
-function renderer(sourceKey: string) {
+function renderer(sourceKey: string, allocate: Allocate) {
   const source = Buffer.from(csvField(sourceKey));
   const productBytes = encoder();
   const branchBytes = runEncoder();
@@ -204,9 +208,9 @@ function renderer(sourceKey: string) {
     const itemRows = rowsOf(it);
     const itemCounts = new Int32Array(saleRows.length);
     const warnings: ChunkResult["warnings"] = [];
-    const keys = new Uint8Array(saleRows.length * 16);
-    const transactions = new ByteLines(saleRows.length * (2 * ID_CHARS + TIME_CHARS + PAYMENT_CHARS + AMOUNT_CHARS + 6 + source.length));
-    const items = new ByteLines(itemRows.length * (2 * ID_CHARS + AMOUNT_CHARS + QUANTITY_CHARS + 4));
+    const keys = allocate(saleRows.length * 16);
+    const transactions = new ByteLines(saleRows.length * (2 * ID_CHARS + TIME_CHARS + PAYMENT_CHARS + AMOUNT_CHARS + 6 + source.length), allocate);
+    const items = new ByteLines(itemRows.length * (2 * ID_CHARS + AMOUNT_CHARS + QUANTITY_CHARS + 4), allocate);
     let k = 0;
     for (let x = 0; x < saleRows.length; x++) {
       const sale = saleRows[x]!;

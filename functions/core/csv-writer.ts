@@ -27,7 +27,9 @@ export class CsvFile {
     this.rows += rows;
     if (typeof lines !== "string") {
       this.flush();
-      this.stream.write(Buffer.from(lines.buffer, lines.byteOffset, lines.byteLength));
+      // Shared memory is reused by its writer: copy it; other bytes are written as they are.
+      const shared = lines.buffer instanceof SharedArrayBuffer;
+      this.stream.write(shared ? Buffer.from(lines) : Buffer.from(lines.buffer, lines.byteOffset, lines.byteLength));
       return;
     }
     this.buffer += lines;

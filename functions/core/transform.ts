@@ -54,6 +54,18 @@ const PARALLEL_MIN_BYTES = 24 * 1024 * 1024;
  * ~10 MB more for twice the collections.
  */
 const COLLECT_EVERY_BYTES = 16 * 1024 * 1024;
+/** Chunks each worker may have in flight (sent, not yet merged). */
+const IN_FLIGHT_PER_WORKER = 2;
+/**
+ * Each worker renders a chunk's output into one slot of shared memory that it reuses, instead of
+ * fresh buffers that cross to the main thread and wait there for its collector (measured at 3M
+ * sales: peak RSS 181 MB instead of 197-201, and 6-7% faster). A slot is reused three chunks
+ * later, when the main thread has merged (copied) what was in it: with at most
+ * IN_FLIGHT_PER_WORKER chunks in flight, one more slot than that suffices.
+ */
+const RESULT_SLOTS = IN_FLIGHT_PER_WORKER + 1;
+/** Room per slot; a chunk whose output does not fit gets ordinary buffers. */
+const RESULT_SLOT_BYTES = 1024 * 1024;
 
 /** Worker threads worth using for a file of this size on this machine (0: none). */
 export function workersFor(sizeBytes: number): number {
@@ -92,6 +104,7 @@ async function run(input: Readable, files: TableFiles, options: TransformOptions
     const mergeNext = async () => {
       const result = await inFlight.shift()!;
       merger.add(result);
+      pool?.merged(result.index);
       resultBytes += result.transactions.byteLength + result.items.byteLength;
       if (pool && resultBytes >= COLLECT_EVERY_BYTES) {
         collectGarbage();
@@ -104,7 +117,7 @@ async function run(input: Readable, files: TableFiles, options: TransformOptions
       const result = pool ? pool.transform(chunk, variant) : Promise.resolve().then(() => transformHere!(chunk, variant));
       result.catch(() => {}); // awaited in order below
       inFlight.push(result);
-      while (inFlight.length > (pool ? 2 * workers : 0)) await mergeNext();
+      while (inFlight.length > (pool ? IN_FLIGHT_PER_WORKER * workers : 0)) await mergeNext();
     }
     while (inFlight.length) await mergeNext();
   } catch (error) {
@@ -172,9 +185,18 @@ interface WorkerReply {
   error?: string;
 }
 
+/** What a transform worker is started with. */
+export interface WorkerSetup {
+  options: ChunkOptions;
+  /** RESULT_SLOTS slots of `slotBytes`; each starts with the index of the chunk written there. */
+  slots: SharedArrayBuffer;
+  slotBytes: number;
+}
+
 /** Worker threads that transform chunks; chunk i always goes to worker i mod n. */
 class WorkerPool {
   private readonly workers: Worker[];
+  private readonly slots: SharedArrayBuffer[] = [];
   private readonly waiting = new Map<number, { resolve(result: ChunkResult): void; reject(error: Error): void }>();
 
   constructor(size: number, options: ChunkOptions) {
@@ -185,7 +207,9 @@ class WorkerPool {
       ? `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((tsx) => tsx.register()).then(() => import(${JSON.stringify(script.href)}))`
       : `import(${JSON.stringify(script.href)})`;
     this.workers = Array.from({ length: size }, () => {
-      const worker = new Worker(source, { eval: true, workerData: options, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
+      const setup: WorkerSetup = { options, slots: new SharedArrayBuffer(RESULT_SLOTS * RESULT_SLOT_BYTES), slotBytes: RESULT_SLOT_BYTES };
+      this.slots.push(setup.slots);
+      const worker = new Worker(source, { eval: true, workerData: setup, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
       worker.on("message", (reply: WorkerReply) => {
         const index = reply.result?.index ?? reply.index!;
         const waiter = this.waiting.get(index);
@@ -205,6 +229,17 @@ class WorkerPool {
       const bytes = new Uint8Array(chunk.bytes);
       this.workers[chunk.index % this.workers.length]!.postMessage({ index: chunk.index, firstLine: chunk.firstLine, bytes, variant }, [bytes.buffer]);
     });
+  }
+
+  /**
+   * Called once chunk `index` is merged, its bytes copied out of shared memory: fails loudly if
+   * its slot was reused too early (which the in-flight bound rules out).
+   */
+  merged(index: number): void {
+    const n = this.workers.length;
+    const slot = Math.floor(index / n) % RESULT_SLOTS;
+    const holds = new Int32Array(this.slots[index % n]!, slot * RESULT_SLOT_BYTES, 1)[0];
+    if (holds !== index) throw new Error(`result slot of chunk ${index} was reused by chunk ${holds} before the merge`);
   }
 
   private failAll(error: Error): void {
