@@ -33,18 +33,23 @@ export class IdSet {
 
   /** Adds the 16-byte id at `at` in `bytes`; returns false when it was already present. */
   addBytes(bytes: Uint8Array, at: number): boolean {
-    if (at < 0 || at + 16 > bytes.length) throw new Error(`IdSet: no 16-byte id at ${at}`);
+    checkId(bytes, at);
     return this.put(byteWord(bytes, at), byteWord(bytes, at + 4), byteWord(bytes, at + 8), byteWord(bytes, at + 12));
   }
 
   /** Whether the 16-byte id at `at` in `bytes` is present. */
   hasBytes(bytes: Uint8Array, at: number): boolean {
-    if (at < 0 || at + 16 > bytes.length) throw new Error(`IdSet: no 16-byte id at ${at}`);
-    const a = byteWord(bytes, at);
-    return find(this.shards[a >>> 28]!, a, byteWord(bytes, at + 4), byteWord(bytes, at + 8), byteWord(bytes, at + 12)) >= 0;
+    checkId(bytes, at);
+    return this.has(byteWord(bytes, at), byteWord(bytes, at + 4), byteWord(bytes, at + 8), byteWord(bytes, at + 12));
   }
 
-  private put(a: number, b: number, c: number, d: number): boolean {
+  /** The id as four big-endian 32-bit words. */
+  has(a: number, b: number, c: number, d: number): boolean {
+    return find(this.shards[a >>> 28]!, a, b, c, d) >= 0;
+  }
+
+  /** Adds the id given as four big-endian 32-bit words; false when it was already present. */
+  put(a: number, b: number, c: number, d: number): boolean {
     const shard = this.shards[a >>> 28]!;
     if (!insert(shard, a, b, c, d)) return false;
     this.total++;
@@ -89,6 +94,10 @@ function grow(shard: Shard): void {
   }
 }
 
+function checkId(bytes: Uint8Array, at: number): void {
+  if (at < 0 || at + 16 > bytes.length) throw new Error(`IdSet: no 16-byte id at ${at}`);
+}
+
 /** Four bytes at `at`, big-endian (the order of the hex digits), as an unsigned 32-bit number. */
 const byteWord = (bytes: Uint8Array, at: number): number =>
   ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
@@ -116,8 +125,13 @@ export class RecentIds {
 
   /** Adds the 16-byte id at `at`; false when it is among the ids remembered. */
   addBytes(bytes: Uint8Array, at: number): boolean {
-    if (this.previous?.hasBytes(bytes, at)) return false;
-    if (!this.current.addBytes(bytes, at)) return false;
+    checkId(bytes, at);
+    const a = byteWord(bytes, at);
+    const b = byteWord(bytes, at + 4);
+    const c = byteWord(bytes, at + 8);
+    const d = byteWord(bytes, at + 12);
+    if (this.previous?.has(a, b, c, d)) return false;
+    if (!this.current.put(a, b, c, d)) return false;
     if (this.current.size >= this.window) {
       this.previous = this.current;
       this.current = new IdSet();

@@ -14,13 +14,14 @@ const BLOCK = 64;
 const MAX_MESSAGE = 64 * 1024;
 
 /**
- * HMAC-SHA256 (RFC 2104) as hex, for one key and many short messages. Same result as
- * `createHmac("sha256", key)`, which spends most of its time setting the key up on every call;
- * here the padded keys are made once and each message costs two one-shot hashes. With an ASCII
- * key (as generated), the padded inner key is ASCII too, so the inner hash reads a plain string
- * and nothing per message allocates a Buffer.
+ * HMAC-SHA256 (RFC 2104) for one key and many short messages: writes the first `length` bytes
+ * of a message's MAC into `out` at `at`. Same result as `createHmac("sha256", key)`, which
+ * spends most of its time setting the key up on every call; here the padded keys are made once
+ * and each message costs two one-shot hashes. With an ASCII key (as generated), the padded inner
+ * key is ASCII too, so the inner hash reads a plain string and nothing per message allocates a
+ * Buffer (digests cross as base64 text, decoded into buffers made once).
  */
-export function hmacSha256Hex(key: string | Buffer): (message: string) => string {
+export function hmacSha256(key: string | Buffer): (message: string, out: Uint8Array, at: number, length: number) => void {
   let k = Buffer.from(key);
   if (k.length > BLOCK) k = createHash("sha256").update(k).digest();
   const innerPad = Buffer.alloc(BLOCK);
@@ -29,20 +30,36 @@ export function hmacSha256Hex(key: string | Buffer): (message: string) => string
     innerPad[i] = (k[i] ?? 0) ^ 0x36;
     outer[i] = (k[i] ?? 0) ^ 0x5c;
   }
+  const mac = Buffer.alloc(32);
+  const copyOut = (out: Uint8Array, at: number, length: number) => {
+    for (let i = 0; i < length; i++) out[at + i] = mac[i]!;
+  };
   if (innerPad.every((byte) => byte < 0x80)) {
     const innerPrefix = innerPad.toString("latin1");
-    return (message) => {
+    return (message, out, at, length) => {
       outer.write(hash("sha256", innerPrefix + message, "base64"), BLOCK, "base64");
-      return hash("sha256", outer, "hex");
+      mac.write(hash("sha256", outer, "base64"), 0, "base64");
+      copyOut(out, at, length);
     };
   }
   const inner = Buffer.alloc(BLOCK + MAX_MESSAGE);
   innerPad.copy(inner);
-  return (message) => {
+  return (message, out, at, length) => {
     if (message.length * 3 > MAX_MESSAGE) throw new Error("message too long for the keyed hash");
-    const length = BLOCK + inner.write(message, BLOCK, "utf8");
-    hash("sha256", inner.subarray(0, length), "buffer").copy(outer, BLOCK);
-    return hash("sha256", outer, "hex");
+    const end = BLOCK + inner.write(message, BLOCK, "utf8");
+    hash("sha256", inner.subarray(0, end), "buffer").copy(outer, BLOCK);
+    hash("sha256", outer, "buffer").copy(mac);
+    copyOut(out, at, length);
+  };
+}
+
+/** `hmacSha256` as 64 hex chars. */
+export function hmacSha256Hex(key: string | Buffer): (message: string) => string {
+  const mac = hmacSha256(key);
+  const out = Buffer.alloc(32);
+  return (message) => {
+    mac(message, out, 0, 32);
+    return out.toString("hex");
   };
 }
 
@@ -50,11 +67,12 @@ const itemKey = (item: Item) => `${item.size ?? ""}${SEP}${item.product}${SEP}${
 
 /**
  * Keyed id of a sale: HMAC-SHA256 over its normalised content (time, branch, customer name,
- * items in a fixed order, total, payment), 128 bits as 32 hex chars. The card number is left out
- * (spreadsheet re-saves mangle it); without the secret the id reveals nothing about the customer.
+ * items in a fixed order, total, payment), its first 128 bits written as 16 bytes into `keys` at
+ * `at` (as text, 32 hex chars). The card number is left out (spreadsheet re-saves mangle it);
+ * without the secret the id reveals nothing about the customer.
  */
-export function transactionIds(secret: string | Buffer): (sales: RawSales, sale: number) => string {
-  const hmac = hmacSha256Hex(secret);
+export function transactionKeys(secret: string | Buffer): (sales: RawSales, sale: number, keys: Uint8Array, at: number) => void {
+  const hmac = hmacSha256(secret);
   const keys = new Map<Item, string>();
   const keyOf = (item: Item) => {
     let key = keys.get(item);
@@ -65,7 +83,7 @@ export function transactionIds(secret: string | Buffer): (sales: RawSales, sale:
     return key;
   };
   const sorted: string[] = [];
-  return (sales, sale) => {
+  return (sales, sale, out, at) => {
     // Items in a fixed (sorted) order, so the id does not depend on how the basket was listed.
     // Baskets hold a handful of items: an insertion sort beats Array#sort's machinery here.
     const from = sales.itemStart[sale]!;
@@ -83,6 +101,6 @@ export function transactionIds(secret: string | Buffer): (sales: RawSales, sale:
       for (let n = 1; n < count; n++) items += "\u001e" + sorted[n]!;
     }
     const message = `${sales.time[sale]}${SEP}${sales.branch[sale]}${SEP}${sales.customerName[sale]!.trim()}${SEP}${items}${SEP}${sales.totalPence[sale]}${SEP}${sales.payment[sale]}`;
-    return hmac(message).slice(0, 32);
+    hmac(message, out, at, 16);
   };
 }

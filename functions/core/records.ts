@@ -55,9 +55,7 @@ export interface RawSales extends SaleColumns {
 
 /** After `clean`: personal data gone, each sale identified by its keyed id. */
 export interface Sales extends SaleColumns {
-  /** 32 hex chars. */
-  transactionId: string[];
-  /** The same ids as bytes, 16 per sale: cheap to compare and to send between threads. */
+  /** Each sale's keyed id as bytes, 16 per sale (32 hex chars in the files): cheap to compare and to send between threads. */
   transactionKey: Uint8Array;
 }
 
@@ -81,7 +79,6 @@ export interface ProductRow {
 
 export interface TransactionColumns {
   count: number;
-  transactionId: string[];
   transactionKey: Uint8Array;
   branchId: string[];
   time: string[];

@@ -1,7 +1,7 @@
 // The transform steps after `parse`. Each is its own function from one chunk's columns to the
 // next form (records.ts), so they can be reordered or replaced; the factories hold what a step
 // must remember across the chunks of one file. Rejects pass through every step unchanged.
-import { branchId, productId, transactionIds } from "./keys.js";
+import { branchId, productId, transactionKeys } from "./keys.js";
 import { RecentIds } from "./id-set.js";
 import type { BranchRow, Entities, Item, ProductRow, RawSales, SaleItems, Sales } from "./records.js";
 
@@ -10,14 +10,13 @@ const ITEM_CACHE_LIMIT = 10_000;
 
 /** Identifies each sale by its keyed id, then drops customer name and card number for good. */
 export function clean(secret: string | Buffer) {
-  const transactionId = transactionIds(secret);
+  const writeKey = transactionKeys(secret);
   return function cleanSales(sales: RawSales): Sales {
-    const ids: string[] = new Array(sales.count);
-    for (let i = 0; i < sales.count; i++) ids[i] = transactionId(sales, i);
+    const transactionKey = new Uint8Array(16 * sales.count);
+    for (let i = 0; i < sales.count; i++) writeKey(sales, i, transactionKey, 16 * i);
     // A new object of the listed columns only: nothing downstream can reach the personal data.
     const { count, line, time, branch, payment, totalPence, itemStart, items, rejects } = sales;
-    const transactionKey = Buffer.from(ids.join(""), "hex");
-    return { count, line, time, branch, payment, totalPence, itemStart, items, rejects, transactionId: ids, transactionKey };
+    return { count, line, time, branch, payment, totalPence, itemStart, items, rejects, transactionKey };
   };
 }
 
@@ -84,7 +83,6 @@ export function normalise() {
       products,
       transactions: {
         count,
-        transactionId: sales.transactionId,
         transactionKey: sales.transactionKey,
         branchId: saleBranch,
         time: sales.time,
