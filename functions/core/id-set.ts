@@ -37,13 +37,7 @@ export class IdSet {
     return this.put(byteWord(bytes, at), byteWord(bytes, at + 4), byteWord(bytes, at + 8), byteWord(bytes, at + 12));
   }
 
-  /** Whether the 16-byte id at `at` in `bytes` is present. */
-  hasBytes(bytes: Uint8Array, at: number): boolean {
-    checkId(bytes, at);
-    return this.has(byteWord(bytes, at), byteWord(bytes, at + 4), byteWord(bytes, at + 8), byteWord(bytes, at + 12));
-  }
-
-  /** The id as four big-endian 32-bit words. */
+  /** Whether the id, given as four big-endian 32-bit words, is present. */
   has(a: number, b: number, c: number, d: number): boolean {
     return find(this.shards[a >>> 28]!, a, b, c, d) >= 0;
   }

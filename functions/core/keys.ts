@@ -1,6 +1,6 @@
 // Deterministic keys (DESIGN section 3), so any file can be processed alone and in any order.
 import { createHash, hash } from "node:crypto";
-import type { Item, RawSales } from "./records.js";
+import { ITEM_CACHE_LIMIT, type Item, type RawSales } from "./records.js";
 
 const SEP = "\u001f";
 const hash128 = (text: string) => hash("sha256", text, "hex").slice(0, 32);
@@ -53,15 +53,6 @@ export function hmacSha256(key: string | Buffer): (message: string, out: Uint8Ar
   };
 }
 
-/** `hmacSha256` as 64 hex chars. */
-export function hmacSha256Hex(key: string | Buffer): (message: string) => string {
-  const mac = hmacSha256(key);
-  const out = Buffer.alloc(32);
-  return (message) => {
-    mac(message, out, 0, 32);
-    return out.toString("hex");
-  };
-}
 
 const itemKey = (item: Item) => `${item.size ?? ""}${SEP}${item.product}${SEP}${item.flavour ?? ""}${SEP}${item.pricePence}`;
 
@@ -78,7 +69,7 @@ export function transactionKeys(secret: string | Buffer): (sales: RawSales, sale
     let key = keys.get(item);
     if (key === undefined) {
       key = itemKey(item);
-      if (keys.size < 10_000) keys.set(item, key);
+      if (keys.size < ITEM_CACHE_LIMIT) keys.set(item, key);
     }
     return key;
   };

@@ -11,7 +11,8 @@ const MAX_WARNING_LINES = 100;
 export class ChunkMerger {
   private readonly branches = new Set<string>();
   private readonly products = new Set<string>();
-  private readonly sales: RecentIds;
+  /** Sales seen in earlier chunks; none when the chunks were transformed in order by one transformer. */
+  private readonly sales: RecentIds | undefined;
   salesRead = 0;
   warnings = 0;
   /** The first rejected row (`line,reason`), to explain a file in which nothing could be read. */
@@ -24,10 +25,10 @@ export class ChunkMerger {
    */
   constructor(
     private readonly files: TableFiles,
-    private readonly acrossChunks: boolean,
+    acrossChunks: boolean,
     dedupeWindow?: number,
   ) {
-    this.sales = new RecentIds(dedupeWindow);
+    this.sales = acrossChunks ? new RecentIds(dedupeWindow) : undefined;
   }
 
   add(result: ChunkResult): void {
@@ -44,7 +45,7 @@ export class ChunkMerger {
     const keep: boolean[] = new Array(count);
     let kept = 0;
     for (let i = 0; i < count; i++) {
-      keep[i] = !this.acrossChunks || this.sales.addBytes(result.transactionIds, i * ID_BYTES);
+      keep[i] = this.sales?.addBytes(result.transactionIds, i * ID_BYTES) ?? true;
       if (keep[i]) kept++;
     }
     for (const w of result.warnings) {

@@ -2,12 +2,10 @@
 // (canonical 2021+, legacy 2020) from its first data row and tolerates the damage listed in
 // DESIGN section 2. Dates are read with explicit day-first formats, never `new Date(string)`.
 import { parsePence } from "./money.js";
-import type { CsvRecords, Item, PaymentMethod, RawSales, Reject, Size } from "./records.js";
+import { ITEM_CACHE_LIMIT, type CsvRecords, type Item, type PaymentMethod, type RawSales, type Reject, type Size } from "./records.js";
 
 export type Variant = "canonical" | "legacy";
 const COLUMN_COUNT = 7;
-/** Distinct item texts remembered per file (a real menu has under a hundred). */
-const ITEM_CACHE_LIMIT = 10_000;
 
 const CANONICAL_DATE = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/;
 const LEGACY_DATE = /^(\d{4})-(\d{1,2})-(\d{1,2})$/;

@@ -6,6 +6,9 @@
 export type Size = "Regular" | "Large";
 export type PaymentMethod = "CASH" | "CARD";
 
+/** Bound on per-file caches keyed by distinct items or times (a real menu has under a hundred items). */
+export const ITEM_CACHE_LIMIT = 10_000;
+
 /** A basket item as sold. Immutable: `parse` hands out one object for equal item texts. */
 export interface Item {
   /** `null` when the file does not say (legacy rows with an empty size): unknown, never guessed. */

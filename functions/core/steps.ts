@@ -3,10 +3,7 @@
 // must remember across the chunks of one file. Rejects pass through every step unchanged.
 import { branchId, productId, transactionKeys } from "./keys.js";
 import { RecentIds } from "./id-set.js";
-import type { BranchRow, Entities, Item, ProductRow, RawSales, SaleItems, Sales } from "./records.js";
-
-/** Bound on per-file caches keyed by distinct items (a real menu has under a hundred). */
-const ITEM_CACHE_LIMIT = 10_000;
+import { ITEM_CACHE_LIMIT, type BranchRow, type Entities, type Item, type ProductRow, type RawSales, type SaleItems, type Sales } from "./records.js";
 
 /** Identifies each sale by its keyed id, then drops customer name and card number for good. */
 export function clean(secret: string | Buffer) {

@@ -104,11 +104,13 @@ async function run(input: Readable, files: TableFiles, options: TransformOptions
     const mergeNext = async () => {
       const result = await inFlight.shift()!;
       merger.add(result);
-      pool?.merged(result.index);
-      resultBytes += result.transactions.byteLength + result.items.byteLength;
-      if (pool && resultBytes >= COLLECT_EVERY_BYTES) {
-        collectGarbage();
-        resultBytes = 0;
+      if (pool) {
+        pool.merged(result.index);
+        resultBytes += result.transactions.byteLength + result.items.byteLength;
+        if (resultBytes >= COLLECT_EVERY_BYTES) {
+          collectGarbage();
+          resultBytes = 0;
+        }
       }
       await files.drained();
     };
