@@ -27,7 +27,7 @@ export interface LocalPipelineOptions {
   keyFile?: string;
   /** Worker threads per transform; by default as many as help for each file's size. */
   threads?: number | undefined;
-  /** Manifests per load transaction (default 50). */
+  /** Manifests per load transaction (default `$COFFEETL_LOAD_BATCH`, else 50). */
   maxBatch?: number;
   log?: Log;
   /** Called once when another process holds the home and this one waits for it. */
@@ -199,6 +199,8 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
     `This machine's key (fingerprint ${fingerprint}) is from ${keySource}. Give it the warehouse's key: ` +
     `set ${KEY_ENV} to the key, or pass --key-file FILE (or set ${KEY_FILE_ENV}); without either, the key made once in ${join(home, HOME_KEY_FILE)} is used`;
 
+  const maxBatch = options.maxBatch ?? (Number(process.env.COFFEETL_LOAD_BATCH) || 50);
+
   interface Pending {
     report: FileReport;
     started: number;
@@ -239,9 +241,7 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
   async function flush(pending: Pending[], hooks: IngestHooks): Promise<void> {
     const toLoad = pending.filter((p) => p.manifestKey);
     const started = Date.now();
-    const outcomes = await loadManifests({ transformed, warehouse, log, keyHint }, toLoad.map((p) => p.manifestKey!), {
-      maxBatch: options.maxBatch ?? 50,
-    });
+    const outcomes = await loadManifests({ transformed, warehouse, log, keyHint }, toLoad.map((p) => p.manifestKey!), { maxBatch });
     const loadMs = Date.now() - started;
     const totalSales = toLoad.reduce((n, p) => n + p.sales, 0) || 1;
     for (const [i, outcome] of outcomes.entries()) {
@@ -286,7 +286,7 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
         pending.push(p);
         reports.push(p.report);
         sales += p.sales;
-        if (sales >= BATCH_SALES || pending.length >= (options.maxBatch ?? 50)) {
+        if (sales >= BATCH_SALES || pending.length >= maxBatch) {
           await flush(pending, hooks);
           pending = [];
           sales = 0;
