@@ -30,7 +30,7 @@ export interface LocalPipelineOptions {
   /** Manifests per load transaction (default `$COFFEETL_LOAD_BATCH`, else 50). */
   maxBatch?: number;
   log?: Log;
-  /** Called once when another process holds the home and this one waits for it. */
+  /** Called once when another process holds the home and this one waits for it (default: a line on stderr). */
   onWait?: (message: string) => void;
   /** How long to wait for a home another process holds (default 1 hour); 0 fails at once. */
   waitMs?: number;
@@ -108,7 +108,7 @@ const LOCK_STALE_MS = 5 * 60_000;
  * mtime is refreshed every 10 s; one untouched for 5 minutes (a killed process) is taken over.
  * (PGlite may hold the event loop for a long statement, hence the long staleness.)
  */
-async function lockHome(home: string, waitMs: number, onWait: ((message: string) => void) | undefined): Promise<() => Promise<void>> {
+async function lockHome(home: string, waitMs: number, onWait: (message: string) => void): Promise<() => Promise<void>> {
   const options = {
     lockfilePath: join(home, "home.lock"),
     stale: LOCK_STALE_MS,
@@ -126,7 +126,7 @@ async function lockHome(home: string, waitMs: number, onWait: ((message: string)
   }
   const busy = `${home} is in use by another coffeetl command`;
   if (waitMs <= 0) throw new Error(`${busy}; try again when it has finished`);
-  onWait?.(`${busy}; waiting for it to finish...`);
+  onWait(`${busy}; waiting for it to finish...`);
   const deadline = Date.now() + waitMs;
   for (;;) {
     await new Promise((r) => setTimeout(r, 250));
@@ -171,7 +171,8 @@ const BATCH_SALES = 200_000;
 export async function openLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
   const home = resolve(options.home);
   await mkdir(home, { recursive: true });
-  const release = await lockHome(home, options.waitMs ?? 60 * 60_000, options.onWait);
+  const onWait = options.onWait ?? ((message: string) => process.stderr.write(`coffeetl: ${message}\n`));
+  const release = await lockHome(home, options.waitMs ?? 60 * 60_000, onWait);
   try {
     return await openLocked(home, options, release);
   } catch (error) {
