@@ -25,6 +25,19 @@ export const KEYS: Record<TableName, readonly string[]> = {
   transaction_items: ["transaction_id", "product_id", "unit_price"],
 };
 
+/**
+ * Limits of the columns the transform fills from raw text, checked before a row is written (a row
+ * over them is rejected, never a load failed): VARCHAR(n) counts bytes (Redshift), and
+ * DECIMAL(10,2) holds at most 99,999,999.99. Kept equal to CREATE_TABLES below (tests compare).
+ */
+export const COLUMN_LIMITS = {
+  branch_name: 100,
+  product_name: 100,
+  flavour: 100,
+  source_key: 1024,
+  maxAmountPence: 9_999_999_999,
+} as const;
+
 export const LOADS_COLUMNS = [
   "load_id",
   "source_key",

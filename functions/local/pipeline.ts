@@ -8,7 +8,7 @@ import { loadManifest } from "../app/load-manifest.js";
 import { silentLog, type Log } from "../app/log.js";
 import type { Warehouse } from "../app/ports.js";
 import { transformObject } from "../app/transform-object.js";
-import { REJECTS_FILE } from "../core/manifest.js";
+import { REJECTS_FILE, WARNINGS_FILE, type LineNote } from "../core/manifest.js";
 import { FolderStorage } from "./folder-storage.js";
 import { PostgresWarehouse } from "./postgres-warehouse.js";
 
@@ -38,6 +38,11 @@ export interface FileReport {
   prefix?: string;
   /** The file listing rejected rows (line and reason), when there are any. */
   rejectsPath?: string;
+  /** The file listing lines loaded with a warning (line and reason), when there are any. */
+  warningsPath?: string;
+  /** The first rejected lines and warnings (line and reason, never content), for display. */
+  firstRejects?: LineNote[];
+  firstWarnings?: LineNote[];
   /** Worker threads the transform used (0: the main thread). */
   threads?: number;
 }
@@ -126,6 +131,9 @@ export async function openLocalPipeline(options: LocalPipelineOptions): Promise<
         prefix: outcome.prefix,
         threads: outcome.workers,
         ...(load.rowsRejected ? { rejectsPath: transformed.path(`${outcome.prefix}/${REJECTS_FILE}`) } : {}),
+        ...(load.warnings ? { warningsPath: transformed.path(`${outcome.prefix}/${WARNINGS_FILE}`) } : {}),
+        firstRejects: outcome.manifest.firstRejects ?? [],
+        firstWarnings: outcome.manifest.firstWarnings ?? [],
         rowsRead: load.rowsRead,
         salesNew: load.transactionsNew,
         duplicates: load.transactionsDuplicate,
