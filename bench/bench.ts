@@ -62,6 +62,8 @@ interface Phase {
   peakRssMb: number;
   rows: number;
   manifestKey?: string;
+  /** Sales written by a transform. */
+  transactions?: number;
 }
 const runPhaseOf = (build: string, args: string[]): Phase =>
   JSON.parse(execFileSync(process.execPath, [join(build, "phase.mjs"), ...args], { encoding: "utf8", maxBuffer: 1 << 20 }).trim().split("\n").pop()!);
@@ -123,6 +125,10 @@ for (const rows of sizes) {
   const versusBase = (pick: (r: Round) => Phase, base: (r: Round) => Phase) =>
     `  ${median(rounds.map((r) => base(r).seconds / pick(r).seconds)).toFixed(3)}x baseline's speed (median of rounds)`;
   print("csv-parse alone (reference floor)", rows, typical(rounds.map((r) => r.floor)));
+  // One sale per till line: the sample holds identical sales (same minute, name and basket), all kept.
+  const kept = rounds.map((r) => [r.single, r.threaded]).flat().filter((p): p is Phase => p !== undefined);
+  if (kept.some((p) => p.transactions !== rows)) throw new Error(`sales written ${kept.map((p) => p.transactions).join(", ")}, not ${rows}`);
+  console.log(`every transform wrote ${rows.toLocaleString("en-GB")} sales of ${rows.toLocaleString("en-GB")} lines`);
   const single = typical(rounds.map((r) => r.single));
   print("transform (1 thread)", rows, single, versusFloor((r) => r.single));
   if (threads) print(`transform (${threads} worker threads)`, rows, typical(rounds.map((r) => r.threaded!)), versusFloor((r) => r.threaded!));
