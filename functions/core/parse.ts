@@ -177,6 +177,7 @@ export function parse() {
   const times = new Map<string, string | null>();
   const branches = new Map<string, string | null>();
   let layout: Variant = "canonical";
+  let lastBranch: string | undefined;
   return function parseChunk(records: CsvRecords, place: ChunkPlace): RawSales {
     const { fields } = records;
     const n = fields.length;
@@ -209,7 +210,8 @@ export function parse() {
         t = parseTime(f[0]!);
         if (times.size < ITEM_CACHE_LIMIT) times.set(f[0]!, t);
       }
-      let branchProblem = branches.get(f[1]!);
+      // Lines of a file mostly share their branch: check a name once.
+      let branchProblem = f[1] === lastBranch ? null : branches.get(f[1]!);
       if (branchProblem === undefined) {
         branchProblem = f[1] === "" ? "empty branch" : fitsBytes(f[1]!, COLUMN_LIMITS.branch_name) ? null : `branch name longer than ${COLUMN_LIMITS.branch_name} bytes`;
         if (branches.size < ITEM_CACHE_LIMIT) branches.set(f[1]!, branchProblem);
@@ -232,6 +234,7 @@ export function parse() {
         rejects.push({ line: at, reason: problem });
         continue;
       }
+      lastBranch = f[1]!;
       line[count] = at;
       time.push(t!);
       branch.push(f[1]!);
