@@ -5,6 +5,9 @@
 // are kept by the load, which inserts parents first and children only for loaded sales, and are
 // checked by the tests; they are not declared as FOREIGN KEYs because Redshift would not enforce
 // them and PostgreSQL's row-by-row checks made bulk loads three times slower.
+// transaction_id is a keyed hash of the sale and its occurrence number among identical sales of
+// its file (DESIGN section 3): one till line is one sale, and the same file's content seen again
+// gets the same ids, so the load's insert-where-not-exists adds each sale once.
 
 export const TABLES = ["branches", "products", "transactions", "transaction_items"] as const;
 export type TableName = (typeof TABLES)[number];
