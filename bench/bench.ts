@@ -2,10 +2,12 @@
 // 1,000,000 sales made by the sample generator. Not a test: it prints figures.
 // Each phase runs alone in a child process built by esbuild (as the Lambdas run), so its peak
 // RSS is its own. Set COFFEETL_BENCH_DATABASE_URL to also time the load on a PostgreSQL server.
+// COFFEETL_BENCH_PHASES=transform leaves the loads out; COFFEETL_BENCH_BASELINE=<git ref> also
+// runs that commit's transform, interleaved round by round with this one's (an A/B in one run).
 import { execFileSync } from "node:child_process";
 import { createWriteStream, existsSync } from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
-import { availableParallelism, cpus } from "node:os";
+import { mkdir, rm, symlink } from "node:fs/promises";
+import { availableParallelism, cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { build } from "esbuild";
@@ -19,10 +21,14 @@ const sizes = (process.env.COFFEETL_BENCH_ROWS ?? "100000,1000000").split(",").m
 const serverUrl = process.env.COFFEETL_BENCH_DATABASE_URL;
 /** Rounds of the csv-parse floor and the transforms (the loads run once: they take a minute). */
 const repeats = Number(process.env.COFFEETL_BENCH_REPEATS ?? 3);
+const phases = new Set((process.env.COFFEETL_BENCH_PHASES ?? "transform,load").split(","));
+const baselineRef = process.env.COFFEETL_BENCH_BASELINE;
 
-await build({
-  entryPoints: { phase: join(ROOT, "bench/phase.ts"), "transform-worker": join(ROOT, "functions/core/transform-worker.ts") },
-  outdir: BUILD,
+/** Bundles a source tree's phase runner and transform worker into `outdir`. */
+const buildPhases = (root: string, outdir: string) => build({
+  entryPoints: { phase: join(root, "bench/phase.ts"), "transform-worker": join(root, "functions/core/transform-worker.ts") },
+  absWorkingDir: root,
+  outdir,
   outExtension: { ".js": ".mjs" },
   bundle: true,
   platform: "node",
@@ -33,6 +39,22 @@ await build({
   banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
   logLevel: "warning",
 });
+await buildPhases(ROOT, BUILD);
+
+/** The baseline commit's tree (git archive, no worktree), sharing this tree's node_modules, built. */
+async function baselineBuild(ref: string): Promise<{ build: string; commit: string }> {
+  const commit = execFileSync("git", ["rev-parse", "--short", ref], { cwd: ROOT, encoding: "utf8" }).trim();
+  // Outside the project, so that the type check never sees a second copy of it.
+  const tree = join(tmpdir(), `coffeetl-bench-baseline-${commit}`);
+  if (!existsSync(join(tree, "bench/phase.ts"))) {
+    await mkdir(tree, { recursive: true });
+    execFileSync("sh", ["-c", `git archive ${commit} | tar -x -C ${JSON.stringify(tree)}`], { cwd: ROOT });
+    await symlink(join(ROOT, "node_modules"), join(tree, "node_modules"));
+  }
+  await buildPhases(tree, join(tree, "bench/.build"));
+  return { build: join(tree, "bench/.build"), commit };
+}
+const baseline = baselineRef ? await baselineBuild(baselineRef) : undefined;
 
 interface Phase {
   seconds: number;
@@ -40,9 +62,12 @@ interface Phase {
   peakRssMb: number;
   rows: number;
   manifestKey?: string;
+  /** Sales written by a transform. */
+  transactions?: number;
 }
-const runPhase = (...args: string[]): Phase =>
-  JSON.parse(execFileSync(process.execPath, [join(BUILD, "phase.mjs"), ...args], { encoding: "utf8", maxBuffer: 1 << 20 }).trim().split("\n").pop()!);
+const runPhaseOf = (build: string, args: string[]): Phase =>
+  JSON.parse(execFileSync(process.execPath, [join(build, "phase.mjs"), ...args], { encoding: "utf8", maxBuffer: 1 << 20 }).trim().split("\n").pop()!);
+const runPhase = (...args: string[]): Phase => runPhaseOf(BUILD, args);
 
 const results: Array<{ phase: string; sales: number } & Phase> = [];
 const print = (phase: string, sales: number, p: Phase, note = "") => {
@@ -75,27 +100,52 @@ for (const rows of sizes) {
   // transforms run in interleaved rounds, each figure is the median round, and each transform is
   // also shown against csv-parse's time in the same round.
   const threads = availableParallelism() > 1 ? Math.min(availableParallelism(), 4) : 0;
-  const rounds: Array<{ floor: Phase; single: Phase; threaded?: Phase }> = [];
+  type Round = { floor: Phase; single: Phase; threaded?: Phase; baseSingle?: Phase; baseThreaded?: Phase };
+  const rounds: Round[] = [];
+  const transformRun = async (build: string, workers: number) => {
+    await rm(join(home, "transformed"), { recursive: true, force: true });
+    return runPhaseOf(build, ["transform", home, key, String(workers)]);
+  };
   for (let round = 0; round < repeats; round++) {
     const floor = runPhase("csv-parse", home, key);
-    await rm(join(home, "transformed"), { recursive: true, force: true });
-    const single = runPhase("transform", home, key, "0");
-    let threaded: Phase | undefined;
-    if (threads) {
-      await rm(join(home, "transformed"), { recursive: true, force: true });
-      threaded = runPhase("transform", home, key, String(threads));
+    const r: Round = { floor, single: undefined as unknown as Phase };
+    // Alternate which build goes first, so neither always gets the warmer (or quieter) slot.
+    const order = baseline && round % 2 === 1 ? ["base", "this"] : ["this", "base"];
+    for (const which of order) {
+      if (which === "base" && !baseline) continue;
+      const build = which === "base" ? baseline!.build : BUILD;
+      const single = await transformRun(build, 0);
+      const threaded = threads ? await transformRun(build, threads) : undefined;
+      if (which === "base") Object.assign(r, { baseSingle: single, ...(threaded ? { baseThreaded: threaded } : {}) });
+      else Object.assign(r, { single, ...(threaded ? { threaded } : {}) });
     }
-    rounds.push({ floor, single, ...(threaded ? { threaded } : {}) });
+    rounds.push(r);
   }
-  const versusFloor = (pick: (r: (typeof rounds)[number]) => Phase) =>
-    `  ${median(rounds.map((r) => pick(r).seconds / r.floor.seconds)).toFixed(2)}x csv-parse's time`;
+  const versusFloor = (pick: (r: Round) => Phase) => `  ${median(rounds.map((r) => pick(r).seconds / r.floor.seconds)).toFixed(2)}x csv-parse's time`;
+  const versusBase = (pick: (r: Round) => Phase, base: (r: Round) => Phase) =>
+    `  ${median(rounds.map((r) => base(r).seconds / pick(r).seconds)).toFixed(3)}x baseline's speed (median of rounds)`;
   print("csv-parse alone (reference floor)", rows, typical(rounds.map((r) => r.floor)));
+  // One sale per till line: the sample holds identical sales (same minute, name and basket), all kept.
+  const kept = rounds.map((r) => [r.single, r.threaded]).flat().filter((p): p is Phase => p !== undefined);
+  if (kept.some((p) => p.transactions !== rows)) throw new Error(`sales written ${kept.map((p) => p.transactions).join(", ")}, not ${rows}`);
+  console.log(`every transform wrote ${rows.toLocaleString("en-GB")} sales of ${rows.toLocaleString("en-GB")} lines`);
   const single = typical(rounds.map((r) => r.single));
   print("transform (1 thread)", rows, single, versusFloor((r) => r.single));
   if (threads) print(`transform (${threads} worker threads)`, rows, typical(rounds.map((r) => r.threaded!)), versusFloor((r) => r.threaded!));
-  const times = (pick: (r: (typeof rounds)[number]) => Phase | undefined) =>
+  if (baseline) {
+    print(`baseline ${baseline.commit} (1 thread)`, rows, typical(rounds.map((r) => r.baseSingle!)), versusFloor((r) => r.baseSingle!));
+    if (threads) print(`baseline ${baseline.commit} (${threads} threads)`, rows, typical(rounds.map((r) => r.baseThreaded!)), versusFloor((r) => r.baseThreaded!));
+    console.log(`  this build vs baseline: 1 thread${versusBase((r) => r.single, (r) => r.baseSingle!)}`);
+    if (threads) console.log(`  this build vs baseline: ${threads} threads${versusBase((r) => r.threaded!, (r) => r.baseThreaded!)}`);
+  }
+  const times = (pick: (r: Round) => Phase | undefined) =>
     rounds.map((r) => pick(r)?.seconds.toFixed(2)).filter(Boolean).join(" / ");
   console.log(`  rounds (s): csv-parse ${times((r) => r.floor)}; 1 thread ${times((r) => r.single)}${threads ? `; ${threads} threads ${times((r) => r.threaded)}` : ""}`);
+  if (baseline) console.log(`  baseline rounds (s): 1 thread ${times((r) => r.baseSingle)}${threads ? `; ${threads} threads ${times((r) => r.baseThreaded)}` : ""}`);
+  if (!phases.has("load")) {
+    await rm(home, { recursive: true, force: true, maxRetries: 2 }).catch(() => {});
+    continue;
+  }
   print("load, embedded PGlite (file-backed)", rows, runPhase("load", home, single.manifestKey!));
   if (serverUrl) {
     // A database of its own, so an earlier run's loads never make this one a no-op.

@@ -142,9 +142,17 @@ function printReport(r: FileReport): void {
   }
   console.log(
     `✔ ${r.path}: ${r.rowsRead} rows read, ${r.salesNew} sales new, ${r.duplicates} duplicates, ${r.rejected} rejected, ${r.warnings} warnings, ${time}` +
-      (r.threads ? ` on ${r.threads} threads` : "") +
-      (r.rejectsPath ? `\n  rejected rows (line, reason): ${r.rejectsPath}` : ""),
+      (r.threads ? ` on ${r.threads} threads` : ""),
   );
+  printNotes("rejected", r.rejected, r.firstRejects, r.rejectsPath);
+  printNotes("warning", r.warnings, r.firstWarnings, r.warningsPath);
+}
+
+/** The first few rejected lines or warnings of a file (line and reason, never content), and where the rest are. */
+function printNotes(kind: string, count: number, first: Array<{ line: number; reason: string }> | undefined, path: string | undefined): void {
+  const shown = (first ?? []).slice(0, 3);
+  for (const note of shown) console.log(`  ${kind} line ${note.line}: ${note.reason}`);
+  if (path) console.log(`  ${count > shown.length ? `${count - shown.length} more; all ` : "all "}${kind} lines (line, reason): ${path}`);
 }
 
 main(process.argv.slice(2)).then(

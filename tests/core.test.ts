@@ -15,9 +15,9 @@ import { assertNoPii, csvRows, fixture, transformText } from "./helpers.js";
 import { Readable } from "node:stream";
 import { text } from "node:stream/consumers";
 import { transform } from "../functions/core/transform.js";
-import { readRecords } from "../functions/core/chunk-transform.js";
+import { readRecords } from "../functions/core/read-lines.js";
 import { parse } from "../functions/core/parse.js";
-import { clean, dedupe, firstNormalForm, normalise, rowsOf } from "../functions/core/steps.js";
+import { clean, dedupe, firstNormalForm, normalise, numberOccurrences, rowsOf } from "../functions/core/steps.js";
 
 const read = (name: string) => readFileSync(fixture(name));
 
@@ -39,15 +39,21 @@ test("money is parsed to exact pence and formatted back", () => {
   assert.is([215, 325, 130].reduce((a, b) => a + b), parsePence("6.70"));
 });
 
-test("dates are day-first with explicit formats, invalid days rejected", () => {
-  assert.is(parseTime("25/08/2021 09:00", "canonical"), "2021-08-25 09:00:00");
-  assert.is(parseTime("9/5/2023 9:00", "canonical"), "2023-05-09 09:00:00");
-  assert.is(parseTime("2020-10-01 09:01:30", "legacy"), "2020-10-01 09:01:30");
-  assert.is(parseTime("31/02/2024 10:00", "canonical"), null);
-  assert.is(parseTime("29/02/2024 10:00", "canonical"), "2024-02-29 10:00:00");
-  assert.is(parseTime("29/02/2023 10:00", "canonical"), null);
-  assert.is(parseTime("12/13/2024 10:00", "canonical"), null);
-  assert.is(parseTime("2020-10-01 09:01", "canonical"), null);
+test("dates are day-first or ISO with explicit formats, told apart by shape; invalid days rejected", () => {
+  assert.is(parseTime("25/08/2021 09:00"), "2021-08-25 09:00:00");
+  assert.is(parseTime("25/08/2021 09:00:59"), "2021-08-25 09:00:59");
+  assert.is(parseTime("9/5/2023 9:00"), "2023-05-09 09:00:00");
+  assert.is(parseTime("2020-10-01 09:01:30"), "2020-10-01 09:01:30");
+  assert.is(parseTime("2020-10-01 09:01"), "2020-10-01 09:01:00");
+  assert.is(parseTime("2020-10-01T09:01:00"), "2020-10-01 09:01:00");
+  assert.is(parseTime("31/02/2024 10:00"), null);
+  assert.is(parseTime("29/02/2024 10:00"), "2024-02-29 10:00:00");
+  assert.is(parseTime("29/02/2023 10:00"), null);
+  assert.is(parseTime("12/13/2024 10:00"), null);
+  assert.is(parseTime("2024-13-01 10:00"), null);
+  assert.is(parseTime("01/01/0000 10:00"), null, "no year 0 (PostgreSQL has none)");
+  assert.is(parseTime("01/01/2024 24:00"), null);
+  assert.is(parseTime("01/01/2024"), null);
 });
 
 test("canonical file: every sale, 3NF tables with the schema's columns, quantities for repeats", async () => {
@@ -161,13 +167,29 @@ test("broken rows are rejected with line and reason, good rows kept, mismatched 
   assertNoPii(files.rejects, "rejects.csv");
 });
 
-test("the same sale twice in a file is kept once and counted as a duplicate", async () => {
+test("one sale per till line: identical lines stay sales, numbered; the same content again gives the same ids", async () => {
   const content = readFileSync(fixture("canonical.csv"), "utf8");
-  const { summary, files } = await transformText(content + content.split("\n")[0] + "\n" + content);
+  const first = content.split("\n")[0]!;
+  const ids = async (input: string) => csvRows((await transformText(input)).files.transactions).map((s) => s.transaction_id!);
+  const once = await ids(content);
+  const { summary, files } = await transformText(content + first + "\n" + content);
   assert.is(summary.rowsRead, 11);
-  assert.is(summary.rows.transactions, 5);
-  assert.is(summary.duplicatesInFile, 6);
-  assert.is(csvRows(files.transaction_items).length, csvRows((await transformText(content)).files.transaction_items).length);
+  assert.is(summary.rows.transactions, 11);
+  assert.is(summary.duplicatesInFile, 0);
+  const thrice = csvRows(files.transactions).map((s) => s.transaction_id!);
+  assert.is(new Set(thrice).size, 11, "every line its own id");
+  // The first five are the file's own ids: a sale's id changes only when it repeats.
+  assert.equal(thrice.slice(0, 5), once);
+  // Each sale's items are written under each of its ids.
+  const items = csvRows(files.transaction_items);
+  const itemRows = async (input: string) => (await transformText(input)).summary.rows.transaction_items;
+  assert.is(items.length, 2 * (await itemRows(content)) + (await itemRows(first + "\n")));
+  for (const id of thrice) assert.ok(items.some((i) => i.transaction_id === id), "items of every sale");
+  // Seen again (re-upload, padded or re-saved copy, an export that overlaps): the same ids line for line.
+  assert.equal(await ids(content + first + "\n" + content), thrice);
+  assert.equal(await ids(content + first + "\n"), thrice.slice(0, 6), "a partial export is a prefix");
+  const resaved = "\uFEFF" + (content + first + "\n" + content).replace(/CARD,\d+/g, "CARD,4.11122E+15").split("\n").join("\r\n") + "   \r\n";
+  assert.equal(await ids(resaved), thrice);
 });
 
 test("transaction ids are keyed: same secret same id, another secret another id", async () => {
@@ -198,11 +220,12 @@ test("binary and prose files are unreadable with a clear reason", async () => {
   );
 });
 
-test("an unclosed quote rejects the rows it swallows, and the file still loads the rest", async () => {
+test("an unclosed quote rejects its own line only, and the file loads the rest", async () => {
   const good = "01/03/2024 09:00,Kendal,A B,Regular Latte - 2.15,2.15,CASH,\n";
-  const { summary } = await transformText(good + '01/03/2024 09:01,Kendal,C D,"Regular Latte - 2.15,2.15,CASH,\n' + good.replace("09:00", "09:05"));
-  assert.is(summary.rows.transactions, 1);
+  const { summary, files } = await transformText(good + '01/03/2024 09:01,Kendal,C D,"Regular Latte - 2.15,2.15,CASH,\n' + good.replace("09:00", "09:05"));
+  assert.is(summary.rows.transactions, 2);
   assert.is(summary.rejected, 1);
+  assert.is(files.rejects, "line_number,reason\n2,malformed CSV: a quote opens a field and is never closed\n");
 });
 
 test("IdSet keeps 128-bit ids exactly, across growth", () => {
@@ -240,17 +263,17 @@ test("RecentIds finds every id added fewer than `window` ids ago, and holds at m
   assert.ok(set.addBytes(ids, 32), "absent");
 });
 
-test("a repeat further apart than the dedupe window passes the transform (the load drops it)", async () => {
+test("identical sales further apart than the occurrence window get the first one's id again", async () => {
   const content = readFileSync(fixture("canonical.csv"), "utf8");
   const twice = content + content;
-  const narrow = await transformText(twice, "s", "k.csv", { dedupeWindow: 2 });
-  assert.equal([narrow.summary.rows.transactions, narrow.summary.duplicatesInFile], [10, 0]);
-  const wide = await transformText(twice, "s", "k.csv", { dedupeWindow: 8 });
-  assert.equal([wide.summary.rows.transactions, wide.summary.duplicatesInFile], [5, 5]);
-  // Whatever passes is the very same lines again, which the load's SELECT DISTINCT collapses.
-  const lines = (csv: string) => [...new Set(csv.trimEnd().split("\n"))].sort();
-  assert.equal(lines(narrow.files.transactions), lines(wide.files.transactions));
-  assert.equal(lines(narrow.files.transaction_items), lines(wide.files.transaction_items));
+  const ids = (t: { files: { transactions: string } }) => csvRows(t.files.transactions).map((s) => s.transaction_id!);
+  const wide = await transformText(twice, "s", "k.csv", { occurrenceWindow: 8 });
+  assert.is(new Set(ids(wide)).size, 10);
+  // A window of 2 remembers 2 to 4 sales: the repeats, 5 sales later, are not found and keep the
+  // first id (the load then keeps one of each): bounded memory's price, only in huge files.
+  const narrow = await transformText(twice, "s", "k.csv", { occurrenceWindow: 2 });
+  assert.equal(ids(narrow).slice(5), ids(narrow).slice(0, 5));
+  assert.equal(ids(narrow).slice(0, 5), ids(wide).slice(0, 5));
 });
 
 test("collectGarbage frees what is unreachable, without --expose-gc and without leaving gc global", async () => {
@@ -275,7 +298,18 @@ test("sample files are deterministic, canonical and fully readable", async () =>
   assert.is(summary.rejected, 0);
   assert.is(summary.warnings, 0);
   assert.ok(csvRows(files.products).some((p) => p.product_name === "Hot Chocolate"), "Leeds sells Hot Chocolate");
-  assert.ok(summary.rows.transactions >= 299);
+  assert.is(summary.rows.transactions, 300);
+});
+
+test("a large sample keeps every sale, identical ones included (the bench checks 1,000,000)", async () => {
+  const rows = 30_000;
+  const day = [...sampleChunks({ rows, seed: "dupes", branch: "Chesterfield", date: "2024-03-01" })].join("");
+  // Without the card (not part of a sale's identity), some lines are identical: they must stay.
+  const sales = day.trimEnd().split("\n").map((l) => l.slice(0, l.lastIndexOf(",")));
+  assert.ok(new Set(sales).size < rows, "the sample holds identical sales");
+  const { summary, files } = await transformText(day);
+  assert.equal([summary.rowsRead, summary.rows.transactions, summary.rejected], [rows, rows, 0]);
+  assert.is(new Set(csvRows(files.transactions).map((s) => s.transaction_id)).size, rows);
 });
 
 test("chunked and multi-threaded transforms give the same files, line numbers and counts", async () => {
@@ -292,10 +326,15 @@ test("chunked and multi-threaded transforms give the same files, line numbers an
     return { summary, files: Object.fromEntries(names.map((n, i) => [n, texts[i]])) };
   };
   const whole = await runWith(64 * 1024 * 1024, 0);
-  assert.is(whole.summary.rowsRead, 8002);
-  assert.is(whole.summary.rejected, 1);
-  assert.is(whole.files.rejects, "line_number,reason\n2502,unknown payment method (expected CASH or CARD)\n");
-  assert.ok(whole.summary.duplicatesInFile >= 4000);
+  assert.is(whole.summary.rowsRead, 8003);
+  assert.is(whole.summary.rejected, 3);
+  assert.equal(
+    csvRows(whole.files.rejects!).map((r) => [r.line_number, r.reason!.slice(0, 30)]),
+    [["1001", "malformed CSV: a quote opens a"], ["1002", "expected 7 columns, found 4"], ["2502", "unknown payment method: expect"]],
+  );
+  // The day twice: every sale twice, each its own sale (numbered across chunks and threads alike).
+  assert.is(whole.summary.rows.transactions, 8000);
+  assert.is(new Set(csvRows(whole.files.transactions!).map((s) => s.transaction_id)).size, 8000);
   for (const [chunkBytes, workers] of [[16 * 1024, 0], [16 * 1024, 2], [50_000, 3]] as const) {
     const other = await runWith(chunkBytes, workers);
     assert.equal(other.summary, whole.summary, `chunks of ${chunkBytes} bytes, ${workers} workers`);
@@ -325,12 +364,13 @@ test("the fast HMAC equals Node's createHmac for ASCII, binary, long and non-ASC
 
 test("extreme values render whole: the largest total, big quantities, a non-ASCII source key", async () => {
   const basket = Array.from({ length: 40 }, () => "Large Latte - 2.45").join(", ");
-  const input = `01/03/2024 09:00,Kendal,Ann Example,"${basket}",999999999.99,CARD,\n`;
+  const input = `01/03/2024 09:00,Kendal,Ann Example,"${basket}",99999999.99,CARD,\n01/03/2024 09:01,Kendal,Ann Example,"${basket}",100000000.00,CARD,\n`;
   const { summary, files } = await transformText(input, "s", "uploads/café-ß/01-03-2024.csv");
   assert.is(summary.rows.transactions, 1);
   assert.is(summary.warnings, 1);
+  assert.is(files.rejects, "line_number,reason\n2,\"total over 99,999,999.99\"\n", "DECIMAL(10,2) holds no more");
   const [sale] = csvRows(files.transactions);
-  assert.is(sale!.total_amount, "999999999.99");
+  assert.is(sale!.total_amount, "99999999.99");
   assert.is(sale!.source_key, "uploads/café-ß/01-03-2024.csv");
   assert.equal(csvRows(files.transaction_items).map((i) => [i.unit_price, i.quantity]), [["2.45", "40"]]);
 });
@@ -355,17 +395,35 @@ test("steps stand alone: parse keeps PII columns, clean returns sales without th
   assert.is(Buffer.from(cleaned.transactionKey.subarray(0, 16)).toString("hex"), firstId);
 });
 
-test("dedupe drops a repeated sale and sums repeated items without changing its input", () => {
+test("numberOccurrences gives a repeated chunk's sales new ids, the same every time, without changing its input", () => {
+  const { sales } = stepsOver("canonical.csv");
+  const keyed = clean("s")(sales);
+  const before = keyed.transactionKey.slice();
+  const run = () => {
+    const number = numberOccurrences("s");
+    return [number(keyed), number(keyed), number(keyed)].map((s) => Buffer.from(s.transactionKey).toString("hex"));
+  };
+  const [once, twice, thrice] = run();
+  assert.is(once, before.reduce((hex, b) => hex + b.toString(16).padStart(2, "0"), ""), "first occurrences keep the plain id");
+  const all = [once!, twice!, thrice!].flatMap((hex) => hex.match(/.{32}/g)!);
+  assert.is(new Set(all).size, 3 * keyed.count);
+  assert.equal(run(), [once, twice, thrice]);
+  assert.equal(keyed.transactionKey, before);
+  // Another secret, other occurrence ids.
+  assert.is.not(Buffer.from(numberOccurrences("t")(numberOccurrences("t")(keyed)).transactionKey).toString("hex"), twice);
+});
+
+test("dedupe keeps every sale, each branch and product once, and sums repeated items without changing its input", () => {
   const { entities } = stepsOver("canonical.csv");
   const t = entities.transactions;
-  // The same chunk seen twice: the second time every sale is a repeat.
+  // The same chunk seen twice: sales stay (numbering tells them apart), entities are not repeated.
   const dedupeFile = dedupe();
   const first = dedupeFile(entities);
   const again = dedupeFile(entities);
   assert.is(rowsOf(first.transactions).length, t.count);
-  assert.is(rowsOf(again.transactions).length, 0);
-  assert.is(rowsOf(again.transactionItems).length, 0);
+  assert.is(rowsOf(again.transactions).length, t.count);
   assert.equal(again.branches, []);
+  assert.equal(again.products, []);
   // Repeated basket items became quantities on kept rows; the input column still says 1.
   const items = first.transactionItems;
   const quantities = [...rowsOf(items)].map((i) => items.quantity[i]!);

@@ -57,7 +57,7 @@ test("an ObjectCreated event for a URL-encoded key writes the table files, then 
   const written = s3.stored.filter((k) => k.startsWith(`${OUT}/`)).map((k) => k.slice(OUT.length + 1));
   assert.equal(
     [...written].sort(),
-    ["branches.csv", "manifest.json", "products.csv", "rejects.csv", "transaction_items.csv", "transactions.csv"].map((f) => `${PREFIX}/${f}`),
+    ["branches.csv", "manifest.json", "products.csv", "rejects.csv", "transaction_items.csv", "transactions.csv", "warnings.csv"].map((f) => `${PREFIX}/${f}`),
   );
   assert.is(written.at(-1), `${PREFIX}/manifest.json`, "manifest.json is the last object written");
 

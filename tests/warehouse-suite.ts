@@ -142,11 +142,11 @@ export function warehouseSuite(test: Test, backend: Backend): void {
       assert.is((await figures(local)).sales, 8);
     }));
 
-  test("a sale repeated further apart than the dedupe window is still loaded once and counted", () =>
+  test("identical lines further apart than the occurrence window share an id: the load keeps one and counts it", () =>
     session(async (local) => {
       const content = await readFile(join(FIXTURES, "canonical.csv"), "utf8");
       await local.raw.put("raw/twice.csv", content + content);
-      const deps = { raw: local.raw, transformed: local.transformed, secret: "s", dedupeWindow: 2 };
+      const deps = { raw: local.raw, transformed: local.transformed, secret: "s", occurrenceWindow: 2 };
       const { manifest, manifestKey } = await transformObject(deps, "raw/twice.csv");
       assert.equal([manifest.rows.transactions, manifest.duplicatesInFile], [10, 0]);
       const load = await loadManifest({ transformed: local.transformed, warehouse: local.warehouse }, manifestKey);

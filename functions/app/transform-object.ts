@@ -10,6 +10,7 @@ import {
   OUTPUT_FILES,
   REJECTS_FILE,
   TRANSFORM_VERSION,
+  WARNINGS_FILE,
   parseManifest,
   transformedPrefix,
   type Manifest,
@@ -27,8 +28,8 @@ export interface TransformDeps {
   log?: Log;
   /** Worker threads for the transform; by default as many as help for the object's size. */
   workers?: number | undefined;
-  /** Sales remembered to drop repeats within a file (default `DEDUPE_WINDOW`). */
-  dedupeWindow?: number;
+  /** Sales remembered to number identical ones within a file (default `OCCURRENCE_WINDOW`). */
+  occurrenceWindow?: number;
   /** Called with bytes read so far, for progress display. */
   onProgress?: (bytesRead: number, totalBytes: number) => void;
 }
@@ -88,12 +89,13 @@ export async function transformObject(deps: TransformDeps, key: string, options:
     second.body.on("data", (chunk: Buffer) => report((bytesRead += chunk.length), first.size));
   }
   const workers = deps.workers ?? workersFor(first.size);
-  const run = transform(second.body, { secret: deps.secret, sourceKey: key, workers, dedupeWindow: deps.dedupeWindow });
+  const run = transform(second.body, { secret: deps.secret, sourceKey: key, workers, occurrenceWindow: deps.occurrenceWindow });
   const uploads = [
     ...Object.entries(OUTPUT_FILES).map(([table, file]) =>
       transformed.put(`${prefix}/${file}`, run.outputs[table as keyof typeof OUTPUT_FILES], { contentType: "text/csv" }),
     ),
     transformed.put(`${prefix}/${REJECTS_FILE}`, run.outputs.rejects, { contentType: "text/csv" }),
+    transformed.put(`${prefix}/${WARNINGS_FILE}`, run.outputs.warnings, { contentType: "text/csv" }),
   ];
   let summary;
   try {
@@ -113,7 +115,7 @@ export async function transformObject(deps: TransformDeps, key: string, options:
   const manifest: Manifest = {
     source: { bucket: raw.name, key, versionId: versionId ?? null, size: first.size, sha256 },
     ...summary,
-    files: { ...OUTPUT_FILES, rejects: REJECTS_FILE },
+    files: { ...OUTPUT_FILES, rejects: REJECTS_FILE, warnings: WARNINGS_FILE },
     keyFingerprint: fingerprint,
     transformVersion: TRANSFORM_VERSION,
     transformedAt: new Date().toISOString(),

@@ -1,108 +1,67 @@
-// The transform of one chunk of a raw file: csv-parse, then the steps, then CSV text per table.
-// Runs in the calling thread or in a worker (transform-worker.ts); `merge.ts` joins the chunks.
-import { parse as parseCsv } from "csv-parse/sync";
-import { csvField } from "./csv-writer.js";
+// The transform of one chunk of a raw file: its lines through csv-parse, then the steps, then CSV
+// text per table. Runs in the calling thread or in a worker (transform-worker.ts); `merge.ts`
+// joins the chunks.
 import type { Chunk } from "./chunks.js";
+import { csvField } from "./csv-writer.js";
 import { formatPence } from "./money.js";
-import { parse, type Variant } from "./parse.js";
-import type { CsvRecords, Entities, Reject } from "./records.js";
-import { clean, dedupe, firstNormalForm, normalise, rowsOf } from "./steps.js";
+import { parse } from "./parse.js";
+import { readRecords } from "./read-lines.js";
+import type { Entities, Reject } from "./records.js";
+import { clean, dedupe, firstNormalForm, normalise, numberOccurrences, rowsOf } from "./steps.js";
 
 export interface ChunkOptions {
   secret: string | Buffer;
   sourceKey: string;
   /**
-   * `file` (default): `dedupe` remembers the file's recent sales (`RecentIds`). `chunk`: each
-   * chunk is deduplicated alone, for worker threads that see only some chunks; the merge then
-   * checks every sale against the file's recent sales.
+   * true (default): identical sales are numbered here (`numberOccurrences`), for a transformer
+   * that sees every chunk in order. false: for worker threads that see only some chunks; ids stay
+   * first-occurrence ids and the merge numbers them in file order.
    */
-  dedupeScope?: "file" | "chunk";
-  /** Sales a file-scope `dedupe` remembers (see `RecentIds`). */
-  dedupeWindow?: number;
+  numberOccurrences?: boolean;
+  /** Sales remembered to number identical ones (see `Occurrences`). */
+  occurrenceWindow?: number;
 }
 
-/** A chunk's output: table text in file order, with what the merge needs to drop repeats. */
+/** A chunk's output: table text in file order, with what the merge needs. */
 export interface ChunkResult {
   index: number;
-  /** Readable sales in the chunk (before dedupe). */
+  /** Readable sales in the chunk. */
   sales: number;
   branches: Array<{ id: string; line: string }>;
   products: Array<{ id: string; line: string }>;
-  /** Ids of the rows of `transactions`, in order: 16 bytes each. */
+  /** Ids of the rows of `transactions`, in order: 16 bytes each (not yet numbered, unless numbered here). */
   transactionIds: Uint8Array;
   /** CSV lines as UTF-8. */
   transactions: Uint8Array;
   /** Number of `transaction_items` lines of each transaction, in order. */
   itemCounts: Int32Array;
   items: Uint8Array;
-  rejects: string;
-  rejected: number;
-  /** Positions (in `transactions`) and lines of sales whose total differs from their items. */
-  warnings: Array<{ position: number; line: number }>;
-}
-
-const NEWLINE = 10;
-const CSV_OPTIONS = { trim: true, relax_column_count: true, relax_quotes: true, skip_records_with_error: true } as const;
-
-/**
- * csv-parse over one chunk, with the line each record ends on; blank lines are left out and
- * records csv-parse must skip become rejects. (No `info` option: it costs a third of
- * csv-parse's time; the skip error says where it happened.)
- */
-export function readRecords(chunk: Chunk): CsvRecords {
-  const skips: Array<{ records: number; lines: number; code: string }> = [];
-  const rows = parseCsv(chunk.bytes, {
-    ...CSV_OPTIONS,
-    bom: chunk.index === 0,
-    on_skip: (error) => {
-      const e = error as unknown as { records: number; lines: number; code: string };
-      skips.push({ records: e.records, lines: e.lines, code: e.code });
-    },
-  }) as string[][];
-  const bytes = chunk.bytes;
-  let lines = bytes.length > 0 && bytes[bytes.length - 1] !== NEWLINE ? 1 : 0;
-  for (let at = bytes.indexOf(NEWLINE); at !== -1; at = bytes.indexOf(NEWLINE, at + 1)) lines++;
-  const rejects: Reject[] = skips.map((s) => ({ line: chunk.firstLine - 1 + s.lines, reason: `malformed CSV (${s.code})` }));
-  const lineOf = new Int32Array(rows.length);
-  // The usual case: every physical line is one record, so no field holds a line break.
-  if (skips.length === 0 && rows.length === lines) {
-    for (let i = 0; i < rows.length; i++) lineOf[i] = chunk.firstLine + i;
-  } else {
-    let line = chunk.firstLine - 1;
-    let skip = 0;
-    for (let i = 0; i < rows.length; i++) {
-      while (skip < skips.length && skips[skip]!.records === i) line = chunk.firstLine - 1 + skips[skip++]!.lines;
-      line++;
-      for (const field of rows[i]!) if (field.includes("\n")) line += field.split("\n").length - 1;
-      lineOf[i] = line;
-    }
-  }
-  // Blank lines (also `,,,,,,` re-saves) are no records at all.
-  let kept = 0;
-  for (let i = 0; i < rows.length; i++) {
-    const fields = rows[i]!;
-    if (fields[0] === "" && fields.every((field) => field === "")) continue;
-    rows[kept] = fields;
-    lineOf[kept++] = lineOf[i]!;
-  }
-  rows.length = kept;
-  return { fields: rows, line: lineOf.subarray(0, kept), rejects };
+  /** Lines rejected, in line order: line and reason, never content. */
+  rejects: Reject[];
+  /** Of the rejected lines, those that are not text (NUL bytes, invalid UTF-8). */
+  notText: number;
+  /** Lines loaded with a warning (a total that differs from its items), in line order. */
+  warnings: Reject[];
 }
 
 /** Where a chunk's output bytes go: a fresh array by default (see transform-worker.ts). */
 export type Allocate = (bytes: number) => Uint8Array;
 const freshBytes: Allocate = (bytes) => new Uint8Array(bytes);
 
+export const TOTAL_DIFFERS = "total differs from the sum of its item prices (loaded with the till's total)";
+
 /** One file's chunk transformer. Each instance keeps the steps' state for the chunks it sees. */
 export function createChunkTransformer(options: ChunkOptions, allocate: Allocate = freshBytes) {
-  const steps = { parse: parse(), clean: clean(options.secret), normalise: normalise(), dedupe: dedupe(options.dedupeWindow) };
+  const numbering = options.numberOccurrences === false ? undefined : numberOccurrences(options.secret, options.occurrenceWindow);
+  const steps = { parse: parse(), clean: clean(options.secret), normalise: normalise(), dedupe: dedupe() };
   const render = renderer(options.sourceKey, allocate);
-  return (chunk: Chunk, variant: Variant | undefined): ChunkResult => {
-    // Only the first chunk can hold a header; the variant is the file's, found by the caller.
-    const sales = steps.parse(readRecords(chunk), { variant, first: chunk.index === 0 });
-    const dedupeChunk = options.dedupeScope === "chunk" ? dedupe() : steps.dedupe;
-    const entities = dedupeChunk(steps.normalise(firstNormalForm(steps.clean(sales))));
-    return { ...render(entities), index: chunk.index, sales: sales.count };
+  return (chunk: Chunk): ChunkResult => {
+    const records = readRecords(chunk);
+    // Only the first chunk can hold a header.
+    const sales = steps.parse(records, { first: chunk.index === 0 });
+    const cleaned = steps.clean(sales);
+    const entities = steps.dedupe(steps.normalise(firstNormalForm(numbering ? numbering(cleaned) : cleaned)));
+    return { ...render(entities), index: chunk.index, sales: sales.count, notText: records.notText };
   };
 }
 
@@ -113,6 +72,7 @@ const ID_CHARS = 32;
 const TIME_CHARS = 19;
 const PAYMENT_CHARS = 4;
 const COMMA = 44;
+const NEWLINE = 10;
 
 /** The two ASCII hex digits of each byte value, as one 16-bit number (high digit first). */
 const HEX_PAIRS = Uint16Array.from({ length: 256 }, (_, byte) => {
@@ -201,13 +161,13 @@ function renderer(sourceKey: string, allocate: Allocate) {
   const amountBytes = (pence: number) =>
     pence < 100_000 ? (amounts[pence] ??= Buffer.from(formatPence(pence))) : Buffer.from(formatPence(pence));
   const quantities = Array.from({ length: 10 }, (_, n) => Buffer.from(String(n)));
-  return (e: Entities): Omit<ChunkResult, "index" | "sales"> => {
+  return (e: Entities): Omit<ChunkResult, "index" | "sales" | "notText"> => {
     const t = e.transactions;
     const it = e.transactionItems;
     const saleRows = rowsOf(t);
     const itemRows = rowsOf(it);
     const itemCounts = new Int32Array(saleRows.length);
-    const warnings: ChunkResult["warnings"] = [];
+    const warnings: Reject[] = [];
     const keys = allocate(saleRows.length * 16);
     const transactions = new ByteLines(saleRows.length * (2 * ID_CHARS + TIME_CHARS + PAYMENT_CHARS + AMOUNT_CHARS + 6 + source.length), allocate);
     const items = new ByteLines(itemRows.length * (2 * ID_CHARS + AMOUNT_CHARS + QUANTITY_CHARS + 4), allocate);
@@ -226,7 +186,7 @@ function renderer(sourceKey: string, allocate: Allocate) {
         items.field(quantity < 10 ? quantities[quantity]! : Buffer.from(String(quantity)), NEWLINE);
       }
       itemCounts[x] = k - first;
-      if (t.itemsPence[sale] !== t.totalPence[sale]) warnings.push({ position: x, line: t.line[sale]! });
+      if (t.itemsPence[sale] !== t.totalPence[sale]) warnings.push({ line: t.line[sale]!, reason: TOTAL_DIFFERS });
       keys.set(t.transactionKey.subarray(sale * 16, sale * 16 + 16), x * 16);
       const total = t.totalPence[sale]!;
       transactions.hex(t.transactionKey, sale * 16, COMMA);
@@ -246,8 +206,7 @@ function renderer(sourceKey: string, allocate: Allocate) {
       transactions: transactions.done(),
       itemCounts,
       items: items.done(),
-      rejects: e.rejects.map((r) => `${r.line},${csvField(r.reason)}\n`).join(""),
-      rejected: e.rejects.length,
+      rejects: e.rejects,
       warnings,
     };
   };

@@ -1,6 +1,9 @@
-// Cuts a byte stream into chunks of whole CSV records (at a line end outside quotes), each
-// with the number of its first line, so chunks can be parsed independently and in parallel.
-import { UnreadableFileError } from "./errors.js";
+// Cuts a byte stream into chunks of whole lines, each with the number of its first line, so chunks
+// can be parsed independently and in parallel. A line ends at LF, CRLF or a lone CR (DESIGN
+// section 2); a chunk never ends between the CR and the LF of one line end. A line too long to be
+// a sale is cut short (its start kept, enough to be rejected as over-long), so memory stays
+// bounded whatever the input.
+import { MAX_LINE_BYTES } from "./read-lines.js";
 
 export interface Chunk {
   index: number;
@@ -9,28 +12,32 @@ export interface Chunk {
   firstLine: number;
 }
 
-const NEWLINE = 10;
-const QUOTE = 34;
-const BINARY_CHECK_BYTES = 64 * 1024;
-const STRAY_QUOTE_LIMIT = 4;
+const LF = 10;
+const CR = 13;
 
-function countByte(buffer: Buffer, byte: number, from = 0, to = buffer.length): number {
+/** Line ends in `bytes` (LF, CRLF and lone CR each count once). */
+export function countLineEnds(bytes: Buffer): number {
   let n = 0;
-  for (let at = buffer.indexOf(byte, from); at !== -1 && at < to; at = buffer.indexOf(byte, at + 1)) n++;
+  for (let at = bytes.indexOf(LF); at !== -1; at = bytes.indexOf(LF, at + 1)) n++;
+  for (let at = bytes.indexOf(CR); at !== -1; at = bytes.indexOf(CR, at + 1)) if (bytes[at + 1] !== LF) n++;
   return n;
 }
 
-/** End of the last complete record in `buffer`: after a newline with an even number of quotes before it. */
-function lastRecordEnd(buffer: Buffer): number {
-  let quotes = countByte(buffer, QUOTE);
-  let end = buffer.length;
-  for (;;) {
-    const newline = buffer.lastIndexOf(NEWLINE, end - 1);
-    if (newline === -1) return 0;
-    quotes -= countByte(buffer, QUOTE, newline + 1, end);
-    if (quotes % 2 === 0) return newline + 1;
-    end = newline;
-  }
+/**
+ * End of the last whole line in `buffer` (0: none). A CR as the very last byte may be the first
+ * half of a CRLF whose LF has not arrived yet, so it does not end a line here.
+ */
+function lastLineEnd(buffer: Buffer): number {
+  const lf = buffer.lastIndexOf(LF);
+  const cr = buffer.length > 1 ? buffer.lastIndexOf(CR, buffer.length - 2) : -1;
+  return Math.max(lf, cr) + 1;
+}
+
+/** Where the first line end in `buffer` starts (its LF or CR), or -1. */
+function firstLineEndAt(buffer: Buffer): number {
+  const lf = buffer.indexOf(LF);
+  const cr = buffer.indexOf(CR);
+  return lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr);
 }
 
 export async function* chunksOf(input: AsyncIterable<Buffer | string>, chunkBytes: number): AsyncGenerator<Chunk> {
@@ -38,35 +45,45 @@ export async function* chunksOf(input: AsyncIterable<Buffer | string>, chunkByte
   let pendingBytes = 0;
   let index = 0;
   let line = 1;
-  let checked = 0;
+  /** Inside an over-long line whose start is kept: its bytes are dropped up to its line end. */
+  let skipping = false;
   const emit = (bytes: Buffer): Chunk => {
     const chunk = { index: index++, bytes, firstLine: line };
-    line += countByte(bytes, NEWLINE);
+    line += countLineEnds(bytes);
     return chunk;
   };
+  /** Keeps `tail` (a line without its end yet) as what is pending, cut short when over-long. */
+  const keepTail = (tail: Buffer) => {
+    if (tail.length <= MAX_LINE_BYTES + 1) {
+      pending = tail.length ? [tail] : [];
+      pendingBytes = tail.length;
+      return;
+    }
+    // A last CR already ends the line (alone or with an LF still to come): keep it.
+    const endsWithCr = tail[tail.length - 1] === CR;
+    pending = endsWithCr ? [tail.subarray(0, MAX_LINE_BYTES + 1), tail.subarray(tail.length - 1)] : [tail.subarray(0, MAX_LINE_BYTES + 1)];
+    pendingBytes = MAX_LINE_BYTES + 1 + (endsWithCr ? 1 : 0);
+    skipping = !endsWithCr;
+  };
   for await (const piece of input) {
-    const buffer = typeof piece === "string" ? Buffer.from(piece) : piece;
-    if (checked < BINARY_CHECK_BYTES) {
-      if (buffer.includes(0)) throw new UnreadableFileError("binary content (NUL bytes): not a CSV text file");
-      checked += buffer.length;
+    const whole = typeof piece === "string" ? Buffer.from(piece) : piece;
+    // A large piece is taken a chunk's worth at a time (views, no copies).
+    for (let from = 0; from < whole.length; from += chunkBytes) {
+      let buffer = whole.subarray(from, from + chunkBytes);
+      if (skipping) {
+        const at = firstLineEndAt(buffer);
+        if (at === -1) continue;
+        skipping = false;
+        buffer = buffer.subarray(at);
+      }
+      pending.push(buffer);
+      pendingBytes += buffer.length;
+      if (pendingBytes < chunkBytes) continue;
+      const joined = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+      const end = lastLineEnd(joined);
+      if (end > 0) yield emit(joined.subarray(0, end));
+      keepTail(joined.subarray(end));
     }
-    pending.push(buffer);
-    pendingBytes += buffer.length;
-    if (pendingBytes < chunkBytes) continue;
-    const joined = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
-    let end = lastRecordEnd(joined);
-    // A stray quote (tolerated inside unquoted fields) upsets the parity: past a few chunks'
-    // worth, cut at the last line end anyway rather than hold the file in memory.
-    if (end === 0 && joined.length >= STRAY_QUOTE_LIMIT * chunkBytes) end = joined.lastIndexOf(NEWLINE) + 1;
-    if (end === 0) {
-      // One record longer than a chunk: keep reading until it ends.
-      pending = [joined];
-      continue;
-    }
-    yield emit(joined.subarray(0, end));
-    const rest = joined.subarray(end);
-    pending = rest.length ? [rest] : [];
-    pendingBytes = rest.length;
   }
   if (pendingBytes > 0) yield emit(pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes));
 }

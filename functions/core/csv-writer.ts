@@ -53,9 +53,9 @@ export class CsvFile {
   }
 }
 
-export type OutputName = TableName | "rejects";
+export type OutputName = TableName | "rejects" | "warnings";
 
-/** The five output files of a transform. */
+/** The six output files of a transform: the four tables, rejected lines, lines loaded with a warning. */
 export class TableFiles {
   readonly files: Record<OutputName, CsvFile> = {
     branches: new CsvFile(COLUMNS.branches),
@@ -63,6 +63,7 @@ export class TableFiles {
     transactions: new CsvFile(COLUMNS.transactions),
     transaction_items: new CsvFile(COLUMNS.transaction_items),
     rejects: new CsvFile(["line_number", "reason"]),
+    warnings: new CsvFile(["line_number", "reason"]),
   };
 
   async drained(): Promise<void> {

@@ -99,22 +99,20 @@ const byteWord = (bytes: Uint8Array, at: number): number =>
 const HEX_ID = /^[0-9a-f]{32}$/;
 
 /** Sales remembered by `RecentIds` per generation: a whole file of up to this many is exact. */
-export const DEDUPE_WINDOW = 131_072;
+export const OCCURRENCE_WINDOW = 131_072;
 
 /**
  * The ids of the most recent sales of a file, in bounded memory: two generations of `window` ids
  * (at most ~9 MB each at the default), the older dropped when the newer fills. An id is found
  * again if it was added fewer than `window` ids ago, and always within a file of up to `window`
- * sales. A repeat further apart passes: the load deduplicates staging against the warehouse
- * anyway (DESIGN section 6), so nothing is loaded twice, and memory stays flat however large
- * the file.
+ * sales. Memory stays flat however large the file.
  */
 export class RecentIds {
   private current = new IdSet();
   private previous: IdSet | undefined;
 
-  constructor(private readonly window: number = DEDUPE_WINDOW) {
-    if (!Number.isSafeInteger(window) || window < 1) throw new Error(`dedupe window must be a positive integer, got ${window}`);
+  constructor(private readonly window: number = OCCURRENCE_WINDOW) {
+    if (!Number.isSafeInteger(window) || window < 1) throw new Error(`occurrence window must be a positive integer, got ${window}`);
   }
 
   /** Adds the 16-byte id at `at`; false when it is among the ids remembered. */
@@ -131,5 +129,37 @@ export class RecentIds {
       this.current = new IdSet();
     }
     return true;
+  }
+}
+
+/** Writes the id of the n-th occurrence of the sale whose first id is at `at` (keys.ts). */
+export type OccurrenceKey = (first: Uint8Array, at: number, n: number, out: Uint8Array, outAt: number) => void;
+
+/**
+ * Numbers identical sales of one file in file order (DESIGN section 3): the first keeps its id,
+ * the n-th gets the n-th occurrence id. A sale counts as identical to one of the last `window`
+ * to 2 x `window` sales (`RecentIds`): exact within files of up to `window` sales; in larger
+ * files, an identical line further away than that would get the first one's id again (and be
+ * kept once by the load), a rare loss traded for flat memory.
+ */
+export class Occurrences {
+  private readonly seen: RecentIds;
+  private readonly first = new Uint8Array(16);
+
+  constructor(
+    private readonly occurrenceKey: OccurrenceKey,
+    window?: number,
+  ) {
+    this.seen = new RecentIds(window);
+  }
+
+  /** Numbers the sale whose first-occurrence id is at `at` in `keys`, writing its final id there; returns n. */
+  number(keys: Uint8Array, at: number): number {
+    if (this.seen.addBytes(keys, at)) return 1;
+    this.first.set(keys.subarray(at, at + 16));
+    for (let n = 2; ; n++) {
+      this.occurrenceKey(this.first, 0, n, keys, at);
+      if (this.seen.addBytes(keys, at)) return n;
+    }
   }
 }

@@ -53,11 +53,23 @@ export function hmacSha256(key: string | Buffer): (message: string, out: Uint8Ar
   };
 }
 
+/** The 32 hex digits of the 16 bytes at `at`. */
+const hexAt = (bytes: Uint8Array, at: number) => Buffer.from(bytes.buffer, bytes.byteOffset + at, 16).toString("hex");
+
+/**
+ * The id of the n-th identical sale of one file (n ≥ 2, DESIGN section 3): HMAC-SHA256 over
+ * `occurrence`, the first one's id (itself keyed over the sale) and n, its first 128 bits written
+ * at `outAt`. The first occurrence keeps the plain id, so a sale's id changes only if it repeats.
+ */
+export function occurrenceKeys(secret: string | Buffer): (first: Uint8Array, at: number, n: number, out: Uint8Array, outAt: number) => void {
+  const hmac = hmacSha256(secret);
+  return (first, at, n, out, outAt) => hmac(`occurrence${SEP}${hexAt(first, at)}${SEP}${n}`, out, outAt, 16);
+}
 
 const itemKey = (item: Item) => `${item.size ?? ""}${SEP}${item.product}${SEP}${item.flavour ?? ""}${SEP}${item.pricePence}`;
 
 /**
- * Keyed id of a sale: HMAC-SHA256 over its normalised content (time, branch, customer name,
+ * Keyed id of a sale's first occurrence in its file: HMAC-SHA256 over its normalised content (time, branch, customer name,
  * items in a fixed order, total, payment), its first 128 bits written as 16 bytes into `keys` at
  * `at` (as text, 32 hex chars). The card number is left out (spreadsheet re-saves mangle it);
  * without the secret the id reveals nothing about the customer.

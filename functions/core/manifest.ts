@@ -10,6 +10,8 @@ export const OUTPUT_FILES = {
   transaction_items: "transaction_items.csv",
 } as const satisfies Record<TableName, string>;
 export const REJECTS_FILE = "rejects.csv";
+/** Lines loaded with a warning (`line_number,reason`), beside the rejects. */
+export const WARNINGS_FILE = "warnings.csv";
 export const MANIFEST_FILE = "manifest.json";
 export const FAILURE_FILE = "failed.json";
 
@@ -20,15 +22,21 @@ export interface TransformSummary {
   /** Rows per table file (after dedupe). */
   rows: Record<TableName, number>;
   rejected: number;
-  /**
-   * Readable sales dropped as repeats of a recent sale of the same file (all repeats in a file of
-   * up to `DEDUPE_WINDOW` sales); the load drops any others.
-   */
+  /** Always 0: each till line is a sale, identical ones numbered (DESIGN section 3), never dropped. */
   duplicatesInFile: number;
   /** Sales whose total differs from the sum of their item prices (loaded all the same). */
   warnings: number;
   /** Lines of the first warnings, for whoever investigates (at most 100). */
   warningLines: number[];
+  /** The first rejected lines and the first lines loaded with a warning (line and reason, no content; up to 10 each). */
+  firstRejects?: LineNote[];
+  firstWarnings?: LineNote[];
+}
+
+/** A line of a raw file and what was wrong with it; never its content. */
+export interface LineNote {
+  line: number;
+  reason: string;
 }
 
 export interface Manifest extends TransformSummary {
@@ -39,7 +47,7 @@ export interface Manifest extends TransformSummary {
     size: number;
     sha256: string;
   };
-  files: Record<TableName | "rejects", string>;
+  files: Record<TableName | "rejects", string> & { warnings?: string };
   /** Fingerprint of the transaction-id key that keyed the sales (core/keys `keyFingerprint`). */
   keyFingerprint: string;
   transformVersion: string;

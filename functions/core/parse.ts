@@ -1,36 +1,48 @@
-// `parse`: CSV records of one raw file → typed sale columns (and rejects). Detects the file's variant
-// (canonical 2021+, legacy 2020) from its first data row and tolerates the damage listed in
-// DESIGN section 2. Dates are read with explicit day-first formats, never `new Date(string)`.
+// `parse`: CSV records of one raw file → typed sale columns (and rejects). Each line's layout
+// (canonical 2021+ or legacy 2020) is read from what its columns hold: where the payment method
+// and the total are, and so how its basket is written. Either layout may carry either date style.
+// Values are checked against their warehouse column's limits (schema.ts), so no load fails on
+// them. Dates are read with explicit day-first formats, never `new Date(string)`.
 import { parsePence } from "./money.js";
 import { ITEM_CACHE_LIMIT, type CsvRecords, type Item, type PaymentMethod, type RawSales, type Reject, type Size } from "./records.js";
+import { COLUMN_LIMITS } from "./schema.js";
 
 export type Variant = "canonical" | "legacy";
 const COLUMN_COUNT = 7;
 
-const CANONICAL_DATE = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/;
-const LEGACY_DATE = /^(\d{4})-(\d{1,2})-(\d{1,2})$/;
+const DAY_FIRST_DATE = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/;
+const ISO_DATE = /^(\d{4})-(\d{1,2})-(\d{1,2})$/;
 const CLOCK = /^(\d{1,2}):(\d{2})(?::(\d{2}))?$/;
+/** A till date before this is damage, and PostgreSQL has no year 0. */
+const FIRST_YEAR = 1900;
 
 const pad = (n: number) => (n < 10 ? `0${n}` : String(n));
 
 function isoDate(y: number, mo: number, d: number): string | null {
-  if (mo < 1 || mo > 12 || d < 1) return null;
+  if (y < FIRST_YEAR || mo < 1 || mo > 12 || d < 1) return null;
   const daysInMonth = new Date(Date.UTC(y, mo, 0)).getUTCDate();
   return d > daysInMonth ? null : `${y}-${pad(mo)}-${pad(d)}`;
 }
 
-function parseDate(text: string, variant: Variant): string | null {
-  const m = (variant === "canonical" ? CANONICAL_DATE : LEGACY_DATE).exec(text);
-  if (!m) return null;
-  return variant === "canonical" ? isoDate(+m[3]!, +m[2]!, +m[1]!) : isoDate(+m[1]!, +m[2]!, +m[3]!);
+/** `dd/mm/yyyy` (also `d/m/yyyy`) or `yyyy-mm-dd`, told apart by their shape. */
+function parseDate(text: string): string | null {
+  if (text.charCodeAt(4) === 45 /* - */) {
+    const m = ISO_DATE.exec(text);
+    return m ? isoDate(+m[1]!, +m[2]!, +m[3]!) : null;
+  }
+  const m = DAY_FIRST_DATE.exec(text);
+  return m ? isoDate(+m[3]!, +m[2]!, +m[1]!) : null;
 }
 
-/** `dd/mm/yyyy HH:MM[:SS]` (also `9/5/2023 9:00`) or `yyyy-mm-dd HH:MM[:SS]` → `YYYY-MM-DD HH:MM:SS`. */
-export function parseTime(text: string, variant: Variant): string | null {
+/**
+ * `dd/mm/yyyy HH:MM[:SS]` (also `9/5/2023 9:00`) or `yyyy-mm-dd HH:MM[:SS]` (also with a `T`),
+ * in either layout → `YYYY-MM-DD HH:MM:SS`.
+ */
+export function parseTime(text: string): string | null {
   let at = text.indexOf(" ");
-  if (at < 0 && variant === "legacy") at = text.indexOf("T");
+  if (at < 0) at = text.indexOf("T");
   if (at < 0) return null;
-  const date = parseDate(text.slice(0, at), variant);
+  const date = parseDate(text.slice(0, at));
   if (date === null) return null;
   const clock = text.slice(at + 1);
   // The usual `HH:MM` needs no regular expression.
@@ -67,6 +79,17 @@ function parseSize(word: string): Size | null | undefined {
   return undefined;
 }
 
+/** Whether `text` fits a VARCHAR of `limit` bytes (UTF-8): at most 3 bytes per UTF-16 unit. */
+export const fitsBytes = (text: string, limit: number): boolean => text.length * 3 <= limit || Buffer.byteLength(text) <= limit;
+
+/** What is wrong with an item's names or price for the warehouse, or null. */
+function itemProblem(product: string, flavour: string | null, pricePence: number): string | null {
+  if (!fitsBytes(product, COLUMN_LIMITS.product_name)) return `has a product name longer than ${COLUMN_LIMITS.product_name} bytes`;
+  if (flavour !== null && !fitsBytes(flavour, COLUMN_LIMITS.flavour)) return `has a flavour longer than ${COLUMN_LIMITS.flavour} bytes`;
+  if (pricePence > COLUMN_LIMITS.maxAmountPence) return "has a price over 99,999,999.99";
+  return null;
+}
+
 /** `Flavoured iced latte - Hazelnut` → product and flavour; the same rule for both variants. */
 function splitFlavour(name: string): { product: string; flavour: string | null } {
   const at = name.indexOf(" - ");
@@ -74,19 +97,21 @@ function splitFlavour(name: string): { product: string; flavour: string | null }
   return { product: name.slice(0, at).trim(), flavour: name.slice(at + 3).trim() || null };
 }
 
+const CANONICAL_ITEM = "`<Size> <Product>[ - <Flavour>] - <price>`";
+
 /** One canonical item, `<Size> <Product>[ - <Flavour>] - <price>`; a string says what is wrong. */
 function parseCanonicalItem(text: string): Item | string {
   const at = text.lastIndexOf(" - ");
-  if (at < 0) return "has no price";
+  if (at < 0) return `has no price (expected ${CANONICAL_ITEM})`;
   const pricePence = parsePence(text.slice(at + 3).trim());
-  if (pricePence === null) return "has an unreadable price";
+  if (pricePence === null) return `has an unreadable price (expected ${CANONICAL_ITEM})`;
   const head = text.slice(0, at);
   const space = head.indexOf(" ");
   const size = space > 0 ? parseSize(head.slice(0, space)) : undefined;
   const name = size === undefined ? head : head.slice(space + 1);
   const { product, flavour } = splitFlavour(name);
-  if (product === "") return "has no product name";
-  return { size: size ?? null, product, flavour, pricePence };
+  if (product === "") return `has no product name (expected ${CANONICAL_ITEM})`;
+  return itemProblem(product, flavour, pricePence) ?? { size: size ?? null, product, flavour, pricePence };
 }
 
 /** Canonical basket: items joined by `, `, appended to `out`. Equal item texts share one Item. */
@@ -109,7 +134,7 @@ function readCanonicalBasket(basket: string, cache: Map<string, Item | string>, 
 /** Legacy basket: flat `size,product,price` triplets (an empty size stays null), appended to `out`. */
 function readLegacyBasket(basket: string, out: Item[]): string | null {
   const parts = basket.split(",");
-  if (parts.length % 3 !== 0) return `basket has ${parts.length} fields, not size,product,price triplets`;
+  if (parts.length % 3 !== 0) return `basket has ${parts.length} fields, not the legacy layout's size,product,price triplets`;
   for (let i = 0; i < parts.length; i += 3) {
     const n = i / 3 + 1;
     const sizeText = parts[i]!.trim();
@@ -119,32 +144,40 @@ function readLegacyBasket(basket: string, out: Item[]): string | null {
     if (product === "") return `basket item ${n} has no product name`;
     const pricePence = parsePence(parts[i + 2]!.trim());
     if (pricePence === null) return `basket item ${n} has an unreadable price`;
+    const problem = itemProblem(product, flavour, pricePence);
+    if (problem !== null) return `basket item ${n} ${problem}`;
     out.push({ size, product, flavour, pricePence });
   }
   return null;
 }
 
-/** The variant a row's date shows: `yyyy-…` is the 2020 legacy format. */
-export const variantOf = (dateField: string): Variant => (/^\d{4}-/.test(dateField) ? "legacy" : "canonical");
+/** A header row: words where a sale has a date, and no payment method in either layout's place (a damaged sale keeps those). */
+export const looksLikeHeader = (fields: string[]) =>
+  fields.length === COLUMN_COUNT && /[a-z]/i.test(fields[0]!) && !/\d/.test(fields[0]!) && parsePayment(fields[4]!) === null && parsePayment(fields[5]!) === null;
 
-export const looksLikeHeader = (fields: string[]) => fields.length === COLUMN_COUNT && !/\d/.test(fields[0]!.charAt(0)) && /[a-z]/i.test(fields[0]!);
+/** Column (0-based) of the payment method and of the total in each layout. */
+const PAYMENT_AT: Record<Variant, number> = { canonical: 5, legacy: 4 };
+const TOTAL_AT: Record<Variant, number> = { canonical: 4, legacy: 5 };
+const OTHER: Record<Variant, Variant> = { canonical: "legacy", legacy: "canonical" };
+const NO_LAYOUT = "unknown payment method: expected CASH or CARD in column 6 (canonical layout) or column 5 (legacy layout)";
 
-/** Where a chunk sits in its file: the file's variant if known, and whether a header may open it. */
+/** Where a chunk sits in its file: whether a header may open it. */
 export interface ChunkPlace {
-  variant?: Variant | undefined;
   /** The chunk starts the file, so its first record may be a header row (skipped). */
   first: boolean;
 }
 
 /**
- * Creates the `parse` step for one file; call it on each chunk's records in turn. Unless given,
- * the variant is fixed by the first data row (a `yyyy-` date means legacy).
+ * Creates the `parse` step for one file; call it on each chunk's records in turn. Each line is
+ * tried first in the layout of the line before it, then in the other.
  */
 export function parse() {
   const items = new Map<string, Item | string>();
   // A file holds one trading day, so a few hundred distinct times: each is read once per file.
-  const times = { canonical: new Map<string, string | null>(), legacy: new Map<string, string | null>() };
-  let fileVariant: Variant | undefined;
+  const times = new Map<string, string | null>();
+  const branches = new Map<string, string | null>();
+  let layout: Variant = "canonical";
+  let lastBranch: string | undefined;
   return function parseChunk(records: CsvRecords, place: ChunkPlace): RawSales {
     const { fields } = records;
     const n = fields.length;
@@ -158,7 +191,6 @@ export function parse() {
     const customerName: string[] = [];
     const cardNumber: string[] = [];
     const rejects: Reject[] = [];
-    let variant = place.variant ?? fileVariant;
     let count = 0;
     for (let r = 0; r < n; r++) {
       const f = fields[r]!;
@@ -168,32 +200,41 @@ export function parse() {
         rejects.push({ line: at, reason: `expected ${COLUMN_COUNT} columns, found ${f.length}` });
         continue;
       }
-      variant ??= fileVariant = variantOf(f[0]!);
-      const timeCache = times[variant];
-      let t = timeCache.get(f[0]!);
-      if (t === undefined) {
-        t = parseTime(f[0]!, variant);
-        if (timeCache.size < ITEM_CACHE_LIMIT) timeCache.set(f[0]!, t);
+      let pay = parsePayment(f[PAYMENT_AT[layout]]!);
+      if (pay === null) {
+        pay = parsePayment(f[PAYMENT_AT[OTHER[layout]]]!);
+        if (pay !== null) layout = OTHER[layout];
       }
-      // Canonical puts total before payment; legacy puts payment before total.
-      const canonical = variant === "canonical";
-      const pay = parsePayment(canonical ? f[5]! : f[4]!);
-      const total = parsePence(canonical ? f[4]! : f[5]!);
+      let t = times.get(f[0]!);
+      if (t === undefined) {
+        t = parseTime(f[0]!);
+        if (times.size < ITEM_CACHE_LIMIT) times.set(f[0]!, t);
+      }
+      // Lines of a file mostly share their branch: check a name once.
+      let branchProblem = f[1] === lastBranch ? null : branches.get(f[1]!);
+      if (branchProblem === undefined) {
+        branchProblem = f[1] === "" ? "empty branch" : fitsBytes(f[1]!, COLUMN_LIMITS.branch_name) ? null : `branch name longer than ${COLUMN_LIMITS.branch_name} bytes`;
+        if (branches.size < ITEM_CACHE_LIMIT) branches.set(f[1]!, branchProblem);
+      }
+      const total = pay === null ? null : parsePence(f[TOTAL_AT[layout]]!);
       const problem =
-        t === null
-          ? `unreadable date/time (expected ${canonical ? "dd/mm/yyyy HH:MM" : "yyyy-mm-dd HH:MM:SS"})`
-          : f[1] === ""
-            ? "empty branch"
-            : pay === null
-              ? "unknown payment method (expected CASH or CARD)"
+        pay === null
+          ? NO_LAYOUT
+          : t === null
+            ? "unreadable date/time (expected dd/mm/yyyy HH:MM[:SS] or yyyy-mm-dd HH:MM[:SS])"
+            : branchProblem !== null
+              ? branchProblem
               : total === null
-                ? "unreadable total"
-                : readBasket(f[3]!, variant, items, basketItems);
+                ? `unreadable total in column ${TOTAL_AT[layout] + 1} (${layout} layout, payment in column ${PAYMENT_AT[layout] + 1})`
+                : total > COLUMN_LIMITS.maxAmountPence
+                  ? "total over 99,999,999.99"
+                  : readBasket(f[3]!, layout, items, basketItems);
       if (problem !== null) {
         basketItems.length = itemStart[count]!;
         rejects.push({ line: at, reason: problem });
         continue;
       }
+      lastBranch = f[1]!;
       line[count] = at;
       time.push(t!);
       branch.push(f[1]!);

@@ -24,12 +24,14 @@ export interface Reject {
   reason: string;
 }
 
-/** csv-parse's records of one chunk (blank lines left out), and the rows it could not read. */
+/** csv-parse's records of one chunk, one per physical line (blank lines left out), and the lines it could not read. */
 export interface CsvRecords {
   fields: string[][];
   /** Line each record ends on. */
   line: Int32Array;
   rejects: Reject[];
+  /** Rejected lines that are not text at all (NUL bytes, invalid UTF-8). */
+  notText: number;
 }
 
 /**

@@ -6,6 +6,9 @@
 // and children only for loaded sales, and are checked by the tests; they are not declared as
 // FOREIGN KEYs because Redshift would not enforce them and PostgreSQL's row-by-row checks made bulk
 // loads three times slower.
+// transaction_id is a keyed hash of the sale and its occurrence number among identical sales of
+// its file (DESIGN section 3): one till line is one sale, and the same file's content seen again
+// gets the same ids, so the load's insert-where-not-exists adds each sale once.
 
 export const TABLES = ["branches", "products", "transactions", "transaction_items"] as const;
 export type TableName = (typeof TABLES)[number];
@@ -25,6 +28,19 @@ export const KEYS: Record<TableName, readonly string[]> = {
   transactions: ["transaction_id"],
   transaction_items: ["transaction_id", "product_id", "unit_price"],
 };
+
+/**
+ * Limits of the columns the transform fills from raw text, checked before a row is written (a row
+ * over them is rejected, never a load failed): VARCHAR(n) counts bytes (Redshift), and
+ * DECIMAL(10,2) holds at most 99,999,999.99. Kept equal to CREATE_TABLES below (tests compare).
+ */
+export const COLUMN_LIMITS = {
+  branch_name: 100,
+  product_name: 100,
+  flavour: 100,
+  source_key: 1024,
+  maxAmountPence: 9_999_999_999,
+} as const;
 
 export const LOADS_COLUMNS = [
   "load_id",

@@ -1,8 +1,9 @@
 // The transform steps after `parse`. Each is its own function from one chunk's columns to the
 // next form (records.ts), so they can be reordered or replaced; the factories hold what a step
 // must remember across the chunks of one file. Rejects pass through every step unchanged.
-import { branchId, productId, transactionKeys } from "./keys.js";
-import { RecentIds } from "./id-set.js";
+// Order: parse → clean → numberOccurrences → firstNormalForm → normalise → dedupe.
+import { branchId, occurrenceKeys, productId, transactionKeys } from "./keys.js";
+import { Occurrences } from "./id-set.js";
 import { ITEM_CACHE_LIMIT, type BranchRow, type Entities, type Item, type ProductRow, type RawSales, type SaleItems, type Sales } from "./records.js";
 
 /** Identifies each sale by its keyed id, then drops customer name and card number for good. */
@@ -14,6 +15,22 @@ export function clean(secret: string | Buffer) {
     // A new object of the listed columns only: nothing downstream can reach the personal data.
     const { count, line, time, branch, payment, totalPence, itemStart, items, rejects } = sales;
     return { count, line, time, branch, payment, totalPence, itemStart, items, rejects, transactionKey };
+  };
+}
+
+/**
+ * One sale per till line: the n-th sale of a file identical to an earlier one (same time, branch,
+ * customer, basket, total, payment) gets the n-th occurrence id (DESIGN section 3), so two
+ * identical lines stay two sales and the same content seen again gets the same ids. Call it on
+ * the file's chunks in file order.
+ */
+export function numberOccurrences(secret: string | Buffer, window?: number) {
+  const occurrences = new Occurrences(occurrenceKeys(secret), window);
+  return function numberSales(sales: Sales): Sales {
+    // A copy: the input column is never changed.
+    const transactionKey = sales.transactionKey.slice();
+    for (let i = 0; i < sales.count; i++) occurrences.number(transactionKey, 16 * i);
+    return { ...sales, transactionKey };
   };
 }
 
@@ -101,24 +118,21 @@ export function normalise() {
 }
 
 /**
- * Keeps each branch, product and sale once; repeated items of one basket become one row with a
- * quantity. Sales are checked against the ids of the last `window` or more sales (`RecentIds`,
- * flat memory); input columns are never changed: dropped rows are left out of a `selected`
- * list, and summed quantities go to a new column.
+ * Keeps each branch and product once; repeated items of one basket become one row with a
+ * quantity. Sales all stay (each till line is a sale, numbered by `numberOccurrences`). Input
+ * columns are never changed: merged item rows are left out of a `selected` list, and summed
+ * quantities go to a new column.
  */
-export function dedupe(window?: number) {
+export function dedupe() {
   const branches = new Set<string>();
   const products = new Set<string>();
-  const sales = new RecentIds(window);
   return function dedupeEntities(entities: Entities): Entities {
     const t = entities.transactions;
     const it = entities.transactionItems;
     const saleRows = rowsOf(t);
     const itemRows = rowsOf(it);
-    const keptSales = new Int32Array(saleRows.length);
     const keptItems = new Int32Array(itemRows.length);
     const quantity = it.quantity.slice();
-    let salesKept = 0;
     let itemsKept = 0;
     let k = 0;
     for (const sale of saleRows) {
@@ -126,8 +140,6 @@ export function dedupe(window?: number) {
       while (k < itemRows.length && it.sale[itemRows[k]!]! < sale) k++;
       const first = k;
       while (k < itemRows.length && it.sale[itemRows[k]!] === sale) k++;
-      if (!sales.addBytes(t.transactionKey, sale * 16)) continue;
-      keptSales[salesKept++] = sale;
       // A basket holds a handful of items: compare each with the ones kept before it.
       const basketStart = itemsKept;
       for (let x = first; x < k; x++) {
@@ -145,7 +157,7 @@ export function dedupe(window?: number) {
     return {
       branches: entities.branches.filter((b) => addNew(branches, b.branchId)),
       products: entities.products.filter((p) => addNew(products, p.productId)),
-      transactions: { ...t, selected: keptSales.subarray(0, salesKept) },
+      transactions: t,
       transactionItems: { ...it, quantity, selected: keptItems.subarray(0, itemsKept) },
       rejects: entities.rejects,
     };

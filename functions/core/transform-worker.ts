@@ -3,13 +3,11 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { createChunkTransformer, type Allocate } from "./chunk-transform.js";
 import type { WorkerSetup } from "./transform.js";
-import type { Variant } from "./parse.js";
 
 interface ChunkMessage {
   index: number;
   firstLine: number;
   bytes: Uint8Array;
-  variant: Variant | undefined;
 }
 
 const { options, slots, slotBytes } = workerData as WorkerSetup;
@@ -32,7 +30,7 @@ parentPort!.on("message", (message: ChunkMessage) => {
     slotUsed = 8;
     new Int32Array(slots, slotStart, 1)[0] = message.index;
     const bytes = Buffer.from(message.bytes.buffer, message.bytes.byteOffset, message.bytes.byteLength);
-    const result = transformChunk({ index: message.index, firstLine: message.firstLine, bytes }, message.variant);
+    const result = transformChunk({ index: message.index, firstLine: message.firstLine, bytes });
     // Output in the slot crosses as views of the shared memory; the parent copies it out.
     parentPort!.postMessage({ ok: true, result });
   } catch (error) {

@@ -1,7 +1,8 @@
-// The transform of one raw file: bytes in, five CSV streams out, memory flat whatever the size.
-// The file is cut into chunks of whole records; each chunk runs parse → clean → firstNormalForm
-// → normalise → dedupe (chunk-transform.ts), in this thread or in worker threads, and the
-// chunks are merged in file order (merge.ts), dropping what an earlier chunk already had.
+// The transform of one raw file: bytes in, six CSV streams out, memory flat whatever the size.
+// The file is cut into chunks of whole lines; each chunk runs parse → clean → numberOccurrences
+// → firstNormalForm → normalise → dedupe (chunk-transform.ts), in this thread or in worker
+// threads, and the chunks are merged in file order (merge.ts), keeping each branch and product
+// once and numbering identical sales across chunks transformed apart.
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { extname } from "node:path";
@@ -15,7 +16,8 @@ import { TableFiles, type OutputName } from "./csv-writer.js";
 import { UnreadableFileError } from "./errors.js";
 import type { TransformSummary } from "./manifest.js";
 import { ChunkMerger } from "./merge.js";
-import { looksLikeHeader, variantOf, type Variant } from "./parse.js";
+import { fitsBytes } from "./parse.js";
+import { COLUMN_LIMITS } from "./schema.js";
 
 export interface TransformOptions {
   /** Key of the transaction-id HMAC (DESIGN section 3). */
@@ -26,12 +28,12 @@ export interface TransformOptions {
   chunkBytes?: number;
   /** Worker threads; 0 (the default) transforms in the calling thread. See `workersFor`. */
   workers?: number;
-  /** Sales remembered to drop repeats within the file (default `DEDUPE_WINDOW`, see `RecentIds`). */
-  dedupeWindow?: number;
+  /** Sales remembered to number identical ones (default `OCCURRENCE_WINDOW`, see `Occurrences`). */
+  occurrenceWindow?: number | undefined;
 }
 
 export interface TransformRun {
-  /** One stream per output file; the caller must consume all five. */
+  /** One stream per output file; the caller must consume all six. */
   outputs: Record<OutputName, Readable>;
   /** Settles when the input is read and every output has ended. */
   done: Promise<TransformSummary>;
@@ -82,6 +84,7 @@ export function transform(input: Readable, options: TransformOptions): Transform
     transactions: f.transactions.stream,
     transaction_items: f.transaction_items.stream,
     rejects: f.rejects.stream,
+    warnings: f.warnings.stream,
   };
   const done = run(input, files, options).catch((error: Error) => {
     files.destroy(error);
@@ -91,12 +94,16 @@ export function transform(input: Readable, options: TransformOptions): Transform
 }
 
 async function run(input: Readable, files: TableFiles, options: TransformOptions): Promise<TransformSummary> {
+  // Every sale row holds the source key: one too long for its column would fail every load.
+  if (!fitsBytes(options.sourceKey, COLUMN_LIMITS.source_key)) {
+    throw new UnreadableFileError(`source key longer than ${COLUMN_LIMITS.source_key} bytes (transactions.source_key)`);
+  }
   const chunks = chunksOf(input, options.chunkBytes ?? CHUNK_BYTES);
   const workers = options.workers ?? 0;
-  const merger = new ChunkMerger(files, workers > 0, options.dedupeWindow);
-  const pool = workers > 0 ? new WorkerPool(workers, { secret: options.secret, sourceKey: options.sourceKey, dedupeScope: "chunk" }) : undefined;
+  const merger = new ChunkMerger(files, workers > 0, options);
+  const pool =
+    workers > 0 ? new WorkerPool(workers, { secret: options.secret, sourceKey: options.sourceKey, numberOccurrences: false }) : undefined;
   const transformHere = pool ? undefined : createChunkTransformer(options);
-  let variant: Variant | undefined;
   try {
     // Results are merged in chunk order; a few chunks may be in flight at once.
     const inFlight: Array<Promise<ChunkResult>> = [];
@@ -115,8 +122,7 @@ async function run(input: Readable, files: TableFiles, options: TransformOptions
       await files.drained();
     };
     for await (const chunk of chunks) {
-      if (chunk.index === 0) variant = sniffVariant(chunk.bytes);
-      const result = pool ? pool.transform(chunk, variant) : Promise.resolve().then(() => transformHere!(chunk, variant));
+      const result = pool ? pool.transform(chunk) : Promise.resolve().then(() => transformHere!(chunk));
       result.catch(() => {}); // awaited in order below
       inFlight.push(result);
       while (inFlight.length > (pool ? IN_FLIGHT_PER_WORKER * workers : 0)) await mergeNext();
@@ -129,15 +135,9 @@ async function run(input: Readable, files: TableFiles, options: TransformOptions
   }
 
   const f = files.files;
-  const rejected = f.rejects.rows;
+  const { rejected, notText } = merger;
   const rowsRead = merger.salesRead + rejected;
-  if (f.transactions.rows === 0) {
-    throw new UnreadableFileError(
-      rowsRead === 0
-        ? "no data rows: the file is empty"
-        : `no readable sales: all ${rejected} data rows were rejected (first: line ${merger.firstReject?.replace(",", ": ").replace(/"/g, "")})`,
-    );
-  }
+  if (f.transactions.rows === 0) throw new UnreadableFileError(unreadableReason(rowsRead, rejected, notText, merger.firstRejects[0]));
   files.end();
   return {
     rowsRead,
@@ -148,21 +148,20 @@ async function run(input: Readable, files: TableFiles, options: TransformOptions
       transaction_items: f.transaction_items.rows,
     },
     rejected,
-    duplicatesInFile: merger.salesRead - f.transactions.rows,
+    // Each till line is a sale: identical ones are numbered, never dropped (DESIGN section 3).
+    duplicatesInFile: 0,
     warnings: merger.warnings,
     warningLines: merger.warningLines,
+    firstRejects: merger.firstRejects,
+    firstWarnings: merger.firstWarnings,
   };
 }
 
-/** The file's variant, from its first data line (a header line is passed over). */
-function sniffVariant(bytes: Buffer): Variant | undefined {
-  const head = bytes.subarray(0, 4096).toString("utf8").replace(/^\uFEFF/, "");
-  for (const line of head.split("\n").slice(0, 10)) {
-    const fields = line.split(",").map((f) => f.trim().replace(/^"|"$/g, ""));
-    if (fields[0] === "" || looksLikeHeader(fields)) continue;
-    if (/^\d/.test(fields[0]!)) return variantOf(fields[0]!);
-  }
-  return undefined;
+/** Why a file without one readable sale fails, decided on all its lines (not on one byte). */
+function unreadableReason(rowsRead: number, rejected: number, notText: number, first: { line: number; reason: string } | undefined): string {
+  if (rowsRead === 0) return "no data rows: the file is empty";
+  if (notText * 2 > rejected) return `binary content, not a text file: ${notText} of ${rejected} lines hold NUL bytes or invalid UTF-8`;
+  return `no readable sales: all ${rejected} data rows were rejected (first: line ${first?.line}: ${first?.reason})`;
 }
 
 /** CSV syntax errors that csv-parse could not skip make the file unreadable; I/O errors stay as they are. */
@@ -224,12 +223,12 @@ class WorkerPool {
     });
   }
 
-  transform(chunk: Chunk, variant: Variant | undefined): Promise<ChunkResult> {
+  transform(chunk: Chunk): Promise<ChunkResult> {
     return new Promise((resolve, reject) => {
       this.waiting.set(chunk.index, { resolve, reject });
       // A copy: the chunk may share memory with the next one, which must not be detached.
       const bytes = new Uint8Array(chunk.bytes);
-      this.workers[chunk.index % this.workers.length]!.postMessage({ index: chunk.index, firstLine: chunk.firstLine, bytes, variant }, [bytes.buffer]);
+      this.workers[chunk.index % this.workers.length]!.postMessage({ index: chunk.index, firstLine: chunk.firstLine, bytes }, [bytes.buffer]);
     });
   }
 

@@ -11,7 +11,7 @@ import { silentLog, type Log } from "../app/log.js";
 import type { Warehouse } from "../app/ports.js";
 import { transformObject } from "../app/transform-object.js";
 import { keyFingerprint } from "../core/keys.js";
-import { REJECTS_FILE } from "../core/manifest.js";
+import { REJECTS_FILE, WARNINGS_FILE, type LineNote } from "../core/manifest.js";
 import { FolderStorage } from "./folder-storage.js";
 import { PostgresWarehouse } from "./postgres-warehouse.js";
 
@@ -52,6 +52,11 @@ export interface FileReport {
   prefix?: string;
   /** The file listing rejected rows (line and reason), when there are any. */
   rejectsPath?: string;
+  /** The file listing lines loaded with a warning (line and reason), when there are any. */
+  warningsPath?: string;
+  /** The first rejected lines and warnings (line and reason, never content), for display. */
+  firstRejects?: LineNote[];
+  firstWarnings?: LineNote[];
   /** Worker threads the transform used (0: the main thread). */
   threads?: number;
   /** The earlier load of the same key this file's load replaced. */
@@ -228,6 +233,9 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
         prefix: outcome.prefix,
         threads: outcome.workers,
         ...(outcome.manifest.rejected ? { rejectsPath: transformed.path(`${outcome.prefix}/${REJECTS_FILE}`) } : {}),
+        ...(outcome.manifest.warnings ? { warningsPath: transformed.path(`${outcome.prefix}/${WARNINGS_FILE}`) } : {}),
+        firstRejects: outcome.manifest.firstRejects ?? [],
+        firstWarnings: outcome.manifest.firstWarnings ?? [],
       });
       return { report, started, transformMs: Date.now() - started, manifestKey: outcome.manifestKey, sales: outcome.manifest.rows.transactions };
     } catch (error) {

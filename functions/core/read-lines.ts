@@ -1,0 +1,165 @@
+// Physical lines → csv-parse records, exactly one per line (DESIGN section 2: real files hold no
+// quoted line break, so damage to one line never reaches another). A line ends at CRLF, LF or a
+// lone CR, mixed freely. Most chunks are clean and go to csv-parse in one call; a chunk that is not
+// (a quote left open, a NUL byte, invalid UTF-8, an over-long line) is halved until each bad line
+// stands alone and is rejected with its reason, while its clean neighbours are still parsed in bulk.
+import { isUtf8 } from "node:buffer";
+import { parse as parseCsv } from "csv-parse/sync";
+import type { Chunk } from "./chunks.js";
+import type { CsvRecords, Reject } from "./records.js";
+
+const LF = 10;
+const CR = 13;
+/** Real lines are 100-500 bytes; one longer than this is damage (and would hold up the keyed hash). */
+export const MAX_LINE_BYTES = 16 * 1024;
+const CSV_OPTIONS = { trim: true, relax_column_count: true, relax_quotes: true, skip_records_with_error: true } as const;
+const ANY_LINE_END = ["\r\n", "\n", "\r"];
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+/** Why csv-parse could not read a line, in words. */
+const CSV_PROBLEMS: Record<string, string> = {
+  CSV_QUOTE_NOT_CLOSED: "a quote opens a field and is never closed",
+  CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE: "text after a closing quote",
+  CSV_INVALID_CLOSING_QUOTE: "text after a closing quote",
+};
+
+interface Parsed {
+  rows: string[][];
+  /** Error code of the first record csv-parse had to skip. */
+  skipped?: string;
+}
+
+function csv(bytes: Buffer, lineEnd: string | string[]): Parsed {
+  let skipped: string | undefined;
+  const rows = parseCsv(bytes, {
+    ...CSV_OPTIONS,
+    record_delimiter: lineEnd,
+    on_skip: (error) => {
+      skipped ??= (error as unknown as { code: string }).code;
+    },
+  }) as string[][];
+  return skipped === undefined ? { rows } : { rows, skipped };
+}
+
+/** Line ends in `bytes`, and whether they are one kind; the longest line (bytes before its end). */
+function lineShape(bytes: Buffer): { lines: number; lineEnd: string | string[] | undefined; longest: number } {
+  let lfs = 0;
+  let longest = 0;
+  let start = 0;
+  for (let at = bytes.indexOf(LF); at !== -1; at = bytes.indexOf(LF, at + 1)) {
+    if (at - start > longest) longest = at - start;
+    start = at + 1;
+    lfs++;
+  }
+  if (bytes.length - start > longest) longest = bytes.length - start;
+  const partial = start < bytes.length ? 1 : 0;
+  const firstCr = bytes.indexOf(CR);
+  if (firstCr === -1) return { lines: lfs + partial, lineEnd: "\n", longest };
+  let crs = 0;
+  let lonelyCrs = 0;
+  for (let at = firstCr; at !== -1; at = bytes.indexOf(CR, at + 1)) {
+    crs++;
+    if (bytes[at + 1] !== LF) lonelyCrs++;
+  }
+  // With lone CRs the LF gaps above overstate no line: `longest` is checked again per line if needed.
+  const lineEnd = lonelyCrs === 0 && crs === lfs ? "\r\n" : lfs === 0 ? "\r" : undefined;
+  const lines = lfs + lonelyCrs + (partial && bytes[bytes.length - 1] !== CR ? 1 : 0);
+  return { lines, lineEnd, longest: lonelyCrs === 0 ? longest : 0 };
+}
+
+/** Start of each line in `bytes`, and the end of the last one. */
+function lineStarts(bytes: Buffer): Int32Array {
+  const starts: number[] = [0];
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (b === LF || (b === CR && bytes[i + 1] !== LF)) starts.push(i + 1);
+  }
+  if (starts[starts.length - 1] !== bytes.length) starts.push(bytes.length);
+  return Int32Array.from(starts);
+}
+
+/** Bytes of a line without its line end. */
+function contentLength(bytes: Buffer, from: number, to: number): number {
+  let end = to;
+  if (end > from && bytes[end - 1] === LF) end--;
+  if (end > from && bytes[end - 1] === CR) end--;
+  return end - from;
+}
+
+/** Why one line cannot be read, or its record. */
+function readLine(bytes: Buffer): { fields: string[] } | { reason: string; notText: boolean } {
+  // Length first: an over-long line is kept cut short (chunks.ts), maybe inside a character.
+  if (contentLength(bytes, 0, bytes.length) > MAX_LINE_BYTES) return { reason: `line longer than ${MAX_LINE_BYTES} bytes`, notText: false };
+  if (bytes.indexOf(0) !== -1) return { reason: "NUL byte in the line (binary data, not text)", notText: true };
+  if (!isUtf8(bytes)) return { reason: "not valid UTF-8 text", notText: true };
+  const { rows, skipped } = csv(bytes, ANY_LINE_END);
+  if (skipped !== undefined) return { reason: `malformed CSV: ${CSV_PROBLEMS[skipped] ?? skipped}`, notText: false };
+  return { fields: rows[0] ?? [""] };
+}
+
+/**
+ * csv-parse over one chunk, one record per physical line, with each record's line number. Blank
+ * lines (also `,,,,,,` re-saves) are left out; lines that cannot be read become rejects.
+ */
+export function readRecords(chunk: Chunk): CsvRecords {
+  const bytes = chunk.index === 0 && chunk.bytes.subarray(0, 3).equals(BOM) ? chunk.bytes.subarray(3) : chunk.bytes;
+  let rows: string[][] = [];
+  let line: Int32Array;
+  const rejects: Reject[] = [];
+  let notText = 0;
+
+  // The usual case: clean text, one kind of line end, every line one record.
+  const shape = lineShape(bytes);
+  const clean =
+    shape.lineEnd !== undefined && shape.longest > 0 && shape.longest <= MAX_LINE_BYTES && bytes.indexOf(0) === -1 && isUtf8(bytes);
+  const bulk = clean ? csv(bytes, shape.lineEnd!) : undefined;
+  if (bulk && bulk.skipped === undefined && bulk.rows.length === shape.lines) {
+    rows = bulk.rows;
+    line = new Int32Array(rows.length);
+    for (let i = 0; i < rows.length; i++) line[i] = chunk.firstLine + i;
+  } else {
+    const starts = lineStarts(bytes);
+    const lines: number[] = [];
+    // Lines a..b-1 in one csv-parse call when they are clean; halves of them otherwise.
+    const readRange = (a: number, b: number): void => {
+      const slice = bytes.subarray(starts[a]!, starts[b]!);
+      if (b - a === 1) {
+        const read = readLine(slice);
+        if ("fields" in read) {
+          rows.push(read.fields);
+          lines.push(chunk.firstLine + a);
+        } else {
+          rejects.push({ line: chunk.firstLine + a, reason: read.reason });
+          if (read.notText) notText++;
+        }
+        return;
+      }
+      let fits = slice.indexOf(0) === -1 && isUtf8(slice);
+      for (let i = a; fits && i < b; i++) fits = contentLength(bytes, starts[i]!, starts[i + 1]!) <= MAX_LINE_BYTES;
+      const parsed = fits ? csv(slice, ANY_LINE_END) : undefined;
+      if (parsed && parsed.skipped === undefined && parsed.rows.length === b - a) {
+        for (let i = 0; i < parsed.rows.length; i++) {
+          rows.push(parsed.rows[i]!);
+          lines.push(chunk.firstLine + a + i);
+        }
+        return;
+      }
+      const mid = (a + b) >>> 1;
+      readRange(a, mid);
+      readRange(mid, b);
+    };
+    if (starts.length > 1) readRange(0, starts.length - 1);
+    line = Int32Array.from(lines);
+  }
+
+  // Blank lines (also `,,,,,,` re-saves) are no records at all.
+  let kept = 0;
+  for (let i = 0; i < rows.length; i++) {
+    const fields = rows[i]!;
+    if (fields[0] === "" && fields.every((field) => field === "")) continue;
+    rows[kept] = fields;
+    line[kept++] = line[i]!;
+  }
+  rows.length = kept;
+  return { fields: rows, line: line.subarray(0, kept), rejects, notText };
+}
