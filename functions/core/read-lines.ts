@@ -41,30 +41,33 @@ function csv(bytes: Buffer, lineEnd: string | string[]): Parsed {
   return skipped === undefined ? { rows } : { rows, skipped };
 }
 
-/** Line ends in `bytes`, and whether they are one kind; the longest line (bytes before its end). */
-function lineShape(bytes: Buffer): { lines: number; lineEnd: string | string[] | undefined; longest: number } {
-  let lfs = 0;
+/**
+ * Lines in `bytes`, their line end when all are of one kind (else undefined: mixed), and the
+ * longest line's bytes (before its end).
+ */
+function lineShape(bytes: Buffer): { lines: number; lineEnd: string | undefined; longest: number } {
+  const firstCr = bytes.indexOf(CR);
+  // Lone CRs only (an old Mac export): gaps between CRs; else gaps between LFs.
+  const end = firstCr !== -1 && bytes.indexOf(LF) === -1 ? CR : LF;
+  let ends = 0;
   let longest = 0;
   let start = 0;
-  for (let at = bytes.indexOf(LF); at !== -1; at = bytes.indexOf(LF, at + 1)) {
+  for (let at = bytes.indexOf(end); at !== -1; at = bytes.indexOf(end, at + 1)) {
     if (at - start > longest) longest = at - start;
     start = at + 1;
-    lfs++;
+    ends++;
   }
   if (bytes.length - start > longest) longest = bytes.length - start;
-  const partial = start < bytes.length ? 1 : 0;
-  const firstCr = bytes.indexOf(CR);
-  if (firstCr === -1) return { lines: lfs + partial, lineEnd: "\n", longest };
+  const lines = ends + (start < bytes.length ? 1 : 0);
+  if (firstCr === -1) return { lines, lineEnd: "\n", longest };
+  if (end === CR) return { lines, lineEnd: "\r", longest };
+  // CRLF throughout, or a mix (read line by line below).
   let crs = 0;
-  let lonelyCrs = 0;
   for (let at = firstCr; at !== -1; at = bytes.indexOf(CR, at + 1)) {
+    if (bytes[at + 1] !== LF) return { lines, lineEnd: undefined, longest };
     crs++;
-    if (bytes[at + 1] !== LF) lonelyCrs++;
   }
-  // With lone CRs the LF gaps above overstate no line: `longest` is checked again per line if needed.
-  const lineEnd = lonelyCrs === 0 && crs === lfs ? "\r\n" : lfs === 0 ? "\r" : undefined;
-  const lines = lfs + lonelyCrs + (partial && bytes[bytes.length - 1] !== CR ? 1 : 0);
-  return { lines, lineEnd, longest: lonelyCrs === 0 ? longest : 0 };
+  return { lines, lineEnd: crs === ends ? "\r\n" : undefined, longest };
 }
 
 /** Start of each line in `bytes`, and the end of the last one. */
@@ -110,8 +113,7 @@ export function readRecords(chunk: Chunk): CsvRecords {
 
   // The usual case: clean text, one kind of line end, every line one record.
   const shape = lineShape(bytes);
-  const clean =
-    shape.lineEnd !== undefined && shape.longest > 0 && shape.longest <= MAX_LINE_BYTES && bytes.indexOf(0) === -1 && isUtf8(bytes);
+  const clean = shape.lineEnd !== undefined && shape.longest <= MAX_LINE_BYTES && bytes.indexOf(0) === -1 && isUtf8(bytes);
   const bulk = clean ? csv(bytes, shape.lineEnd!) : undefined;
   if (bulk && bulk.skipped === undefined && bulk.rows.length === shape.lines) {
     rows = bulk.rows;
