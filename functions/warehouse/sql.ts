@@ -144,7 +144,8 @@ WHERE l.load_id = stage_files.load_id AND l.superseded_by IS NULL`,
     `UPDATE stage_files SET superseded_load_id = l.load_id FROM loads l
 WHERE l.source_key = stage_files.source_key AND l.superseded_by IS NULL AND l.load_id <> stage_files.load_id AND stage_files.outcome = 'loaded'`,
     `INSERT INTO load_sales (transaction_id, load_id)
-SELECT DISTINCT s.transaction_id, f.load_id FROM ${stagingTable("transactions")} s JOIN stage_files f ON f.source_key = ${SOURCE("s")}`,
+SELECT DISTINCT s.transaction_id, f.load_id FROM ${stagingTable("transactions")} s JOIN stage_files f ON f.source_key = ${SOURCE("s")}
+ORDER BY 1, 2`,
     // Sales only superseded versions held go, with their items; sales a current file holds stay.
     `CREATE TEMP TABLE stage_dropped AS
 SELECT DISTINCT m.transaction_id FROM load_sales m JOIN stage_files f ON m.load_id = f.superseded_load_id`,
@@ -176,11 +177,14 @@ FROM stage_files WHERE outcome = 'loaded'`,
     `INSERT INTO transactions (${COLUMNS.transactions.join(", ")})
 SELECT DISTINCT ${cols("transactions", "s")} FROM ${stagingTable("transactions")} s
 JOIN stage_files f ON f.source_key = ${SOURCE("s")}
-JOIN stage_new n ON n.transaction_id = s.transaction_id AND n.file_no = f.file_no`,
-    // Items of sales already held stay out with their sale.
+JOIN stage_new n ON n.transaction_id = s.transaction_id AND n.file_no = f.file_no
+ORDER BY 1`,
+    // Items of sales already held stay out with their sale. Rows go in in key order (here and
+    // above): PostgreSQL's primary-key B-tree then fills page after page instead of at random.
     `INSERT INTO transaction_items (${COLUMNS.transaction_items.join(", ")})
 SELECT DISTINCT ${cols("transaction_items", "s")} FROM ${stagingTable("transaction_items")} s
-JOIN stage_new n ON n.transaction_id = s.transaction_id`,
+JOIN stage_new n ON n.transaction_id = s.transaction_id
+ORDER BY 1, 2, 3`,
     `INSERT INTO file_outcomes (${FILE_OUTCOMES_COLUMNS.join(", ")})
 SELECT f.source_key, f.source_version, f.source_sha256, f.load_id, 'load', f.outcome, CAST(NULL AS VARCHAR(1024)),
   f.rows_read, f.transactions_new, f.rows_read - f.rows_rejected - f.transactions_new, f.rows_rejected, f.warnings, ${at}
