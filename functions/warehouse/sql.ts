@@ -64,10 +64,11 @@ const count = (value: number, what: string): string => {
   if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${what} must be a non-negative integer, got ${value}`);
   return String(value);
 };
-export const timestamp = (value: string): string => {
-  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)Z$/.exec(value);
+/** An ISO UTC timestamp as a TIMESTAMP literal; whole seconds unless `fraction` (as dashboards read them). */
+export const timestamp = (value: string, fraction = false): string => {
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(\.\d{1,6})?Z$/.exec(value);
   if (!m) throw new Error(`timestamp must be an ISO UTC timestamp, got ${JSON.stringify(value)}`);
-  return `CAST('${m[1]} ${m[2]}' AS TIMESTAMP)`;
+  return `CAST('${m[1]} ${m[2]}${fraction ? (m[3] ?? "") : ""}' AS TIMESTAMP)`;
 };
 const optional = (value: string | undefined | null, literal: (v: string) => string, type: string) =>
   value === undefined || value === null ? `CAST(NULL AS ${type})` : literal(value);
@@ -109,6 +110,8 @@ export function loadStatements(dialect: Dialect, requests: LoadRequest[], loaded
   }
   const fp = hex(fingerprint, "key fingerprint");
   const at = timestamp(loadedAt);
+  // Outcomes keep milliseconds, so one file's successive outcomes sort in the order they happened.
+  const recorded = timestamp(loadedAt, true);
   const str = (what: string) => (v: string) => dialect.string(v, what);
 
   const files = requests.map((r, fileNo) => {
@@ -187,11 +190,11 @@ JOIN stage_new n ON n.transaction_id = s.transaction_id
 ORDER BY 1, 2, 3`,
     `INSERT INTO file_outcomes (${FILE_OUTCOMES_COLUMNS.join(", ")})
 SELECT f.source_key, f.source_version, f.source_sha256, f.load_id, 'load', f.outcome, CAST(NULL AS VARCHAR(1024)),
-  f.rows_read, f.transactions_new, f.rows_read - f.rows_rejected - f.transactions_new, f.rows_rejected, f.warnings, ${at}
+  f.rows_read, f.transactions_new, f.rows_read - f.rows_rejected - f.transactions_new, f.rows_rejected, f.warnings, ${recorded}
 FROM stage_files f
 UNION ALL
 SELECT l.source_key, l.source_version, l.source_sha256, l.load_id, 'load', 'superseded', 'superseded by load ' || f.load_id,
-  l.rows_read, l.transactions_new, l.transactions_duplicate, l.rows_rejected, l.warnings, ${at}
+  l.rows_read, l.transactions_new, l.transactions_duplicate, l.rows_rejected, l.warnings, ${recorded}
 FROM loads l JOIN stage_files f ON l.load_id = f.superseded_load_id`,
   ];
   const result = `SELECT file_no, load_id, outcome, superseded_load_id, rows_read, transactions_new, rows_rejected, warnings FROM stage_files ORDER BY file_no`;
@@ -249,7 +252,7 @@ export function recordOutcomeStatement(dialect: Dialect, o: FileOutcome): string
     int(o.transactionsDuplicate, "transactionsDuplicate"),
     int(o.rowsRejected, "rowsRejected"),
     int(o.warnings, "warnings"),
-    timestamp(o.recordedAt ?? new Date().toISOString()),
+    timestamp(o.recordedAt ?? new Date().toISOString(), true),
   ];
   return `INSERT INTO file_outcomes (${FILE_OUTCOMES_COLUMNS.join(", ")}) VALUES (${values.join(", ")})`;
 }
