@@ -64,10 +64,11 @@ const count = (value: number, what: string): string => {
   if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${what} must be a non-negative integer, got ${value}`);
   return String(value);
 };
-export const timestamp = (value: string): string => {
-  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)Z$/.exec(value);
+/** An ISO UTC timestamp as a TIMESTAMP literal; whole seconds unless `fraction` (as dashboards read them). */
+export const timestamp = (value: string, fraction = false): string => {
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(\.\d{1,6})?Z$/.exec(value);
   if (!m) throw new Error(`timestamp must be an ISO UTC timestamp, got ${JSON.stringify(value)}`);
-  return `CAST('${m[1]} ${m[2]}' AS TIMESTAMP)`;
+  return `CAST('${m[1]} ${m[2]}${fraction ? (m[3] ?? "") : ""}' AS TIMESTAMP)`;
 };
 const optional = (value: string | undefined | null, literal: (v: string) => string, type: string) =>
   value === undefined || value === null ? `CAST(NULL AS ${type})` : literal(value);
@@ -109,6 +110,8 @@ export function loadStatements(dialect: Dialect, requests: LoadRequest[], loaded
   }
   const fp = hex(fingerprint, "key fingerprint");
   const at = timestamp(loadedAt);
+  // Outcomes keep milliseconds, so one file's successive outcomes sort in the order they happened.
+  const recorded = timestamp(loadedAt, true);
   const str = (what: string) => (v: string) => dialect.string(v, what);
 
   const files = requests.map((r, fileNo) => {
@@ -144,7 +147,8 @@ WHERE l.load_id = stage_files.load_id AND l.superseded_by IS NULL`,
     `UPDATE stage_files SET superseded_load_id = l.load_id FROM loads l
 WHERE l.source_key = stage_files.source_key AND l.superseded_by IS NULL AND l.load_id <> stage_files.load_id AND stage_files.outcome = 'loaded'`,
     `INSERT INTO load_sales (transaction_id, load_id)
-SELECT DISTINCT s.transaction_id, f.load_id FROM ${stagingTable("transactions")} s JOIN stage_files f ON f.source_key = ${SOURCE("s")}`,
+SELECT DISTINCT s.transaction_id, f.load_id FROM ${stagingTable("transactions")} s JOIN stage_files f ON f.source_key = ${SOURCE("s")}
+ORDER BY 1, 2`,
     // Sales only superseded versions held go, with their items; sales a current file holds stay.
     `CREATE TEMP TABLE stage_dropped AS
 SELECT DISTINCT m.transaction_id FROM load_sales m JOIN stage_files f ON m.load_id = f.superseded_load_id`,
@@ -176,18 +180,21 @@ FROM stage_files WHERE outcome = 'loaded'`,
     `INSERT INTO transactions (${COLUMNS.transactions.join(", ")})
 SELECT DISTINCT ${cols("transactions", "s")} FROM ${stagingTable("transactions")} s
 JOIN stage_files f ON f.source_key = ${SOURCE("s")}
-JOIN stage_new n ON n.transaction_id = s.transaction_id AND n.file_no = f.file_no`,
-    // Items of sales already held stay out with their sale.
+JOIN stage_new n ON n.transaction_id = s.transaction_id AND n.file_no = f.file_no
+ORDER BY 1`,
+    // Items of sales already held stay out with their sale. Rows go in in key order (here and
+    // above): PostgreSQL's primary-key B-tree then fills page after page instead of at random.
     `INSERT INTO transaction_items (${COLUMNS.transaction_items.join(", ")})
 SELECT DISTINCT ${cols("transaction_items", "s")} FROM ${stagingTable("transaction_items")} s
-JOIN stage_new n ON n.transaction_id = s.transaction_id`,
+JOIN stage_new n ON n.transaction_id = s.transaction_id
+ORDER BY 1, 2, 3`,
     `INSERT INTO file_outcomes (${FILE_OUTCOMES_COLUMNS.join(", ")})
 SELECT f.source_key, f.source_version, f.source_sha256, f.load_id, 'load', f.outcome, CAST(NULL AS VARCHAR(1024)),
-  f.rows_read, f.transactions_new, f.rows_read - f.rows_rejected - f.transactions_new, f.rows_rejected, f.warnings, ${at}
+  f.rows_read, f.transactions_new, f.rows_read - f.rows_rejected - f.transactions_new, f.rows_rejected, f.warnings, ${recorded}
 FROM stage_files f
 UNION ALL
 SELECT l.source_key, l.source_version, l.source_sha256, l.load_id, 'load', 'superseded', 'superseded by load ' || f.load_id,
-  l.rows_read, l.transactions_new, l.transactions_duplicate, l.rows_rejected, l.warnings, ${at}
+  l.rows_read, l.transactions_new, l.transactions_duplicate, l.rows_rejected, l.warnings, ${recorded}
 FROM loads l JOIN stage_files f ON l.load_id = f.superseded_load_id`,
   ];
   const result = `SELECT file_no, load_id, outcome, superseded_load_id, rows_read, transactions_new, rows_rejected, warnings FROM stage_files ORDER BY file_no`;
@@ -245,7 +252,7 @@ export function recordOutcomeStatement(dialect: Dialect, o: FileOutcome): string
     int(o.transactionsDuplicate, "transactionsDuplicate"),
     int(o.rowsRejected, "rowsRejected"),
     int(o.warnings, "warnings"),
-    timestamp(o.recordedAt ?? new Date().toISOString()),
+    timestamp(o.recordedAt ?? new Date().toISOString(), true),
   ];
   return `INSERT INTO file_outcomes (${FILE_OUTCOMES_COLUMNS.join(", ")}) VALUES (${values.join(", ")})`;
 }
