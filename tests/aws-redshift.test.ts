@@ -3,13 +3,13 @@ import { Readable } from "node:stream";
 import { BatchExecuteStatementCommand, CancelStatementCommand, DescribeStatementCommand, RedshiftDataClient } from "@aws-sdk/client-redshift-data";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import type { LoadRequest } from "../functions/app/ports.js";
+import type { LoadRequest, Storage } from "../functions/app/ports.js";
 import { copyStatement, redshiftString, roleArnLiteral, s3UriLiteral } from "../functions/aws/redshift-sql.js";
-import { RedshiftStatementError, RedshiftWarehouse, type RedshiftWarehouseOptions } from "../functions/aws/redshift-warehouse.js";
+import { MAX_BATCH_STATEMENTS, RedshiftStatementError, RedshiftWarehouse, type RedshiftWarehouseOptions } from "../functions/aws/redshift-warehouse.js";
 import type { RedshiftConnection } from "../functions/aws/ssm.js";
 import { OUTPUT_FILES, type Manifest } from "../functions/core/manifest.js";
-import { TABLES } from "../functions/core/schema.js";
-import { CREATE_TABLES } from "../functions/warehouse/sql.js";
+import { LOAD_TABLES, REDSHIFT_CREATE_TABLES, TABLES } from "../functions/core/schema.js";
+import { KEY_CHECK_COLUMN, KeyMismatchError, SELECT_IDENTITY } from "../functions/warehouse/sql.js";
 import { FakeRedshift } from "./fixtures/aws/fake-redshift.js";
 
 process.env.AWS_REGION = "eu-west-1";
@@ -38,6 +38,7 @@ function request(loadId = "a".repeat(64)): LoadRequest {
     warnings: 2,
     warningLines: [3, 4],
     files: { ...OUTPUT_FILES, rejects: "rejects.csv" },
+    keyFingerprint: "0123456789abcdef",
     transformVersion: "1.0.0",
     transformedAt: "2024-05-01T10:00:00.000Z",
   };
@@ -47,6 +48,7 @@ function request(loadId = "a".repeat(64)): LoadRequest {
     manifest,
     files: TABLES.map((table) => ({ table, uri: `s3://coffeetl-transformed/${PREFIX}/${table}.csv`, open: async () => Readable.from([]) })),
     loadedAt: "2024-05-01T10:00:01.234Z",
+    keyFingerprint: "0123456789abcdef",
   };
 }
 
@@ -68,7 +70,7 @@ test("COPY statement: staging table, explicit columns, role, CSV with header, NU
   );
 });
 
-test("load: one batch = staging, COPY of every table file, merge, loads row, drop; addressed to the connection", async () => {
+test("load: one batch = LOCK first, staging, COPY of every table file, merge, per-file result; addressed to the connection", async () => {
   const result = await warehouse().load(request());
   const batches = fake.batchInputs();
   assert.is(batches.length, 1);
@@ -79,25 +81,84 @@ test("load: one batch = staging, COPY of every table file, merge, loads row, dro
   assert.ok(b.ClientToken, "idempotency token");
   assert.is(b.StatementName, `coffeetl-load-${"a".repeat(16)}`);
   const sqls = b.Sqls!;
-  const kinds = sqls.map((s) => /^(CREATE TEMP TABLE|COPY|INSERT INTO \w+|DELETE FROM|DROP TABLE)/.exec(s)?.[1] ?? s.slice(0, 20));
-  assert.equal(kinds, [
-    ...TABLES.map(() => "CREATE TEMP TABLE"),
-    ...TABLES.map(() => "COPY"),
-    "INSERT INTO loads",
-    "DELETE FROM",
-    "INSERT INTO branches",
-    "INSERT INTO products",
-    "INSERT INTO transactions",
-    "INSERT INTO transaction_items",
-    ...TABLES.map(() => "DROP TABLE"),
+  // The lock comes before any read: under SNAPSHOT isolation the snapshot starts at the first query.
+  assert.is(sqls[0], `LOCK ${LOAD_TABLES.join(", ")}`);
+  const kinds = sqls.map((s) => /^(CREATE TEMP TABLE \w+|COPY \w+|INSERT INTO \w+|DELETE FROM \w+|UPDATE \w+|SELECT|LOCK)/.exec(s)?.[1] ?? s.slice(0, 20));
+  assert.equal(kinds.slice(0, 12), [
+    "LOCK",
+    ...TABLES.map((t) => `CREATE TEMP TABLE stage_${t}`),
+    "CREATE TEMP TABLE stage_files",
+    "CREATE TEMP TABLE key_check",
+    "INSERT INTO stage_files",
+    ...TABLES.map((t) => `COPY stage_${t}`),
   ]);
+  for (const table of ["transactions", "transaction_items", "branches", "products", "loads", "load_sales", "file_outcomes", "warehouse_identity"]) {
+    assert.ok(kinds.includes(`INSERT INTO ${table}`), `inserts into ${table}`);
+  }
+  assert.is(kinds.at(-1), "SELECT");
+  assert.ok(sqls.length <= MAX_BATCH_STATEMENTS, `${sqls.length} statements`);
   for (const table of TABLES) {
     const copy = sqls.find((s) => s.startsWith(`COPY stage_${table} `))!;
     assert.ok(copy.includes(`FROM 's3://coffeetl-transformed/uploads/it''s odd\\\\dir/file/0123456789abcdef/${table}.csv'`), copy);
     assert.ok(copy.includes(`IAM_ROLE '${ROLE}'`));
+    assert.not.ok(copy.includes("MANIFEST"));
   }
-  assert.equal(result, { loadId: "a".repeat(64), loaded: true, rowsRead: 10, transactionsNew: 9, transactionsDuplicate: 0, rowsRejected: 1, warnings: 2 });
+  assert.equal(result, {
+    loadId: "a".repeat(64), loaded: true, outcome: "loaded", rowsRead: 10, transactionsNew: 9, transactionsDuplicate: 0, rowsRejected: 1, warnings: 2,
+  });
   assert.ok(sleeps.length >= 2, "polled with sleeps");
+});
+
+test("loadBatch: several manifests, one transaction, one COPY per table over a COPY manifest in the transformed bucket", async () => {
+  const written = new Map<string, string>();
+  const store = {
+    name: "coffeetl-transformed",
+    uri: (key: string) => `s3://coffeetl-transformed/${key}`,
+    put: async (key: string, body: unknown) => void written.set(key, String(body)),
+  } as unknown as Storage;
+  const requests = [1, 2, 3].map((n) => {
+    const r = request(String(n).repeat(64));
+    const prefix = `uploads/branch-${n}/0123456789abcdef`;
+    return {
+      ...r,
+      prefix,
+      manifest: { ...r.manifest, source: { ...r.manifest.source, key: `uploads/branch-${n}.csv` } },
+      files: TABLES.map((table) => ({ table, uri: `s3://coffeetl-transformed/${prefix}/${table}.csv`, open: async () => Readable.from([]) })),
+    };
+  });
+  const results = await warehouse({ copyManifests: store }).loadBatch(requests);
+  assert.equal(results.map((r) => [r.loadId[0], r.outcome]), [["1", "loaded"], ["2", "loaded"], ["3", "loaded"]]);
+  const batches = fake.loadBatches();
+  assert.is(batches.length, 1, "one transaction");
+  const copies = batches[0]!.Sqls!.filter((s) => s.startsWith("COPY "));
+  assert.is(copies.length, TABLES.length, "one COPY per table");
+  for (const table of TABLES) {
+    const key = [...written.keys()].find((k) => k.endsWith(`/${table}.copy.json`))!;
+    assert.ok(key.startsWith("_load-batches/"), key);
+    assert.not.ok(key.endsWith("manifest.json"), "never triggers the load itself");
+    assert.equal(JSON.parse(written.get(key)!), {
+      entries: [1, 2, 3].map((n) => ({ url: `s3://coffeetl-transformed/uploads/branch-${n}/0123456789abcdef/${table}.csv`, mandatory: true })),
+    });
+    const copy = copies.find((c) => c.startsWith(`COPY stage_${table} `))!;
+    assert.ok(copy.includes(`FROM 's3://coffeetl-transformed/${key}' IAM_ROLE '${ROLE}' MANIFEST FORMAT AS CSV IGNOREHEADER 1`), copy);
+  }
+  // Loaded again: each manifest is reported as already loaded.
+  const again = await warehouse({ copyManifests: store }).loadBatch(requests);
+  assert.equal(again.map((r) => [r.outcome, r.transactionsNew, r.transactionsDuplicate]), [1, 2, 3].map(() => ["already_loaded", 0, 9]));
+  // Two manifests of one raw key never share a batch (their order decides which is current).
+  await warehouse({ copyManifests: store }).loadBatch([requests[0]!, { ...requests[1]!, manifest: requests[0]!.manifest }]).then(
+    () => assert.unreachable(),
+    (e: Error) => assert.match(e.message, /two manifests of uploads\/branch-1\.csv/),
+  );
+});
+
+test("a batch refused by the key check becomes a KeyMismatchError naming both fingerprints, not retried", async () => {
+  fake.plannedBatches.push({ Status: "FAILED", Error: `ERROR: Cannot insert a NULL value into column ${KEY_CHECK_COLUMN}` });
+  fake.answer = (sql) => (sql === SELECT_IDENTITY ? [{ key_fingerprint: "fedcba9876543210" }] : undefined);
+  const error = await warehouse().load(request()).then(() => undefined, (e: Error) => e);
+  assert.instance(error, KeyMismatchError);
+  assert.match(error!.message, /fingerprint fedcba9876543210, but this load's were keyed with 0123456789abcdef/);
+  assert.is(fake.loadBatches().length, 1);
 });
 
 test("provisioned targets send ClusterIdentifier with DbUser or SecretArn", async () => {
@@ -107,7 +168,8 @@ test("provisioned targets send ClusterIdentifier with DbUser or SecretArn", asyn
   const [a, b] = fake.batchInputs();
   assert.equal([a!.ClusterIdentifier, a!.Database, a!.DbUser, a!.SecretArn, a!.WorkgroupName], ["mycluster", "dev", "etl", undefined, undefined]);
   assert.equal([b!.ClusterIdentifier, b!.Database, b!.DbUser, b!.SecretArn], ["mycluster", "dev", undefined, secretArn]);
-  assert.equal(a!.Sqls, [...CREATE_TABLES]);
+  assert.equal(a!.Sqls, [...REDSHIFT_CREATE_TABLES]);
+  assert.ok(a!.Sqls!.some((q) => q.startsWith("CREATE TABLE IF NOT EXISTS transactions") && q.endsWith("DISTKEY (transaction_id) SORTKEY (transaction_time)")));
 });
 
 test("polling backs off ×1.5 from 250 ms up to 5 s", async () => {
@@ -123,7 +185,7 @@ test("a FAILED batch throws with Redshift's error text", async () => {
   const error = await warehouse().load(request()).then(() => undefined, (e: Error) => e);
   assert.instance(error, RedshiftStatementError);
   assert.ok(error!.message.includes(text), error!.message);
-  assert.match(error!.message, /FAILED \(sub-statement stmt-\d+:5\)/);
+  assert.match(error!.message, /FAILED \(sub-statement stmt-\d+:9\)/);
   assert.is(fake.batchInputs().length, 1, "not retried");
   assert.is(fake.loads.size, 0);
 });
@@ -165,9 +227,9 @@ test("findLoad: undefined before, the loads row after; a second load of the same
   assert.is(await w.findLoad("c".repeat(64)), undefined);
   await w.load(request("c".repeat(64)));
   const found = await w.findLoad("c".repeat(64));
-  assert.equal(found, { loadId: "c".repeat(64), loaded: false, rowsRead: 10, transactionsNew: 0, transactionsDuplicate: 9, rowsRejected: 1, warnings: 2 });
+  assert.equal(found, { loadId: "c".repeat(64), loaded: false, outcome: "already_loaded", rowsRead: 10, transactionsNew: 0, transactionsDuplicate: 9, rowsRejected: 1, warnings: 2 });
   const again = await w.load({ ...request("c".repeat(64)), loadedAt: "2024-06-01T00:00:00.000Z" });
-  assert.is(again.loaded, false, "the loads row was written by an earlier load");
+  assert.equal([again.loaded, again.outcome], [false, "already_loaded"], "the loads row was written by an earlier load");
 });
 
 test("query: pages of GetStatementResult become plain objects keyed by column name", async () => {

@@ -40,12 +40,19 @@ export interface LoadRequest {
   files: TableFile[];
   /** ISO timestamp written to `loads.loaded_at` (passed in, so SQL stays portable). */
   loadedAt: string;
+  /** The raw object's version (S3 versionId), when the store keeps versions. */
+  sourceVersion?: string;
+  /** Fingerprint of the transaction-id key that keyed the sales (`keyFingerprint` in core/keys). */
+  keyFingerprint: string;
 }
 
 export interface LoadResult {
   loadId: string;
   /** False when this manifest had been loaded before: nothing changed. */
   loaded: boolean;
+  outcome: "loaded" | "already_loaded";
+  /** The earlier load of the same raw key this one replaced (DESIGN section 6). */
+  supersededLoadId?: string;
   rowsRead: number;
   transactionsNew: number;
   transactionsDuplicate: number;
@@ -53,12 +60,39 @@ export interface LoadResult {
   warnings: number;
 }
 
+/** One row of `file_outcomes` (functions/core/schema.ts). */
+export interface FileOutcome {
+  sourceKey: string;
+  sourceVersion?: string;
+  sourceSha256?: string;
+  loadId?: string;
+  stage: "transform" | "load";
+  outcome: "loaded" | "already_loaded" | "superseded" | "failed";
+  /** Failures only; never row content or personal data. */
+  reason?: string;
+  rowsRead?: number;
+  transactionsNew?: number;
+  transactionsDuplicate?: number;
+  rowsRejected?: number;
+  warnings?: number;
+  /** ISO timestamp; now when omitted. */
+  recordedAt?: string;
+}
+
 /** The warehouse: Redshift through the Data API, or PostgreSQL (embedded PGlite or a server). */
 export interface Warehouse {
   /** Creates the tables when missing (idempotent). */
   ensureSchema(): Promise<void>;
-  /** Loads one manifest in one transaction; loading it again changes nothing. */
+  /**
+   * Loads several manifests in one transaction that first locks every table it writes; one
+   * `loads` row per file with its own counts. Loading a manifest again changes nothing. No two
+   * requests of one batch may share a raw key. Results in request order.
+   */
+  loadBatch(requests: LoadRequest[]): Promise<LoadResult[]>;
+  /** `loadBatch([request])`. */
   load(request: LoadRequest): Promise<LoadResult>;
+  /** Writes one `file_outcomes` row (failures the load itself could not record). */
+  recordOutcome(outcome: FileOutcome): Promise<void>;
   /** The `loads` row of a load, or undefined when it was never loaded. */
   findLoad(loadId: string): Promise<LoadResult | undefined>;
   /** Runs a read query; rows as plain objects keyed by column name. */

@@ -14,6 +14,7 @@ import {
   transformedPrefix,
   type Manifest,
 } from "../core/manifest.js";
+import { keyFingerprint } from "../core/keys.js";
 import { transform, workersFor } from "../core/transform.js";
 import { silentLog, type Log } from "./log.js";
 import type { Storage } from "./ports.js";
@@ -49,16 +50,22 @@ async function sha256Of(body: Readable): Promise<string> {
   return hash.digest("hex");
 }
 
-export async function transformObject(deps: TransformDeps, key: string): Promise<TransformOutcome> {
+export interface TransformObjectOptions {
+  /** The raw object's version to read (the S3 event's `versionId`); the latest when omitted. */
+  versionId?: string;
+}
+
+export async function transformObject(deps: TransformDeps, key: string, options: TransformObjectOptions = {}): Promise<TransformOutcome> {
   const { raw, transformed } = deps;
   const log = deps.log ?? silentLog;
   const started = Date.now();
   // First pass: the content hash names the output prefix. The second read is pinned to the
   // same version, so both passes see the same bytes even if the key is overwritten meanwhile.
-  const first = await raw.get(key);
+  const first = await raw.get(key, options.versionId ? { versionId: options.versionId } : {});
   const sha256 = await sha256Of(first.body);
   const prefix = transformedPrefix(key, sha256);
   const manifestKey = `${prefix}/${MANIFEST_FILE}`;
+  const versionId = options.versionId ?? first.versionId;
 
   if (await transformed.exists(manifestKey)) {
     const manifest = parseManifest(await text((await transformed.get(manifestKey)).body), manifestKey);
@@ -66,7 +73,7 @@ export async function transformObject(deps: TransformDeps, key: string): Promise
     return { status: "skipped", prefix, manifestKey, manifest, durationMs: Date.now() - started, workers: 0 };
   }
 
-  const second = await raw.get(key, first.versionId ? { versionId: first.versionId } : {});
+  const second = await raw.get(key, versionId ? { versionId } : {});
   let bytesRead = 0;
   if (deps.onProgress) {
     const report = deps.onProgress;
@@ -96,9 +103,10 @@ export async function transformObject(deps: TransformDeps, key: string): Promise
   }
 
   const manifest: Manifest = {
-    source: { bucket: raw.name, key, versionId: first.versionId ?? null, size: first.size, sha256 },
+    source: { bucket: raw.name, key, versionId: versionId ?? null, size: first.size, sha256 },
     ...summary,
     files: { ...OUTPUT_FILES, rejects: REJECTS_FILE },
+    keyFingerprint: keyFingerprint(deps.secret),
     transformVersion: TRANSFORM_VERSION,
     transformedAt: new Date().toISOString(),
   };

@@ -1,7 +1,7 @@
-// The Redshift-only SQL of a load: COPY of one table file from S3 into its staging table.
-// Everything else in a load is the portable SQL of functions/warehouse/sql.ts.
+// The Redshift-only SQL of a load: its string literals, its LOCK, and COPY of a table's files from
+// S3 into its staging table. Everything else in a load is the portable SQL of functions/warehouse/sql.ts.
 import { COLUMNS, type TableName } from "../core/schema.js";
-import { stagingTable } from "../warehouse/sql.js";
+import { stagingTable, type Dialect } from "../warehouse/sql.js";
 import { IAM_ROLE_ARN } from "./ssm.js";
 
 /** Timestamps in the table files are `YYYY-MM-DD HH:MM:SS`; in COPY's TIMEFORMAT, HH is the 24-hour clock. */
@@ -33,20 +33,34 @@ export function roleArnLiteral(arn: string): string {
   return redshiftString(arn, "IAM role ARN");
 }
 
+/** Redshift's `LOCK` takes an exclusive lock on each table until the transaction ends. */
+export const REDSHIFT_DIALECT: Dialect = {
+  string: redshiftString,
+  lock: (tables) => `LOCK ${tables.join(", ")}`,
+};
+
+/** A COPY manifest (NOTES: Redshift): every listed file must exist, or the COPY fails. */
+export function copyManifest(uris: string[]): string {
+  for (const uri of uris) s3UriLiteral(uri);
+  return JSON.stringify({ entries: uris.map((url) => ({ url, mandatory: true })) });
+}
+
 /**
- * COPY of one table file (CSV with a header, columns in schema order) into its staging table.
+ * COPY into a table's staging table (CSV with a header per file, columns in schema order), from
+ * one table file, or with `manifest: true` from a COPY manifest listing the files of a batch.
  * - FORMAT AS CSV: `"` quoting with `""` inside, as csv-writer writes; no ESCAPE (a backslash is data).
+ * - IGNOREHEADER 1 skips the header of every file, also of each file of a manifest.
  * - EMPTYASNULL: an empty unquoted field of a VARCHAR column (products.size, products.flavour) is NULL;
  *   empty fields of other types are NULL anyway.
  * - COMPUPDATE OFF, STATUPDATE OFF: no compression analysis or statistics for a temporary staging table.
- * A COPY path is a key prefix: `…/transactions.csv` would also match `…/transactions.csv.bak`. The
- * transformed prefix is written only by the transform Lambda, with exactly the names of the manifest,
- * so nothing else can match; there is no COPY manifest file for that reason.
+ * A COPY path without MANIFEST is a key prefix: `…/transactions.csv` would also match
+ * `…/transactions.csv.bak`; the transformed prefix is written only by the transform, with exactly the
+ * names of the manifest, so nothing else can match.
  */
-export function copyStatement(table: TableName, uri: string, roleArn: string): string {
+export function copyStatement(table: TableName, uri: string, roleArn: string, options: { manifest?: boolean } = {}): string {
   return (
     `COPY ${stagingTable(table)} (${COLUMNS[table].join(", ")}) FROM ${s3UriLiteral(uri)} ` +
-    `IAM_ROLE ${roleArnLiteral(roleArn)} FORMAT AS CSV IGNOREHEADER 1 EMPTYASNULL ` +
+    `IAM_ROLE ${roleArnLiteral(roleArn)}${options.manifest ? " MANIFEST" : ""} FORMAT AS CSV IGNOREHEADER 1 EMPTYASNULL ` +
     `TIMEFORMAT '${COPY_TIME_FORMAT}' COMPUPDATE OFF STATUPDATE OFF`
   );
 }

@@ -1,8 +1,10 @@
-// The Warehouse port on the Redshift Data API. One manifest = one BatchExecuteStatement (one
-// transaction): temp staging tables, COPY of each table file from S3, the portable merge SQL of
-// functions/warehouse/sql.ts, drop of the staging tables. Statements are polled with backoff, bounded
-// by the invocation's remaining time; conflicts and throttling retry the whole batch.
-import { randomUUID } from "node:crypto";
+// The Warehouse port on the Redshift Data API. One batch of manifests = one BatchExecuteStatement
+// (one transaction): LOCK, temp staging tables, one COPY per table (over a COPY manifest written to
+// the transformed bucket beside the batch when it holds several files), the portable merge SQL of
+// functions/warehouse/sql.ts, and a last SELECT whose rows (read by sub-statement id) are the
+// per-file results. Statements are polled with backoff, bounded by the invocation's remaining time;
+// conflicts and throttling retry the whole batch.
+import { createHash, randomUUID } from "node:crypto";
 import {
   BatchExecuteStatementCommand,
   CancelStatementCommand,
@@ -14,18 +16,19 @@ import {
   type RedshiftDataClient,
 } from "@aws-sdk/client-redshift-data";
 import { silentLog, type Log } from "../app/log.js";
-import type { LoadRequest, LoadResult, Warehouse } from "../app/ports.js";
-import { TABLES } from "../core/schema.js";
+import type { FileOutcome, LoadRequest, LoadResult, Storage, Warehouse } from "../app/ports.js";
+import { REDSHIFT_CREATE_TABLES, TABLES } from "../core/schema.js";
 import {
-  CREATE_TABLES,
-  createStagingStatements,
-  dropStagingStatements,
-  loadFacts,
+  KeyMismatchError,
+  SELECT_IDENTITY,
+  isKeyCheckFailure,
   loadResultFromRow,
-  mergeStatements,
+  loadStatements,
+  recordOutcomeStatement,
+  resultsFromRows,
   selectLoadStatement,
 } from "../warehouse/sql.js";
-import { copyStatement } from "./redshift-sql.js";
+import { REDSHIFT_DIALECT, copyManifest, copyStatement } from "./redshift-sql.js";
 import type { RedshiftConnection } from "./ssm.js";
 
 export interface RedshiftWarehouseOptions {
@@ -43,7 +46,17 @@ export interface RedshiftWarehouseOptions {
   maxAttempts?: number;
   /** Backoff before a retry: base × 2^(attempt-1), with full jitter, at most 20 s. */
   retryBaseMs?: number;
+  /**
+   * The transformed bucket: a batch of several manifests writes its COPY manifests there, under
+   * `_load-batches/<batch id>/` (the load role needs s3:PutObject on that prefix).
+   */
+  copyManifests?: Storage;
 }
+
+/** Data API limits (NOTES): 100 KB of SQL per batch and 40 statements; kept with a margin. */
+export const MAX_BATCH_SQL_BYTES = 90 * 1024;
+export const MAX_BATCH_STATEMENTS = 40;
+export const COPY_MANIFEST_PREFIX = "_load-batches";
 
 /** A statement that ended FAILED or ABORTED, with Redshift's error text. */
 export class RedshiftStatementError extends Error {
@@ -76,6 +89,9 @@ export function isRetryable(error: unknown, extra?: RegExp): boolean {
   return CONFLICT.test(text) || (extra !== undefined && extra.test(text));
 }
 
+/** Names a batch by its manifests, so a retried batch rewrites the same COPY manifests. */
+const batchId = (requests: LoadRequest[]) => createHash("sha256").update(requests.map((r) => r.loadId).join(",")).digest("hex").slice(0, 32);
+
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function fieldValue(field: Field): unknown {
@@ -97,6 +113,7 @@ export class RedshiftWarehouse implements Warehouse {
   private readonly marginMs: number;
   private readonly maxAttempts: number;
   private readonly retryBaseMs: number;
+  private readonly copyManifests: Storage | undefined;
 
   constructor(
     private readonly client: RedshiftDataClient,
@@ -112,6 +129,7 @@ export class RedshiftWarehouse implements Warehouse {
     this.marginMs = options.safetyMarginMs ?? 10_000;
     this.maxAttempts = options.maxAttempts ?? 4;
     this.retryBaseMs = options.retryBaseMs ?? 1_000;
+    this.copyManifests = options.copyManifests;
   }
 
   /** Where statements go: workgroup or cluster, database, and DbUser or SecretArn. Never a password. */
@@ -124,34 +142,64 @@ export class RedshiftWarehouse implements Warehouse {
   }
 
   async ensureSchema(): Promise<void> {
-    await this.batch([...CREATE_TABLES], "create schema", CREATE_RACE);
+    await this.batch([...REDSHIFT_CREATE_TABLES], "create schema", CREATE_RACE);
   }
 
   async load(request: LoadRequest): Promise<LoadResult> {
-    const byTable = new Map(request.files.map((f) => [f.table, f]));
-    const missing = TABLES.filter((t) => !byTable.has(t));
-    if (missing.length) throw new Error(`load ${request.loadId}: no table file for ${missing.join(", ")}`);
-    const sqls = [
-      ...createStagingStatements(),
-      ...TABLES.map((t) => copyStatement(t, byTable.get(t)!.uri, this.connection.copyRoleArn)),
-      ...mergeStatements(loadFacts(request)),
-      ...dropStagingStatements(),
-    ];
-    const size = sqls.reduce((n, s) => n + Buffer.byteLength(s), 0);
-    if (size > 95 * 1024) throw new Error(`load ${request.loadId}: batch SQL is ${size} bytes, over the Data API limit`);
+    return (await this.loadBatch([request]))[0]!;
+  }
 
-    await this.batch(sqls, `load ${request.loadId}`, undefined, `coffeetl-load-${request.loadId.slice(0, 16)}`);
-    const [row] = await this.query(selectLoadStatement(request.loadId));
-    if (!row) throw new Error(`load ${request.loadId}: the batch finished but wrote no loads row`);
-    // Another invocation may have recorded this load first (a redelivered event racing this one):
-    // then this batch added nothing, and the row is not ours.
-    const ours = String(row.loaded_at ?? "").startsWith(request.loadedAt.slice(0, 19).replace("T", " "));
-    return loadResultFromRow(row, ours);
+  async loadBatch(requests: LoadRequest[]): Promise<LoadResult[]> {
+    const what = requests.length === 1 ? `load ${requests[0]!.loadId}` : `load of ${requests.length} manifests`;
+    const sql = loadStatements(REDSHIFT_DIALECT, requests, new Date().toISOString());
+    const copies = await this.copies(requests);
+    const sqls = [...sql.prepare, ...copies, ...sql.merge, sql.result];
+    const size = sqls.reduce((n, q) => n + Buffer.byteLength(q), 0);
+    if (size > MAX_BATCH_SQL_BYTES) throw new Error(`${what}: batch SQL is ${size} bytes, over the ${MAX_BATCH_SQL_BYTES} kept under the Data API's limit: load fewer manifests at once`);
+    if (sqls.length > MAX_BATCH_STATEMENTS) throw new Error(`${what}: ${sqls.length} statements, over the Data API's ${MAX_BATCH_STATEMENTS}`);
+    const name = `coffeetl-load-${(requests.length === 1 ? requests[0]!.loadId : batchId(requests)).slice(0, 16)}`;
+    let id: string;
+    try {
+      id = (await this.batch(sqls, what, undefined, name)).Id!;
+    } catch (error) {
+      if (!isKeyCheckFailure(error)) throw error;
+      const [row] = await this.query<{ key_fingerprint: string }>(SELECT_IDENTITY);
+      throw new KeyMismatchError(row?.key_fingerprint, requests[0]!.keyFingerprint);
+    }
+    // The batch's last statement reports each file; a sub-statement's result is read by `<id>:<n>`.
+    const rows = await this.withRetries(what, undefined, () => this.rowsOf(`${id}:${sqls.length}`));
+    return resultsFromRows(requests, rows);
+  }
+
+  /** One COPY per table: straight from the file for one manifest, else over a COPY manifest. */
+  private async copies(requests: LoadRequest[]): Promise<string[]> {
+    const role = this.connection.copyRoleArn;
+    const uris = (table: (typeof TABLES)[number]) =>
+      requests.map((r) => {
+        const file = r.files.find((f) => f.table === table);
+        if (!file) throw new Error(`load ${r.loadId}: no table file for ${table}`);
+        return file.uri;
+      });
+    if (requests.length === 1) return TABLES.map((t) => copyStatement(t, uris(t)[0]!, role));
+    const store = this.copyManifests;
+    if (!store) throw new Error("a batch of several manifests needs the copyManifests storage (the transformed bucket) for its COPY manifests");
+    const prefix = `${COPY_MANIFEST_PREFIX}/${batchId(requests)}`;
+    return Promise.all(
+      TABLES.map(async (t) => {
+        const key = `${prefix}/${t}.copy.json`;
+        await store.put(key, copyManifest(uris(t)), { contentType: "application/json" });
+        return copyStatement(t, store.uri(key), role, { manifest: true });
+      }),
+    );
   }
 
   async findLoad(loadId: string): Promise<LoadResult | undefined> {
     const [row] = await this.query(selectLoadStatement(loadId));
-    return row ? loadResultFromRow(row, false) : undefined;
+    return row ? loadResultFromRow(row) : undefined;
+  }
+
+  async recordOutcome(outcome: FileOutcome): Promise<void> {
+    await this.query(recordOutcomeStatement(REDSHIFT_DIALECT, outcome));
   }
 
   async query<T = Record<string, unknown>>(sql: string): Promise<T[]> {
@@ -160,6 +208,13 @@ export class RedshiftWarehouse implements Warehouse {
       if (!Id) throw new Error("ExecuteStatement returned no statement id");
       const description = await this.waitFor(Id, "query");
       if (!description.HasResultSet) return [];
+      return this.rowsOf<T>(Id);
+    });
+  }
+
+  /** Every page of a statement's (or a batch sub-statement's) result, as plain objects. */
+  private async rowsOf<T = Record<string, unknown>>(Id: string): Promise<T[]> {
+    {
       const rows: T[] = [];
       let names: string[] | undefined;
       let NextToken: string | undefined;
@@ -174,7 +229,7 @@ export class RedshiftWarehouse implements Warehouse {
         NextToken = page.NextToken;
       } while (NextToken);
       return rows;
-    });
+    }
   }
 
   async close(): Promise<void> {

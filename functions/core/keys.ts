@@ -95,3 +95,11 @@ export function transactionKeys(secret: string | Buffer): (sales: RawSales, sale
     hmac(message, out, at, 16);
   };
 }
+
+/**
+ * Fingerprint of a transaction-id key, recorded in manifests and by the warehouse so that loads
+ * keyed with another key are refused: `sha256("coffeetl-key-fingerprint:" + key)`, 16 hex chars.
+ * It reveals nothing usable about the key.
+ */
+export const keyFingerprint = (secret: string | Buffer): string =>
+  createHash("sha256").update("coffeetl-key-fingerprint:").update(secret).digest("hex").slice(0, 16);

@@ -40,6 +40,8 @@ export interface Manifest extends TransformSummary {
     sha256: string;
   };
   files: Record<TableName | "rejects", string>;
+  /** Fingerprint of the transaction-id key that keyed the sales (core/keys `keyFingerprint`). */
+  keyFingerprint: string;
   transformVersion: string;
   transformedAt: string;
 }
@@ -66,6 +68,9 @@ export function parseManifest(text: string, where: string): Manifest {
   if (typeof m.warnings !== "number") problems.push("warnings missing");
   if (!m.rows || typeof m.rows !== "object") problems.push("rows missing");
   if (!m.files || typeof m.files !== "object") problems.push("files missing");
+  if (typeof m.keyFingerprint !== "string" || !/^[0-9a-f]{16}$/.test(m.keyFingerprint)) {
+    problems.push("keyFingerprint missing (written by a transform older than one identity per warehouse: transform the file again)");
+  }
   if (problems.length) throw new Error(`${where}: invalid manifest: ${problems.join(", ")}`);
   return m as Manifest;
 }

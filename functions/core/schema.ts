@@ -1,10 +1,11 @@
-// The warehouse schema (DESIGN section 5), the one place it is written down.
-// Types are chosen to run unchanged on Redshift and PostgreSQL. Primary keys are declared (and
-// enforced by PostgreSQL); uniqueness on Redshift comes from the load (warehouse/sql.ts).
-// References (transactions.branch_id → branches, transaction_items → transactions and products)
-// are kept by the load, which inserts parents first and children only for loaded sales, and are
-// checked by the tests; they are not declared as FOREIGN KEYs because Redshift would not enforce
-// them and PostgreSQL's row-by-row checks made bulk loads three times slower.
+// The warehouse schema (DESIGN section 5), the one place it is written down: the portable DDL
+// (PostgreSQL, PGlite) and the Redshift DDL beside it, generated from the same column lists.
+// Primary keys are declared (enforced by PostgreSQL; informational on Redshift, where uniqueness
+// comes from the load in warehouse/sql.ts). References (transactions.branch_id → branches,
+// transaction_items → transactions and products) are kept by the load, which inserts parents first
+// and children only for loaded sales, and are checked by the tests; they are not declared as
+// FOREIGN KEYs because Redshift would not enforce them and PostgreSQL's row-by-row checks made bulk
+// loads three times slower.
 
 export const TABLES = ["branches", "products", "transactions", "transaction_items"] as const;
 export type TableName = (typeof TABLES)[number];
@@ -35,43 +36,156 @@ export const LOADS_COLUMNS = [
   "transactions_duplicate",
   "rows_rejected",
   "warnings",
+  "source_version",
+  "superseded_by",
 ] as const;
 
-export const CREATE_TABLES: readonly string[] = [
-  `CREATE TABLE IF NOT EXISTS branches (
-  branch_id VARCHAR(32) NOT NULL PRIMARY KEY,
-  branch_name VARCHAR(100) NOT NULL
-)`,
-  `CREATE TABLE IF NOT EXISTS products (
-  product_id VARCHAR(32) NOT NULL PRIMARY KEY,
-  product_name VARCHAR(100) NOT NULL,
-  size VARCHAR(16) NULL,
-  flavour VARCHAR(100) NULL
-)`,
-  `CREATE TABLE IF NOT EXISTS transactions (
-  transaction_id VARCHAR(32) NOT NULL PRIMARY KEY,
-  branch_id VARCHAR(32) NOT NULL,
-  transaction_time TIMESTAMP NOT NULL,
-  payment_method VARCHAR(8) NOT NULL,
-  total_amount DECIMAL(10,2) NOT NULL,
-  source_key VARCHAR(1024) NOT NULL
-)`,
-  `CREATE TABLE IF NOT EXISTS transaction_items (
-  transaction_id VARCHAR(32) NOT NULL,
-  product_id VARCHAR(32) NOT NULL,
-  unit_price DECIMAL(10,2) NOT NULL,
-  quantity INTEGER NOT NULL,
-  PRIMARY KEY (transaction_id, product_id, unit_price)
-)`,
-  `CREATE TABLE IF NOT EXISTS loads (
-  load_id VARCHAR(64) NOT NULL PRIMARY KEY,
-  source_key VARCHAR(1024),
-  source_sha256 VARCHAR(64),
-  loaded_at TIMESTAMP,
-  rows_read INTEGER,
-  transactions_new INTEGER,
-  transactions_duplicate INTEGER,
-  rows_rejected INTEGER,
-  warnings INTEGER
-)`,
+export const FILE_OUTCOMES_COLUMNS = [
+  "source_key",
+  "source_version",
+  "source_sha256",
+  "load_id",
+  "stage",
+  "outcome",
+  "reason",
+  "rows_read",
+  "transactions_new",
+  "transactions_duplicate",
+  "rows_rejected",
+  "warnings",
+  "recorded_at",
+] as const;
+
+/** Every table a load writes: the load locks all of them, in this order, before it reads any. */
+export const LOAD_TABLES = [
+  "warehouse_identity",
+  "loads",
+  "load_sales",
+  "branches",
+  "products",
+  "transactions",
+  "transaction_items",
+  "file_outcomes",
+] as const;
+
+interface TableDef {
+  name: string;
+  columns: string[];
+  primaryKey?: string[];
+  /** Redshift physical design: distribution and sort keys. */
+  redshift: string;
+}
+
+const DEFS: TableDef[] = [
+  {
+    name: "branches",
+    columns: ["branch_id VARCHAR(32) NOT NULL", "branch_name VARCHAR(100) NOT NULL"],
+    primaryKey: ["branch_id"],
+    // Small dimension: a copy on every node, so joins to it never move rows.
+    redshift: "DISTSTYLE ALL",
+  },
+  {
+    name: "products",
+    columns: ["product_id VARCHAR(32) NOT NULL", "product_name VARCHAR(100) NOT NULL", "size VARCHAR(16) NULL", "flavour VARCHAR(100) NULL"],
+    primaryKey: ["product_id"],
+    redshift: "DISTSTYLE ALL",
+  },
+  {
+    name: "transactions",
+    columns: [
+      "transaction_id VARCHAR(32) NOT NULL",
+      "branch_id VARCHAR(32) NOT NULL",
+      "transaction_time TIMESTAMP NOT NULL",
+      "payment_method VARCHAR(8) NOT NULL",
+      "total_amount DECIMAL(10,2) NOT NULL",
+      "source_key VARCHAR(1024) NOT NULL",
+    ],
+    primaryKey: ["transaction_id"],
+    // Sales and their items on the same slice (the join of every dashboard and of the load);
+    // sorted by time, so dashboards' time filters and the load's bounded duplicate check read
+    // only the blocks of the period they ask about.
+    redshift: "DISTKEY (transaction_id) SORTKEY (transaction_time)",
+  },
+  {
+    name: "transaction_items",
+    columns: ["transaction_id VARCHAR(32) NOT NULL", "product_id VARCHAR(32) NOT NULL", "unit_price DECIMAL(10,2) NOT NULL", "quantity INTEGER NOT NULL"],
+    primaryKey: ["transaction_id", "product_id", "unit_price"],
+    redshift: "DISTKEY (transaction_id) SORTKEY (transaction_id)",
+  },
+  {
+    name: "loads",
+    columns: [
+      "load_id VARCHAR(64) NOT NULL",
+      "source_key VARCHAR(1024)",
+      "source_sha256 VARCHAR(64)",
+      "loaded_at TIMESTAMP",
+      "rows_read INTEGER",
+      "transactions_new INTEGER",
+      "transactions_duplicate INTEGER",
+      "rows_rejected INTEGER",
+      "warnings INTEGER",
+      "source_version VARCHAR(1024)",
+      // NULL while this load is its raw key's current version; else the load that replaced it.
+      "superseded_by VARCHAR(64)",
+    ],
+    primaryKey: ["load_id"],
+    redshift: "DISTSTYLE ALL",
+  },
+  {
+    // Which sales each current load's file holds (its own and those another file brought first),
+    // so a new version of a raw key removes exactly the sales no current file holds any more.
+    name: "load_sales",
+    columns: ["transaction_id VARCHAR(32) NOT NULL", "load_id VARCHAR(64) NOT NULL"],
+    primaryKey: ["transaction_id", "load_id"],
+    redshift: "DISTKEY (transaction_id) SORTKEY (load_id)",
+  },
+  {
+    // One row: the fingerprint of the transaction-id key that keyed the sales (never the key).
+    name: "warehouse_identity",
+    columns: ["key_fingerprint VARCHAR(64) NOT NULL", "created_at TIMESTAMP NOT NULL"],
+    redshift: "DISTSTYLE ALL",
+  },
+  {
+    // Every file's outcome, for status and dashboards; failures say why, never with row content.
+    name: "file_outcomes",
+    columns: [
+      "source_key VARCHAR(1024) NOT NULL",
+      "source_version VARCHAR(1024)",
+      "source_sha256 VARCHAR(64)",
+      "load_id VARCHAR(64)",
+      "stage VARCHAR(16) NOT NULL",
+      "outcome VARCHAR(16) NOT NULL",
+      "reason VARCHAR(1024)",
+      "rows_read INTEGER",
+      "transactions_new INTEGER",
+      "transactions_duplicate INTEGER",
+      "rows_rejected INTEGER",
+      "warnings INTEGER",
+      "recorded_at TIMESTAMP NOT NULL",
+    ],
+    redshift: "DISTSTYLE AUTO SORTKEY (recorded_at)",
+  },
+];
+
+function createTable(def: TableDef, redshift: boolean): string {
+  const lines = [...def.columns, ...(def.primaryKey ? [`PRIMARY KEY (${def.primaryKey.join(", ")})`] : [])];
+  return `CREATE TABLE IF NOT EXISTS ${def.name} (\n  ${lines.join(",\n  ")}\n)${redshift ? ` ${def.redshift}` : ""}`;
+}
+
+/** Portable DDL: PostgreSQL server and embedded PGlite. */
+export const CREATE_TABLES: readonly string[] = DEFS.map((d) => createTable(d, false));
+
+/** Redshift DDL: the same tables with their distribution and sort keys. */
+export const REDSHIFT_CREATE_TABLES: readonly string[] = DEFS.map((d) => createTable(d, true));
+
+/** PostgreSQL only: the load's lookups by load and by raw key (Redshift uses its sort keys). */
+export const CREATE_INDEXES: readonly string[] = [
+  "CREATE INDEX IF NOT EXISTS load_sales_by_load ON load_sales (load_id)",
+  "CREATE INDEX IF NOT EXISTS loads_by_source ON loads (source_key)",
+];
+
+/** Columns added since the first release, for warehouses created before them. */
+export const ADDED_COLUMNS: readonly string[] = [
+  "ALTER TABLE loads ADD COLUMN IF NOT EXISTS source_version VARCHAR(1024)",
+  "ALTER TABLE loads ADD COLUMN IF NOT EXISTS superseded_by VARCHAR(64)",
 ];

@@ -1,25 +1,39 @@
 // The whole pipeline on one machine: folders stand in for the two buckets, PostgreSQL (embedded
 // PGlite by default) for Redshift, and `ingest` for the S3 events. The services are the Lambdas'.
+// One process at a time per home (a lock file, proper-lockfile): PGlite must never be opened by two.
 import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, readFile, readdir, stat, writeFile } from "node:fs/promises";
 import { basename, join, relative, resolve, sep } from "node:path";
-import { loadManifest } from "../app/load-manifest.js";
+import lockfile from "proper-lockfile";
+import { loadManifests } from "../app/load-manifests.js";
 import { silentLog, type Log } from "../app/log.js";
 import type { Warehouse } from "../app/ports.js";
 import { transformObject } from "../app/transform-object.js";
+import { keyFingerprint } from "../core/keys.js";
 import { REJECTS_FILE } from "../core/manifest.js";
 import { FolderStorage } from "./folder-storage.js";
 import { PostgresWarehouse } from "./postgres-warehouse.js";
 
 export interface LocalPipelineOptions {
-  /** State folder: buckets, warehouse data and the local transaction-id secret. */
+  /** State folder: buckets, warehouse data and the local transaction-id key. */
   home: string;
   /** A PostgreSQL server instead of the embedded warehouse. */
   databaseUrl?: string;
+  /**
+   * A file holding the transaction-id key (default `$COFFEETL_KEY_FILE`); `$COFFEETL_TRANSACTION_KEY`
+   * gives the key itself. Without either, the key made once under the home folder.
+   */
+  keyFile?: string;
   /** Worker threads per transform; by default as many as help for each file's size. */
   threads?: number | undefined;
+  /** Manifests per load transaction (default 50). */
+  maxBatch?: number;
   log?: Log;
+  /** Called once when another process holds the home and this one waits for it. */
+  onWait?: (message: string) => void;
+  /** How long to wait for a home another process holds (default 1 hour); 0 fails at once. */
+  waitMs?: number;
 }
 
 export interface FileReport {
@@ -40,6 +54,8 @@ export interface FileReport {
   rejectsPath?: string;
   /** Worker threads the transform used (0: the main thread). */
   threads?: number;
+  /** The earlier load of the same key this file's load replaced. */
+  supersededLoadId?: string;
 }
 
 export interface IngestHooks {
@@ -53,19 +69,73 @@ export interface LocalPipeline {
   raw: FolderStorage;
   transformed: FolderStorage;
   warehouse: Warehouse;
+  /** Fingerprint of the transaction-id key in use. */
+  keyFingerprint: string;
   ingest(paths: string[], hooks?: IngestHooks): Promise<FileReport[]>;
   close(): Promise<void>;
 }
 
-/** The local stand-in for the deployment secret: made once, kept under the home folder. */
-async function localSecret(home: string): Promise<string> {
-  const path = join(home, "transaction-id.key");
+export const KEY_ENV = "COFFEETL_TRANSACTION_KEY";
+export const KEY_FILE_ENV = "COFFEETL_KEY_FILE";
+const HOME_KEY_FILE = "transaction-id.key";
+
+/** The transaction-id key: given (environment or key file), else made once under the home folder. */
+async function transactionKey(home: string, keyFile: string | undefined): Promise<{ key: string; source: string }> {
+  const given = process.env[KEY_ENV]?.trim();
+  if (given) return { key: given, source: `$${KEY_ENV}` };
+  const file = keyFile ?? process.env[KEY_FILE_ENV];
+  if (file) {
+    const key = (await readFile(file, "utf8").catch((e: Error) => {
+      throw new Error(`key file ${file}: ${e.message}`);
+    })).trim();
+    if (key.length < 16) throw new Error(`key file ${file}: holds ${key.length} characters; a transaction-id key needs at least 16`);
+    return { key, source: `key file ${file}` };
+  }
+  const path = join(home, HOME_KEY_FILE);
   try {
-    return (await readFile(path, "utf8")).trim();
+    return { key: (await readFile(path, "utf8")).trim(), source: path };
   } catch {
     const secret = randomBytes(32).toString("hex");
     await writeFile(path, secret + "\n", { mode: 0o600, flag: "wx" }).catch(() => {});
-    return (await readFile(path, "utf8")).trim();
+    return { key: (await readFile(path, "utf8")).trim(), source: path };
+  }
+}
+
+const LOCK_STALE_MS = 5 * 60_000;
+
+/**
+ * Takes the home's lock, waiting (and saying so once) while another process holds it. The lock's
+ * mtime is refreshed every 10 s; one untouched for 5 minutes (a killed process) is taken over.
+ * (PGlite may hold the event loop for a long statement, hence the long staleness.)
+ */
+async function lockHome(home: string, waitMs: number, onWait: ((message: string) => void) | undefined): Promise<() => Promise<void>> {
+  const options = {
+    lockfilePath: join(home, "home.lock"),
+    stale: LOCK_STALE_MS,
+    update: 10_000,
+    onCompromised: (error: Error) => {
+      // Another process may now think the home is free: stop before touching the warehouse again.
+      console.error(`coffeetl: lost the lock on ${home} (${error.message}); stopping`);
+      process.exit(75);
+    },
+  };
+  try {
+    return await lockfile.lock(home, options);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ELOCKED") throw error;
+  }
+  const busy = `${home} is in use by another coffeetl command`;
+  if (waitMs <= 0) throw new Error(`${busy}; try again when it has finished`);
+  onWait?.(`${busy}; waiting for it to finish...`);
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 250));
+    try {
+      return await lockfile.lock(home, options);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ELOCKED") throw error;
+      if (Date.now() > deadline) throw new Error(`${busy}; gave up after waiting ${Math.round(waitMs / 1000)} s`);
+    }
   }
 }
 
@@ -95,19 +165,49 @@ export async function expandPaths(paths: string[]): Promise<Array<{ path: string
   return found;
 }
 
+/** Sales per load transaction locally: batches stay a few seconds long and memory stays flat. */
+const BATCH_SALES = 200_000;
+
 export async function openLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
   const home = resolve(options.home);
   await mkdir(home, { recursive: true });
+  const release = await lockHome(home, options.waitMs ?? 60 * 60_000, options.onWait);
+  try {
+    return await openLocked(home, options, release);
+  } catch (error) {
+    await release().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function openLocked(home: string, options: LocalPipelineOptions, release: () => Promise<void>): Promise<LocalPipeline> {
   const log = options.log ?? silentLog;
   const raw = new FolderStorage(join(home, "raw"));
   const transformed = new FolderStorage(join(home, "transformed"));
-  const secret = await localSecret(home);
+  const { key: secret, source: keySource } = await transactionKey(home, options.keyFile);
+  const fingerprint = keyFingerprint(secret);
   const warehouse = await PostgresWarehouse.open(
     options.databaseUrl ? { databaseUrl: options.databaseUrl } : { dataDir: join(home, "warehouse") },
   );
-  await warehouse.ensureSchema();
+  try {
+    await warehouse.ensureSchema();
+  } catch (error) {
+    await warehouse.close().catch(() => undefined);
+    throw error;
+  }
+  const keyHint =
+    `This machine's key (fingerprint ${fingerprint}) is from ${keySource}. Give it the warehouse's key: ` +
+    `set ${KEY_ENV} to the key, or pass --key-file FILE (or set ${KEY_FILE_ENV}); without either, the key made once in ${join(home, HOME_KEY_FILE)} is used`;
 
-  async function ingestOne({ path, key }: { path: string; key: string }, hooks: IngestHooks): Promise<FileReport> {
+  interface Pending {
+    report: FileReport;
+    started: number;
+    transformMs: number;
+    manifestKey?: string;
+    sales: number;
+  }
+
+  async function transformOne({ path, key }: { path: string; key: string }, hooks: IngestHooks): Promise<Pending> {
     const started = Date.now();
     const report: FileReport = { path, key, ok: false, rowsRead: 0, salesNew: 0, duplicates: 0, rejected: 0, warnings: 0, durationMs: 0 };
     try {
@@ -120,36 +220,89 @@ export async function openLocalPipeline(options: LocalPipelineOptions): Promise<
         { raw, transformed, secret, log, workers: options.threads, onProgress: hooks.onProgress && ((read, total) => hooks.onProgress!(path, read, total)) },
         key,
       );
-      const load = await loadManifest({ transformed, warehouse, log }, outcome.manifestKey);
       Object.assign(report, {
-        ok: true,
         prefix: outcome.prefix,
         threads: outcome.workers,
-        ...(load.rowsRejected ? { rejectsPath: transformed.path(`${outcome.prefix}/${REJECTS_FILE}`) } : {}),
-        rowsRead: load.rowsRead,
-        salesNew: load.transactionsNew,
-        duplicates: load.transactionsDuplicate,
-        rejected: load.rowsRejected,
-        warnings: load.warnings,
+        ...(outcome.manifest.rejected ? { rejectsPath: transformed.path(`${outcome.prefix}/${REJECTS_FILE}`) } : {}),
       });
+      return { report, started, transformMs: Date.now() - started, manifestKey: outcome.manifestKey, sales: outcome.manifest.rows.transactions };
     } catch (error) {
       report.error = (error as Error).message.replace(`${key}: `, "");
+      await warehouse
+        .recordOutcome({ sourceKey: key, stage: "transform", outcome: "failed", reason: report.error })
+        .catch((e: Error) => log.error("could not record the failure", { key, error: e.message }));
+      return { report, started, transformMs: Date.now() - started, sales: 0 };
     }
-    report.durationMs = Date.now() - started;
-    hooks.onFileDone?.(report);
-    return report;
   }
 
+  /** Loads the pending files' manifests in batches, then reports every pending file in order. */
+  async function flush(pending: Pending[], hooks: IngestHooks): Promise<void> {
+    const toLoad = pending.filter((p) => p.manifestKey);
+    const started = Date.now();
+    const outcomes = await loadManifests({ transformed, warehouse, log, keyHint }, toLoad.map((p) => p.manifestKey!), {
+      maxBatch: options.maxBatch ?? 50,
+    });
+    const loadMs = Date.now() - started;
+    const totalSales = toLoad.reduce((n, p) => n + p.sales, 0) || 1;
+    for (const [i, outcome] of outcomes.entries()) {
+      const { report, sales } = toLoad[i]!;
+      if (!outcome.ok) {
+        report.error = outcome.error!;
+        continue;
+      }
+      const r = outcome.result!;
+      Object.assign(report, {
+        ok: true,
+        rowsRead: r.rowsRead,
+        salesNew: r.transactionsNew,
+        duplicates: r.transactionsDuplicate,
+        rejected: r.rowsRejected,
+        warnings: r.warnings,
+        ...(r.supersededLoadId ? { supersededLoadId: r.supersededLoadId } : {}),
+      });
+      // The batch's load time, shared out by sales.
+      report.durationMs = Math.round((sales / totalSales) * loadMs);
+    }
+    for (const p of pending) {
+      p.report.durationMs += p.transformMs;
+      hooks.onFileDone?.(p.report);
+    }
+  }
+
+  let closed = false;
   return {
     home,
     raw,
     transformed,
     warehouse,
+    keyFingerprint: fingerprint,
     async ingest(paths, hooks = {}) {
       const reports: FileReport[] = [];
-      for (const file of await expandPaths(paths)) reports.push(await ingestOne(file, hooks));
+      let pending: Pending[] = [];
+      let sales = 0;
+      // Files are transformed one by one as before; their manifests load in batches.
+      for (const file of await expandPaths(paths)) {
+        const p = await transformOne(file, hooks);
+        pending.push(p);
+        reports.push(p.report);
+        sales += p.sales;
+        if (sales >= BATCH_SALES || pending.length >= (options.maxBatch ?? 50)) {
+          await flush(pending, hooks);
+          pending = [];
+          sales = 0;
+        }
+      }
+      if (pending.length) await flush(pending, hooks);
       return reports;
     },
-    close: () => warehouse.close(),
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        await warehouse.close();
+      } finally {
+        await release();
+      }
+    },
   };
 }

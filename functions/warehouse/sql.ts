@@ -1,35 +1,60 @@
-// The load SQL (DESIGN section 6), shared by the PostgreSQL and Redshift warehouses.
-// Only the COPY statement differs between the two; everything here runs unchanged on both.
-// The Data API's BatchExecuteStatement takes no parameters, so values are inlined, and only
-// values that are checked here (hex ids, ISO timestamps, integers) are ever inlined.
-import type { LoadRequest } from "../app/ports.js";
-import { COLUMNS, CREATE_TABLES, KEYS, LOADS_COLUMNS, TABLES, type TableName } from "../core/schema.js";
+// The load SQL (DESIGN section 6), shared by the PostgreSQL and Redshift warehouses. A batch of
+// manifests is one transaction: LOCK of every table it writes (first, so that under SNAPSHOT or
+// SERIALIZABLE isolation concurrent loaders queue before either has read anything), staging tables,
+// one COPY per table over all files of the batch (the only part that differs between warehouses),
+// then portable statements: key check, already-loaded files, superseded versions, new sales, one
+// `loads` row and one `file_outcomes` row per file. The Data API's BatchExecuteStatement takes no
+// parameters, so values are inlined: hex ids, ISO timestamps and integers are checked here, strings
+// go through the dialect's literal function.
+import type { FileOutcome, LoadRequest, LoadResult } from "../app/ports.js";
+import { COLUMNS, FILE_OUTCOMES_COLUMNS, KEYS, LOAD_TABLES, LOADS_COLUMNS, TABLES, type TableName } from "../core/schema.js";
 
-export { CREATE_TABLES };
+export { CREATE_TABLES } from "../core/schema.js";
+
+/** What differs between PostgreSQL and Redshift in the load's SQL, besides COPY. */
+export interface Dialect {
+  /** A string literal; refuses what cannot be written safely. */
+  string(value: string, what: string): string;
+  /** The statement that opens every load transaction. */
+  lock(tables: readonly string[]): string;
+}
+
+// A control character is never part of a key or a version; refusing them keeps literals one line.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** PostgreSQL (standard_conforming_strings on, the default since 9.1): only `'` is special. */
+export const POSTGRES_DIALECT: Dialect = {
+  string(value, what) {
+    if (CONTROL.test(value)) throw new Error(`${what} contains a control character`);
+    return `'${value.replace(/'/g, "''")}'`;
+  },
+  // SHARE ROW EXCLUSIVE conflicts with itself and with every write, but not with the ACCESS SHARE
+  // lock of a SELECT: loaders queue one after another while dashboards keep reading.
+  lock: (tables) => `LOCK TABLE ${tables.join(", ")} IN SHARE ROW EXCLUSIVE MODE`,
+};
 
 export const stagingTable = (table: TableName): string => `stage_${table}`;
 
-export interface LoadFacts {
-  loadId: string;
-  sourceSha256: string;
-  loadedAt: string;
-  rowsRead: number;
-  rowsRejected: number;
-  warnings: number;
+/** The NOT NULL column a load writes NULL into when the warehouse was keyed with another key. */
+export const KEY_CHECK_COLUMN = "warehouse_keyed_with_another_transaction_id_key";
+
+/** A load refused because the warehouse's sales were keyed with another transaction-id key. */
+export class KeyMismatchError extends Error {
+  constructor(
+    readonly warehouseFingerprint: string | undefined,
+    readonly loadFingerprint: string,
+  ) {
+    super(
+      `the warehouse's sales were keyed with the transaction-id key of fingerprint ${warehouseFingerprint ?? "(unknown)"}, ` +
+        `but this load's were keyed with ${loadFingerprint}: loading it would give every sale a second id`,
+    );
+    this.name = "KeyMismatchError";
+  }
 }
 
-/** The facts of a load request that its SQL records. */
-export function loadFacts(request: LoadRequest): LoadFacts {
-  const { manifest } = request;
-  return {
-    loadId: request.loadId,
-    sourceSha256: manifest.source.sha256,
-    loadedAt: request.loadedAt,
-    rowsRead: manifest.rowsRead,
-    rowsRejected: manifest.rejected,
-    warnings: manifest.warnings,
-  };
-}
+/** True when a warehouse error is the key check's refusal. */
+export const isKeyCheckFailure = (error: unknown): boolean => String((error as Error)?.message ?? error).includes(KEY_CHECK_COLUMN);
 
 const hex = (value: string, what: string): string => {
   if (!/^[0-9a-f]{1,64}$/.test(value)) throw new Error(`${what} must be lowercase hex, got ${JSON.stringify(value)}`);
@@ -39,51 +64,134 @@ const count = (value: number, what: string): string => {
   if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${what} must be a non-negative integer, got ${value}`);
   return String(value);
 };
-const timestamp = (value: string): string => {
-  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(\.\d+)?Z$/.exec(value);
-  if (!m) throw new Error(`loadedAt must be an ISO UTC timestamp, got ${JSON.stringify(value)}`);
+export const timestamp = (value: string): string => {
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)Z$/.exec(value);
+  if (!m) throw new Error(`timestamp must be an ISO UTC timestamp, got ${JSON.stringify(value)}`);
   return `CAST('${m[1]} ${m[2]}' AS TIMESTAMP)`;
 };
+const optional = (value: string | undefined | null, literal: (v: string) => string, type: string) =>
+  value === undefined || value === null ? `CAST(NULL AS ${type})` : literal(value);
 
-/** Empty staging tables shaped like their targets, without keys or indexes. */
-export function createStagingStatements(): string[] {
-  return TABLES.map((t) => `CREATE TEMP TABLE ${stagingTable(t)} (LIKE ${t})`);
+/** Cuts text to at most `bytes` UTF-8 bytes (VARCHAR(n) counts bytes on Redshift). */
+export function clip(text: string, bytes: number): string {
+  if (Buffer.byteLength(text) <= bytes) return text;
+  let out = Buffer.from(text).subarray(0, bytes - 3).toString("utf8");
+  while (Buffer.byteLength(out + "...") > bytes || out.endsWith("\uFFFD")) out = out.slice(0, -1);
+  return out + "...";
 }
 
-export function dropStagingStatements(): string[] {
-  return TABLES.map((t) => `DROP TABLE ${stagingTable(t)}`);
+export interface LoadStatements {
+  /** Lock, staging tables and the batch's file list; COPY into staging comes right after. */
+  prepare: string[];
+  /** Everything after COPY, up to the per-file result. */
+  merge: string[];
+  /** The per-file result: `stage_files` rows in request order (see `resultsFromRows`). */
+  result: string;
+  /** Temporary tables to drop where the session outlives the transaction (PostgreSQL). */
+  cleanup: string[];
 }
+
+const SOURCE = (alias: string) => `${alias}.source_key`;
 
 /**
- * After COPY into staging: records the load, drops staged sales the warehouse already has,
- * then inserts what is new. Re-running it for the same load changes nothing.
+ * The statements of one batch load. Requests must share one key fingerprint and no raw key.
+ * Per file, sales the warehouse did not hold count as new for the first file of the batch that
+ * holds them; the rest of its valid rows are duplicates.
  */
-export function mergeStatements(facts: LoadFacts): string[] {
-  const loadId = hex(facts.loadId, "loadId");
-  const valid = facts.rowsRead - facts.rowsRejected;
-  const statements: string[] = [
-    // Counted before the delete below; the derived tables each return exactly one row.
-    `INSERT INTO loads (${LOADS_COLUMNS.join(", ")})
-SELECT ${loadId}, k.source_key, ${hex(facts.sourceSha256, "sourceSha256")}, ${timestamp(facts.loadedAt)},
-  ${count(facts.rowsRead, "rowsRead")}, n.c, ${count(valid, "valid rows")} - n.c, ${count(facts.rowsRejected, "rowsRejected")}, ${count(facts.warnings, "warnings")}
-FROM (SELECT MAX(source_key) AS source_key FROM ${stagingTable("transactions")}) k
-CROSS JOIN (SELECT COUNT(DISTINCT s.transaction_id) AS c FROM ${stagingTable("transactions")} s
-  WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.transaction_id = s.transaction_id)) n
-WHERE NOT EXISTS (SELECT 1 FROM loads WHERE load_id = ${loadId})`,
-    `DELETE FROM ${stagingTable("transactions")} USING transactions
-WHERE ${stagingTable("transactions")}.transaction_id = transactions.transaction_id`,
-  ];
-  for (const table of ["branches", "products"] as const) {
-    statements.push(insertNew(table));
+export function loadStatements(dialect: Dialect, requests: LoadRequest[], loadedAt: string): LoadStatements {
+  if (requests.length === 0) throw new Error("a load batch needs at least one manifest");
+  const fingerprint = requests[0]!.keyFingerprint;
+  const keys = new Set<string>();
+  for (const r of requests) {
+    if (r.keyFingerprint !== fingerprint) throw new Error("a load batch's manifests must share one key fingerprint");
+    if (keys.has(r.manifest.source.key)) throw new Error(`a load batch holds two manifests of ${r.manifest.source.key}`);
+    keys.add(r.manifest.source.key);
   }
-  const cols = COLUMNS.transactions.join(", ");
-  statements.push(`INSERT INTO transactions (${cols}) SELECT DISTINCT ${cols} FROM ${stagingTable("transactions")}`);
-  const itemCols = COLUMNS.transaction_items.map((c) => `s.${c}`).join(", ");
-  // Items of sales already loaded stay out with their sale; a new sale has no items yet.
-  statements.push(`INSERT INTO transaction_items (${COLUMNS.transaction_items.join(", ")})
-SELECT DISTINCT ${itemCols} FROM ${stagingTable("transaction_items")} s
-WHERE EXISTS (SELECT 1 FROM ${stagingTable("transactions")} n WHERE n.transaction_id = s.transaction_id)`);
-  return statements;
+  const fp = hex(fingerprint, "key fingerprint");
+  const at = timestamp(loadedAt);
+  const str = (what: string) => (v: string) => dialect.string(v, what);
+
+  const files = requests.map((r, position) => {
+    const m = r.manifest;
+    const valid = m.rowsRead - m.rejected;
+    count(valid, `valid rows of ${r.loadId}`);
+    return `(${position}, ${hex(r.loadId, "loadId")}, ${dialect.string(m.source.key, "source key")}, ${optional(r.sourceVersion, str("source version"), "VARCHAR(1024)")}, ${hex(m.source.sha256, "source sha256")}, ${count(m.rowsRead, "rowsRead")}, ${count(m.rejected, "rejected")}, ${count(m.warnings, "warnings")})`;
+  });
+
+  const prepare = [
+    dialect.lock(LOAD_TABLES),
+    ...TABLES.map((t) => `CREATE TEMP TABLE ${stagingTable(t)} (LIKE ${t})`),
+    `CREATE TEMP TABLE stage_files (
+  position INTEGER NOT NULL, load_id VARCHAR(64) NOT NULL, source_key VARCHAR(1024) NOT NULL, source_version VARCHAR(1024),
+  source_sha256 VARCHAR(64) NOT NULL, rows_read INTEGER NOT NULL, rows_rejected INTEGER NOT NULL, warnings INTEGER NOT NULL,
+  outcome VARCHAR(16), superseded_load_id VARCHAR(64), transactions_new INTEGER)`,
+    `CREATE TEMP TABLE key_check (${KEY_CHECK_COLUMN} INTEGER NOT NULL)`,
+    `INSERT INTO stage_files (position, load_id, source_key, source_version, source_sha256, rows_read, rows_rejected, warnings) VALUES\n${files.join(",\n")}`,
+  ];
+
+  const cols = (table: TableName, alias: string) => COLUMNS[table].map((c) => `${alias}.${c}`).join(", ");
+  const merge = [
+    // One identity per warehouse: a NOT NULL violation names the refusal; the first load records it.
+    `INSERT INTO key_check SELECT CAST(NULL AS INTEGER) FROM warehouse_identity WHERE key_fingerprint <> ${fp}`,
+    `INSERT INTO warehouse_identity (key_fingerprint, created_at)
+SELECT ${fp}, ${at} FROM (SELECT COUNT(*) AS n FROM warehouse_identity) c WHERE c.n = 0`,
+    // A manifest whose load is its key's current version was loaded before: nothing changes.
+    `UPDATE stage_files SET outcome = 'already_loaded', transactions_new = 0 FROM loads l
+WHERE l.load_id = stage_files.load_id AND l.superseded_by IS NULL`,
+    `UPDATE stage_files SET outcome = 'loaded', transactions_new = 0 WHERE outcome IS NULL`,
+    `DELETE FROM ${stagingTable("transactions")} WHERE source_key IN (SELECT source_key FROM stage_files WHERE outcome = 'already_loaded')`,
+    // The current version of each loaded file's raw key, which this load supersedes.
+    `UPDATE stage_files SET superseded_load_id = l.load_id FROM loads l
+WHERE l.source_key = stage_files.source_key AND l.superseded_by IS NULL AND l.load_id <> stage_files.load_id AND stage_files.outcome = 'loaded'`,
+    `INSERT INTO load_sales (transaction_id, load_id)
+SELECT DISTINCT s.transaction_id, f.load_id FROM ${stagingTable("transactions")} s JOIN stage_files f ON f.source_key = ${SOURCE("s")}`,
+    // Sales only superseded versions held go, with their items; sales a current file holds stay.
+    `CREATE TEMP TABLE stage_dropped AS
+SELECT DISTINCT m.transaction_id FROM load_sales m JOIN stage_files f ON m.load_id = f.superseded_load_id`,
+    `DELETE FROM load_sales WHERE load_id IN (SELECT superseded_load_id FROM stage_files WHERE superseded_load_id IS NOT NULL)`,
+    `DELETE FROM stage_dropped USING load_sales m WHERE m.transaction_id = stage_dropped.transaction_id`,
+    `DELETE FROM transaction_items USING stage_dropped d WHERE transaction_items.transaction_id = d.transaction_id`,
+    `DELETE FROM transactions USING stage_dropped d WHERE transactions.transaction_id = d.transaction_id`,
+    `UPDATE loads SET superseded_by = f.load_id FROM stage_files f WHERE loads.load_id = f.superseded_load_id`,
+    // A version loaded again after another replaced it (a re-upload of the original) is current again.
+    `DELETE FROM loads USING stage_files f WHERE loads.load_id = f.load_id AND f.outcome = 'loaded'`,
+    // Staged sales the warehouse holds. A sale's time is part of its identity, so only the staged
+    // period needs checking: on Redshift the sort key on transaction_time skips the rest.
+    `DELETE FROM ${stagingTable("transactions")} USING transactions t,
+  (SELECT MIN(transaction_time) AS low, MAX(transaction_time) AS high FROM ${stagingTable("transactions")}) b
+WHERE t.transaction_id = ${stagingTable("transactions")}.transaction_id AND t.transaction_time BETWEEN b.low AND b.high`,
+    // Each new sale belongs to the first file of the batch that holds it.
+    `CREATE TEMP TABLE stage_new AS
+SELECT s.transaction_id, MIN(f.position) AS position FROM ${stagingTable("transactions")} s JOIN stage_files f ON f.source_key = ${SOURCE("s")}
+GROUP BY s.transaction_id`,
+    `UPDATE stage_files SET transactions_new = c.n FROM (SELECT position, COUNT(*) AS n FROM stage_new GROUP BY position) c
+WHERE c.position = stage_files.position`,
+    `INSERT INTO loads (${LOADS_COLUMNS.join(", ")})
+SELECT load_id, source_key, source_sha256, ${at}, rows_read, transactions_new, rows_read - rows_rejected - transactions_new, rows_rejected, warnings,
+  source_version, CAST(NULL AS VARCHAR(64))
+FROM stage_files WHERE outcome = 'loaded'`,
+    insertNew("branches"),
+    insertNew("products"),
+    `INSERT INTO transactions (${COLUMNS.transactions.join(", ")})
+SELECT DISTINCT ${cols("transactions", "s")} FROM ${stagingTable("transactions")} s
+JOIN stage_files f ON f.source_key = ${SOURCE("s")}
+JOIN stage_new n ON n.transaction_id = s.transaction_id AND n.position = f.position`,
+    // Items of sales already held stay out with their sale.
+    `INSERT INTO transaction_items (${COLUMNS.transaction_items.join(", ")})
+SELECT DISTINCT ${cols("transaction_items", "s")} FROM ${stagingTable("transaction_items")} s
+JOIN stage_new n ON n.transaction_id = s.transaction_id`,
+    `INSERT INTO file_outcomes (${FILE_OUTCOMES_COLUMNS.join(", ")})
+SELECT f.source_key, f.source_version, f.source_sha256, f.load_id, 'load', f.outcome, CAST(NULL AS VARCHAR(1024)),
+  f.rows_read, f.transactions_new, f.rows_read - f.rows_rejected - f.transactions_new, f.rows_rejected, f.warnings, ${at}
+FROM stage_files f
+UNION ALL
+SELECT l.source_key, l.source_version, l.source_sha256, l.load_id, 'load', 'superseded', 'superseded by load ' || f.load_id,
+  l.rows_read, l.transactions_new, l.transactions_duplicate, l.rows_rejected, l.warnings, ${at}
+FROM loads l JOIN stage_files f ON l.load_id = f.superseded_load_id`,
+  ];
+  const result = `SELECT position, load_id, outcome, superseded_load_id, rows_read, transactions_new, rows_rejected, warnings FROM stage_files ORDER BY position`;
+  const cleanup = [...TABLES.map(stagingTable), "stage_files", "key_check", "stage_dropped", "stage_new"].map((t) => `DROP TABLE ${t}`);
+  return { prepare, merge, result, cleanup };
 }
 
 function insertNew(table: TableName): string {
@@ -94,19 +202,69 @@ SELECT DISTINCT ${cols.map((c) => `s.${c}`).join(", ")} FROM ${stagingTable(tabl
 WHERE NOT EXISTS (SELECT 1 FROM ${table} t WHERE ${match})`;
 }
 
+/** The rows of `loadStatements(...).result` (as any driver returns them) to results in request order. */
+export function resultsFromRows(requests: LoadRequest[], rows: Record<string, unknown>[]): LoadResult[] {
+  const n = (v: unknown) => Number(v ?? 0);
+  const byPosition = new Map(rows.map((r) => [n(r.position), r]));
+  return requests.map((request, position) => {
+    const row = byPosition.get(position);
+    if (!row || String(row.load_id) !== request.loadId) throw new Error(`load ${request.loadId}: no result row for it after the batch`);
+    const loaded = row.outcome === "loaded";
+    const valid = n(row.rows_read) - n(row.rows_rejected);
+    const superseded = row.superseded_load_id ? { supersededLoadId: String(row.superseded_load_id) } : {};
+    return {
+      loadId: request.loadId,
+      loaded,
+      outcome: loaded ? "loaded" : "already_loaded",
+      ...superseded,
+      rowsRead: n(row.rows_read),
+      transactionsNew: n(row.transactions_new),
+      transactionsDuplicate: valid - n(row.transactions_new),
+      rowsRejected: n(row.rows_rejected),
+      warnings: n(row.warnings),
+    } satisfies LoadResult;
+  });
+}
+
+/** One `file_outcomes` row. */
+export function recordOutcomeStatement(dialect: Dialect, o: FileOutcome): string {
+  const int = (v: number | undefined, what: string) => (v === undefined ? "CAST(NULL AS INTEGER)" : count(v, what));
+  const str = (v: string | undefined, what: string, bytes: number) =>
+    v === undefined ? "CAST(NULL AS VARCHAR(1024))" : dialect.string(clip(v.replace(/[\u0000-\u001f\u007f]+/g, " "), bytes), what);
+  const values = [
+    dialect.string(o.sourceKey, "source key"),
+    str(o.sourceVersion, "source version", 1024),
+    o.sourceSha256 ? hex(o.sourceSha256, "source sha256") : "CAST(NULL AS VARCHAR(64))",
+    o.loadId ? hex(o.loadId, "load id") : "CAST(NULL AS VARCHAR(64))",
+    dialect.string(o.stage, "stage"),
+    dialect.string(o.outcome, "outcome"),
+    str(o.reason, "reason", 1024),
+    int(o.rowsRead, "rowsRead"),
+    int(o.transactionsNew, "transactionsNew"),
+    int(o.transactionsDuplicate, "transactionsDuplicate"),
+    int(o.rowsRejected, "rowsRejected"),
+    int(o.warnings, "warnings"),
+    timestamp(o.recordedAt ?? new Date().toISOString()),
+  ];
+  return `INSERT INTO file_outcomes (${FILE_OUTCOMES_COLUMNS.join(", ")}) VALUES (${values.join(", ")})`;
+}
+
 export function selectLoadStatement(loadId: string): string {
   return `SELECT ${LOADS_COLUMNS.join(", ")} FROM loads WHERE load_id = ${hex(loadId, "loadId")}`;
 }
 
-/** A `loads` row (as any driver returns it) to the result the services report. */
-export function loadResultFromRow(row: Record<string, unknown>, loaded: boolean) {
+export const SELECT_IDENTITY = "SELECT key_fingerprint FROM warehouse_identity";
+
+/** A `loads` row found before loading: what a load of it again would report. */
+export function loadResultFromRow(row: Record<string, unknown>): LoadResult {
   const n = (v: unknown) => Number(v ?? 0);
   return {
     loadId: String(row.load_id),
-    loaded,
+    loaded: false,
+    outcome: "already_loaded",
     rowsRead: n(row.rows_read),
-    transactionsNew: loaded ? n(row.transactions_new) : 0,
-    transactionsDuplicate: loaded ? n(row.transactions_duplicate) : n(row.rows_read) - n(row.rows_rejected),
+    transactionsNew: 0,
+    transactionsDuplicate: n(row.rows_read) - n(row.rows_rejected),
     rowsRejected: n(row.rows_rejected),
     warnings: n(row.warnings),
   };
