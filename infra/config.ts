@@ -361,7 +361,7 @@ export function parseConfig(raw: RawConfig, stack: string): CoffeetlConfig {
     batchingWindowSeconds,
     maxConcurrency: int("loadMaxConcurrency", 2, 2, 1000),
     maxReceives: int("loadMaxReceives", 3, 1, 1000),
-    manifestsPerTransaction: int("loadManifestsPerTransaction", 50, 1, 200),
+    manifestsPerTransaction: int("loadManifestsPerTransaction", 100, 1, 200),
   };
 
   const uploaderText = str("uploaders");

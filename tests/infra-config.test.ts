@@ -25,7 +25,7 @@ test("a client's minimal configuration gets safe defaults", () => {
   assert.is(c.grafana.allowPublic, false);
   assert.is(c.warehouse, "external");
   assert.equal(c.load, { memoryMb: 256, timeoutSeconds: 600, reservedConcurrency: undefined }, "no reservation: deploys on any account");
-  assert.equal(c.loadQueue, { batchSize: 100, batchingWindowSeconds: 30, maxConcurrency: 2, maxReceives: 3, manifestsPerTransaction: 50 });
+  assert.equal(c.loadQueue, { batchSize: 100, batchingWindowSeconds: 30, maxConcurrency: 2, maxReceives: 3, manifestsPerTransaction: 100 });
   assert.equal(c.alarms, { lambdaErrors: 0, lambdaThrottles: 0, asyncEventAgeSeconds: 1800, deadLetterMessages: 0, queueAgeSeconds: 3600 });
   assert.equal(c.uploaders, []);
   assert.is(c.uploadCheck, undefined);

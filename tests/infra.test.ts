@@ -82,7 +82,7 @@ test("functions: runtime, architecture, bundle, environment, log groups, no rese
   assert.is(et.inputs.environment.variables.TRANSFORMED_BUCKET, h.one(T.bucket, "transformed").id);
   assert.is(et.inputs.environment.variables.TRANSACTION_SECRET_PARAMETER, "/coffeetl/acme-prod/transaction-secret");
   assert.is(load.inputs.environment.variables.SSM_PARAMETER_NAME, PARAMETER);
-  assert.is(load.inputs.environment.variables.LOAD_MANIFESTS_PER_TRANSACTION, "50");
+  assert.is(load.inputs.environment.variables.LOAD_MANIFESTS_PER_TRANSACTION, "100");
   // Neither reserves concurrency (a reservation fails on a new account's limit of 10).
   assert.is(load.inputs.reservedConcurrentExecutions, -1);
   assert.is(et.inputs.reservedConcurrentExecutions, -1);
