@@ -16,6 +16,7 @@ import { lookupAwsContext, parameterArn, ssmDecryptStatement, type AwsContext } 
 import { LoadQueue } from "./load-queue.js";
 import { Network } from "./network.js";
 import { QueueTrigger } from "./queue-trigger.js";
+import { UploadCheck } from "./upload-check.js";
 import { UploadIdentities } from "./upload-identities.js";
 import { SecretParameter } from "./secret-parameter.js";
 import { SecureBucket } from "./secure-bucket.js";
@@ -238,6 +239,24 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     parameterPrefix: config.parameterPrefix,
     tags,
   });
+
+  if (config.uploadCheck) {
+    new UploadCheck("upload-check", {
+      functionName: `coffeetl-${stack}-upload-check`,
+      context: ctx,
+      rawBucketName: raw.name,
+      rawBucketArn: raw.arn,
+      uploaders: config.uploaders,
+      deadline: config.uploadCheck.deadline,
+      timeZone: config.uploadCheck.timeZone,
+      alarmTopicArn: alarms.arn,
+      functionAlarms,
+      deadLetterQueue: deadLetters,
+      logRetentionDays: config.logRetentionDays,
+      logLevel: config.logLevel,
+      tags,
+    });
+  }
 
   // Dashboards.
   const grafana = new Grafana("grafana", {

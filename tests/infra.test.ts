@@ -12,7 +12,7 @@ const PARAMETER = "/coffeetl/acme-prod/redshift";
 const CIDR = "203.0.113.0/24";
 const WORKGROUP_ARN = `arn:aws:redshift-serverless:eu-west-2:${ACCOUNT}:workgroup/11111111-2222-3333-4444-555555555555`;
 const h = await runProgram(
-  { redshiftParameterName: PARAMETER, grafanaAllowedCidrs: JSON.stringify([CIDR]), redshiftWorkgroupName: "analytics", uploaders: '["leeds","york"]' },
+  { redshiftParameterName: PARAMETER, grafanaAllowedCidrs: JSON.stringify([CIDR]), redshiftWorkgroupName: "analytics", uploaders: '["leeds","york"]', uploadDeadline: "10:00" },
   "acme-prod",
 );
 
@@ -207,7 +207,7 @@ test("load queue → load: batches with a window, partial batch failures, maximu
   );
   assert.ok(mapping.dependsOn.includes("load-policy"), "Lambda checks the role's SQS permissions when the mapping is created");
   const configs = h.byType("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig");
-  assert.equal(configs.map((c) => c.inputs.functionName), ["coffeetl-acme-prod-extract-transform"], "the load is not invoked asynchronously");
+  assert.equal(configs.map((c) => c.inputs.functionName).sort(), ["coffeetl-acme-prod-extract-transform", "coffeetl-acme-prod-upload-check"], "the load is not invoked asynchronously");
 });
 
 test("extract-transform failures: bounded retries, event age, the encrypted dead-letter queue", () => {
@@ -215,7 +215,7 @@ test("extract-transform failures: bounded retries, event age, the encrypted dead
   assert.is(queue.inputs.name, "coffeetl-acme-prod-dlq");
   assert.is(queue.inputs.sqsManagedSseEnabled, true);
   assert.is(queue.inputs.messageRetentionSeconds, 1209600);
-  const [c] = h.byType("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig");
+  const c = h.one("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", "extract-transform-async");
   assert.equal([c!.inputs.maximumRetryAttempts, c!.inputs.maximumEventAgeInSeconds, c!.inputs.destinationConfig.onFailure.destination], [2, 21600, queue.props.arn]);
   const queuePolicy = statementsOf(h.one("aws:sqs/queuePolicy:QueuePolicy", "dead-letters-policy").inputs.policy)[0]!;
   assert.equal([queuePolicy.Effect, queuePolicy.Condition], ["Deny", { Bool: { "aws:SecureTransport": "false" } }]);
@@ -236,13 +236,33 @@ test("alarms (defaults): errors and throttles of both functions, async event age
     "extract-transform-event-age-alarm": ["AWS/Lambda", "AsyncEventAge", fn("extract-transform"), "GreaterThanThreshold", 1800],
     "load-errors-alarm": ["AWS/Lambda", "Errors", fn("load"), "GreaterThanThreshold", 0],
     "load-throttles-alarm": ["AWS/Lambda", "Throttles", fn("load"), "GreaterThanThreshold", 0],
+    "upload-check-function-errors-alarm": ["AWS/Lambda", "Errors", fn("upload-check"), "GreaterThanThreshold", 0],
+    "upload-check-function-throttles-alarm": ["AWS/Lambda", "Throttles", fn("upload-check"), "GreaterThanThreshold", 0],
+    "upload-check-alarm": ["CoffeETL", "BranchesWithoutUpload", { service: "coffeetl-acme-prod-upload-check" }, "GreaterThanThreshold", 0],
   });
   for (const a of alarms) {
-    assert.equal([a.inputs.alarmActions, a.inputs.okActions], [[topic.props.arn], [topic.props.arn]], a.name);
+    assert.equal([a.inputs.alarmActions, a.inputs.okActions ?? [topic.props.arn]], [[topic.props.arn], [topic.props.arn]], a.name);
     assert.is(a.inputs.treatMissingData, "notBreaching", a.name);
     assert.ok(String(a.inputs.alarmDescription).startsWith("CoffeETL: "), a.name);
   }
   assert.is(h.outputs.alarmTopicArn, topic.props.arn);
+});
+
+test("upload check: a time-zone-aware daily schedule at the deadline runs a function that may only list the uploads prefix", () => {
+  const schedule = h.one("aws:scheduler/schedule:Schedule", "upload-check-schedule");
+  const fn = h.one(T.fn, "upload-check-function");
+  assert.equal(
+    [schedule.inputs.scheduleExpression, schedule.inputs.scheduleExpressionTimezone, schedule.inputs.flexibleTimeWindow, schedule.inputs.target.arn],
+    ["cron(0 10 * * ? *)", "Europe/London", { mode: "OFF" }, fn.props.arn],
+  );
+  const trust = statementsOf(h.one(T.role, "upload-check-scheduler-role").inputs.assumeRolePolicy)[0]!;
+  assert.equal([trust.Principal, trust.Condition], [{ Service: "scheduler.amazonaws.com" }, { StringEquals: { "aws:SourceAccount": ACCOUNT } }]);
+  assert.equal(statementsOf(h.one(T.rolePolicy, "upload-check-scheduler-policy").inputs.policy).map((x) => [x.Action, x.Resource]), [["lambda:InvokeFunction", fn.props.arn]]);
+  assert.equal(fn.inputs.environment.variables.UPLOADERS, "leeds,york");
+  const s = policyOf("upload-check-function");
+  const raw = `arn:aws:s3:::${h.one(T.bucket, "raw").id}`;
+  assert.equal(allowed(s, "s3:ListBucket").map((x) => [x.Resource, x.Condition]), [[raw, { StringLike: { "s3:prefix": "uploads/*" } }]]);
+  assert.is(allowed(s, "s3:GetObject").length, 0, "cannot read a file");
 });
 
 test("upload identities: one user per branch in one group, PutObject under its own prefix only, secret in a SecureString", async () => {
