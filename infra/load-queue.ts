@@ -23,6 +23,9 @@ export interface LoadQueueArgs {
   alarmTopicArn?: pulumi.Input<string>;
   /** Alarm thresholds; undefined: no such alarm. */
   oldestMessageAlarmSeconds?: number;
+  /** The consumer's Powertools service name: it emits CoffeETL/ManifestsFailed per batch. */
+  consumerServiceName?: string;
+  failedManifestsAlarmThreshold?: number;
   deadLetterAlarmThreshold?: number;
   tags?: Record<string, string>;
 }
@@ -58,7 +61,9 @@ export class LoadQueue extends pulumi.ComponentResource {
         // A message is invisible while a batch holding it loads; six timeouts cover Lambda's retries of
         // a throttled invocation without a second consumer seeing it.
         visibilityTimeoutSeconds: 6 * args.consumerTimeoutSeconds,
-        messageRetentionSeconds: 14 * 24 * 3600,
+        // Shorter than the dead-letter queue's 14 days: a message keeps its first enqueue time when it
+        // is parked, so the DLQ must hold it longer than the queue could have.
+        messageRetentionSeconds: 4 * 24 * 3600,
         redrivePolicy: pulumi.jsonStringify({ deadLetterTargetArn: this.deadLetters.arn, maxReceiveCount: args.maxReceives }),
         tags: args.tags,
       },
@@ -114,6 +119,29 @@ export class LoadQueue extends pulumi.ComponentResource {
           period: 300,
           evaluationPeriods: 1,
           threshold: args.oldestMessageAlarmSeconds,
+          comparisonOperator: "GreaterThanThreshold",
+          treatMissingData: "notBreaching",
+          alarmActions: actions,
+          okActions: actions,
+          tags: args.tags,
+        },
+        parent,
+      );
+    }
+    if (args.consumerServiceName && args.failedManifestsAlarmThreshold !== undefined) {
+      // A partial batch failure is a successful invocation: Lambda's Errors metric never sees it.
+      const actions = args.alarmTopicArn ? [args.alarmTopicArn] : [];
+      new aws.cloudwatch.MetricAlarm(
+        `${name}-failures-alarm`,
+        {
+          alarmDescription: `CoffeETL: ${args.consumerServiceName} reported manifests it could not load (reasons in file_outcomes and its "load failed" log lines); they are retried, then parked.`,
+          namespace: "CoffeETL",
+          metricName: "ManifestsFailed",
+          dimensions: { service: args.consumerServiceName },
+          statistic: "Sum",
+          period: 300,
+          evaluationPeriods: 1,
+          threshold: args.failedManifestsAlarmThreshold,
           comparisonOperator: "GreaterThanThreshold",
           treatMissingData: "notBreaching",
           alarmActions: actions,

@@ -23,6 +23,9 @@ import { SecureBucket } from "./secure-bucket.js";
 import { ServerlessWarehouse } from "./warehouse.js";
 import { lookupWorkgroupArn, warehouseAccessStatements, type WarehouseTarget } from "./warehouse-access.js";
 
+/** Where the load writes its COPY manifests (the same constant as the warehouse's; a test checks it). */
+export const COPY_MANIFEST_PREFIX = "_load-batches";
+
 export interface StackOutputs {
   rawBucketName: pulumi.Output<string>;
   rawBucketArn: pulumi.Output<string>;
@@ -93,6 +96,8 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     alarmTopicArn: alarms.arn,
     oldestMessageAlarmSeconds: config.alarms.queueAgeSeconds,
     deadLetterAlarmThreshold: config.alarms.deadLetterMessages,
+    consumerServiceName: `coffeetl-${stack}-load`,
+    failedManifestsAlarmThreshold: config.alarms.lambdaErrors,
     tags,
   });
   const functionAlarms = {
@@ -191,8 +196,8 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
         Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
         Resource: loadQueue.arn,
       },
-      // The COPY manifest listing a batch's files is written beside them.
-      { Sid: "WriteCopyManifests", Effect: "Allow", Action: "s3:PutObject", Resource: pulumi.interpolate`${transformed.arn}/*` },
+      // The COPY manifests listing a batch's files (functions/aws/redshift-warehouse.ts COPY_MANIFEST_PREFIX).
+      { Sid: "WriteCopyManifests", Effect: "Allow", Action: "s3:PutObject", Resource: pulumi.interpolate`${transformed.arn}/${COPY_MANIFEST_PREFIX}/*` },
       { Sid: "ReadTransformedObjects", Effect: "Allow", Action: "s3:GetObject", Resource: pulumi.interpolate`${transformed.arn}/*` },
       { Sid: "ListTransformedBucket", Effect: "Allow", Action: "s3:ListBucket", Resource: transformed.arn },
       { Sid: "ReadWarehouseConnection", Effect: "Allow", Action: "ssm:GetParameter", Resource: warehouseParameterArn },

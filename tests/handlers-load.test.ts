@@ -160,6 +160,9 @@ test("a FAILED load: its message is reported failed (not thrown), with Redshift'
   assert.is(failure.manifestKey, MANIFEST);
   assert.ok(String(failure.error).includes(text), String(failure.error));
   assert.is(redshift.loads.size, 0);
+  // Lambda counts a partial batch failure as a success: the handler's own metric is what alarms.
+  const emf = capture.lines().filter((l) => l._aws !== undefined).at(-1)!;
+  assert.equal([emf.ManifestsFailed, emf.MessagesFailed, emf.ManifestsLoaded, emf.service], [1, 1, 0, "coffeetl-load-test"]);
   // The failure is recorded where a query sees it (file_outcomes), by the load service.
   assert.ok(redshift.mock.calls().some((c) => JSON.stringify(c.args[0].input).includes("file_outcomes")), "a file_outcomes row is written");
 });

@@ -5,6 +5,8 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { join } from "node:path";
 import { REPO_ROOT } from "../infra/bundle.js";
+import { COPY_MANIFEST_PREFIX } from "../infra/stack.js";
+import { COPY_MANIFEST_PREFIX as WAREHOUSE_COPY_MANIFEST_PREFIX } from "../functions/aws/redshift-warehouse.js";
 import { readGrafanaAssets } from "../infra/grafana-assets.js";
 import { ACCOUNT, asList, runProgram, settle, statementsOf, type Recorded } from "./infra/harness.js";
 
@@ -108,7 +110,8 @@ test("load role: read transformed, consume its queue, the one parameter, Data AP
   const s = policyOf("load");
   const transformed = `arn:aws:s3:::${h.one(T.bucket, "transformed").id}`;
   assert.equal(allowed(s, "s3:GetObject").map((x) => x.Resource), [`${transformed}/*`]);
-  assert.equal(allowed(s, "s3:PutObject").map((x) => x.Resource), [`${transformed}/*`], "COPY manifests beside the files");
+  assert.equal(allowed(s, "s3:PutObject").map((x) => x.Resource), [`${transformed}/${COPY_MANIFEST_PREFIX}/*`], "only the COPY manifests' prefix");
+  assert.is(COPY_MANIFEST_PREFIX, WAREHOUSE_COPY_MANIFEST_PREFIX, "the prefix the warehouse writes to");
   assert.equal(allowed(s, "ssm:GetParameter")[0]?.Resource, `arn:aws:ssm:eu-west-2:${ACCOUNT}:parameter/coffeetl/acme-prod/redshift`);
   assert.equal(allowed(s, "sqs:ReceiveMessage")[0]?.Resource, `arn:aws:sqs:eu-west-2:${ACCOUNT}:coffeetl-acme-prod-load`);
   assert.equal(allowed(s, "sqs:ReceiveMessage")[0]?.Action, ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]);
@@ -187,7 +190,8 @@ test("load queue: redrive to its own dead-letter queue after 3 receives; visibil
   const dlq = h.one("aws:sqs/queue:Queue", "load-queue-dlq");
   assert.equal(JSON.parse(queue.inputs.redrivePolicy), { deadLetterTargetArn: dlq.props.arn, maxReceiveCount: 3 });
   assert.equal([dlq.inputs.name, dlq.inputs.sqsManagedSseEnabled, dlq.inputs.messageRetentionSeconds], ["coffeetl-acme-prod-load-dlq", true, 1209600]);
-  assert.is(queue.inputs.messageRetentionSeconds, 1209600, "as long as the DLQ: nothing expires before it can be parked");
+  assert.is(queue.inputs.messageRetentionSeconds, 4 * 86400);
+  assert.ok(dlq.inputs.messageRetentionSeconds > queue.inputs.messageRetentionSeconds, "a parked message keeps its enqueue time: the DLQ keeps it longer");
   const timeout = h.one(T.fn, "load").inputs.timeout as number;
   assert.is(timeout, 600);
   assert.ok(queue.inputs.visibilityTimeoutSeconds >= 6 * timeout, `visibility ${queue.inputs.visibilityTimeoutSeconds} s`);
@@ -221,7 +225,7 @@ test("extract-transform failures: bounded retries, event age, the encrypted dead
   assert.equal([queuePolicy.Effect, queuePolicy.Condition], ["Deny", { Bool: { "aws:SecureTransport": "false" } }]);
 });
 
-test("alarms (defaults): errors and throttles of both functions, async event age, both DLQs, queue age: all to the topic", () => {
+test("alarms (defaults): errors and throttles of the functions, async event age, failed manifests, both DLQs, queue age, missing uploads: all to the topic", () => {
   const topic = h.one("aws:sns/topic:Topic", "alarms");
   assert.is(h.byType("aws:sns/topicSubscription:TopicSubscription").length, 0, "no e-mail configured: a topic to subscribe to, no subscription");
   const alarms = h.byType("aws:cloudwatch/metricAlarm:MetricAlarm");
@@ -231,6 +235,7 @@ test("alarms (defaults): errors and throttles of both functions, async event age
     "dead-letters-alarm": ["AWS/SQS", "ApproximateNumberOfMessagesVisible", { QueueName: "coffeetl-acme-prod-dlq" }, "GreaterThanThreshold", 0],
     "load-queue-dlq-alarm": ["AWS/SQS", "ApproximateNumberOfMessagesVisible", { QueueName: "coffeetl-acme-prod-load-dlq" }, "GreaterThanThreshold", 0],
     "load-queue-age-alarm": ["AWS/SQS", "ApproximateAgeOfOldestMessage", { QueueName: "coffeetl-acme-prod-load" }, "GreaterThanThreshold", 3600],
+    "load-queue-failures-alarm": ["CoffeETL", "ManifestsFailed", { service: "coffeetl-acme-prod-load" }, "GreaterThanThreshold", 0],
     "extract-transform-errors-alarm": ["AWS/Lambda", "Errors", fn("extract-transform"), "GreaterThanThreshold", 0],
     "extract-transform-throttles-alarm": ["AWS/Lambda", "Throttles", fn("extract-transform"), "GreaterThanThreshold", 0],
     "extract-transform-event-age-alarm": ["AWS/Lambda", "AsyncEventAge", fn("extract-transform"), "GreaterThanThreshold", 1800],

@@ -14,6 +14,7 @@
 import { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SSMClient } from "@aws-sdk/client-ssm";
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { loadManifests, type ManifestOutcome } from "../app/load-manifests.js";
 import { MANIFEST_FILE } from "../core/manifest.js";
@@ -24,6 +25,9 @@ import { parseQueuedS3Message } from "../aws/s3-events.js";
 import { parameterNameFromEnv, readConnection } from "../aws/ssm.js";
 
 const logger = createLogger("coffeetl-load");
+// CoffeETL/Manifests* per batch, as Embedded Metric Format log lines: a partial batch failure is a
+// successful invocation, so Lambda's own Errors metric never counts it (the stack alarms on these).
+const metrics = new Metrics({ namespace: "CoffeETL", serviceName: process.env.POWERTOOLS_SERVICE_NAME || "coffeetl-load" });
 const log = logPort(logger);
 let clients: { s3: S3Client; ssm: SSMClient; redshift: RedshiftDataClient } | undefined;
 // SSM retries live in functions/aws/ssm.ts (backoff with jitter); one SDK attempt per call there.
@@ -67,6 +71,7 @@ export async function handler(event: SQSEvent, context?: Context): Promise<SQSBa
 
   let loaded = 0;
   let alreadyLoaded = 0;
+  let failedManifests = 0;
   for (const [bucket, keys] of wanted) {
     let outcomes: ManifestOutcome[];
     try {
@@ -75,17 +80,25 @@ export async function handler(event: SQSEvent, context?: Context): Promise<SQSBa
       // Nothing could be tried (connection parameter, schema): every message naming this bucket fails.
       log.error("load failed before any manifest", { bucket, manifests: keys.size, ...errorFields(error) });
       for (const ids of keys.values()) for (const id of ids) failed.add(id);
+      failedManifests += keys.size;
       continue;
     }
     for (const outcome of outcomes) {
-      if (!outcome.ok) for (const id of keys.get(outcome.manifestKey) ?? []) failed.add(id);
-      else if (outcome.result?.outcome === "already_loaded") alreadyLoaded++;
+      if (!outcome.ok) {
+        failedManifests++;
+        for (const id of keys.get(outcome.manifestKey) ?? []) failed.add(id);
+      } else if (outcome.result?.outcome === "already_loaded") alreadyLoaded++;
       else loaded++;
     }
   }
 
   const batchItemFailures = records.filter((r) => failed.has(r.messageId)).map((r) => ({ itemIdentifier: r.messageId }));
-  log.info("batch done", { messages: records.length, loaded, alreadyLoaded, skipped, failedMessages: batchItemFailures.length });
+  log.info("batch done", { messages: records.length, loaded, alreadyLoaded, skipped, failedManifests, failedMessages: batchItemFailures.length });
+  metrics.addMetric("ManifestsLoaded", MetricUnit.Count, loaded);
+  metrics.addMetric("ManifestsAlreadyLoaded", MetricUnit.Count, alreadyLoaded);
+  metrics.addMetric("ManifestsFailed", MetricUnit.Count, failedManifests);
+  metrics.addMetric("MessagesFailed", MetricUnit.Count, batchItemFailures.length);
+  metrics.publishStoredMetrics();
   return { batchItemFailures };
 }
 
