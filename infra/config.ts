@@ -373,6 +373,11 @@ export function parseConfig(raw: RawConfig, stack: string): CoffeetlConfig {
     }
   }
   if (new Set(uploaders).size !== uploaders.length) problems.push("coffeetl:uploaders lists a name twice");
+  for (const name of uploaders) {
+    // IAM user names are at most 64 characters (infra/upload-identities.ts names them).
+    const user = `coffeetl-${stack}-upload-${name}`;
+    if (user.length > 64) problems.push(`coffeetl:uploaders: "${name}" makes the IAM user name ${user} longer than 64 characters: use a shorter name`);
+  }
 
   const deadline = pattern("uploadDeadline", /^([01]\d|2[0-3]):[0-5]\d$/, "a local time HH:MM, e.g. 10:00");
   const timeZone = pattern("uploadDeadlineTimeZone", /^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/, "an IANA time zone such as Europe/London") ?? "Europe/London";

@@ -153,6 +153,7 @@ test("load queue keys, uploaders, alarms off by 'off', Serverless limits", () =>
   assert.match(problems({ ...VALID, loadMaxConcurrency: "1" })[0]!, /loadMaxConcurrency must be an integer from 2 to 1000/);
   assert.match(problems({ ...VALID, uploaders: '["Leeds City"]' })[0]!, /"Leeds City" must be 1-40 of a-z/);
   assert.match(problems({ ...VALID, uploaders: '["york","york"]' })[0]!, /lists a name twice/);
+  assert.match(problems({ ...VALID, uploaders: "newcastle-upon-tyne-city-centre" }, "acme-production-eu-west")[0]!, /longer than 64 characters/);
   assert.match(problems({ ...VALID, uploadDeadline: "10:00" })[0]!, /list them in coffeetl:uploaders/);
   assert.match(problems({ ...VALID, uploaders: "york", uploadDeadline: "25:00" })[0]!, /uploadDeadline must be a local time HH:MM/);
   assert.match(problems({ ...VALID, warehouseMaxCapacity: "64" })[0]!, /applies only to a warehouse this stack creates/);
