@@ -19,6 +19,9 @@ Commands:
 Options:
   --home DIR            State folder (default: $COFFEETL_HOME, else ./.coffeetl)
   --database-url URL    Use a PostgreSQL server instead of the embedded warehouse (or DATABASE_URL)
+  --key-file FILE       The transaction-id key, for several machines sharing one warehouse (or
+                        COFFEETL_KEY_FILE; COFFEETL_TRANSACTION_KEY gives the key itself). Default:
+                        the key made once under --home
   --threads N           ingest: worker threads per file (default: one per core, up to 4, for files
                         of 24 MB or more; 0: the main thread only, the least memory)
   -h, --help            Show this help
@@ -35,6 +38,7 @@ export async function main(argv: string[]): Promise<number> {
     options: {
       home: { type: "string" },
       "database-url": { type: "string" },
+      "key-file": { type: "string" },
       json: { type: "boolean" },
       rows: { type: "string" },
       seed: { type: "string" },
@@ -52,7 +56,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const home = values.home ?? process.env.COFFEETL_HOME ?? ".coffeetl";
   const databaseUrl = values["database-url"] ?? process.env.DATABASE_URL;
-  const connection = databaseUrl ? { home, databaseUrl } : { home };
+  const keyFile = values["key-file"];
+  const connection = { home, ...(databaseUrl ? { databaseUrl } : {}), ...(keyFile ? { keyFile } : {}) };
 
   switch (command) {
     case "ingest": {
@@ -93,7 +98,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function ingest(paths: string[], connection: { home: string; databaseUrl?: string; threads?: number | undefined }): Promise<number> {
+async function ingest(paths: string[], connection: { home: string; databaseUrl?: string; keyFile?: string; threads?: number | undefined }): Promise<number> {
   const local = await openLocalPipeline(connection);
   let bar: cliProgress.SingleBar | undefined;
   let reports: FileReport[];

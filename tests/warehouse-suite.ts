@@ -1,9 +1,9 @@
 // Pipeline and load semantics, run against each PostgreSQL backend (embedded PGlite, a server).
-import { cp, readFile, readdir, writeFile } from "node:fs/promises";
+import { cp, mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Test } from "uvu";
 import * as assert from "uvu/assert";
-import { loadManifest } from "../functions/app/load-manifest.js";
+import { loadManifest, loadManifests } from "../functions/app/load-manifests.js";
 import { transformObject } from "../functions/app/transform-object.js";
 import { openLocalPipeline, type FileReport, type LocalPipeline } from "../functions/local/pipeline.js";
 import { FIXTURES, SHARED_SAMPLES, assertNoPii, tempDir, transformText } from "./helpers.js";
@@ -156,6 +156,101 @@ export function warehouseSuite(test: Test, backend: Backend): void {
       const [items] = await local.warehouse.query<{ n: number }>("SELECT COUNT(*) AS n FROM transaction_items");
       const once = await transformText(content);
       assert.is(Number(items!.n), once.summary.rows.transaction_items);
+    }));
+
+  test("a corrected re-upload supersedes: one sale's payment method changed keeps the count and corrects it; the original restores it", () =>
+    session(async (local, home) => {
+      const source = SHARED_SAMPLES ? join(SHARED_SAMPLES, "canonical_2021/chesterfield_25-08-2021_09-00-00.csv") : join(FIXTURES, "canonical.csv");
+      const original = await readFile(source, "utf8");
+      const lines = original.split(/(?<=\n)/);
+      const at = lines.findIndex((l) => /,CASH,/.test(l));
+      const corrected = [...lines];
+      corrected[at] = lines[at]!.replace(",CASH,", ",CARD,");
+      const folder = join(home, "upload");
+      await mkdir(folder, { recursive: true });
+      const path = join(folder, "day.csv");
+      const payments = () => local.warehouse.query<{ payment_method: string; n: number }>(
+        "SELECT payment_method, COUNT(*) AS n FROM transactions GROUP BY payment_method ORDER BY 1");
+
+      await writeFile(path, original);
+      const [first] = await local.ingest([path]);
+      const before = await figures(local);
+      const paidBefore = await payments();
+      assert.is(first!.salesNew, before.sales);
+
+      await writeFile(path, corrected.join(""));
+      const [second] = await local.ingest([path]);
+      assert.equal([second!.ok, second!.salesNew, second!.duplicates], [true, 1, first!.salesNew - 1]);
+      assert.is(second!.supersededLoadId, (await local.warehouse.query<{ load_id: string }>("SELECT load_id FROM loads ORDER BY loaded_at LIMIT 1"))[0]!.load_id);
+      const after = await figures(local);
+      assert.is(after.sales, before.sales, "the wrong sale replaced, not kept beside the corrected one");
+      const paidAfter = await payments();
+      const n = (rows: typeof paidBefore, m: string) => Number(rows.find((r) => r.payment_method === m)?.n ?? 0);
+      assert.equal([n(paidAfter, "CASH"), n(paidAfter, "CARD")], [n(paidBefore, "CASH") - 1, n(paidBefore, "CARD") + 1]);
+      const [orphans] = await local.warehouse.query<{ n: number }>(
+        "SELECT COUNT(*) AS n FROM transaction_items i WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.transaction_id = i.transaction_id)");
+      assert.is(Number(orphans!.n), 0, "the replaced sale's items went with it");
+      // Both versions are in loads: the first replaced by the second.
+      const loads = await local.warehouse.query<{ load_id: string; superseded_by: string | null }>("SELECT load_id, superseded_by FROM loads ORDER BY loaded_at");
+      assert.is(loads.length, 2);
+      assert.equal(loads.map((l) => l.superseded_by), [loads[1]!.load_id, null]);
+
+      // The original again: restored, the corrected version now the one replaced.
+      await writeFile(path, original);
+      const [third] = await local.ingest([path]);
+      assert.equal([third!.ok, third!.salesNew], [true, 1]);
+      assert.equal(await payments(), paidBefore);
+      assert.equal(await figures(local), { ...before, loads: 2 });
+      const outcomes = await local.warehouse.query<{ outcome: string }>("SELECT outcome FROM file_outcomes ORDER BY recorded_at, outcome");
+      assert.equal(outcomes.map((o) => o.outcome), ["loaded", "loaded", "superseded", "loaded", "superseded"]);
+    }));
+
+  test("superseding keeps the sales another file also holds", () =>
+    session(async (local, home) => {
+      const content = await readFile(join(FIXTURES, "canonical.csv"), "utf8");
+      const lines = content.split(/(?<=\n)/);
+      const folder = join(home, "upload");
+      await mkdir(folder, { recursive: true });
+      await writeFile(join(folder, "a.csv"), content);
+      await writeFile(join(folder, "b.csv"), lines.slice(0, 2).join("")); // the first two sales again
+      await local.ingest([join(folder, "a.csv"), join(folder, "b.csv")]);
+      assert.is((await figures(local)).sales, 5);
+      // a.csv again without its first three sales: the two b.csv holds stay, the third goes.
+      await writeFile(join(folder, "a.csv"), lines.slice(3).join(""));
+      const [again] = await local.ingest([join(folder, "a.csv")]);
+      assert.equal([again!.salesNew, again!.duplicates], [0, 2]);
+      assert.is((await figures(local)).sales, 4);
+    }));
+
+  test("one batch: a sale held by two of its files is new for the first only; a broken file fails alone", () =>
+    session(async (local, home) => {
+      const content = await readFile(join(FIXTURES, "canonical.csv"), "utf8");
+      const folder = join(home, "upload");
+      await mkdir(folder, { recursive: true });
+      await writeFile(join(folder, "a.csv"), content);
+      await writeFile(join(folder, "b.csv"), content.split(/(?<=\n)/).slice(0, 2).join(""));
+      await writeFile(join(folder, "c.csv"), await readFile(join(FIXTURES, "legacy_crlf.csv")));
+      const outcomes = [];
+      for (const n of ["a", "b", "c"]) {
+        await local.raw.put(`up/${n}.csv`, await readFile(join(folder, `${n}.csv`), "utf8"));
+        outcomes.push(await transformObject({ raw: local.raw, transformed: local.transformed, secret: "batch-secret" }, `up/${n}.csv`));
+      }
+      // c's sales file damaged after the transform: its COPY fails, so its batch does.
+      const broken = local.transformed.path(`${outcomes[2]!.prefix}/transactions.csv`);
+      await writeFile(broken, (await readFile(broken, "utf8")).replace(/\d{4}-\d{2}-\d{2} /, "not-a-date "));
+      const deps = { transformed: local.transformed, warehouse: local.warehouse };
+      const results = await loadManifests(deps, outcomes.map((o) => o.manifestKey));
+      assert.equal(results.map((r) => r.ok), [true, true, false]);
+      assert.equal(results.slice(0, 2).map((r) => [r.result!.transactionsNew, r.result!.transactionsDuplicate]), [[5, 0], [0, 2]]);
+      assert.match(results[2]!.error!, /timestamp|date/i);
+      assert.is((await figures(local)).sales, 5);
+      const failed = await local.warehouse.query<{ source_key: string; stage: string; reason: string }>(
+        "SELECT source_key, stage, reason FROM file_outcomes WHERE outcome = 'failed'");
+      assert.equal(failed.map((f) => [f.source_key, f.stage]), [["up/c.csv", "load"]]);
+      // Loaded again: the two report already loaded and change nothing.
+      const again = await loadManifests(deps, outcomes.slice(0, 2).map((o) => o.manifestKey));
+      assert.equal(again.map((r) => r.result!.outcome), ["already_loaded", "already_loaded"]);
+      assert.is((await figures(local)).sales, 5);
     }));
 
   if (!SHARED_SAMPLES) {

@@ -67,10 +67,18 @@ export async function transformObject(deps: TransformDeps, key: string, options:
   const manifestKey = `${prefix}/${MANIFEST_FILE}`;
   const versionId = options.versionId ?? first.versionId;
 
+  const fingerprint = keyFingerprint(deps.secret);
   if (await transformed.exists(manifestKey)) {
-    const manifest = parseManifest(await text((await transformed.get(manifestKey)).body), manifestKey);
-    log.info("already transformed", { key, prefix });
-    return { status: "skipped", prefix, manifestKey, manifest, durationMs: Date.now() - started, workers: 0 };
+    // Reused only when keyed with this key: after a key change (the warehouse's key given at last)
+    // the same content is transformed again, so its ids are the warehouse's.
+    const manifest = await text((await transformed.get(manifestKey)).body).then(
+      (t) => parseManifest(t, manifestKey),
+      () => undefined,
+    ).catch(() => undefined);
+    if (manifest?.keyFingerprint === fingerprint) {
+      log.info("already transformed", { key, prefix });
+      return { status: "skipped", prefix, manifestKey, manifest, durationMs: Date.now() - started, workers: 0 };
+    }
   }
 
   const second = await raw.get(key, versionId ? { versionId } : {});
@@ -106,7 +114,7 @@ export async function transformObject(deps: TransformDeps, key: string, options:
     source: { bucket: raw.name, key, versionId: versionId ?? null, size: first.size, sha256 },
     ...summary,
     files: { ...OUTPUT_FILES, rejects: REJECTS_FILE },
-    keyFingerprint: keyFingerprint(deps.secret),
+    keyFingerprint: fingerprint,
     transformVersion: TRANSFORM_VERSION,
     transformedAt: new Date().toISOString(),
   };

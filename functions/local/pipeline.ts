@@ -27,10 +27,10 @@ export interface LocalPipelineOptions {
   keyFile?: string;
   /** Worker threads per transform; by default as many as help for each file's size. */
   threads?: number | undefined;
-  /** Manifests per load transaction (default 50). */
+  /** Manifests per load transaction (default `$COFFEETL_LOAD_BATCH`, else 50). */
   maxBatch?: number;
   log?: Log;
-  /** Called once when another process holds the home and this one waits for it. */
+  /** Called once when another process holds the home and this one waits for it (default: a line on stderr). */
   onWait?: (message: string) => void;
   /** How long to wait for a home another process holds (default 1 hour); 0 fails at once. */
   waitMs?: number;
@@ -108,7 +108,7 @@ const LOCK_STALE_MS = 5 * 60_000;
  * mtime is refreshed every 10 s; one untouched for 5 minutes (a killed process) is taken over.
  * (PGlite may hold the event loop for a long statement, hence the long staleness.)
  */
-async function lockHome(home: string, waitMs: number, onWait: ((message: string) => void) | undefined): Promise<() => Promise<void>> {
+async function lockHome(home: string, waitMs: number, onWait: (message: string) => void): Promise<() => Promise<void>> {
   const options = {
     lockfilePath: join(home, "home.lock"),
     stale: LOCK_STALE_MS,
@@ -126,7 +126,7 @@ async function lockHome(home: string, waitMs: number, onWait: ((message: string)
   }
   const busy = `${home} is in use by another coffeetl command`;
   if (waitMs <= 0) throw new Error(`${busy}; try again when it has finished`);
-  onWait?.(`${busy}; waiting for it to finish...`);
+  onWait(`${busy}; waiting for it to finish...`);
   const deadline = Date.now() + waitMs;
   for (;;) {
     await new Promise((r) => setTimeout(r, 250));
@@ -171,7 +171,8 @@ const BATCH_SALES = 200_000;
 export async function openLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
   const home = resolve(options.home);
   await mkdir(home, { recursive: true });
-  const release = await lockHome(home, options.waitMs ?? 60 * 60_000, options.onWait);
+  const onWait = options.onWait ?? ((message: string) => process.stderr.write(`coffeetl: ${message}\n`));
+  const release = await lockHome(home, options.waitMs ?? 60 * 60_000, onWait);
   try {
     return await openLocked(home, options, release);
   } catch (error) {
@@ -198,6 +199,8 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
   const keyHint =
     `This machine's key (fingerprint ${fingerprint}) is from ${keySource}. Give it the warehouse's key: ` +
     `set ${KEY_ENV} to the key, or pass --key-file FILE (or set ${KEY_FILE_ENV}); without either, the key made once in ${join(home, HOME_KEY_FILE)} is used`;
+
+  const maxBatch = options.maxBatch ?? (Number(process.env.COFFEETL_LOAD_BATCH) || 50);
 
   interface Pending {
     report: FileReport;
@@ -239,9 +242,7 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
   async function flush(pending: Pending[], hooks: IngestHooks): Promise<void> {
     const toLoad = pending.filter((p) => p.manifestKey);
     const started = Date.now();
-    const outcomes = await loadManifests({ transformed, warehouse, log, keyHint }, toLoad.map((p) => p.manifestKey!), {
-      maxBatch: options.maxBatch ?? 50,
-    });
+    const outcomes = await loadManifests({ transformed, warehouse, log, keyHint }, toLoad.map((p) => p.manifestKey!), { maxBatch });
     const loadMs = Date.now() - started;
     const totalSales = toLoad.reduce((n, p) => n + p.sales, 0) || 1;
     for (const [i, outcome] of outcomes.entries()) {
@@ -286,7 +287,7 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
         pending.push(p);
         reports.push(p.report);
         sales += p.sales;
-        if (sales >= BATCH_SALES || pending.length >= (options.maxBatch ?? 50)) {
+        if (sales >= BATCH_SALES || pending.length >= maxBatch) {
           await flush(pending, hooks);
           pending = [];
           sales = 0;

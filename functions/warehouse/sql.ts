@@ -111,22 +111,22 @@ export function loadStatements(dialect: Dialect, requests: LoadRequest[], loaded
   const at = timestamp(loadedAt);
   const str = (what: string) => (v: string) => dialect.string(v, what);
 
-  const files = requests.map((r, position) => {
+  const files = requests.map((r, fileNo) => {
     const m = r.manifest;
     const valid = m.rowsRead - m.rejected;
     count(valid, `valid rows of ${r.loadId}`);
-    return `(${position}, ${hex(r.loadId, "loadId")}, ${dialect.string(m.source.key, "source key")}, ${optional(r.sourceVersion, str("source version"), "VARCHAR(1024)")}, ${hex(m.source.sha256, "source sha256")}, ${count(m.rowsRead, "rowsRead")}, ${count(m.rejected, "rejected")}, ${count(m.warnings, "warnings")})`;
+    return `(${fileNo}, ${hex(r.loadId, "loadId")}, ${dialect.string(m.source.key, "source key")}, ${optional(r.sourceVersion, str("source version"), "VARCHAR(1024)")}, ${hex(m.source.sha256, "source sha256")}, ${count(m.rowsRead, "rowsRead")}, ${count(m.rejected, "rejected")}, ${count(m.warnings, "warnings")})`;
   });
 
   const prepare = [
     dialect.lock(LOAD_TABLES),
     ...TABLES.map((t) => `CREATE TEMP TABLE ${stagingTable(t)} (LIKE ${t})`),
     `CREATE TEMP TABLE stage_files (
-  position INTEGER NOT NULL, load_id VARCHAR(64) NOT NULL, source_key VARCHAR(1024) NOT NULL, source_version VARCHAR(1024),
+  file_no INTEGER NOT NULL, load_id VARCHAR(64) NOT NULL, source_key VARCHAR(1024) NOT NULL, source_version VARCHAR(1024),
   source_sha256 VARCHAR(64) NOT NULL, rows_read INTEGER NOT NULL, rows_rejected INTEGER NOT NULL, warnings INTEGER NOT NULL,
   outcome VARCHAR(16), superseded_load_id VARCHAR(64), transactions_new INTEGER)`,
     `CREATE TEMP TABLE key_check (${KEY_CHECK_COLUMN} INTEGER NOT NULL)`,
-    `INSERT INTO stage_files (position, load_id, source_key, source_version, source_sha256, rows_read, rows_rejected, warnings) VALUES\n${files.join(",\n")}`,
+    `INSERT INTO stage_files (file_no, load_id, source_key, source_version, source_sha256, rows_read, rows_rejected, warnings) VALUES\n${files.join(",\n")}`,
   ];
 
   const cols = (table: TableName, alias: string) => COLUMNS[table].map((c) => `${alias}.${c}`).join(", ");
@@ -157,15 +157,16 @@ SELECT DISTINCT m.transaction_id FROM load_sales m JOIN stage_files f ON m.load_
     `DELETE FROM loads USING stage_files f WHERE loads.load_id = f.load_id AND f.outcome = 'loaded'`,
     // Staged sales the warehouse holds. A sale's time is part of its identity, so only the staged
     // period needs checking: on Redshift the sort key on transaction_time skips the rest.
-    `DELETE FROM ${stagingTable("transactions")} USING transactions t,
-  (SELECT MIN(transaction_time) AS low, MAX(transaction_time) AS high FROM ${stagingTable("transactions")}) b
-WHERE t.transaction_id = ${stagingTable("transactions")}.transaction_id AND t.transaction_time BETWEEN b.low AND b.high`,
+    `DELETE FROM ${stagingTable("transactions")} USING transactions t
+WHERE t.transaction_id = ${stagingTable("transactions")}.transaction_id
+  AND t.transaction_time >= (SELECT MIN(transaction_time) FROM ${stagingTable("transactions")})
+  AND t.transaction_time <= (SELECT MAX(transaction_time) FROM ${stagingTable("transactions")})`,
     // Each new sale belongs to the first file of the batch that holds it.
     `CREATE TEMP TABLE stage_new AS
-SELECT s.transaction_id, MIN(f.position) AS position FROM ${stagingTable("transactions")} s JOIN stage_files f ON f.source_key = ${SOURCE("s")}
+SELECT s.transaction_id, MIN(f.file_no) AS file_no FROM ${stagingTable("transactions")} s JOIN stage_files f ON f.source_key = ${SOURCE("s")}
 GROUP BY s.transaction_id`,
-    `UPDATE stage_files SET transactions_new = c.n FROM (SELECT position, COUNT(*) AS n FROM stage_new GROUP BY position) c
-WHERE c.position = stage_files.position`,
+    `CREATE TEMP TABLE stage_counts AS SELECT file_no, COUNT(*) AS n FROM stage_new GROUP BY file_no`,
+    `UPDATE stage_files SET transactions_new = c.n FROM stage_counts c WHERE c.file_no = stage_files.file_no`,
     `INSERT INTO loads (${LOADS_COLUMNS.join(", ")})
 SELECT load_id, source_key, source_sha256, ${at}, rows_read, transactions_new, rows_read - rows_rejected - transactions_new, rows_rejected, warnings,
   source_version, CAST(NULL AS VARCHAR(64))
@@ -175,7 +176,7 @@ FROM stage_files WHERE outcome = 'loaded'`,
     `INSERT INTO transactions (${COLUMNS.transactions.join(", ")})
 SELECT DISTINCT ${cols("transactions", "s")} FROM ${stagingTable("transactions")} s
 JOIN stage_files f ON f.source_key = ${SOURCE("s")}
-JOIN stage_new n ON n.transaction_id = s.transaction_id AND n.position = f.position`,
+JOIN stage_new n ON n.transaction_id = s.transaction_id AND n.file_no = f.file_no`,
     // Items of sales already held stay out with their sale.
     `INSERT INTO transaction_items (${COLUMNS.transaction_items.join(", ")})
 SELECT DISTINCT ${cols("transaction_items", "s")} FROM ${stagingTable("transaction_items")} s
@@ -189,8 +190,8 @@ SELECT l.source_key, l.source_version, l.source_sha256, l.load_id, 'load', 'supe
   l.rows_read, l.transactions_new, l.transactions_duplicate, l.rows_rejected, l.warnings, ${at}
 FROM loads l JOIN stage_files f ON l.load_id = f.superseded_load_id`,
   ];
-  const result = `SELECT position, load_id, outcome, superseded_load_id, rows_read, transactions_new, rows_rejected, warnings FROM stage_files ORDER BY position`;
-  const cleanup = [...TABLES.map(stagingTable), "stage_files", "key_check", "stage_dropped", "stage_new"].map((t) => `DROP TABLE ${t}`);
+  const result = `SELECT file_no, load_id, outcome, superseded_load_id, rows_read, transactions_new, rows_rejected, warnings FROM stage_files ORDER BY file_no`;
+  const cleanup = [...TABLES.map(stagingTable), "stage_files", "key_check", "stage_dropped", "stage_new", "stage_counts"].map((t) => `DROP TABLE ${t}`);
   return { prepare, merge, result, cleanup };
 }
 
@@ -205,7 +206,7 @@ WHERE NOT EXISTS (SELECT 1 FROM ${table} t WHERE ${match})`;
 /** The rows of `loadStatements(...).result` (as any driver returns them) to results in request order. */
 export function resultsFromRows(requests: LoadRequest[], rows: Record<string, unknown>[]): LoadResult[] {
   const n = (v: unknown) => Number(v ?? 0);
-  const byPosition = new Map(rows.map((r) => [n(r.position), r]));
+  const byPosition = new Map(rows.map((r) => [n(r.file_no), r]));
   return requests.map((request, position) => {
     const row = byPosition.get(position);
     if (!row || String(row.load_id) !== request.loadId) throw new Error(`load ${request.loadId}: no result row for it after the batch`);
