@@ -138,9 +138,6 @@ export const CONFIG_KEYS = [
   "logRetentionDays",
   "logLevel",
   "alarmEmail",
-  "rawNoncurrentVersionExpirationDays",
-  "transformedExpirationDays",
-  "forceDestroy",
   // infra block
   "loadBatchSize",
   "loadBatchingWindowSeconds",
@@ -159,6 +156,10 @@ export const CONFIG_KEYS = [
   "warehouseUsageLimitRpuHours",
   "warehouseUsageLimitPeriod",
   "warehouseUsageLimitAction",
+  // end of the infra block
+  "rawNoncurrentVersionExpirationDays",
+  "transformedExpirationDays",
+  "forceDestroy",
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 export type RawConfig = Partial<Record<ConfigKey, string>>;
@@ -321,14 +322,6 @@ export function parseConfig(raw: RawConfig, stack: string): CoffeetlConfig {
   const subnetId = pattern("subnetId", /^subnet-[0-9a-f]+$/, "a subnet id (subnet-...)");
   if (Boolean(vpcId) !== Boolean(subnetId)) problems.push("set both coffeetl:vpcId and coffeetl:subnetId (the Grafana subnet must be in that VPC), or neither");
 
-  const logRetentionDays = int("logRetentionDays", 30, 1, 3653);
-  if (!LOG_RETENTION_DAYS.includes(logRetentionDays)) {
-    problems.push(`coffeetl:logRetentionDays must be one of ${LOG_RETENTION_DAYS.join(", ")} (got ${logRetentionDays})`);
-  }
-  const logLevel = (str("logLevel") ?? "INFO").toUpperCase();
-  if (!["DEBUG", "INFO", "WARN", "ERROR"].includes(logLevel)) problems.push(`coffeetl:logLevel must be DEBUG, INFO, WARN or ERROR (got "${logLevel}")`);
-  const alarmEmail = pattern("alarmEmail", /^[^@\s]+@[^@\s]+\.[^@\s]+$/, "an e-mail address");
-
   // ---- infra block: warehouse scope, the load queue, uploads, alarms, Serverless limits ----------
   // Least privilege needs to know the warehouse: an external one must be named, with its identity.
   if (warehouse === "external") {
@@ -415,6 +408,16 @@ export function parseConfig(raw: RawConfig, stack: string): CoffeetlConfig {
     usageLimitRpuHours === undefined
       ? undefined
       : { rpuHours: usageLimitRpuHours, period: period as "daily" | "weekly" | "monthly", breachAction: breachAction as "log" | "emit-metric" | "deactivate" };
+
+  // ---- end of the infra block ----
+
+  const logRetentionDays = int("logRetentionDays", 30, 1, 3653);
+  if (!LOG_RETENTION_DAYS.includes(logRetentionDays)) {
+    problems.push(`coffeetl:logRetentionDays must be one of ${LOG_RETENTION_DAYS.join(", ")} (got ${logRetentionDays})`);
+  }
+  const logLevel = (str("logLevel") ?? "INFO").toUpperCase();
+  if (!["DEBUG", "INFO", "WARN", "ERROR"].includes(logLevel)) problems.push(`coffeetl:logLevel must be DEBUG, INFO, WARN or ERROR (got "${logLevel}")`);
+  const alarmEmail = pattern("alarmEmail", /^[^@\s]+@[^@\s]+\.[^@\s]+$/, "an e-mail address");
 
   const config: CoffeetlConfig = {
     stack,
