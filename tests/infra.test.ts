@@ -1,14 +1,15 @@
 // The Pulumi program under mocks, with a client's configuration: a parameter name, one CIDR, the
 // client's existing Serverless workgroup and two branch uploaders; every other key at its default.
 // Run alone: node --import tsx tests/infra.test.ts
+import { COPY_MANIFEST_PREFIX as WAREHOUSE_COPY_MANIFEST_PREFIX } from "../functions/aws/redshift-warehouse.js";
+import { COPY_MANIFEST_PREFIX } from "../infra/stack.js";
+import { settle } from "./infra/harness.js";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { join } from "node:path";
 import { REPO_ROOT } from "../infra/bundle.js";
-import { COPY_MANIFEST_PREFIX } from "../infra/stack.js";
-import { COPY_MANIFEST_PREFIX as WAREHOUSE_COPY_MANIFEST_PREFIX } from "../functions/aws/redshift-warehouse.js";
 import { readGrafanaAssets } from "../infra/grafana-assets.js";
-import { ACCOUNT, asList, runProgram, settle, statementsOf, type Recorded } from "./infra/harness.js";
+import { ACCOUNT, asList, runProgram, statementsOf, type Recorded } from "./infra/harness.js";
 
 const PARAMETER = "/coffeetl/acme-prod/redshift";
 const CIDR = "203.0.113.0/24";
