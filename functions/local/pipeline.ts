@@ -27,7 +27,7 @@ export interface LocalPipelineOptions {
   keyFile?: string;
   /** Worker threads per transform; by default as many as help for each file's size. */
   threads?: number | undefined;
-  /** Manifests per load transaction (default `$COFFEETL_LOAD_BATCH`, else 50). */
+  /** Manifests per load transaction (default `$COFFEETL_LOAD_BATCH`, else 500; at most 200,000 sales either way). */
   maxBatch?: number;
   log?: Log;
   /** Called once when another process holds the home and this one waits for it (default: a line on stderr). */
@@ -200,7 +200,8 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
     `This machine's key (fingerprint ${fingerprint}) is from ${keySource}. Give it the warehouse's key: ` +
     `set ${KEY_ENV} to the key, or pass --key-file FILE (or set ${KEY_FILE_ENV}); without either, the key made once in ${join(home, HOME_KEY_FILE)} is used`;
 
-  const maxBatch = options.maxBatch ?? (Number(process.env.COFFEETL_LOAD_BATCH) || 50);
+  // No Data API limit here: a backfill's batches are bounded by their sales (BATCH_SALES) instead.
+  const maxBatch = options.maxBatch ?? (Number(process.env.COFFEETL_LOAD_BATCH) || 500);
 
   interface Pending {
     report: FileReport;

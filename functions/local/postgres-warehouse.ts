@@ -20,6 +20,7 @@ import {
   resultsFromRows,
   selectLoadStatement,
   stagingTable,
+  type Dialect,
 } from "../warehouse/sql.js";
 
 /** What the warehouse needs of a connection: run SQL, stream a CSV in, run a transaction. */
@@ -170,6 +171,8 @@ export interface PostgresWarehouseOptions {
   retryBaseMs?: number;
   /** Called before a retry, for logs. */
   onRetry?: (attempt: number, error: Error) => void;
+  /** The load's SQL dialect (default POSTGRES_DIALECT); the bench swaps the LOCK out to price it. */
+  dialect?: Dialect;
 }
 
 export class PostgresWarehouse implements Warehouse {
@@ -241,7 +244,7 @@ export class PostgresWarehouse implements Warehouse {
   }
 
   private async loadIn(s: Session, requests: LoadRequest[]): Promise<LoadResult[]> {
-    const sql = loadStatements(POSTGRES_DIALECT, requests, new Date().toISOString());
+    const sql = loadStatements(this.options.dialect ?? POSTGRES_DIALECT, requests, new Date().toISOString());
     for (const statement of sql.prepare) await s.query(statement);
     for (const table of TABLES) {
       const files = requests.map((r) => {
