@@ -1,11 +1,12 @@
-// SNS topic the alarms notify, with an e-mail subscription (confirmed by the recipient).
+// SNS topic every alarm notifies, with an optional e-mail subscription (confirmed by the recipient).
 // Not KMS-encrypted: CloudWatch alarms cannot publish to a topic under the AWS-managed SNS key, and a
 // customer key for alarm notifications that carry no data is not worth its cost here.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 
 export interface AlarmTopicArgs {
-  email: string;
+  /** Subscribed when given. */
+  email?: string;
   tags?: Record<string, string>;
 }
 
@@ -17,7 +18,7 @@ export class AlarmTopic extends pulumi.ComponentResource {
     super("coffeetl:pipeline:AlarmTopic", name, {}, opts);
     this.topic = new aws.sns.Topic(name, { tags: args.tags }, { parent: this });
     this.arn = this.topic.arn;
-    new aws.sns.TopicSubscription(`${name}-email`, { topic: this.topic.arn, protocol: "email", endpoint: args.email }, { parent: this });
+    if (args.email) new aws.sns.TopicSubscription(`${name}-email`, { topic: this.topic.arn, protocol: "email", endpoint: args.email }, { parent: this });
     this.registerOutputs({ arn: this.arn });
   }
 }

@@ -40,6 +40,10 @@ export interface ServerlessWarehouseSettings {
   baseCapacity: number;
   /** Subnets for the workgroup; undefined: the network the stack builds (or the default VPC). */
   subnetIds?: string[];
+  /** Ceiling the workgroup may scale to (RPUs). */
+  maxCapacity: number;
+  /** RPU-hours per period; undefined: no usage limit. */
+  usageLimit?: { rpuHours: number; period: "daily" | "weekly" | "monthly"; breachAction: "log" | "emit-metric" | "deactivate" };
 }
 
 export interface CoffeetlConfig {
@@ -65,6 +69,40 @@ export interface CoffeetlConfig {
   parameterPrefix: string;
   /** Optional `coffeetl:transactionSecret` (a Pulumi secret): reuse an existing id secret instead of generating one. */
   transactionSecret?: pulumi.Output<string>;
+  // ---- infra block: the load queue, branch uploads, alarms, Serverless limits ----
+  loadQueue: LoadQueueSettings;
+  /** Names of the upload identities (docs/uploads.md); each writes only under `uploads/<name>/`. */
+  uploaders: string[];
+  alarms: AlarmSettings;
+  /** Daily "every uploader sent a file" check; undefined: off. */
+  uploadCheck?: UploadCheckSettings;
+}
+
+export interface LoadQueueSettings {
+  /** Event source mapping: manifests per invocation, and how long Lambda waits to fill a batch. */
+  batchSize: number;
+  batchingWindowSeconds: number;
+  /** Concurrent load invocations (the mapping's maximum concurrency; no reservation). */
+  maxConcurrency: number;
+  /** Receives before a manifest's message is parked in the load dead-letter queue. */
+  maxReceives: number;
+  /** Manifests per warehouse transaction (loadManifests' maxBatch). */
+  manifestsPerTransaction: number;
+}
+
+/** Alarm thresholds; undefined: that alarm is off. */
+export interface AlarmSettings {
+  lambdaErrors?: number;
+  lambdaThrottles?: number;
+  asyncEventAgeSeconds?: number;
+  deadLetterMessages?: number;
+  queueAgeSeconds?: number;
+}
+
+export interface UploadCheckSettings {
+  /** Local time (HH:MM) by which every uploader should have sent today's file. */
+  deadline: string;
+  timeZone: string;
 }
 
 /** Every key this program reads, with its default; the docs and the tests use the same list. */
@@ -100,6 +138,25 @@ export const CONFIG_KEYS = [
   "logRetentionDays",
   "logLevel",
   "alarmEmail",
+  // infra block
+  "loadBatchSize",
+  "loadBatchingWindowSeconds",
+  "loadMaxConcurrency",
+  "loadMaxReceives",
+  "loadManifestsPerTransaction",
+  "uploaders",
+  "uploadDeadline",
+  "uploadDeadlineTimeZone",
+  "alarmLambdaErrors",
+  "alarmLambdaThrottles",
+  "alarmAsyncEventAgeSeconds",
+  "alarmDeadLetterMessages",
+  "alarmQueueAgeSeconds",
+  "warehouseMaxCapacity",
+  "warehouseUsageLimitRpuHours",
+  "warehouseUsageLimitPeriod",
+  "warehouseUsageLimitAction",
+  // end of the infra block
   "rawNoncurrentVersionExpirationDays",
   "transformedExpirationDays",
   "forceDestroy",
@@ -265,6 +322,95 @@ export function parseConfig(raw: RawConfig, stack: string): CoffeetlConfig {
   const subnetId = pattern("subnetId", /^subnet-[0-9a-f]+$/, "a subnet id (subnet-...)");
   if (Boolean(vpcId) !== Boolean(subnetId)) problems.push("set both coffeetl:vpcId and coffeetl:subnetId (the Grafana subnet must be in that VPC), or neither");
 
+  // ---- infra block: warehouse scope, the load queue, uploads, alarms, Serverless limits ----------
+  // Least privilege needs to know the warehouse: an external one must be named, with its identity.
+  if (warehouse === "external") {
+    if (!clusterIdentifier && !workgroupName) {
+      problems.push(
+        "coffeetl:warehouse is external: name the warehouse so the roles get credentials for it only: " +
+          "`pulumi config set redshiftWorkgroupName <workgroup>` (Serverless) or " +
+          "`pulumi config set redshiftClusterIdentifier <cluster>` with redshiftDbUser (or redshiftSecretArn) and redshiftDatabase (provisioned)",
+      );
+    }
+    if (clusterIdentifier && !dbUser && !secretArn) {
+      problems.push("coffeetl:redshiftClusterIdentifier needs the database identity: `pulumi config set redshiftDbUser <user>` (temporary credentials) or redshiftSecretArn");
+    }
+    if (clusterIdentifier && dbUser && !database) {
+      problems.push("coffeetl:redshiftDbUser needs coffeetl:redshiftDatabase (the credentials are issued for that database only): `pulumi config set redshiftDatabase <name>`");
+    }
+    if (dbUser && secretArn) problems.push("set only one of coffeetl:redshiftDbUser and coffeetl:redshiftSecretArn");
+    if (workgroupName && (dbUser || secretArn)) {
+      problems.push("coffeetl:redshiftWorkgroupName uses the function's IAM identity (IAMR:<role>): remove coffeetl:redshiftDbUser/redshiftSecretArn");
+    }
+  }
+
+  const loadTimeoutSeconds = int("loadTimeoutSeconds", 600, 10, 900);
+  const batchSize = int("loadBatchSize", 100, 1, 10000);
+  const batchingWindowSeconds = int("loadBatchingWindowSeconds", 30, 0, 300);
+  // AWS rejects an SQS mapping with more than 10 messages per batch and no batching window.
+  if (batchSize > 10 && batchingWindowSeconds < 1) problems.push(`coffeetl:loadBatchSize ${batchSize} (above 10) needs coffeetl:loadBatchingWindowSeconds of at least 1`);
+  const loadQueue: LoadQueueSettings = {
+    batchSize,
+    batchingWindowSeconds,
+    maxConcurrency: int("loadMaxConcurrency", 2, 2, 1000),
+    maxReceives: int("loadMaxReceives", 3, 1, 1000),
+    manifestsPerTransaction: int("loadManifestsPerTransaction", 100, 1, 200),
+  };
+
+  const uploaderText = str("uploaders");
+  const uploaders = uploaderText === undefined ? [] : (parseList(uploaderText) ?? []);
+  if (uploaderText !== undefined && uploaders.length === 0) problems.push(`coffeetl:uploaders must be a list of names (got ${uploaderText})`);
+  for (const name of uploaders) {
+    if (!/^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/.test(name)) {
+      problems.push(`coffeetl:uploaders: "${name}" must be 1-40 of a-z, 0-9 and "-" (it becomes the S3 prefix uploads/${name}/ and part of IAM names)`);
+    }
+  }
+  if (new Set(uploaders).size !== uploaders.length) problems.push("coffeetl:uploaders lists a name twice");
+  for (const name of uploaders) {
+    // IAM user names are at most 64 characters (infra/upload-identities.ts names them).
+    const user = `coffeetl-${stack}-upload-${name}`;
+    if (user.length > 64) problems.push(`coffeetl:uploaders: "${name}" makes the IAM user name ${user} longer than 64 characters: use a shorter name`);
+  }
+
+  const deadline = pattern("uploadDeadline", /^([01]\d|2[0-3]):[0-5]\d$/, "a local time HH:MM, e.g. 10:00");
+  const timeZone = pattern("uploadDeadlineTimeZone", /^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/, "an IANA time zone such as Europe/London") ?? "Europe/London";
+  if (deadline && uploaders.length === 0) problems.push("coffeetl:uploadDeadline checks the uploaders' prefixes: list them in coffeetl:uploaders");
+
+  /** A threshold, or "off". */
+  function threshold(key: ConfigKey, fallback: number, min: number, max: number): number | undefined {
+    return str(key)?.toLowerCase() === "off" ? undefined : int(key, fallback, min, max);
+  }
+  const alarms: AlarmSettings = {
+    lambdaErrors: threshold("alarmLambdaErrors", 0, 0, 100000),
+    lambdaThrottles: threshold("alarmLambdaThrottles", 0, 0, 100000),
+    asyncEventAgeSeconds: threshold("alarmAsyncEventAgeSeconds", 1800, 60, 21600),
+    deadLetterMessages: threshold("alarmDeadLetterMessages", 0, 0, 100000),
+    queueAgeSeconds: threshold("alarmQueueAgeSeconds", 3600, 60, 1209600),
+  };
+
+  const maxCapacity = int("warehouseMaxCapacity", Math.max(32, baseCapacity), 8, 5632);
+  if (maxCapacity % 8 !== 0 || maxCapacity < baseCapacity) {
+    problems.push(`coffeetl:warehouseMaxCapacity must be a multiple of 8 and at least warehouseBaseCapacity ${baseCapacity} (got ${maxCapacity})`);
+  }
+  const usageLimitRpuHours = threshold("warehouseUsageLimitRpuHours", 64, 1, 1000000);
+  const period = str("warehouseUsageLimitPeriod") ?? "daily";
+  if (!["daily", "weekly", "monthly"].includes(period)) problems.push(`coffeetl:warehouseUsageLimitPeriod must be daily, weekly or monthly (got "${period}")`);
+  const breachAction = str("warehouseUsageLimitAction") ?? "emit-metric";
+  if (!["log", "emit-metric", "deactivate"].includes(breachAction)) {
+    problems.push(`coffeetl:warehouseUsageLimitAction must be log, emit-metric or deactivate (got "${breachAction}")`);
+  }
+  if (warehouse !== "serverless") {
+    for (const key of ["warehouseMaxCapacity", "warehouseUsageLimitRpuHours", "warehouseUsageLimitPeriod", "warehouseUsageLimitAction"] as const) {
+      if (has(key)) problems.push(`coffeetl:${key} applies only to a warehouse this stack creates (coffeetl:warehouse serverless)`);
+    }
+  }
+  const usageLimit =
+    usageLimitRpuHours === undefined
+      ? undefined
+      : { rpuHours: usageLimitRpuHours, period: period as "daily" | "weekly" | "monthly", breachAction: breachAction as "log" | "emit-metric" | "deactivate" };
+
+  // ---- end of the infra block ----
+
   const logRetentionDays = int("logRetentionDays", 30, 1, 3653);
   if (!LOG_RETENTION_DAYS.includes(logRetentionDays)) {
     problems.push(`coffeetl:logRetentionDays must be one of ${LOG_RETENTION_DAYS.join(", ")} (got ${logRetentionDays})`);
@@ -277,7 +423,7 @@ export function parseConfig(raw: RawConfig, stack: string): CoffeetlConfig {
     stack,
     redshiftParameterName: redshiftParameterName ?? "",
     warehouse,
-    serverless: { database: serverlessDatabase, adminUsername, baseCapacity, subnetIds: warehouseSubnetIds },
+    serverless: { database: serverlessDatabase, adminUsername, baseCapacity, subnetIds: warehouseSubnetIds, maxCapacity, usageLimit },
     redshift: { clusterIdentifier, workgroupName, dbUser, database, secretArn },
     grafana: {
       allowedCidrs,
@@ -297,8 +443,10 @@ export function parseConfig(raw: RawConfig, stack: string): CoffeetlConfig {
     },
     load: {
       memoryMb: int("loadMemoryMb", 256, 128, 10240),
-      timeoutSeconds: int("loadTimeoutSeconds", 600, 10, 900),
-      reservedConcurrency: int("loadReservedConcurrency", 2, 1, 100),
+      timeoutSeconds: loadTimeoutSeconds,
+      // Unreserved by default: the queue mapping's maximum concurrency bounds the loads instead, and a
+      // reservation fails on accounts with the default concurrency limit of 10.
+      reservedConcurrency: optionalInt("loadReservedConcurrency", 1, 100),
     },
     maxRetryAttempts: int("maxRetryAttempts", 2, 0, 2),
     maxEventAgeSeconds: int("maxEventAgeSeconds", 21600, 60, 21600),
@@ -309,6 +457,10 @@ export function parseConfig(raw: RawConfig, stack: string): CoffeetlConfig {
     transformedExpirationDays: int("transformedExpirationDays", 30, 1, 3650),
     forceDestroy: bool("forceDestroy", false),
     parameterPrefix: `/${PROJECT}/${stack}`,
+    loadQueue,
+    uploaders,
+    alarms,
+    uploadCheck: deadline ? { deadline, timeZone } : undefined,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -1,25 +1,30 @@
-// The pipeline's dead-letter queue: where an S3 event lands when a function has failed it through
-// every retry (Lambda async invocation on-failure destination). One queue for both functions: each
-// message is a Lambda invocation record whose `requestContext.functionArn` names the function and
-// whose `requestPayload` is the original S3 event, so a redrive re-invokes that function with it.
+// A dead-letter queue: where work lands after every retry failed. Two kinds use it: Lambda async
+// invocation records (the extract-transform function's on-failure destination: each message's
+// `requestPayload` is the original S3 event) and SQS redrive (the load queue's messages, moved here
+// unchanged after `maxReceiveCount` receives, and moved back with StartMessageMoveTask).
 // SSE (SQS-managed keys), a TLS-only queue policy, 14 days' retention, and an alarm on its depth.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { policyJson } from "./iam.js";
 
 export interface DeadLetterQueueArgs {
-  /** Physical queue name (dashboards read `coffeetl-<stack>-dlq`). */
+  /** Physical queue name (dashboards read `coffeetl-<stack>-dlq` and `coffeetl-<stack>-load-dlq`). */
   queueName: string;
+  /** What a message here means and how to redrive it, for the alarm's description. */
+  meaning: pulumi.Input<string>;
   /** SNS topic notified when messages are waiting (and when the queue is empty again). */
   alarmTopicArn?: pulumi.Input<string>;
+  /** Alarm when more messages than this are visible; undefined: no alarm. */
+  alarmThreshold?: number;
   tags?: Record<string, string>;
 }
 
 export class DeadLetterQueue extends pulumi.ComponentResource {
   readonly queue: aws.sqs.Queue;
-  readonly alarm: aws.cloudwatch.MetricAlarm;
+  readonly alarm?: aws.cloudwatch.MetricAlarm;
   readonly arn: pulumi.Output<string>;
   readonly url: pulumi.Output<string>;
+  readonly name: pulumi.Output<string>;
 
   constructor(name: string, args: DeadLetterQueueArgs, opts?: pulumi.ComponentResourceOptions) {
     super("coffeetl:pipeline:DeadLetterQueue", name, {}, opts);
@@ -30,6 +35,7 @@ export class DeadLetterQueue extends pulumi.ComponentResource {
     );
     this.arn = this.queue.arn;
     this.url = this.queue.url;
+    this.name = this.queue.name;
 
     new aws.sqs.QueuePolicy(
       `${name}-policy`,
@@ -49,26 +55,28 @@ export class DeadLetterQueue extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const actions = args.alarmTopicArn ? [args.alarmTopicArn] : [];
-    this.alarm = new aws.cloudwatch.MetricAlarm(
-      `${name}-alarm`,
-      {
-        alarmDescription: pulumi.interpolate`CoffeETL: S3 events failed every retry and wait in ${this.queue.name}; inspect and redrive them (docs/deploy.md).`,
-        namespace: "AWS/SQS",
-        metricName: "ApproximateNumberOfMessagesVisible",
-        dimensions: { QueueName: this.queue.name },
-        statistic: "Maximum",
-        period: 300,
-        evaluationPeriods: 1,
-        threshold: 0,
-        comparisonOperator: "GreaterThanThreshold",
-        treatMissingData: "notBreaching",
-        alarmActions: actions,
-        okActions: actions,
-        tags: args.tags,
-      },
-      { parent: this },
-    );
+    if (args.alarmThreshold !== undefined) {
+      const actions = args.alarmTopicArn ? [args.alarmTopicArn] : [];
+      this.alarm = new aws.cloudwatch.MetricAlarm(
+        `${name}-alarm`,
+        {
+          alarmDescription: pulumi.interpolate`CoffeETL: ${args.meaning} (queue ${this.queue.name}; docs/deploy.md, "Redrive").`,
+          namespace: "AWS/SQS",
+          metricName: "ApproximateNumberOfMessagesVisible",
+          dimensions: { QueueName: this.queue.name },
+          statistic: "Maximum",
+          period: 300,
+          evaluationPeriods: 1,
+          threshold: args.alarmThreshold,
+          comparisonOperator: "GreaterThanThreshold",
+          treatMissingData: "notBreaching",
+          alarmActions: actions,
+          okActions: actions,
+          tags: args.tags,
+        },
+        { parent: this },
+      );
+    }
     this.registerOutputs({ arn: this.arn, url: this.url });
   }
 }

@@ -1,6 +1,7 @@
 // One pipeline Lambda: its esbuild bundle, its own IAM role (logs, the dead-letter queue and the
-// statements the caller grants, nothing else), a log group with retention, and asynchronous
-// invocation settings (bounded retries and event age, failures to the dead-letter queue).
+// statements the caller grants, nothing else), a log group with retention, for a function invoked
+// asynchronously (S3, a schedule) its invocation settings (bounded retries and event age, failures
+// to the dead-letter queue), and its alarms (errors, throttles, async event age; each optional).
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { bundleHandler, LAMBDA_HANDLER, LAMBDA_RUNTIME } from "./bundle.js";
@@ -23,17 +24,29 @@ export interface PipelineFunctionArgs {
   reservedConcurrency?: number;
   logRetentionDays: number;
   logLevel: LogLevel;
-  /** Async invocation: retries after the first failure (0-2) and maximum event age (60-21600 s). */
-  maxRetryAttempts: number;
-  maxEventAgeSeconds: number;
-  deadLetterQueue: { arn: pulumi.Input<string> };
+  /**
+   * For a function invoked asynchronously: retries after the first failure (0-2), maximum event age
+   * (60-21600 s) and the dead-letter queue. Undefined for a queue consumer (the queue retries and parks).
+   */
+  async?: { maxRetryAttempts: number; maxEventAgeSeconds: number; deadLetterQueue: { arn: pulumi.Input<string> } };
+  alarms?: FunctionAlarmSettings;
   tags?: Record<string, string>;
+}
+
+export interface FunctionAlarmSettings {
+  topicArn?: pulumi.Input<string>;
+  /** Alarm when more than this many errors / throttles happen in 5 minutes; undefined: none. */
+  errors?: number;
+  throttles?: number;
+  /** Alarm when an async event has waited longer than this (async functions only); undefined: none. */
+  asyncEventAgeSeconds?: number;
 }
 
 export class PipelineFunction extends pulumi.ComponentResource {
   readonly function: aws.lambda.Function;
   readonly role: aws.iam.Role;
   readonly logGroup: aws.cloudwatch.LogGroup;
+  readonly rolePolicy: aws.iam.RolePolicy;
   readonly name: pulumi.Output<string>;
   readonly arn: pulumi.Output<string>;
   /** SHA-256 of the bundled handler. */
@@ -67,7 +80,9 @@ export class PipelineFunction extends pulumi.ComponentResource {
             Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
             Resource: pulumi.interpolate`${this.logGroup.arn}:log-stream:*`,
           },
-          { Sid: "SendFailedEventsToDeadLetterQueue", Effect: "Allow", Action: "sqs:SendMessage", Resource: args.deadLetterQueue.arn },
+          ...(args.async
+            ? [{ Sid: "SendFailedEventsToDeadLetterQueue", Effect: "Allow" as const, Action: "sqs:SendMessage", Resource: args.async.deadLetterQueue.arn }]
+            : []),
           ...args.statements,
         ]),
       },
@@ -103,18 +118,51 @@ export class PipelineFunction extends pulumi.ComponentResource {
     );
     this.name = this.function.name;
     this.arn = this.function.arn;
+    this.rolePolicy = rolePolicy;
 
-    new aws.lambda.FunctionEventInvokeConfig(
-      `${name}-async`,
-      {
-        functionName: this.function.name,
-        maximumRetryAttempts: args.maxRetryAttempts,
-        maximumEventAgeInSeconds: args.maxEventAgeSeconds,
-        destinationConfig: { onFailure: { destination: args.deadLetterQueue.arn } },
-      },
-      // Lambda checks that the role may send to the destination.
-      { parent: this, dependsOn: [rolePolicy] },
-    );
+    if (args.async) {
+      new aws.lambda.FunctionEventInvokeConfig(
+        `${name}-async`,
+        {
+          functionName: this.function.name,
+          maximumRetryAttempts: args.async.maxRetryAttempts,
+          maximumEventAgeInSeconds: args.async.maxEventAgeSeconds,
+          destinationConfig: { onFailure: { destination: args.async.deadLetterQueue.arn } },
+        },
+        // Lambda checks that the role may send to the destination.
+        { parent: this, dependsOn: [rolePolicy] },
+      );
+    }
+
+    const alarms = args.alarms ?? {};
+    const actions = alarms.topicArn ? [alarms.topicArn] : [];
+    const alarm = (suffix: string, metricName: string, statistic: string, threshold: number | undefined, what: string) => {
+      if (threshold === undefined) return;
+      new aws.cloudwatch.MetricAlarm(
+        `${name}-${suffix}-alarm`,
+        {
+          alarmDescription: `CoffeETL: ${args.functionName} ${what} (its logs: /aws/lambda/${args.functionName}).`,
+          namespace: "AWS/Lambda",
+          metricName,
+          dimensions: { FunctionName: args.functionName },
+          statistic,
+          period: 300,
+          evaluationPeriods: 1,
+          threshold,
+          comparisonOperator: "GreaterThanThreshold",
+          treatMissingData: "notBreaching",
+          alarmActions: actions,
+          okActions: actions,
+          tags: args.tags,
+        },
+        { parent: this, dependsOn: [this.function] },
+      );
+    };
+    alarm("errors", "Errors", "Sum", alarms.errors, `failed more than ${alarms.errors} time(s) in 5 minutes`);
+    alarm("throttles", "Throttles", "Sum", alarms.throttles, `was throttled more than ${alarms.throttles} time(s) in 5 minutes (account concurrency used up?)`);
+    if (args.async) {
+      alarm("event-age", "AsyncEventAge", "Maximum", alarms.asyncEventAgeSeconds, `has events waiting over ${alarms.asyncEventAgeSeconds} s to run (retries or throttling; they go to the DLQ at the maximum age)`);
+    }
 
     this.registerOutputs({ name: this.name, arn: this.arn, logGroupName: this.logGroup.name });
   }

@@ -50,10 +50,10 @@ export function policyJson(statements: PolicyStatement[]): pulumi.Output<string>
 }
 
 /**
- * Trust policy for a service principal. With `sourceAccount`, only calls made on behalf of this
- * account may assume the role (confused-deputy protection, for services that send aws:SourceAccount).
+ * Trust policy for one or more service principals. With `sourceAccount`, only calls made on behalf of
+ * this account may assume the role (confused-deputy protection, for services that send aws:SourceAccount).
  */
-export function assumeRolePolicy(service: string, sourceAccount?: pulumi.Input<string>): pulumi.Output<string> {
+export function assumeRolePolicy(service: string | string[], sourceAccount?: pulumi.Input<string>): pulumi.Output<string> {
   const statement = { Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole" };
   const condition = sourceAccount === undefined ? {} : { Condition: { StringEquals: { "aws:SourceAccount": sourceAccount } } };
   return pulumi.jsonStringify(pulumi.output({ Version: "2012-10-17", Statement: [{ ...statement, ...condition }] }));

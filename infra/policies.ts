@@ -58,7 +58,9 @@ const T = {
   securityGroupRule: "aws:ec2/securityGroupRule:SecurityGroupRule",
   ingressRule: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
   queue: "aws:sqs/queue:Queue",
+  eventSourceMapping: "aws:lambda/eventSourceMapping:EventSourceMapping",
   parameter: "aws:ssm/parameter:Parameter",
+  queuePolicy: "aws:sqs/queuePolicy:QueuePolicy",
   randomPassword: "random:index/randomPassword:RandomPassword",
   workgroup: "aws:redshiftserverless/workgroup:Workgroup",
 } as const;
@@ -90,6 +92,7 @@ export const ACTIONS_WITHOUT_RESOURCES = new Set([
   "cloudwatch:DescribeAlarms",
   "cloudwatch:DescribeAlarmsForMetric",
   "cloudwatch:DescribeAlarmHistory",
+  "cloudwatch:PutMetricData",
   "ec2:DescribeRegions",
   "tag:GetResources",
   "redshift-data:DescribeStatement",
@@ -274,9 +277,17 @@ export function policyRules(options: PolicyOptions = {}): PolicyRule[] {
     {
       id: "lambda-async-failures-kept",
       source: "AWS Well-Architected REL (no silently dropped events)",
-      description: "Every function has bounded async retries and an on-failure destination",
+      description: "Every function has bounded async retries and an on-failure destination, or consumes a queue with a redrive policy",
       validate: (r, all) => {
         if (r.type !== T.lambda) return [];
+        const consumed = of(all, T.eventSourceMapping)
+          .filter((m) => m.props.functionName === r.props.arn || m.props.functionName === r.props.name)
+          .map((m) => of(all, T.queue).find((q) => q.props.arn === m.props.eventSourceArn));
+        if (consumed.length > 0) {
+          return consumed.every((q) => q && parsePolicy(q.props.redrivePolicy) && (parsePolicy(q.props.redrivePolicy) as Json).deadLetterTargetArn)
+            ? []
+            : ["consumes a queue without a redrive policy (failed messages would retry until they expire)"];
+        }
         const cfg = of(all, T.invokeConfig).find((c) => c.props.functionName === r.props.name);
         if (!cfg) return r.props.deadLetterConfig?.targetArn ? [] : ["no async invoke config or dead-letter queue"];
         const out: string[] = [];
@@ -305,12 +316,36 @@ export function policyRules(options: PolicyOptions = {}): PolicyRule[] {
       validate: (r) => (r.type === T.queue && r.props.sqsManagedSseEnabled !== true && !r.props.kmsMasterKeyId ? ["queue is not encrypted"] : []),
     },
     {
-      id: "dead-letter-queue-alarmed",
-      source: "CoffeETL: failures are never silent",
-      description: "Every on-failure destination queue has an alarm on its depth",
+      id: "sqs-tls-only",
+      source: "AWS SQS best practice / Security Hub SQS (aws:SecureTransport)",
+      description: "Queue policies deny requests not made over TLS",
       validate: (r, all) => {
         if (r.type !== T.queue) return [];
-        const isDestination = of(all, T.invokeConfig).some((c) => c.props.destinationConfig?.onFailure?.destination === r.props.arn || c.props.destinationConfig?.onFailure?.destination?.endsWith?.(`:${r.props.name}`));
+        const denies = of(all, T.queuePolicy).some(
+          (p) => (p.props.queueUrl === r.props.url || p.props.queueUrl === r.id) && statements(p.props.policy).some((s) => s.Effect === "Deny" && String(s.Condition?.Bool?.["aws:SecureTransport"]) === "false"),
+        );
+        return denies ? [] : ["no queue policy denying aws:SecureTransport false"];
+      },
+    },
+    {
+      id: "iam-users-without-policies",
+      source: "Security Hub IAM.2",
+      description: "IAM users get permissions only through groups",
+      validate: (r) =>
+        ["aws:iam/userPolicy:UserPolicy", "aws:iam/userPolicyAttachment:UserPolicyAttachment", "aws:iam/policyAttachment:PolicyAttachment"].includes(r.type) &&
+        (r.props.user || (Array.isArray(r.props.users) && r.props.users.length > 0))
+          ? ["a policy is attached to a user"]
+          : [],
+    },
+    {
+      id: "dead-letter-queue-alarmed",
+      source: "CoffeETL: failures are never silent",
+      description: "Every on-failure destination and redrive target queue has an alarm on its depth",
+      validate: (r, all) => {
+        if (r.type !== T.queue) return [];
+        const isDestination =
+          of(all, T.invokeConfig).some((c) => c.props.destinationConfig?.onFailure?.destination === r.props.arn || c.props.destinationConfig?.onFailure?.destination?.endsWith?.(`:${r.props.name}`)) ||
+          of(all, T.queue).some((q) => (parsePolicy(q.props.redrivePolicy) as Json)?.deadLetterTargetArn === r.props.arn);
         if (!isDestination) return [];
         const alarmed = of(all, T.alarm).some((a) => a.props.namespace === "AWS/SQS" && a.props.metricName === "ApproximateNumberOfMessagesVisible" && a.props.dimensions?.QueueName === r.props.name);
         return alarmed ? [] : ["no alarm on ApproximateNumberOfMessagesVisible"];

@@ -1,21 +1,30 @@
 // The whole deployment of one client and stage, from its validated configuration (DESIGN.md 1 and 7):
 //
-//   raw bucket ──(.csv)──► extract-transform ──► transformed bucket ──(manifest.json)──► load ──► Redshift
-//        failures of either, after retries ──► dead-letter queue ──► alarm (──► e-mail)
+//   branches (upload identities) ──► raw bucket ──(.csv, any case)──► extract-transform ──► transformed bucket
+//   transformed ──(manifest.json)──► load queue ──(batches)──► load ──► Redshift
+//   extract-transform failures, after retries ──► dead-letter queue; load failures ──► load dead-letter queue
+//   alarms (errors, throttles, event and queue age, dead letters, warehouse capacity) ──► alarm topic
 //   Grafana host ◄── grafana/ via its assets bucket; reads Redshift (Data API) and CloudWatch
 import * as pulumi from "@pulumi/pulumi";
 import { slug, type CoffeetlConfig } from "./config.js";
 import { AlarmTopic } from "./alarm-topic.js";
-import { BucketTrigger } from "./bucket-trigger.js";
+import { BucketTrigger, caseInsensitiveSuffixes } from "./bucket-trigger.js";
 import { DeadLetterQueue } from "./dead-letter-queue.js";
 import { PipelineFunction } from "./function.js";
 import { Grafana } from "./grafana.js";
 import { lookupAwsContext, parameterArn, ssmDecryptStatement, type AwsContext } from "./iam.js";
+import { LoadQueue } from "./load-queue.js";
 import { Network } from "./network.js";
+import { QueueTrigger } from "./queue-trigger.js";
+import { UploadCheck } from "./upload-check.js";
+import { UploadIdentities } from "./upload-identities.js";
 import { SecretParameter } from "./secret-parameter.js";
 import { SecureBucket } from "./secure-bucket.js";
 import { ServerlessWarehouse } from "./warehouse.js";
 import { lookupWorkgroupArn, warehouseAccessStatements, type WarehouseTarget } from "./warehouse-access.js";
+
+/** Where the load writes its COPY manifests (the same constant as the warehouse's; a test checks it). */
+export const COPY_MANIFEST_PREFIX = "_load-batches";
 
 export interface StackOutputs {
   rawBucketName: pulumi.Output<string>;
@@ -27,8 +36,16 @@ export interface StackOutputs {
   grafanaAdminPasswordParameter: pulumi.Output<string>;
   grafanaAssetsBucketName: pulumi.Output<string>;
   grafanaInstanceId: pulumi.Output<string>;
+  /** Extract-transform failures (Lambda async invocation records). */
   deadLetterQueueUrl: pulumi.Output<string>;
   deadLetterQueueArn: pulumi.Output<string>;
+  /** The manifests queue the load function reads, and where failing manifests are parked. */
+  loadQueueUrl: pulumi.Output<string>;
+  loadQueueArn: pulumi.Output<string>;
+  loadDeadLetterQueueUrl: pulumi.Output<string>;
+  loadDeadLetterQueueArn: pulumi.Output<string>;
+  /** SSM parameter per uploader (docs/uploads.md). */
+  uploadCredentialParameters: Record<string, pulumi.Output<string>>;
   extractTransformFunctionName: pulumi.Output<string>;
   loadFunctionName: pulumi.Output<string>;
   transactionSecretParameter: pulumi.Output<string>;
@@ -36,7 +53,7 @@ export interface StackOutputs {
   /** Only with `coffeetl:warehouse: serverless`. */
   warehouseWorkgroupName?: pulumi.Output<string>;
   copyRoleArn?: pulumi.Output<string>;
-  alarmTopicArn?: pulumi.Output<string>;
+  alarmTopicArn: pulumi.Output<string>;
 }
 
 export function createStack(config: CoffeetlConfig, context: AwsContext = lookupAwsContext()): StackOutputs {
@@ -61,8 +78,34 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
   });
 
   // Failures and alerts.
-  const alarms = config.alarmEmail ? new AlarmTopic("alarms", { email: config.alarmEmail, tags }) : undefined;
-  const deadLetters = new DeadLetterQueue("dead-letters", { queueName: `coffeetl-${stack}-dlq`, alarmTopicArn: alarms?.arn, tags });
+  // The topic exists without an e-mail too: other subscribers (chat, paging) can be added to it.
+  const alarms = new AlarmTopic("alarms", { email: config.alarmEmail, tags });
+  const deadLetters = new DeadLetterQueue("dead-letters", {
+    queueName: `coffeetl-${stack}-dlq`,
+    meaning: "raw files failed to transform after every retry; each message holds its S3 event",
+    alarmTopicArn: alarms.arn,
+    alarmThreshold: config.alarms.deadLetterMessages,
+    tags,
+  });
+  const loadQueue = new LoadQueue("load-queue", {
+    queueName: `coffeetl-${stack}-load`,
+    sourceBucketArn: transformed.arn,
+    accountId: ctx.accountId,
+    consumerTimeoutSeconds: config.load.timeoutSeconds,
+    maxReceives: config.loadQueue.maxReceives,
+    alarmTopicArn: alarms.arn,
+    oldestMessageAlarmSeconds: config.alarms.queueAgeSeconds,
+    deadLetterAlarmThreshold: config.alarms.deadLetterMessages,
+    consumerServiceName: `coffeetl-${stack}-load`,
+    failedManifestsAlarmThreshold: config.alarms.lambdaErrors,
+    tags,
+  });
+  const functionAlarms = {
+    topicArn: alarms.arn,
+    errors: config.alarms.lambdaErrors,
+    throttles: config.alarms.lambdaThrottles,
+    asyncEventAgeSeconds: config.alarms.asyncEventAgeSeconds,
+  };
 
   // Secrets.
   const transactionSecret = new SecretParameter("transaction-secret", {
@@ -94,6 +137,10 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
           database: config.serverless.database,
           adminUsername: config.serverless.adminUsername,
           baseCapacity: config.serverless.baseCapacity,
+          maxCapacity: config.serverless.maxCapacity,
+          usageLimit: config.serverless.usageLimit,
+          accountId: ctx.accountId,
+          alarmTopicArn: alarms.arn,
           // Its own subnets (and a closed security group in that VPC) when the stack built the network;
           // the configured subnets (with coffeetl:vpcId) otherwise; else the account's default VPC.
           subnetIds: config.serverless.subnetIds ?? network.warehouseSubnetIds,
@@ -111,17 +158,10 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
   const warehouseParameterArn = parameterArn(ctx, config.redshiftParameterName);
 
   // Functions.
-  const asyncSettings = {
-    context: ctx,
-    logRetentionDays: config.logRetentionDays,
-    logLevel: config.logLevel,
-    maxRetryAttempts: config.maxRetryAttempts,
-    maxEventAgeSeconds: config.maxEventAgeSeconds,
-    deadLetterQueue: deadLetters,
-    tags,
-  };
+  const functionSettings = { context: ctx, logRetentionDays: config.logRetentionDays, logLevel: config.logLevel, alarms: functionAlarms, tags };
   const extractTransform = new PipelineFunction("extract-transform", {
-    ...asyncSettings,
+    ...functionSettings,
+    async: { maxRetryAttempts: config.maxRetryAttempts, maxEventAgeSeconds: config.maxEventAgeSeconds, deadLetterQueue: deadLetters },
     functionName: `coffeetl-${stack}-extract-transform`,
     description: "CoffeETL: raw branch CSV -> cleaned, normalised table files and manifest",
     entry: "functions/extract-transform/handler.ts",
@@ -144,12 +184,20 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     reservedConcurrency: config.extractTransform.reservedConcurrency,
   });
   const load = new PipelineFunction("load", {
-    ...asyncSettings,
+    ...functionSettings,
     functionName: `coffeetl-${stack}-load`,
-    description: "CoffeETL: manifest -> Redshift (COPY, staging, MERGE in one transaction)",
+    description: "CoffeETL: queued manifests -> Redshift, a batch per transaction (COPY manifest, staging, insert new)",
     entry: "functions/load/handler.ts",
-    environment: { SSM_PARAMETER_NAME: config.redshiftParameterName },
+    environment: { SSM_PARAMETER_NAME: config.redshiftParameterName, LOAD_MANIFESTS_PER_TRANSACTION: String(config.loadQueue.manifestsPerTransaction) },
     statements: [
+      {
+        Sid: "ConsumeManifestQueue",
+        Effect: "Allow",
+        Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
+        Resource: loadQueue.arn,
+      },
+      // The COPY manifests listing a batch's files (functions/aws/redshift-warehouse.ts COPY_MANIFEST_PREFIX).
+      { Sid: "WriteCopyManifests", Effect: "Allow", Action: "s3:PutObject", Resource: pulumi.interpolate`${transformed.arn}/${COPY_MANIFEST_PREFIX}/*` },
       { Sid: "ReadTransformedObjects", Effect: "Allow", Action: "s3:GetObject", Resource: pulumi.interpolate`${transformed.arn}/*` },
       { Sid: "ListTransformedBucket", Effect: "Allow", Action: "s3:ListBucket", Resource: transformed.arn },
       { Sid: "ReadWarehouseConnection", Effect: "Allow", Action: "ssm:GetParameter", Resource: warehouseParameterArn },
@@ -158,25 +206,62 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     ],
     memoryMb: config.load.memoryMb,
     timeoutSeconds: config.load.timeoutSeconds,
-    // Few concurrent loads: Redshift serialisable isolation makes parallel MERGEs conflict.
+    // Unreserved unless configured: the queue mapping's maximum concurrency bounds parallel loads.
     reservedConcurrency: config.load.reservedConcurrency,
   });
 
   // Wiring.
   new BucketTrigger("raw-to-extract-transform", {
     bucket: { id: raw.bucket.id, arn: raw.arn },
-    function: extractTransform.function,
-    filterSuffix: ".csv",
+    target: { function: extractTransform.function },
+    filterSuffixes: caseInsensitiveSuffixes(".csv"),
     accountId: ctx.accountId,
     dependsOn: raw.ready,
   });
-  new BucketTrigger("transformed-to-load", {
+  new BucketTrigger("transformed-to-load-queue", {
     bucket: { id: transformed.bucket.id, arn: transformed.arn },
-    function: load.function,
-    filterSuffix: "manifest.json",
+    target: { queueArn: loadQueue.arn },
+    filterSuffixes: ["manifest.json"],
     accountId: ctx.accountId,
-    dependsOn: transformed.ready,
+    dependsOn: [...transformed.ready, loadQueue.policy],
   });
+  new QueueTrigger("load-queue-to-load", {
+    queueArn: loadQueue.arn,
+    function: load.function,
+    batchSize: config.loadQueue.batchSize,
+    batchingWindowSeconds: config.loadQueue.batchingWindowSeconds,
+    maxConcurrency: config.loadQueue.maxConcurrency,
+    dependsOn: [load.rolePolicy],
+  });
+
+  // Branch uploads.
+  const uploads = new UploadIdentities("uploads", {
+    namePrefix: `coffeetl-${stack}`,
+    uploaders: config.uploaders,
+    rawBucketName: raw.name,
+    rawBucketArn: raw.arn,
+    region: ctx.region,
+    parameterPrefix: config.parameterPrefix,
+    tags,
+  });
+
+  if (config.uploadCheck) {
+    new UploadCheck("upload-check", {
+      functionName: `coffeetl-${stack}-upload-check`,
+      context: ctx,
+      rawBucketName: raw.name,
+      rawBucketArn: raw.arn,
+      uploaders: config.uploaders,
+      deadline: config.uploadCheck.deadline,
+      timeZone: config.uploadCheck.timeZone,
+      alarmTopicArn: alarms.arn,
+      functionAlarms,
+      deadLetterQueue: deadLetters,
+      logRetentionDays: config.logRetentionDays,
+      logLevel: config.logLevel,
+      tags,
+    });
+  }
 
   // Dashboards.
   const grafana = new Grafana("grafana", {
@@ -202,12 +287,17 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     grafanaInstanceId: grafana.instance.id,
     deadLetterQueueUrl: deadLetters.url,
     deadLetterQueueArn: deadLetters.arn,
+    loadQueueUrl: loadQueue.url,
+    loadQueueArn: loadQueue.arn,
+    loadDeadLetterQueueUrl: loadQueue.deadLetters.url,
+    loadDeadLetterQueueArn: loadQueue.deadLetters.arn,
+    uploadCredentialParameters: uploads.parameterNames,
     extractTransformFunctionName: extractTransform.name,
     loadFunctionName: load.name,
     transactionSecretParameter: transactionSecret.name,
     warehouseParameterName: config.redshiftParameterName,
     warehouseWorkgroupName: warehouse?.workgroupName,
     copyRoleArn: warehouse?.copyRole.arn,
-    alarmTopicArn: alarms?.arn,
+    alarmTopicArn: alarms.arn,
   };
 }

@@ -5,8 +5,8 @@
 //   - coffeetl:redshiftWorkgroupName: that workgroup's ARN (looked up);
 //   - coffeetl:redshiftClusterIdentifier (+ redshiftDbUser / redshiftDatabase): that cluster, user, database;
 //   - coffeetl:redshiftSecretArn: that secret only;
-//   - nothing known: this account and region's clusters/workgroups, and only secrets tagged
-//     `RedshiftDataFullAccess` (the Data API's own convention), never `*` on `*`.
+//   - nothing known: refused by the configuration (infra/config.ts), so no role ever gets
+//     credentials for "any user on any cluster".
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { arn, type AwsContext, type PolicyStatement } from "./iam.js";
@@ -30,13 +30,13 @@ export function lookupWorkgroupArn(workgroupName: string, opts?: pulumi.InvokeOu
 
 export function warehouseAccessStatements(ctx: AwsContext, target: WarehouseTarget, client: WarehouseClient): PolicyStatement[] {
   const { scope, workgroupArn } = target;
-  const provisioned = Boolean(scope.clusterIdentifier);
-  const unknown = !workgroupArn && !provisioned;
+  const cluster = scope.clusterIdentifier;
+  // The configuration refuses an unnamed warehouse (infra/config.ts): never grant "any cluster".
+  if (!workgroupArn && !cluster) throw new Error("warehouse access needs a workgroup or a cluster identifier (coffeetl:redshiftWorkgroupName / redshiftClusterIdentifier)");
 
   const warehouses: pulumi.Input<string>[] = [];
   if (workgroupArn) warehouses.push(workgroupArn);
-  if (provisioned) warehouses.push(arn(ctx, "redshift", `cluster:${scope.clusterIdentifier}`));
-  if (unknown) warehouses.push(arn(ctx, "redshift", "cluster:*"), arn(ctx, "redshift-serverless", "workgroup/*"));
+  if (cluster) warehouses.push(arn(ctx, "redshift", `cluster:${cluster}`));
 
   const runActions =
     client === "load"
@@ -54,34 +54,21 @@ export function warehouseAccessStatements(ctx: AwsContext, target: WarehouseTarg
     },
   ];
 
-  if (workgroupArn || unknown) {
-    statements.push({
-      Sid: "ServerlessTemporaryCredentials",
-      Effect: "Allow",
-      Action: "redshift-serverless:GetCredentials",
-      Resource: workgroupArn ?? arn(ctx, "redshift-serverless", "workgroup/*"),
-    });
+  if (workgroupArn) {
+    // Serverless with IAM identity: the database user is the role itself (IAMR:<role>).
+    statements.push({ Sid: "ServerlessTemporaryCredentials", Effect: "Allow", Action: "redshift-serverless:GetCredentials", Resource: workgroupArn });
   }
-  if (provisioned || unknown) {
-    const cluster = scope.clusterIdentifier ?? "*";
-    const database = scope.database ?? "*";
+  if (cluster && scope.dbUser) {
+    // Temporary credentials for that user on that database of that cluster, and nothing else.
     statements.push({
       Sid: "ClusterTemporaryCredentials",
       Effect: "Allow",
-      Action: ["redshift:GetClusterCredentials", "redshift:GetClusterCredentialsWithIAM"],
-      Resource: [arn(ctx, "redshift", `dbuser:${cluster}/${scope.dbUser ?? "*"}`), arn(ctx, "redshift", `dbname:${cluster}/${database}`)],
+      Action: "redshift:GetClusterCredentials",
+      Resource: [arn(ctx, "redshift", `dbuser:${cluster}/${scope.dbUser}`), arn(ctx, "redshift", `dbname:${cluster}/${scope.database}`)],
     });
   }
   if (scope.secretArn) {
     statements.push({ Sid: "ReadWarehouseSecret", Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: scope.secretArn });
-  } else if (!target.managed && !scope.dbUser && !scope.workgroupName) {
-    statements.push({
-      Sid: "ReadTaggedWarehouseSecrets",
-      Effect: "Allow",
-      Action: "secretsmanager:GetSecretValue",
-      Resource: arn(ctx, "secretsmanager", "secret:*"),
-      Condition: { StringLike: { "secretsmanager:ResourceTag/RedshiftDataFullAccess": "*" } },
-    });
   }
   return statements;
 }

@@ -12,6 +12,14 @@ export interface ServerlessWarehouseArgs {
   database: string;
   adminUsername: string;
   baseCapacity: number;
+  /** Ceiling the workgroup scales to (RPUs). */
+  maxCapacity: number;
+  /** RPU-hours per period, and what Redshift does when they are used up; undefined: no limit. */
+  usageLimit?: { rpuHours: number; period: "daily" | "weekly" | "monthly"; breachAction: "log" | "emit-metric" | "deactivate" };
+  /** Topic for the capacity and usage alarms. */
+  alarmTopicArn?: pulumi.Input<string>;
+  /** The account the COPY role's trust is confined to (aws:SourceAccount). */
+  accountId: pulumi.Input<string>;
   /** Where the workgroup's endpoint lives (the Data API does not need it reachable). */
   subnetIds?: pulumi.Input<pulumi.Input<string>[]>;
   vpcId?: pulumi.Input<string>;
@@ -29,6 +37,7 @@ export class ServerlessWarehouse extends pulumi.ComponentResource {
   readonly parameter: aws.ssm.Parameter;
   readonly workgroupArn: pulumi.Output<string>;
   readonly workgroupName: pulumi.Output<string>;
+  readonly usageLimit?: aws.redshiftserverless.UsageLimit;
 
   constructor(name: string, args: ServerlessWarehouseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("coffeetl:warehouse:ServerlessWarehouse", name, {}, opts);
@@ -38,7 +47,9 @@ export class ServerlessWarehouse extends pulumi.ComponentResource {
       `${name}-copy-role`,
       {
         description: "Role Redshift assumes to COPY the CoffeETL transformed files",
-        assumeRolePolicy: assumeRolePolicy("redshift.amazonaws.com"),
+        // Serverless assumes it as redshift-serverless; COPY on a cluster as redshift. Only on behalf of
+        // this account (confused deputy).
+        assumeRolePolicy: assumeRolePolicy(["redshift.amazonaws.com", "redshift-serverless.amazonaws.com"], args.accountId),
         tags: args.tags,
       },
       parent,
@@ -86,6 +97,7 @@ export class ServerlessWarehouse extends pulumi.ComponentResource {
         workgroupName: args.warehouseName,
         namespaceName: this.namespace.namespaceName,
         baseCapacity: args.baseCapacity,
+        maxCapacity: args.maxCapacity,
         publiclyAccessible: false,
         enhancedVpcRouting: false,
         subnetIds: args.subnetIds,
@@ -96,6 +108,58 @@ export class ServerlessWarehouse extends pulumi.ComponentResource {
     );
     this.workgroupArn = this.workgroup.arn;
     this.workgroupName = this.workgroup.workgroupName;
+    const actions = args.alarmTopicArn ? [args.alarmTopicArn] : [];
+    const alarm = (suffix: string, settings: Omit<aws.cloudwatch.MetricAlarmArgs, "namespace" | "dimensions" | "alarmActions" | "okActions" | "tags">) =>
+      new aws.cloudwatch.MetricAlarm(
+        `${name}-${suffix}-alarm`,
+        {
+          ...settings,
+          namespace: "AWS/Redshift-Serverless",
+          dimensions: { Workgroup: args.warehouseName },
+          treatMissingData: "notBreaching",
+          alarmActions: actions,
+          okActions: actions,
+          tags: args.tags,
+        },
+        { parent: this, dependsOn: [this.workgroup] },
+      );
+    // Pinned at its ceiling for 15 minutes: queries queue; raise warehouseMaxCapacity or look at the load.
+    alarm("max-capacity", {
+      alarmDescription: `CoffeETL: warehouse ${args.warehouseName} has run at its maximum capacity (${args.maxCapacity} RPU) for 15 minutes.`,
+      metricName: "ComputeCapacity",
+      statistic: "Maximum",
+      period: 300,
+      evaluationPeriods: 3,
+      threshold: args.maxCapacity,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+    });
+    if (args.usageLimit) {
+      // A day's RPU-seconds above the limit's daily share: on course to reach the limit this period.
+      const days = { daily: 1, weekly: 7, monthly: 30 }[args.usageLimit.period];
+      const dailyShareSeconds = Math.floor((args.usageLimit.rpuHours * 3600) / days);
+      alarm("usage", {
+        alarmDescription: `CoffeETL: warehouse ${args.warehouseName} used more than ${Math.round(dailyShareSeconds / 3600)} RPU-hours in a day, its daily share of the ${args.usageLimit.period} usage limit of ${args.usageLimit.rpuHours} (breach action: ${args.usageLimit.breachAction}).`,
+        metricName: "ComputeSeconds",
+        statistic: "Sum",
+        period: 86400,
+        evaluationPeriods: 1,
+        threshold: dailyShareSeconds,
+        comparisonOperator: "GreaterThanThreshold",
+      });
+    }
+    if (args.usageLimit) {
+      this.usageLimit = new aws.redshiftserverless.UsageLimit(
+        `${name}-usage-limit`,
+        {
+          resourceArn: this.workgroup.arn,
+          usageType: "serverless-compute",
+          amount: args.usageLimit.rpuHours,
+          period: args.usageLimit.period,
+          breachAction: args.usageLimit.breachAction,
+        },
+        parent,
+      );
+    }
 
     this.parameter = new aws.ssm.Parameter(
       `${name}-connection`,

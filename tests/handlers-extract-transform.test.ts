@@ -141,6 +141,23 @@ test("a .txt upload and a delete event are skipped without reading the object; .
   assert.ok(s3.keys(OUT).some((k) => k.startsWith("uploads/Leeds Ünïcode/DAY 2/") && k.endsWith("/manifest.json")));
 });
 
+test("the event's versionId is the version read: an older version's event transforms that version", async () => {
+  const key = "uploads/york/2024-05-01.csv";
+  const first = fixture.toString("utf8").replace(/Leeds/g, "York");
+  s3.putText(RAW, key, first);
+  const v1 = s3.objects.get(`${RAW}/${key}`)!.versionId;
+  s3.putText(RAW, key, first.replace(/York/g, "Yorkshire")); // a re-upload: a new current version
+  const event = s3Event(RAW, key);
+  (event.Records[0]!.s3.object as { versionId?: string }).versionId = v1;
+  s3.mock.resetHistory();
+  await invoke(event);
+  const gets = s3.mock.commandCalls(GetObjectCommand).map((c) => c.args[0].input).filter((g) => g.Bucket === RAW);
+  assert.ok(gets.length >= 1 && gets.every((g) => g.VersionId === v1), "every read pinned to the event's version");
+  const hash = createHash("sha256").update(first).digest("hex").slice(0, 16);
+  const manifest = JSON.parse(s3.text(OUT, `uploads/york/2024-05-01/${hash}/manifest.json`)) as Manifest;
+  assert.is(manifest.source.versionId, v1);
+});
+
 test("every record is processed; an unreadable file records failed.json and the event still fails (so it reaches the DLQ)", async () => {
   s3.putText(RAW, "uploads/broken.csv", Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x00, 0x00, 0x01, 0x02]));
   s3.putText(RAW, "uploads/york/2024-05-02.csv", fixture.toString().replace(/Leeds/g, "York"));

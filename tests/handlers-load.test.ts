@@ -1,10 +1,11 @@
-// The load Lambda handler: a manifest event → one Data API batch, against an in-memory S3, a mocked
-// SSM and a Data API stand-in (no AWS here). The manifest comes from the extract-transform handler.
+// The load Lambda handler: SQS messages holding manifest events → one Data API batch, against an
+// in-memory S3, a mocked SSM and a Data API stand-in (no AWS here). The manifest comes from the
+// extract-transform handler. The 500-manifest burst is in handlers-load-burst.test.ts.
 import { readFileSync } from "node:fs";
-import { BatchExecuteStatementCommand, ExecuteStatementCommand } from "@aws-sdk/client-redshift-data";
+import { ExecuteStatementCommand } from "@aws-sdk/client-redshift-data";
 import { GetParameterCommand, ParameterNotFound, SSMClient } from "@aws-sdk/client-ssm";
 import { mockClient } from "aws-sdk-client-mock";
-import type { Context, S3Event } from "aws-lambda";
+import type { Context, SQSEvent } from "aws-lambda";
 import { parse as parseCsv } from "csv-parse/sync";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -12,6 +13,7 @@ import { TABLES } from "../functions/core/schema.js";
 import { captureOutput } from "./fixtures/aws/capture.js";
 import { FakeRedshift } from "./fixtures/aws/fake-redshift.js";
 import { FakeS3, lambdaContext, s3Event, s3Record } from "./fixtures/aws/fake-s3.js";
+import { sqsEvent, sqsRecord } from "./fixtures/aws/sqs.js";
 
 const RAW = "coffeetl-raw-test";
 const OUT = "coffeetl-transformed-test";
@@ -56,19 +58,23 @@ const errors: string[] = [];
 const transform = (await import("../functions/extract-transform/handler.js")).handler;
 const { handler } = await import("../functions/load/handler.js");
 const context = lambdaContext() as unknown as Context;
-async function load(event: unknown, parameter: string) {
+/** The handler over one SQS message per S3 event given. */
+async function load(events: unknown | unknown[], parameter: string) {
   process.env.SSM_PARAMETER_NAME = parameter;
+  const event = sqsEvent((Array.isArray(events) ? events : [events]).map((e) => sqsRecord(e)));
   try {
-    return await handler(event as S3Event, context);
+    const response = await handler(event as SQSEvent, context);
+    return { response, ids: event.Records.map((r) => r.messageId) };
   } catch (error) {
     errors.push((error as Error).message);
     throw error;
   }
 }
+const logged = (message: string) => capture.lines().filter((l) => l.message === message);
 
 const KEY = "uploads/leeds 2024+v2/file.csv";
 s3.putText(RAW, KEY, fixture);
-await transform(s3Event(RAW, KEY) as S3Event, context);
+await transform(s3Event(RAW, KEY) as never, context);
 const MANIFEST = s3.keys(OUT).find((k) => k.endsWith("/manifest.json"))!;
 const PREFIX = MANIFEST.slice(0, -"/manifest.json".length);
 
@@ -85,42 +91,44 @@ function assertLoadBatch(batch: { Sqls?: string[] }) {
   assert.is(sqls.filter((s) => s.startsWith("INSERT INTO loads ")).length, 1, "records the load");
 }
 
-test("a manifest event (URL-encoded key) loads it in one batch addressed to the Serverless workgroup", async () => {
+test("an SQS message holding a manifest event (URL-encoded key) loads it in one batch addressed to the Serverless workgroup", async () => {
   assert.match(s3Event(OUT, MANIFEST).Records[0]!.s3.object.key, /^uploads\/leeds\+2024%2Bv2\/file\/[0-9a-f]{16}\/manifest\.json$/);
-  const summary = await load(s3Event(OUT, MANIFEST), "/coffeetl/test/serverless");
-  assert.equal(summary, { loaded: 1, alreadyLoaded: 0, skipped: 0 });
+  const { response } = await load(s3Event(OUT, MANIFEST), "/coffeetl/test/serverless");
+  assert.equal(response, { batchItemFailures: [] });
   const batches = redshift.batchInputs();
   assert.is(batches.length, 2, "schema creation, then the load");
-  assert.ok(batches[0]!.Sqls!.every((s) => s.startsWith("CREATE TABLE IF NOT EXISTS")));
+  assert.ok(batches[0]!.Sqls!.every((s) => /^(CREATE|ALTER|GRANT|INSERT INTO warehouse_identity|LOCK|SELECT|DELETE)/.test(s)), "schema batch");
   const loads = redshift.loadBatches();
   assert.is(loads.length, 1);
   assertLoadBatch(loads[0]!);
   for (const b of batches) {
     assert.equal([b.WorkgroupName, b.Database, b.ClusterIdentifier, b.DbUser, b.SecretArn], ["coffeetl-wg", "coffee", undefined, undefined, undefined]);
   }
-  const done = capture.lines().find((l) => l.message === "loaded");
+  const done = logged("loaded")[0];
   assert.ok(done);
   assert.equal([done!.manifestKey, done!.rowsRead, done!.transactionsNew, done!.rowsRejected, done!.warnings], [MANIFEST, 8, 7, 1, 1]);
   assert.type(done!.durationMs, "number");
+  assert.equal(pick(logged("batch done").at(-1)!, ["messages", "loaded", "alreadyLoaded", "skipped", "failedMessages"]), { messages: 1, loaded: 1, alreadyLoaded: 0, skipped: 0, failedMessages: 0 });
 });
 
-test("a redelivered event (the same manifest again) loads once", async () => {
+test("a redelivered message (the same manifest again, twice in one batch) loads once", async () => {
   redshift.mock.resetHistory();
-  const summary = await load(s3Event(OUT, MANIFEST), "/coffeetl/test/serverless");
-  assert.equal(summary, { loaded: 0, alreadyLoaded: 1, skipped: 0 });
+  const { response } = await load([s3Event(OUT, MANIFEST), s3Event(OUT, MANIFEST)], "/coffeetl/test/serverless");
+  assert.equal(response, { batchItemFailures: [] });
   // The locked load transaction decides (a check before it could race): it reports the manifest
   // as already loaded and adds nothing.
-  assert.is(redshift.mock.commandCalls(BatchExecuteStatementCommand).length, 1, "one load batch");
+  assert.is(redshift.loadBatches().length, 1, "one load batch for both messages");
   assert.is(redshift.mock.commandCalls(ExecuteStatementCommand).length, 0, "no lookup outside the transaction");
   assert.is(redshift.loads.size, 1);
+  assert.equal(pick(logged("batch done").at(-1)!, ["messages", "loaded", "alreadyLoaded"]), { messages: 2, loaded: 0, alreadyLoaded: 1 });
 });
 
 test("the bootcamp-shaped parameter: cluster from the host, DbUser from user, and the password in no request", async () => {
   freshRedshift();
   s3.mock.resetHistory();
   ssm.resetHistory();
-  const summary = await load(s3Event(OUT, MANIFEST), "/coffeetl/test/bootcamp");
-  assert.is(summary.loaded, 1);
+  const { response } = await load(s3Event(OUT, MANIFEST), "/coffeetl/test/bootcamp");
+  assert.equal(response.batchItemFailures, []);
   const loads = redshift.loadBatches();
   assert.is(loads.length, 1);
   assertLoadBatch(loads[0]!);
@@ -142,36 +150,65 @@ test("a provisioned parameter with secretArn addresses the cluster with SecretAr
   assert.equal([b!.ClusterIdentifier, b!.Database, b!.SecretArn, b!.DbUser], ["cafe-cluster", "analytics", SECRET_ARN, undefined]);
 });
 
-test("a FAILED statement makes the handler throw with Redshift's error text", async () => {
+test("a FAILED load: its message is reported failed (not thrown), with Redshift's error text logged", async () => {
   freshRedshift();
   const text = "Load into table 'stage_transactions' failed.  Check 'stl_load_errors' system table for details.";
   redshift.plannedBatches.push({ Status: "FAILED", Error: text });
-  const error = await load(s3Event(OUT, MANIFEST), "/coffeetl/test/serverless").then(() => undefined, (e: Error) => e);
-  assert.ok(error, "throws");
-  assert.ok(error!.message.includes(text), error!.message);
-  assert.ok(error!.message.includes(MANIFEST), "names the manifest");
+  const { response, ids } = await load(s3Event(OUT, MANIFEST), "/coffeetl/test/serverless");
+  assert.equal(response, { batchItemFailures: [{ itemIdentifier: ids[0]! }] });
+  const failure = logged("load failed").at(-1)!;
+  assert.is(failure.manifestKey, MANIFEST);
+  assert.ok(String(failure.error).includes(text), String(failure.error));
   assert.is(redshift.loads.size, 0);
+  // Lambda counts a partial batch failure as a success: the handler's own metric is what alarms.
+  const emf = capture.lines().filter((l) => l._aws !== undefined).at(-1)!;
+  assert.equal([emf.ManifestsFailed, emf.MessagesFailed, emf.ManifestsLoaded, emf.service], [1, 1, 0, "coffeetl-load-test"]);
+  // The failure is recorded where a query sees it (file_outcomes), by the load service.
+  assert.ok(redshift.mock.calls().some((c) => JSON.stringify(c.args[0].input).includes("file_outcomes")), "a file_outcomes row is written");
 });
 
-test("a missing SSM parameter throws an error naming it", async () => {
-  const error = await load(s3Event(OUT, MANIFEST), "/coffeetl/test/absent").then(() => undefined, (e: Error) => e);
-  assert.ok(error);
-  assert.match(error!.message, /SSM parameter "\/coffeetl\/test\/absent" does not exist/);
+test("a missing SSM parameter fails every message, naming the parameter", async () => {
+  const { response, ids } = await load([s3Event(OUT, MANIFEST), s3Event(OUT, MANIFEST)], "/coffeetl/test/absent");
+  assert.equal(response.batchItemFailures, ids.map((itemIdentifier) => ({ itemIdentifier })));
+  assert.match(String(logged("load failed before any manifest").at(-1)!.errorMessage), /SSM parameter "\/coffeetl\/test\/absent" does not exist/);
   delete process.env.SSM_PARAMETER_NAME;
-  const unset = await handler(s3Event(OUT, MANIFEST) as S3Event, context).then(() => undefined, (e: Error) => e);
-  assert.match(unset!.message, /environment variable SSM_PARAMETER_NAME is not set/);
+  const event = sqsEvent([sqsRecord(s3Event(OUT, MANIFEST))]);
+  const unset = await handler(event, context);
+  assert.equal(unset.batchItemFailures, [{ itemIdentifier: event.Records[0]!.messageId }]);
+  assert.match(String(logged("load failed before any manifest").at(-1)!.errorMessage), /environment variable SSM_PARAMETER_NAME is not set/);
 });
 
-test("objects other than manifest.json, and non-create events, are skipped without reading SSM", async () => {
+test("S3's test event, other objects and non-create events are skipped without reading SSM; a non-S3 body fails alone", async () => {
   ssm.resetHistory();
   freshRedshift();
-  const summary = await load(
-    { Records: [s3Record(OUT, `${PREFIX}/transactions.csv`), s3Record(OUT, `${PREFIX}/failed.json`), s3Record(OUT, MANIFEST, "ObjectRemoved:Delete")] },
-    "/coffeetl/test/serverless",
-  );
-  assert.equal(summary, { loaded: 0, alreadyLoaded: 0, skipped: 3 });
+  process.env.SSM_PARAMETER_NAME = "/coffeetl/test/serverless";
+  const test = sqsRecord({ Service: "Amazon S3", Event: "s3:TestEvent", Time: "2024-05-01T10:00:00.000Z", Bucket: OUT, RequestId: "r", HostId: "h" });
+  const others = sqsRecord({ Records: [s3Record(OUT, `${PREFIX}/transactions.csv`), s3Record(OUT, `${PREFIX}/failed.json`), s3Record(OUT, MANIFEST, "ObjectRemoved:Delete")] });
+  const garbage = sqsRecord("not json at all");
+  const wrongShape = sqsRecord({ hello: "world" });
+  const response = await handler(sqsEvent([test, others, garbage, wrongShape]), context);
+  assert.equal(response.batchItemFailures, [{ itemIdentifier: garbage.messageId }, { itemIdentifier: wrongShape.messageId }], "parked, never dropped");
   assert.is(ssm.commandCalls(GetParameterCommand).length, 0);
   assert.is(redshift.mock.calls().length, 0);
+  assert.is(logged("skipped").filter((l) => l.reason === "s3:TestEvent").length, 1);
+  assert.equal(logged("skipped").filter((l) => l.messageId === others.messageId).map((l) => l.reason), [
+    "not a manifest.json key",
+    "not a manifest.json key",
+    "not an ObjectCreated event",
+  ]);
+  assert.match(String(logged("unreadable message").at(-1)!.errorMessage), /not an S3 event notification/);
+});
+
+test("a message holding several records fails when one of its manifests fails, and only then", async () => {
+  freshRedshift();
+  s3.putText(RAW, "uploads/york/day.csv", fixture.toString("utf8").replace(/Leeds/g, "York"));
+  await transform(s3Event(RAW, "uploads/york/day.csv") as never, context);
+  const york = s3.keys(OUT).find((k) => k.startsWith("uploads/york/") && k.endsWith("/manifest.json"))!;
+  const missing = `${PREFIX.replace(/[0-9a-f]{16}$/, "0000000000000000")}/manifest.json`;
+  const both = { Records: [s3Record(OUT, york), s3Record(OUT, missing)] };
+  const { response, ids } = await load([both, s3Event(OUT, MANIFEST)], "/coffeetl/test/serverless");
+  assert.equal(response.batchItemFailures, [{ itemIdentifier: ids[0]! }]);
+  assert.is(redshift.loads.size, 2, "york and leeds loaded; the missing manifest failed alone");
 });
 
 test("nothing logged (or thrown) holds a customer name, a card number or the password", () => {
@@ -179,6 +216,10 @@ test("nothing logged (or thrown) holds a customer name, a card number or the pas
   const everything = capture.text() + errors.join("\n");
   for (const secret of [...PII, PASSWORD]) assert.not.ok(everything.includes(secret), `found ${secret.replace(/./g, "*")} in the logs`);
 });
+
+function pick(o: Record<string, unknown>, keys: string[]) {
+  return Object.fromEntries(keys.map((k) => [k, o[k]]));
+}
 
 test.after(() => capture.stop());
 test.run();

@@ -10,7 +10,7 @@ import { pathToFileURL } from "node:url";
 import { bundleHandler, LAMBDA_HANDLER, LAMBDA_RUNTIME } from "../infra/bundle.js";
 import { readGrafanaAssets } from "../infra/grafana-assets.js";
 
-const ENTRIES = ["functions/extract-transform/handler.ts", "functions/load/handler.ts"];
+const ENTRIES = ["functions/extract-transform/handler.ts", "functions/load/handler.ts", "functions/upload-check/handler.ts"];
 const dir = mkdtempSync(join(tmpdir(), "coffeetl-bundle-"));
 
 for (const entry of ENTRIES) {

@@ -6,7 +6,13 @@ import * as assert from "uvu/assert";
 import { evaluatePolicies, policyRules, type DeclaredResource } from "../infra/policies.js";
 import { runProgram } from "./infra/harness.js";
 
-const h = await runProgram({ redshiftParameterName: "/coffeetl/acme-prod/redshift", grafanaAllowedCidrs: '["203.0.113.0/24","198.51.100.7/32"]' });
+const h = await runProgram({
+  redshiftParameterName: "/coffeetl/acme-prod/redshift",
+  grafanaAllowedCidrs: '["203.0.113.0/24","198.51.100.7/32"]',
+  redshiftClusterIdentifier: "acme-dw",
+  redshiftSecretArn: "arn:aws:secretsmanager:eu-west-2:123456789012:secret:acme-dw-AbCdEf",
+  uploaders: "leeds",
+});
 const declared: DeclaredResource[] = h.resources.map(({ type, name, id, props }) => ({ type, name, id, props }));
 
 /** The stack with one resource's properties changed (deep copy: the recorded stack is never touched). */
@@ -87,10 +93,18 @@ const cases: [string, string, () => DeclaredResource[]][] = [
   ["FullAccess policy", "iam-no-full-access-managed-policies", () => mutate("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "grafana-session-manager", (p) => (p.policyArn = "arn:aws:iam::aws:policy/AmazonS3FullAccess"))],
   ["permission without sourceAccount", "lambda-permission-scoped", () => mutate("aws:lambda/permission:Permission", "raw-to-extract-transform-permission", (p) => delete p.sourceAccount)],
   ["deprecated runtime", "lambda-supported-runtime", () => mutate("aws:lambda/function:Function", "load", (p) => (p.runtime = "nodejs18.x"))],
-  ["no failure destination", "lambda-async-failures-kept", () => without("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", "load-async")],
+  ["no failure destination", "lambda-async-failures-kept", () => without("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", "extract-transform-async")],
+  ["queue consumer without redrive", "lambda-async-failures-kept", () => mutate("aws:sqs/queue:Queue", "load-queue", (p) => delete p.redrivePolicy)],
   ["log retention", "lambda-logs-retained", () => mutate("aws:cloudwatch/logGroup:LogGroup", "load-logs", (p) => delete p.retentionInDays)],
   ["unencrypted queue", "sqs-encrypted", () => mutate("aws:sqs/queue:Queue", "dead-letters", (p) => (p.sqsManagedSseEnabled = false))],
   ["queue without alarm", "dead-letter-queue-alarmed", () => without("aws:cloudwatch/metricAlarm:MetricAlarm", "dead-letters-alarm")],
+  ["redrive target without alarm", "dead-letter-queue-alarmed", () => without("aws:cloudwatch/metricAlarm:MetricAlarm", "load-queue-dlq-alarm")],
+  ["queue without TLS policy", "sqs-tls-only", () => without("aws:sqs/queuePolicy:QueuePolicy", "load-queue-policy")],
+  [
+    "upload identity with a policy of its own",
+    "iam-users-without-policies",
+    () => add({ type: "aws:iam/userPolicy:UserPolicy", name: "uploads-leeds-policy", id: "p", props: { user: "coffeetl-acme-prod-upload-leeds", policy: "{}" } }),
+  ],
   ["IMDSv1", "ec2-imdsv2-required", () => mutate("aws:ec2/launchTemplate:LaunchTemplate", "grafana-template", (p) => (p.metadataOptions.httpTokens = "optional"))],
   ["unencrypted root", "ec2-ebs-encrypted", () => mutate("aws:ec2/launchTemplate:LaunchTemplate", "grafana-template", (p) => (p.blockDeviceMappings[0].ebs.encrypted = "false"))],
   ["key pair", "ec2-no-key-pair", () => mutate("aws:ec2/instance:Instance", "grafana", (p) => (p.keyName = "ops"))],

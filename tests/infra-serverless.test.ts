@@ -34,9 +34,15 @@ test("namespace with an AWS-managed admin password, private workgroup in the sta
   assert.is(h.byType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").filter((r) => r.inputs.securityGroupId === "sg-warehouse-sg").length, 0);
 });
 
-test("COPY role: trusted by Redshift, reads only the transformed bucket", () => {
-  const trust = statementsOf(h.one("aws:iam/role:Role", "warehouse-copy-role").inputs.assumeRolePolicy)[0]!;
-  assert.equal(trust.Principal, { Service: "redshift.amazonaws.com" });
+test("COPY role: trusted by both Redshift principals, for this account only; reads only the transformed bucket", () => {
+  const trust = statementsOf(h.one("aws:iam/role:Role", "warehouse-copy-role").inputs.assumeRolePolicy);
+  assert.is(trust.length, 1);
+  assert.equal(trust[0], {
+    Effect: "Allow",
+    Principal: { Service: ["redshift.amazonaws.com", "redshift-serverless.amazonaws.com"] },
+    Action: "sts:AssumeRole",
+    Condition: { StringEquals: { "aws:SourceAccount": ACCOUNT } },
+  });
   const transformed = `arn:aws:s3:::${h.one("aws:s3/bucket:Bucket", "transformed").id}`;
   const s = statementsOf(h.one("aws:iam/rolePolicy:RolePolicy", "warehouse-copy-policy").inputs.policy);
   assert.equal(s.map((x) => [x.Action, x.Resource]), [
@@ -65,6 +71,24 @@ test("load and Grafana are scoped to that workgroup; no cluster, no secret acces
     assert.is(allowed(policy, "redshift:GetClusterCredentials").length, 0, policy);
     assert.is(allowed(policy, "secretsmanager:GetSecretValue").length, 0, policy);
   }
+});
+
+test("capacity: a maximum, a daily usage limit that emits a metric, alarms on both", () => {
+  const wg = h.one("aws:redshiftserverless/workgroup:Workgroup", "warehouse-workgroup");
+  assert.equal([wg.inputs.baseCapacity, wg.inputs.maxCapacity], [8, 32]);
+  const limit = h.one("aws:redshiftserverless/usageLimit:UsageLimit", "warehouse-usage-limit");
+  assert.equal(
+    [limit.inputs.resourceArn, limit.inputs.usageType, limit.inputs.amount, limit.inputs.period, limit.inputs.breachAction],
+    [WORKGROUP_ARN, "serverless-compute", 64, "daily", "emit-metric"],
+  );
+  const topic = h.one("aws:sns/topic:Topic", "alarms").props.arn;
+  const capacity = h.one("aws:cloudwatch/metricAlarm:MetricAlarm", "warehouse-max-capacity-alarm");
+  assert.equal(
+    [capacity.inputs.namespace, capacity.inputs.metricName, capacity.inputs.dimensions, capacity.inputs.threshold, capacity.inputs.comparisonOperator, capacity.inputs.alarmActions],
+    ["AWS/Redshift-Serverless", "ComputeCapacity", { Workgroup: "coffeetl-newco-dev" }, 32, "GreaterThanOrEqualToThreshold", [topic]],
+  );
+  const usage = h.one("aws:cloudwatch/metricAlarm:MetricAlarm", "warehouse-usage-alarm");
+  assert.equal([usage.inputs.metricName, usage.inputs.statistic, usage.inputs.period, usage.inputs.threshold], ["ComputeSeconds", "Sum", 86400, 64 * 3600]);
 });
 
 test("alarm e-mail: topic, subscription, alarm actions", () => {

@@ -1,5 +1,9 @@
-// The Pulumi program under mocks, with a client's configuration: a parameter name and one CIDR.
+// The Pulumi program under mocks, with a client's configuration: a parameter name, one CIDR, the
+// client's existing Serverless workgroup and two branch uploaders; every other key at its default.
 // Run alone: node --import tsx tests/infra.test.ts
+import { COPY_MANIFEST_PREFIX as WAREHOUSE_COPY_MANIFEST_PREFIX } from "../functions/aws/redshift-warehouse.js";
+import { COPY_MANIFEST_PREFIX } from "../infra/stack.js";
+import { settle } from "./infra/harness.js";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { join } from "node:path";
@@ -9,7 +13,11 @@ import { ACCOUNT, asList, runProgram, statementsOf, type Recorded } from "./infr
 
 const PARAMETER = "/coffeetl/acme-prod/redshift";
 const CIDR = "203.0.113.0/24";
-const h = await runProgram({ redshiftParameterName: PARAMETER, grafanaAllowedCidrs: JSON.stringify([CIDR]) }, "acme-prod");
+const WORKGROUP_ARN = `arn:aws:redshift-serverless:eu-west-2:${ACCOUNT}:workgroup/11111111-2222-3333-4444-555555555555`;
+const h = await runProgram(
+  { redshiftParameterName: PARAMETER, grafanaAllowedCidrs: JSON.stringify([CIDR]), redshiftWorkgroupName: "analytics", uploaders: '["leeds","york"]', uploadDeadline: "10:00" },
+  "acme-prod",
+);
 
 const T = {
   bucket: "aws:s3/bucket:Bucket",
@@ -57,7 +65,7 @@ test("raw is versioned with a lifecycle for old versions; transformed expires", 
   assert.is(tRules.find((r) => r.id === "expire-objects")?.expiration.days, 30);
 });
 
-test("functions: runtime, architecture, bundle, environment, log groups, reserved concurrency", () => {
+test("functions: runtime, architecture, bundle, environment, log groups, no reserved concurrency", () => {
   const et = h.one(T.fn, "extract-transform");
   const load = h.one(T.fn, "load");
   for (const fn of [et, load]) {
@@ -77,7 +85,9 @@ test("functions: runtime, architecture, bundle, environment, log groups, reserve
   assert.is(et.inputs.environment.variables.TRANSFORMED_BUCKET, h.one(T.bucket, "transformed").id);
   assert.is(et.inputs.environment.variables.TRANSACTION_SECRET_PARAMETER, "/coffeetl/acme-prod/transaction-secret");
   assert.is(load.inputs.environment.variables.SSM_PARAMETER_NAME, PARAMETER);
-  assert.is(load.inputs.reservedConcurrentExecutions, 2);
+  assert.is(load.inputs.environment.variables.LOAD_MANIFESTS_PER_TRANSACTION, "100");
+  // Neither reserves concurrency (a reservation fails on a new account's limit of 10).
+  assert.is(load.inputs.reservedConcurrentExecutions, -1);
   assert.is(et.inputs.reservedConcurrentExecutions, -1);
   assert.is(et.inputs.memorySize, 1024);
 });
@@ -97,23 +107,28 @@ test("extract-transform role: read raw (versions), write transformed, read its s
   assert.not.ok(s.some((x) => asList(x.Action).some((a: string) => a.startsWith("redshift"))), "no warehouse access");
 });
 
-test("load role: read transformed and the one parameter, Data API and credentials scoped to the account", () => {
+test("load role: read transformed, consume its queue, the one parameter, Data API and credentials on the one workgroup", () => {
   const s = policyOf("load");
   const transformed = `arn:aws:s3:::${h.one(T.bucket, "transformed").id}`;
   assert.equal(allowed(s, "s3:GetObject").map((x) => x.Resource), [`${transformed}/*`]);
-  assert.is(allowed(s, "s3:PutObject").length, 0);
+  assert.equal(allowed(s, "s3:PutObject").map((x) => x.Resource), [`${transformed}/${COPY_MANIFEST_PREFIX}/*`], "only the COPY manifests' prefix");
+  assert.is(COPY_MANIFEST_PREFIX, WAREHOUSE_COPY_MANIFEST_PREFIX, "the prefix the warehouse writes to");
   assert.equal(allowed(s, "ssm:GetParameter")[0]?.Resource, `arn:aws:ssm:eu-west-2:${ACCOUNT}:parameter/coffeetl/acme-prod/redshift`);
+  assert.equal(allowed(s, "sqs:ReceiveMessage")[0]?.Resource, `arn:aws:sqs:eu-west-2:${ACCOUNT}:coffeetl-acme-prod-load`);
+  assert.equal(allowed(s, "sqs:ReceiveMessage")[0]?.Action, ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]);
+  assert.is(allowed(s, "sqs:SendMessage").length, 0, "a queue consumer sends nothing: the queue parks failures");
   const run = allowed(s, "redshift-data:BatchExecuteStatement")[0]!;
-  assert.equal(run.Resource, [`arn:aws:redshift:eu-west-2:${ACCOUNT}:cluster:*`, `arn:aws:redshift-serverless:eu-west-2:${ACCOUNT}:workgroup/*`]);
+  assert.equal(run.Resource, [WORKGROUP_ARN], "the configured workgroup (looked up), not every workgroup");
+  assert.ok(h.invokes.some((i) => i.token === "aws:redshiftserverless/getWorkgroup:getWorkgroup" && i.args.workgroupName === "analytics"));
+  assert.equal(allowed(s, "redshift-serverless:GetCredentials")[0]?.Resource, WORKGROUP_ARN);
   const describe = allowed(s, "redshift-data:DescribeStatement")[0]!;
   assert.is(describe.Resource, "*");
   assert.equal(describe.Condition, { StringEquals: { "redshift-data:statement-owner-iam-userid": "${aws:userid}" } });
-  assert.equal(allowed(s, "redshift:GetClusterCredentials")[0]?.Resource, [
-    `arn:aws:redshift:eu-west-2:${ACCOUNT}:dbuser:*/*`,
-    `arn:aws:redshift:eu-west-2:${ACCOUNT}:dbname:*/*`,
-  ]);
-  const secret = allowed(s, "secretsmanager:GetSecretValue")[0]!;
-  assert.ok(secret.Condition.StringLike["secretsmanager:ResourceTag/RedshiftDataFullAccess"], "only secrets tagged for the Data API");
+  assert.is(allowed(s, "redshift:GetClusterCredentials").length, 0, "no cluster credentials for a workgroup");
+  assert.is(allowed(s, "secretsmanager:GetSecretValue").length, 0, "no secrets");
+  for (const x of s) {
+    for (const r of asList<string>(x.Resource)) if (/:(redshift|redshift-serverless|secretsmanager):/.test(r)) assert.not.ok(r.includes("*"), `${x.Sid}: ${r} has a wildcard`);
+  }
 });
 
 test("no policy allows * or service:* (on anything), `*` resources only for resource-less actions, no FullAccess policy", () => {
@@ -132,50 +147,156 @@ test("no policy allows * or service:* (on anything), `*` resources only for reso
   for (const role of h.byType(T.role)) assert.not.ok(role.inputs.managedPolicyArns, role.name);
 });
 
-test("notifications: .csv on raw, manifest.json on transformed, after scoped permissions", () => {
-  const notifications = h.byType("aws:s3/bucketNotification:BucketNotification");
-  assert.is(notifications.length, 2);
-  const cases = [
-    { bucket: "raw", fn: "extract-transform", suffix: ".csv", trigger: "raw-to-extract-transform" },
-    { bucket: "transformed", fn: "load", suffix: "manifest.json", trigger: "transformed-to-load" },
-  ];
-  for (const c of cases) {
-    const bucket = h.one(T.bucket, c.bucket);
-    const fn = h.one(T.fn, c.fn);
-    const n = notifications.find((x) => x.inputs.bucket === bucket.id)!;
-    assert.ok(n, `notification on ${c.bucket}`);
-    assert.is(n.inputs.lambdaFunctions.length, 1);
-    assert.equal(n.inputs.lambdaFunctions[0], { lambdaFunctionArn: `arn:aws:lambda:eu-west-2:${ACCOUNT}:function:${fn.inputs.name}`, events: ["s3:ObjectCreated:*"], filterSuffix: c.suffix });
-    const permission = h.one("aws:lambda/permission:Permission", `${c.trigger}-permission`);
-    assert.equal(
-      { action: permission.inputs.action, function: permission.inputs.function, principal: permission.inputs.principal, sourceArn: permission.inputs.sourceArn, sourceAccount: permission.inputs.sourceAccount },
-      { action: "lambda:InvokeFunction", function: fn.inputs.name, principal: "s3.amazonaws.com", sourceArn: `arn:aws:s3:::${bucket.id}`, sourceAccount: ACCOUNT },
-    );
-    assert.ok(n.dependsOn.includes(`${c.trigger}-permission`), "notification depends on the permission");
-  }
+test("raw → extract-transform: .csv in every case spelling, one rule each, after a scoped permission", () => {
+  const bucket = h.one(T.bucket, "raw");
+  const fn = h.one(T.fn, "extract-transform");
+  const n = h.byType("aws:s3/bucketNotification:BucketNotification").find((x) => x.inputs.bucket === bucket.id)!;
+  const rules = n.inputs.lambdaFunctions as Record<string, any>[];
+  const suffixes = rules.map((r) => r.filterSuffix);
+  assert.equal([...suffixes].sort(), [".CSV", ".CSv", ".CsV", ".Csv", ".cSV", ".cSv", ".csV", ".csv"]);
+  for (const r of rules) assert.equal([r.lambdaFunctionArn, r.events, r.filterPrefix], [`arn:aws:lambda:eu-west-2:${ACCOUNT}:function:${fn.inputs.name}`, ["s3:ObjectCreated:*"], undefined]);
+  // S3 refuses overlapping rules for one event type: no suffix may end another.
+  for (const a of suffixes) for (const b of suffixes) if (a !== b) assert.not.ok(a.endsWith(b), `${a} overlaps ${b}`);
+  // What S3 would do with them (case-sensitive suffix match): every .csv spelling triggers, nothing else.
+  const triggers = (key: string) => rules.some((r) => key.endsWith(r.filterSuffix));
+  for (const key of ["uploads/leeds/LEEDS.CSV", "uploads/leeds/day.csv", "x/Day.Csv", "a.cSv"]) assert.ok(triggers(key), key);
+  for (const key of ["uploads/leeds/notes.txt", "day.csv.gz", "day.xlsx", "csv"]) assert.not.ok(triggers(key), key);
+  const permission = h.one("aws:lambda/permission:Permission", "raw-to-extract-transform-permission");
+  assert.equal(
+    { action: permission.inputs.action, function: permission.inputs.function, principal: permission.inputs.principal, sourceArn: permission.inputs.sourceArn, sourceAccount: permission.inputs.sourceAccount },
+    { action: "lambda:InvokeFunction", function: fn.inputs.name, principal: "s3.amazonaws.com", sourceArn: `arn:aws:s3:::${bucket.id}`, sourceAccount: ACCOUNT },
+  );
+  assert.ok(n.dependsOn.includes("raw-to-extract-transform-permission"), "notification depends on the permission");
 });
 
-test("failures: bounded retries, event age, one encrypted dead-letter queue with an alarm", () => {
+test("transformed → load queue: manifest.json events to an encrypted, TLS-only queue only S3 of this bucket may send to", () => {
+  const bucket = h.one(T.bucket, "transformed");
+  const queue = h.one("aws:sqs/queue:Queue", "load-queue");
+  const n = h.byType("aws:s3/bucketNotification:BucketNotification").find((x) => x.inputs.bucket === bucket.id)!;
+  assert.not.ok(n.inputs.lambdaFunctions?.length, "the load is not invoked by S3 directly");
+  assert.equal(n.inputs.queues, [{ queueArn: queue.props.arn, events: ["s3:ObjectCreated:*"], filterSuffix: "manifest.json" }]);
+  assert.ok(n.dependsOn.includes("load-queue-policy"), "S3 checks the queue policy when the notification is written");
+  assert.is(h.byType("aws:lambda/permission:Permission").length, 1, "only the raw trigger invokes a function");
+  assert.equal([queue.inputs.name, queue.inputs.sqsManagedSseEnabled], ["coffeetl-acme-prod-load", true]);
+  const [deny, allow] = statementsOf(h.one("aws:sqs/queuePolicy:QueuePolicy", "load-queue-policy").inputs.policy);
+  assert.equal([deny!.Effect, deny!.Principal, deny!.Action, deny!.Condition], ["Deny", "*", "sqs:*", { Bool: { "aws:SecureTransport": "false" } }]);
+  assert.equal(
+    [allow!.Effect, allow!.Principal, allow!.Action, allow!.Resource, allow!.Condition],
+    ["Allow", { Service: "s3.amazonaws.com" }, "sqs:SendMessage", queue.props.arn, { ArnEquals: { "aws:SourceArn": `arn:aws:s3:::${bucket.id}` }, StringEquals: { "aws:SourceAccount": ACCOUNT } }],
+  );
+});
+
+test("load queue: redrive to its own dead-letter queue after 3 receives; visibility six times the load timeout", () => {
+  const queue = h.one("aws:sqs/queue:Queue", "load-queue");
+  const dlq = h.one("aws:sqs/queue:Queue", "load-queue-dlq");
+  assert.equal(JSON.parse(queue.inputs.redrivePolicy), { deadLetterTargetArn: dlq.props.arn, maxReceiveCount: 3 });
+  assert.equal([dlq.inputs.name, dlq.inputs.sqsManagedSseEnabled, dlq.inputs.messageRetentionSeconds], ["coffeetl-acme-prod-load-dlq", true, 1209600]);
+  assert.is(queue.inputs.messageRetentionSeconds, 4 * 86400);
+  assert.ok(dlq.inputs.messageRetentionSeconds > queue.inputs.messageRetentionSeconds, "a parked message keeps its enqueue time: the DLQ keeps it longer");
+  const timeout = h.one(T.fn, "load").inputs.timeout as number;
+  assert.is(timeout, 600);
+  assert.ok(queue.inputs.visibilityTimeoutSeconds >= 6 * timeout, `visibility ${queue.inputs.visibilityTimeoutSeconds} s`);
+  const allowPolicy = h.one("aws:sqs/redriveAllowPolicy:RedriveAllowPolicy", "load-queue-redrive-allow");
+  assert.is(allowPolicy.inputs.queueUrl, dlq.props.url);
+  assert.equal(JSON.parse(allowPolicy.inputs.redriveAllowPolicy), { redrivePermission: "byQueue", sourceQueueArns: [queue.props.arn] });
+  const dlqPolicy = statementsOf(h.one("aws:sqs/queuePolicy:QueuePolicy", "load-queue-dlq-policy").inputs.policy)[0]!;
+  assert.equal([dlqPolicy.Effect, dlqPolicy.Condition], ["Deny", { Bool: { "aws:SecureTransport": "false" } }]);
+});
+
+test("load queue → load: batches with a window, partial batch failures, maximum concurrency, no async config", () => {
+  const mapping = h.one("aws:lambda/eventSourceMapping:EventSourceMapping", "load-queue-to-load-mapping");
+  const load = h.one(T.fn, "load");
+  assert.equal(
+    [mapping.inputs.eventSourceArn, mapping.inputs.functionName, mapping.inputs.batchSize, mapping.inputs.maximumBatchingWindowInSeconds, mapping.inputs.functionResponseTypes, mapping.inputs.scalingConfig],
+    [h.one("aws:sqs/queue:Queue", "load-queue").props.arn, load.props.arn, 100, 30, ["ReportBatchItemFailures"], { maximumConcurrency: 2 }],
+  );
+  assert.ok(mapping.dependsOn.includes("load-policy"), "Lambda checks the role's SQS permissions when the mapping is created");
+  const configs = h.byType("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig");
+  assert.equal(configs.map((c) => c.inputs.functionName).sort(), ["coffeetl-acme-prod-extract-transform", "coffeetl-acme-prod-upload-check"], "the load is not invoked asynchronously");
+});
+
+test("extract-transform failures: bounded retries, event age, the encrypted dead-letter queue", () => {
   const queue = h.one("aws:sqs/queue:Queue", "dead-letters");
   assert.is(queue.inputs.name, "coffeetl-acme-prod-dlq");
   assert.is(queue.inputs.sqsManagedSseEnabled, true);
   assert.is(queue.inputs.messageRetentionSeconds, 1209600);
-  const configs = h.byType("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig");
-  assert.equal(configs.map((c) => c.inputs.functionName).sort(), ["coffeetl-acme-prod-extract-transform", "coffeetl-acme-prod-load"]);
-  for (const c of configs) {
-    assert.is(c.inputs.maximumRetryAttempts, 2);
-    assert.is(c.inputs.maximumEventAgeInSeconds, 21600);
-    assert.is(c.inputs.destinationConfig.onFailure.destination, queue.props.arn);
-  }
-  const alarm = h.one("aws:cloudwatch/metricAlarm:MetricAlarm", "dead-letters-alarm");
-  assert.equal(
-    [alarm.inputs.namespace, alarm.inputs.metricName, alarm.inputs.dimensions, alarm.inputs.threshold, alarm.inputs.comparisonOperator],
-    ["AWS/SQS", "ApproximateNumberOfMessagesVisible", { QueueName: "coffeetl-acme-prod-dlq" }, 0, "GreaterThanThreshold"],
-  );
-  assert.equal(alarm.inputs.alarmActions, [], "no e-mail configured, no topic");
-  assert.is(h.byType("aws:sns/topic:Topic").length, 0);
+  const c = h.one("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", "extract-transform-async");
+  assert.equal([c!.inputs.maximumRetryAttempts, c!.inputs.maximumEventAgeInSeconds, c!.inputs.destinationConfig.onFailure.destination], [2, 21600, queue.props.arn]);
   const queuePolicy = statementsOf(h.one("aws:sqs/queuePolicy:QueuePolicy", "dead-letters-policy").inputs.policy)[0]!;
   assert.equal([queuePolicy.Effect, queuePolicy.Condition], ["Deny", { Bool: { "aws:SecureTransport": "false" } }]);
+});
+
+test("alarms (defaults): errors and throttles of the functions, async event age, failed manifests, both DLQs, queue age, missing uploads: all to the topic", () => {
+  const topic = h.one("aws:sns/topic:Topic", "alarms");
+  assert.is(h.byType("aws:sns/topicSubscription:TopicSubscription").length, 0, "no e-mail configured: a topic to subscribe to, no subscription");
+  const alarms = h.byType("aws:cloudwatch/metricAlarm:MetricAlarm");
+  const summary = Object.fromEntries(alarms.map((a) => [a.name, [a.inputs.namespace, a.inputs.metricName, a.inputs.dimensions, a.inputs.comparisonOperator, a.inputs.threshold]]));
+  const fn = (name: string) => ({ FunctionName: `coffeetl-acme-prod-${name}` });
+  assert.equal(summary, {
+    "dead-letters-alarm": ["AWS/SQS", "ApproximateNumberOfMessagesVisible", { QueueName: "coffeetl-acme-prod-dlq" }, "GreaterThanThreshold", 0],
+    "load-queue-dlq-alarm": ["AWS/SQS", "ApproximateNumberOfMessagesVisible", { QueueName: "coffeetl-acme-prod-load-dlq" }, "GreaterThanThreshold", 0],
+    "load-queue-age-alarm": ["AWS/SQS", "ApproximateAgeOfOldestMessage", { QueueName: "coffeetl-acme-prod-load" }, "GreaterThanThreshold", 3600],
+    "load-queue-failures-alarm": ["CoffeETL", "ManifestsFailed", { service: "coffeetl-acme-prod-load" }, "GreaterThanThreshold", 0],
+    "extract-transform-errors-alarm": ["AWS/Lambda", "Errors", fn("extract-transform"), "GreaterThanThreshold", 0],
+    "extract-transform-throttles-alarm": ["AWS/Lambda", "Throttles", fn("extract-transform"), "GreaterThanThreshold", 0],
+    "extract-transform-event-age-alarm": ["AWS/Lambda", "AsyncEventAge", fn("extract-transform"), "GreaterThanThreshold", 1800],
+    "load-errors-alarm": ["AWS/Lambda", "Errors", fn("load"), "GreaterThanThreshold", 0],
+    "load-throttles-alarm": ["AWS/Lambda", "Throttles", fn("load"), "GreaterThanThreshold", 0],
+    "upload-check-function-errors-alarm": ["AWS/Lambda", "Errors", fn("upload-check"), "GreaterThanThreshold", 0],
+    "upload-check-function-throttles-alarm": ["AWS/Lambda", "Throttles", fn("upload-check"), "GreaterThanThreshold", 0],
+    "upload-check-alarm": ["CoffeETL", "BranchesWithoutUpload", { service: "coffeetl-acme-prod-upload-check" }, "GreaterThanThreshold", 0],
+  });
+  for (const a of alarms) {
+    assert.equal([a.inputs.alarmActions, a.inputs.okActions ?? [topic.props.arn]], [[topic.props.arn], [topic.props.arn]], a.name);
+    assert.is(a.inputs.treatMissingData, "notBreaching", a.name);
+    assert.ok(String(a.inputs.alarmDescription).startsWith("CoffeETL: "), a.name);
+  }
+  assert.is(h.outputs.alarmTopicArn, topic.props.arn);
+});
+
+test("upload check: a time-zone-aware daily schedule at the deadline runs a function that may only list the uploads prefix", () => {
+  const schedule = h.one("aws:scheduler/schedule:Schedule", "upload-check-schedule");
+  const fn = h.one(T.fn, "upload-check-function");
+  assert.equal(
+    [schedule.inputs.scheduleExpression, schedule.inputs.scheduleExpressionTimezone, schedule.inputs.flexibleTimeWindow, schedule.inputs.target.arn],
+    ["cron(0 10 * * ? *)", "Europe/London", { mode: "OFF" }, fn.props.arn],
+  );
+  const trust = statementsOf(h.one(T.role, "upload-check-scheduler-role").inputs.assumeRolePolicy)[0]!;
+  assert.equal([trust.Principal, trust.Condition], [{ Service: "scheduler.amazonaws.com" }, { StringEquals: { "aws:SourceAccount": ACCOUNT } }]);
+  assert.equal(statementsOf(h.one(T.rolePolicy, "upload-check-scheduler-policy").inputs.policy).map((x) => [x.Action, x.Resource]), [["lambda:InvokeFunction", fn.props.arn]]);
+  assert.equal(fn.inputs.environment.variables.UPLOADERS, "leeds,york");
+  const s = policyOf("upload-check-function");
+  const raw = `arn:aws:s3:::${h.one(T.bucket, "raw").id}`;
+  assert.equal(allowed(s, "s3:ListBucket").map((x) => [x.Resource, x.Condition]), [[raw, { StringLike: { "s3:prefix": "uploads/*" } }]]);
+  assert.is(allowed(s, "s3:GetObject").length, 0, "cannot read a file");
+});
+
+test("upload identities: one user per branch in one group, PutObject under its own prefix only, secret in a SecureString", async () => {
+  const raw = h.one(T.bucket, "raw");
+  const group = h.one("aws:iam/group:Group", "uploads-group");
+  assert.is(group.inputs.name, "coffeetl-acme-prod-uploaders");
+  const [statement, ...more] = statementsOf(h.one("aws:iam/groupPolicy:GroupPolicy", "uploads-group-policy").inputs.policy);
+  assert.is(more.length, 0);
+  assert.equal([statement!.Effect, statement!.Action, statement!.Resource], ["Allow", "s3:PutObject", `arn:aws:s3:::${raw.id}/uploads/\${aws:PrincipalTag/coffeetl-uploader}/*`]);
+  assert.not.ok(statement!.Condition);
+  for (const name of ["leeds", "york"]) {
+    const user = h.one("aws:iam/user:User", `uploads-${name}`);
+    assert.equal([user.inputs.name, user.inputs.tags["coffeetl-uploader"]], [`coffeetl-acme-prod-upload-${name}`, name]);
+    assert.not.ok(h.byType("aws:iam/userPolicy:UserPolicy").length || h.byType("aws:iam/userPolicyAttachment:UserPolicyAttachment").length, "no policy on a user");
+    assert.not.ok(h.byType("aws:iam/userLoginProfile:UserLoginProfile").length, "no console password");
+    assert.equal(h.one("aws:iam/userGroupMembership:UserGroupMembership", `uploads-${name}-membership`).inputs, { user: user.inputs.name, groups: [group.inputs.name] });
+    const key = h.one("aws:iam/accessKey:AccessKey", `uploads-${name}-key`);
+    assert.is(key.inputs.user, user.inputs.name);
+    const parameter = h.one("aws:ssm/parameter:Parameter", `uploads-${name}-credentials`);
+    assert.equal([parameter.inputs.name, parameter.inputs.type], [`/coffeetl/acme-prod/uploaders/${name}`, "SecureString"]);
+    assert.type(parameter.inputs.value, "object", "the value reaches the provider as a Pulumi secret");
+    const value = JSON.parse(parameter.inputs.value.value);
+    assert.equal(Object.keys(value), ["bucket", "prefix", "region", "accessKeyId", "secretAccessKey"]);
+    assert.equal([value.bucket, value.prefix, value.region, value.accessKeyId, value.secretAccessKey], [raw.id, `uploads/${name}/`, "eu-west-2", key.id, key.props.secret]);
+    for (const [output, v] of Object.entries(h.outputs)) assert.not.ok(JSON.stringify(v ?? "").includes(key.props.secret), `the secret key is in output ${output}`);
+  }
+  const outputs = h.outputs.uploadCredentialParameters as Record<string, unknown>;
+  assert.equal({ leeds: await settle(outputs.leeds as never), york: await settle(outputs.york as never) }, { leeds: "/coffeetl/acme-prod/uploaders/leeds", york: "/coffeetl/acme-prod/uploaders/york" });
 });
 
 test("secrets: random values in SecureStrings, secret in Pulumi, never in user data", () => {
@@ -261,6 +382,9 @@ test("stack outputs", () => {
   assert.is(o.grafanaUrl, "http://198.51.100.20:3000", "the Elastic IP, stable across instance replacements");
   assert.is(o.grafanaAdminPasswordParameter, "/coffeetl/acme-prod/grafana-admin-password");
   assert.is(o.deadLetterQueueUrl, `https://sqs.eu-west-2.amazonaws.com/${ACCOUNT}/coffeetl-acme-prod-dlq`);
+  assert.is(o.loadQueueUrl, `https://sqs.eu-west-2.amazonaws.com/${ACCOUNT}/coffeetl-acme-prod-load`);
+  assert.is(o.loadDeadLetterQueueUrl, `https://sqs.eu-west-2.amazonaws.com/${ACCOUNT}/coffeetl-acme-prod-load-dlq`);
+  assert.is(o.loadDeadLetterQueueArn, `arn:aws:sqs:eu-west-2:${ACCOUNT}:coffeetl-acme-prod-load-dlq`);
   assert.is(o.loadFunctionName, "coffeetl-acme-prod-load");
   assert.is(o.warehouseWorkgroupName, undefined);
 });

@@ -93,3 +93,37 @@ export async function forEachCreatedObject<R>(event: S3Event, handler: CreatedOb
   if (failures.length) throw new RecordsFailedError(failures, records.length);
   return { results, skipped };
 }
+
+// ---- S3 events delivered through SQS (the load queue) -------------------------------------------
+
+/** What one SQS message of the load queue holds. */
+export type QueuedS3Message =
+  | { kind: "objects"; objects: S3ObjectEvent[]; skipped: { key: string; eventName: string; reason: string }[] }
+  /** `s3:TestEvent`: S3 sends one when the notification is created. Nothing to do. */
+  | { kind: "test" };
+
+/**
+ * Parses an SQS message body written by S3: `{"Records":[...]}` (one or more records) or S3's test
+ * event. Records that are not ObjectCreated, or whose key `wanted` refuses, are returned as skipped.
+ * Throws on a body that is not an S3 event (it is retried, then parked in the dead-letter queue).
+ */
+export function parseQueuedS3Message(body: string, wanted: (key: string) => string | undefined): QueuedS3Message {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    throw new Error("message body is not JSON (expected an S3 event notification)");
+  }
+  const v = value as { Event?: unknown; Records?: unknown };
+  if (v && typeof v === "object" && v.Event === "s3:TestEvent") return { kind: "test" };
+  if (!v || typeof v !== "object" || !Array.isArray(v.Records)) throw new Error("message body is not an S3 event notification (no Records)");
+  const objects: S3ObjectEvent[] = [];
+  const skipped: { key: string; eventName: string; reason: string }[] = [];
+  for (const record of v.Records as S3EventRecord[]) {
+    const object = objectEvent(record); // throws on an undecodable key
+    const reason = isObjectCreated(object.eventName) ? wanted(object.key) : "not an ObjectCreated event";
+    if (reason) skipped.push({ key: object.key, eventName: object.eventName, reason });
+    else objects.push(object);
+  }
+  return { kind: "objects", objects, skipped };
+}

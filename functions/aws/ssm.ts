@@ -1,15 +1,67 @@
 // Configuration read from SSM Parameter Store: the transaction-id secret and the warehouse connection.
-// Values are cached for the life of the container (per parameter name). Errors name the parameter and
-// what is wrong with it, never its value.
+// Values are cached for the life of the container (per client and parameter name). Errors name the
+// parameter and what is wrong with it, never its value.
+//
+// A morning burst starts hundreds of containers at once, each reading its parameters once, while SSM
+// serves about 40 GetParameter calls a second per account and region (default throughput). Throttled
+// and transient failures are retried with exponential backoff and full jitter (AWS Architecture Blog,
+// "Exponential Backoff And Jitter"), up to `maxAttempts`. The loop is here rather than in the SDK's
+// retry strategy because the SDK's standard mode stops after 3 attempts and its per-client retry quota
+// is tuned for steady traffic; handlers create their SSM client with `maxAttempts: 1` so the two
+// layers do not multiply.
 import { GetParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
 
-const cache = new Map<string, Promise<string>>();
+export interface RetryOptions {
+  /** Attempts in all, the first included. */
+  maxAttempts: number;
+  /** Backoff before retry n (1-based) is random() × min(capMs, baseMs × 2^(n-1)). */
+  baseMs: number;
+  capMs: number;
+  sleep: (ms: number) => Promise<void>;
+  random: () => number;
+}
+
+export const DEFAULT_RETRY: RetryOptions = {
+  maxAttempts: 12,
+  baseMs: 100,
+  capMs: 10_000,
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  random: Math.random,
+};
+
+/** Error names SSM (and the SDK) use for throttling and transient faults. */
+const RETRYABLE = new Set([
+  "ThrottlingException",
+  "TooManyRequestsException",
+  "RequestLimitExceeded",
+  "Throttling",
+  "InternalServerError",
+  "InternalServerException",
+  "ServiceUnavailable",
+  "ServiceUnavailableException",
+  "TimeoutError",
+  "RequestTimeout",
+  "RequestTimeoutException",
+]);
+const NETWORK = new Set(["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN"]);
+
+export function isRetryableSsmError(error: unknown): boolean {
+  const e = error as { name?: string; code?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
+  if (!e || typeof e !== "object") return false;
+  if ((e.name && RETRYABLE.has(e.name)) || (e.code && NETWORK.has(e.code)) || e.$retryable) return true;
+  const status = e.$metadata?.httpStatusCode;
+  return status === 429 || (status !== undefined && status >= 500);
+}
+
+let caches = new WeakMap<SSMClient, Map<string, Promise<string>>>();
 
 /** A parameter's decrypted value; cached when read successfully, read again after a failure. */
-export function readParameter(client: SSMClient, name: string): Promise<string> {
+export function readParameter(client: SSMClient, name: string, retry: Partial<RetryOptions> = {}): Promise<string> {
+  let cache = caches.get(client);
+  if (!cache) caches.set(client, (cache = new Map()));
   let value = cache.get(name);
   if (!value) {
-    value = fetchParameter(client, name);
+    value = fetchParameter(client, name, { ...DEFAULT_RETRY, ...retry });
     cache.set(name, value);
     value.catch(() => cache.delete(name));
   }
@@ -18,17 +70,25 @@ export function readParameter(client: SSMClient, name: string): Promise<string> 
 
 /** Forgets cached values (tests; or after a rotation, if a caller ever needs it). */
 export function clearParameterCache(): void {
-  cache.clear();
+  caches = new WeakMap();
 }
 
-async function fetchParameter(client: SSMClient, name: string): Promise<string> {
+async function fetchParameter(client: SSMClient, name: string, retry: RetryOptions): Promise<string> {
   let response;
-  try {
-    response = await client.send(new GetParameterCommand({ Name: name, WithDecryption: true }));
-  } catch (error) {
-    const e = error as Error;
-    if (e?.name === "ParameterNotFound") throw new Error(`SSM parameter "${name}" does not exist (ParameterNotFound)`, { cause: error });
-    throw new Error(`SSM parameter "${name}" could not be read: ${e?.name ?? "Error"}: ${e?.message ?? String(error)}`, { cause: error });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      response = await client.send(new GetParameterCommand({ Name: name, WithDecryption: true }));
+      break;
+    } catch (error) {
+      const e = error as Error;
+      if (e?.name === "ParameterNotFound") throw new Error(`SSM parameter "${name}" does not exist (ParameterNotFound)`, { cause: error });
+      if (attempt < retry.maxAttempts && isRetryableSsmError(error)) {
+        await retry.sleep(retry.random() * Math.min(retry.capMs, retry.baseMs * 2 ** (attempt - 1)));
+        continue;
+      }
+      const tries = attempt > 1 ? ` after ${attempt} attempts` : "";
+      throw new Error(`SSM parameter "${name}" could not be read${tries}: ${e?.name ?? "Error"}: ${e?.message ?? String(error)}`, { cause: error });
+    }
   }
   const value = response.Parameter?.Value;
   if (value === undefined || value.trim() === "") throw new Error(`SSM parameter "${name}" is empty`);
@@ -43,8 +103,8 @@ export function parameterNameFromEnv(variable: string): string {
 }
 
 /** The transaction-id HMAC key (a SecureString). */
-export async function readSecret(client: SSMClient, name: string): Promise<string> {
-  const value = await readParameter(client, name);
+export async function readSecret(client: SSMClient, name: string, retry?: Partial<RetryOptions>): Promise<string> {
+  const value = await readParameter(client, name, retry);
   if (value.length < 16) throw new Error(`SSM parameter "${name}" is too short for an HMAC key (at least 16 characters)`);
   return value;
 }
@@ -158,6 +218,6 @@ export function parseConnection(text: string, name: string): RedshiftConnection 
   };
 }
 
-export async function readConnection(client: SSMClient, name: string): Promise<RedshiftConnection> {
-  return parseConnection(await readParameter(client, name), name);
+export async function readConnection(client: SSMClient, name: string, retry?: Partial<RetryOptions>): Promise<RedshiftConnection> {
+  return parseConnection(await readParameter(client, name, retry), name);
 }

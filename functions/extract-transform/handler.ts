@@ -23,7 +23,8 @@ import { parameterNameFromEnv, readSecret } from "../aws/ssm.js";
 const logger = createLogger("coffeetl-extract-transform");
 const log = logPort(logger);
 let clients: { s3: S3Client; ssm: SSMClient } | undefined;
-const aws = () => (clients ??= { s3: new S3Client({}), ssm: new SSMClient({}) });
+// SSM retries live in functions/aws/ssm.ts (backoff with jitter); one SDK attempt per call there.
+const aws = () => (clients ??= { s3: new S3Client({}), ssm: new SSMClient({ maxAttempts: 1 }) });
 
 export interface ExtractTransformSummary {
   transformed: number;
@@ -36,7 +37,8 @@ export async function handler(event: S3Event, context?: Context): Promise<Extrac
   const { results, skipped } = await forEachCreatedObject(event, {
     log,
     skipReason: (key) => (/\.csv$/i.test(key) ? undefined : "not a .csv key"),
-    handle: async ({ bucket, key }) => (await transformObject(await deps(bucket), key)).status,
+    // Read exactly the version the event is about (a later upload of the key has its own event).
+    handle: async ({ bucket, key, versionId }) => (await transformObject(await deps(bucket), key, versionId ? { versionId } : {})).status,
     // transformObject logs an unreadable file itself.
     alreadyLogged: (error) => error instanceof UnreadableFileError,
   });

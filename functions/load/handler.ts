@@ -1,54 +1,114 @@
-// load Lambda: an S3 ObjectCreated event for `<prefix>/manifest.json` on the transformed bucket →
-// loadManifest (the same service `coffeetl ingest` runs) into Redshift through the Data API.
+// load Lambda: batches of SQS messages from the load queue, each holding an S3 event for
+// `<prefix>/manifest.json` on the transformed bucket → loadManifests (the service `coffeetl ingest`
+// also runs), which loads them into Redshift through the Data API, many manifests per transaction.
 // Only event adaptation lives here.
 //
-// Env: SSM_PARAMETER_NAME (warehouse connection JSON, see functions/aws/ssm.ts), LOG_LEVEL,
-// POWERTOOLS_SERVICE_NAME.
+// Env: SSM_PARAMETER_NAME (warehouse connection JSON, see functions/aws/ssm.ts),
+// LOAD_MANIFESTS_PER_TRANSACTION (optional), LOG_LEVEL, POWERTOOLS_SERVICE_NAME.
 //
-// Failures: every record is attempted, then one RecordsFailedError is thrown if any failed (Lambda
-// retries, then the DLQ). A manifest already in `loads` is acknowledged without loading again.
+// Failures (ReportBatchItemFailures): a message fails when any manifest it names failed, and only
+// failed messages are returned to the queue, to be received again and, after the queue's
+// maxReceiveCount, parked in the load dead-letter queue. A message that is not an S3 event fails too
+// (parked, never dropped). The others are deleted by Lambda. A manifest loaded before reports
+// `already_loaded` and changes nothing, so a redelivered message is harmless.
 import { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SSMClient } from "@aws-sdk/client-ssm";
-import type { Context, S3Event } from "aws-lambda";
-import { loadManifest } from "../app/load-manifest.js";
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { loadManifests, type ManifestOutcome } from "../app/load-manifests.js";
 import { MANIFEST_FILE } from "../core/manifest.js";
-import { createLogger, logPort, startInvocation } from "../aws/logger.js";
+import { createLogger, errorFields, logPort, startInvocation } from "../aws/logger.js";
 import { RedshiftWarehouse } from "../aws/redshift-warehouse.js";
 import { S3Storage } from "../aws/s3-storage.js";
-import { forEachCreatedObject } from "../aws/s3-events.js";
+import { parseQueuedS3Message } from "../aws/s3-events.js";
 import { parameterNameFromEnv, readConnection } from "../aws/ssm.js";
 
 const logger = createLogger("coffeetl-load");
+// CoffeETL/Manifests* per batch, as Embedded Metric Format log lines: a partial batch failure is a
+// successful invocation, so Lambda's own Errors metric never counts it (the stack alarms on these).
+const metrics = new Metrics({ namespace: "CoffeETL", serviceName: process.env.POWERTOOLS_SERVICE_NAME || "coffeetl-load" });
 const log = logPort(logger);
 let clients: { s3: S3Client; ssm: SSMClient; redshift: RedshiftDataClient } | undefined;
-const aws = () => (clients ??= { s3: new S3Client({}), ssm: new SSMClient({}), redshift: new RedshiftDataClient({}) });
+// SSM retries live in functions/aws/ssm.ts (backoff with jitter); one SDK attempt per call there.
+const aws = () => (clients ??= { s3: new S3Client({}), ssm: new SSMClient({ maxAttempts: 1 }), redshift: new RedshiftDataClient({}) });
 
-/** CREATE TABLE IF NOT EXISTS runs once per container and connection, not once per manifest. */
+/** CREATE TABLE IF NOT EXISTS runs once per container and connection, not once per batch. */
 const schemaReady = new Map<string, Promise<void>>();
 
-export interface LoadSummary {
-  loaded: number;
-  alreadyLoaded: number;
-  skipped: number;
-}
+const wantManifest = (key: string) => (key.endsWith(`/${MANIFEST_FILE}`) ? undefined : `not a ${MANIFEST_FILE} key`);
 
-export async function handler(event: S3Event, context?: Context): Promise<LoadSummary> {
+export async function handler(event: SQSEvent, context?: Context): Promise<SQSBatchResponse> {
   startInvocation(logger, context);
-  const { results, skipped } = await forEachCreatedObject(event, {
-    log,
-    skipReason: (key) => (key.endsWith(`/${MANIFEST_FILE}`) ? undefined : `not a ${MANIFEST_FILE} key`),
-    handle: async ({ bucket, key }) => (await loadOne(bucket, key, context)).loaded,
-  });
-  return { loaded: results.filter(Boolean).length, alreadyLoaded: results.filter((loaded) => !loaded).length, skipped };
+  const records = Array.isArray(event?.Records) ? event.Records : [];
+  const failed = new Set<string>();
+  /** Manifests to load, by bucket, each with the messages that named it (S3 may deliver twice). */
+  const wanted = new Map<string, Map<string, string[]>>();
+  let skipped = 0;
+
+  for (const record of records) {
+    let message;
+    try {
+      message = parseQueuedS3Message(record.body, wantManifest);
+    } catch (error) {
+      log.error("unreadable message", { messageId: record.messageId, ...errorFields(error) });
+      failed.add(record.messageId);
+      continue;
+    }
+    if (message.kind === "test") {
+      skipped++;
+      log.info("skipped", { messageId: record.messageId, reason: "s3:TestEvent" });
+      continue;
+    }
+    for (const s of message.skipped) log.info("skipped", { messageId: record.messageId, ...s });
+    skipped += message.skipped.length;
+    for (const { bucket, key } of message.objects) {
+      const keys = wanted.get(bucket) ?? new Map<string, string[]>();
+      wanted.set(bucket, keys);
+      keys.set(key, [...(keys.get(key) ?? []), record.messageId]);
+    }
+  }
+
+  let loaded = 0;
+  let alreadyLoaded = 0;
+  let failedManifests = 0;
+  for (const [bucket, keys] of wanted) {
+    let outcomes: ManifestOutcome[];
+    try {
+      outcomes = await loadBucket(bucket, [...keys.keys()], context);
+    } catch (error) {
+      // Nothing could be tried (connection parameter, schema): every message naming this bucket fails.
+      log.error("load failed before any manifest", { bucket, manifests: keys.size, ...errorFields(error) });
+      for (const ids of keys.values()) for (const id of ids) failed.add(id);
+      failedManifests += keys.size;
+      continue;
+    }
+    for (const outcome of outcomes) {
+      if (!outcome.ok) {
+        failedManifests++;
+        for (const id of keys.get(outcome.manifestKey) ?? []) failed.add(id);
+      } else if (outcome.result?.outcome === "already_loaded") alreadyLoaded++;
+      else loaded++;
+    }
+  }
+
+  const batchItemFailures = records.filter((r) => failed.has(r.messageId)).map((r) => ({ itemIdentifier: r.messageId }));
+  log.info("batch done", { messages: records.length, loaded, alreadyLoaded, skipped, failedManifests, failedMessages: batchItemFailures.length });
+  metrics.addMetric("ManifestsLoaded", MetricUnit.Count, loaded);
+  metrics.addMetric("ManifestsAlreadyLoaded", MetricUnit.Count, alreadyLoaded);
+  metrics.addMetric("ManifestsFailed", MetricUnit.Count, failedManifests);
+  metrics.addMetric("MessagesFailed", MetricUnit.Count, batchItemFailures.length);
+  metrics.publishStoredMetrics();
+  return { batchItemFailures };
 }
 
-async function loadOne(bucket: string, manifestKey: string, context: Context | undefined) {
+async function loadBucket(bucket: string, manifestKeys: string[], context: Context | undefined): Promise<ManifestOutcome[]> {
   const { s3, ssm, redshift } = aws();
-  const parameter = parameterNameFromEnv("SSM_PARAMETER_NAME");
-  const connection = await readConnection(ssm, parameter);
+  const connection = await readConnection(ssm, parameterNameFromEnv("SSM_PARAMETER_NAME"));
+  const transformed = new S3Storage(s3, bucket);
   const warehouse = new RedshiftWarehouse(redshift, connection, {
     log,
+    copyManifests: transformed,
     ...(context?.getRemainingTimeInMillis ? { remainingTimeMs: () => context.getRemainingTimeInMillis() } : {}),
   });
   const schemaKey = JSON.stringify(connection.target);
@@ -59,5 +119,10 @@ async function loadOne(bucket: string, manifestKey: string, context: Context | u
     ready.catch(() => schemaReady.delete(schemaKey));
   }
   await ready;
-  return loadManifest({ transformed: new S3Storage(s3, bucket), warehouse, log }, manifestKey);
+  const perTransaction = Number(process.env.LOAD_MANIFESTS_PER_TRANSACTION);
+  return loadManifests(
+    { transformed, warehouse, log, keyHint: "the transformed files were keyed with another transaction secret than this warehouse's" },
+    manifestKeys,
+    Number.isInteger(perTransaction) && perTransaction > 0 ? { maxBatch: perTransaction } : {},
+  );
 }

@@ -52,6 +52,13 @@ function computed(type: string, name: string, inputs: Record<string, any>): { id
       return { id: `${name}-1234567`, state: { name: `${name}-1234567`, arn: `arn:aws:iam::${ACCOUNT}:instance-profile/${name}-1234567` } };
     case "aws:ssm/parameter:Parameter":
       return { id: inputs.name, state: { arn: arn("ssm", `parameter${inputs.name}`) } };
+    case "aws:iam/accessKey:AccessKey":
+      return { id: `AKIAMOCK${name.replace(/[^A-Za-z0-9]/g, "").toUpperCase().slice(0, 12)}`, state: { secret: `MockSecretAccessKey${name.replace(/[^A-Za-z0-9]/g, "")}` } };
+    case "aws:iam/group:Group":
+    case "aws:iam/user:User":
+      return { id: inputs.name, state: { arn: `arn:aws:iam::${ACCOUNT}:${type.endsWith("Group") ? "group" : "user"}${inputs.path ?? "/"}${inputs.name}` } };
+    case "aws:lambda/eventSourceMapping:EventSourceMapping":
+      return { id: `esm-${name}`, state: { uuid: `00000000-0000-0000-0000-${name.length.toString().padStart(12, "0")}` } };
     case "random:index/randomPassword:RandomPassword":
       return { id: name, state: { result: `MockSecret${name.replace(/[^A-Za-z0-9]/g, "")}x7Q9z` } };
     case "aws:ec2/launchTemplate:LaunchTemplate":
