@@ -8,6 +8,7 @@ import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import type { LoadRequest, LoadResult, TableFile, Warehouse } from "../app/ports.js";
 import { COLUMNS, TABLES } from "../core/schema.js";
+import { postgresReaderRoleStatements } from "../warehouse/reader-role.js";
 import {
   CREATE_TABLES,
   createStagingStatements,
@@ -144,6 +145,7 @@ export class PostgresWarehouse implements Warehouse {
     if (this.schemaReady) return;
     await this.connection.transaction(async (s) => {
       for (const statement of CREATE_TABLES) await s.query(statement);
+      for (const statement of postgresReaderRoleStatements()) await s.query(statement);
     });
     this.schemaReady = true;
   }
