@@ -10,6 +10,7 @@ import { BucketTrigger } from "./bucket-trigger.js";
 import { DeadLetterQueue } from "./dead-letter-queue.js";
 import { PipelineFunction } from "./function.js";
 import { Grafana } from "./grafana.js";
+import { grafanaWarehouseStatements } from "./grafana-access.js";
 import { lookupAwsContext, parameterArn, ssmDecryptStatement, type AwsContext } from "./iam.js";
 import { Network } from "./network.js";
 import { SecretParameter } from "./secret-parameter.js";
@@ -24,6 +25,8 @@ export interface StackOutputs {
   /** For a client-managed warehouse: grant the COPY role s3:GetObject and s3:ListBucket on it. */
   transformedBucketArn: pulumi.Output<string>;
   grafanaUrl: pulumi.Output<string>;
+  /** One SecureString per coffeetl:grafanaViewers login (its generated password). */
+  grafanaViewerPasswordParameters: pulumi.Output<string>[];
   grafanaAdminPasswordParameter: pulumi.Output<string>;
   grafanaAssetsBucketName: pulumi.Output<string>;
   grafanaInstanceId: pulumi.Output<string>;
@@ -185,9 +188,10 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     vpcId: network.vpcId,
     subnetId: network.hostSubnetId,
     ...config.grafana,
+    parameterPrefix: config.parameterPrefix,
     adminPasswordParameter: grafanaPassword,
     warehouseParameterName: config.redshiftParameterName,
-    warehouseStatements: warehouseAccessStatements(ctx, target, "grafana"),
+    warehouseStatements: grafanaWarehouseStatements(ctx, target, config.grafana.readerDbUser),
     tags,
   }, warehouse ? { dependsOn: [warehouse] } : undefined);
 
@@ -197,6 +201,7 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     transformedBucketName: transformed.name,
     transformedBucketArn: transformed.arn,
     grafanaUrl: grafana.url,
+    grafanaViewerPasswordParameters: grafana.viewers.accounts.map((a) => a.passwordParameter),
     grafanaAdminPasswordParameter: grafanaPassword.name,
     grafanaAssetsBucketName: grafana.assets.name,
     grafanaInstanceId: grafana.instance.id,
