@@ -26,7 +26,7 @@ export interface StackOutputs {
   transformedBucketArn: pulumi.Output<string>;
   grafanaUrl: pulumi.Output<string>;
   /** One SecureString per coffeetl:grafanaViewers login (its generated password). */
-  grafanaViewerPasswordParameters: pulumi.Output<string>[];
+  grafanaViewerPasswordParameters: pulumi.Output<string[]>;
   grafanaAdminPasswordParameter: pulumi.Output<string>;
   grafanaAssetsBucketName: pulumi.Output<string>;
   grafanaInstanceId: pulumi.Output<string>;
@@ -201,7 +201,7 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     transformedBucketName: transformed.name,
     transformedBucketArn: transformed.arn,
     grafanaUrl: grafana.url,
-    grafanaViewerPasswordParameters: grafana.viewers.accounts.map((a) => a.passwordParameter),
+    grafanaViewerPasswordParameters: pulumi.all(grafana.viewers.accounts.map((a) => a.passwordParameter)),
     grafanaAdminPasswordParameter: grafanaPassword.name,
     grafanaAssetsBucketName: grafana.assets.name,
     grafanaInstanceId: grafana.instance.id,
