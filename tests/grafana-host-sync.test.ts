@@ -206,7 +206,8 @@ esac`,
   });
 
   test("provisioned dbUser and secretArn shapes: the reader user; a readerDbUser that IAM does not allow is refused", async () => {
-    for (const shape of [{ dbUser: "loader" }, { secretArn: "arn:aws:secretsmanager:eu-west-2:123456789012:secret:loader" }]) {
+    const shapes: Record<string, string>[] = [{ dbUser: "loader" }, { secretArn: "arn:aws:secretsmanager:eu-west-2:123456789012:secret:loader" }];
+    for (const shape of shapes) {
       publish({ viewers: ["jo"], connection: { clusterIdentifier: "acme-dw", database: "analytics", copyRoleArn: SERVERLESS.copyRoleArn, ...shape } });
       const run = await sync();
       assert.is(run.code, 0, run.stderr);
