@@ -54,6 +54,10 @@ test("Redshift: a loader without CREATE ROLE warns with the admin's statements a
   assert.is(await ensureRedshiftReaderRole(db, { log: { warn: (_m, extra) => warnings.push(extra ?? {}) } }), false);
   assert.is(warnings.length, 1);
   assert.ok((warnings[0]!.statements as string[]).includes(`CREATE ROLE "${READER_ROLE}"`));
+  // A concurrent schema step (Redshift's serializable conflict) is a warning too.
+  const racing = { query: async (sql: string) => (sql.startsWith("GRANT") ? Promise.reject(new Error("ERROR: 1023 DETAIL: Serializable isolation violation")) : []) };
+  assert.is(await ensureRedshiftReaderRole(racing as never, { log: { warn: (_m, extra) => warnings.push(extra ?? {}) } }), false);
+  assert.is(warnings.length, 2);
   // Any other failure is not swallowed.
   const broken = { query: async () => Promise.reject(new Error("ERROR: syntax error")) };
   let threw = false;

@@ -105,6 +105,11 @@ export async function ensureRedshiftReaderRole(db: ReaderRoleRunner, options: { 
     } catch (error) {
       const message = (error as Error).message ?? String(error);
       if (/already exists/i.test(message)) continue; // a concurrent loader got there first
+      if (/\b1023\b|serializ|concurrent/i.test(message)) {
+        // Another loader is granting at the same moment: its grants are the same ones.
+        options.log?.warn("coffeetl: reader role grants conflicted with a concurrent schema step; the next cold start grants again", { failed: sql });
+        return false;
+      }
       if (!/permission denied|not authorized|must be superuser|privilege/i.test(message)) throw error;
       options.log?.warn("coffeetl: the loader may not create the read-only reader identity; Grafana cannot read until an administrator runs these once", {
         failed: sql,
