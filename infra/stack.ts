@@ -192,6 +192,9 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     adminPasswordParameter: grafanaPassword,
     warehouseParameterName: config.redshiftParameterName,
     warehouseStatements: grafanaWarehouseStatements(ctx, target, config.grafana.readerDbUser),
+    readerBootstrap: warehouse
+      ? { workgroupName: warehouse.workgroupName, database: config.serverless.database, adminSecretArn: warehouse.namespace.adminPasswordSecretArn }
+      : undefined,
     tags,
   }, warehouse ? { dependsOn: [warehouse] } : undefined);
 

@@ -13,7 +13,8 @@
 // The schema step (each warehouse's ensureSchema) runs it as the loader, which owns the tables and may
 // therefore grant on them. Creating a role or user needs more (PostgreSQL CREATEROLE; Redshift
 // superuser or the CREATE ROLE / CREATE USER permissions): when the loader lacks it, the step warns
-// with the one statement an administrator must run, and the load goes on.
+// with the statements an administrator must run once, and the load goes on. (A Serverless warehouse
+// the stack creates gets the role from the stack itself, as the namespace admin: infra/grafana.ts.)
 import { CREATE_TABLES } from "../core/schema.js";
 
 export const READER_ROLE = "coffeetl_reader";

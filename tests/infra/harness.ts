@@ -76,7 +76,7 @@ function computed(type: string, name: string, inputs: Record<string, any>): { id
     case "aws:redshiftserverless/workgroup:Workgroup":
       return { id: inputs.workgroupName, state: { arn: arn("redshift-serverless", "workgroup/0f0e0d0c-aaaa-bbbb-cccc-000000000001") } };
     case "aws:redshiftserverless/namespace:Namespace":
-      return { id: inputs.namespaceName, state: { arn: arn("redshift-serverless", "namespace/0f0e0d0c-aaaa-bbbb-cccc-000000000002") } };
+      return { id: inputs.namespaceName, state: { arn: arn("redshift-serverless", "namespace/0f0e0d0c-aaaa-bbbb-cccc-000000000002"), adminPasswordSecretArn: arn("secretsmanager", "secret:redshift!coffeetl-admin-AbCdEf") } };
     default:
       return { id: `${name}-id`, state: {} };
   }
