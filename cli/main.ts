@@ -16,7 +16,8 @@ Commands:
   dashboards [--out FILE.html] [--from T] [--to T] [--var NAME=VALUE]... [--serve [--port N]]
                         Render the Grafana dashboards from the local warehouse into one HTML page
                         (default range: the data's whole history; T: now-7d, 2024-03-01, epoch ms);
-                        --serve: a local page whose time range and branch controls re-run the queries
+                        --serve: a local page whose time range and branch controls re-run the queries;
+                        --branch NAME: short for --var branch=NAME
 
 Options:
   --home DIR            State folder (default: $COFFEETL_HOME, else ./.coffeetl)
@@ -94,7 +95,9 @@ export async function main(argv: string[]): Promise<number> {
       const { dashboardsCommand } = await import("./dashboards.js");
       const port = values.port === undefined ? undefined : Number(values.port);
       if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) throw new UsageError(`--port takes a port number, got ${JSON.stringify(values.port)}`);
-      await dashboardsCommand({ ...connection, out: values.out ?? "dashboards.html", from: values.from, to: values.to, vars: values.var, serve: values.serve, port });
+      // --branch NAME is short for --var branch=NAME (as for `sample`).
+      const vars = [...(values.var ?? []), ...(values.branch !== undefined ? [`branch=${values.branch}`] : [])];
+      await dashboardsCommand({ ...connection, out: values.out ?? "dashboards.html", from: values.from, to: values.to, vars, serve: values.serve, port });
       return 0;
     }
     default:

@@ -320,6 +320,17 @@ export class Grafana extends pulumi.ComponentResource {
   }
 }
 
+/** Why a private host in `subnet` (route table `tableId` with `routes`) could not get out, or undefined. */
+export function privateEgressProblem(subnet: string, tableId: string | undefined, routes: { cidrBlock?: string; natGatewayId?: string; transitGatewayId?: string; networkInterfaceId?: string }[]): string | undefined {
+  const out = routes.find((r) => r.cidrBlock === "0.0.0.0/0" && (r.natGatewayId || r.transitGatewayId || r.networkInterfaceId));
+  if (out) return undefined;
+  return (
+    `coffeetl:grafanaPublicIp is false, but subnet ${subnet} has no route to the internet through a NAT gateway, transit gateway or appliance ` +
+    `(route table ${tableId ?? "not found"}): the host could not install Grafana or reach AWS. Use a subnet with such a route, or keep grafanaPublicIp true ` +
+    "(a public address that admits only CloudFront)"
+  );
+}
+
 /**
  * A host without a public address needs a way out (image, plugins, AWS APIs): its subnet's route
  * table must send 0.0.0.0/0 to a NAT gateway, a transit gateway or an appliance. Checked at preview.
@@ -331,14 +342,8 @@ function requirePrivateEgress(vpcId: pulumi.Input<string>, subnetId: pulumi.Inpu
     const main = explicit.ids?.length ? explicit : await aws.ec2.getRouteTables({ vpcId: vpc, filters: [{ name: "association.main", values: ["true"] }] }, opts);
     const tableId = main.ids?.[0];
     const routes = tableId ? ((await aws.ec2.getRouteTable({ routeTableId: tableId }, opts)).routes ?? []) : [];
-    const out = routes.find((r) => r.cidrBlock === "0.0.0.0/0" && (r.natGatewayId || r.transitGatewayId || r.networkInterfaceId));
-    if (!out) {
-      throw new Error(
-        `coffeetl:grafanaPublicIp is false, but subnet ${subnet} has no route to the internet through a NAT gateway, transit gateway or appliance ` +
-          `(route table ${tableId ?? "not found"}): the host could not install Grafana or reach AWS. Use a subnet with such a route, or keep grafanaPublicIp true ` +
-          "(a public address that admits only CloudFront)",
-      );
-    }
+    const problem = privateEgressProblem(subnet, tableId, routes);
+    if (problem) throw new Error(problem);
     return true;
   });
 }

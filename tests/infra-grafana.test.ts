@@ -11,6 +11,7 @@ import { REPO_ROOT } from "../infra/bundle.js";
 import { ConfigError, parseConfig } from "../infra/config.js";
 import { grafanaWarehouseStatements } from "../infra/grafana-access.js";
 import { stampDashboard } from "../infra/grafana-assets.js";
+import { privateEgressProblem } from "../infra/grafana.js";
 import { ALL_VIEWER_ORIGIN_REQUEST_POLICY, CACHING_DISABLED_POLICY, ORIGIN_HEADER } from "../infra/grafana-front.js";
 import { evaluatePolicies } from "../infra/policies.js";
 import { ACCOUNT, asList, runProgram, settle, statementsOf, type Recorded } from "./infra/harness.js";
@@ -223,6 +224,10 @@ test("config: viewers validated, a domain/certificate front refused clearly, a p
   assert.match(problems({ grafanaViewers: '[{"login":"jo","email":"j@b.co"},{"login":"jo","email":"j@b.co"}]' }).join("\n"), /listed twice/);
   assert.match(problems({ grafanaDomain: "grafana.client.example" }).join("\n"), /not supported yet; remove them: Grafana is served over HTTPS at the CloudFront address/);
   assert.match(problems({ grafanaPublicIp: "false" }).join("\n"), /grafanaPublicIp is false, but the stack's own VPC has no NAT gateway/);
+  // A client subnet: checked at preview against its route table (tests/infra-provisioned.test.ts has one with a NAT route).
+  assert.match(privateEgressProblem("subnet-1", "rtb-1", [{ cidrBlock: "10.0.0.0/16" }, { cidrBlock: "0.0.0.0/0" }])!, /subnet subnet-1 has no route to the internet through a NAT gateway.*route table rtb-1/);
+  assert.match(privateEgressProblem("subnet-1", undefined, [])!, /route table not found/);
+  assert.is(privateEgressProblem("subnet-1", "rtb-1", [{ cidrBlock: "0.0.0.0/0", natGatewayId: "nat-1" }]), undefined);
 });
 
 test.run();

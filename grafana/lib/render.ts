@@ -101,6 +101,7 @@ export function renderPreview(runs: DashboardRun[], meta: PreviewMeta): string {
   const sections = runs.map((run, di) => {
     const d = run.dashboard;
     const vars = run.variables
+      .filter((v) => v.type !== "constant")
       .map((v) => {
         const shown = v.value.all ? `All (${v.value.values.join(", ")})` : v.value.values.join(", ");
         return `<span class="var"><b>${escapeHtml(v.label)}</b> ${escapeHtml(shown)}</span>`;
