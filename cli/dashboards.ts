@@ -10,6 +10,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { basename, dirname, resolve } from "node:path";
 import { openLocalPipeline } from "../functions/local/pipeline.js";
+import { formatWallClock } from "../grafana/lib/interpolate.js";
 import { DASHBOARDS_DIR, readDashboards } from "../grafana/lib/model.js";
 import { renderPreview } from "../grafana/lib/render.js";
 import { runDashboard, type DashboardRun, type QueryRunner, type RunOptions } from "../grafana/lib/run.js";
@@ -116,7 +117,9 @@ export async function dashboardsCommand(args: DashboardsArgs): Promise<void> {
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, page.html);
   const s = summarise(out, page.runs);
-  const range = page.runs[0] ? ` (${page.runs[0].rangeReason})` : "";
+  const range = page.runs.length
+    ? `; ranges: ${page.runs.map((r) => `${r.dashboard.title ?? r.dashboard.uid}: ${formatWallClock(r.range.from, r.timeZone)} → ${formatWallClock(r.range.to, r.timeZone)} (${r.rangeReason})`).join("; ")}`
+    : "";
   process.stdout.write(
     `wrote ${out}: ${s.dashboards} dashboards, ${s.drawn} panels from the warehouse, ${s.empty} with no data, ${s.placeholders} CloudWatch placeholders${range}` +
       (s.problems.length ? `, ${s.problems.length} problems:\n  ${s.problems.join("\n  ")}\n` : "\n"),

@@ -56,7 +56,7 @@ test("dashboardsCommand writes one self-contained page with every dashboard, pan
   } finally {
     process.stdout.write = write;
   }
-  assert.match(logged.join(""), /2 dashboards, \d+ panels from the warehouse, 0 with no data, 3 CloudWatch placeholders \(the data's whole history/);
+  assert.match(logged.join(""), /2 dashboards, \d+ panels from the warehouse, 0 with no data, 3 CloudWatch placeholders; ranges: .*CoffeETL · Sales: 2024-03-06 00:00 → 2024-03-30 23:59 \(the data's whole history/);
   const html = readFileSync(out, "utf8");
   for (const d of dashboards) assert.ok(html.includes(`data-dashboard-uid="${d.uid}"`), `${d.uid} in the page`);
   const panelCount = dashboards.reduce((n, d) => n + allPanels(d).length, 0);
