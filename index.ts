@@ -10,6 +10,7 @@ export const rawBucketArn = stack.rawBucketArn;
 export const transformedBucketName = stack.transformedBucketName;
 export const transformedBucketArn = stack.transformedBucketArn;
 export const grafanaUrl = stack.grafanaUrl;
+export const grafanaViewerPasswordParameters = stack.grafanaViewerPasswordParameters;
 export const grafanaAdminPasswordParameter = stack.grafanaAdminPasswordParameter;
 export const grafanaAssetsBucketName = stack.grafanaAssetsBucketName;
 export const grafanaInstanceId = stack.grafanaInstanceId;

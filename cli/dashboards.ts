@@ -1,11 +1,16 @@
-// `coffeetl dashboards [--out FILE.html]`: the provisioned Grafana dashboards (grafana/dashboards/*.json)
-// rendered from the local warehouse into one self-contained HTML page, so a client sees their numbers
-// before anything is deployed. Same panels, same SQL, same variables (at their defaults, All selected);
-// macros expanded as the Redshift plugin does. Relative ranges end at the newest data a dashboard
-// filters on (see grafana/lib/run.ts `anchorFor`), so sample files from past dates still show.
+// `coffeetl dashboards [--out FILE.html] [--from T] [--to T] [--var name=value]... [--serve [--port N]]`:
+// the provisioned Grafana dashboards (grafana/dashboards/*.json) rendered from the local warehouse, so
+// a client sees their numbers before anything is deployed. Same panels, same SQL, same variables;
+// macros expanded as the Redshift plugin does. By default the range is the data's whole history
+// (every sale the warehouse holds), variables at their defaults (All branches). `--serve` runs a
+// local page whose controls (time range, branch) re-run the queries, like Grafana's own URL
+// parameters `from`, `to` and `var-<name>`; without it, one self-contained HTML file is written.
 import { mkdir, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { basename, dirname, resolve } from "node:path";
 import { openLocalPipeline } from "../functions/local/pipeline.js";
+import { formatWallClock } from "../grafana/lib/interpolate.js";
 import { DASHBOARDS_DIR, readDashboards } from "../grafana/lib/model.js";
 import { renderPreview } from "../grafana/lib/render.js";
 import { runDashboard, type DashboardRun, type QueryRunner, type RunOptions } from "../grafana/lib/run.js";
@@ -15,20 +20,38 @@ export interface DashboardsArgs {
   databaseUrl?: string;
   out: string;
   dashboardsDir?: string;
+  from?: string;
+  to?: string;
+  /** `name=value` pairs; a name given twice selects several values. */
+  vars?: string[];
+  serve?: boolean;
+  port?: number;
 }
 
 export interface PreviewSummary {
   out: string;
   dashboards: number;
   drawn: number;
+  empty: number;
   placeholders: number;
   problems: string[];
 }
 
-/** Runs the dashboards of `dir` on `db` and returns the page; for the command and for tests. */
+/** `["branch=Leeds", "branch=York"]` → `{ branch: ["Leeds", "York"] }`. */
+export function parseVars(pairs: string[] = []): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const pair of pairs) {
+    const i = pair.indexOf("=");
+    if (i <= 0) throw new Error(`--var takes name=value (e.g. --var branch=Leeds), got ${JSON.stringify(pair)}`);
+    (out[pair.slice(0, i)] ??= []).push(pair.slice(i + 1));
+  }
+  return out;
+}
+
+/** Runs the dashboards of `dir` on `db` and returns the page; for the command, the server and tests. */
 export async function renderDashboardsPage(
   db: QueryRunner,
-  options: { dashboardsDir?: string; source: string; run?: RunOptions },
+  options: { dashboardsDir?: string; source: string; run?: RunOptions; live?: boolean },
 ): Promise<{ html: string; runs: DashboardRun[] }> {
   const files = readDashboards(options.dashboardsDir ?? DASHBOARDS_DIR);
   if (!files.length) throw new Error(`no dashboards (*.json) in ${options.dashboardsDir ?? DASHBOARDS_DIR}`);
@@ -36,42 +59,119 @@ export async function renderDashboardsPage(
   if (broken.length) throw new Error(broken.map((f) => `${basename(f.file)}: not valid JSON: ${f.parseError}`).join("\n"));
   const runs: DashboardRun[] = [];
   for (const f of files) runs.push(await runDashboard(f.dashboard!, db, options.run));
-  return { html: renderPreview(runs, { source: options.source, generatedAt: new Date() }), runs };
+  // A variable no dashboard defines is a typo: say so rather than ignore it.
+  const unknown = Object.keys(options.run?.variables ?? {}).filter((n) => runs.every((r) => r.unknownVariables.includes(n)));
+  if (unknown.length) {
+    const known = [...new Set(runs.flatMap((r) => r.variables.map((v) => v.name)))];
+    throw new Error(`--var ${unknown.join(", ")}: no dashboard has such a variable (known: ${known.join(", ")})`);
+  }
+  const asked = { ...(options.run?.from ? { from: options.run.from } : {}), ...(options.run?.to ? { to: options.run.to } : {}), variables: options.run?.variables ?? {} };
+  return { html: renderPreview(runs, { source: options.source, generatedAt: new Date(), live: options.live ?? false, asked }), runs };
 }
 
 export function summarise(out: string, runs: DashboardRun[]): PreviewSummary {
   const problems: string[] = [];
   let drawn = 0;
+  let empty = 0;
   let placeholders = 0;
   for (const run of runs) {
     const at = run.dashboard.title ?? run.dashboard.uid ?? "?";
     for (const e of run.errors) problems.push(`${at}: ${e}`);
     for (const p of run.panels) {
       if (p.kind === "cloudwatch" && !p.errors.length) placeholders++;
+      else if (!p.errors.length && p.empty) empty++;
       else if (!p.errors.length) drawn++;
       for (const e of p.errors) problems.push(`${at} / ${p.panel.title ?? "?"}: ${e}`);
     }
   }
-  return { out, dashboards: runs.length, drawn, placeholders, problems };
+  return { out, dashboards: runs.length, drawn, empty, placeholders, problems };
+}
+
+function runOptions(args: { from?: string; to?: string; vars?: string[] }): RunOptions {
+  return { ...(args.from ? { from: args.from } : {}), ...(args.to ? { to: args.to } : {}), variables: parseVars(args.vars) };
 }
 
 export async function dashboardsCommand(args: DashboardsArgs): Promise<void> {
+  if (args.serve) {
+    const server = await startPreviewServer(args);
+    process.stdout.write(`serving the dashboards of ${server.source} at ${server.url} (Ctrl-C to stop)\n`);
+    await new Promise<void>((done) => {
+      const stop = () => void server.close().then(done);
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+    return;
+  }
   const out = resolve(args.out);
+  const options = runOptions(args);
   const pipeline = await openLocalPipeline({ home: args.home, ...(args.databaseUrl ? { databaseUrl: args.databaseUrl } : {}) });
   let page: { html: string; runs: DashboardRun[] };
   try {
     const count = await pipeline.warehouse.query<{ n: string | number }>("SELECT COUNT(*) AS n FROM transactions");
-    if (Number(count[0]?.n ?? 0) === 0) process.stderr.write("warning: the warehouse has no sales yet: run `coffeetl ingest FILES...` first\n");
+    if (Number(count[0]?.n ?? 0) === 0) process.stderr.write("warning: the warehouse has no sales yet (panels show \"No data\"): run `coffeetl ingest FILES...` first\n");
     const source = args.databaseUrl ? "the PostgreSQL server given" : `the local warehouse in ${pipeline.home}`;
-    page = await renderDashboardsPage(pipeline.warehouse, { ...(args.dashboardsDir ? { dashboardsDir: args.dashboardsDir } : {}), source });
+    page = await renderDashboardsPage(pipeline.warehouse, { ...(args.dashboardsDir ? { dashboardsDir: args.dashboardsDir } : {}), source, run: options });
   } finally {
     await pipeline.close();
   }
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, page.html);
   const s = summarise(out, page.runs);
+  const range = page.runs.length
+    ? `; ranges: ${page.runs.map((r) => `${r.dashboard.title ?? r.dashboard.uid}: ${formatWallClock(r.range.from, r.timeZone)} → ${formatWallClock(r.range.to, r.timeZone)} (${r.rangeReason})`).join("; ")}`
+    : "";
   process.stdout.write(
-    `wrote ${out}: ${s.dashboards} dashboards, ${s.drawn} panels from the warehouse, ${s.placeholders} CloudWatch placeholders` +
+    `wrote ${out}: ${s.dashboards} dashboards, ${s.drawn} panels from the warehouse, ${s.empty} with no data, ${s.placeholders} CloudWatch placeholders${range}` +
       (s.problems.length ? `, ${s.problems.length} problems:\n  ${s.problems.join("\n  ")}\n` : "\n"),
   );
+}
+
+export interface PreviewServer {
+  url: string;
+  source: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A local page (127.0.0.1 only) whose controls re-run the dashboards: GET /?from=…&to=…&var-branch=…
+ * One request at a time (the embedded warehouse has one connection).
+ */
+export async function startPreviewServer(args: Omit<DashboardsArgs, "out"> & { db?: QueryRunner }): Promise<PreviewServer> {
+  const pipeline = args.db ? undefined : await openLocalPipeline({ home: args.home, ...(args.databaseUrl ? { databaseUrl: args.databaseUrl } : {}) });
+  const db: QueryRunner = args.db ?? pipeline!.warehouse;
+  const source = args.databaseUrl ? "the PostgreSQL server given" : pipeline ? `the local warehouse in ${pipeline.home}` : "the given warehouse";
+  let queue: Promise<unknown> = Promise.resolve();
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    if (req.method !== "GET" || url.pathname !== "/") {
+      res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
+      return;
+    }
+    const vars = [...url.searchParams.entries()].filter(([k]) => k.startsWith("var-")).map(([k, v]) => `${k.slice(4)}=${v}`);
+    const asked = {
+      from: url.searchParams.get("from") || args.from,
+      to: url.searchParams.get("to") || args.to,
+      vars: vars.length ? vars : args.vars,
+    };
+    const job = queue.then(async () => {
+      try {
+        const { html } = await renderDashboardsPage(db, { ...(args.dashboardsDir ? { dashboardsDir: args.dashboardsDir } : {}), source, run: runOptions(asked), live: true });
+        res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" }).end(html);
+      } catch (error) {
+        res.writeHead(400, { "content-type": "text/plain; charset=utf-8" }).end(`${(error as Error).message}\n`);
+      }
+    });
+    queue = job;
+  });
+  await new Promise<void>((r) => server.listen(args.port ?? 0, "127.0.0.1", r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    source,
+    async close() {
+      await new Promise<void>((r) => server.close(() => r()));
+      await queue;
+      await pipeline?.close();
+    },
+  };
 }

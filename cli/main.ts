@@ -13,8 +13,11 @@ Commands:
   sql "QUERY" [--json]  Run a query on the local warehouse (--json: a JSON array of row objects)
   sample [--rows N] [--seed S] [--branch NAME] [--date YYYY-MM-DD]
                         Write a realistic raw branch file to standard output
-  dashboards [--out FILE.html]
+  dashboards [--out FILE.html] [--from T] [--to T] [--var NAME=VALUE]... [--serve [--port N]]
                         Render the Grafana dashboards from the local warehouse into one HTML page
+                        (default range: the data's whole history; T: now-7d, 2024-03-01, epoch ms);
+                        --serve: a local page whose time range and branch controls re-run the queries;
+                        --branch NAME: short for --var branch=NAME
 
 Options:
   --home DIR            State folder (default: $COFFEETL_HOME, else ./.coffeetl)
@@ -46,6 +49,11 @@ export async function main(argv: string[]): Promise<number> {
       date: { type: "string" },
       out: { type: "string" },
       threads: { type: "string" },
+      from: { type: "string" },
+      to: { type: "string" },
+      var: { type: "string", multiple: true },
+      serve: { type: "boolean" },
+      port: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -90,7 +98,11 @@ export async function main(argv: string[]): Promise<number> {
     }
     case "dashboards": {
       const { dashboardsCommand } = await import("./dashboards.js");
-      await dashboardsCommand({ ...connection, out: values.out ?? "dashboards.html" });
+      const port = values.port === undefined ? undefined : Number(values.port);
+      if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) throw new UsageError(`--port takes a port number, got ${JSON.stringify(values.port)}`);
+      // --branch NAME is short for --var branch=NAME (as for `sample`).
+      const vars = [...(values.var ?? []), ...(values.branch !== undefined ? [`branch=${values.branch}`] : [])];
+      await dashboardsCommand({ ...connection, out: values.out ?? "dashboards.html", from: values.from, to: values.to, vars, serve: values.serve, port });
       return 0;
     }
     default:

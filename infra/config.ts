@@ -6,6 +6,7 @@
 // Every problem is reported at once, each naming the key and the command that fixes it.
 import * as pulumi from "@pulumi/pulumi";
 import type { GrafanaHostSettings } from "./grafana.js";
+import { GRAFANA_CONFIG_KEYS, parseGrafanaConfig } from "./grafana-config.js";
 
 export const PROJECT = "coffeetl";
 
@@ -160,6 +161,8 @@ export const CONFIG_KEYS = [
   "rawNoncurrentVersionExpirationDays",
   "transformedExpirationDays",
   "forceDestroy",
+  // Grafana (infra/grafana-config.ts)
+  ...GRAFANA_CONFIG_KEYS,
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 export type RawConfig = Partial<Record<ConfigKey, string>>;
@@ -419,6 +422,16 @@ export function parseConfig(raw: RawConfig, stack: string): CoffeetlConfig {
   if (!["DEBUG", "INFO", "WARN", "ERROR"].includes(logLevel)) problems.push(`coffeetl:logLevel must be DEBUG, INFO, WARN or ERROR (got "${logLevel}")`);
   const alarmEmail = pattern("alarmEmail", /^[^@\s]+@[^@\s]+\.[^@\s]+$/, "an e-mail address");
 
+  // Grafana (infra/grafana-config.ts): viewers, reader user, data volume, front.
+  const grafanaExtra = parseGrafanaConfig(raw, problems);
+  const grafanaPublicIp = bool("grafanaPublicIp", true);
+  if (!grafanaPublicIp && !vpcId) {
+    problems.push(
+      "coffeetl:grafanaPublicIp is false, but the stack's own VPC has no NAT gateway: the host could not install Grafana and CloudFront could not reach it. " +
+        "Keep the default (a public address that admits only CloudFront), or give coffeetl:vpcId and coffeetl:subnetId of a private subnet whose route table has a NAT gateway",
+    );
+  }
+
   const config: CoffeetlConfig = {
     stack,
     redshiftParameterName: redshiftParameterName ?? "",
@@ -433,7 +446,8 @@ export function parseConfig(raw: RawConfig, stack: string): CoffeetlConfig {
       volumeSizeGb: int("grafanaVolumeSizeGb", 20, 8, 1024),
       image: pattern("grafanaImage", /^[\w./-]+(:[\w.-]+)?(@sha256:[0-9a-f]{64})?$/, "a container image reference") ?? DEFAULT_GRAFANA_IMAGE,
       plugins: pattern("grafanaPlugins", /^[\w.@,-]+$/, "a comma-separated list of Grafana plugin ids") ?? "grafana-redshift-datasource",
-      associatePublicIp: bool("grafanaPublicIp", true),
+      associatePublicIp: grafanaPublicIp,
+      ...grafanaExtra,
     },
     network: { vpcId, subnetId },
     extractTransform: {

@@ -1,7 +1,7 @@
-// The repository's grafana/ folder (provisioning and dashboards), read while the program runs: every
-// YAML/JSON file under it becomes one S3 object, and their digest goes into the host's user data, so
-// a change to any of them rolls the Grafana instance. Files that appear later are picked up by the
-// next `pulumi up`; a missing folder yields no files (and a warning), not an error.
+// The repository's grafana/ folder (provisioning, dashboards, the host's sync script), read while the
+// program runs: every YAML/JSON/shell file under it becomes one S3 object. Dashboards are stamped with
+// the stack name (their hidden `stack` constant), so the Pipeline health panels find this stack's
+// functions without a textbox. A missing folder yields no files (and a warning), not an error.
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { extname, join, relative, sep } from "node:path";
@@ -13,22 +13,53 @@ export interface GrafanaAsset {
   contentType: string;
 }
 
-const CONTENT_TYPES: Record<string, string> = { ".json": "application/json", ".yaml": "application/yaml", ".yml": "application/yaml" };
+const CONTENT_TYPES: Record<string, string> = {
+  ".json": "application/json",
+  ".yaml": "application/yaml",
+  ".yml": "application/yaml",
+  ".sh": "text/x-shellscript",
+};
+/** Source folders that are not shipped to the host (the preview's code). */
+const SKIP = new Set(["lib", "node_modules"]);
 
-export function readGrafanaAssets(dir: string): { files: GrafanaAsset[]; sha256: string } {
+/** Sets the dashboard's `stack` constant variable (if it has one) to `stack`. */
+export function stampDashboard(content: string, stack: string): string {
+  let dashboard: { templating?: { list?: Record<string, unknown>[] } };
+  try {
+    dashboard = JSON.parse(content);
+  } catch {
+    return content; // shipped as is; the dashboard tests report broken JSON
+  }
+  const variable = dashboard.templating?.list?.find((v) => v.name === "stack" && v.type === "constant");
+  if (!variable) return content;
+  variable.query = stack;
+  variable.current = { text: stack, value: stack };
+  variable.options = [{ selected: true, text: stack, value: stack }];
+  return `${JSON.stringify(dashboard, null, 2)}\n`;
+}
+
+export function readGrafanaAssets(dir: string, options: { stack?: string } = {}): { files: GrafanaAsset[]; sha256: string } {
   const files: GrafanaAsset[] = [];
   const walk = (current: string) => {
     for (const entry of readdirSync(current).sort()) {
-      if (entry.startsWith(".") || entry === "node_modules") continue;
+      if (entry.startsWith(".") || SKIP.has(entry)) continue;
       const full = join(current, entry);
       if (statSync(full).isDirectory()) walk(full);
       else if (CONTENT_TYPES[extname(entry)]) {
-        files.push({ path: relative(dir, full).split(sep).join("/"), content: readFileSync(full, "utf8"), contentType: CONTENT_TYPES[extname(entry)]! });
+        const path = relative(dir, full).split(sep).join("/");
+        let content = readFileSync(full, "utf8");
+        if (options.stack !== undefined && path.startsWith("dashboards/") && path.endsWith(".json")) content = stampDashboard(content, options.stack);
+        files.push({ path, content, contentType: CONTENT_TYPES[extname(entry)]! });
       }
     }
   };
   if (existsSync(dir)) walk(dir);
+  return { files, sha256: digestOf(files.map((f) => [f.path, f.content])) };
+}
+
+/** SHA-256 over (name, content) pairs, in order. */
+export function digestOf(parts: [string, string][]): string {
   const hash = createHash("sha256");
-  for (const file of files) hash.update(file.path).update("\0").update(file.content).update("\0");
-  return { files, sha256: hash.digest("hex") };
+  for (const [name, content] of parts) hash.update(name).update("\0").update(content).update("\0");
+  return hash.digest("hex");
 }

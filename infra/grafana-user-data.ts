@@ -1,104 +1,102 @@
-// The Grafana host's boot script (cloud-init user data, a shell script; the cap is 16 KB, so the
-// dashboards travel through S3, not here). It holds names only: the admin password and the warehouse
-// connection are read from SSM by the host at every boot, with its instance role.
+// The Grafana host's boot script (cloud-init user data; capped at 16 KB). It holds names only, and
+// nothing that changes with a dashboard, a viewer or a setting: those travel through the assets
+// bucket and are applied on the running host by grafana/host/sync.sh (every minute, cheap when
+// nothing changed). So the instance is replaced only when the host itself changes (instance type,
+// volume, subnet), and Grafana's database lives on a separate EBS volume that outlives it.
 //
-// First boot: install Docker and jq, write a systemd unit and its prepare script, start it. Every
-// boot (the unit's ExecStartPre): sync grafana/ from the assets bucket, read the connection JSON,
-// write the password to a root/grafana-only file, pick the Redshift datasource variant, run the
-// pinned Grafana image with the provisioning folder, the dashboards and the Redshift plugin.
+// First boot: install Docker, nginx (the origin check in front of Grafana), jq; wait for the data
+// volume (attached after the instance exists), format it only if blank, mount it; write the Grafana
+// unit (started by the sync, never before its environment exists) and the sync timer.
 
 export interface GrafanaUserDataArgs {
   region: string;
   assetsBucket: string;
-  assetsSha256: string;
-  adminPasswordParameter: string;
-  warehouseParameter: string;
-  image: string;
-  plugins: string;
+  /** The data volume's id (vol-...): found by its NVMe serial, formatted once, mounted at every boot. */
+  dataVolumeId: string;
   stack: string;
-  port: number;
 }
+
+export const GRAFANA_DATA_DIR = "/var/lib/coffeetl-grafana";
 
 const shellQuote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 
 export function renderGrafanaUserData(a: GrafanaUserDataArgs): string {
   const q = shellQuote;
+  const serial = a.dataVolumeId.replace("-", "");
   return `#!/bin/bash
-# CoffeETL Grafana host (stack ${a.stack}).
-# grafana/ assets sha256: ${a.assetsSha256}
+# CoffeETL Grafana host (stack ${a.stack}). Dashboards and settings: s3://${a.assetsBucket}/grafana/ (grafana/host/sync.sh).
 set -euo pipefail
-dnf install -y docker jq
+dnf install -y docker jq nginx
 systemctl enable --now docker
 install -d -m 0755 /opt/coffeetl
-install -d -m 0700 /opt/coffeetl/secrets
+cat > /opt/coffeetl/host.env <<ENV
+COFFEETL_REGION=${q(a.region)}
+COFFEETL_BUCKET=${q(a.assetsBucket)}
+ENV
 
-cat > /opt/coffeetl/prepare-grafana.sh <<'PREPARE'
-#!/bin/bash
-set -euo pipefail
-export AWS_REGION=${q(a.region)} AWS_DEFAULT_REGION=${q(a.region)}
-dir=/opt/coffeetl/grafana
-install -d -m 0755 "$dir"
-aws s3 sync --delete --only-show-errors ${q(`s3://${a.assetsBucket}/grafana/`)} "$dir/"
-
-connection=$(aws ssm get-parameter --name ${q(a.warehouseParameter)} --with-decryption --query Parameter.Value --output text)
-field() { jq -r --arg k "$1" '.[$k] // empty' <<<"$connection"; }
-cluster=$(field clusterIdentifier)
-if [ -n "$cluster" ] && [ -f "$dir/datasource-variants/redshift-provisioned.yaml" ]; then
-  cp "$dir/datasource-variants/redshift-provisioned.yaml" "$dir/provisioning/datasources/redshift.yaml"
-fi
-umask 077
-{
-  echo "AWS_REGION=$AWS_REGION"
-  echo "AWS_DEFAULT_REGION=$AWS_REGION"
-  echo "REDSHIFT_WORKGROUP_NAME=$(field workgroupName)"
-  echo "REDSHIFT_CLUSTER_IDENTIFIER=$cluster"
-  echo "REDSHIFT_DATABASE=$(field database)"
-  echo "REDSHIFT_DB_USER=$(field dbUser)"
-  echo "REDSHIFT_SECRET_ARN=$(field secretArn)"
-  echo "COFFEETL_STACK="${q(a.stack)}
-  echo "GF_SECURITY_ADMIN_PASSWORD__FILE=/run/secrets/grafana_admin_password"
-  echo "GF_PLUGINS_PREINSTALL_SYNC="${q(a.plugins)}
-  echo "GF_USERS_ALLOW_SIGN_UP=false"
-  echo "GF_AUTH_ANONYMOUS_ENABLED=false"
-  echo "GF_SECURITY_DISABLE_GRAVATAR=true"
-  echo "GF_ANALYTICS_REPORTING_ENABLED=false"
-  echo "GF_ANALYTICS_CHECK_FOR_UPDATES=false"
-} > /opt/coffeetl/grafana.env
-
-# The admin password: SecureString -> a file only root and the container's grafana user (472) read.
-aws ssm get-parameter --name ${q(a.adminPasswordParameter)} --with-decryption --query Parameter.Value --output text \\
-  > /opt/coffeetl/secrets/grafana_admin_password
-chown 472:0 /opt/coffeetl/secrets/grafana_admin_password
-chmod 0400 /opt/coffeetl/secrets/grafana_admin_password
-chmod 0711 /opt/coffeetl/secrets
-PREPARE
-chmod 0700 /opt/coffeetl/prepare-grafana.sh
+# Grafana's database on its own volume: attached once this instance exists, so wait for it.
+device=""
+for _ in $(seq 1 180); do
+  for candidate in /dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${serial} /dev/xvdf /dev/sdf; do
+    if [ -b "$candidate" ]; then device=$(readlink -f "$candidate"); break 2; fi
+  done
+  sleep 5
+done
+if [ -z "$device" ]; then echo "coffeetl: data volume ${a.dataVolumeId} never appeared" >&2; exit 1; fi
+if [ -z "$(blkid -o value -s TYPE "$device" || true)" ]; then mkfs.xfs -L coffeetl-grafana "$device"; fi
+install -d -m 0755 ${GRAFANA_DATA_DIR}
+uuid=$(blkid -o value -s UUID "$device")
+grep -q "$uuid" /etc/fstab || echo "UUID=$uuid ${GRAFANA_DATA_DIR} xfs defaults,nofail 0 2" >> /etc/fstab
+mountpoint -q ${GRAFANA_DATA_DIR} || mount ${GRAFANA_DATA_DIR}
+chown 472:0 ${GRAFANA_DATA_DIR}
 
 cat > /etc/systemd/system/coffeetl-grafana.service <<'UNIT'
 [Unit]
-Description=CoffeETL Grafana
+Description=CoffeETL Grafana (started by coffeetl-grafana-sync once its settings exist)
 After=docker.service network-online.target
 Requires=docker.service
-Wants=network-online.target
+RequiresMountsFor=${GRAFANA_DATA_DIR}
 
 [Service]
+EnvironmentFile=/opt/coffeetl/state/grafana.env
 Restart=always
 RestartSec=15
 TimeoutStartSec=600
-ExecStartPre=/opt/coffeetl/prepare-grafana.sh
 ExecStartPre=-/usr/bin/docker rm -f grafana
-ExecStart=/usr/bin/docker run --rm --name grafana -p ${a.port}:3000 --env-file /opt/coffeetl/grafana.env \\
-  -v grafana-data:/var/lib/grafana \\
-  -v /opt/coffeetl/grafana/provisioning:/etc/grafana/provisioning:ro \\
+ExecStart=/usr/bin/docker run --rm --name grafana -p 127.0.0.1:3000:3000 --env-file /opt/coffeetl/state/grafana.env \\
+  -v ${GRAFANA_DATA_DIR}:/var/lib/grafana \\
+  -v /opt/coffeetl/state/provisioning:/etc/grafana/provisioning:ro \\
   -v /opt/coffeetl/grafana/dashboards:/etc/grafana/dashboards/coffeetl:ro \\
-  -v /opt/coffeetl/secrets/grafana_admin_password:/run/secrets/grafana_admin_password:ro \\
-  ${a.image}
+  -v /opt/coffeetl/secrets:/run/secrets:ro \\
+  \${COFFEETL_IMAGE}
 ExecStop=/usr/bin/docker stop grafana
+UNIT
+
+cat > /etc/systemd/system/coffeetl-grafana-sync.service <<'UNIT'
+[Unit]
+Description=CoffeETL Grafana: apply grafana/ and settings from the assets bucket
+After=docker.service network-online.target
+Wants=network-online.target
+
+[Service]
+Type=oneshot
+TimeoutStartSec=900
+ExecStartPre=/bin/bash -c 'source /opt/coffeetl/host.env && aws s3 cp --only-show-errors "s3://$COFFEETL_BUCKET/grafana/host/sync.sh" /opt/coffeetl/sync.sh'
+ExecStart=/bin/bash /opt/coffeetl/sync.sh
+UNIT
+
+cat > /etc/systemd/system/coffeetl-grafana-sync.timer <<'UNIT'
+[Unit]
+Description=CoffeETL Grafana: poll the assets bucket
+
+[Timer]
+OnBootSec=10s
+OnUnitInactiveSec=60s
 
 [Install]
-WantedBy=multi-user.target
+WantedBy=timers.target
 UNIT
 systemctl daemon-reload
-systemctl enable --now coffeetl-grafana.service
+systemctl enable --now coffeetl-grafana-sync.timer
 `;
 }

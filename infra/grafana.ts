@@ -1,28 +1,43 @@
-// The Grafana host: an assets bucket holding the repository's grafana/ folder, an instance role
-// allowed only what Grafana needs, a security group admitting only the configured CIDRs on the
-// Grafana port (no SSH: Session Manager), a launch template (Amazon Linux 2023, IMDSv2 only with hop
-// limit 2 for the container, encrypted gp3 root, no key pair) and one instance from it, with an
-// Elastic IP so the URL survives the instance being replaced.
+// The Grafana host, reachable only through its HTTPS front (grafana-front.ts):
 //
-// AMI: the launch template's image is `resolve:ssm:<public AL2023 parameter>`, resolved by EC2 when an
-// instance launches, so a new AMI release changes nothing in the stack (no replacement on every
-// release); each new instance (e.g. after a dashboard change) boots the latest AL2023.
-// Rolling: the user data carries the digest of grafana/ and `userDataReplaceOnChange`, so a change
-// to any provisioning or dashboard file replaces the instance, which syncs the new files at boot.
+//   viewer ──https──► CloudFront (default certificate, WAF: grafanaAllowedCidrs)
+//                        │ http + secret origin header, from CloudFront's origin-facing addresses only
+//                        ▼
+//   EC2 (AL2023, IMDSv2) nginx :80 (checks the header) ──► Grafana container on 127.0.0.1:3000
+//        ├─ Grafana's database on its own encrypted EBS volume (survives instance replacement)
+//        ├─ grafana/ + settings.json from the assets bucket, re-applied every minute when
+//        │  grafana/VERSION changes (grafana/host/sync.sh): dashboards never replace the instance
+//        └─ reads the warehouse as the read-only reader identity (grafana-access.ts)
+//
+// Why this front (cost, eu-west-2 list prices): CloudFront's default certificate needs no domain;
+// a host on a public address whose security group admits only CloudFront's managed prefix list
+// costs the public IPv4 (~$3.60/month) and WAF (~$6/month: ACL + one rule). A private host would
+// need a NAT gateway (~$35/month + data) or interface endpoints for SSM, S3 (gateway, free),
+// Redshift Data API, CloudWatch and STS (~$8/month each per AZ) and still no route to Docker Hub and
+// grafana.com: more than the t4g.small host (~$13/month) itself. A private host is accepted only in
+// a client subnet that already has a NAT route (checked at preview), through a CloudFront VPC origin.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { join } from "node:path";
+import { READER_ROLE } from "../functions/warehouse/reader-role.js";
 import { REPO_ROOT } from "./bundle.js";
 import { slug } from "./config.js";
-import { readGrafanaAssets } from "./grafana-assets.js";
+import type { GrafanaExtraSettings } from "./grafana-config.js";
+import { GrafanaFront } from "./grafana-front.js";
+import { digestOf, readGrafanaAssets } from "./grafana-assets.js";
 import { renderGrafanaUserData } from "./grafana-user-data.js";
-import { assumeRolePolicy, parameterArn, policyJson, ssmDecryptStatement, type AwsContext, type PolicyStatement } from "./iam.js";
+import { GrafanaViewers } from "./grafana-viewers.js";
+import { arn, assumeRolePolicy, parameterArn, policyJson, type AwsContext, type PolicyStatement } from "./iam.js";
+import { SecretParameter } from "./secret-parameter.js";
 import { SecureBucket } from "./secure-bucket.js";
 
-export const GRAFANA_PORT = 3000;
+/** nginx on the host: the only port the front reaches. Grafana itself listens on loopback only. */
+export const ORIGIN_PORT = 80;
+export const CLOUDFRONT_ORIGIN_FACING_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing";
 
 /** The host's own settings, as the stack configuration gives them (infra/config.ts). */
-export interface GrafanaHostSettings {
+export interface GrafanaHostSettings extends GrafanaExtraSettings {
+  /** Who may reach Grafana: enforced at the front (WAF), never as a security group rule. */
   allowedCidrs: string[];
   instanceType: string;
   /** Architecture the AMI must match, derived from the instance type. */
@@ -36,6 +51,8 @@ export interface GrafanaHostSettings {
 export interface GrafanaArgs extends GrafanaHostSettings {
   context: AwsContext;
   stack: string;
+  /** Prefix of the stack's SSM parameters (e.g. /coffeetl/acme-prod). */
+  parameterPrefix: string;
   vpcId: pulumi.Input<string>;
   subnetId: pulumi.Input<string>;
   /** The folder uploaded to the assets bucket (default: the repository's grafana/). */
@@ -43,8 +60,13 @@ export interface GrafanaArgs extends GrafanaHostSettings {
   adminPasswordParameter: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
   /** The warehouse connection parameter (coffeetl:redshiftParameterName). */
   warehouseParameterName: string;
-  /** Data API and credential statements for the warehouse (see warehouse-access.ts). */
+  /** Data API and credential statements for the reader identity (grafana-access.ts). */
   warehouseStatements: PolicyStatement[];
+  /**
+   * A Serverless warehouse this stack creates: its loader (an IAMR user) may not create roles, so the
+   * reader role is created here once, as the namespace's admin; the loader's schema step grants on it.
+   */
+  readerBootstrap?: { workgroupName: pulumi.Input<string>; database: string; adminSecretArn: pulumi.Input<string> };
   tags?: Record<string, string>;
 }
 
@@ -54,6 +76,9 @@ export class Grafana extends pulumi.ComponentResource {
   readonly securityGroup: aws.ec2.SecurityGroup;
   readonly launchTemplate: aws.ec2.LaunchTemplate;
   readonly instance: aws.ec2.Instance;
+  readonly dataVolume: aws.ebs.Volume;
+  readonly front: GrafanaFront;
+  readonly viewers: GrafanaViewers;
   readonly url: pulumi.Output<string>;
   readonly assetsSha256: string;
 
@@ -62,55 +87,75 @@ export class Grafana extends pulumi.ComponentResource {
     const parent = { parent: this };
     const ctx = args.context;
 
-    // Dashboards and provisioning, one object per file.
+    if (args.readerBootstrap) {
+      new aws.redshiftdata.Statement(
+        `${name}-reader-role`,
+        {
+          workgroupName: args.readerBootstrap.workgroupName,
+          database: args.readerBootstrap.database,
+          secretArn: args.readerBootstrap.adminSecretArn,
+          sql: `CREATE ROLE ${READER_ROLE}`,
+          statementName: "coffeetl-create-reader-role",
+        },
+        parent,
+      );
+    }
+
+    // Secrets and viewer logins.
+    const originSecret = new SecretParameter(
+      `${name}-origin-secret`,
+      { parameterName: `${args.parameterPrefix}/grafana/origin-secret`, description: "CoffeETL Grafana: header CloudFront sends and the host checks", length: 40, tags: args.tags },
+      parent,
+    );
+    this.viewers = new GrafanaViewers(`${name}-viewers`, { viewers: args.viewers, parameterPrefix: args.parameterPrefix, tags: args.tags }, parent);
+
+    // Dashboards, provisioning and the host's sync script, one object per file.
     this.assets = new SecureBucket(
       `${name}-assets`,
       { bucketPrefix: `coffeetl-${slug(args.stack, 15)}-grafana-`, versioned: false, forceDestroy: true, tags: args.tags },
       parent,
     );
-    const { files, sha256 } = readGrafanaAssets(args.assetsDir ?? join(REPO_ROOT, "grafana"));
+    const { files, sha256 } = readGrafanaAssets(args.assetsDir ?? join(REPO_ROOT, "grafana"), { stack: args.stack });
     this.assetsSha256 = sha256;
     if (files.length === 0) pulumi.log.warn("grafana/ holds no provisioning or dashboard files: Grafana will start empty", this);
-    const objects = files.map(
-      (file) =>
-        new aws.s3.BucketObjectv2(
-          `${name}-asset-${file.path}`,
-          { bucket: this.assets.bucket.id, key: `grafana/${file.path}`, content: file.content, contentType: file.contentType, tags: args.tags },
-          { parent: this, dependsOn: this.assets.ready },
-        ),
-    );
+    for (const file of files) {
+      new aws.s3.BucketObjectv2(
+        `${name}-asset-${file.path}`,
+        { bucket: this.assets.bucket.id, key: `grafana/${file.path}`, content: file.content, contentType: file.contentType, tags: args.tags },
+        { parent: this, dependsOn: this.assets.ready },
+      );
+    }
 
-    // Instance role.
+    // Instance role: tagged so that, on Serverless, its IAMR database user holds the reader role.
     this.role = new aws.iam.Role(
       `${name}-role`,
-      { description: "CoffeETL Grafana host", assumeRolePolicy: assumeRolePolicy("ec2.amazonaws.com"), tags: args.tags },
+      { description: "CoffeETL Grafana host", assumeRolePolicy: assumeRolePolicy("ec2.amazonaws.com"), tags: { ...args.tags, RedshiftDbRoles: READER_ROLE } },
       parent,
     );
-    new aws.iam.RolePolicyAttachment(
-      `${name}-session-manager`,
-      { role: this.role.name, policyArn: pulumi.interpolate`arn:${ctx.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore` },
-      parent,
-    );
+    const ownParameters: pulumi.Input<string>[] = [
+      args.adminPasswordParameter.arn,
+      originSecret.arn,
+      ...this.viewers.accounts.map((a) => a.passwordParameterArn),
+      parameterArn(ctx, args.warehouseParameterName),
+    ];
     const rolePolicy = new aws.iam.RolePolicy(
       `${name}-policy`,
       {
         role: this.role.id,
         policy: policyJson([
-          {
-            Sid: "ListAssets",
-            Effect: "Allow",
-            Action: "s3:ListBucket",
-            Resource: this.assets.arn,
-            Condition: { StringLike: { "s3:prefix": ["grafana/", "grafana/*"] } },
-          },
+          { Sid: "ListAssets", Effect: "Allow", Action: "s3:ListBucket", Resource: this.assets.arn, Condition: { StringLike: { "s3:prefix": ["grafana/", "grafana/*"] } } },
           { Sid: "ReadAssets", Effect: "Allow", Action: "s3:GetObject", Resource: pulumi.interpolate`${this.assets.arn}/grafana/*` },
+          { Sid: "ReadOwnParameters", Effect: "Allow", Action: "ssm:GetParameter", Resource: ownParameters },
           {
-            Sid: "ReadOwnParameters",
+            // SecureStrings are decrypted by SSM with the parameter's ARN as encryption context: only these.
+            Sid: "DecryptOwnParameters",
             Effect: "Allow",
-            Action: "ssm:GetParameter",
-            Resource: [args.adminPasswordParameter.arn, parameterArn(ctx, args.warehouseParameterName)],
+            Action: "kms:Decrypt",
+            Resource: arn(ctx, "kms", "key/*"),
+            Condition: {
+              StringEquals: { "kms:ViaService": pulumi.interpolate`ssm.${ctx.region}.${ctx.dnsSuffix}`, "kms:EncryptionContext:PARAMETER_ARN": ownParameters },
+            },
           },
-          ssmDecryptStatement(ctx),
           ...args.warehouseStatements,
           {
             // CloudWatch metric reads take no resource; read-only, for the pipeline-health dashboard.
@@ -128,31 +173,46 @@ export class Grafana extends pulumi.ComponentResource {
             ],
             Resource: "*",
           },
+          // Session Manager (no SSH), without AmazonSSMManagedInstanceCore's read of every parameter.
+          { Sid: "SessionManagerRegistration", Effect: "Allow", Action: "ssm:UpdateInstanceInformation", Resource: arn(ctx, "ec2", "instance/*") },
+          {
+            Sid: "SessionManagerChannels",
+            Effect: "Allow",
+            Action: ["ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"],
+            Resource: "*",
+          },
         ]),
       },
       parent,
     );
     const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: this.role.name, tags: args.tags }, parent);
 
-    // Network: the Grafana port from the configured CIDRs only; out, HTTPS only (AWS APIs, package
-    // repositories, Docker Hub, grafana.com plugins). DNS, NTP and IMDS are not filtered by groups.
+    // Network: in, the origin port from CloudFront's origin-facing addresses only (no address range,
+    // no SSH); out, HTTPS (AWS APIs, Docker Hub, grafana.com plugins). DNS, NTP, IMDS are not filtered.
     this.securityGroup = new aws.ec2.SecurityGroup(
       `${name}-sg`,
-      { vpcId: args.vpcId, description: "CoffeETL Grafana: port 3000 from allowed CIDRs, HTTPS out", tags: args.tags },
+      { vpcId: args.vpcId, description: "CoffeETL Grafana: HTTP from CloudFront only, HTTPS out", tags: args.tags },
       parent,
     );
-    args.allowedCidrs.forEach(
-      (cidr, i) =>
-        new aws.vpc.SecurityGroupIngressRule(
-          `${name}-ingress-${i}`,
-          { securityGroupId: this.securityGroup.id, ipProtocol: "tcp", fromPort: GRAFANA_PORT, toPort: GRAFANA_PORT, cidrIpv4: cidr, description: "Grafana" },
-          parent,
-        ),
+    const cloudfront = aws.ec2.getManagedPrefixListOutput({ name: CLOUDFRONT_ORIGIN_FACING_PREFIX_LIST }, parent);
+    new aws.vpc.SecurityGroupIngressRule(
+      `${name}-ingress-cloudfront`,
+      { securityGroupId: this.securityGroup.id, ipProtocol: "tcp", fromPort: ORIGIN_PORT, toPort: ORIGIN_PORT, prefixListId: cloudfront.id, description: "CloudFront origin-facing" },
+      parent,
     );
     new aws.vpc.SecurityGroupEgressRule(
       `${name}-egress-https`,
       { securityGroupId: this.securityGroup.id, ipProtocol: "tcp", fromPort: 443, toPort: 443, cidrIpv4: "0.0.0.0/0", description: "HTTPS to AWS APIs and image/plugin registries" },
       parent,
+    );
+    const egressChecked = args.associatePublicIp ? pulumi.output(true) : requirePrivateEgress(args.vpcId, args.subnetId, this);
+
+    // Grafana's state: its own volume in the subnet's zone, kept when the instance is replaced.
+    const zone = aws.ec2.getSubnetOutput({ id: args.subnetId }, parent).availabilityZone;
+    this.dataVolume = new aws.ebs.Volume(
+      `${name}-data`,
+      { availabilityZone: zone, size: args.dataVolumeSizeGb, type: "gp3", encrypted: true, tags: { ...args.tags, Name: `coffeetl-${args.stack}-grafana-data` } },
+      { parent: this, protect: false },
     );
 
     this.launchTemplate = new aws.ec2.LaunchTemplate(
@@ -180,21 +240,10 @@ export class Grafana extends pulumi.ComponentResource {
       parent,
     );
 
+    // Names only, and nothing a dashboard, viewer or setting changes.
     const userData = pulumi
-      .all([ctx.region, this.assets.name, args.adminPasswordParameter.name])
-      .apply(([region, assetsBucket, adminPasswordParameter]) =>
-        renderGrafanaUserData({
-          region,
-          assetsBucket,
-          assetsSha256: sha256,
-          adminPasswordParameter,
-          warehouseParameter: args.warehouseParameterName,
-          image: args.image,
-          plugins: args.plugins,
-          stack: args.stack,
-          port: GRAFANA_PORT,
-        }),
-      );
+      .all([ctx.region, this.assets.name, this.dataVolume.id, egressChecked])
+      .apply(([region, assetsBucket, dataVolumeId]) => renderGrafanaUserData({ region, assetsBucket, dataVolumeId, stack: args.stack }));
     this.instance = new aws.ec2.Instance(
       name,
       {
@@ -203,19 +252,98 @@ export class Grafana extends pulumi.ComponentResource {
         userDataReplaceOnChange: true,
         tags: { ...args.tags, Name: `coffeetl-${args.stack}-grafana` },
       },
-      // A new template version (instance type, volume, network) also replaces the instance; it syncs
-      // the assets and assumes its role at first boot, so those come first.
-      { parent: this, dependsOn: [...objects, rolePolicy], replaceOnChanges: ["launchTemplate"] },
+      // A new template version (instance type, root volume, network) replaces the instance; the data
+      // volume moves to the new one. The role comes first: the host uses it at first boot.
+      { parent: this, dependsOn: [rolePolicy], replaceOnChanges: ["launchTemplate"] },
+    );
+    // Detach (after stopping the old instance, so Grafana's database is flushed) before attaching anew.
+    new aws.ec2.VolumeAttachment(
+      `${name}-data-attachment`,
+      { deviceName: "/dev/sdf", volumeId: this.dataVolume.id, instanceId: this.instance.id, stopInstanceBeforeDetaching: true },
+      { parent: this, deleteBeforeReplace: true },
     );
 
-    let host: pulumi.Output<string>;
     if (args.associatePublicIp) {
+      // A stable public name for CloudFront's origin while instances come and go.
       const ip = new aws.ec2.Eip(`${name}-ip`, { domain: "vpc", instance: this.instance.id, tags: args.tags }, parent);
-      host = ip.publicIp;
+      this.front = new GrafanaFront(
+        `${name}-front`,
+        { stack: args.stack, allowedCidrs: args.allowedCidrs, origin: { kind: "public", domainName: ip.publicDns }, originSecret: originSecret.parameter.value, tags: args.tags },
+        parent,
+      );
     } else {
-      host = this.instance.privateIp;
+      this.front = new GrafanaFront(
+        `${name}-front`,
+        {
+          stack: args.stack,
+          allowedCidrs: args.allowedCidrs,
+          origin: { kind: "vpc", instanceArn: this.instance.arn, privateDnsName: this.instance.privateDns },
+          originSecret: originSecret.parameter.value,
+          tags: args.tags,
+        },
+        parent,
+      );
     }
-    this.url = pulumi.interpolate`http://${host}:${GRAFANA_PORT}`;
-    this.registerOutputs({ url: this.url, instanceId: this.instance.id, assetsBucket: this.assets.name });
+    this.url = this.front.url;
+
+    // What the host applies on its own (grafana/host/sync.sh): names, never values.
+    const settings = pulumi.jsonStringify({
+      stack: args.stack,
+      rootUrl: pulumi.interpolate`${this.url}/`,
+      image: args.image,
+      plugins: args.plugins,
+      warehouseParameter: args.warehouseParameterName,
+      readerDbUser: args.readerDbUser,
+      adminPasswordParameter: args.adminPasswordParameter.name,
+      originSecretParameter: originSecret.name,
+      viewers: this.viewers.accounts.map((a) => ({ login: a.login, email: a.email, ...(a.name ? { name: a.name } : {}), passwordParameter: a.passwordParameter })),
+    });
+    const settingsObject = new aws.s3.BucketObjectv2(
+      `${name}-settings`,
+      { bucket: this.assets.bucket.id, key: "grafana/settings.json", content: settings, contentType: "application/json", tags: args.tags },
+      { parent: this, dependsOn: this.assets.ready },
+    );
+    // Written last: the host applies a new version when this object's ETag changes.
+    new aws.s3.BucketObjectv2(
+      `${name}-version`,
+      {
+        bucket: this.assets.bucket.id,
+        key: "grafana/VERSION",
+        content: settings.apply((s) => `${digestOf([["files", sha256], ["settings.json", s]])}\n`),
+        contentType: "text/plain",
+        tags: args.tags,
+      },
+      { parent: this, dependsOn: [settingsObject] },
+    );
+
+    this.registerOutputs({ url: this.url, instanceId: this.instance.id, assetsBucket: this.assets.name, viewerParameters: this.viewers.accounts.map((a) => a.passwordParameter) });
   }
+}
+
+/** Why a private host in `subnet` (route table `tableId` with `routes`) could not get out, or undefined. */
+export function privateEgressProblem(subnet: string, tableId: string | undefined, routes: { cidrBlock?: string; natGatewayId?: string; transitGatewayId?: string; networkInterfaceId?: string }[]): string | undefined {
+  const out = routes.find((r) => r.cidrBlock === "0.0.0.0/0" && (r.natGatewayId || r.transitGatewayId || r.networkInterfaceId));
+  if (out) return undefined;
+  return (
+    `coffeetl:grafanaPublicIp is false, but subnet ${subnet} has no route to the internet through a NAT gateway, transit gateway or appliance ` +
+    `(route table ${tableId ?? "not found"}): the host could not install Grafana or reach AWS. Use a subnet with such a route, or keep grafanaPublicIp true ` +
+    "(a public address that admits only CloudFront)"
+  );
+}
+
+/**
+ * A host without a public address needs a way out (image, plugins, AWS APIs): its subnet's route
+ * table must send 0.0.0.0/0 to a NAT gateway, a transit gateway or an appliance. Checked at preview.
+ */
+function requirePrivateEgress(vpcId: pulumi.Input<string>, subnetId: pulumi.Input<string>, parent: pulumi.Resource): pulumi.Output<boolean> {
+  const opts = { parent };
+  return pulumi.all([vpcId, subnetId]).apply(async ([vpc, subnet]) => {
+    const explicit = await aws.ec2.getRouteTables({ vpcId: vpc, filters: [{ name: "association.subnet-id", values: [subnet] }] }, opts);
+    const main = explicit.ids?.length ? explicit : await aws.ec2.getRouteTables({ vpcId: vpc, filters: [{ name: "association.main", values: ["true"] }] }, opts);
+    const tableId = main.ids?.[0];
+    const routes = tableId ? ((await aws.ec2.getRouteTable({ routeTableId: tableId }, opts)).routes ?? []) : [];
+    const problem = privateEgressProblem(subnet, tableId, routes);
+    if (problem) throw new Error(problem);
+    return true;
+  });
 }

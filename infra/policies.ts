@@ -98,6 +98,11 @@ export const ACTIONS_WITHOUT_RESOURCES = new Set([
   "redshift-data:DescribeStatement",
   "redshift-data:GetStatementResult",
   "redshift-data:CancelStatement",
+  // Session Manager's channels (no resource-level permissions).
+  "ssmmessages:CreateControlChannel",
+  "ssmmessages:CreateDataChannel",
+  "ssmmessages:OpenControlChannel",
+  "ssmmessages:OpenDataChannel",
 ]);
 
 /** Lambda runtimes not deprecated (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html). */

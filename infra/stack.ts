@@ -12,6 +12,7 @@ import { BucketTrigger, caseInsensitiveSuffixes } from "./bucket-trigger.js";
 import { DeadLetterQueue } from "./dead-letter-queue.js";
 import { PipelineFunction } from "./function.js";
 import { Grafana } from "./grafana.js";
+import { grafanaWarehouseStatements } from "./grafana-access.js";
 import { lookupAwsContext, parameterArn, ssmDecryptStatement, type AwsContext } from "./iam.js";
 import { LoadQueue } from "./load-queue.js";
 import { Network } from "./network.js";
@@ -33,6 +34,8 @@ export interface StackOutputs {
   /** For a client-managed warehouse: grant the COPY role s3:GetObject and s3:ListBucket on it. */
   transformedBucketArn: pulumi.Output<string>;
   grafanaUrl: pulumi.Output<string>;
+  /** One SecureString per coffeetl:grafanaViewers login (its generated password). */
+  grafanaViewerPasswordParameters: pulumi.Output<string[]>;
   grafanaAdminPasswordParameter: pulumi.Output<string>;
   grafanaAssetsBucketName: pulumi.Output<string>;
   grafanaInstanceId: pulumi.Output<string>;
@@ -270,9 +273,13 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     vpcId: network.vpcId,
     subnetId: network.hostSubnetId,
     ...config.grafana,
+    parameterPrefix: config.parameterPrefix,
     adminPasswordParameter: grafanaPassword,
     warehouseParameterName: config.redshiftParameterName,
-    warehouseStatements: warehouseAccessStatements(ctx, target, "grafana"),
+    warehouseStatements: grafanaWarehouseStatements(ctx, target, config.grafana.readerDbUser),
+    readerBootstrap: warehouse
+      ? { workgroupName: warehouse.workgroupName, database: config.serverless.database, adminSecretArn: warehouse.namespace.adminPasswordSecretArn }
+      : undefined,
     tags,
   }, warehouse ? { dependsOn: [warehouse] } : undefined);
 
@@ -282,6 +289,7 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     transformedBucketName: transformed.name,
     transformedBucketArn: transformed.arn,
     grafanaUrl: grafana.url,
+    grafanaViewerPasswordParameters: pulumi.all(grafana.viewers.accounts.map((a) => a.passwordParameter)),
     grafanaAdminPasswordParameter: grafanaPassword.name,
     grafanaAssetsBucketName: grafana.assets.name,
     grafanaInstanceId: grafana.instance.id,

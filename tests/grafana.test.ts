@@ -3,11 +3,16 @@
 // fresh local warehouse (generated data, and ../shared/samples when present); and a deliberately
 // broken dashboard showing that each kind of problem is caught.
 import { readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { text } from "node:stream/consumers";
+import { generateSample, sampleFileName } from "../functions/core/sample.js";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { checkQueries, checkStructure } from "../grafana/lib/check.js";
-import { expandMacros, interpolateVariables, parseGrafanaTime, renderSql, variableReferences, type VariableValues } from "../grafana/lib/interpolate.js";
+import { expandMacros, formatWallClock, interpolateVariables, parseGrafanaTime, parseTimeInput, renderSql, variableReferences, type VariableValues } from "../grafana/lib/interpolate.js";
+import { runDashboard } from "../grafana/lib/run.js";
 import {
   allPanels,
   GRAFANA_DIR,
@@ -17,7 +22,7 @@ import {
   readProvisionedDataSources,
   type Dashboard,
 } from "../grafana/lib/model.js";
-import { FIXTURES, generatedWarehouse, hasSharedSamples, SHARED_SAMPLES, sharedSamplesWarehouse, type TestWarehouse } from "./fixtures/grafana/warehouse.js";
+import { FIXTURES, generatedWarehouse, hasSharedSamples, openTestWarehouse, SHARED_SAMPLES, sharedSamplesWarehouse, type TestWarehouse } from "./fixtures/grafana/warehouse.js";
 
 const dashboards = readDashboards();
 const datasources = readProvisionedDataSources(provisioningFiles());
@@ -230,6 +235,105 @@ test("the broken fixture fails at run time: broken SQL, undefined variable, time
   expectError(errors, /variable \$early: undefined variable \$late/);
   expectError(errors, /panel "Time series without a time column": time series needs a "time" column/);
   expectError(errors, /unknown macro \$__timeFiltr/);
+});
+
+test("as Grafana renders them: thresholds on every stat, an explicit time zone; both missing are caught", () => {
+  for (const d of dashboards.map((f) => f.dashboard!)) {
+    assert.is(d.timezone, "Europe/London", `${d.uid}: UK time, said so on the time picker`);
+    for (const p of allPanels(d).filter((x) => x.type === "stat")) assert.ok(p.fieldConfig?.defaults?.thresholds?.steps?.length, `${p.title} has thresholds`);
+  }
+  const bare = JSON.parse(JSON.stringify(byUid("coffeetl-sales"))) as Dashboard;
+  bare.uid = "bare";
+  delete bare.timezone;
+  delete allPanels(bare)[0]!.fieldConfig!.defaults!.thresholds;
+  const errors = checkStructure([{ file: "bare.json", text: "{}", dashboard: bare }], datasources);
+  expectError(errors, /bare: set an explicit "timezone"/);
+  expectError(errors, /panel "Revenue": stat has no thresholds \(Grafana's default turns it red from 80\)/);
+});
+
+test("till times (UK local) are converted to UTC instants, so Grafana's Europe/London display shows them as written", async () => {
+  assert.ok(generated, "needs the generated warehouse");
+  const db = generated!.pipeline.warehouse;
+  const [row] = await db.query<{ winter: string; summer: string }>(
+    `SELECT TO_CHAR(TIMESTAMP '2024-01-15 12:00:00' AT TIME ZONE 'Europe/London' AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS winter,
+            TO_CHAR(TIMESTAMP '2024-07-15 12:00:00' AT TIME ZONE 'Europe/London' AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') AS summer`,
+  );
+  assert.equal(row, { winter: "2024-01-15 12:00", summer: "2024-07-15 11:00" });
+  const sales = (await runDashboard(byUid("coffeetl-sales"), db)).panels;
+  const [latest] = await db.query<{ t: string }>("SELECT TO_CHAR(MAX(transaction_time), 'YYYY-MM-DD HH24:MI') AS t FROM transactions");
+  const shown = sales.find((p) => p.panel.title === "Latest sale (freshness)")!.frames[0]!.fields[0]!.values[0] as number;
+  assert.is(formatWallClock(new Date(shown), "Europe/London"), latest!.t, "the newest till time, shown as written");
+});
+
+test("Busiest hours: average sales per trading day of each weekday, not a sum that favours weekdays occurring more often", async () => {
+  assert.ok(generated, "needs the generated warehouse");
+  const db = generated!.pipeline.warehouse;
+  // Two more Saturdays at one branch: Saturday now occurs on three days, other weekdays on one.
+  const extra = await mkdtemp(join(tmpdir(), "coffeetl-saturdays-"));
+  for (const date of ["2024-03-16", "2024-03-23"]) await writeFile(join(extra, sampleFileName("Leeds", date, 9)), await text(generateSample({ branch: "Leeds", date, rows: 30, seed: 3 })));
+  assert.ok((await generated!.pipeline.ingest([extra])).every((r) => r.ok));
+  await rm(extra, { recursive: true, force: true });
+  const run = await runDashboard(byUid("coffeetl-sales"), db);
+  const table = run.panels.find((p) => p.panel.title?.startsWith("Busiest hours"))!.frames[0]!;
+  // Independently: every sale's till time, grouped here in JavaScript.
+  const times = (await db.query<{ t: string }>("SELECT TO_CHAR(transaction_time, 'YYYY-MM-DD HH24:MI') AS t FROM transactions")).map((r) => r.t);
+  const NAMES = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+  const days = new Map<number, Set<string>>();
+  const cells = new Map<string, number>();
+  for (const t of times) {
+    const dow = new Date(`${t.slice(0, 10)}T00:00:00Z`).getUTCDay();
+    (days.get(dow) ?? days.set(dow, new Set()).get(dow)!).add(t.slice(0, 10));
+    const key = `${dow} ${t.slice(11, 13)}:00`;
+    cells.set(key, (cells.get(key) ?? 0) + 1);
+  }
+  const hours = table.fields[0]!.values as string[];
+  let checked = 0;
+  for (const [key, count] of cells) {
+    const [dow, hour] = key.split(" ");
+    const value = table.fields.find((f) => f.name === NAMES[Number(dow)])!.values[hours.indexOf(hour!)] as number;
+    assert.ok(Math.abs(value - count / days.get(Number(dow))!.size) < 1e-9, `${NAMES[Number(dow)]} ${hour}: ${value} vs ${count}/${days.get(Number(dow))!.size}`);
+    checked++;
+  }
+  assert.ok(checked > 20, `${checked} cells checked`);
+  assert.ok([...days.values()].some((d) => d.size > 1), "some weekday occurs on several days (the case a sum gets wrong)");
+});
+
+test("options as Grafana's URL gives them: a branch, a range; unknown values are clear errors", async () => {
+  assert.ok(generated, "needs the generated warehouse");
+  const db = generated!.pipeline.warehouse;
+  const run = await runDashboard(byUid("coffeetl-sales"), db, { from: "2024-03-20", to: "2024-03-30 23:59", variables: { branch: ["Leeds"] } });
+  assert.equal(run.errors, []);
+  assert.is(run.rangeReason, "given");
+  const [truth] = await db.query<{ n: string }>(
+    "SELECT COUNT(*) AS n FROM transactions t JOIN branches b ON b.branch_id = t.branch_id WHERE b.branch_name = 'Leeds' AND t.transaction_time BETWEEN '2024-03-20 00:00' AND '2024-03-30 23:59'",
+  );
+  assert.is(run.panels.find((p) => p.panel.title === "Sales")!.frames[0]!.fields[0]!.values[0], Number(truth!.n));
+  const whole = await runDashboard(byUid("coffeetl-sales"), db);
+  assert.match(whole.rangeReason, /whole history/);
+  const [all] = await db.query<{ n: string }>("SELECT COUNT(*) AS n FROM transactions");
+  assert.is(whole.panels.find((p) => p.panel.title === "Sales")!.frames[0]!.fields[0]!.values[0], Number(all!.n), "the default range shows every sale");
+  const bad = await runDashboard(byUid("coffeetl-sales"), db, { variables: { branch: ["Atlantis"] } });
+  expectError(bad.errors, /variable \$branch: "Atlantis" is not one of its values \(Chesterfield, Leeds, London Brixton/);
+  const backwards = await runDashboard(byUid("coffeetl-sales"), db, { from: "2024-03-30", to: "2024-03-01" });
+  expectError(backwards.errors, /must end after it starts/);
+  assert.throws(() => parseTimeInput("last tuesday", new Date(), "Europe/London"), /use now-7d, 2024-03-01/);
+  assert.is(parseTimeInput("2024-07-01 09:00", new Date(), "Europe/London").toISOString(), "2024-07-01T08:00:00.000Z");
+});
+
+test("an empty warehouse: no errors, every SQL panel is \"No data\" or zero", async () => {
+  const empty = await openTestWarehouse(async () => []);
+  try {
+    await empty.pipeline.warehouse.ensureSchema();
+    for (const f of dashboards) {
+      const run = await runDashboard(f.dashboard!, empty.pipeline.warehouse);
+      assert.equal(run.errors, [], f.dashboard!.uid);
+      for (const p of run.panels.filter((x) => x.kind === "sql")) assert.equal(p.errors, [], p.panel.title);
+      assert.ok(run.panels.filter((p) => p.empty).length >= 4, `${f.dashboard!.uid}: panels with no data`);
+      assert.match(run.rangeReason, /no data yet/);
+    }
+  } finally {
+    await empty.dispose();
+  }
 });
 
 if (hasSharedSamples()) {

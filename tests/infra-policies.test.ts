@@ -90,7 +90,11 @@ const cases: [string, string, () => DeclaredResource[]][] = [
         p.policy = JSON.stringify(doc);
       }),
   ],
-  ["FullAccess policy", "iam-no-full-access-managed-policies", () => mutate("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "grafana-session-manager", (p) => (p.policyArn = "arn:aws:iam::aws:policy/AmazonS3FullAccess"))],
+  [
+    "FullAccess policy",
+    "iam-no-full-access-managed-policies",
+    () => add({ type: "aws:iam/rolePolicyAttachment:RolePolicyAttachment", name: "grafana-s3", id: "att-1", props: { role: "grafana-role", policyArn: "arn:aws:iam::aws:policy/AmazonS3FullAccess" } }),
+  ],
   ["permission without sourceAccount", "lambda-permission-scoped", () => mutate("aws:lambda/permission:Permission", "raw-to-extract-transform-permission", (p) => delete p.sourceAccount)],
   ["deprecated runtime", "lambda-supported-runtime", () => mutate("aws:lambda/function:Function", "load", (p) => (p.runtime = "nodejs18.x"))],
   ["no failure destination", "lambda-async-failures-kept", () => without("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", "extract-transform-async")],
@@ -108,7 +112,7 @@ const cases: [string, string, () => DeclaredResource[]][] = [
   ["IMDSv1", "ec2-imdsv2-required", () => mutate("aws:ec2/launchTemplate:LaunchTemplate", "grafana-template", (p) => (p.metadataOptions.httpTokens = "optional"))],
   ["unencrypted root", "ec2-ebs-encrypted", () => mutate("aws:ec2/launchTemplate:LaunchTemplate", "grafana-template", (p) => (p.blockDeviceMappings[0].ebs.encrypted = "false"))],
   ["key pair", "ec2-no-key-pair", () => mutate("aws:ec2/instance:Instance", "grafana", (p) => (p.keyName = "ops"))],
-  ["world ingress", "ec2-no-world-ingress", () => mutate("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "grafana-ingress-0", (p) => (p.cidrIpv4 = "0.0.0.0/0"))],
+  ["world ingress", "ec2-no-world-ingress", () => mutate("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "grafana-ingress-cloudfront", (p) => (p.cidrIpv4 = "0.0.0.0/0"))],
   [
     "SSH",
     "ec2-no-ssh-rdp",

@@ -22,23 +22,26 @@ const allowed = (policy: string, action: string) => statementsOf(h.one("aws:iam/
 const arn = (resource: string) => `arn:aws:redshift:eu-west-2:${ACCOUNT}:${resource}`;
 
 test("Data API and credentials narrowed to the named cluster, user and database", () => {
-  for (const policy of ["load-policy", "grafana-policy"]) {
+  for (const [policy, user] of [["load-policy", "coffeetl_loader"], ["grafana-policy", "coffeetl_grafana"]] as const) {
     assert.equal(allowed(policy, "redshift-data:ExecuteStatement")[0]?.Resource, [arn("cluster:acme-dw")], policy);
-    assert.equal(allowed(policy, "redshift:GetClusterCredentials")[0]?.Resource, [arn("dbuser:acme-dw/coffeetl_loader"), arn("dbname:acme-dw/analytics")], policy);
+    // Grafana: its own read-only user (tests/infra-grafana.test.ts), never the loader's.
+    assert.equal(allowed(policy, "redshift:GetClusterCredentials")[0]?.Resource, [arn(`dbuser:acme-dw/${user}`), arn("dbname:acme-dw/analytics")], policy);
     assert.is(allowed(policy, "redshift-serverless:GetCredentials").length, 0, policy);
     assert.is(allowed(policy, "secretsmanager:GetSecretValue").length, 0, "dbUser given: temporary credentials, no secret");
   }
   assert.equal(allowed("load-policy", "ssm:GetParameter")[0]?.Resource, `arn:aws:ssm:eu-west-2:${ACCOUNT}:parameter/clients/acme/redshift`);
 });
 
-test("the client's network: no VPC built, Grafana in the given subnet, private URL, no Elastic IP", () => {
+test("the client's network: no VPC built, Grafana in the given subnet, private address behind CloudFront, no Elastic IP", () => {
   assert.is(h.byType("awsx:ec2:Vpc").length, 0);
   assert.is(h.byType("aws:ec2/eip:Eip").length, 0);
   assert.is(h.one("aws:ec2/securityGroup:SecurityGroup", "grafana-sg").inputs.vpcId, "vpc-0123abcd");
   const nic = h.one("aws:ec2/launchTemplate:LaunchTemplate", "grafana-template").inputs.networkInterfaces[0];
   assert.equal([nic.subnetId, nic.associatePublicIpAddress], ["subnet-0456ef", "false"]);
-  assert.is(h.outputs.grafanaUrl, "http://10.42.0.10:3000");
-  assert.equal(h.byType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").map((r) => r.inputs.cidrIpv4), ["10.20.0.0/16", "192.0.2.10/32"]);
+  assert.is(h.outputs.grafanaUrl, "https://d111111abcdef8.cloudfront.net");
+  // The CIDRs are enforced at the front (WAF), never as security group rules.
+  assert.equal(h.one("aws:wafv2/ipSet:IpSet", "grafana-front-allowed").inputs.addresses, ["10.20.0.0/16", "192.0.2.10/32"]);
+  assert.equal(h.byType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").map((r) => [r.inputs.cidrIpv4, r.inputs.prefixListId]), [[undefined, "pl-4fa04526"]]);
 });
 
 test("tuning keys reach the resources", () => {

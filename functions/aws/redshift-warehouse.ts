@@ -28,6 +28,7 @@ import {
   resultsFromRows,
   selectLoadStatement,
 } from "../warehouse/sql.js";
+import { DEFAULT_READER_DB_USER, ensureRedshiftReaderRole } from "../warehouse/reader-role.js";
 import { REDSHIFT_DIALECT, copyManifest, copyStatement } from "./redshift-sql.js";
 import type { RedshiftConnection } from "./ssm.js";
 
@@ -143,6 +144,7 @@ export class RedshiftWarehouse implements Warehouse {
 
   async ensureSchema(): Promise<void> {
     await this.batch([...REDSHIFT_CREATE_TABLES], "create schema", CREATE_RACE);
+    await ensureRedshiftReaderRole(this, { readerDbUser: this.connection.target.kind === "provisioned" ? (this.connection.readerDbUser ?? DEFAULT_READER_DB_USER) : undefined, log: this.log });
   }
 
   async load(request: LoadRequest): Promise<LoadResult> {

@@ -121,6 +121,8 @@ export interface RedshiftConnection {
   target: RedshiftTarget;
   /** The IAM role Redshift assumes to read the transformed bucket in COPY. */
   copyRoleArn: string;
+  /** Provisioned: Grafana's own read-only database user (functions/warehouse/reader-role.ts); never the loader's. */
+  readerDbUser?: string;
 }
 
 export const IAM_ROLE_ARN = /^arn:aws(?:-[a-z]+)*:iam::\d{12}:role\/[A-Za-z0-9+=,.@_\/-]{1,512}$/;
@@ -160,6 +162,8 @@ export function parseConnection(text: string, name: string): RedshiftConnection 
 
   const copyRoleArn = str("copyRoleArn") ?? fail(`is missing "copyRoleArn" (the IAM role Redshift uses to COPY from S3)`);
   check("copyRoleArn", copyRoleArn, IAM_ROLE_ARN, "an IAM role ARN (arn:aws:iam::<account>:role/<name>)");
+  const readerDbUser = str("readerDbUser");
+  if (readerDbUser !== undefined) check("readerDbUser", readerDbUser, DB_USER, "a database user name");
 
   const workgroupName = str("workgroupName");
   const clusterIdentifier = str("clusterIdentifier");
@@ -196,6 +200,7 @@ export function parseConnection(text: string, name: string): RedshiftConnection 
         ? { ...base, secretArn: check("secretArn", secretArn, SECRET_ARN, "a Secrets Manager secret ARN") }
         : { ...base, dbUser: check("dbUser", dbUser!, DB_USER, "a database user name") },
       copyRoleArn,
+      ...(readerDbUser !== undefined ? { readerDbUser } : {}),
     };
   }
 
@@ -215,6 +220,7 @@ export function parseConnection(text: string, name: string): RedshiftConnection 
       dbUser: check("user", user, DB_USER, "a database user name"),
     },
     copyRoleArn,
+    ...(readerDbUser !== undefined ? { readerDbUser } : {}),
   };
 }
 

@@ -9,6 +9,7 @@ import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import type { FileOutcome, LoadRequest, LoadResult, TableFile, Warehouse } from "../app/ports.js";
 import { ADDED_COLUMNS, COLUMNS, CREATE_INDEXES, CREATE_TABLES, LOAD_TABLES, TABLES, type TableName } from "../core/schema.js";
+import { postgresReaderRoleStatements } from "../warehouse/reader-role.js";
 import {
   KeyMismatchError,
   POSTGRES_DIALECT,
@@ -196,7 +197,7 @@ export class PostgresWarehouse implements Warehouse {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.connection.transaction(async (s) => {
-          for (const statement of [...CREATE_TABLES, ...ADDED_COLUMNS, ...CREATE_INDEXES]) await s.query(statement);
+          for (const statement of [...CREATE_TABLES, ...ADDED_COLUMNS, ...CREATE_INDEXES, ...postgresReaderRoleStatements()]) await s.query(statement);
         });
         break;
       } catch (error) {

@@ -93,6 +93,8 @@ export function checkStructure(files: DashboardFile[], datasources: ProvisionedD
     else uids.set(d.uid, basename(f.file));
     if ("id" in d && d.id !== null) errors.push(`${at}: remove the numeric "id" (Grafana assigns it)`);
     if (!d.title?.trim()) errors.push(`${at}: dashboard has no title`);
+    // The viewer's browser zone would shift every till time by the viewer's offset.
+    if (!d.timezone || d.timezone === "browser") errors.push(`${at}: set an explicit "timezone" (e.g. Europe/London), not the viewer's browser zone`);
     try {
       timeRangeOf(d.time, new Date());
     } catch (error) {
@@ -150,6 +152,8 @@ export function checkStructure(files: DashboardFile[], datasources: ProvisionedD
       }
       if (p.type === "row") continue;
       if (!p.fieldConfig?.defaults?.unit) errors.push(`${where}: no unit (fieldConfig.defaults.unit)`);
+      // Without thresholds Grafana colours a stat green below 80 and red from 80 (its default).
+      if (p.type === "stat" && !(p.fieldConfig?.defaults?.thresholds?.steps ?? []).length) errors.push(`${where}: stat has no thresholds (Grafana's default turns it red from 80)`);
       checkDatasource(where, p.datasource, byUid, errors);
       const targets = p.targets ?? [];
       if (!targets.length) errors.push(`${where}: no queries`);
@@ -199,7 +203,11 @@ export async function checkQueries(files: DashboardFile[], db: QueryRunner, opti
     runs.push({ file: f.file, run });
     const at = label(f);
     for (const e of run.errors) errors.push(`${at}: ${e}`);
-    for (const p of run.panels) for (const e of p.errors) errors.push(`${at}: ${panelLabel(p.panel)}: ${e}`);
+    for (const p of run.panels) {
+      for (const e of p.errors) errors.push(`${at}: ${panelLabel(p.panel)}: ${e}`);
+      // On a warehouse holding data, every panel must show something.
+      if (p.kind === "sql" && !p.errors.length && p.empty) errors.push(`${at}: ${panelLabel(p.panel)}: returned no rows`);
+    }
   }
   return { errors, runs };
 }

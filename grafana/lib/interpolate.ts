@@ -200,3 +200,49 @@ export function interpolateVariables(text: string, values: VariableValues, optio
 export function renderSql(rawSQL: string, values: VariableValues, range: TimeRange): string {
   return expandMacros(interpolateVariables(rawSQL, values, { forSql: true }), range);
 }
+
+/** Milliseconds to add to a UTC instant to get the wall-clock time in `timeZone` (an IANA name or "utc"). */
+export function zoneOffsetMs(ms: number, timeZone: string): number {
+  if (!timeZone || timeZone.toLowerCase() === "utc") return 0;
+  const parts = new Intl.DateTimeFormat("en-GB", {
+    timeZone,
+    hourCycle: "h23",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+  }).formatToParts(new Date(ms));
+  const n = (type: string) => Number(parts.find((p) => p.type === type)?.value);
+  return Date.UTC(n("year"), n("month") - 1, n("day"), n("hour"), n("minute"), n("second")) - Math.floor(ms / 1000) * 1000;
+}
+
+/** The UTC instant of a wall-clock time in `timeZone` (the later one in an autumn fold). */
+export function wallClockToUtc(wall: { y: number; mo: number; d: number; h?: number; mi?: number; s?: number }, timeZone: string): Date {
+  const naive = Date.UTC(wall.y, wall.mo - 1, wall.d, wall.h ?? 0, wall.mi ?? 0, wall.s ?? 0);
+  let ms = naive - zoneOffsetMs(naive, timeZone);
+  ms = naive - zoneOffsetMs(ms, timeZone);
+  return new Date(ms);
+}
+
+/**
+ * A time as `coffeetl dashboards --from/--to` (and Grafana's URL) take it: relative (`now-7d`),
+ * epoch milliseconds, a date or a date and time without zone (read in the dashboard's `timeZone`),
+ * or an ISO time with a zone.
+ */
+export function parseTimeInput(text: string, now: Date, timeZone: string): Date {
+  const t = text.trim();
+  if (t.startsWith("now")) return parseGrafanaTime(t, now);
+  if (/^\d{12,}$/.test(t)) return new Date(Number(t));
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?$/.exec(t);
+  if (m) return wallClockToUtc({ y: +m[1]!, mo: +m[2]!, d: +m[3]!, h: +(m[4] ?? 0), mi: +(m[5] ?? 0), s: +(m[6] ?? 0) }, timeZone);
+  const d = new Date(t);
+  if (Number.isNaN(d.getTime())) throw new Error(`cannot read time ${JSON.stringify(text)}: use now-7d, 2024-03-01, "2024-03-01 09:00" or epoch milliseconds`);
+  return d;
+}
+
+/** `2024-03-01 09:00` in `timeZone`. */
+export function formatWallClock(d: Date, timeZone: string): string {
+  return new Date(d.getTime() + zoneOffsetMs(d.getTime(), timeZone)).toISOString().slice(0, 16).replace("T", " ");
+}

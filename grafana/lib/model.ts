@@ -55,7 +55,7 @@ export interface Panel {
   description?: string;
   datasource?: DataSourceRef | string | null;
   gridPos?: GridPos;
-  fieldConfig?: { defaults?: Record<string, unknown> & { unit?: string; decimals?: number }; overrides?: FieldOverride[] };
+  fieldConfig?: { defaults?: Record<string, unknown> & { unit?: string; decimals?: number; thresholds?: { mode?: string; steps?: { color: string; value: number | null }[] } }; overrides?: FieldOverride[] };
   options?: Record<string, unknown>;
   targets?: Target[];
   panels?: Panel[];
@@ -77,6 +77,8 @@ export interface Variable {
   multi?: boolean;
   includeAll?: boolean;
   allValue?: string | null;
+  /** 0 shown, 1 label hidden, 2 variable hidden. */
+  hide?: number;
   current?: VariableOption;
   options?: VariableOption[];
 }

@@ -5,11 +5,27 @@
   "use strict";
   var data = JSON.parse(document.getElementById("preview-data").textContent);
   var charts = [];
-  var COLORS = ["#73bf69", "#f2cc0c", "#8ab8ff", "#ff780a", "#f2495c", "#5794f2", "#b877d9", "#705da0", "#37872d", "#fade2a"];
+  // Grafana's classic palette (50 colours): 18+ branches get distinct colours.
+  var COLORS = ["#7EB26D", "#EAB839", "#6ED0E0", "#EF843C", "#E24D42", "#1F78C1", "#BA43A9", "#705DA0", "#508642", "#CCA300",
+    "#447EBC", "#C15C17", "#890F02", "#0A437C", "#6D1F62", "#584477", "#B7DBAB", "#F4D598", "#70DBED", "#F9BA8F",
+    "#F29191", "#82B5D8", "#E5A8E2", "#AEA2E0", "#629E51", "#E5AC0E", "#64B0C8", "#E0752D", "#BF1B00", "#0A50A1",
+    "#962D82", "#614D93", "#9AC48A", "#F2C96D", "#65C5DB", "#F9934E", "#EA6460", "#5195CE", "#D683CE", "#806EB7",
+    "#3F6833", "#967302", "#2F575E", "#99440A", "#58140C", "#052B51", "#511749", "#3F2B5B", "#E0F9D7", "#FCEACA"];
+  /** Grafana's default when a panel sets no thresholds: green, then red from 80. */
+  var DEFAULT_THRESHOLDS = { mode: "absolute", steps: [{ color: "green", value: null }, { color: "red", value: 80 }] };
+  var zone = "utc";
 
   function pad(n) { return (n < 10 ? "0" : "") + n; }
+  /** Milliseconds to add to a UTC instant for the wall clock in the dashboard's time zone. */
+  function offset(ms) {
+    if (!zone || zone === "utc") return 0;
+    var parts = new Intl.DateTimeFormat("en-GB", { timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" }).formatToParts(new Date(ms));
+    var n = function (t) { return Number(parts.filter(function (p) { return p.type === t; })[0].value); };
+    return Date.UTC(n("year"), n("month") - 1, n("day"), n("hour"), n("minute"), n("second")) - Math.floor(ms / 1000) * 1000;
+  }
+  function wall(ms) { return ms + offset(ms); }
   function iso(ms) {
-    var d = new Date(ms);
+    var d = new Date(wall(ms));
     return d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) + " " + pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + ":" + pad(d.getUTCSeconds());
   }
   function fromNow(ms) {
@@ -38,7 +54,7 @@
     }
   }
   function fieldConfig(panel, name) {
-    var d = panel.fieldConfig.defaults || {}, cfg = { unit: d.unit, decimals: d.decimals, cell: (d.custom || {}).cellOptions, thresholds: d.thresholds };
+    var d = panel.fieldConfig.defaults || {}, cfg = { unit: d.unit, decimals: d.decimals, cell: (d.custom || {}).cellOptions, thresholds: d.thresholds || DEFAULT_THRESHOLDS };
     (panel.fieldConfig.overrides || []).forEach(function (o) {
       if (o.matcher && o.matcher.id === "byName" && o.matcher.options === name) {
         o.properties.forEach(function (p) {
@@ -89,15 +105,17 @@
           var fixed = panel.fieldConfig.defaults.displayName;
           var name = key ? (values.length === 1 ? key : key + " " + vf.name) : (fixed && fixed.indexOf("${") < 0 && values.length === 1 ? fixed : vf.name);
           if (!byKey[name]) { byKey[name] = { name: name, type: type, data: [], showSymbol: true, barMaxWidth: 24 }; series.push(byKey[name]); }
-          byKey[name].data.push([time.values[r], vf.values[r]]);
+          byKey[name].data.push([wall(time.values[r]), vf.values[r]]);
         }
       });
     });
     chart(body).setOption({
-      animation: false, color: COLORS, grid: { left: 70, right: 16, top: 16, bottom: 48 },
+      animation: false, color: COLORS, grid: { left: 70, right: (panel.options.legend || {}).placement === "right" ? 170 : 16, top: 16, bottom: (panel.options.legend || {}).placement === "right" ? 28 : 48 },
       tooltip: { trigger: "axis", valueFormatter: function (v) { return format(v, cfg.unit, cfg.decimals); } },
-      legend: { bottom: 0, type: "scroll", textStyle: { color: "#ccccdc" } },
-      useUTC: true, // dashboards use timezone "utc": naive till times shown as written
+      legend: (panel.options.legend || {}).placement === "right"
+        ? { orient: "vertical", right: 0, top: 0, bottom: 0, type: "scroll", textStyle: { color: "#ccccdc" } }
+        : { bottom: 0, type: "scroll", textStyle: { color: "#ccccdc" } },
+      useUTC: true, // x values are wall-clock times in the dashboard's time zone (see wall())
       xAxis: { type: "time", axisLabel: { color: "#ccccdc", hideOverlap: true } },
       yAxis: { type: "value", axisLabel: { color: "#ccccdc", formatter: axisFormatter(cfg) }, splitLine: { lineStyle: { color: "#2c3235" } } },
       series: series,
@@ -130,7 +148,7 @@
       animation: false, color: COLORS, grid: { left: horizontal ? 180 : 60, right: 24, top: 12, bottom: 28 },
       tooltip: { trigger: "axis", valueFormatter: function (v) { return format(v, nv.cfg.unit, nv.cfg.decimals); } },
       xAxis: horizontal ? val : cat, yAxis: horizontal ? cat : val,
-      series: [{ type: "bar", data: values, barMaxWidth: 22, label: { show: true, position: horizontal ? "right" : "top", color: "#ccccdc",
+      series: [{ type: "bar", data: values, barMaxWidth: 22, itemStyle: { color: ((panel.fieldConfig.defaults || {}).color || {}).fixedColor === "blue" ? "#5794f2" : COLORS[0] }, label: { show: true, position: horizontal ? "right" : "top", color: "#ccccdc",
         formatter: function (p) { return format(p.value, nv.cfg.unit, nv.cfg.decimals); } } }],
     });
     return values.length > 0;
@@ -172,6 +190,7 @@
   var DRAW = { stat: drawStat, timeseries: drawTimeseries, piechart: drawPie, barchart: drawBar, table: drawTable };
 
   data.dashboards.forEach(function (dash) {
+    zone = dash.timeZone || "utc";
     dash.panels.forEach(function (panel) {
       var node = document.getElementById(panel.domId), body = node.querySelector(".panel-body");
       try {
@@ -184,7 +203,7 @@
           return;
         }
         if (panel.errors.length) throw new Error(panel.errors.join("\n"));
-        if (!panel.frames.length || panel.frames.every(function (f) { return f.length === 0; })) {
+        if (panel.empty || !panel.frames.length || panel.frames.every(function (f) { return f.length === 0; })) {
           node.dataset.panelStatus = "empty";
           body.appendChild(el("div", "no-data", "No data"));
           return;
@@ -199,6 +218,39 @@
       }
     });
   });
+  // The controls: Grafana's URL parameters (from, to, var-<name>). Live (--serve) they reload the page
+  // with the new range; on a static page they show the command that renders it.
+  var form = document.getElementById("controls");
+  if (form) {
+    Array.prototype.forEach.call(form.querySelectorAll(".presets button"), function (b) {
+      b.addEventListener("click", function () {
+        form.elements.from.value = b.getAttribute("data-from");
+        form.elements.to.value = b.getAttribute("data-to");
+        form.requestSubmit();
+      });
+    });
+    form.addEventListener("submit", function (e) {
+      var from = form.elements.from.value.trim(), to = form.elements.to.value.trim();
+      if (form.getAttribute("data-live") === "true") {
+        // Empty fields mean "the default" (the data's whole history): leave them out of the URL.
+        if (!from) form.elements.from.disabled = true;
+        if (!to) form.elements.to.disabled = true;
+        return;
+      }
+      e.preventDefault();
+      var q = function (s) { return /^[\w.:\/+=,-]+$/.test(s) ? s : "'" + s.replace(/'/g, "'\\''") + "'"; };
+      var args = ["npx coffeetl dashboards"];
+      if (from) args.push("--from " + q(from));
+      if (to) args.push("--to " + q(to));
+      Array.prototype.forEach.call(form.querySelectorAll("select[data-variable]"), function (sel) {
+        var chosen = Array.prototype.filter.call(sel.options, function (o) { return o.selected; }).map(function (o) { return o.value; });
+        if (chosen.length && chosen.indexOf("$__all") < 0) chosen.forEach(function (v) { args.push("--var " + q(sel.getAttribute("data-variable") + "=" + v)); });
+      });
+      var pre = document.getElementById("command");
+      pre.textContent = args.join(" ");
+      pre.hidden = false;
+    });
+  }
   window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
   document.body.dataset.previewReady = "true";
 })();

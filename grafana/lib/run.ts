@@ -6,7 +6,10 @@ import { COLUMNS, LOADS_COLUMNS, TABLES } from "../../functions/core/schema.js";
 import {
   expandMacros,
   interpolateVariables,
+  parseTimeInput,
   renderSql,
+  wallClockToUtc,
+  zoneOffsetMs,
   timeRangeOf,
   type TimeRange,
   type VariableValue,
@@ -36,6 +39,8 @@ export interface Frame {
 
 export interface PanelRun {
   panel: Panel;
+  /** The queries ran and returned nothing to show: Grafana shows "No data" (not an error). */
+  empty: boolean;
   /** `sql`: every target is a Redshift query; `cloudwatch`: shown in Grafana only. */
   kind: "sql" | "cloudwatch" | "other";
   frames: Frame[];
@@ -55,17 +60,34 @@ export interface ResolvedVariable {
 export interface DashboardRun {
   dashboard: Dashboard;
   range: TimeRange;
+  /** Why this range: given, the data's whole history, or the dashboard's default. */
+  rangeReason: string;
+  /** The dashboard's time zone (Grafana's `timezone`; `utc` when unset). */
+  timeZone: string;
   /** The instant `now` stood for, and why (see `anchorFor`). */
   anchor: { now: Date; reason: string };
+  /** The oldest and newest instants the dashboard's time filters find, when there is data. */
+  span?: { first: Date; last: Date };
   variables: ResolvedVariable[];
   panels: PanelRun[];
   /** Problems outside panels (variables, time range). */
   errors: string[];
+  /** `variables` given that this dashboard does not define (another dashboard may). */
+  unknownVariables: string[];
 }
 
 export interface RunOptions {
   /** Overrides `now`. By default `now` is anchored to the newest data the dashboard filters on. */
   now?: Date;
+  /**
+   * The time range, as Grafana's URL takes it (`now-7d`, epoch ms, `2024-03-01`, `2024-03-01 09:00` in
+   * the dashboard's time zone). Default: the data's whole history (or the dashboard's own default
+   * range when there is no data).
+   */
+  from?: string;
+  to?: string;
+  /** Variable values by name, as Grafana's `var-<name>` URL parameters (`$__all` for All). */
+  variables?: Record<string, string[]>;
 }
 
 const TABLE_OF_COLUMN: Map<string, string> = (() => {
@@ -75,39 +97,49 @@ const TABLE_OF_COLUMN: Map<string, string> = (() => {
   return m;
 })();
 
-/**
- * The instant a dashboard's relative range (`now-30d` … `now`) is computed from, offline.
- * Grafana uses the wall clock; locally that would show nothing for sample data from past dates, so
- * `now` becomes the newest value of the timestamp columns the dashboard's `$__timeFilter`s filter on
- * (transactions.transaction_time for Sales, loads.loaded_at for Pipeline health): the dashboard's
- * default range then ends at the latest sale (or load), as it would in Grafana the moment after it
- * was loaded. Falls back to the wall clock when those tables are empty.
- */
-export async function anchorFor(dashboard: Dashboard, db: QueryRunner): Promise<{ now: Date; reason: string }> {
-  const columns = new Set<string>();
+/** The expressions a dashboard's `$__timeFilter`s filter on, each with the table it reads. */
+function filteredTimes(dashboard: Dashboard): { expr: string; table: string; label: string }[] {
+  const found = new Map<string, { expr: string; table: string; label: string }>();
   for (const panel of allPanels(dashboard))
     for (const t of panel.targets ?? [])
       for (const m of (t.rawSQL ?? "").matchAll(/\$__timeFilter\(([^)]*)\)/g)) {
-        const col = (m[1] ?? "").trim().split(".").pop() ?? "";
-        if (TABLE_OF_COLUMN.has(col)) columns.add(col);
+        const expr = (m[1] ?? "").trim().replace(/\b[A-Za-z_]\w*\.(?=[A-Za-z_])/g, ""); // drop table aliases
+        const column = /^[A-Za-z_]\w*/.exec(expr)?.[0] ?? "";
+        const table = TABLE_OF_COLUMN.get(column);
+        if (table && !found.has(expr)) found.set(expr, { expr, table, label: `${table}.${column}` });
       }
-  let best: Date | undefined;
-  let reason = "wall clock (no data)";
-  for (const col of [...columns].sort()) {
-    const table = TABLE_OF_COLUMN.get(col)!;
-    // TO_CHAR keeps the naive timestamp as written, whatever the driver's time zone handling.
-    const rows = await db.query<{ latest: string | null }>(
-      `SELECT TO_CHAR(MAX(${col}), 'YYYY-MM-DD"T"HH24:MI:SS') AS latest FROM ${table}`,
+  return [...found.values()].sort((a, b) => a.label.localeCompare(b.label));
+}
+
+/**
+ * The oldest and newest instants of the data a dashboard's time filters see (the filtered
+ * expressions are UTC: naive till times are converted in the SQL itself).
+ */
+export async function dataSpan(dashboard: Dashboard, db: QueryRunner): Promise<{ first: Date; last: Date; label: string } | undefined> {
+  let span: { first: Date; last: Date; label: string } | undefined;
+  for (const { expr, table, label } of filteredTimes(dashboard)) {
+    // TO_CHAR keeps the timestamp as written, whatever the driver's time zone handling.
+    const rows = await db.query<{ first: string | null; last: string | null }>(
+      `SELECT TO_CHAR(MIN(${expr}), 'YYYY-MM-DD"T"HH24:MI:SS') AS first, TO_CHAR(MAX(${expr}), 'YYYY-MM-DD"T"HH24:MI:SS') AS last FROM ${table}`,
     );
-    const latest = rows[0]?.latest;
-    if (!latest) continue;
-    const d = new Date(`${latest}Z`);
-    if (!best || d > best) {
-      best = d;
-      reason = `latest ${table}.${col}`;
-    }
+    const r = rows[0];
+    if (!r?.first || !r.last) continue;
+    const first = new Date(`${r.first}Z`);
+    const last = new Date(`${r.last}Z`);
+    if (!span) span = { first, last, label };
+    else span = { first: first < span.first ? first : span.first, last: last > span.last ? last : span.last, label: last > span.last ? label : span.label };
   }
-  return { now: best ?? new Date(), reason };
+  return span;
+}
+
+/**
+ * The instant a dashboard's relative range (`now-30d` … `now`) is computed from, offline: the newest
+ * data its time filters see (transactions for Sales, loads for Pipeline health), as Grafana's wall
+ * clock would be the moment after that data was loaded. Falls back to the wall clock when empty.
+ */
+export async function anchorFor(dashboard: Dashboard, db: QueryRunner): Promise<{ now: Date; reason: string }> {
+  const span = await dataSpan(dashboard, db);
+  return span ? { now: span.last, reason: `latest ${span.label}` } : { now: new Date(), reason: "wall clock (no data)" };
 }
 
 /** A TIMESTAMP as text (the local warehouse keeps it so): naive, read as UTC like the plugin does. */
@@ -151,10 +183,7 @@ export function checkShape(panel: Panel, frames: Frame[]): string[] {
     const tag = frames.length > 1 ? `query ${f.refId}: ` : "";
     const numbers = f.fields.filter((x) => x.type === "number");
     const strings = f.fields.filter((x) => x.type === "string");
-    if (f.length === 0) {
-      errors.push(`${tag}returned no rows`);
-      continue;
-    }
+    if (f.length === 0) continue; // "No data" (see isEmpty)
     switch (panel.type) {
       case "timeseries": {
         const time = f.fields.find((x) => x.name === "time");
@@ -169,9 +198,10 @@ export function checkShape(panel: Panel, frames: Frame[]): string[] {
         break;
       }
       case "stat":
+        if (f.length === 1 && f.fields.every((x) => x.values[0] === null)) break; // NULL: "No data" (see isEmpty)
         if (f.length !== 1) errors.push(`${tag}stat needs exactly one row, got ${f.length}`);
         if (!numbers.length) errors.push(`${tag}stat needs a numeric column`);
-        else if (numbers.every((x) => x.values[0] === null)) errors.push(`${tag}stat value is empty (NULL)`);
+        // A NULL value is "No data" (see isEmpty).
         break;
       case "piechart":
       case "barchart":
@@ -188,6 +218,15 @@ export function checkShape(panel: Panel, frames: Frame[]): string[] {
   return errors;
 }
 
+/** What Grafana shows as "No data": no rows at all, or a stat whose value is NULL. */
+export function isEmpty(panel: Panel, frames: Frame[]): boolean {
+  if (frames.every((f) => f.length === 0)) return true;
+  if (panel.type === "stat") {
+    return frames.every((f) => f.fields.every((x) => x.values[0] === null || x.values[0] === undefined));
+  }
+  return false;
+}
+
 function optionValues(v: Variable): string[] {
   return (v.options ?? []).flatMap((o) => (Array.isArray(o.value) ? o.value : o.value !== undefined ? [o.value] : []));
 }
@@ -197,7 +236,7 @@ function currentValues(v: Variable): string[] {
   return Array.isArray(c) ? c : c !== undefined ? [c] : [];
 }
 
-async function resolveVariable(v: Variable, values: VariableValues, range: TimeRange, db: QueryRunner): Promise<ResolvedVariable> {
+async function resolveVariable(v: Variable, values: VariableValues, range: TimeRange, db: QueryRunner, chosenValues?: string[]): Promise<ResolvedVariable> {
   const name = v.name ?? "";
   let options: string[];
   switch (v.type) {
@@ -239,7 +278,14 @@ async function resolveVariable(v: Variable, values: VariableValues, range: TimeR
     default:
       throw new Error(`variable $${name}: type ${JSON.stringify(v.type)} is not supported offline`);
   }
-  const current = currentValues(v);
+  const free = v.type === "textbox" || v.type === "constant";
+  if (chosenValues) {
+    const unknown = chosenValues.filter((c) => c !== "$__all" && !options.includes(c) && !free);
+    if (unknown.length) throw new Error(`variable $${name}: ${unknown.map((u) => JSON.stringify(u)).join(", ")} is not one of its values (${options.join(", ")})`);
+    if (chosenValues.includes("$__all") && !v.includeAll) throw new Error(`variable $${name} has no All option`);
+    if (free) options = [chosenValues[0] ?? ""];
+  }
+  const current = chosenValues ?? currentValues(v);
   const all = Boolean(v.includeAll) && (current.length === 0 || current.includes("$__all"));
   let chosen: string[];
   if (all) chosen = options;
@@ -254,19 +300,42 @@ async function resolveVariable(v: Variable, values: VariableValues, range: TimeR
 /** Runs every variable and panel query of a dashboard; problems are collected, never thrown. */
 export async function runDashboard(dashboard: Dashboard, db: QueryRunner, options: RunOptions = {}): Promise<DashboardRun> {
   const errors: string[] = [];
-  const anchor = options.now ? { now: options.now, reason: "given" } : await anchorFor(dashboard, db);
+  const timeZone = dashboard.timezone && dashboard.timezone !== "browser" ? dashboard.timezone : "utc";
+  const span = await dataSpan(dashboard, db);
+  const anchor = options.now ? { now: options.now, reason: "given" } : span ? { now: span.last, reason: `latest ${span.label}` } : { now: new Date(), reason: "wall clock (no data)" };
   let range: TimeRange;
+  let rangeReason: string;
   try {
-    range = timeRangeOf(dashboard.time, anchor.now);
+    if (options.from !== undefined || options.to !== undefined) {
+      range = {
+        from: parseTimeInput(options.from ?? dashboard.time?.from ?? "now-6h", anchor.now, timeZone),
+        to: parseTimeInput(options.to ?? dashboard.time?.to ?? "now", anchor.now, timeZone),
+      };
+      rangeReason = "given";
+      if (range.from >= range.to) throw new Error(`the time range must end after it starts (from ${options.from ?? "default"}, to ${options.to ?? "default"})`);
+    } else if (span) {
+      // The whole history, in whole days of the dashboard's zone: every sale the warehouse holds is in view.
+      const dayOf = (d: Date, plus: number) => {
+        const w = new Date(d.getTime() + zoneOffsetMs(d.getTime(), timeZone));
+        return wallClockToUtc({ y: w.getUTCFullYear(), mo: w.getUTCMonth() + 1, d: w.getUTCDate() + plus }, timeZone);
+      };
+      range = { from: dayOf(span.first, 0), to: new Date(dayOf(span.last, 1).getTime() - 1000) };
+      rangeReason = `the data's whole history (${span.label})`;
+    } else {
+      range = timeRangeOf(dashboard.time, anchor.now);
+      rangeReason = `the dashboard's default (${dashboard.time?.from ?? "now-6h"} to ${dashboard.time?.to ?? "now"}): no data yet`;
+    }
   } catch (error) {
     errors.push((error as Error).message);
     range = timeRangeOf({ from: "now-30d", to: "now" }, anchor.now);
+    rangeReason = "fallback (last 30 days)";
   }
   const values: VariableValues = new Map();
   const variables: ResolvedVariable[] = [];
+  const unknownVariables = Object.keys(options.variables ?? {}).filter((n) => !(dashboard.templating?.list ?? []).some((v) => v.name === n));
   for (const v of dashboard.templating?.list ?? []) {
     try {
-      const resolved = await resolveVariable(v, values, range, db);
+      const resolved = await resolveVariable(v, values, range, db, options.variables?.[v.name ?? ""]);
       values.set(resolved.name, resolved.value);
       variables.push(resolved);
     } catch (error) {
@@ -277,7 +346,7 @@ export async function runDashboard(dashboard: Dashboard, db: QueryRunner, option
   for (const panel of allPanels(dashboard)) {
     if (panel.type === "row") continue;
     const targets: Target[] = panel.targets ?? [];
-    const run: PanelRun = { panel, kind: "other", frames: [], sql: [], errors: [] };
+    const run: PanelRun = { panel, kind: "other", empty: false, frames: [], sql: [], errors: [] };
     panels.push(run);
     if (targets.length && targets.every((t) => isCloudWatch(t, panel))) {
       run.kind = "cloudwatch";
@@ -312,9 +381,12 @@ export async function runDashboard(dashboard: Dashboard, db: QueryRunner, option
         run.errors.push(`query ${refId}: SQL failed: ${(error as Error).message}`);
       }
     }
-    if (!run.errors.length) run.errors.push(...checkShape(panel, run.frames));
+    if (!run.errors.length) {
+      run.empty = isEmpty(panel, run.frames);
+      run.errors.push(...checkShape(panel, run.frames));
+    }
   }
-  return { dashboard, range, anchor, variables, panels, errors };
+  return { dashboard, range, rangeReason, timeZone, anchor, ...(span ? { span: { first: span.first, last: span.last } } : {}), variables, panels, errors, unknownVariables };
 }
 
 /** Checks that the macros of a SQL text expand (no unknown macro, right argument counts). */

@@ -64,9 +64,18 @@ function computed(type: string, name: string, inputs: Record<string, any>): { id
     case "aws:ec2/launchTemplate:LaunchTemplate":
       return { id: `lt-${name}`, state: { latestVersion: 3, arn: arn("ec2", `launch-template/lt-${name}`) } };
     case "aws:ec2/instance:Instance":
-      return { id: `i-${name}`, state: { privateIp: "10.42.0.10", publicIp: "198.51.100.10" } };
+      return { id: `i-${name}`, state: { privateIp: "10.42.0.10", publicIp: "198.51.100.10", privateDns: "ip-10-42-0-10.eu-west-2.compute.internal", arn: arn("ec2", `instance/i-${name}`) } };
     case "aws:ec2/eip:Eip":
-      return { id: `eipalloc-${name}`, state: { publicIp: "198.51.100.20" } };
+      return { id: `eipalloc-${name}`, state: { publicIp: "198.51.100.20", publicDns: "ec2-198-51-100-20.eu-west-2.compute.amazonaws.com" } };
+    case "aws:ebs/volume:Volume":
+      return { id: "vol-0123456789abcdef0", state: { arn: arn("ec2", "volume/vol-0123456789abcdef0") } };
+    case "aws:cloudfront/distribution:Distribution":
+      return { id: "E2EXAMPLE", state: { domainName: "d111111abcdef8.cloudfront.net", arn: `arn:aws:cloudfront::${ACCOUNT}:distribution/E2EXAMPLE` } };
+    case "aws:cloudfront/vpcOrigin:VpcOrigin":
+      return { id: "vo_EXAMPLE", state: { arn: `arn:aws:cloudfront::${ACCOUNT}:vpcorigin/vo_EXAMPLE` } };
+    case "aws:wafv2/ipSet:IpSet":
+    case "aws:wafv2/webAcl:WebAcl":
+      return { id: `${name}-id`, state: { arn: `arn:aws:wafv2:us-east-1:${ACCOUNT}:global/${type.endsWith("IpSet") ? "ipset" : "webacl"}/${name}/${name}-id` } };
     case "aws:ec2/securityGroup:SecurityGroup":
       return { id: `sg-${name}`, state: { arn: arn("ec2", `security-group/sg-${name}`) } };
     case "awsx:ec2:Vpc":
@@ -74,7 +83,7 @@ function computed(type: string, name: string, inputs: Record<string, any>): { id
     case "aws:redshiftserverless/workgroup:Workgroup":
       return { id: inputs.workgroupName, state: { arn: arn("redshift-serverless", "workgroup/0f0e0d0c-aaaa-bbbb-cccc-000000000001") } };
     case "aws:redshiftserverless/namespace:Namespace":
-      return { id: inputs.namespaceName, state: { arn: arn("redshift-serverless", "namespace/0f0e0d0c-aaaa-bbbb-cccc-000000000002") } };
+      return { id: inputs.namespaceName, state: { arn: arn("redshift-serverless", "namespace/0f0e0d0c-aaaa-bbbb-cccc-000000000002"), adminPasswordSecretArn: arn("secretsmanager", "secret:redshift!coffeetl-admin-AbCdEf") } };
     default:
       return { id: `${name}-id`, state: {} };
   }
@@ -106,6 +115,14 @@ export async function runProgram(config: Record<string, string>, stack = "acme-p
             return { accountId: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:user/ci`, userId: "AIDAEXAMPLE", id: ACCOUNT };
           case "aws:index/getPartition:getPartition":
             return { partition: "aws", dnsSuffix: "amazonaws.com", id: "aws" };
+          case "aws:ec2/getManagedPrefixList:getManagedPrefixList":
+            return { id: "pl-4fa04526", name: args.inputs.name };
+          case "aws:ec2/getSubnet:getSubnet":
+            return { id: args.inputs.id, availabilityZone: "eu-west-2a" };
+          case "aws:ec2/getRouteTables:getRouteTables":
+            return { id: "eu-west-2", ids: ["rtb-0private"] };
+          case "aws:ec2/getRouteTable:getRouteTable":
+            return { id: args.inputs.routeTableId, routeTableId: args.inputs.routeTableId, routes: [{ cidrBlock: "0.0.0.0/0", natGatewayId: "nat-0abc" }] };
           case "aws:redshiftserverless/getWorkgroup:getWorkgroup":
             return { arn: `arn:aws:redshift-serverless:${REGION}:${ACCOUNT}:workgroup/11111111-2222-3333-4444-555555555555`, workgroupName: args.inputs.workgroupName };
           default:

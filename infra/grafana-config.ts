@@ -1,0 +1,76 @@
+// The Grafana part of the stack configuration (called by infra/config.ts `parseConfig`): client
+// viewer logins, the provisioned reader's database user, the data volume, and the front. Pure.
+import { DEFAULT_READER_DB_USER } from "../functions/warehouse/reader-role.js";
+
+export interface GrafanaViewer {
+  /** Grafana login; also the last part of its password parameter's name. */
+  login: string;
+  email: string;
+  name?: string;
+}
+
+export interface GrafanaExtraSettings {
+  viewers: GrafanaViewer[];
+  /** Provisioned clusters: Grafana's own read-only database user (never the loader's). */
+  readerDbUser: string;
+  /** Grafana's database, plugins and sessions: a volume that outlives the instance. */
+  dataVolumeSizeGb: number;
+}
+
+export const GRAFANA_CONFIG_KEYS = ["grafanaViewers", "grafanaReaderDbUser", "grafanaDataVolumeSizeGb", "grafanaDomain", "grafanaCertificateArn"] as const;
+export type GrafanaConfigKey = (typeof GRAFANA_CONFIG_KEYS)[number];
+
+const LOGIN = /^[a-z0-9][a-z0-9._-]{0,39}$/;
+const EMAIL = /^[^@\s"]+@[^@\s"]+\.[^@\s"]+$/;
+
+function parseViewers(text: string, problems: string[]): GrafanaViewer[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    problems.push(`coffeetl:grafanaViewers must be a list of {login, email, name}, e.g. \`pulumi config set --path 'grafanaViewers[0].login' jo\` (got text that is not a list)`);
+    return [];
+  }
+  if (!Array.isArray(value)) {
+    problems.push("coffeetl:grafanaViewers must be a list of {login, email, name}");
+    return [];
+  }
+  const viewers: GrafanaViewer[] = [];
+  const seen = new Set<string>();
+  value.forEach((v: unknown, i) => {
+    const at = `coffeetl:grafanaViewers[${i}]`;
+    if (!v || typeof v !== "object" || Array.isArray(v)) return problems.push(`${at} must be an object {login, email, name}`);
+    const { login, email, name } = v as Record<string, unknown>;
+    if (typeof login !== "string" || !LOGIN.test(login)) return problems.push(`${at}.login must be 1-40 of a-z, 0-9, ".", "_", "-" (got ${JSON.stringify(login)})`);
+    if (login === "admin") return problems.push(`${at}.login "admin" is Grafana's administrator: choose another login`);
+    if (seen.has(login)) return problems.push(`${at}.login "${login}" is listed twice`);
+    if (typeof email !== "string" || !EMAIL.test(email)) return problems.push(`${at}.email must be an e-mail address (got ${JSON.stringify(email)})`);
+    if (name !== undefined && (typeof name !== "string" || name.length > 100 || /[\n\r"]/.test(name))) return problems.push(`${at}.name must be text of at most 100 characters`);
+    seen.add(login);
+    viewers.push({ login, email, ...(typeof name === "string" && name.trim() ? { name: name.trim() } : {}) });
+  });
+  return viewers;
+}
+
+/** Validates the Grafana keys, adding each problem to `problems`. */
+export function parseGrafanaConfig(raw: Partial<Record<GrafanaConfigKey, string>>, problems: string[]): GrafanaExtraSettings {
+  const str = (key: GrafanaConfigKey) => (raw[key] !== undefined && raw[key]!.trim() !== "" ? raw[key]!.trim() : undefined);
+  if (str("grafanaDomain") || str("grafanaCertificateArn")) {
+    problems.push(
+      "coffeetl:grafanaDomain / coffeetl:grafanaCertificateArn: a load balancer with your own domain and ACM certificate is not supported yet; " +
+        "remove them: Grafana is served over HTTPS at the CloudFront address in the grafanaUrl output (no domain needed)",
+    );
+  }
+  const viewersText = str("grafanaViewers");
+  const viewers = viewersText === undefined ? [] : parseViewers(viewersText, problems);
+  const readerDbUser = str("grafanaReaderDbUser") ?? DEFAULT_READER_DB_USER;
+  if (!/^[a-z_][a-z0-9_]{0,126}$/.test(readerDbUser)) problems.push(`coffeetl:grafanaReaderDbUser must be a lower-case database user name (got "${readerDbUser}")`);
+  const sizeText = str("grafanaDataVolumeSizeGb");
+  let dataVolumeSizeGb = 10;
+  if (sizeText !== undefined) {
+    const n = Number(sizeText);
+    if (!Number.isInteger(n) || n < 1 || n > 1024) problems.push(`coffeetl:grafanaDataVolumeSizeGb must be an integer from 1 to 1024 (got "${sizeText}")`);
+    else dataVolumeSizeGb = n;
+  }
+  return { viewers, readerDbUser, dataVolumeSizeGb };
+}
