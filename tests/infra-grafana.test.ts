@@ -21,7 +21,7 @@ const VIEWERS = [
   { login: "ops", email: "ops@client.example" },
 ];
 const CIDRS = ["203.0.113.0/24", "198.51.100.7/32"];
-const h = await runProgram({ redshiftParameterName: "/coffeetl/acme-prod/redshift", grafanaAllowedCidrs: JSON.stringify(CIDRS), grafanaViewers: JSON.stringify(VIEWERS) }, "acme-prod");
+const h = await runProgram({ redshiftParameterName: "/coffeetl/acme-prod/redshift", redshiftClusterIdentifier: "acme-dw", redshiftDbUser: "coffeetl_loader", redshiftDatabase: "analytics", grafanaAllowedCidrs: JSON.stringify(CIDRS), grafanaViewers: JSON.stringify(VIEWERS) }, "acme-prod");
 
 const T = {
   sg: "aws:ec2/securityGroup:SecurityGroup",
@@ -88,10 +88,10 @@ test("no security group rule admits an address range to the host: only CloudFron
 
 test("the Grafana role can obtain credentials only for the reader identity", () => {
   const s = hostPolicy();
-  // This stack names no warehouse: the reader user on any cluster of the account, never another user.
+  // The stack names its cluster and database: the reader user there, never another user or cluster.
   assert.equal(allowed(s, "redshift:GetClusterCredentials")[0]?.Resource, [
-    `arn:aws:redshift:eu-west-2:${ACCOUNT}:dbuser:*/coffeetl_grafana`,
-    `arn:aws:redshift:eu-west-2:${ACCOUNT}:dbname:*/*`,
+    `arn:aws:redshift:eu-west-2:${ACCOUNT}:dbuser:acme-dw/coffeetl_grafana`,
+    `arn:aws:redshift:eu-west-2:${ACCOUNT}:dbname:acme-dw/analytics`,
   ]);
   assert.equal(allowed(s, "redshift:GetClusterCredentials")[0]?.Condition, { StringEquals: { "redshift:DbUser": "coffeetl_grafana" } });
   for (const action of ["redshift:GetClusterCredentialsWithIAM", "redshift:JoinGroup", "redshift:CreateClusterUser", "secretsmanager:GetSecretValue", "redshift-data:BatchExecuteStatement"])
@@ -174,7 +174,7 @@ test("a dashboard file change does not replace the instance: same user data and 
     const original = h.one(T.instance, "grafana");
     const before = h.resources.length;
     const ctx = { partition: pulumi.output("aws"), region: pulumi.output("eu-west-2"), accountId: pulumi.output(ACCOUNT), dnsSuffix: pulumi.output("amazonaws.com") };
-    const settingsOf = parseConfig({ redshiftParameterName: "/coffeetl/acme-prod/redshift", grafanaAllowedCidrs: JSON.stringify(CIDRS), grafanaViewers: JSON.stringify(VIEWERS) }, "acme-prod");
+    const settingsOf = parseConfig({ redshiftParameterName: "/coffeetl/acme-prod/redshift", redshiftClusterIdentifier: "acme-dw", redshiftDbUser: "coffeetl_loader", redshiftDatabase: "analytics", grafanaAllowedCidrs: JSON.stringify(CIDRS), grafanaViewers: JSON.stringify(VIEWERS) }, "acme-prod");
     const edited = new Grafana("grafana", {
       ...settingsOf.grafana,
       context: ctx,
@@ -211,7 +211,7 @@ test("a dashboard file change does not replace the instance: same user data and 
 test("config: viewers validated, a domain/certificate front refused clearly, a private host without a way out refused", () => {
   const problems = (raw: Record<string, string>): string[] => {
     try {
-      parseConfig({ redshiftParameterName: "/p", grafanaAllowedCidrs: '["192.0.2.0/24"]', ...raw }, "acme-prod");
+      parseConfig({ redshiftParameterName: "/p", redshiftClusterIdentifier: "acme-dw", redshiftDbUser: "coffeetl_loader", redshiftDatabase: "analytics", grafanaAllowedCidrs: '["192.0.2.0/24"]', ...raw }, "acme-prod");
     } catch (error) {
       if (error instanceof ConfigError) return error.problems;
       throw error;
