@@ -1,10 +1,29 @@
 // The Storage port over a local folder: one folder stands in for one bucket.
-import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, readdir, rename, stat, writeFile } from "node:fs/promises";
+import { createReadStream, createWriteStream, rmSync } from "node:fs";
+import { mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Storage, StoredObject } from "../app/ports.js";
+
+/** Objects being written by this process (`<path>.<pid>.partial`), removed if the process is stopped. */
+const livePartials = new Set<string>();
+const PARTIAL = /\.(\d+)\.partial$/;
+
+/** Removes this process's half-written objects; synchronous, for a signal handler or `exit`. */
+export function removeLivePartials(): void {
+  for (const path of livePartials) rmSync(path, { force: true });
+  livePartials.clear();
+}
+
+const processAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+};
 
 export class FolderStorage implements Storage {
   readonly name: string;
@@ -34,9 +53,35 @@ export class FolderStorage implements Storage {
     await mkdir(dirname(path), { recursive: true });
     // Written aside then renamed, so a reader never sees half an object (as with S3).
     const partial = `${path}.${process.pid}.partial`;
-    if (typeof body === "string") await writeFile(partial, body);
-    else await pipeline(body, createWriteStream(partial));
-    await rename(partial, path);
+    livePartials.add(partial);
+    try {
+      if (typeof body === "string") await writeFile(partial, body);
+      else await pipeline(body, createWriteStream(partial));
+      await rename(partial, path);
+    } catch (error) {
+      await rm(partial, { force: true });
+      throw error;
+    } finally {
+      livePartials.delete(partial);
+    }
+  }
+
+  /** Removes half-written objects left by processes that no longer run (killed with SIGKILL, say). */
+  async removeStalePartials(): Promise<string[]> {
+    const removed: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+        const path = join(dir, entry.name);
+        const pid = PARTIAL.exec(entry.name)?.[1];
+        if (entry.isDirectory()) await walk(path);
+        else if (pid && Number(pid) !== process.pid && !processAlive(Number(pid))) {
+          await rm(path, { force: true });
+          removed.push(path);
+        }
+      }
+    };
+    await walk(this.name);
+    return removed;
   }
 
   async exists(key: string): Promise<boolean> {

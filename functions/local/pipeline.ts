@@ -2,8 +2,8 @@
 // PGlite by default) for Redshift, and `ingest` for the S3 events. The services are the Lambdas'.
 import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, readFile, readdir, stat, writeFile } from "node:fs/promises";
-import { basename, join, relative, resolve, sep } from "node:path";
+import { mkdir, readFile, readdir, realpath, stat, writeFile } from "node:fs/promises";
+import { join, relative, resolve, sep } from "node:path";
 import { loadManifest } from "../app/load-manifest.js";
 import { silentLog, type Log } from "../app/log.js";
 import type { Warehouse } from "../app/ports.js";
@@ -45,6 +45,8 @@ export interface FileReport {
 export interface IngestHooks {
   onFileStart?(path: string, size: number): void;
   onProgress?(path: string, bytesRead: number, size: number): void;
+  /** The transform is done and the load of its `rows` raw rows starts (cli progress display). */
+  onLoadStart?(path: string, rows: number): void;
   onFileDone?(report: FileReport): void;
 }
 
@@ -69,30 +71,42 @@ async function localSecret(home: string): Promise<string> {
   }
 }
 
-/** Files to ingest with their raw keys: a folder's CSVs keep their path below the folder's name. */
-export async function expandPaths(paths: string[]): Promise<Array<{ path: string; key: string }>> {
-  const found: Array<{ path: string; key: string }> = [];
+/** A raw key for a file outside the raw folder: its real absolute path, without the leading separator. */
+const keyOfPath = (path: string): string => path.split(sep).filter(Boolean).join("/");
+
+/**
+ * Files to ingest with their raw keys (cli). A file's key is its real absolute path, so the same file
+ * gets the same key however it is named on the command line, and files of one name in different
+ * folders never collide (`a/uploads/day.csv`, `b/uploads/day.csv`). A file inside the raw folder
+ * (`rawRoot`) keeps its raw key, so raw files can be run through again. Each key comes once.
+ */
+export async function expandPaths(paths: string[], rawRoot?: string): Promise<Array<{ path: string; key: string }>> {
+  const rawReal = rawRoot ? await realpath(rawRoot).catch(() => resolve(rawRoot)) : undefined;
+  const found = new Map<string, string>();
+  const add = (path: string) => {
+    const inRaw = rawReal && path.startsWith(rawReal + sep);
+    const key = inRaw ? relative(rawReal, path).split(sep).join("/") : keyOfPath(path);
+    if (!found.has(key)) found.set(key, path);
+  };
   for (const given of paths) {
-    const path = resolve(given);
-    const info = await stat(path).catch(() => {
+    const path = await realpath(resolve(given)).catch(() => {
       throw new Error(`${given}: no such file or folder`);
     });
+    const info = await stat(path);
     if (!info.isDirectory()) {
-      found.push({ path, key: basename(path) });
+      add(path);
       continue;
     }
     const walk = async (dir: string): Promise<void> => {
       for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
         const child = join(dir, entry.name);
         if (entry.isDirectory()) await walk(child);
-        else if (entry.name.toLowerCase().endsWith(".csv")) {
-          found.push({ path: child, key: [basename(path), ...relative(path, child).split(sep)].join("/") });
-        }
+        else if (entry.name.toLowerCase().endsWith(".csv")) add(child);
       }
     };
     await walk(path);
   }
-  return found;
+  return [...found].map(([key, path]) => ({ path, key }));
 }
 
 export async function openLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
@@ -114,12 +128,14 @@ export async function openLocalPipeline(options: LocalPipelineOptions): Promise<
       if (!key.toLowerCase().endsWith(".csv")) throw new Error("not a .csv file");
       const { size } = await stat(path);
       hooks.onFileStart?.(path, size);
-      // The upload: the raw bucket keeps the file as given, never changed afterwards.
-      await raw.put(key, createReadStream(path));
+      // The upload: the raw bucket keeps the file as given, never changed afterwards (a file taken
+      // from the raw folder itself, by reprocess, is not copied onto itself).
+      if (path !== raw.path(key)) await raw.put(key, createReadStream(path));
       const outcome = await transformObject(
         { raw, transformed, secret, log, workers: options.threads, onProgress: hooks.onProgress && ((read, total) => hooks.onProgress!(path, read, total)) },
         key,
       );
+      hooks.onLoadStart?.(path, outcome.manifest.rowsRead);
       const load = await loadManifest({ transformed, warehouse, log }, outcome.manifestKey);
       Object.assign(report, {
         ok: true,
@@ -147,7 +163,7 @@ export async function openLocalPipeline(options: LocalPipelineOptions): Promise<
     warehouse,
     async ingest(paths, hooks = {}) {
       const reports: FileReport[] = [];
-      for (const file of await expandPaths(paths)) reports.push(await ingestOne(file, hooks));
+      for (const file of await expandPaths(paths, raw.name)) reports.push(await ingestOne(file, hooks));
       return reports;
     },
     close: () => warehouse.close(),
