@@ -41,7 +41,10 @@ export function parseCommandLine(argv: string[]): { spec?: CommandSpec; ctx?: Co
       if (!spec) throw new UsageError(`unknown command ${JSON.stringify(rest[0])}`);
       return { print: commandHelp(spec) };
     }
-    if (loose.values.version) return { print: `coffeetl ${version()}\n` };
+    if (loose.values.version) {
+      const from = import.meta.url.endsWith(".ts") ? "from source, through tsx" : "built CLI, dist/cli";
+      return { print: `coffeetl ${version()} (${from}; Node ${process.versions.node})\n` };
+    }
     if (loose.values.help || name === "help") return { print: generalHelp() };
     throw new UsageError("no command given");
   }
@@ -49,9 +52,8 @@ export function parseCommandLine(argv: string[]): { spec?: CommandSpec; ctx?: Co
   if (!spec) throw new UsageError(`unknown command ${JSON.stringify(name)}`);
   if (loose.values.help) return { spec, print: commandHelp(spec) };
 
-  const globals = Object.fromEntries(
-    Object.entries(GLOBAL_OPTIONS).filter(([n]) => (n === "home" ? spec.home !== "none" : n === "database-url" ? spec.warehouse : true)),
-  );
+  // --home is taken (and ignored) by every command, so a shell alias with --home works with all of them.
+  const globals = Object.fromEntries(Object.entries(GLOBAL_OPTIONS).filter(([n]) => n !== "database-url" || spec.warehouse));
   let parsed;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: toParseArgs({ ...spec.options, ...globals }) });

@@ -19,9 +19,10 @@ function removePartialsOnSignal(): () => void {
   const numbers = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
   const handlers = Object.entries(numbers).map(([signal, n]) => {
     const handler = () => {
-      removeLivePartials();
-      process.stderr.write(`\ncoffeetl: stopped by ${signal}; half-written files removed\n`);
-      process.exit(128 + n);
+      void removeLivePartials().finally(() => {
+        process.stderr.write(`\ncoffeetl: stopped by ${signal}; half-written files removed\n`);
+        process.exit(128 + n);
+      });
     };
     process.once(signal, handler);
     return () => process.off(signal, handler);

@@ -2,17 +2,23 @@
 import { createReadStream, createWriteStream, rmSync } from "node:fs";
 import { mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
+import { once } from "node:events";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Storage, StoredObject } from "../app/ports.js";
 
-/** Objects being written by this process (`<path>.<pid>.partial`), removed if the process is stopped. */
-const livePartials = new Set<string>();
+/**
+ * Objects being written by this process (`<path>.<pid>.partial`), each with the opening of its file:
+ * a file still being opened when the process is stopped would otherwise appear after the clean-up.
+ */
+const livePartials = new Map<string, Promise<unknown>>();
 const PARTIAL = /\.(\d+)\.partial$/;
 
-/** Removes this process's half-written objects; synchronous, for a signal handler or `exit`. */
-export function removeLivePartials(): void {
-  for (const path of livePartials) rmSync(path, { force: true });
+/** Removes this process's half-written objects, once the files being opened are open (at most 1 s). */
+export async function removeLivePartials(): Promise<void> {
+  const opening = Promise.allSettled(livePartials.values());
+  await Promise.race([opening, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+  for (const path of livePartials.keys()) rmSync(path, { force: true });
   livePartials.clear();
 }
 
@@ -53,10 +59,16 @@ export class FolderStorage implements Storage {
     await mkdir(dirname(path), { recursive: true });
     // Written aside then renamed, so a reader never sees half an object (as with S3).
     const partial = `${path}.${process.pid}.partial`;
-    livePartials.add(partial);
     try {
-      if (typeof body === "string") await writeFile(partial, body);
-      else await pipeline(body, createWriteStream(partial));
+      if (typeof body === "string") {
+        const writing = writeFile(partial, body);
+        livePartials.set(partial, writing);
+        await writing;
+      } else {
+        const file = createWriteStream(partial);
+        livePartials.set(partial, once(file, "ready"));
+        await pipeline(body, file);
+      }
       await rename(partial, path);
     } catch (error) {
       await rm(partial, { force: true });
