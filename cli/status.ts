@@ -39,17 +39,21 @@ async function hasTable(warehouse: Warehouse, table: string): Promise<boolean> {
   return Number(rows[0]?.n) > 0;
 }
 
+const FROM_LOADS = `SELECT source_key, NULL AS source_version, source_sha256, 'loaded' AS outcome, 'load' AS stage, NULL AS reason, rows_read,
+  transactions_new, transactions_duplicate, rows_rejected, warnings, loaded_at AS recorded_at FROM loads l`;
+
 /**
- * Each file's latest outcome. From `file_outcomes` (every outcome, failures included) when the
- * warehouse has it; from `loads` alone otherwise (an older warehouse: loaded files only).
+ * Each file's latest outcome: from `file_outcomes` (every outcome, failures included), and from
+ * `loads` for loads it does not list (made before the warehouse had the table), or from `loads` alone
+ * where the table is missing (only loaded files are known then).
  */
 async function latestOutcomes(warehouse: Warehouse, where: string[]): Promise<{ rows: OutcomeRow[]; fromLoadsOnly: boolean }> {
   const fromLoadsOnly = !(await hasTable(warehouse, "file_outcomes"));
   const source = fromLoadsOnly
-    ? `SELECT source_key, NULL AS source_version, source_sha256, 'loaded' AS outcome, 'load' AS stage, NULL AS reason, rows_read,
-         transactions_new, transactions_duplicate, rows_rejected, warnings, loaded_at AS recorded_at FROM loads`
+    ? FROM_LOADS
     : `SELECT source_key, source_version, source_sha256, outcome, stage, reason, rows_read, transactions_new, transactions_duplicate,
-         rows_rejected, warnings, recorded_at FROM file_outcomes`;
+         rows_rejected, warnings, recorded_at FROM file_outcomes
+       UNION ALL ${FROM_LOADS} WHERE NOT EXISTS (SELECT 1 FROM file_outcomes f WHERE f.load_id = l.load_id)`;
   const rows = await warehouse.query<OutcomeRow>(
     `SELECT * FROM (
        SELECT o.*, ROW_NUMBER() OVER (PARTITION BY source_key ORDER BY recorded_at DESC) AS nth FROM (${source}) o
