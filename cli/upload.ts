@@ -72,7 +72,7 @@ export async function readProfile(ctx: CommandContext): Promise<{ profile: Uploa
   const [{ SSMClient }, { readParameter }] = await Promise.all([import("@aws-sdk/client-ssm"), import("../functions/aws/ssm.js")]);
   const ssm = new SSMClient(region ? { region } : {});
   const text = await readParameter(ssm, name).catch((error: Error) => {
-    throw new Error(`upload: cannot read SSM parameter ${name}: ${error.name === "ParameterNotFound" ? "it does not exist (check --stack and --uploader)" : error.message}`);
+    throw new Error(`upload: ${error.message}${/does not exist/.test(error.message) ? " (check --stack and --uploader)" : ""}`);
   });
   return { profile: parseUploadProfile(text, `SSM parameter ${name}`), source: `SSM parameter ${name}` };
 }
