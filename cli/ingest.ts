@@ -46,7 +46,7 @@ export async function runFiles(
       return await local.ingest(paths, {
         onFileStart: (path, size) => progress.fileStart(path, size),
         onProgress: (path, read, size) => progress.transformProgress(path, read, size),
-        onLoadStart: (path, rows) => progress.loadStart(path, rows),
+        onLoadStart: (batch, rows) => progress.loadStart(batch, rows),
         onFileDone(report) {
           progress.fileDone(report);
           onReport(report);

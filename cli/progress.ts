@@ -12,7 +12,7 @@ export interface ProgressStream {
   write(text: string): unknown;
 }
 
-type Phase = { name: "transform"; read: number; size: number } | { name: "load"; rows: number };
+type Phase = { name: "transform"; read: number; size: number } | { name: "load"; rows: number; files: number };
 
 const REDRAW_MS = 250;
 const SAMPLE_BYTES = 64 * 1024;
@@ -49,9 +49,9 @@ function bar(share: number, width = 20): string {
 
 export class IngestProgress {
   private readonly enabled: boolean;
-  private file?: { path: string; index: number; started: number; bytesPerRow: number | undefined };
+  private file?: { path: string; index: number; bytesPerRow: number | undefined };
   private phase?: Phase & { started: number };
-  private done = 0;
+  private begun = 0;
   private timer?: NodeJS.Timeout;
   private shown = false;
   /** Rows and milliseconds of the loads finished in this run: the load rate behind the load ETA. */
@@ -67,7 +67,7 @@ export class IngestProgress {
 
   fileStart(path: string, size: number): void {
     if (!this.enabled) return;
-    this.file = { path, index: this.done + 1, started: this.clock(), bytesPerRow: bytesPerRow(path) };
+    this.file = { path, index: ++this.begun, bytesPerRow: bytesPerRow(path) };
     this.phase = { name: "transform", read: 0, size, started: this.clock() };
     this.timer ??= setInterval(() => this.draw(), REDRAW_MS).unref();
   }
@@ -76,13 +76,15 @@ export class IngestProgress {
     if (this.phase?.name === "transform") Object.assign(this.phase, { read, size });
   }
 
-  loadStart(_path: string, rows: number): void {
+  /** The load of a batch of transformed files (one or several) starts. */
+  loadStart(paths: string[], rows: number): void {
     if (!this.enabled) return;
-    this.phase = { name: "load", rows, started: this.clock() };
+    this.phase = { name: "load", rows, files: paths.length, started: this.clock() };
+    if (paths.length === 1) this.file = { path: paths[0]!, index: this.file?.index ?? this.begun, bytesPerRow: undefined };
   }
 
+  /** A file is reported: after its load (the first report of a batch ends the batch's load). */
   fileDone(report: FileReport): void {
-    this.done++;
     if (!this.enabled) return;
     if (this.phase?.name === "load" && report.ok) {
       this.loaded.rows += this.phase.rows;
@@ -103,7 +105,10 @@ export class IngestProgress {
     if (!this.file || !this.phase) return undefined;
     const now = this.clock();
     const elapsed = now - this.phase.started;
-    const head = `[${this.file.index}/${this.files}] ${basename(this.file.path)}`;
+    const head =
+      this.phase.name === "load" && this.phase.files > 1
+        ? `[${this.begun - this.phase.files + 1}-${this.begun}/${this.files}] ${this.phase.files} files`
+        : `[${this.file.index}/${this.files}] ${basename(this.file.path)}`;
     if (this.phase.name === "transform") {
       const { read, size } = this.phase;
       const share = size > 0 ? read / size : 0;

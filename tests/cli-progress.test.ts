@@ -22,7 +22,7 @@ test("a terminal sees phase, share, rows/s and ETA for the transform, then rows,
     now = 2000;
     progress.transformProgress(file, 4_000_000, 10_000_000);
     assert.is(progress.render(), "[1/2] leeds.csv  transform  ████████░░░░░░░░░░░░  40%  3.8/9.5 MB  ~20,000 rows/s  ETA 3s");
-    progress.loadStart(file, 100_000);
+    progress.loadStart([file], 100_000);
     now = 7000;
     assert.is(progress.render(), "[1/2] leeds.csv  load  100,000 rows  5s", "no load rate known yet: no ETA");
     progress.fileDone(report(file));
@@ -30,10 +30,17 @@ test("a terminal sees phase, share, rows/s and ETA for the transform, then rows,
 
     // The second file's load ETA comes from the first load's rate (100,000 rows in 5 s).
     progress.fileStart(file, 1000);
-    progress.loadStart(file, 50_000);
+    progress.loadStart([file], 50_000);
     now = 8000;
     assert.is(progress.render(), "[2/2] leeds.csv  load  50,000 rows  1s  ~20,000 rows/s  ETA ~2s");
     progress.fileDone(report(file));
+
+    // Loads in batches (several transformed files in one transaction) show the batch.
+    const batch = new IngestProgress({ isTTY: true, write: () => {} }, 5, () => now);
+    for (let i = 0; i < 3; i++) batch.fileStart(file, 1000);
+    batch.loadStart([file, file, file], 30_000);
+    now = 10_000;
+    assert.is(batch.render(), "[1-3/5] 3 files  load  30,000 rows  2s");
     progress.stop();
     assert.ok(writes.every((w) => w.startsWith("\r\x1b[K")), "redraws overwrite the one status line");
   } finally {
@@ -46,7 +53,7 @@ test("elsewhere (not a terminal) it writes nothing: the report prints one line p
   const progress = new IngestProgress({ isTTY: false, write: (t) => writes.push(t) }, 1, () => 0);
   progress.fileStart("/nope.csv", 100);
   progress.transformProgress("/nope.csv", 50, 100);
-  progress.loadStart("/nope.csv", 10);
+  progress.loadStart(["/nope.csv"], 10);
   progress.fileDone(report("/nope.csv"));
   progress.stop();
   assert.equal(writes, []);

@@ -45,8 +45,8 @@ export interface FileReport {
 export interface IngestHooks {
   onFileStart?(path: string, size: number): void;
   onProgress?(path: string, bytesRead: number, size: number): void;
-  /** The transform is done and the load of its `rows` raw rows starts (cli progress display). */
-  onLoadStart?(path: string, rows: number): void;
+  /** A load of these files' manifests starts, `rows` raw rows in all (cli progress display). */
+  onLoadStart?(paths: string[], rows: number): void;
   onFileDone?(report: FileReport): void;
 }
 
@@ -135,7 +135,7 @@ export async function openLocalPipeline(options: LocalPipelineOptions): Promise<
         { raw, transformed, secret, log, workers: options.threads, onProgress: hooks.onProgress && ((read, total) => hooks.onProgress!(path, read, total)) },
         key,
       );
-      hooks.onLoadStart?.(path, outcome.manifest.rowsRead);
+      hooks.onLoadStart?.([path], outcome.manifest.rowsRead);
       const load = await loadManifest({ transformed, warehouse, log }, outcome.manifestKey);
       Object.assign(report, {
         ok: true,
