@@ -53,7 +53,7 @@ export function parseCommandLine(argv: string[]): { spec?: CommandSpec; ctx?: Co
   if (loose.values.help) return { spec, print: commandHelp(spec) };
 
   // --home is taken (and ignored) by every command, so a shell alias with --home works with all of them.
-  const globals = Object.fromEntries(Object.entries(GLOBAL_OPTIONS).filter(([n]) => n !== "database-url" || spec.warehouse));
+  const globals = Object.fromEntries(Object.entries(GLOBAL_OPTIONS).filter(([n]) => !(n === "database-url" || n === "key-file") || spec.warehouse));
   let parsed;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: toParseArgs({ ...spec.options, ...globals }) });
@@ -70,7 +70,9 @@ export function parseCommandLine(argv: string[]): { spec?: CommandSpec; ctx?: Co
   const values = parsed.values as Record<string, string | boolean | undefined>;
   const home = (values.home as string | undefined) ?? process.env.COFFEETL_HOME ?? ".coffeetl";
   const databaseUrl = spec.warehouse ? ((values["database-url"] as string | undefined) ?? process.env.DATABASE_URL) : undefined;
-  return { spec, ctx: { spec, args, values, connection: databaseUrl ? { home, databaseUrl } : { home } } };
+  const keyFile = values["key-file"] as string | undefined;
+  const connection: Connection = { home, ...(databaseUrl ? { databaseUrl } : {}), ...(keyFile ? { keyFile } : {}) };
+  return { spec, ctx: { spec, args, values, connection } };
 }
 
 /** A whole number option within bounds, or a UsageError saying what it takes. */

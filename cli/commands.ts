@@ -29,6 +29,11 @@ export interface CommandSpec {
 export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   home: { type: "string", value: "DIR", help: "state folder (default: $COFFEETL_HOME, else ./.coffeetl)" },
   "database-url": { type: "string", value: "URL", help: "a PostgreSQL server instead of the embedded warehouse (or $DATABASE_URL)" },
+  "key-file": {
+    type: "string",
+    value: "FILE",
+    help: "the transaction-id key, for machines sharing one warehouse (or $COFFEETL_KEY_FILE; default: the key made once under --home)",
+  },
   help: { type: "boolean", short: "h", help: "show this help" },
 };
 
@@ -196,7 +201,7 @@ function optionLines(options: Record<string, OptionSpec>): string[] {
 
 export function commandHelp(spec: CommandSpec): string {
   const global = Object.fromEntries(
-    Object.entries(GLOBAL_OPTIONS).filter(([n]) => (n === "home" ? spec.home !== "none" : n === "database-url" ? spec.warehouse : true)),
+    Object.entries(GLOBAL_OPTIONS).filter(([n]) => (n === "home" ? spec.home !== "none" : n === "database-url" || n === "key-file" ? spec.warehouse : true)),
   );
   return [
     `Usage: coffeetl ${spec.name}${spec.args ? ` ${spec.args}` : ""}${Object.keys(spec.options).length ? " [options]" : ""}`,

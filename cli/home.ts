@@ -8,6 +8,8 @@ import { UsageError } from "./errors.js";
 export interface Connection {
   home: string;
   databaseUrl?: string;
+  /** The transaction-id key's file (the local pipeline reads it; reading commands ignore it). */
+  keyFile?: string;
 }
 
 /** The marker of a CoffeETL home: made by the first command that creates the home. */

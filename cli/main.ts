@@ -79,13 +79,31 @@ export function printReport(r: FileReport): void {
 }
 
 guardPipes();
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: Error) => {
-    warn(`coffeetl: ${error.message}`);
-    if (error instanceof UsageError) warn(`Run \`coffeetl ${error.command ? `${error.command} ` : ""}--help\` for usage.`);
-    process.exitCode = error instanceof UsageError ? 2 : 1;
-  },
-);
+main(process.argv.slice(2))
+  .then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: Error) => {
+      warn(`coffeetl: ${error.message}`);
+      if (error instanceof UsageError) warn(`Run \`coffeetl ${error.command ? `${error.command} ` : ""}--help\` for usage.`);
+      process.exitCode = error instanceof UsageError ? 2 : 1;
+    },
+  )
+  .then(exitWhenFlushed);
+
+/**
+ * Exits once standard output and error are flushed, rather than when the event loop empties: the
+ * embedded warehouse leaves the loop busy for a further ~0.3-0.7 s after it is closed (measured on
+ * `sql "select 1"`), which every command would otherwise pay.
+ */
+function exitWhenFlushed(): void {
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit();
+  };
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.destroyed || stream.writableLength === 0) done();
+    else stream.once("drain", done).once("error", done);
+  }
+}
