@@ -106,6 +106,9 @@ test("a --home that does not exist is refused (exit 2, nothing created) unless t
   assert.match(run(["status", "--home", join(dir.path, "empty")]).stderr, /is not a CoffeETL home/);
   assert.not.ok(existsSync(typo), "no home was created");
   assert.is(run(["status"], { COFFEETL_HOME: typo }).code, 2, "$COFFEETL_HOME is checked too");
+  const demo = run(["demo", "--home", home]);
+  assert.is(demo.code, 2, "the demo never mixes its sales into a home of real ones");
+  assert.match(demo.stderr, /is a CoffeETL home already; give the demo a new one/);
 });
 
 test("usage errors exit 2 with a hint; per-command --help; --version", () => {
