@@ -5,7 +5,7 @@ import type { Test } from "uvu";
 import * as assert from "uvu/assert";
 import { loadManifest, loadManifests } from "../functions/app/load-manifests.js";
 import { transformObject } from "../functions/app/transform-object.js";
-import { openLocalPipeline, type FileReport, type LocalPipeline } from "../functions/local/pipeline.js";
+import { expandPaths, openLocalPipeline, type FileReport, type LocalPipeline } from "../functions/local/pipeline.js";
 import { FIXTURES, SHARED_SAMPLES, assertNoPii, tempDir, transformText } from "./helpers.js";
 
 export interface Backend {
@@ -103,7 +103,7 @@ export function warehouseSuite(test: Test, backend: Backend): void {
       assert.match(transformedTree, /line_number,reason\n2,"expected 7 columns, found 6"\n/);
       assert.match(transformedTree, /"reason": "binary content/);
       // Raw files are kept as uploaded.
-      const raw = await readFile(join(home, "raw/raw/canonical.csv"));
+      const raw = await readFile(local.raw.path((await expandPaths([join(FIXTURES, "canonical.csv")]))[0]!.key));
       assert.equal(raw, await readFile(join(FIXTURES, "canonical.csv")));
       // No personal data outside the raw folder: transformed files and every table.
       assertNoPii(transformedTree, "transformed folder");

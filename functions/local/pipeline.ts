@@ -3,8 +3,8 @@
 // One process at a time per home (a lock file, proper-lockfile): PGlite must never be opened by two.
 import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, readFile, readdir, stat, writeFile } from "node:fs/promises";
-import { basename, join, relative, resolve, sep } from "node:path";
+import { mkdir, readFile, readdir, realpath, stat, writeFile } from "node:fs/promises";
+import { join, relative, resolve, sep } from "node:path";
 import lockfile from "proper-lockfile";
 import { loadManifests } from "../app/load-manifests.js";
 import { silentLog, type Log } from "../app/log.js";
@@ -66,6 +66,8 @@ export interface FileReport {
 export interface IngestHooks {
   onFileStart?(path: string, size: number): void;
   onProgress?(path: string, bytesRead: number, size: number): void;
+  /** A load of these files' manifests starts, `rows` raw rows in all (cli progress display). */
+  onLoadStart?(paths: string[], rows: number): void;
   onFileDone?(report: FileReport): void;
 }
 
@@ -144,30 +146,42 @@ async function lockHome(home: string, waitMs: number, onWait: (message: string) 
   }
 }
 
-/** Files to ingest with their raw keys: a folder's CSVs keep their path below the folder's name. */
-export async function expandPaths(paths: string[]): Promise<Array<{ path: string; key: string }>> {
-  const found: Array<{ path: string; key: string }> = [];
+/** A raw key for a file outside the raw folder: its real absolute path, without the leading separator. */
+const keyOfPath = (path: string): string => path.split(sep).filter(Boolean).join("/");
+
+/**
+ * Files to ingest with their raw keys (cli). A file's key is its real absolute path, so the same file
+ * gets the same key however it is named on the command line, and files of one name in different
+ * folders never collide (`a/uploads/day.csv`, `b/uploads/day.csv`). A file inside the raw folder
+ * (`rawRoot`) keeps its raw key, so raw files can be run through again. Each key comes once.
+ */
+export async function expandPaths(paths: string[], rawRoot?: string): Promise<Array<{ path: string; key: string }>> {
+  const rawReal = rawRoot ? await realpath(rawRoot).catch(() => resolve(rawRoot)) : undefined;
+  const found = new Map<string, string>();
+  const add = (path: string) => {
+    const inRaw = rawReal && path.startsWith(rawReal + sep);
+    const key = inRaw ? relative(rawReal, path).split(sep).join("/") : keyOfPath(path);
+    if (!found.has(key)) found.set(key, path);
+  };
   for (const given of paths) {
-    const path = resolve(given);
-    const info = await stat(path).catch(() => {
+    const path = await realpath(resolve(given)).catch(() => {
       throw new Error(`${given}: no such file or folder`);
     });
+    const info = await stat(path);
     if (!info.isDirectory()) {
-      found.push({ path, key: basename(path) });
+      add(path);
       continue;
     }
     const walk = async (dir: string): Promise<void> => {
       for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
         const child = join(dir, entry.name);
         if (entry.isDirectory()) await walk(child);
-        else if (entry.name.toLowerCase().endsWith(".csv")) {
-          found.push({ path: child, key: [basename(path), ...relative(path, child).split(sep)].join("/") });
-        }
+        else if (entry.name.toLowerCase().endsWith(".csv")) add(child);
       }
     };
     await walk(path);
   }
-  return found;
+  return [...found].map(([key, path]) => ({ path, key }));
 }
 
 /** Sales per load transaction locally: batches stay a few seconds long and memory stays flat. */
@@ -223,8 +237,9 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
       if (!key.toLowerCase().endsWith(".csv")) throw new Error("not a .csv file");
       const { size } = await stat(path);
       hooks.onFileStart?.(path, size);
-      // The upload: the raw bucket keeps the file as given, never changed afterwards.
-      await raw.put(key, createReadStream(path));
+      // The upload: the raw bucket keeps the file as given, never changed afterwards (a file taken
+      // from the raw folder itself, by reprocess, is not copied onto itself).
+      if (path !== raw.path(key)) await raw.put(key, createReadStream(path));
       const outcome = await transformObject(
         { raw, transformed, secret, log, workers: options.threads, onProgress: hooks.onProgress && ((read, total) => hooks.onProgress!(path, read, total)) },
         key,
@@ -250,6 +265,7 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
   /** Loads the pending files' manifests in batches, then reports every pending file in order. */
   async function flush(pending: Pending[], hooks: IngestHooks): Promise<void> {
     const toLoad = pending.filter((p) => p.manifestKey);
+    if (toLoad.length) hooks.onLoadStart?.(toLoad.map((p) => p.report.path), toLoad.reduce((n, p) => n + p.sales, 0));
     const started = Date.now();
     const outcomes = await loadManifests({ transformed, warehouse, log, keyHint }, toLoad.map((p) => p.manifestKey!), { maxBatch });
     const loadMs = Date.now() - started;
@@ -291,7 +307,7 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
       let pending: Pending[] = [];
       let sales = 0;
       // Files are transformed one by one as before; their manifests load in batches.
-      for (const file of await expandPaths(paths)) {
+      for (const file of await expandPaths(paths, raw.name)) {
         const p = await transformOne(file, hooks);
         pending.push(p);
         reports.push(p.report);

@@ -132,7 +132,8 @@ async function openServer(url: string): Promise<Connection> {
   await client.connect();
   const session: Session = {
     async query<T>(sql: string) {
-      return (await client.query(sql)).rows as T[];
+      // One statement per query, as in PGlite (extended protocol): `coffeetl sql`'s READ ONLY transaction can't be left.
+      return (await client.query({ text: sql, queryMode: "extended" } as pg.QueryConfig)).rows as T[];
     },
     async copyCsv(table, columns, body) {
       await pipeline(body, client.query(copyFrom(`COPY ${table} (${columns.join(", ")}) FROM STDIN WITH (FORMAT csv, HEADER false)`)));

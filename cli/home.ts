@@ -1,0 +1,48 @@
+// The state folder (`--home`): which commands may create one, and opening its warehouse.
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Warehouse } from "../functions/app/ports.js";
+import type { LocalPipeline, LocalPipelineOptions } from "../functions/local/pipeline.js";
+import { UsageError } from "./errors.js";
+
+export interface Connection {
+  home: string;
+  databaseUrl?: string;
+  /** The transaction-id key's file (the local pipeline reads it; reading commands ignore it). */
+  keyFile?: string;
+}
+
+/** The marker of a CoffeETL home: made by the first command that creates the home. */
+const HOME_MARKER = "transaction-id.key";
+
+export const isHome = (home: string): boolean => existsSync(join(resolve(home), HOME_MARKER));
+
+/** Refuses a home that does not exist, so a typo in `--home` never starts a new, empty warehouse. */
+export function requireHome(home: string, command: string): void {
+  if (isHome(home)) return;
+  const path = resolve(home);
+  const why = existsSync(path) ? `${path} is not a CoffeETL home (no ${HOME_MARKER} in it)` : `${path} does not exist`;
+  throw new UsageError(
+    `${command}: no CoffeETL home: ${why}. Check --home (or $COFFEETL_HOME); \`coffeetl ingest\` or \`coffeetl demo\` creates a home.`,
+    command,
+  );
+}
+
+export async function openHome(connection: Connection, options: Partial<LocalPipelineOptions> = {}): Promise<LocalPipeline> {
+  const { openLocalPipeline } = await import("../functions/local/pipeline.js");
+  return openLocalPipeline({ ...connection, ...options });
+}
+
+/**
+ * The warehouse for a reading command: a server given by URL directly (it needs no home), else the
+ * home's embedded warehouse through the local pipeline (which guards the home against a second process).
+ */
+export async function openWarehouse(connection: Connection): Promise<{ warehouse: Warehouse; close(): Promise<void> }> {
+  if (connection.databaseUrl) {
+    const { PostgresWarehouse } = await import("../functions/local/postgres-warehouse.js");
+    const warehouse = await PostgresWarehouse.open({ databaseUrl: connection.databaseUrl });
+    return { warehouse, close: () => warehouse.close() };
+  }
+  const local = await openHome(connection);
+  return { warehouse: local.warehouse, close: () => local.close() };
+}

@@ -1,0 +1,62 @@
+// Running files through the local pipeline for `ingest` and `reprocess`: the progress display, and
+// half-written objects removed whether a run fails, is interrupted or was killed before.
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { removeLivePartials } from "../functions/local/folder-storage.js";
+import { expandPaths, type FileReport, type LocalPipelineOptions } from "../functions/local/pipeline.js";
+import { openHome, type Connection } from "./home.js";
+import { IngestProgress } from "./progress.js";
+
+export function splitMissing(paths: string[]): { present: string[]; missing: string[] } {
+  const present: string[] = [];
+  const missing: string[] = [];
+  for (const path of paths) (existsSync(resolve(path)) ? present : missing).push(path);
+  return { present, missing };
+}
+
+/** Stops on SIGINT/SIGTERM/SIGHUP without leaving `*.partial` objects behind; exit 128 + signal number. */
+function removePartialsOnSignal(): () => void {
+  const numbers = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
+  const handlers = Object.entries(numbers).map(([signal, n]) => {
+    const handler = () => {
+      void removeLivePartials().finally(() => {
+        process.stderr.write(`\ncoffeetl: stopped by ${signal}; half-written files removed\n`);
+        process.exit(128 + n);
+      });
+    };
+    process.once(signal, handler);
+    return () => process.off(signal, handler);
+  });
+  return () => handlers.forEach((off) => off());
+}
+
+export async function runFiles(
+  connection: Connection,
+  paths: string[],
+  options: Pick<LocalPipelineOptions, "threads">,
+  onReport: (report: FileReport) => void,
+): Promise<FileReport[]> {
+  const local = await openHome(connection, options);
+  const stopWatching = removePartialsOnSignal();
+  try {
+    await Promise.all([local.raw.removeStalePartials(), local.transformed.removeStalePartials()]);
+    const files = await expandPaths(paths, local.raw.name);
+    const progress = new IngestProgress(process.stderr, files.length);
+    try {
+      return await local.ingest(paths, {
+        onFileStart: (path, size) => progress.fileStart(path, size),
+        onProgress: (path, read, size) => progress.transformProgress(path, read, size),
+        onLoadStart: (batch, rows) => progress.loadStart(batch, rows),
+        onFileDone(report) {
+          progress.fileDone(report);
+          onReport(report);
+        },
+      });
+    } finally {
+      progress.stop();
+    }
+  } finally {
+    stopWatching();
+    await local.close();
+  }
+}

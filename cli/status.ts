@@ -1,0 +1,201 @@
+// `coffeetl status [--failed]` and `coffeetl rejects FILE`: what loaded and what failed, with reasons,
+// read with plain SQL from the warehouse's `file_outcomes` and `loads` tables (functions/core/schema.ts),
+// and a file's rejected lines and warnings from its transformed prefix.
+import { realpath } from "node:fs/promises";
+import { join, resolve, sep } from "node:path";
+import { text } from "node:stream/consumers";
+import { parse as parseCsv } from "csv-parse/sync";
+import type { Warehouse } from "../functions/app/ports.js";
+import { MANIFEST_FILE, REJECTS_FILE, parseManifest, transformedPrefix, type Manifest } from "../functions/core/manifest.js";
+import { FolderStorage } from "../functions/local/folder-storage.js";
+import { dateOption, intOption, type CommandContext } from "./args.js";
+import { openWarehouse } from "./home.js";
+import { line, write } from "./output.js";
+import { formatTable } from "./table.js";
+
+/** A SQL string literal (standard_conforming_strings, the default on PostgreSQL and Redshift). */
+export const literal = (value: string): string => `'${value.replace(/'/g, "''")}'`;
+const likeSuffix = (value: string): string => literal(`%/${value.replace(/[\\%_]/g, (c) => `\\${c}`)}`);
+
+export interface OutcomeRow {
+  source_key: string;
+  source_version: string | null;
+  source_sha256: string | null;
+  outcome: string;
+  stage: string;
+  reason: string | null;
+  rows_read: number | null;
+  transactions_new: number | null;
+  transactions_duplicate: number | null;
+  rows_rejected: number | null;
+  warnings: number | null;
+  recorded_at: string;
+}
+
+async function hasTable(warehouse: Warehouse, table: string): Promise<boolean> {
+  const rows = await warehouse.query<{ n: number }>(
+    `SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_name = ${literal(table)} AND table_schema = current_schema()`,
+  );
+  return Number(rows[0]?.n) > 0;
+}
+
+const FROM_LOADS = `SELECT source_key, NULL AS source_version, source_sha256, 'loaded' AS outcome, 'load' AS stage, NULL AS reason, rows_read,
+  transactions_new, transactions_duplicate, rows_rejected, warnings, loaded_at AS recorded_at FROM loads l`;
+
+/**
+ * Each file's latest outcome: from `file_outcomes` (every outcome, failures included), and from
+ * `loads` for loads it does not list (made before the warehouse had the table), or from `loads` alone
+ * where the table is missing (only loaded files are known then).
+ */
+async function latestOutcomes(warehouse: Warehouse, where: string[]): Promise<{ rows: OutcomeRow[]; fromLoadsOnly: boolean }> {
+  const fromLoadsOnly = !(await hasTable(warehouse, "file_outcomes"));
+  const source = fromLoadsOnly
+    ? FROM_LOADS
+    : `SELECT source_key, source_version, source_sha256, outcome, stage, reason, rows_read, transactions_new, transactions_duplicate,
+         rows_rejected, warnings, recorded_at FROM file_outcomes
+       UNION ALL ${FROM_LOADS} WHERE NOT EXISTS (SELECT 1 FROM file_outcomes f WHERE f.load_id = l.load_id)`;
+  const rows = await warehouse.query<OutcomeRow>(
+    `SELECT * FROM (
+       SELECT o.*, ROW_NUMBER() OVER (PARTITION BY source_key ORDER BY recorded_at DESC) AS nth FROM (${source}) o
+     ) latest WHERE nth = 1${where.map((w) => ` AND ${w}`).join("")}
+     ORDER BY recorded_at DESC, source_key`,
+  );
+  return { rows, fromLoadsOnly };
+}
+
+const num = (v: number | null) => (v === null || v === undefined ? "" : String(v));
+
+export async function statusCommand(ctx: CommandContext): Promise<number> {
+  const limit = intOption(ctx, "limit", 0, 1_000_000) ?? 20;
+  const since = dateOption(ctx, "since");
+  const where = since ? [`recorded_at >= ${literal(since.toISOString().replace("T", " ").replace("Z", ""))}`] : [];
+  const { warehouse, close } = await openWarehouse(ctx.connection);
+  let all: OutcomeRow[];
+  let fromLoadsOnly: boolean;
+  try {
+    ({ rows: all, fromLoadsOnly } = await latestOutcomes(warehouse, where));
+  } finally {
+    await close();
+  }
+  const chosen = ctx.values.failed ? all.filter((r) => r.outcome === "failed") : all;
+  const shown = limit > 0 ? chosen.slice(0, limit) : chosen;
+  if (ctx.values.json) {
+    await write(JSON.stringify(shown.map(({ nth: _, ...r }: OutcomeRow & { nth?: unknown }) => r), null, 2) + "\n");
+    return 0;
+  }
+  const tally = new Map<string, number>();
+  for (const r of all) tally.set(r.outcome, (tally.get(r.outcome) ?? 0) + 1);
+  const counts = ["loaded", "already_loaded", "superseded", "failed"].filter((o) => tally.has(o)).map((o) => `${tally.get(o)} ${o.replace("_", " ")}`);
+  line(`${all.length} file${all.length === 1 ? "" : "s"}${since ? ` since ${ctx.values.since}` : ""}${counts.length ? `: ${counts.join(", ")}` : ""} (latest outcome of each file)`);
+  if (fromLoadsOnly) line("This warehouse has no file_outcomes table yet: only loaded files are listed, failures are not recorded.");
+  if (shown.length === 0) {
+    line(ctx.values.failed ? "No failed files." : "No files yet: `coffeetl ingest PATH...` loads some.");
+    return 0;
+  }
+  const table = ctx.values.failed
+    ? shown.map((r) => ({ recorded: r.recorded_at.slice(0, 19), stage: r.stage, file: r.source_key, reason: r.reason ?? "" }))
+    : shown.map((r) => ({
+        recorded: r.recorded_at.slice(0, 19),
+        outcome: r.outcome,
+        rows: num(r.rows_read),
+        new: num(r.transactions_new),
+        duplicates: num(r.transactions_duplicate),
+        rejected: num(r.rows_rejected),
+        warnings: num(r.warnings),
+        file: r.source_key,
+        ...(all.some((x) => x.reason) ? { reason: r.reason ?? "" } : {}),
+      }));
+  await write(formatTable(table));
+  if (chosen.length > shown.length) line(`(${chosen.length - shown.length} more; --limit 0 lists all)`);
+  if (ctx.values.failed) line("After fixing the cause: `coffeetl reprocess PREFIX` runs them again; `coffeetl rejects FILE` shows a file's rejected lines.");
+  return 0;
+}
+
+/** Raw keys FILE may mean: the key itself, the key of the path it was ingested from, or a key's end. */
+async function keysMatching(warehouse: Warehouse, file: string): Promise<string[]> {
+  const exact = new Set([file.replace(/^\/+/, "")]);
+  for (const path of [resolve(file), await realpath(file).catch(() => undefined)]) if (path) exact.add(path.split(sep).filter(Boolean).join("/"));
+  const tables = (await hasTable(warehouse, "file_outcomes")) ? ["file_outcomes", "loads"] : ["loads"];
+  const condition = `source_key IN (${[...exact].map(literal).join(", ")})`;
+  const found = async (where: string) =>
+    (await warehouse.query<{ source_key: string }>(tables.map((t) => `SELECT source_key FROM ${t} WHERE ${where}`).join(" UNION ") + " ORDER BY 1")).map(
+      (r) => r.source_key,
+    );
+  const keys = await found(condition);
+  return keys.length ? keys : found(`source_key LIKE ${likeSuffix(file.replace(/^\.?\/+/, ""))}`);
+}
+
+interface LineNote {
+  line: number;
+  kind: string;
+  reason: string;
+}
+
+const WARNING_REASON = "total differs from the sum of its item prices (loaded as the till took it)";
+
+/** Rejected lines from rejects.csv (`line_number,reason`, and a kind column if there is one) and the manifest's warning lines. */
+export function lineNotes(rejectsCsv: string, manifest: Pick<Manifest, "warningLines">): LineNote[] {
+  const records = parseCsv(rejectsCsv, { columns: true, skip_empty_lines: true }) as Record<string, string>[];
+  const notes = records.map((r) => ({
+    line: Number(r.line_number ?? r.line),
+    kind: (r.kind ?? r.type ?? r.severity ?? "rejected").toLowerCase().replace(/^reject$/, "rejected"),
+    reason: r.reason ?? "",
+  }));
+  const listed = new Set(notes.filter((n) => n.kind === "warning").map((n) => n.line));
+  for (const at of manifest.warningLines ?? []) if (!listed.has(at)) notes.push({ line: at, kind: "warning", reason: WARNING_REASON });
+  return notes.sort((a, b) => a.line - b.line || a.kind.localeCompare(b.kind));
+}
+
+export async function rejectsCommand(ctx: CommandContext): Promise<number> {
+  const file = ctx.args[0]!;
+  const { warehouse, close } = await openWarehouse(ctx.connection);
+  let keys: string[];
+  let latest: OutcomeRow | undefined;
+  try {
+    keys = await keysMatching(warehouse, file);
+    if (keys.length === 1) latest = (await latestOutcomes(warehouse, [`source_key = ${literal(keys[0]!)}`])).rows[0];
+  } finally {
+    await close();
+  }
+  if (keys.length === 0) throw new Error(`rejects: no file ${JSON.stringify(file)} in the warehouse (\`coffeetl status\` lists the files)`);
+  if (keys.length > 1) throw new Error(`rejects: ${keys.length} files match ${JSON.stringify(file)}; give more of the key:\n  ${keys.join("\n  ")}`);
+  const key = keys[0]!;
+  if (!latest) throw new Error(`rejects: no outcome recorded for ${key}`);
+  if (latest.outcome === "failed" && !latest.source_sha256) {
+    line(`${key}: failed at ${latest.stage}: ${latest.reason ?? "no reason recorded"}; no line was loaded`);
+    return 0;
+  }
+  const transformed = new FolderStorage(join(resolve(ctx.connection.home), "transformed"));
+  const prefix = transformedPrefix(key, latest.source_sha256!);
+  const read = async (name: string) => text((await transformed.get(`${prefix}/${name}`)).body);
+  let manifest: Manifest;
+  let rejects: string;
+  try {
+    manifest = parseManifest(await read(MANIFEST_FILE), `${prefix}/${MANIFEST_FILE}`);
+    rejects = await read(REJECTS_FILE);
+  } catch (error) {
+    if (latest.outcome === "failed") {
+      line(`${key}: failed at ${latest.stage}: ${latest.reason ?? "no reason recorded"}`);
+      return 0;
+    }
+    throw new Error(`rejects: ${key}: the transformed files are not in this home (${(error as Error).message})`);
+  }
+  const notes = lineNotes(rejects, manifest);
+  if (ctx.values.json) {
+    await write(JSON.stringify({ key, outcome: latest.outcome, rowsRead: manifest.rowsRead, rejected: manifest.rejected, warnings: manifest.warnings, lines: notes }, null, 2) + "\n");
+    return 0;
+  }
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  line(
+    `${key}: ${plural(manifest.rowsRead, "row")} read, ${manifest.rejected} rejected, ${plural(manifest.warnings, "warning")}` +
+      ` (${latest.outcome.replace("_", " ")}${latest.reason ? `: ${latest.reason}` : ""}, ${latest.recorded_at.slice(0, 19)})`,
+  );
+  if (notes.length === 0) {
+    line("Every line was read; no warnings.");
+    return 0;
+  }
+  await write(formatTable(notes.map((n) => ({ line: String(n.line), kind: n.kind, reason: n.reason }))));
+  const listedWarnings = notes.filter((n) => n.kind === "warning").length;
+  if (manifest.warnings > listedWarnings) line(`(the first ${listedWarnings} of ${manifest.warnings} warnings have their line recorded)`);
+  return 0;
+}
