@@ -45,7 +45,8 @@ const FROM_LOADS = `SELECT source_key, NULL AS source_version, source_sha256, 'l
 /**
  * Each file's latest outcome: from `file_outcomes` (every outcome, failures included), and from
  * `loads` for loads it does not list (made before the warehouse had the table), or from `loads` alone
- * where the table is missing (only loaded files are known then).
+ * where the table is missing (only loaded files are known then). A version superseded in the same
+ * transaction that loaded its successor never hides the successor.
  */
 async function latestOutcomes(warehouse: Warehouse, where: string[]): Promise<{ rows: OutcomeRow[]; fromLoadsOnly: boolean }> {
   const fromLoadsOnly = !(await hasTable(warehouse, "file_outcomes"));
@@ -56,7 +57,7 @@ async function latestOutcomes(warehouse: Warehouse, where: string[]): Promise<{ 
        UNION ALL ${FROM_LOADS} WHERE NOT EXISTS (SELECT 1 FROM file_outcomes f WHERE f.load_id = l.load_id)`;
   const rows = await warehouse.query<OutcomeRow>(
     `SELECT * FROM (
-       SELECT o.*, ROW_NUMBER() OVER (PARTITION BY source_key ORDER BY recorded_at DESC) AS nth FROM (${source}) o
+       SELECT o.*, ROW_NUMBER() OVER (PARTITION BY source_key ORDER BY recorded_at DESC, CASE outcome WHEN 'superseded' THEN 1 ELSE 0 END) AS nth FROM (${source}) o
      ) latest WHERE nth = 1${where.map((w) => ` AND ${w}`).join("")}
      ORDER BY recorded_at DESC, source_key`,
   );

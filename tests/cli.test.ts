@@ -95,6 +95,22 @@ test("sql is read-only unless --write: DROP TABLE fails and changes nothing, one
   assert.match(bad.stderr, /coffeetl: .*nope/);
 });
 
+const SERVER = process.env.COFFEETL_TEST_DATABASE_URL;
+test("sql on a PostgreSQL server: read-only too, one statement only, and no home needed", () => {
+  if (!SERVER) {
+    console.log("  [skip] sql on a server: COFFEETL_TEST_DATABASE_URL is not set (run scripts/start-postgres.sh)");
+    return;
+  }
+  const noHome = join(dir.path, "no-home");
+  const server = (args: string[]) => run([...args, "--database-url", SERVER, "--home", noHome]);
+  assert.is(server(["sql", "CREATE TABLE coffeetl_cli_probe (n INTEGER)"]).code, 1);
+  const escape = server(["sql", "SELECT 1; COMMIT; CREATE TABLE coffeetl_cli_probe (n INTEGER)"]);
+  assert.is(escape.code, 1, "the server's simple protocol would run all three");
+  const probe = server(["sql", "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_name = 'coffeetl_cli_probe'", "--json"]);
+  assert.equal(JSON.parse(probe.stdout), [{ n: 0 }]);
+  assert.not.ok(existsSync(noHome), "a server needs no home");
+});
+
 test("a --home that does not exist is refused (exit 2, nothing created) unless the command creates one", () => {
   const typo = join(dir.path, "hoem");
   for (const args of [["sql", "SELECT 1"], ["status"], ["rejects", "x.csv"], ["reprocess"], ["dashboards"]]) {
