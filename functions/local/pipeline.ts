@@ -184,6 +184,10 @@ export async function expandPaths(paths: string[], rawRoot?: string): Promise<Ar
   return [...found].map(([key, path]) => ({ path, key }));
 }
 
+/** Files under this size are transformed up to SMALL_FILES_AT_ONCE at a time (a branch's day is ~50 KB). */
+const SMALL_FILE_BYTES = 1024 * 1024;
+const SMALL_FILES_AT_ONCE = 4;
+
 /** Sales per load transaction locally: batches stay a few seconds long and memory stays flat. */
 const BATCH_SALES = 200_000;
 
@@ -307,11 +311,20 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
       let pending: Pending[] = [];
       let sales = 0;
       // Files are transformed one by one as before; their manifests load in batches.
-      for (const file of await expandPaths(paths, raw.name)) {
-        const p = await transformOne(file, hooks);
-        pending.push(p);
-        reports.push(p.report);
-        sales += p.sales;
+      const files = await expandPaths(paths, raw.name);
+      const sizes = await Promise.all(files.map((f) => stat(f.path).then((s) => s.size, () => 0)));
+      for (let next = 0; next < files.length; ) {
+        // Small files go a few at a time: their transform is mostly waiting on the file system.
+        // A large one goes alone (it has worker threads and the progress display to itself).
+        let end = next + 1;
+        while (end < files.length && end - next < SMALL_FILES_AT_ONCE && sizes[next]! < SMALL_FILE_BYTES && sizes[end]! < SMALL_FILE_BYTES) end++;
+        const done = await Promise.all(files.slice(next, end).map((file) => transformOne(file, hooks)));
+        next = end;
+        for (const p of done) {
+          pending.push(p);
+          reports.push(p.report);
+          sales += p.sales;
+        }
         if (sales >= BATCH_SALES || pending.length >= maxBatch) {
           await flush(pending, hooks);
           pending = [];
