@@ -70,6 +70,16 @@ test("COPY statement: staging table, explicit columns, role, CSV with header, NU
   );
 });
 
+test("schema step on a warehouse of an earlier release adds the new loads columns once; a current one gets none", async () => {
+  // Created by an earlier release: `loads` without source_version / superseded_by.
+  for (const c of ["load_id", "source_key", "source_sha256", "loaded_at", "rows_read", "transactions_new", "transactions_duplicate", "rows_rejected", "warnings"]) fake.columns.add(`loads.${c}`);
+  await warehouse().ensureSchema();
+  const alters = () => fake.batchInputs().flatMap((b) => b.Sqls ?? []).filter((s) => s.startsWith("ALTER TABLE"));
+  assert.equal(alters(), ["ALTER TABLE loads ADD COLUMN source_version VARCHAR(1024)", "ALTER TABLE loads ADD COLUMN superseded_by VARCHAR(64)"]);
+  await warehouse().ensureSchema();
+  assert.is(alters().length, 2, "the second schema step finds the columns and adds nothing");
+});
+
 test("load: one batch = LOCK first, staging, COPY of every table file, merge, per-file result; addressed to the connection", async () => {
   const result = await warehouse().load(request());
   const batches = fake.batchInputs();

@@ -17,7 +17,7 @@ import {
 } from "@aws-sdk/client-redshift-data";
 import { silentLog, type Log } from "../app/log.js";
 import type { FileOutcome, LoadRequest, LoadResult, Storage, Warehouse } from "../app/ports.js";
-import { REDSHIFT_CREATE_TABLES, TABLES } from "../core/schema.js";
+import { ADDED_COLUMN_DEFS, REDSHIFT_CREATE_TABLES, TABLES } from "../core/schema.js";
 import {
   KeyMismatchError,
   SELECT_IDENTITY,
@@ -144,7 +144,25 @@ export class RedshiftWarehouse implements Warehouse {
 
   async ensureSchema(): Promise<void> {
     await this.batch([...REDSHIFT_CREATE_TABLES], "create schema", CREATE_RACE);
+    await this.addMissingColumns();
     await ensureRedshiftReaderRole(this, { readerDbUser: this.connection.target.kind === "provisioned" ? (this.connection.readerDbUser ?? DEFAULT_READER_DB_USER) : undefined, log: this.log });
+  }
+
+  /** A warehouse made by an earlier release lacks the columns added since: add them (no IF NOT EXISTS on Redshift). */
+  private async addMissingColumns(): Promise<void> {
+    const tables = [...new Set(ADDED_COLUMN_DEFS.map((c) => c.table))];
+    const rows = await this.query<{ table_name: string; column_name: string }>(
+      `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name IN (${tables.map((t) => `'${t}'`).join(", ")})`,
+    );
+    const present = new Set(rows.map((r) => `${r.table_name}.${r.column_name}`));
+    for (const c of ADDED_COLUMN_DEFS) {
+      if (present.has(`${c.table}.${c.column}`)) continue;
+      this.log.info("adding a column of this release", { table: c.table, column: c.column });
+      // Another container adding it at the same moment is fine: "already exists" is retried, then found.
+      await this.batch([`ALTER TABLE ${c.table} ADD COLUMN ${c.column} ${c.type}`], `add column ${c.table}.${c.column}`, CREATE_RACE).catch((error: unknown) => {
+        if (!/already exists/i.test(String((error as Error).message))) throw error;
+      });
+    }
   }
 
   async load(request: LoadRequest): Promise<LoadResult> {

@@ -201,7 +201,13 @@ export const CREATE_INDEXES: readonly string[] = [
 ];
 
 /** Columns added since the first release, for warehouses created before them. */
-export const ADDED_COLUMNS: readonly string[] = [
-  "ALTER TABLE loads ADD COLUMN IF NOT EXISTS source_version VARCHAR(1024)",
-  "ALTER TABLE loads ADD COLUMN IF NOT EXISTS superseded_by VARCHAR(64)",
+/** Columns added after the first release; warehouses created before get them at the schema step. */
+export const ADDED_COLUMN_DEFS: ReadonlyArray<{ table: string; column: string; type: string }> = [
+  { table: "loads", column: "source_version", type: "VARCHAR(1024)" },
+  { table: "loads", column: "superseded_by", type: "VARCHAR(64)" },
 ];
+
+/** PostgreSQL adds them idempotently; Redshift has no IF NOT EXISTS here (redshift-warehouse.ts checks first). */
+export const ADDED_COLUMNS: readonly string[] = ADDED_COLUMN_DEFS.map(
+  (c) => `ALTER TABLE ${c.table} ADD COLUMN IF NOT EXISTS ${c.column} ${c.type}`,
+);
