@@ -1,7 +1,7 @@
 // The whole deployment of one client and stage, from its validated configuration (DESIGN.md 1 and 7):
 //
 //   branches (upload identities) ──► raw bucket ──(.csv, any case)──► extract-transform ──► transformed bucket
-//   transformed ──(manifest.json)──► load queue ──(batches)──► load ──► Redshift
+//   transformed ──(manifest.json, failed.json)──► load queue ──(batches)──► load ──► Redshift
 //   extract-transform failures, after retries ──► dead-letter queue; load failures ──► load dead-letter queue
 //   alarms (errors, throttles, event and queue age, dead letters, warehouse capacity) ──► alarm topic
 //   Grafana host ◄── grafana/ via its assets bucket; reads Redshift (Data API) and CloudWatch
@@ -224,7 +224,9 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
   new BucketTrigger("transformed-to-load-queue", {
     bucket: { id: transformed.bucket.id, arn: transformed.arn },
     target: { queueArn: loadQueue.arn },
-    filterSuffixes: ["manifest.json"],
+    // A manifest to load, or a transform failure to record in file_outcomes (functions/load/handler.ts;
+    // MANIFEST_FILE and FAILURE_FILE of functions/core/manifest.ts, a test checks).
+    filterSuffixes: ["manifest.json", "failed.json"],
     accountId: ctx.accountId,
     dependsOn: [...transformed.ready, loadQueue.policy],
   });

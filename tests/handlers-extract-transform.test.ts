@@ -168,7 +168,16 @@ test("every record is processed; an unreadable file records failed.json and the 
   assert.ok(error, "the handler throws");
   assert.is(error!.name, "RecordsFailedError");
   assert.match(error!.message, /1 of 2 record\(s\) failed: uploads\/broken\.csv: UnreadableFileError/);
-  assert.ok(s3.keys(OUT).some((k) => k.startsWith("uploads/broken/") && k.endsWith("/failed.json")), "failed.json recorded");
+  const failedKey = s3.keys(OUT).find((k) => k.startsWith("uploads/broken/") && k.endsWith("/failed.json"));
+  assert.ok(failedKey, "failed.json recorded");
+  const written = s3.text(OUT, failedKey!);
+  const failure = JSON.parse(written);
+  assert.equal(Object.keys(failure.source), ["bucket", "key", "sha256", "versionId"]);
+  assert.equal([failure.source.key, typeof failure.reason, typeof failure.failedAt], ["uploads/broken.csv", "string", "string"]);
+  // A retry leaves an unchanged failure as it is: no new event, so the load records it once.
+  await new Promise((r) => setTimeout(r, 5));
+  await invoke({ Records: [s3Record(RAW, "uploads/broken.csv")] }).then(() => assert.unreachable("still fails"), () => undefined);
+  assert.is(s3.text(OUT, failedKey!), written, "failed.json not rewritten");
   assert.not.ok(s3.keys(OUT).some((k) => k.startsWith("uploads/broken/") && k.endsWith("/manifest.json")));
   assert.ok(s3.keys(OUT).some((k) => k.startsWith("uploads/york/2024-05-02/") && k.endsWith("/manifest.json")), "the other record was transformed");
 });

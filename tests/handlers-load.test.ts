@@ -183,7 +183,7 @@ test("S3's test event, other objects and non-create events are skipped without r
   freshRedshift();
   process.env.SSM_PARAMETER_NAME = "/coffeetl/test/serverless";
   const test = sqsRecord({ Service: "Amazon S3", Event: "s3:TestEvent", Time: "2024-05-01T10:00:00.000Z", Bucket: OUT, RequestId: "r", HostId: "h" });
-  const others = sqsRecord({ Records: [s3Record(OUT, `${PREFIX}/transactions.csv`), s3Record(OUT, `${PREFIX}/failed.json`), s3Record(OUT, MANIFEST, "ObjectRemoved:Delete")] });
+  const others = sqsRecord({ Records: [s3Record(OUT, `${PREFIX}/transactions.csv`), s3Record(OUT, `${PREFIX}/rejects.csv`), s3Record(OUT, MANIFEST, "ObjectRemoved:Delete")] });
   const garbage = sqsRecord("not json at all");
   const wrongShape = sqsRecord({ hello: "world" });
   const response = await handler(sqsEvent([test, others, garbage, wrongShape]), context);
@@ -192,8 +192,8 @@ test("S3's test event, other objects and non-create events are skipped without r
   assert.is(redshift.mock.calls().length, 0);
   assert.is(logged("skipped").filter((l) => l.reason === "s3:TestEvent").length, 1);
   assert.equal(logged("skipped").filter((l) => l.messageId === others.messageId).map((l) => l.reason), [
-    "not a manifest.json key",
-    "not a manifest.json key",
+    "not a manifest.json or failed.json key",
+    "not a manifest.json or failed.json key",
     "not an ObjectCreated event",
   ]);
   assert.match(String(logged("unreadable message").at(-1)!.errorMessage), /not an S3 event notification/);
@@ -209,6 +209,71 @@ test("a message holding several records fails when one of its manifests fails, a
   const { response, ids } = await load([both, s3Event(OUT, MANIFEST)], "/coffeetl/test/serverless");
   assert.equal(response.batchItemFailures, [{ itemIdentifier: ids[0]! }]);
   assert.is(redshift.loads.size, 2, "york and leeds loaded; the missing manifest failed alone");
+});
+
+// A raw file no line of which can be read: the transform writes failed.json (and its event fails).
+const BROKEN = "uploads/broken/day.csv";
+s3.putText(RAW, BROKEN, Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x00, 0x00, 0x01, 0x02]));
+await transform(s3Event(RAW, BROKEN) as never, context).then(
+  () => assert.unreachable("an unreadable file fails its event"),
+  () => undefined,
+);
+const FAILED = s3.keys(OUT).find((k) => k.startsWith("uploads/broken/day/") && k.endsWith("/failed.json"))!;
+const outcomeInserts = () =>
+  redshift.mock
+    .commandCalls(ExecuteStatementCommand)
+    .map((c) => c.args[0].input.Sql as string)
+    .filter((sql) => sql.startsWith("INSERT INTO file_outcomes "));
+
+test("a failed.json event records one transform failure row; a manifest in the same batch still loads", async () => {
+  freshRedshift();
+  const failure = JSON.parse(s3.text(OUT, FAILED)) as { source: { key: string; sha256: string }; reason: string; failedAt: string };
+  assert.is(failure.source.key, BROKEN);
+  assert.match(failure.reason, /^binary content/);
+  const { response } = await load([s3Event(OUT, FAILED), s3Event(OUT, MANIFEST)], "/coffeetl/test/serverless");
+  assert.equal(response, { batchItemFailures: [] });
+  assert.is(redshift.loadBatches().length, 1, "the manifest loaded");
+  assert.is(redshift.loads.size, 1);
+  const inserts = outcomeInserts();
+  assert.is(inserts.length, 1, "one file_outcomes row");
+  const sql = inserts[0]!;
+  for (const part of [`'${BROKEN}'`, `'${failure.source.sha256}'`, "'transform'", "'failed'", `'${failure.reason}'`, `CAST('${failure.failedAt.replace("T", " ").replace("Z", "")}' AS TIMESTAMP)`]) {
+    assert.ok(sql.includes(part), `${part} in ${sql}`);
+  }
+  // Addressed like the loads (the connection from SSM).
+  const call = redshift.mock.commandCalls(ExecuteStatementCommand).find((c) => c.args[0].input.Sql === sql)!;
+  assert.equal([call.args[0].input.WorkgroupName, call.args[0].input.Database], ["coffeetl-wg", "coffee"]);
+  assert.equal(pick(logged("batch done").at(-1)!, ["messages", "loaded", "failuresRecorded", "failuresUnrecorded", "failedMessages"]), {
+    messages: 2,
+    loaded: 1,
+    failuresRecorded: 1,
+    failuresUnrecorded: 0,
+    failedMessages: 0,
+  });
+  // A redelivery writes the same row again, nothing new (recorded_at is the failure's own time).
+  redshift.mock.resetHistory();
+  await load(s3Event(OUT, FAILED), "/coffeetl/test/serverless");
+  assert.equal(outcomeInserts(), [sql]);
+});
+
+test("a failed.json that cannot be recorded (absent, malformed, the warehouse refusing) fails its message alone", async () => {
+  freshRedshift();
+  const prefix = FAILED.slice(0, -"/failed.json".length);
+  s3.putText(OUT, "uploads/odd/day/0123456789abcdef/failed.json", "{}");
+  const absent = s3Event(OUT, `${prefix.replace(/[0-9a-f]{16}$/, "0000000000000000")}/failed.json`);
+  const malformed = s3Event(OUT, "uploads/odd/day/0123456789abcdef/failed.json");
+  const { response, ids } = await load([absent, malformed, s3Event(OUT, FAILED), s3Event(OUT, MANIFEST)], "/coffeetl/test/serverless");
+  assert.equal(response.batchItemFailures, [{ itemIdentifier: ids[0]! }, { itemIdentifier: ids[1]! }]);
+  assert.is(outcomeInserts().length, 1, "the readable one recorded");
+  assert.match(String(logged("could not record a transform failure").at(-1)!.errorMessage), /names no source key/);
+
+  freshRedshift();
+  redshift.mock.on(ExecuteStatementCommand).rejects(new Error("the warehouse is unavailable"));
+  const second = await load([s3Event(OUT, FAILED), s3Event(OUT, MANIFEST)], "/coffeetl/test/serverless");
+  assert.equal(second.response.batchItemFailures, [{ itemIdentifier: second.ids[0]! }], "retried, then parked in the load DLQ");
+  assert.is(redshift.loads.size, 1, "the manifest loaded all the same");
+  assert.equal(pick(logged("batch done").at(-1)!, ["failuresRecorded", "failuresUnrecorded", "failedMessages"]), { failuresRecorded: 0, failuresUnrecorded: 1, failedMessages: 1 });
+  freshRedshift();
 });
 
 test("nothing logged (or thrown) holds a customer name, a card number or the password", () => {

@@ -2,6 +2,7 @@
 // client's existing Serverless workgroup and two branch uploaders; every other key at its default.
 // Run alone: node --import tsx tests/infra.test.ts
 import { COPY_MANIFEST_PREFIX as WAREHOUSE_COPY_MANIFEST_PREFIX } from "../functions/aws/redshift-warehouse.js";
+import { FAILURE_FILE, MANIFEST_FILE } from "../functions/core/manifest.js";
 import { COPY_MANIFEST_PREFIX } from "../infra/stack.js";
 import { settle } from "./infra/harness.js";
 import { test } from "uvu";
@@ -166,12 +167,19 @@ test("raw → extract-transform: .csv in every case spelling, one rule each, aft
   assert.ok(n.dependsOn.includes("raw-to-extract-transform-permission"), "notification depends on the permission");
 });
 
-test("transformed → load queue: manifest.json events to an encrypted, TLS-only queue only S3 of this bucket may send to", () => {
+test("transformed → load queue: manifest.json and failed.json events to an encrypted, TLS-only queue only S3 of this bucket may send to", () => {
   const bucket = h.one(T.bucket, "transformed");
   const queue = h.one("aws:sqs/queue:Queue", "load-queue");
   const n = h.byType("aws:s3/bucketNotification:BucketNotification").find((x) => x.inputs.bucket === bucket.id)!;
   assert.not.ok(n.inputs.lambdaFunctions?.length, "the load is not invoked by S3 directly");
-  assert.equal(n.inputs.queues, [{ queueArn: queue.props.arn, events: ["s3:ObjectCreated:*"], filterSuffix: "manifest.json" }]);
+  // Manifests to load and transform failures to record (the load tells them apart), nothing else.
+  assert.equal(n.inputs.queues, [
+    { queueArn: queue.props.arn, events: ["s3:ObjectCreated:*"], filterSuffix: MANIFEST_FILE },
+    { queueArn: queue.props.arn, events: ["s3:ObjectCreated:*"], filterSuffix: FAILURE_FILE },
+  ]);
+  const sent = (key: string) => (n.inputs.queues as { filterSuffix: string }[]).some((r) => key.endsWith(r.filterSuffix));
+  for (const key of ["uploads/leeds/day/0123456789abcdef/manifest.json", "uploads/leeds/day/0123456789abcdef/failed.json"]) assert.ok(sent(key), key);
+  for (const key of ["uploads/leeds/day/0123456789abcdef/transactions.csv", "uploads/leeds/day/0123456789abcdef/rejects.csv", "_load-batches/x/transactions.copy.json"]) assert.not.ok(sent(key), key);
   assert.ok(n.dependsOn.includes("load-queue-policy"), "S3 checks the queue policy when the notification is written");
   assert.is(h.byType("aws:lambda/permission:Permission").length, 1, "only the raw trigger invokes a function");
   assert.equal([queue.inputs.name, queue.inputs.sqsManagedSseEnabled], ["coffeetl-acme-prod-load", true]);

@@ -103,9 +103,18 @@ export async function transformObject(deps: TransformDeps, key: string, options:
   } catch (error) {
     await Promise.allSettled(uploads);
     if (error instanceof UnreadableFileError) {
-      // Recorded beside where the manifest would be, so the failure is visible and replayable.
-      const failure = { source: { bucket: raw.name, key, sha256 }, reason: error.reason, failedAt: new Date().toISOString() };
-      await transformed.put(`${prefix}/${FAILURE_FILE}`, JSON.stringify(failure, null, 2) + "\n", { contentType: "application/json" });
+      // Recorded beside where the manifest would be, so the failure is visible and replayable. On
+      // AWS its arrival sends it to the load, which records it in file_outcomes (record-failure.ts):
+      // a retry finding the same reason there leaves it as it is, so it is recorded once.
+      const failureKey = `${prefix}/${FAILURE_FILE}`;
+      const earlier = await transformed
+        .exists(failureKey)
+        .then(async (found) => (found ? (JSON.parse(await text((await transformed.get(failureKey)).body)) as { reason?: unknown }) : undefined))
+        .catch(() => undefined);
+      if (earlier?.reason !== error.reason) {
+        const failure = { source: { bucket: raw.name, key, sha256, versionId: versionId ?? null }, reason: error.reason, failedAt: new Date().toISOString() };
+        await transformed.put(failureKey, JSON.stringify(failure, null, 2) + "\n", { contentType: "application/json" });
+      }
       log.error("file unreadable", { key, reason: error.reason });
       throw new UnreadableFileError(`${key}: ${error.reason}`);
     }

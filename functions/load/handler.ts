@@ -1,12 +1,16 @@
 // load Lambda: batches of SQS messages from the load queue, each holding an S3 event for
 // `<prefix>/manifest.json` on the transformed bucket → loadManifests (the service `coffeetl ingest`
 // also runs), which loads them into Redshift through the Data API, many manifests per transaction.
-// Only event adaptation lives here.
+// Only event adaptation lives here. A `<prefix>/failed.json` event (a file the transform could not
+// read) is not loaded: recordTransformFailure (functions/app/record-failure.ts) writes its
+// `file_outcomes` row (stage transform, outcome failed, its reason), so a transform failure reaches
+// the warehouse too.
 //
 // Env: SSM_PARAMETER_NAME (warehouse connection JSON, see functions/aws/ssm.ts),
 // LOAD_MANIFESTS_PER_TRANSACTION (optional), LOG_LEVEL, POWERTOOLS_SERVICE_NAME.
 //
-// Failures (ReportBatchItemFailures): a message fails when any manifest it names failed, and only
+// Failures (ReportBatchItemFailures): a message fails when any manifest it names failed, or any
+// failed.json it names could not be recorded, and only
 // failed messages are returned to the queue, to be received again and, after the queue's
 // maxReceiveCount, parked in the load dead-letter queue. A message that is not an S3 event fails too
 // (parked, never dropped). The others are deleted by Lambda. A manifest loaded before reports
@@ -17,7 +21,8 @@ import { SSMClient } from "@aws-sdk/client-ssm";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { loadManifests, type ManifestOutcome } from "../app/load-manifests.js";
-import { MANIFEST_FILE } from "../core/manifest.js";
+import { recordTransformFailure } from "../app/record-failure.js";
+import { FAILURE_FILE, MANIFEST_FILE } from "../core/manifest.js";
 import { createLogger, errorFields, logPort, startInvocation } from "../aws/logger.js";
 import { RedshiftWarehouse } from "../aws/redshift-warehouse.js";
 import { S3Storage } from "../aws/s3-storage.js";
@@ -36,7 +41,9 @@ const aws = () => (clients ??= { s3: new S3Client({}), ssm: new SSMClient({ maxA
 /** CREATE TABLE IF NOT EXISTS runs once per container and connection, not once per batch. */
 const schemaReady = new Map<string, Promise<void>>();
 
-const wantManifest = (key: string) => (key.endsWith(`/${MANIFEST_FILE}`) ? undefined : `not a ${MANIFEST_FILE} key`);
+const isFailure = (key: string) => key.endsWith(`/${FAILURE_FILE}`);
+const wantObject = (key: string) =>
+  key.endsWith(`/${MANIFEST_FILE}`) || isFailure(key) ? undefined : `not a ${MANIFEST_FILE} or ${FAILURE_FILE} key`;
 
 export async function handler(event: SQSEvent, context?: Context): Promise<SQSBatchResponse> {
   startInvocation(logger, context);
@@ -44,12 +51,14 @@ export async function handler(event: SQSEvent, context?: Context): Promise<SQSBa
   const failed = new Set<string>();
   /** Manifests to load, by bucket, each with the messages that named it (S3 may deliver twice). */
   const wanted = new Map<string, Map<string, string[]>>();
+  /** Transform failures to record, the same way. */
+  const failures = new Map<string, Map<string, string[]>>();
   let skipped = 0;
 
   for (const record of records) {
     let message;
     try {
-      message = parseQueuedS3Message(record.body, wantManifest);
+      message = parseQueuedS3Message(record.body, wantObject);
     } catch (error) {
       log.error("unreadable message", { messageId: record.messageId, ...errorFields(error) });
       failed.add(record.messageId);
@@ -63,8 +72,9 @@ export async function handler(event: SQSEvent, context?: Context): Promise<SQSBa
     for (const s of message.skipped) log.info("skipped", { messageId: record.messageId, ...s });
     skipped += message.skipped.length;
     for (const { bucket, key } of message.objects) {
-      const keys = wanted.get(bucket) ?? new Map<string, string[]>();
-      wanted.set(bucket, keys);
+      const byBucket = isFailure(key) ? failures : wanted;
+      const keys = byBucket.get(bucket) ?? new Map<string, string[]>();
+      byBucket.set(bucket, keys);
       keys.set(key, [...(keys.get(key) ?? []), record.messageId]);
     }
   }
@@ -92,8 +102,41 @@ export async function handler(event: SQSEvent, context?: Context): Promise<SQSBa
     }
   }
 
+  let failuresRecorded = 0;
+  let failuresUnrecorded = 0;
+  for (const [bucket, keys] of failures) {
+    let deps;
+    try {
+      deps = await warehouseFor(bucket, context);
+    } catch (error) {
+      log.error("could not record transform failures", { bucket, failures: keys.size, ...errorFields(error) });
+      for (const ids of keys.values()) for (const id of ids) failed.add(id);
+      failuresUnrecorded += keys.size;
+      continue;
+    }
+    for (const [key, ids] of keys) {
+      try {
+        await recordTransformFailure({ ...deps, log }, key);
+        failuresRecorded++;
+      } catch (error) {
+        log.error("could not record a transform failure", { failureKey: key, ...errorFields(error) });
+        for (const id of ids) failed.add(id);
+        failuresUnrecorded++;
+      }
+    }
+  }
+
   const batchItemFailures = records.filter((r) => failed.has(r.messageId)).map((r) => ({ itemIdentifier: r.messageId }));
-  log.info("batch done", { messages: records.length, loaded, alreadyLoaded, skipped, failedManifests, failedMessages: batchItemFailures.length });
+  log.info("batch done", {
+    messages: records.length,
+    loaded,
+    alreadyLoaded,
+    skipped,
+    failedManifests,
+    failuresRecorded,
+    failuresUnrecorded,
+    failedMessages: batchItemFailures.length,
+  });
   metrics.addMetric("ManifestsLoaded", MetricUnit.Count, loaded);
   metrics.addMetric("ManifestsAlreadyLoaded", MetricUnit.Count, alreadyLoaded);
   metrics.addMetric("ManifestsFailed", MetricUnit.Count, failedManifests);
@@ -103,6 +146,17 @@ export async function handler(event: SQSEvent, context?: Context): Promise<SQSBa
 }
 
 async function loadBucket(bucket: string, manifestKeys: string[], context: Context | undefined): Promise<ManifestOutcome[]> {
+  const { transformed, warehouse } = await warehouseFor(bucket, context);
+  const perTransaction = Number(process.env.LOAD_MANIFESTS_PER_TRANSACTION);
+  return loadManifests(
+    { transformed, warehouse, log, keyHint: "the transformed files were keyed with another transaction secret than this warehouse's" },
+    manifestKeys,
+    Number.isInteger(perTransaction) && perTransaction > 0 ? { maxBatch: perTransaction } : {},
+  );
+}
+
+/** The transformed bucket and the warehouse (its schema ensured once per container and connection). */
+async function warehouseFor(bucket: string, context: Context | undefined): Promise<{ transformed: S3Storage; warehouse: RedshiftWarehouse }> {
   const { s3, ssm, redshift } = aws();
   const connection = await readConnection(ssm, parameterNameFromEnv("SSM_PARAMETER_NAME"));
   const transformed = new S3Storage(s3, bucket);
@@ -119,10 +173,5 @@ async function loadBucket(bucket: string, manifestKeys: string[], context: Conte
     ready.catch(() => schemaReady.delete(schemaKey));
   }
   await ready;
-  const perTransaction = Number(process.env.LOAD_MANIFESTS_PER_TRANSACTION);
-  return loadManifests(
-    { transformed, warehouse, log, keyHint: "the transformed files were keyed with another transaction secret than this warehouse's" },
-    manifestKeys,
-    Number.isInteger(perTransaction) && perTransaction > 0 ? { maxBatch: perTransaction } : {},
-  );
+  return { transformed, warehouse };
 }
