@@ -5,7 +5,7 @@
 // SSE (SQS-managed keys), a TLS-only queue policy, 14 days' retention, and an alarm on its depth.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { policyJson } from "./iam.js";
+import { denyInsecureTransport, policyJson } from "./iam.js";
 
 export interface DeadLetterQueueArgs {
   /** Physical queue name (dashboards read `coffeetl-<stack>-dlq` and `coffeetl-<stack>-load-dlq`). */
@@ -42,14 +42,7 @@ export class DeadLetterQueue extends pulumi.ComponentResource {
       {
         queueUrl: this.queue.url,
         policy: policyJson([
-          {
-            Sid: "DenyInsecureTransport",
-            Effect: "Deny",
-            Principal: "*",
-            Action: "sqs:*",
-            Resource: this.queue.arn,
-            Condition: { Bool: { "aws:SecureTransport": "false" } },
-          },
+          denyInsecureTransport("sqs", this.queue.arn),
         ]),
       },
       { parent: this },

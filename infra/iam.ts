@@ -49,6 +49,18 @@ export function policyJson(statements: PolicyStatement[]): pulumi.Output<string>
   return pulumi.jsonStringify(pulumi.output({ Version: "2012-10-17", Statement: statements }));
 }
 
+/** The statement every bucket and queue carries: nothing over plain HTTP (Security Hub S3.5, SQS TLS). */
+export function denyInsecureTransport(service: "s3" | "sqs", resource: Strings): PolicyStatement {
+  return {
+    Sid: "DenyInsecureTransport",
+    Effect: "Deny",
+    Principal: "*",
+    Action: `${service}:*`,
+    Resource: resource,
+    Condition: { Bool: { "aws:SecureTransport": "false" } },
+  };
+}
+
 /**
  * Trust policy for one or more service principals. With `sourceAccount`, only calls made on behalf of
  * this account may assume the role (confused-deputy protection, for services that send aws:SourceAccount).

@@ -8,7 +8,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { DeadLetterQueue } from "./dead-letter-queue.js";
-import { policyJson } from "./iam.js";
+import { denyInsecureTransport, policyJson } from "./iam.js";
 
 export interface LoadQueueArgs {
   /** Physical name; the dead-letter queue is `<queueName>-dlq`. */
@@ -84,14 +84,7 @@ export class LoadQueue extends pulumi.ComponentResource {
       {
         queueUrl: this.queue.url,
         policy: policyJson([
-          {
-            Sid: "DenyInsecureTransport",
-            Effect: "Deny",
-            Principal: "*",
-            Action: "sqs:*",
-            Resource: this.queue.arn,
-            Condition: { Bool: { "aws:SecureTransport": "false" } },
-          },
+          denyInsecureTransport("sqs", this.queue.arn),
           {
             // Bucket names are global: the account condition stops another account's bucket of that name.
             Sid: "ManifestEventsFromTheTransformedBucket",

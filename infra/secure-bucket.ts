@@ -3,7 +3,7 @@
 // separate v7 configuration resources (the inline settings are deprecated).
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { policyJson } from "./iam.js";
+import { denyInsecureTransport, policyJson } from "./iam.js";
 
 export interface SecureBucketArgs {
   /** Physical name prefix (at most 37 characters; AWS appends a unique suffix). Default: Pulumi auto-naming. */
@@ -51,14 +51,7 @@ export class SecureBucket extends pulumi.ComponentResource {
       {
         bucket,
         policy: policyJson([
-          {
-            Sid: "DenyInsecureTransport",
-            Effect: "Deny",
-            Principal: "*",
-            Action: "s3:*",
-            Resource: [this.arn, pulumi.interpolate`${this.arn}/*`],
-            Condition: { Bool: { "aws:SecureTransport": "false" } },
-          },
+          denyInsecureTransport("s3", [this.arn, pulumi.interpolate`${this.arn}/*`]),
         ]),
       },
       // S3 rejects policy writes racing the public access block.
