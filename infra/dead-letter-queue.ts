@@ -6,6 +6,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { denyInsecureTransport, policyJson } from "./iam.js";
+import { metricAlarm } from "./metric-alarm.js";
 
 export interface DeadLetterQueueArgs {
   /** Physical queue name (dashboards read `coffeetl-<stack>-dlq` and `coffeetl-<stack>-load-dlq`). */
@@ -49,24 +50,17 @@ export class DeadLetterQueue extends pulumi.ComponentResource {
     );
 
     if (args.alarmThreshold !== undefined) {
-      const actions = args.alarmTopicArn ? [args.alarmTopicArn] : [];
-      this.alarm = new aws.cloudwatch.MetricAlarm(
+      this.alarm = metricAlarm(
         `${name}-alarm`,
         {
-          alarmDescription: pulumi.interpolate`CoffeETL: ${args.meaning} (queue ${this.queue.name}; docs/deploy.md, "Redrive").`,
+          description: pulumi.interpolate`CoffeETL: ${args.meaning} (queue ${this.queue.name}; docs/deploy.md, "Redrive").`,
           namespace: "AWS/SQS",
           metricName: "ApproximateNumberOfMessagesVisible",
           dimensions: { QueueName: this.queue.name },
           statistic: "Maximum",
-          period: 300,
-          evaluationPeriods: 1,
           threshold: args.alarmThreshold,
-          comparisonOperator: "GreaterThanThreshold",
-          treatMissingData: "notBreaching",
-          alarmActions: actions,
-          okActions: actions,
-          tags: args.tags,
         },
+        { topicArn: args.alarmTopicArn, tags: args.tags },
         { parent: this },
       );
     }

@@ -6,6 +6,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { bundleHandler, LAMBDA_HANDLER, LAMBDA_RUNTIME } from "./bundle.js";
 import { assumeRolePolicy, policyJson, type AwsContext, type PolicyStatement } from "./iam.js";
+import { metricAlarm } from "./metric-alarm.js";
 import type { LogLevel } from "./config.js";
 
 export interface PipelineFunctionArgs {
@@ -135,26 +136,19 @@ export class PipelineFunction extends pulumi.ComponentResource {
     }
 
     const alarms = args.alarms ?? {};
-    const actions = alarms.topicArn ? [alarms.topicArn] : [];
     const alarm = (suffix: string, metricName: string, statistic: string, threshold: number | undefined, what: string) => {
       if (threshold === undefined) return;
-      new aws.cloudwatch.MetricAlarm(
+      metricAlarm(
         `${name}-${suffix}-alarm`,
         {
-          alarmDescription: `CoffeETL: ${args.functionName} ${what} (its logs: /aws/lambda/${args.functionName}).`,
+          description: `CoffeETL: ${args.functionName} ${what} (its logs: /aws/lambda/${args.functionName}).`,
           namespace: "AWS/Lambda",
           metricName,
           dimensions: { FunctionName: args.functionName },
           statistic,
-          period: 300,
-          evaluationPeriods: 1,
           threshold,
-          comparisonOperator: "GreaterThanThreshold",
-          treatMissingData: "notBreaching",
-          alarmActions: actions,
-          okActions: actions,
-          tags: args.tags,
         },
+        { topicArn: alarms.topicArn, tags: args.tags },
         { parent: this, dependsOn: [this.function] },
       );
     };

@@ -9,6 +9,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { DeadLetterQueue } from "./dead-letter-queue.js";
 import { denyInsecureTransport, policyJson } from "./iam.js";
+import { metricAlarm } from "./metric-alarm.js";
 
 export interface LoadQueueArgs {
   /** Physical name; the dead-letter queue is `<queueName>-dlq`. */
@@ -99,48 +100,35 @@ export class LoadQueue extends pulumi.ComponentResource {
       parent,
     );
 
+    const target = { topicArn: args.alarmTopicArn, tags: args.tags };
     if (args.oldestMessageAlarmSeconds !== undefined) {
-      const actions = args.alarmTopicArn ? [args.alarmTopicArn] : [];
-      new aws.cloudwatch.MetricAlarm(
+      metricAlarm(
         `${name}-age-alarm`,
         {
-          alarmDescription: pulumi.interpolate`CoffeETL: a manifest has waited over ${args.oldestMessageAlarmSeconds} s in ${this.queue.name}: loads are falling behind or failing (check the load function's errors and the warehouse).`,
+          description: pulumi.interpolate`CoffeETL: a manifest has waited over ${args.oldestMessageAlarmSeconds} s in ${this.queue.name}: loads are falling behind or failing (check the load function's errors and the warehouse).`,
           namespace: "AWS/SQS",
           metricName: "ApproximateAgeOfOldestMessage",
           dimensions: { QueueName: this.queue.name },
           statistic: "Maximum",
-          period: 300,
-          evaluationPeriods: 1,
           threshold: args.oldestMessageAlarmSeconds,
-          comparisonOperator: "GreaterThanThreshold",
-          treatMissingData: "notBreaching",
-          alarmActions: actions,
-          okActions: actions,
-          tags: args.tags,
         },
+        target,
         parent,
       );
     }
     if (args.consumerServiceName && args.failedManifestsAlarmThreshold !== undefined) {
       // A partial batch failure is a successful invocation: Lambda's Errors metric never sees it.
-      const actions = args.alarmTopicArn ? [args.alarmTopicArn] : [];
-      new aws.cloudwatch.MetricAlarm(
+      metricAlarm(
         `${name}-failures-alarm`,
         {
-          alarmDescription: `CoffeETL: ${args.consumerServiceName} reported manifests it could not load (reasons in file_outcomes and its "load failed" log lines); they are retried, then parked.`,
+          description: `CoffeETL: ${args.consumerServiceName} reported manifests it could not load (reasons in file_outcomes and its "load failed" log lines); they are retried, then parked.`,
           namespace: "CoffeETL",
           metricName: "ManifestsFailed",
           dimensions: { service: args.consumerServiceName },
           statistic: "Sum",
-          period: 300,
-          evaluationPeriods: 1,
           threshold: args.failedManifestsAlarmThreshold,
-          comparisonOperator: "GreaterThanThreshold",
-          treatMissingData: "notBreaching",
-          alarmActions: actions,
-          okActions: actions,
-          tags: args.tags,
         },
+        target,
         parent,
       );
     }
