@@ -47,7 +47,6 @@ async function requestFor(transformed: Storage, manifestKey: string): Promise<Lo
     prefix,
     manifest,
     files,
-    loadedAt: new Date().toISOString(),
     keyFingerprint: manifest.keyFingerprint,
     ...(manifest.source.versionId ? { sourceVersion: manifest.source.versionId } : {}),
   };

@@ -38,8 +38,6 @@ export interface LoadRequest {
   prefix: string;
   manifest: Manifest;
   files: TableFile[];
-  /** ISO timestamp written to `loads.loaded_at` (passed in, so SQL stays portable). */
-  loadedAt: string;
   /** The raw object's version (S3 versionId), when the store keeps versions. */
   sourceVersion?: string;
   /** Fingerprint of the transaction-id key that keyed the sales (`keyFingerprint` in core/keys). */

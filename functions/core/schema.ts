@@ -191,6 +191,9 @@ function createTable(def: TableDef, redshift: boolean): string {
 /** Portable DDL: PostgreSQL server and embedded PGlite. */
 export const CREATE_TABLES: readonly string[] = DEFS.map((d) => createTable(d, false));
 
+/** Every table the schema step creates, in creation order. */
+export const SCHEMA_TABLES: readonly string[] = DEFS.map((d) => d.name);
+
 /** Redshift DDL: the same tables with their distribution and sort keys. */
 export const REDSHIFT_CREATE_TABLES: readonly string[] = DEFS.map((d) => createTable(d, true));
 

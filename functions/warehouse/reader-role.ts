@@ -15,14 +15,14 @@
 // superuser or the CREATE ROLE / CREATE USER permissions): when the loader lacks it, the step warns
 // with the statements an administrator must run once, and the load goes on. (A Serverless warehouse
 // the stack creates gets the role from the stack itself, as the namespace admin: infra/grafana.ts.)
-import { CREATE_TABLES } from "../core/schema.js";
+import { SCHEMA_TABLES } from "../core/schema.js";
 
 export const READER_ROLE = "coffeetl_reader";
 export const DEFAULT_READER_DB_USER = "coffeetl_grafana";
 
 /** The tables the schema step creates (staging tables are the loader's own and come and go). */
 export function readerTables(): string[] {
-  return CREATE_TABLES.map((sql) => /CREATE TABLE IF NOT EXISTS\s+("?[\w$]+"?)/i.exec(sql)?.[1]).filter((t): t is string => Boolean(t));
+  return [...SCHEMA_TABLES];
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$.@+-]{0,126}$/;
