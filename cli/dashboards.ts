@@ -9,7 +9,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { basename, dirname, resolve } from "node:path";
-import { openLocalPipeline } from "../functions/local/pipeline.js";
+import { openWarehouse } from "./home.js";
 import { formatWallClock } from "../grafana/lib/interpolate.js";
 import { DASHBOARDS_DIR, readDashboards } from "../grafana/lib/model.js";
 import { renderPreview } from "../grafana/lib/render.js";
@@ -27,6 +27,12 @@ export interface DashboardsArgs {
   serve?: boolean;
   port?: number;
 }
+
+const connectionOf = (args: Pick<DashboardsArgs, "home" | "databaseUrl">) => ({ home: args.home, ...(args.databaseUrl ? { databaseUrl: args.databaseUrl } : {}) });
+
+/** What the page says it shows: a server needs no home, so none is named then. */
+const sourceOf = (args: Pick<DashboardsArgs, "home" | "databaseUrl">) =>
+  args.databaseUrl ? "the PostgreSQL server given" : `the local warehouse in ${resolve(args.home)}`;
 
 export interface PreviewSummary {
   out: string;
@@ -104,15 +110,14 @@ export async function dashboardsCommand(args: DashboardsArgs): Promise<void> {
   }
   const out = resolve(args.out);
   const options = runOptions(args);
-  const pipeline = await openLocalPipeline({ home: args.home, ...(args.databaseUrl ? { databaseUrl: args.databaseUrl } : {}) });
+  const opened = await openWarehouse(connectionOf(args));
   let page: { html: string; runs: DashboardRun[] };
   try {
-    const count = await pipeline.warehouse.query<{ n: string | number }>("SELECT COUNT(*) AS n FROM transactions");
+    const count = await opened.warehouse.query<{ n: string | number }>("SELECT COUNT(*) AS n FROM transactions");
     if (Number(count[0]?.n ?? 0) === 0) process.stderr.write("warning: the warehouse has no sales yet (panels show \"No data\"): run `coffeetl ingest FILES...` first\n");
-    const source = args.databaseUrl ? "the PostgreSQL server given" : `the local warehouse in ${pipeline.home}`;
-    page = await renderDashboardsPage(pipeline.warehouse, { ...(args.dashboardsDir ? { dashboardsDir: args.dashboardsDir } : {}), source, run: options });
+    page = await renderDashboardsPage(opened.warehouse, { ...(args.dashboardsDir ? { dashboardsDir: args.dashboardsDir } : {}), source: sourceOf(args), run: options });
   } finally {
-    await pipeline.close();
+    await opened.close();
   }
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, page.html);
@@ -137,9 +142,9 @@ export interface PreviewServer {
  * One request at a time (the embedded warehouse has one connection).
  */
 export async function startPreviewServer(args: Omit<DashboardsArgs, "out"> & { db?: QueryRunner }): Promise<PreviewServer> {
-  const pipeline = args.db ? undefined : await openLocalPipeline({ home: args.home, ...(args.databaseUrl ? { databaseUrl: args.databaseUrl } : {}) });
-  const db: QueryRunner = args.db ?? pipeline!.warehouse;
-  const source = args.databaseUrl ? "the PostgreSQL server given" : pipeline ? `the local warehouse in ${pipeline.home}` : "the given warehouse";
+  const opened = args.db ? undefined : await openWarehouse(connectionOf(args));
+  const db: QueryRunner = args.db ?? opened!.warehouse;
+  const source = opened ? sourceOf(args) : "the given warehouse";
   let queue: Promise<unknown> = Promise.resolve();
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
@@ -171,7 +176,7 @@ export async function startPreviewServer(args: Omit<DashboardsArgs, "out"> & { d
     async close() {
       await new Promise<void>((r) => server.close(() => r()));
       await queue;
-      await pipeline?.close();
+      await opened?.close();
     },
   };
 }
