@@ -23,7 +23,7 @@ import { READER_ROLE } from "../functions/warehouse/reader-role.js";
 import { REPO_ROOT } from "./bundle.js";
 import { slug } from "./config.js";
 import type { GrafanaExtraSettings } from "./grafana-config.js";
-import { GrafanaFront } from "./grafana-front.js";
+import { GrafanaFront, type GrafanaFrontArgs } from "./grafana-front.js";
 import { digestOf, readGrafanaAssets } from "./grafana-assets.js";
 import { renderGrafanaUserData } from "./grafana-user-data.js";
 import { GrafanaViewers } from "./grafana-viewers.js";
@@ -263,27 +263,15 @@ export class Grafana extends pulumi.ComponentResource {
       { parent: this, deleteBeforeReplace: true },
     );
 
-    if (args.associatePublicIp) {
-      // A stable public name for CloudFront's origin while instances come and go.
-      const ip = new aws.ec2.Eip(`${name}-ip`, { domain: "vpc", instance: this.instance.id, tags: args.tags }, parent);
-      this.front = new GrafanaFront(
-        `${name}-front`,
-        { stack: args.stack, allowedCidrs: args.allowedCidrs, origin: { kind: "public", domainName: ip.publicDns }, originSecret: originSecret.parameter.value, tags: args.tags },
-        parent,
-      );
-    } else {
-      this.front = new GrafanaFront(
-        `${name}-front`,
-        {
-          stack: args.stack,
-          allowedCidrs: args.allowedCidrs,
-          origin: { kind: "vpc", instanceArn: this.instance.arn, privateDnsName: this.instance.privateDns },
-          originSecret: originSecret.parameter.value,
-          tags: args.tags,
-        },
-        parent,
-      );
-    }
+    // With a public address, a stable public name for CloudFront's origin while instances come and go.
+    const origin: GrafanaFrontArgs["origin"] = args.associatePublicIp
+      ? { kind: "public", domainName: new aws.ec2.Eip(`${name}-ip`, { domain: "vpc", instance: this.instance.id, tags: args.tags }, parent).publicDns }
+      : { kind: "vpc", instanceArn: this.instance.arn, privateDnsName: this.instance.privateDns };
+    this.front = new GrafanaFront(
+      `${name}-front`,
+      { stack: args.stack, allowedCidrs: args.allowedCidrs, origin, originSecret: originSecret.parameter.value, tags: args.tags },
+      parent,
+    );
     this.url = this.front.url;
 
     // What the host applies on its own (grafana/host/sync.sh): names, never values.
