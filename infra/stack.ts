@@ -6,6 +6,7 @@
 //   alarms (errors, throttles, event and queue age, dead letters, warehouse capacity) ──► alarm topic
 //   Grafana host ◄── grafana/ via its assets bucket; reads Redshift (Data API) and CloudWatch
 import * as pulumi from "@pulumi/pulumi";
+import { COPY_MANIFEST_PREFIX, FAILURE_FILE, MANIFEST_FILE } from "../functions/core/manifest.js";
 import { slug, type CoffeetlConfig } from "./config.js";
 import { AlarmTopic } from "./alarm-topic.js";
 import { BucketTrigger, caseInsensitiveSuffixes } from "./bucket-trigger.js";
@@ -25,7 +26,6 @@ import { ServerlessWarehouse } from "./warehouse.js";
 import { lookupWorkgroupArn, warehouseAccessStatements, type WarehouseTarget } from "./warehouse-access.js";
 
 /** Where the load writes its COPY manifests (the same constant as the warehouse's; a test checks it). */
-export const COPY_MANIFEST_PREFIX = "_load-batches";
 
 export interface StackOutputs {
   rawBucketName: pulumi.Output<string>;
@@ -199,7 +199,7 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
         Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
         Resource: loadQueue.arn,
       },
-      // The COPY manifests listing a batch's files (functions/aws/redshift-warehouse.ts COPY_MANIFEST_PREFIX).
+      // The COPY manifests listing a batch's files.
       { Sid: "WriteCopyManifests", Effect: "Allow", Action: "s3:PutObject", Resource: pulumi.interpolate`${transformed.arn}/${COPY_MANIFEST_PREFIX}/*` },
       { Sid: "ReadTransformedObjects", Effect: "Allow", Action: "s3:GetObject", Resource: pulumi.interpolate`${transformed.arn}/*` },
       { Sid: "ListTransformedBucket", Effect: "Allow", Action: "s3:ListBucket", Resource: transformed.arn },
@@ -226,7 +226,7 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     target: { queueArn: loadQueue.arn },
     // A manifest to load, or a transform failure to record in file_outcomes (functions/load/handler.ts;
     // MANIFEST_FILE and FAILURE_FILE of functions/core/manifest.ts, a test checks).
-    filterSuffixes: ["manifest.json", "failed.json"],
+    filterSuffixes: [MANIFEST_FILE, FAILURE_FILE],
     accountId: ctx.accountId,
     dependsOn: [...transformed.ready, loadQueue.policy],
   });

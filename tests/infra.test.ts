@@ -1,9 +1,7 @@
 // The Pulumi program under mocks, with a client's configuration: a parameter name, one CIDR, the
 // client's existing Serverless workgroup and two branch uploaders; every other key at its default.
 // Run alone: node --import tsx tests/infra.test.ts
-import { COPY_MANIFEST_PREFIX as WAREHOUSE_COPY_MANIFEST_PREFIX } from "../functions/aws/redshift-warehouse.js";
-import { FAILURE_FILE, MANIFEST_FILE } from "../functions/core/manifest.js";
-import { COPY_MANIFEST_PREFIX } from "../infra/stack.js";
+import { COPY_MANIFEST_PREFIX, FAILURE_FILE, MANIFEST_FILE } from "../functions/core/manifest.js";
 import { settle } from "./infra/harness.js";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -110,7 +108,6 @@ test("load role: read transformed, consume its queue, the one parameter, Data AP
   const transformed = `arn:aws:s3:::${h.one(T.bucket, "transformed").id}`;
   assert.equal(allowed(s, "s3:GetObject").map((x) => x.Resource), [`${transformed}/*`]);
   assert.equal(allowed(s, "s3:PutObject").map((x) => x.Resource), [`${transformed}/${COPY_MANIFEST_PREFIX}/*`], "only the COPY manifests' prefix");
-  assert.is(COPY_MANIFEST_PREFIX, WAREHOUSE_COPY_MANIFEST_PREFIX, "the prefix the warehouse writes to");
   assert.equal(allowed(s, "ssm:GetParameter")[0]?.Resource, `arn:aws:ssm:eu-west-2:${ACCOUNT}:parameter/coffeetl/acme-prod/redshift`);
   assert.equal(allowed(s, "sqs:ReceiveMessage")[0]?.Resource, `arn:aws:sqs:eu-west-2:${ACCOUNT}:coffeetl-acme-prod-load`);
   assert.equal(allowed(s, "sqs:ReceiveMessage")[0]?.Action, ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]);

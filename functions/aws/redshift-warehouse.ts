@@ -17,6 +17,7 @@ import {
 } from "@aws-sdk/client-redshift-data";
 import { silentLog, type Log } from "../app/log.js";
 import type { FileOutcome, LoadRequest, LoadResult, Storage, Warehouse } from "../app/ports.js";
+import { COPY_MANIFEST_PREFIX } from "../core/manifest.js";
 import { ADDED_COLUMN_DEFS, REDSHIFT_CREATE_TABLES, TABLES } from "../core/schema.js";
 import {
   KeyMismatchError,
@@ -57,7 +58,6 @@ export interface RedshiftWarehouseOptions {
 /** Data API limits (NOTES): 100 KB of SQL per batch and 40 statements; kept with a margin. */
 export const MAX_BATCH_SQL_BYTES = 90 * 1024;
 export const MAX_BATCH_STATEMENTS = 40;
-export const COPY_MANIFEST_PREFIX = "_load-batches";
 
 /** A statement that ended FAILED or ABORTED, with Redshift's error text. */
 export class RedshiftStatementError extends Error {

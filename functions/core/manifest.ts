@@ -14,6 +14,8 @@ export const REJECTS_FILE = "rejects.csv";
 export const WARNINGS_FILE = "warnings.csv";
 export const MANIFEST_FILE = "manifest.json";
 export const FAILURE_FILE = "failed.json";
+/** Where the load writes the Redshift COPY manifests of its batches, in the transformed bucket. */
+export const COPY_MANIFEST_PREFIX = "_load-batches";
 
 /** What a transform counted in one file. */
 export interface TransformSummary {
