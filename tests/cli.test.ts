@@ -9,7 +9,8 @@ import { FIXTURES, ROOT, assertNoPii, fixture, tempDir } from "./helpers.js";
 
 const BIN = join(ROOT, "bin/coffeetl.js");
 const run = (args: string[], env: Record<string, string> = {}) => {
-  const result = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: "utf8", env: { ...process.env, ...env } });
+  // A large maxBuffer: spawnSync's 1 MB default silently cut `sample --rows 150000` to 6,881 rows.
+  const result = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: "utf8", env: { ...process.env, ...env }, maxBuffer: 256 * 1024 * 1024 });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 };
 const json = <T = Record<string, unknown>[]>(args: string[]): T => {

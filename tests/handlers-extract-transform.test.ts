@@ -1,7 +1,7 @@
 // The extract-transform Lambda handler against an in-memory S3 and a mocked SSM (no AWS here).
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { GetObjectCommand } from "@aws-sdk/client-s3";
+import { CreateMultipartUploadCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { GetParameterCommand, ParameterNotFound, SSMClient } from "@aws-sdk/client-ssm";
 import { mockClient } from "aws-sdk-client-mock";
 import type { Context, S3Event } from "aws-lambda";
@@ -119,6 +119,18 @@ test("a redelivered event is acknowledged without writing the outputs again", as
   const summary = await invoke(s3Event(RAW, KEY));
   assert.equal(summary, { transformed: 0, alreadyTransformed: 1, skipped: 0 });
   assert.is(s3.stored.length, before);
+});
+
+test("a day file is read once (one GetObject) and each output stored whole (one PutObject each, no multipart)", async () => {
+  const key = "uploads/kendal/2024-05-02.csv";
+  s3.putText(RAW, key, fixture.toString("utf8").replace(/Leeds/g, "Kendal"));
+  s3.mock.resetHistory();
+  assert.equal(await invoke(s3Event(RAW, key)), { transformed: 1, alreadyTransformed: 0, skipped: 0 });
+  const gets = s3.mock.commandCalls(GetObjectCommand).filter((c) => c.args[0].input.Bucket === RAW);
+  assert.is(gets.length, 1, "the hash and the transform share one read");
+  const puts = s3.mock.commandCalls(PutObjectCommand).filter((c) => c.args[0].input.Bucket === OUT);
+  assert.is(puts.length, 7, "six table files and the manifest");
+  assert.is(s3.mock.commandCalls(CreateMultipartUploadCommand).length, 0);
 });
 
 test("a .txt upload and a delete event are skipped without reading the object; .CSV in capitals is not", async () => {

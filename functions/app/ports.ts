@@ -16,8 +16,8 @@ export interface Storage {
   /** The bucket name (S3) or folder path (local), as it should appear in a manifest. */
   readonly name: string;
   get(key: string, options?: { versionId?: string }): Promise<StoredObject>;
-  /** Writes an object from a stream or a string; resolves when it is stored whole. */
-  put(key: string, body: Readable | string, options?: { contentType?: string }): Promise<void>;
+  /** Writes an object from a stream, a string or bytes; resolves when it is stored whole. */
+  put(key: string, body: Readable | string | Uint8Array, options?: { contentType?: string }): Promise<void>;
   exists(key: string): Promise<boolean>;
   list(prefix: string): AsyncIterable<string>;
   /** Address of an object for a bulk loader: `s3://bucket/key`, or a local file path. */

@@ -1,8 +1,8 @@
 // Application service: transform one raw object into its transformed prefix (DESIGN section 4).
 // Used unchanged by the extract-transform Lambda (S3) and by `coffeetl ingest` (folders).
 import { createHash } from "node:crypto";
-import type { Readable } from "node:stream";
-import { text } from "node:stream/consumers";
+import { Readable } from "node:stream";
+import { buffer, text } from "node:stream/consumers";
 import { UnreadableFileError } from "../core/errors.js";
 import {
   FAILURE_FILE,
@@ -51,6 +51,13 @@ async function sha256Of(body: Readable): Promise<string> {
   return hash.digest("hex");
 }
 
+/**
+ * Objects up to this size (a branch's day is ~50 KB) are read once and their outputs written
+ * whole: one GET and one PUT per object instead of two reads and streamed uploads, which for
+ * small files cost more than the transform itself. Larger ones stream, in flat memory.
+ */
+const WHOLE_OBJECT_BYTES = 8 * 1024 * 1024;
+
 export interface TransformObjectOptions {
   /** The raw object's version to read (the S3 event's `versionId`); the latest when omitted. */
   versionId?: string;
@@ -63,7 +70,8 @@ export async function transformObject(deps: TransformDeps, key: string, options:
   // First pass: the content hash names the output prefix. The second read is pinned to the
   // same version, so both passes see the same bytes even if the key is overwritten meanwhile.
   const first = await raw.get(key, options.versionId ? { versionId: options.versionId } : {});
-  const sha256 = await sha256Of(first.body);
+  const whole = first.size <= WHOLE_OBJECT_BYTES ? await buffer(first.body) : undefined;
+  const sha256 = whole ? createHash("sha256").update(whole).digest("hex") : await sha256Of(first.body);
   const prefix = transformedPrefix(key, sha256);
   const manifestKey = `${prefix}/${MANIFEST_FILE}`;
   const versionId = options.versionId ?? first.versionId;
@@ -82,20 +90,20 @@ export async function transformObject(deps: TransformDeps, key: string, options:
     }
   }
 
-  const second = await raw.get(key, versionId ? { versionId } : {});
+  const input = whole ? Readable.from([whole], { objectMode: false }) : (await raw.get(key, versionId ? { versionId } : {})).body;
   let bytesRead = 0;
   if (deps.onProgress) {
     const report = deps.onProgress;
-    second.body.on("data", (chunk: Buffer) => report((bytesRead += chunk.length), first.size));
+    input.on("data", (chunk: Buffer) => report((bytesRead += chunk.length), first.size));
   }
   const workers = deps.workers ?? workersFor(first.size);
-  const run = transform(second.body, { secret: deps.secret, sourceKey: key, workers, occurrenceWindow: deps.occurrenceWindow });
+  const run = transform(input, { secret: deps.secret, sourceKey: key, workers, occurrenceWindow: deps.occurrenceWindow });
+  const write = async (file: string, output: Readable) =>
+    transformed.put(`${prefix}/${file}`, whole ? await buffer(output) : output, { contentType: "text/csv" });
   const uploads = [
-    ...Object.entries(OUTPUT_FILES).map(([table, file]) =>
-      transformed.put(`${prefix}/${file}`, run.outputs[table as keyof typeof OUTPUT_FILES], { contentType: "text/csv" }),
-    ),
-    transformed.put(`${prefix}/${REJECTS_FILE}`, run.outputs.rejects, { contentType: "text/csv" }),
-    transformed.put(`${prefix}/${WARNINGS_FILE}`, run.outputs.warnings, { contentType: "text/csv" }),
+    ...Object.entries(OUTPUT_FILES).map(([table, file]) => write(file, run.outputs[table as keyof typeof OUTPUT_FILES])),
+    write(REJECTS_FILE, run.outputs.rejects),
+    write(WARNINGS_FILE, run.outputs.warnings),
   ];
   let summary;
   try {

@@ -78,7 +78,7 @@ export class S3Storage implements Storage {
     return object;
   }
 
-  async put(key: string, body: Readable | string, options: { contentType?: string } = {}): Promise<void> {
+  async put(key: string, body: Readable | string | Uint8Array, options: { contentType?: string } = {}): Promise<void> {
     const upload = new Upload({
       client: this.client,
       params: {
@@ -97,7 +97,7 @@ export class S3Storage implements Storage {
       await upload.done();
     } catch (error) {
       // A failed source stream must not leave the upload (or the caller's other uploads) hanging.
-      if (typeof body !== "string") body.destroy();
+      if (body instanceof Readable) body.destroy();
       throw error;
     }
   }

@@ -1,9 +1,13 @@
 // The Storage port over a local folder: one folder stands in for one bucket.
-import { createReadStream, createWriteStream, rmSync } from "node:fs";
-import { mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+// Small objects are read and written with synchronous calls: on the machines measured, every
+// asynchronous file-system call cost 0.1-0.7 ms of thread-pool round trip against ~0.05 ms done
+// at once, and a day file's transform and load made some forty of them (a 153-file backfill spent
+// a second and a half waiting). Large objects stream, as before, so memory stays flat.
+import { createReadStream, createWriteStream, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFile, readdir, rename, rm } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { once } from "node:events";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Storage, StoredObject } from "../app/ports.js";
 
@@ -13,6 +17,8 @@ import type { Storage, StoredObject } from "../app/ports.js";
  */
 const livePartials = new Map<string, Promise<unknown>>();
 const PARTIAL = /\.(\d+)\.partial$/;
+/** Objects up to this size are read whole in one call. */
+const WHOLE_READ_BYTES = 1024 * 1024;
 
 /** Removes this process's half-written objects, once the files being opened are open (at most 1 s). */
 export async function removeLivePartials(): Promise<void> {
@@ -47,31 +53,69 @@ export class FolderStorage implements Storage {
 
   async get(key: string): Promise<StoredObject> {
     const path = this.path(key);
-    const { size } = await stat(path).catch((error: NodeJS.ErrnoException) => {
-      throw error.code === "ENOENT" ? new Error(`${this.name}: no object ${key}`) : error;
-    });
+    let size: number;
+    try {
+      size = statSync(path).size;
+    } catch (error) {
+      throw (error as NodeJS.ErrnoException).code === "ENOENT" ? new Error(`${this.name}: no object ${key}`) : error;
+    }
+    if (size <= WHOLE_READ_BYTES) return { body: Readable.from([readFileSync(path)], { objectMode: false }), size };
     // Reads of a transform chunk's size: with 64 KB reads the 1M-sale transform took 20% more CPU.
     return { body: createReadStream(path, { highWaterMark: 256 * 1024 }), size };
   }
 
-  async put(key: string, body: Readable | string): Promise<void> {
+  /** Folders this object made or found, so that each is made once. */
+  private readonly folders = new Set<string>();
+
+  private folderFor(path: string): void {
+    const folder = dirname(path);
+    if (this.folders.has(folder)) return;
+    mkdirSync(folder, { recursive: true });
+    this.folders.add(folder);
+  }
+
+  async put(key: string, body: Readable | string | Uint8Array): Promise<void> {
     const path = this.path(key);
-    await mkdir(dirname(path), { recursive: true });
     // Written aside then renamed, so a reader never sees half an object (as with S3).
     const partial = `${path}.${process.pid}.partial`;
-    try {
-      if (typeof body === "string") {
-        const writing = writeFile(partial, body);
-        livePartials.set(partial, writing);
-        await writing;
-      } else {
-        const file = createWriteStream(partial);
-        livePartials.set(partial, once(file, "ready"));
-        await pipeline(body, file);
+    if (!(body instanceof Readable)) {
+      // At once: no signal can stop the process between the write and the rename.
+      try {
+        this.folderFor(path);
+        writeFileSync(partial, body);
+        renameSync(partial, path);
+      } catch (error) {
+        rmSync(partial, { force: true });
+        throw error;
       }
+      return;
+    }
+    try {
+      this.folderFor(path);
+      const file = createWriteStream(partial);
+      livePartials.set(partial, once(file, "ready"));
+      await pipeline(body, file);
       await rename(partial, path);
     } catch (error) {
       await rm(partial, { force: true });
+      throw error;
+    } finally {
+      livePartials.delete(partial);
+    }
+  }
+
+  /** Stores a copy of a local file (the upload of `coffeetl ingest`), copied by the kernel. */
+  async putFile(key: string, source: string): Promise<void> {
+    const path = this.path(key);
+    const partial = `${path}.${process.pid}.partial`;
+    try {
+      this.folderFor(path);
+      const copying = copyFile(source, partial);
+      livePartials.set(partial, copying);
+      await copying;
+      renameSync(partial, path);
+    } catch (error) {
+      rmSync(partial, { force: true });
       throw error;
     } finally {
       livePartials.delete(partial);
@@ -97,10 +141,7 @@ export class FolderStorage implements Storage {
   }
 
   async exists(key: string): Promise<boolean> {
-    return stat(this.path(key)).then(
-      (s) => s.isFile(),
-      () => false,
-    );
+    return statSync(this.path(key), { throwIfNoEntry: false })?.isFile() ?? false;
   }
 
   async *list(prefix: string): AsyncIterable<string> {

@@ -2,7 +2,6 @@
 // PGlite by default) for Redshift, and `ingest` for the S3 events. The services are the Lambdas'.
 // One process at a time per home (a lock file, proper-lockfile): PGlite must never be opened by two.
 import { randomBytes } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { mkdir, readFile, readdir, realpath, stat, writeFile } from "node:fs/promises";
 import { join, relative, resolve, sep } from "node:path";
 import lockfile from "proper-lockfile";
@@ -243,7 +242,7 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
       hooks.onFileStart?.(path, size);
       // The upload: the raw bucket keeps the file as given, never changed afterwards (a file taken
       // from the raw folder itself, by reprocess, is not copied onto itself).
-      if (path !== raw.path(key)) await raw.put(key, createReadStream(path));
+      if (path !== raw.path(key)) await raw.putFile(key, path);
       const outcome = await transformObject(
         { raw, transformed, secret, log, workers: options.threads, onProgress: hooks.onProgress && ((read, total) => hooks.onProgress!(path, read, total)) },
         key,
