@@ -222,6 +222,28 @@ export function warehouseSuite(test: Test, backend: Backend): void {
       const [again] = await local.ingest([join(folder, "a.csv")]);
       assert.equal([again!.salesNew, again!.duplicates], [0, 2]);
       assert.is((await figures(local)).sales, 4);
+      // Every sale is held by the current load of its source_key, and every item by a sale.
+      const strays = async () =>
+        (await local.warehouse.query<{ sales: number; items: number }>(
+          `SELECT (SELECT COUNT(*) FROM transactions t WHERE NOT EXISTS (SELECT 1 FROM loads l WHERE l.source_key = t.source_key AND l.superseded_by IS NULL)) AS sales,
+             (SELECT COUNT(*) FROM transaction_items i WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.transaction_id = i.transaction_id)) AS items`,
+        ))[0];
+      assert.equal(await strays(), { sales: 0, items: 0 });
+      // b.csv again holding only a's fourth sale: the two only it held now go; the fourth stays a's.
+      await writeFile(join(folder, "b.csv"), lines[3]!);
+      const [b2] = await local.ingest([join(folder, "b.csv")]);
+      assert.equal([b2!.salesNew, b2!.duplicates], [0, 1]);
+      assert.is((await figures(local)).sales, 2);
+      assert.equal(await strays(), { sales: 0, items: 0 });
+      // The original a.csv restores its first three; then a without them again leaves b's fourth.
+      await writeFile(join(folder, "a.csv"), content);
+      const [a3] = await local.ingest([join(folder, "a.csv")]);
+      assert.equal([a3!.salesNew, a3!.duplicates], [3, 2]);
+      assert.is((await figures(local)).sales, 5);
+      await writeFile(join(folder, "a.csv"), lines.slice(4).join(""));
+      await local.ingest([join(folder, "a.csv")]);
+      assert.is((await figures(local)).sales, 2, "a's fifth sale and the fourth, which b holds");
+      assert.equal(await strays(), { sales: 0, items: 0 });
     }));
 
   test("one batch: a sale held by two of its files is new for the first only; a broken file fails alone", () =>

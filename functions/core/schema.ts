@@ -148,8 +148,9 @@ const DEFS: TableDef[] = [
     redshift: "DISTSTYLE ALL",
   },
   {
-    // Which sales each current load's file holds (its own and those another file brought first),
-    // so a new version of a raw key removes exactly the sales no current file holds any more.
+    // The sales each current load's file holds that another file brought first (a sale is also
+    // held by the current load of its source_key), so a new version of a raw key removes exactly
+    // the sales no current file holds any more. A file's own new sales need no row here.
     name: "load_sales",
     columns: ["transaction_id VARCHAR(32) NOT NULL", "load_id VARCHAR(64) NOT NULL"],
     primaryKey: ["transaction_id", "load_id"],
@@ -207,9 +208,11 @@ export const SCHEMA_TABLES: readonly string[] = DEFS.map((d) => d.name);
 /** Redshift DDL: the same tables with their distribution and sort keys. */
 export const REDSHIFT_CREATE_TABLES: readonly string[] = DEFS.map((d) => createTable(d, true));
 
-/** PostgreSQL only: the load's lookups by load and by raw key (Redshift uses its sort keys). */
+/** PostgreSQL only: the load's lookups by load and by raw key (Redshift scans its columns). */
 export const CREATE_INDEXES: readonly string[] = [
   "CREATE INDEX IF NOT EXISTS load_sales_by_load ON load_sales (load_id)",
+  // A superseded version's own sales are found by their raw key (one key per file: small to keep).
+  "CREATE INDEX IF NOT EXISTS transactions_by_source ON transactions (source_key)",
   "CREATE INDEX IF NOT EXISTS loads_by_source ON loads (source_key)",
 ];
 

@@ -118,7 +118,7 @@ export function loadStatements(dialect: Dialect, requests: LoadRequest[], loaded
     const m = r.manifest;
     const valid = m.rowsRead - m.rejected;
     count(valid, `valid rows of ${r.loadId}`);
-    return `(${fileNo}, ${hex(r.loadId, "loadId")}, ${dialect.string(m.source.key, "source key")}, ${optional(r.sourceVersion, str("source version"), "VARCHAR(1024)")}, ${hex(m.source.sha256, "source sha256")}, ${count(m.rowsRead, "rowsRead")}, ${count(m.rejected, "rejected")}, ${count(m.warnings, "warnings")})`;
+    return `(${fileNo}, ${hex(r.loadId, "loadId")}, ${dialect.string(m.source.key, "source key")}, ${optional(r.sourceVersion, str("source version"), "VARCHAR(1024)")}, ${hex(m.source.sha256, "source sha256")}, ${count(m.rowsRead, "rowsRead")}, ${count(m.rejected, "rejected")}, ${count(m.warnings, "warnings")}, 'loaded', 0)`;
   });
 
   const prepare = [
@@ -129,7 +129,7 @@ export function loadStatements(dialect: Dialect, requests: LoadRequest[], loaded
   source_sha256 VARCHAR(64) NOT NULL, rows_read INTEGER NOT NULL, rows_rejected INTEGER NOT NULL, warnings INTEGER NOT NULL,
   outcome VARCHAR(16), superseded_load_id VARCHAR(64), transactions_new INTEGER)`,
     `CREATE TEMP TABLE key_check (${KEY_CHECK_COLUMN} INTEGER NOT NULL)`,
-    `INSERT INTO stage_files (file_no, load_id, source_key, source_version, source_sha256, rows_read, rows_rejected, warnings) VALUES\n${files.join(",\n")}`,
+    `INSERT INTO stage_files (file_no, load_id, source_key, source_version, source_sha256, rows_read, rows_rejected, warnings, outcome, transactions_new) VALUES\n${files.join(",\n")}`,
   ];
 
   const ST = stagingTable("transactions");
@@ -141,54 +141,84 @@ export function loadStatements(dialect: Dialect, requests: LoadRequest[], loaded
     `INSERT INTO warehouse_identity (key_fingerprint, created_at)
 SELECT ${fp}, ${at} FROM (SELECT COUNT(*) AS n FROM warehouse_identity) c WHERE c.n = 0`,
     // A manifest whose load is its key's current version was loaded before: nothing changes.
-    `UPDATE stage_files SET outcome = 'already_loaded', transactions_new = 0 FROM loads l
+    `UPDATE stage_files SET outcome = 'already_loaded' FROM loads l
 WHERE l.load_id = stage_files.load_id AND l.superseded_by IS NULL`,
-    `UPDATE stage_files SET outcome = 'loaded', transactions_new = 0 WHERE outcome IS NULL`,
     // The current version of each loaded file's raw key, which this load supersedes.
     `UPDATE stage_files SET superseded_load_id = l.load_id FROM loads l
 WHERE l.source_key = stage_files.source_key AND l.superseded_by IS NULL AND l.load_id <> stage_files.load_id AND stage_files.outcome = 'loaded'`,
-    `INSERT INTO load_sales (transaction_id, load_id)
-SELECT DISTINCT s.transaction_id, f.load_id FROM ${ST} s JOIN stage_files f ON f.source_key = ${SOURCE("s")}
-WHERE f.outcome = 'loaded'
-ORDER BY 1, 2`,
-    // Sales only superseded versions held go, with their items; sales a current file holds stay.
-    `CREATE TEMP TABLE stage_dropped AS
-SELECT DISTINCT m.transaction_id FROM load_sales m JOIN stage_files f ON m.load_id = f.superseded_load_id`,
+    // Who holds a sale (DESIGN section 6): the current load of its source_key (the file that
+    // brought it), and each load listed for it in load_sales (files that held it when it was
+    // already in). A superseded version's listings go; sales its key brought that the new
+    // version no longer holds move to another current holder, or go with their items.
     `DELETE FROM load_sales WHERE load_id IN (SELECT superseded_load_id FROM stage_files WHERE superseded_load_id IS NOT NULL)`,
-    `DELETE FROM stage_dropped USING load_sales m WHERE m.transaction_id = stage_dropped.transaction_id`,
-    `DELETE FROM transaction_items USING stage_dropped d WHERE transaction_items.transaction_id = d.transaction_id`,
-    `DELETE FROM transactions USING stage_dropped d WHERE transactions.transaction_id = d.transaction_id`,
+    `CREATE TEMP TABLE stage_orphans AS
+SELECT t.transaction_id FROM transactions t JOIN stage_files f ON t.source_key = f.source_key
+WHERE f.superseded_load_id IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM ${ST} s WHERE s.transaction_id = t.transaction_id AND s.source_key = t.source_key)`,
+    // Another holder: a load listing it, or a file of this batch holding it.
+    `CREATE TEMP TABLE stage_rehomed AS
+SELECT h.transaction_id, MIN(h.source_key) AS source_key FROM (
+  SELECT o.transaction_id, l.source_key FROM stage_orphans o JOIN load_sales m ON m.transaction_id = o.transaction_id JOIN loads l ON l.load_id = m.load_id
+  UNION ALL
+  SELECT o.transaction_id, s.source_key FROM stage_orphans o JOIN ${ST} s ON s.transaction_id = o.transaction_id
+) h GROUP BY h.transaction_id`,
+    // (The new bringer's own listing may stay: a listing of a sale's own source_key changes nothing.)
+    `UPDATE transactions SET source_key = r.source_key FROM stage_rehomed r WHERE transactions.transaction_id = r.transaction_id`,
+    `DELETE FROM transaction_items USING stage_orphans o
+WHERE transaction_items.transaction_id = o.transaction_id AND o.transaction_id NOT IN (SELECT transaction_id FROM stage_rehomed)`,
+    `DELETE FROM transactions USING stage_orphans o
+WHERE transactions.transaction_id = o.transaction_id AND o.transaction_id NOT IN (SELECT transaction_id FROM stage_rehomed)`,
     `UPDATE loads SET superseded_by = f.load_id FROM stage_files f WHERE loads.load_id = f.superseded_load_id`,
     // A version loaded again after another replaced it (a re-upload of the original) is current again.
     `DELETE FROM loads USING stage_files f WHERE loads.load_id = f.load_id AND f.outcome = 'loaded'`,
     // Staged sales the warehouse holds (every sale of an already-loaded file among them) stay out,
-    // with their items. A sale's time is part of its identity, so only the staged period needs
-    // checking: on Redshift the sort key on transaction_time skips the rest.
+    // with their items; a loaded file lists those another file brought. A sale's time is part of
+    // its identity, so only the staged period needs checking: on Redshift the sort key on
+    // transaction_time skips the rest.
     `CREATE TEMP TABLE stage_held AS
-SELECT DISTINCT t.transaction_id FROM transactions t JOIN ${ST} s ON t.transaction_id = s.transaction_id
+SELECT DISTINCT t.transaction_id, t.source_key FROM transactions t JOIN ${ST} s ON t.transaction_id = s.transaction_id
 WHERE t.transaction_time >= (SELECT MIN(transaction_time) FROM ${ST})
   AND t.transaction_time <= (SELECT MAX(transaction_time) FROM ${ST})`,
-    `DELETE FROM ${ST} USING stage_held h WHERE ${ST}.transaction_id = h.transaction_id`,
-    `DELETE FROM ${SI} USING stage_held h WHERE ${SI}.transaction_id = h.transaction_id`,
-    // A sale two files of the batch hold is new for the first of them only. (A batch of one file,
+    // A sale two files of the batch bring is new for the first of them. (A batch of one file,
     // the usual large load, skips this pass over its sales.)
     ...(requests.length > 1
       ? [
           `CREATE TEMP TABLE stage_shared AS
 SELECT s.transaction_id, MIN(f.file_no) AS file_no FROM ${ST} s JOIN stage_files f ON f.source_key = ${SOURCE("s")}
+WHERE s.transaction_id NOT IN (SELECT transaction_id FROM stage_held)
 GROUP BY s.transaction_id HAVING MIN(f.file_no) < MAX(f.file_no)`,
-          `DELETE FROM ${ST} USING stage_shared x, stage_files f
-WHERE ${ST}.transaction_id = x.transaction_id AND f.source_key = ${ST}.source_key AND f.file_no > x.file_no`,
+        ]
+      : []),
+    // Each loaded file lists the sales it holds that another file brought.
+    `INSERT INTO load_sales (transaction_id, load_id)
+SELECT DISTINCT x.transaction_id, x.load_id FROM (
+  SELECT h.transaction_id, f.load_id FROM stage_held h JOIN ${ST} s ON s.transaction_id = h.transaction_id
+  JOIN stage_files f ON f.source_key = ${SOURCE("s")}
+  WHERE f.outcome = 'loaded' AND h.source_key <> f.source_key${
+    requests.length > 1
+      ? `
+  UNION ALL
+  SELECT d.transaction_id, f.load_id FROM stage_shared d JOIN ${ST} s ON s.transaction_id = d.transaction_id
+  JOIN stage_files f ON f.source_key = ${SOURCE("s")}
+  WHERE f.file_no > d.file_no`
+      : ""
+  }
+) x
+ORDER BY 1, 2`,
+    `DELETE FROM ${ST} USING stage_held h WHERE ${ST}.transaction_id = h.transaction_id`,
+    `DELETE FROM ${SI} USING stage_held h WHERE ${SI}.transaction_id = h.transaction_id`,
+    ...(requests.length > 1
+      ? [
+          `DELETE FROM ${ST} USING stage_shared d, stage_files f
+WHERE ${ST}.transaction_id = d.transaction_id AND f.source_key = ${ST}.source_key AND f.file_no > d.file_no`,
         ]
       : []),
     // What is left staged is new: each file's own new sales.
     // (Grouped, not COUNT(DISTINCT): a hash instead of a sort of every staged sale, half the time.
     // Identical lines further apart than the occurrence window share one id: counted once.)
-    `CREATE TEMP TABLE stage_counts AS
-SELECT f.file_no, COUNT(*) AS n FROM (SELECT transaction_id, source_key FROM ${ST} GROUP BY transaction_id, source_key) s
-JOIN stage_files f ON f.source_key = ${SOURCE("s")}
-GROUP BY f.file_no`,
-    `UPDATE stage_files SET transactions_new = c.n FROM stage_counts c WHERE c.file_no = stage_files.file_no AND stage_files.outcome = 'loaded'`,
+    `UPDATE stage_files SET transactions_new = c.n
+FROM (SELECT source_key, COUNT(*) AS n FROM (SELECT transaction_id, source_key FROM ${ST} GROUP BY transaction_id, source_key) s GROUP BY source_key) c
+WHERE c.source_key = stage_files.source_key AND stage_files.outcome = 'loaded'`,
     `INSERT INTO loads (${LOADS_COLUMNS.join(", ")})
 SELECT load_id, source_key, source_sha256, ${at}, rows_read, transactions_new, rows_read - rows_rejected - transactions_new, rows_rejected, warnings,
   source_version, CAST(NULL AS VARCHAR(64))
@@ -213,7 +243,7 @@ SELECT l.source_key, l.source_version, l.source_sha256, l.load_id, 'load', 'supe
 FROM loads l JOIN stage_files f ON l.load_id = f.superseded_load_id`,
   ];
   const result = `SELECT file_no, load_id, outcome, superseded_load_id, rows_read, transactions_new, rows_rejected, warnings FROM stage_files ORDER BY file_no`;
-  const temporary = ["stage_files", "key_check", "stage_dropped", "stage_held", ...(requests.length > 1 ? ["stage_shared"] : []), "stage_counts"];
+  const temporary = ["stage_files", "key_check", "stage_orphans", "stage_rehomed", "stage_held", ...(requests.length > 1 ? ["stage_shared"] : [])];
   const cleanup = [...TABLES.map(stagingTable), ...temporary].map((t) => `DROP TABLE ${t}`);
   return { prepare, merge, result, cleanup };
 }
