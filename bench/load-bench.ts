@@ -248,7 +248,7 @@ if (!skip.has("copy")) {
   const psql = (existsSync("/usr/bin/psql") ? "/usr/bin/psql" : execFileSync("bash", ["-c", "ls /usr/lib/postgresql/*/bin/psql | tail -n1"], { encoding: "utf8" }).trim());
   const ours: number[] = [];
   const floor: number[] = [];
-  for (let round = 0; round < 2; round++) {
+  for (let round = 0; round < 3; round++) {
     const db = await database();
     const warehouse = await PostgresWarehouse.open({ databaseUrl: db.url });
     await warehouse.ensureSchema();

@@ -151,10 +151,12 @@ WHERE l.source_key = stage_files.source_key AND l.superseded_by IS NULL AND l.lo
     // already in). A superseded version's listings go; sales its key brought that the new
     // version no longer holds move to another current holder, or go with their items.
     `DELETE FROM load_sales WHERE load_id IN (SELECT superseded_load_id FROM stage_files WHERE superseded_load_id IS NOT NULL)`,
+    // (Two steps: as one statement with NOT EXISTS, a planner without statistics of a young
+    // warehouse scanned the staged sales once per sale held: 4.5 s for nothing to supersede.)
     `CREATE TEMP TABLE stage_orphans AS
-SELECT t.transaction_id FROM transactions t JOIN stage_files f ON t.source_key = f.source_key
-WHERE f.superseded_load_id IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM ${ST} s WHERE s.transaction_id = t.transaction_id AND s.source_key = t.source_key)`,
+SELECT t.transaction_id, t.source_key FROM transactions t JOIN stage_files f ON t.source_key = f.source_key
+WHERE f.superseded_load_id IS NOT NULL`,
+    `DELETE FROM stage_orphans USING ${ST} s WHERE s.transaction_id = stage_orphans.transaction_id AND s.source_key = stage_orphans.source_key`,
     // Another holder: a load listing it, or a file of this batch holding it.
     `CREATE TEMP TABLE stage_rehomed AS
 SELECT h.transaction_id, MIN(h.source_key) AS source_key FROM (
