@@ -3,17 +3,18 @@
 // prints figures. Every measurement gets databases of its own, dropped afterwards.
 //   1. one loader's throughput with and without the LOCK (interleaved rounds), and how long a
 //      second loader waits behind a first one;
-//   2. `ingest` of 153 day files against one file holding the same sales (PGlite and server);
+//   2. `ingest` of 153 day files against one file holding the same sales (PGlite and server), and
+//      the burst test's 500 manifests loaded through the batched service;
 //   3. a 500-sale day file into an empty, a 1,000,000- and a 5,000,000-sale warehouse;
 //   4. a 1,000,000-sale load against psql `\copy` of the same four table files, one transaction.
-// COFFEETL_BENCH_LOAD_SKIP=lock,ingest,growth,copy skips parts.
+// COFFEETL_BENCH_LOAD_SKIP=lock,ingest,burst,growth,copy skips parts.
 import { execFileSync } from "node:child_process";
 import { createWriteStream, existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import pg from "pg";
-import { loadManifests } from "../functions/app/load-manifests.js";
+import { DEFAULT_MAX_BATCH, loadManifests } from "../functions/app/load-manifests.js";
 import { transformObject } from "../functions/app/transform-object.js";
 import { keyFingerprint } from "../functions/core/keys.js";
 import { SAMPLE_BRANCHES, generateSample } from "../functions/core/sample.js";
@@ -196,6 +197,25 @@ if (!skip.has("ingest")) {
   }
   delete process.env.COFFEETL_TRANSACTION_KEY;
   for (const home of homes) await rm(home, { recursive: true, force: true });
+}
+
+// 2b. The morning burst of the burst test, on the server: 500 day files' manifests through the
+// batched service, in the load Lambda's batches (DEFAULT_MAX_BATCH manifests per transaction).
+if (!skip.has("burst")) {
+  const files = await dayFiles(join(DATA, "days"), 500);
+  const { transformed, manifests, sales } = await transformAll(join(DATA, "burst-home"), files);
+  const db = await database();
+  const warehouse = await PostgresWarehouse.open({ databaseUrl: db.url });
+  await warehouse.ensureSchema();
+  const [s, outcomes] = await seconds(() => loadManifests({ transformed, warehouse }, manifests));
+  const [{ n, loads }] = (await db.sql<{ n: string; loads: string }>("SELECT (SELECT COUNT(*) FROM transactions) AS n, (SELECT COUNT(*) FROM loads) AS loads")) as [{ n: string; loads: string }];
+  if (outcomes.some((o) => !o.ok) || Number(n) !== sales) throw new Error(`burst: ${n} sales of ${sales}`);
+  console.log(
+    `burst: 500 day files' manifests (${sales.toLocaleString("en-GB")} sales) in ${Math.ceil(manifests.length / DEFAULT_MAX_BATCH)} transactions of ${DEFAULT_MAX_BATCH}: ` +
+      `${fmt(s)} wall (${rate(sales, s)}); ${loads} loads rows`,
+  );
+  await warehouse.close();
+  await db.drop();
 }
 
 // 3. One day file into a growing warehouse.
