@@ -54,9 +54,10 @@ async function sha256Of(body: Readable): Promise<string> {
 /**
  * Objects up to this size (a branch's day is ~50 KB) are read once and their outputs written
  * whole: one GET and one PUT per object instead of two reads and streamed uploads, which for
- * small files cost more than the transform itself. Larger ones stream, in flat memory.
+ * small files cost more than the transform itself. Larger ones stream, in flat memory (measured:
+ * a 2 MB file whole peaks at the RSS of an 8 MB one streamed; an 8 MB one whole, 50 MB above it).
  */
-const WHOLE_OBJECT_BYTES = 8 * 1024 * 1024;
+const WHOLE_OBJECT_BYTES = 2 * 1024 * 1024;
 
 export interface TransformObjectOptions {
   /** The raw object's version to read (the S3 event's `versionId`); the latest when omitted. */
