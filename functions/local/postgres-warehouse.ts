@@ -63,77 +63,32 @@ async function* csvSlices(body: Readable): AsyncGenerator<Blob> {
   if (pendingBytes > 0) yield new Blob(pending);
 }
 
-/** Files of a batch opened and read ahead of the one being copied, and how much of each is read ahead. */
-const READ_AHEAD_FILES = 8;
-const READ_AHEAD_BYTES = 1024 * 1024;
-
-interface ReadAhead {
-  head: Buffer[];
-  /** The rest of the file, when it is longer than what was read ahead. */
-  rest?: AsyncIterator<Buffer>;
-  stream: Readable;
-}
-
-/** Opens a file and reads its first READ_AHEAD_BYTES (a day file's table file whole). */
-async function readAhead(file: TableFile): Promise<ReadAhead> {
-  const stream = await file.open();
-  const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  const head: Buffer[] = [];
-  for (let bytes = 0; bytes < READ_AHEAD_BYTES; ) {
-    const next = await chunks.next();
-    if (next.done) return { head, stream };
-    head.push(next.value);
-    bytes += next.value.length;
-  }
-  return { head, rest: chunks, stream };
-}
-
-/**
- * The table files of a batch as one headerless CSV stream; each header must be the table's columns.
- * A backfill's batch holds hundreds of small files: read one after another, waiting on each open
- * and read was a third of the load, so the next few are read while one is copied.
- */
+/** The table files of a batch as one headerless CSV stream; each header must be the table's columns. */
 export function concatenatedCsv(table: TableName, files: TableFile[]): Readable {
   const header = COLUMNS[table].join(",");
-  const ahead: Array<Promise<ReadAhead>> = [];
-  const start = (i: number) => {
-    if (i >= files.length || ahead[i]) return;
-    ahead[i] = readAhead(files[i]!);
-    ahead[i]!.catch(() => {}); // awaited in turn below
-  };
   return Readable.from(
     (async function* () {
-      try {
-        for (const [i, file] of files.entries()) {
-          for (let j = i; j < i + READ_AHEAD_FILES; j++) start(j);
-          const { head: first, rest } = await ahead[i]!;
-          let seenHeader = false;
-          let head = Buffer.alloc(0);
-          let last = 10;
-          const chunks = (async function* () {
-            yield* first;
-            if (rest) for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
-          })();
-          for await (let chunk of chunks) {
-            if (!seenHeader) {
-              head = Buffer.concat([head, chunk]);
-              const end = head.indexOf(10);
-              if (end < 0 && head.length < 64 * 1024) continue;
-              const line = head.subarray(0, end < 0 ? head.length : end).toString("utf8").replace(/^\uFEFF/, "").replace(/\r$/, "");
-              if (line !== header) throw new Error(`${file.uri}: header is ${JSON.stringify(line.slice(0, 200))}, expected ${JSON.stringify(header)}`);
-              seenHeader = true;
-              chunk = head.subarray(end + 1);
-            }
-            if (chunk.length === 0) continue;
-            last = chunk[chunk.length - 1]!;
-            yield chunk;
+      for (const file of files) {
+        let seenHeader = false;
+        let head = Buffer.alloc(0);
+        let last = 10;
+        for await (const raw of await file.open()) {
+          let chunk = raw as Buffer;
+          if (!seenHeader) {
+            head = Buffer.concat([head, chunk]);
+            const end = head.indexOf(10);
+            if (end < 0 && head.length < 64 * 1024) continue;
+            const line = head.subarray(0, end < 0 ? head.length : end).toString("utf8").replace(/^\uFEFF/, "").replace(/\r$/, "");
+            if (line !== header) throw new Error(`${file.uri}: header is ${JSON.stringify(line.slice(0, 200))}, expected ${JSON.stringify(header)}`);
+            seenHeader = true;
+            chunk = head.subarray(end + 1);
           }
-          if (!seenHeader && head.length) throw new Error(`${file.uri}: no header line`);
-          if (last !== 10) yield Buffer.from("\n");
+          if (chunk.length === 0) continue;
+          last = chunk[chunk.length - 1]!;
+          yield chunk;
         }
-      } finally {
-        // Files read ahead of a failure are closed, not left open.
-        for (const pending of ahead) void pending?.then((a) => a.stream.destroy(), () => {});
+        if (!seenHeader && head.length) throw new Error(`${file.uri}: no header line`);
+        if (last !== 10) yield Buffer.from("\n");
       }
     })(),
     { objectMode: false },
