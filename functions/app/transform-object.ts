@@ -68,8 +68,9 @@ export async function transformObject(deps: TransformDeps, key: string, options:
   const { raw, transformed } = deps;
   const log = deps.log ?? silentLog;
   const started = Date.now();
-  // First pass: the content hash names the output prefix. The second read is pinned to the
-  // same version, so both passes see the same bytes even if the key is overwritten meanwhile.
+  // The content hash names the output prefix. A small object is hashed and transformed from one
+  // read; a large one is read twice, the second read pinned to the same version, so both passes
+  // see the same bytes even if the key is overwritten meanwhile.
   const first = await raw.get(key, options.versionId ? { versionId: options.versionId } : {});
   const whole = first.size <= WHOLE_OBJECT_BYTES ? await buffer(first.body) : undefined;
   const sha256 = whole ? createHash("sha256").update(whole).digest("hex") : await sha256Of(first.body);

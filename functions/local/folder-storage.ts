@@ -4,7 +4,7 @@
 // at once, and a day file's transform and load made some forty of them (a 153-file backfill spent
 // a second and a half waiting). Large objects stream, as before, so memory stays flat.
 import { createReadStream, createWriteStream, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { copyFile, readdir, rename, rm } from "node:fs/promises";
+import { copyFile, readdir, rm } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { once } from "node:events";
 import { Readable } from "node:stream";
@@ -75,44 +75,37 @@ export class FolderStorage implements Storage {
   }
 
   async put(key: string, body: Readable | string | Uint8Array): Promise<void> {
-    const path = this.path(key);
-    // Written aside then renamed, so a reader never sees half an object (as with S3).
-    const partial = `${path}.${process.pid}.partial`;
-    if (!(body instanceof Readable)) {
-      // At once: no signal can stop the process between the write and the rename.
-      try {
-        this.folderFor(path);
-        writeFileSync(partial, body);
-        renameSync(partial, path);
-      } catch (error) {
-        rmSync(partial, { force: true });
-        throw error;
-      }
-      return;
-    }
-    try {
-      this.folderFor(path);
+    // At once when the body is in memory: no signal can stop the process between write and rename.
+    if (!(body instanceof Readable)) return this.writeAside(key, (partial) => writeFileSync(partial, body));
+    return this.writeAside(key, (partial) => {
       const file = createWriteStream(partial);
-      livePartials.set(partial, once(file, "ready"));
-      await pipeline(body, file);
-      await rename(partial, path);
-    } catch (error) {
-      await rm(partial, { force: true });
-      throw error;
-    } finally {
-      livePartials.delete(partial);
-    }
+      return { opened: once(file, "ready"), written: pipeline(body, file) };
+    });
   }
 
   /** Stores a copy of a local file (the upload of `coffeetl ingest`), copied by the kernel. */
   async putFile(key: string, source: string): Promise<void> {
+    return this.writeAside(key, (partial) => {
+      const written = copyFile(source, partial);
+      return { opened: written, written };
+    });
+  }
+
+  /**
+   * Writes an object aside (`<path>.<pid>.partial`) then renames it, so a reader never sees half
+   * an object (as with S3); a failed write leaves nothing. An asynchronous write is registered
+   * with its opening, for `removeLivePartials`.
+   */
+  private async writeAside(key: string, write: (partial: string) => void | { opened: Promise<unknown>; written: Promise<unknown> }): Promise<void> {
     const path = this.path(key);
     const partial = `${path}.${process.pid}.partial`;
     try {
       this.folderFor(path);
-      const copying = copyFile(source, partial);
-      livePartials.set(partial, copying);
-      await copying;
+      const writing = write(partial);
+      if (writing) {
+        livePartials.set(partial, writing.opened);
+        await writing.written;
+      }
       renameSync(partial, path);
     } catch (error) {
       rmSync(partial, { force: true });

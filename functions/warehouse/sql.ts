@@ -132,6 +132,8 @@ export function loadStatements(dialect: Dialect, requests: LoadRequest[], loaded
     `INSERT INTO stage_files (file_no, load_id, source_key, source_version, source_sha256, rows_read, rows_rejected, warnings, outcome, transactions_new) VALUES\n${files.join(",\n")}`,
   ];
 
+  /** Several files: a sale two of them bring needs a pass of its own (a large file loads alone). */
+  const several = requests.length > 1;
   const ST = stagingTable("transactions");
   const SI = stagingTable("transaction_items");
   const cols = (table: TableName, alias: string) => COLUMNS[table].map((c) => `${alias}.${c}`).join(", ");
@@ -183,7 +185,7 @@ WHERE t.transaction_time >= (SELECT MIN(transaction_time) FROM ${ST})
   AND t.transaction_time <= (SELECT MAX(transaction_time) FROM ${ST})`,
     // A sale two files of the batch bring is new for the first of them. (A batch of one file,
     // the usual large load, skips this pass over its sales.)
-    ...(requests.length > 1
+    ...(several
       ? [
           `CREATE TEMP TABLE stage_shared AS
 SELECT s.transaction_id, MIN(f.file_no) AS file_no FROM ${ST} s JOIN stage_files f ON f.source_key = ${SOURCE("s")}
@@ -197,7 +199,7 @@ SELECT DISTINCT x.transaction_id, x.load_id FROM (
   SELECT h.transaction_id, f.load_id FROM stage_held h JOIN ${ST} s ON s.transaction_id = h.transaction_id
   JOIN stage_files f ON f.source_key = ${SOURCE("s")}
   WHERE f.outcome = 'loaded' AND h.source_key <> f.source_key${
-    requests.length > 1
+    several
       ? `
   UNION ALL
   SELECT d.transaction_id, f.load_id FROM stage_shared d JOIN ${ST} s ON s.transaction_id = d.transaction_id
@@ -209,7 +211,7 @@ SELECT DISTINCT x.transaction_id, x.load_id FROM (
 ORDER BY 1, 2`,
     `DELETE FROM ${ST} USING stage_held h WHERE ${ST}.transaction_id = h.transaction_id`,
     `DELETE FROM ${SI} USING stage_held h WHERE ${SI}.transaction_id = h.transaction_id`,
-    ...(requests.length > 1
+    ...(several
       ? [
           `DELETE FROM ${ST} USING stage_shared d, stage_files f
 WHERE ${ST}.transaction_id = d.transaction_id AND f.source_key = ${ST}.source_key AND f.file_no > d.file_no`,
@@ -245,7 +247,7 @@ SELECT l.source_key, l.source_version, l.source_sha256, l.load_id, 'load', 'supe
 FROM loads l JOIN stage_files f ON l.load_id = f.superseded_load_id`,
   ];
   const result = `SELECT file_no, load_id, outcome, superseded_load_id, rows_read, transactions_new, rows_rejected, warnings FROM stage_files ORDER BY file_no`;
-  const temporary = ["stage_files", "key_check", "stage_orphans", "stage_rehomed", "stage_held", ...(requests.length > 1 ? ["stage_shared"] : [])];
+  const temporary = ["stage_files", "key_check", "stage_orphans", "stage_rehomed", "stage_held", ...(several ? ["stage_shared"] : [])];
   const cleanup = [...TABLES.map(stagingTable), ...temporary].map((t) => `DROP TABLE ${t}`);
   return { prepare, merge, result, cleanup };
 }
