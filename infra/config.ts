@@ -6,7 +6,7 @@
 // Every problem is reported at once, each naming the key and the command that fixes it.
 import * as pulumi from "@pulumi/pulumi";
 import type { GrafanaHostSettings } from "./grafana.js";
-import { GRAFANA_CONFIG_KEYS, parseGrafanaConfig } from "./grafana-config.js";
+import { GRAFANA_CONFIG_KEYS, parseGrafanaConfig, pinnedPlugins } from "./grafana-config.js";
 
 export const PROJECT = "coffeetl";
 
@@ -168,6 +168,8 @@ export type ConfigKey = (typeof CONFIG_KEYS)[number];
 export type RawConfig = Partial<Record<ConfigKey, string>>;
 
 export const DEFAULT_GRAFANA_IMAGE = "grafana/grafana:12.4.0";
+/** The created workgroup's daily usage cap (RPU-hours), after which Redshift stops its queries. */
+export const DEFAULT_USAGE_LIMIT_RPU_HOURS = 8;
 /** CloudWatch Logs accepts only these retention periods. */
 const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
@@ -395,10 +397,13 @@ export function parseConfig(raw: RawConfig, stack: string): CoffeetlConfig {
   if (maxCapacity % 8 !== 0 || maxCapacity < baseCapacity) {
     problems.push(`coffeetl:warehouseMaxCapacity must be a multiple of 8 and at least warehouseBaseCapacity ${baseCapacity} (got ${maxCapacity})`);
   }
-  const usageLimitRpuHours = threshold("warehouseUsageLimitRpuHours", 64, 1, 1000000);
+  // A small chain's day: its loads and dashboards refreshing hourly use 2-4 RPU-hours at base capacity 8
+  // (a query bills at least 60 s at the whole workgroup's RPUs); the cap stops a runaway at ~$3 a day
+  // (us-east-1 list price $0.375 per RPU-hour), the alarm warns at 75% of it (docs/deploy.md, cost).
+  const usageLimitRpuHours = threshold("warehouseUsageLimitRpuHours", DEFAULT_USAGE_LIMIT_RPU_HOURS, 1, 1000000);
   const period = str("warehouseUsageLimitPeriod") ?? "daily";
   if (!["daily", "weekly", "monthly"].includes(period)) problems.push(`coffeetl:warehouseUsageLimitPeriod must be daily, weekly or monthly (got "${period}")`);
-  const breachAction = str("warehouseUsageLimitAction") ?? "emit-metric";
+  const breachAction = str("warehouseUsageLimitAction") ?? "deactivate";
   if (!["log", "emit-metric", "deactivate"].includes(breachAction)) {
     problems.push(`coffeetl:warehouseUsageLimitAction must be log, emit-metric or deactivate (got "${breachAction}")`);
   }
@@ -445,7 +450,7 @@ export function parseConfig(raw: RawConfig, stack: string): CoffeetlConfig {
       architecture: architectureOf(instanceType),
       volumeSizeGb: int("grafanaVolumeSizeGb", 20, 8, 1024),
       image: pattern("grafanaImage", /^[\w./-]+(:[\w.-]+)?(@sha256:[0-9a-f]{64})?$/, "a container image reference") ?? DEFAULT_GRAFANA_IMAGE,
-      plugins: pattern("grafanaPlugins", /^[\w.@,-]+$/, "a comma-separated list of Grafana plugin ids") ?? "grafana-redshift-datasource",
+      plugins: pinnedPlugins(pattern("grafanaPlugins", /^[\w.@,-]+$/, "a comma-separated list of Grafana plugin ids"), str("grafanaRedshiftPluginVersion"), problems),
       associatePublicIp: grafanaPublicIp,
       ...grafanaExtra,
     },

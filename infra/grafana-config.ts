@@ -17,8 +17,44 @@ export interface GrafanaExtraSettings {
   dataVolumeSizeGb: number;
 }
 
-export const GRAFANA_CONFIG_KEYS = ["grafanaViewers", "grafanaReaderDbUser", "grafanaDataVolumeSizeGb", "grafanaDomain", "grafanaCertificateArn"] as const;
+export const GRAFANA_CONFIG_KEYS = [
+  "grafanaViewers",
+  "grafanaReaderDbUser",
+  "grafanaDataVolumeSizeGb",
+  "grafanaDomain",
+  "grafanaCertificateArn",
+  "grafanaRedshiftPluginVersion",
+  "grafanaRefreshInterval",
+] as const;
 export type GrafanaConfigKey = (typeof GRAFANA_CONFIG_KEYS)[number];
+
+/** The warehouse's data source plugin, pinned: Grafana installs exactly this version and never updates it. */
+export const REDSHIFT_PLUGIN = "grafana-redshift-datasource";
+export const DEFAULT_REDSHIFT_PLUGIN_VERSION = "2.5.8";
+export const DEFAULT_GRAFANA_PLUGINS = `${REDSHIFT_PLUGIN}@${DEFAULT_REDSHIFT_PLUGIN_VERSION}`;
+const PLUGIN_VERSION = /^\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?$/;
+
+/**
+ * coffeetl:grafanaPlugins (ids, each `id@version`) with the Redshift plugin at
+ * coffeetl:grafanaRedshiftPluginVersion unless the list pins it itself. An unpinned plugin is refused:
+ * Grafana would install whatever is newest at each start.
+ */
+export function pinnedPlugins(listText: string | undefined, versionText: string | undefined, problems: string[]): string {
+  const version = versionText?.trim() || DEFAULT_REDSHIFT_PLUGIN_VERSION;
+  if (!PLUGIN_VERSION.test(version)) problems.push(`coffeetl:grafanaRedshiftPluginVersion must be a version such as ${DEFAULT_REDSHIFT_PLUGIN_VERSION} (got "${version}")`);
+  const ids = (listText ?? REDSHIFT_PLUGIN).split(",").map((p) => p.trim()).filter(Boolean);
+  const out = ids.map((id) => {
+    if (id.includes("@")) {
+      if (!PLUGIN_VERSION.test(id.slice(id.indexOf("@") + 1))) problems.push(`coffeetl:grafanaPlugins: "${id}" must be id@version, e.g. ${DEFAULT_GRAFANA_PLUGINS}`);
+      return id;
+    }
+    if (id === REDSHIFT_PLUGIN) return `${id}@${version}`;
+    problems.push(`coffeetl:grafanaPlugins: pin "${id}" to a version (${id}@x.y.z), or Grafana installs whatever is newest at each start`);
+    return id;
+  });
+  if (!out.some((p) => p === REDSHIFT_PLUGIN || p.startsWith(`${REDSHIFT_PLUGIN}@`))) problems.push(`coffeetl:grafanaPlugins must include ${REDSHIFT_PLUGIN} (the warehouse's data source)`);
+  return out.join(",");
+}
 
 const LOGIN = /^[a-z0-9][a-z0-9._-]{0,39}$/;
 const EMAIL = /^[^@\s"]+@[^@\s"]+\.[^@\s"]+$/;
@@ -37,6 +73,8 @@ function parseViewers(text: string, problems: string[]): GrafanaViewer[] {
   }
   const viewers: GrafanaViewer[] = [];
   const seen = new Set<string>();
+  // Grafana refuses a second account with an e-mail already taken (case-insensitively): the sync would fail every minute.
+  const emails = new Map<string, number>();
   value.forEach((v: unknown, i) => {
     const at = `coffeetl:grafanaViewers[${i}]`;
     if (!v || typeof v !== "object" || Array.isArray(v)) return problems.push(`${at} must be an object {login, email, name}`);
@@ -45,8 +83,11 @@ function parseViewers(text: string, problems: string[]): GrafanaViewer[] {
     if (login === "admin") return problems.push(`${at}.login "admin" is Grafana's administrator: choose another login`);
     if (seen.has(login)) return problems.push(`${at}.login "${login}" is listed twice`);
     if (typeof email !== "string" || !EMAIL.test(email)) return problems.push(`${at}.email must be an e-mail address (got ${JSON.stringify(email)})`);
+    const taken = emails.get(email.toLowerCase());
+    if (taken !== undefined) return problems.push(`${at}.email "${email}" is also coffeetl:grafanaViewers[${taken}]'s: Grafana allows one account per e-mail address; give each viewer their own`);
     if (name !== undefined && (typeof name !== "string" || name.length > 100 || /[\n\r"]/.test(name))) return problems.push(`${at}.name must be text of at most 100 characters`);
     seen.add(login);
+    emails.set(email.toLowerCase(), i);
     viewers.push({ login, email, ...(typeof name === "string" && name.trim() ? { name: name.trim() } : {}) });
   });
   return viewers;

@@ -142,6 +142,7 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
           baseCapacity: config.serverless.baseCapacity,
           maxCapacity: config.serverless.maxCapacity,
           usageLimit: config.serverless.usageLimit,
+          logRetentionDays: config.logRetentionDays,
           accountId: ctx.accountId,
           alarmTopicArn: alarms.arn,
           // Its own subnets (and a closed security group in that VPC) when the stack built the network;

@@ -6,6 +6,9 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { assumeRolePolicy, policyJson } from "./iam.js";
 
+/** The usage alarm goes off at this share of the usage limit, before its breach action. */
+export const USAGE_WARNING_SHARE = 0.75;
+
 export interface ServerlessWarehouseArgs {
   /** Namespace and workgroup name (lower case letters, digits, hyphens). */
   warehouseName: string;
@@ -16,6 +19,8 @@ export interface ServerlessWarehouseArgs {
   maxCapacity: number;
   /** RPU-hours per period, and what Redshift does when they are used up; undefined: no limit. */
   usageLimit?: { rpuHours: number; period: "daily" | "weekly" | "monthly"; breachAction: "log" | "emit-metric" | "deactivate" };
+  /** Retention of the log groups the namespace's log exports write to. */
+  logRetentionDays?: number;
   /** Topic for the capacity and usage alarms. */
   alarmTopicArn?: pulumi.Input<string>;
   /** The account the COPY role's trust is confined to (aws:SourceAccount). */
@@ -77,6 +82,17 @@ export class ServerlessWarehouse extends pulumi.ComponentResource {
       securityGroupIds = [sg.id];
     }
 
+    // The log exports' groups, declared first with a retention: left to Redshift, they are created on
+    // the first entry and kept forever (every dashboard query's connection is a connectionlog entry).
+    const logExports = ["connectionlog", "userlog"];
+    const logGroups = logExports.map(
+      (type) =>
+        new aws.cloudwatch.LogGroup(
+          `${name}-${type}`,
+          { name: `/aws/redshift/${args.warehouseName}/${type}`, retentionInDays: args.logRetentionDays ?? 30, tags: args.tags },
+          parent,
+        ),
+    );
     this.namespace = new aws.redshiftserverless.Namespace(
       `${name}-namespace`,
       {
@@ -86,10 +102,10 @@ export class ServerlessWarehouse extends pulumi.ComponentResource {
         manageAdminPassword: true,
         iamRoles: [this.copyRole.arn],
         defaultIamRoleArn: this.copyRole.arn,
-        logExports: ["connectionlog", "userlog"],
+        logExports,
         tags: args.tags,
       },
-      parent,
+      { parent: this, dependsOn: logGroups },
     );
     this.workgroup = new aws.redshiftserverless.Workgroup(
       `${name}-workgroup`,
@@ -134,11 +150,12 @@ export class ServerlessWarehouse extends pulumi.ComponentResource {
       comparisonOperator: "GreaterThanOrEqualToThreshold",
     });
     if (args.usageLimit) {
-      // A day's RPU-seconds above the limit's daily share: on course to reach the limit this period.
+      // A day's RPU-seconds above 75% of the limit's daily share: on course to reach the limit this
+      // period, said before Redshift applies the breach action (by default, stopping queries).
       const days = { daily: 1, weekly: 7, monthly: 30 }[args.usageLimit.period];
-      const dailyShareSeconds = Math.floor((args.usageLimit.rpuHours * 3600) / days);
+      const dailyShareSeconds = Math.floor((args.usageLimit.rpuHours * 3600 * USAGE_WARNING_SHARE) / days);
       alarm("usage", {
-        alarmDescription: `CoffeETL: warehouse ${args.warehouseName} used more than ${Math.round(dailyShareSeconds / 3600)} RPU-hours in a day, its daily share of the ${args.usageLimit.period} usage limit of ${args.usageLimit.rpuHours} (breach action: ${args.usageLimit.breachAction}).`,
+        alarmDescription: `CoffeETL: warehouse ${args.warehouseName} used more than ${+(dailyShareSeconds / 3600).toFixed(1)} RPU-hours in a day, ${USAGE_WARNING_SHARE * 100}% of its daily share of the ${args.usageLimit.period} usage limit of ${args.usageLimit.rpuHours} RPU-hours (breach action: ${args.usageLimit.breachAction}${args.usageLimit.breachAction === "deactivate" ? ": queries, loads included, stop until the period ends; failed loads stay queued for redrive" : ""}).`,
         metricName: "ComputeSeconds",
         statistic: "Sum",
         period: 86400,

@@ -159,11 +159,28 @@ test("load queue keys, uploaders, alarms off by 'off', Serverless limits", () =>
   assert.match(problems({ ...VALID, warehouseMaxCapacity: "64" })[0]!, /applies only to a warehouse this stack creates/);
   const { redshiftWorkgroupName: _unused, ...bare } = VALID;
   const s = parseConfig({ ...bare, warehouse: "serverless" }, "s").serverless;
-  assert.equal([s.maxCapacity, s.usageLimit], [32, { rpuHours: 64, period: "daily", breachAction: "emit-metric" }]);
+  assert.equal([s.maxCapacity, s.usageLimit], [32, { rpuHours: 8, period: "daily", breachAction: "deactivate" }], "a daily cap that stops queries");
   const off = parseConfig({ ...bare, warehouse: "serverless", warehouseUsageLimitRpuHours: "off", warehouseMaxCapacity: "128", warehouseBaseCapacity: "16" }, "s").serverless;
   assert.equal([off.maxCapacity, off.baseCapacity, off.usageLimit], [128, 16, undefined]);
   assert.match(problems({ ...bare, warehouse: "serverless", warehouseBaseCapacity: "64", warehouseMaxCapacity: "32" })[0]!, /at least warehouseBaseCapacity 64/);
   assert.match(problems({ ...bare, warehouse: "serverless", warehouseUsageLimitAction: "stop" })[0]!, /log, emit-metric or deactivate/);
+});
+
+test("viewers: one account per e-mail address, refused at preview with the fix", () => {
+  const viewers = (...v: [string, string][]) => JSON.stringify(v.map(([login, email]) => ({ login, email })));
+  const p = problems({ ...VALID, grafanaViewers: viewers(["jo", "jo@client.example"], ["sam", "Jo@Client.example"]) });
+  assert.is(p.length, 1);
+  assert.match(p[0]!, /grafanaViewers\[1\]\.email "Jo@Client\.example" is also coffeetl:grafanaViewers\[0\]'s: .*give each viewer their own/);
+  assert.equal(parseConfig({ ...VALID, grafanaViewers: viewers(["jo", "jo@client.example"], ["sam", "sam@client.example"]) }, "s").grafana.viewers.length, 2);
+});
+
+test("plugins are pinned: the Redshift plugin at its own key's version; an unpinned plugin is refused", () => {
+  assert.match(parseConfig(VALID, "s").grafana.plugins, /^grafana-redshift-datasource@\d+\.\d+\.\d+$/);
+  assert.is(parseConfig({ ...VALID, grafanaRedshiftPluginVersion: "2.6.0" }, "s").grafana.plugins, "grafana-redshift-datasource@2.6.0");
+  assert.is(parseConfig({ ...VALID, grafanaPlugins: "grafana-redshift-datasource,grafana-clock-panel@2.1.8" }, "s").grafana.plugins.split(",")[1], "grafana-clock-panel@2.1.8");
+  assert.match(problems({ ...VALID, grafanaPlugins: "grafana-redshift-datasource,grafana-clock-panel" })[0]!, /pin "grafana-clock-panel" to a version/);
+  assert.match(problems({ ...VALID, grafanaRedshiftPluginVersion: "latest" })[0]!, /grafanaRedshiftPluginVersion must be a version/);
+  assert.match(problems({ ...VALID, grafanaPlugins: "grafana-clock-panel@2.1.8" })[0]!, /must include grafana-redshift-datasource/);
 });
 
 test.run();

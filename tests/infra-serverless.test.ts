@@ -73,13 +73,13 @@ test("load and Grafana are scoped to that workgroup; no cluster, no secret acces
   }
 });
 
-test("capacity: a maximum, a daily usage limit that emits a metric, alarms on both", () => {
+test("capacity: a maximum, a daily usage limit that stops queries, an alarm before it, alarms on both", () => {
   const wg = h.one("aws:redshiftserverless/workgroup:Workgroup", "warehouse-workgroup");
   assert.equal([wg.inputs.baseCapacity, wg.inputs.maxCapacity], [8, 32]);
   const limit = h.one("aws:redshiftserverless/usageLimit:UsageLimit", "warehouse-usage-limit");
   assert.equal(
     [limit.inputs.resourceArn, limit.inputs.usageType, limit.inputs.amount, limit.inputs.period, limit.inputs.breachAction],
-    [WORKGROUP_ARN, "serverless-compute", 64, "daily", "emit-metric"],
+    [WORKGROUP_ARN, "serverless-compute", 8, "daily", "deactivate"],
   );
   const topic = h.one("aws:sns/topic:Topic", "alarms").props.arn;
   const capacity = h.one("aws:cloudwatch/metricAlarm:MetricAlarm", "warehouse-max-capacity-alarm");
@@ -88,7 +88,20 @@ test("capacity: a maximum, a daily usage limit that emits a metric, alarms on bo
     ["AWS/Redshift-Serverless", "ComputeCapacity", { Workgroup: "coffeetl-newco-dev" }, 32, "GreaterThanOrEqualToThreshold", [topic]],
   );
   const usage = h.one("aws:cloudwatch/metricAlarm:MetricAlarm", "warehouse-usage-alarm");
-  assert.equal([usage.inputs.metricName, usage.inputs.statistic, usage.inputs.period, usage.inputs.threshold], ["ComputeSeconds", "Sum", 86400, 64 * 3600]);
+  assert.equal([usage.inputs.metricName, usage.inputs.statistic, usage.inputs.period, usage.inputs.threshold], ["ComputeSeconds", "Sum", 86400, 0.75 * 8 * 3600]);
+  assert.ok(usage.inputs.threshold < limit.inputs.amount * 3600, "the alarm goes off before the limit stops queries");
+});
+
+test("every log group the stack causes has a retention, the warehouse's log exports included", () => {
+  const groups = h.byType("aws:cloudwatch/logGroup:LogGroup");
+  for (const type of ["connectionlog", "userlog"]) {
+    const g = groups.find((x) => x.inputs.name === `/aws/redshift/coffeetl-newco-dev/${type}`);
+    assert.ok(g, `the ${type} export's group is declared`);
+  }
+  const exports = h.one("aws:redshiftserverless/namespace:Namespace", "warehouse-namespace").inputs.logExports as string[];
+  for (const type of exports) assert.ok(groups.some((g) => g.inputs.name === `/aws/redshift/coffeetl-newco-dev/${type}`), `${type} is exported into a declared group`);
+  assert.ok(groups.length > 2);
+  for (const g of groups) assert.is(g.inputs.retentionInDays, 30, g.name);
 });
 
 test("alarm e-mail: topic, subscription, alarm actions", () => {

@@ -5,7 +5,9 @@
 # setting. On a change: sync the folder, render the data source for the warehouse's shape, rewrite
 # Grafana's environment and the origin check, restart Grafana only if those changed (dashboards are
 # re-read by Grafana's file provider), then apply the viewer accounts through Grafana's HTTP API.
-# Secrets are read from SSM into root-only files, never onto a command line or into a log.
+# Secrets are read from SSM into root-only files, never onto a command line or into a log: they reach
+# jq, curl and files through stdin or builtins (printf), never as an argument of a program.
+# Run by systemd with no environment but PATH: everything else comes from host.env or has a default.
 set -euo pipefail
 umask 077
 root=${COFFEETL_ROOT:-/opt/coffeetl}
@@ -15,16 +17,23 @@ export AWS_REGION="$COFFEETL_REGION" AWS_DEFAULT_REGION="$COFFEETL_REGION"
 state="$root/state"
 dir="$root/grafana"
 secrets="$root/secrets"
-nginx_conf=${COFFEETL_NGINX_CONF:-$nginx_conf}
+nginx_conf=${COFFEETL_NGINX_CONF:-/etc/nginx/nginx.conf}
 grafana=${COFFEETL_GRAFANA_URL:-http://127.0.0.1:3000}
-install -d -m 0711 "$state" "$secrets"
+install -d -m 0711 "$state"
+# Mounted into the container, read there by Grafana's user (uid 472, group 0): root and group 0 only.
+install -d -m 0750 -o 0 -g 0 "$secrets"
 log() { echo "coffeetl-grafana-sync: $*" >&2; }
-grafana_up() { curl -fsS -o /dev/null --max-time 5 $grafana/api/health; }
+grafana_up() { curl -fsS -o /dev/null --max-time 5 "$grafana/api/health"; }
+# A value inside a double-quoted curl config string: backslash and quote escaped.
+curl_quoted() { local v=${1//\\/\\\\}; printf '%s' "${v//\"/\\\"}"; }
 
 etag=$(aws s3api head-object --bucket "$COFFEETL_BUCKET" --key grafana/VERSION --query ETag --output text)
 if [ "$etag" = "$(cat "$state/applied-etag" 2>/dev/null || true)" ] && grafana_up; then exit 0; fi
 log "applying grafana/ version $etag"
 aws s3 sync --delete --only-show-errors "s3://$COFFEETL_BUCKET/grafana/" "$dir/"
+# The CLI writes under this script's umask (0700 folders, 0600 files); Grafana reads the dashboards
+# folder as its own user (uid 472) through the unit's mount. Nothing synced is secret (names only).
+chmod -R u=rwX,go=rX "$dir"
 settings="$dir/settings.json"
 setting() { jq -r "$1 // empty" "$settings"; }
 param() { aws ssm get-parameter --name "$1" --with-decryption --query Parameter.Value --output text; }
@@ -79,20 +88,21 @@ root_url=$(setting .rootUrl)
   echo "GF_PUBLIC_DASHBOARDS_ENABLED=false"
   echo "GF_ANALYTICS_REPORTING_ENABLED=false"
   echo "GF_ANALYTICS_CHECK_FOR_UPDATES=false"
-  echo "GF_PLUGINS_PREINSTALL_SYNC=$(setting .plugins)"
+  echo "GF_PLUGINS_PREINSTALL_SYNC=$(setting .plugins)" # each id@version (infra/grafana-config.ts)
+  echo "GF_PLUGINS_PREINSTALL_AUTO_UPDATE=false"
   echo "COFFEETL_IMAGE=$(setting .image)"
 } > "$state/grafana.env.new"
 
-param "$(setting .adminPasswordParameter)" > $secrets/grafana_admin_password.new
-chown 472:0 $secrets/grafana_admin_password.new
-chmod 0400 $secrets/grafana_admin_password.new
-mv -f $secrets/grafana_admin_password.new $secrets/grafana_admin_password
-printf 'user = "admin:%s"\n' "$(cat $secrets/grafana_admin_password)" > "$state/curl-admin"
+param "$(setting .adminPasswordParameter)" > "$secrets/grafana_admin_password.new"
+chown 472:0 "$secrets/grafana_admin_password.new"
+chmod 0400 "$secrets/grafana_admin_password.new"
+mv -f "$secrets/grafana_admin_password.new" "$secrets/grafana_admin_password"
+printf 'user = "admin:%s"\n' "$(curl_quoted "$(<"$secrets/grafana_admin_password")")" > "$state/curl-admin"
 
 # Only requests carrying CloudFront's origin header reach Grafana (the security group already admits
 # only CloudFront's addresses; the header stops another CloudFront distribution).
 origin_secret=$(param "$(setting .originSecretParameter)")
-cat > $nginx_conf.new <<NGINX
+cat > "$nginx_conf.new" <<NGINX
 user nginx;
 worker_processes auto;
 error_log /var/log/nginx/error.log warn;
@@ -119,12 +129,12 @@ http {
   }
 }
 NGINX
-if ! cmp -s $nginx_conf.new $nginx_conf; then
-  mv -f $nginx_conf.new $nginx_conf
+if ! cmp -s "$nginx_conf.new" "$nginx_conf"; then
+  mv -f "$nginx_conf.new" "$nginx_conf"
   systemctl enable nginx >/dev/null 2>&1 || true
   systemctl reload-or-restart nginx
 else
-  rm -f $nginx_conf.new
+  rm -f "$nginx_conf.new"
 fi
 
 # Restart Grafana only when its environment or provisioning changed (or it is down).
@@ -153,7 +163,7 @@ api() {
 # The admin password is applied only when Grafana's database is created: keep it equal to the parameter.
 if ! api GET /api/user -o /dev/null 2>/dev/null; then
   log "resetting the admin password to its parameter"
-  docker exec -i grafana grafana cli admin reset-admin-password --password-from-stdin < $secrets/grafana_admin_password >/dev/null
+  docker exec -i grafana grafana cli admin reset-admin-password --password-from-stdin < "$secrets/grafana_admin_password" >/dev/null
 fi
 
 # Viewer accounts: one per configured login, role Viewer, password from its own SecureString; any
@@ -166,13 +176,14 @@ while read -r viewer; do
   password=$(param "$(jq -r .passwordParameter <<<"$viewer")")
   id=$(jq -r --arg l "$login" '.[] | select(.login == $l) | .id' <<<"$users")
   if [ -z "$id" ]; then
-    id=$(jq -n --argjson v "$viewer" --arg p "$password" '{login: $v.login, email: $v.email, name: ($v.name // $v.login), password: $p, OrgId: 1}' |
+    # The password reaches jq on stdin (printf is a builtin): never an argument.
+    id=$(printf '%s' "$password" | jq -Rs --argjson v "$viewer" '{login: $v.login, email: $v.email, name: ($v.name // $v.login), password: ., OrgId: 1}' |
       api POST /api/admin/users --data @- | jq -r .id)
     log "created viewer $login"
   else
     jq -n --argjson v "$viewer" '{login: $v.login, email: $v.email, name: ($v.name // $v.login)}' | api PUT "/api/users/$id" --data @- >/dev/null
-    if ! printf 'user = "%s:%s"\n' "$login" "$password" | curl -fsS -o /dev/null -K - "$grafana/api/user"; then
-      jq -n --arg p "$password" '{password: $p}' | api PUT "/api/admin/users/$id/password" --data @- >/dev/null
+    if ! printf 'user = "%s:%s"\n' "$login" "$(curl_quoted "$password")" | curl -fsS -o /dev/null -K - "$grafana/api/user"; then
+      printf '%s' "$password" | jq -Rs '{password: .}' | api PUT "/api/admin/users/$id/password" --data @- >/dev/null
     fi
   fi
   jq -n '{role: "Viewer"}' | api PATCH "/api/orgs/1/users/$id" --data @- >/dev/null
