@@ -7,7 +7,7 @@ if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
   echo "installing postgresql (apt-get)..." >&2
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) >&2
 fi
-BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+BIN=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 DATA="${COFFEETL_PG_DATA:-/tmp/coffeetl-pg-$PORT}"
 RUN_AS=()
 if [ "$(id -u)" = "0" ]; then RUN_AS=(runuser -u postgres --); fi
