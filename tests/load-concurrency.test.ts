@@ -10,7 +10,9 @@ import { join } from "node:path";
 import pg from "pg";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { CREATE_TABLES } from "../functions/core/schema.js";
+import { REDSHIFT_DIALECT } from "../functions/aws/redshift-sql.js";
+import { CREATE_TABLES, LOAD_LOCK_TABLE } from "../functions/core/schema.js";
+import { readerTables } from "../functions/warehouse/reader-role.js";
 import { FIXTURES, ROOT, SHARED_SAMPLES, tempDir } from "./helpers.js";
 
 const adminUrl = process.env.COFFEETL_TEST_DATABASE_URL;
@@ -179,6 +181,70 @@ if (!adminUrl) {
       }
     });
   }
+
+  test("a dashboard query answers while a load holds the loaders' lock; no data table is locked against readers", async () => {
+    const db = await createDatabase({ keyless: true, isolation: "repeatable read" });
+    const blocker = new pg.Client({ connectionString: db.databaseUrl });
+    const reader = new pg.Client({ connectionString: db.databaseUrl });
+    const rival = new pg.Client({ connectionString: db.databaseUrl });
+    try {
+      const first = await ingest(join(work.path, "home-read-a"), db.databaseUrl, files.slice(0, 2));
+      assert.is(first.status, 0, first.stdout + first.stderr);
+      // What a dashboard asks: every table the reader role reads, and sales by branch.
+      const DASHBOARD = `SELECT ${readerTables().map((t) => `(SELECT COUNT(*)::int FROM ${t}) AS ${t}`).join(", ")},
+  (SELECT string_agg(b.branch_name || '=' || s.n, ',' ORDER BY b.branch_name) FROM branches b
+   JOIN (SELECT branch_id, COUNT(*) AS n FROM transactions GROUP BY branch_id) s ON s.branch_id = b.branch_id) AS by_branch`;
+      const [before] = await db.query(DASHBOARD);
+
+      // Hold the next load inside its transaction, after its lock and staging: its first write to
+      // warehouse_identity waits for this SHARE lock (which readers do not conflict with).
+      await blocker.connect();
+      await blocker.query("BEGIN");
+      await blocker.query("LOCK TABLE warehouse_identity IN SHARE MODE");
+      let finished = false;
+      const load = ingest(join(work.path, "home-read-b"), db.databaseUrl, files.slice(2, 6)).then((r) => ((finished = true), r));
+      const held = `SELECT l.mode, c.relname, l.pid FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+WHERE l.granted AND l.pid <> pg_backend_pid() AND l.pid <> ${"$"}1`;
+      let locks: { mode: string; relname: string; pid: number }[] = [];
+      const blockerPid = (await blocker.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
+      await reader.connect();
+      const loaderLock = () => locks.find((l) => l.relname === LOAD_LOCK_TABLE && l.mode === "AccessExclusiveLock");
+      for (let i = 0; i < 600 && !loaderLock(); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        locks = (await reader.query(held, [blockerPid])).rows;
+      }
+      const loader = loaderLock();
+      assert.ok(loader, `a load holds the loaders' lock in the mode of Redshift's LOCK (locks held: ${JSON.stringify(locks)})`);
+      const onData = locks.filter((l) => l.pid === loader!.pid && readerTables().includes(l.relname) && !["AccessShareLock", "RowShareLock", "RowExclusiveLock"].includes(l.mode));
+      assert.equal(onData, [], "no data table locked against readers or writers of rows");
+
+      // The dashboard answers at once, with the committed figures (the load has not committed).
+      await reader.query("SET statement_timeout = '5s'");
+      const started = Date.now();
+      const [during] = (await reader.query(DASHBOARD)).rows;
+      assert.ok(Date.now() - started < 5000);
+      assert.equal(during, before);
+      assert.not.ok(finished, "the load was still running when the dashboard answered");
+
+      // Another loader, with Redshift's own lock statement, waits for the lock.
+      await rival.connect();
+      await rival.query("BEGIN");
+      await rival.query("SET LOCAL lock_timeout = '500ms'");
+      let waited = "";
+      await rival.query(REDSHIFT_DIALECT.lock(LOAD_LOCK_TABLE)).catch((e: Error) => (waited = e.message));
+      assert.match(waited, /lock timeout/, "loaders take turns");
+      await rival.query("ROLLBACK");
+
+      await blocker.query("COMMIT");
+      const second = await load;
+      assert.is(second.status, 0, second.stdout + second.stderr);
+      const [after] = await db.query<Record<string, number>>(DASHBOARD);
+      assert.ok(after!.transactions! > (before as Record<string, number>).transactions!, "the load then committed");
+    } finally {
+      for (const c of [blocker, reader, rival]) await c.end().catch(() => {});
+      await db.drop();
+    }
+  });
 
   test("one identity per warehouse: a second home with another key is refused, says how to give the right key, loads nothing", async () => {
     const db = await createDatabase();

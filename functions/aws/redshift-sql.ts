@@ -33,10 +33,13 @@ export function roleArnLiteral(arn: string): string {
   return redshiftString(arn, "IAM role ARN");
 }
 
-/** Redshift's `LOCK` takes an exclusive lock on each table until the transaction ends. */
+/**
+ * Redshift's `LOCK` is ACCESS EXCLUSIVE until the transaction ends: a SELECT of a locked table waits.
+ * So it locks only the loaders' lock table (functions/core/schema.ts LOAD_LOCK_TABLE), never data.
+ */
 export const REDSHIFT_DIALECT: Dialect = {
   string: redshiftString,
-  lock: (tables) => `LOCK ${tables.join(", ")}`,
+  lock: (table) => `LOCK ${table}`,
 };
 
 /** A COPY manifest (NOTES: Redshift): every listed file must exist, or the COPY fails. */

@@ -72,7 +72,15 @@ export const FILE_OUTCOMES_COLUMNS = [
   "recorded_at",
 ] as const;
 
-/** Every table a load writes: the load locks all of them, in this order, before it reads any. */
+/**
+ * The loaders' own lock: a one-row table nobody else reads. Every load takes its exclusive lock as its
+ * first statement, before its snapshot starts (LOCK does not start it), so loads run one after another
+ * and each sees the last one's rows (exactly once, on Redshift's SNAPSHOT isolation too), while the
+ * data tables are never locked: dashboards read them throughout a load.
+ */
+export const LOAD_LOCK_TABLE = "load_lock";
+
+/** Every table a load writes. */
 export const LOAD_TABLES = [
   "warehouse_identity",
   "loads",
@@ -182,7 +190,15 @@ const DEFS: TableDef[] = [
     ],
     redshift: "DISTSTYLE AUTO SORTKEY (recorded_at)",
   },
+  {
+    name: LOAD_LOCK_TABLE,
+    columns: ["lock_id INTEGER NOT NULL"],
+    redshift: "DISTSTYLE ALL",
+  },
 ];
+
+/** Its one row (two schema steps racing on Redshift, where no key holds, may leave two: harmless). */
+const LOAD_LOCK_ROW = `INSERT INTO ${LOAD_LOCK_TABLE} (lock_id) SELECT 1 FROM (SELECT COUNT(*) AS n FROM ${LOAD_LOCK_TABLE}) c WHERE c.n = 0`;
 
 /**
  * Keyed-hash ids (hex) compare byte by byte on PostgreSQL: under a server's linguistic collation
@@ -200,13 +216,13 @@ function createTable(def: TableDef, redshift: boolean): string {
 }
 
 /** Portable DDL: PostgreSQL server and embedded PGlite. */
-export const CREATE_TABLES: readonly string[] = DEFS.map((d) => createTable(d, false));
+export const CREATE_TABLES: readonly string[] = [...DEFS.map((d) => createTable(d, false)), LOAD_LOCK_ROW];
 
 /** Every table the schema step creates, in creation order. */
 export const SCHEMA_TABLES: readonly string[] = DEFS.map((d) => d.name);
 
 /** Redshift DDL: the same tables with their distribution and sort keys. */
-export const REDSHIFT_CREATE_TABLES: readonly string[] = DEFS.map((d) => createTable(d, true));
+export const REDSHIFT_CREATE_TABLES: readonly string[] = [...DEFS.map((d) => createTable(d, true)), LOAD_LOCK_ROW];
 
 /** PostgreSQL only: the load's lookups by load and by raw key (Redshift scans its columns). */
 export const CREATE_INDEXES: readonly string[] = [

@@ -15,14 +15,17 @@
 // superuser or the CREATE ROLE / CREATE USER permissions): when the loader lacks it, the step warns
 // with the statements an administrator must run once, and the load goes on. (A Serverless warehouse
 // the stack creates gets the role from the stack itself, as the namespace admin: infra/grafana.ts.)
-import { SCHEMA_TABLES } from "../core/schema.js";
+import { LOAD_LOCK_TABLE, SCHEMA_TABLES } from "../core/schema.js";
 
 export const READER_ROLE = "coffeetl_reader";
 export const DEFAULT_READER_DB_USER = "coffeetl_grafana";
 
-/** The tables the schema step creates (staging tables are the loader's own and come and go). */
+/**
+ * The tables the schema step creates, but the loaders' lock table (a reader holding even a share lock
+ * on it would make loads wait). Staging tables are the loader's own and come and go.
+ */
 export function readerTables(): string[] {
-  return [...SCHEMA_TABLES];
+  return SCHEMA_TABLES.filter((t) => t !== LOAD_LOCK_TABLE);
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$.@+-]{0,126}$/;

@@ -1,13 +1,14 @@
 // The load SQL (DESIGN section 6), shared by the PostgreSQL and Redshift warehouses. A batch of
-// manifests is one transaction: LOCK of every table it writes (first, so that under SNAPSHOT or
-// SERIALIZABLE isolation concurrent loaders queue before either has read anything), staging tables,
+// manifests is one transaction: LOCK of the loaders' own lock table (first, so that under SNAPSHOT or
+// SERIALIZABLE isolation concurrent loaders queue before either has read anything; the data tables
+// are never locked, so dashboards read on while a load runs), staging tables,
 // one COPY per table over all files of the batch (the only part that differs between warehouses),
 // then portable statements: key check, already-loaded files, superseded versions, new sales, one
 // `loads` row and one `file_outcomes` row per file. The Data API's BatchExecuteStatement takes no
 // parameters, so values are inlined: hex ids, ISO timestamps and integers are checked here, strings
 // go through the dialect's literal function.
 import type { FileOutcome, LoadRequest, LoadResult } from "../app/ports.js";
-import { COLUMNS, FILE_OUTCOMES_COLUMNS, KEYS, LOAD_TABLES, LOADS_COLUMNS, TABLES, type TableName } from "../core/schema.js";
+import { COLUMNS, FILE_OUTCOMES_COLUMNS, KEYS, LOAD_LOCK_TABLE, LOADS_COLUMNS, TABLES, type TableName } from "../core/schema.js";
 
 export { CREATE_TABLES } from "../core/schema.js";
 
@@ -15,8 +16,8 @@ export { CREATE_TABLES } from "../core/schema.js";
 export interface Dialect {
   /** A string literal; refuses what cannot be written safely. */
   string(value: string, what: string): string;
-  /** The statement that opens every load transaction. */
-  lock(tables: readonly string[]): string;
+  /** The statement that opens every load transaction: the exclusive lock of the loaders' lock table. */
+  lock(table: string): string;
 }
 
 // A control character is never part of a key or a version; refusing them keeps literals one line.
@@ -29,9 +30,8 @@ export const POSTGRES_DIALECT: Dialect = {
     if (CONTROL.test(value)) throw new Error(`${what} contains a control character`);
     return `'${value.replace(/'/g, "''")}'`;
   },
-  // SHARE ROW EXCLUSIVE conflicts with itself and with every write, but not with the ACCESS SHARE
-  // lock of a SELECT: loaders queue one after another while dashboards keep reading.
-  lock: (tables) => `LOCK TABLE ${tables.join(", ")} IN SHARE ROW EXCLUSIVE MODE`,
+  // As on Redshift (ACCESS EXCLUSIVE), on a table only loaders touch: loaders queue, readers never do.
+  lock: (table) => `LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`,
 };
 
 export const stagingTable = (table: TableName): string => `stage_${table}`;
@@ -122,7 +122,7 @@ export function loadStatements(dialect: Dialect, requests: LoadRequest[], loaded
   });
 
   const prepare = [
-    dialect.lock(LOAD_TABLES),
+    dialect.lock(LOAD_LOCK_TABLE),
     ...TABLES.map((t) => `CREATE TEMP TABLE ${stagingTable(t)} (LIKE ${t})`),
     `CREATE TEMP TABLE stage_files (
   file_no INTEGER NOT NULL, load_id VARCHAR(64) NOT NULL, source_key VARCHAR(1024) NOT NULL, source_version VARCHAR(1024),
