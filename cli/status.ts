@@ -8,6 +8,7 @@ import { parse as parseCsv } from "csv-parse/sync";
 import type { Warehouse } from "../functions/app/ports.js";
 import { MANIFEST_FILE, REJECTS_FILE, parseManifest, transformedPrefix, type Manifest } from "../functions/core/manifest.js";
 import { FolderStorage } from "../functions/local/folder-storage.js";
+import { describeReaderGaps, readerGaps } from "../functions/warehouse/reader-role.js";
 import { dateOption, intOption, type CommandContext } from "./args.js";
 import { openWarehouse } from "./home.js";
 import { line, write } from "./output.js";
@@ -73,8 +74,11 @@ export async function statusCommand(ctx: CommandContext): Promise<number> {
   const { warehouse, close } = await openWarehouse(ctx.connection);
   let all: OutcomeRow[];
   let fromLoadsOnly: boolean;
+  let readerProblem: string | undefined;
   try {
     ({ rows: all, fromLoadsOnly } = await latestOutcomes(warehouse, where));
+    // Whether Grafana's reader can read every table (a check that cannot run says nothing).
+    readerProblem = await readerGaps(warehouse).then(describeReaderGaps, () => undefined);
   } finally {
     await close();
   }
@@ -89,6 +93,7 @@ export async function statusCommand(ctx: CommandContext): Promise<number> {
   const counts = ["loaded", "already_loaded", "superseded", "failed"].filter((o) => tally.has(o)).map((o) => `${tally.get(o)} ${o.replace("_", " ")}`);
   line(`${all.length} file${all.length === 1 ? "" : "s"}${since ? ` since ${ctx.values.since}` : ""}${counts.length ? `: ${counts.join(", ")}` : ""} (latest outcome of each file)`);
   if (fromLoadsOnly) line("This warehouse has no file_outcomes table yet: only loaded files are listed, failures are not recorded.");
+  if (readerProblem) line(readerProblem);
   if (shown.length === 0) {
     line(ctx.values.failed ? "No failed files." : "No files yet: `coffeetl ingest PATH...` loads some.");
     return 0;

@@ -16,6 +16,7 @@ import { Grafana } from "./grafana.js";
 import { grafanaWarehouseStatements } from "./grafana-access.js";
 import { lookupAwsContext, parameterArn, ssmDecryptStatement, type AwsContext } from "./iam.js";
 import { LoadQueue } from "./load-queue.js";
+import { metricAlarm } from "./metric-alarm.js";
 import { Network } from "./network.js";
 import { QueueTrigger } from "./queue-trigger.js";
 import { UploadCheck } from "./upload-check.js";
@@ -213,6 +214,22 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     // Unreserved unless configured: the queue mapping's maximum concurrency bounds parallel loads.
     reservedConcurrency: config.load.reservedConcurrency,
   });
+
+  // Grafana's reader lacking SELECT on a CoffeETL table: the load function checks after its schema step
+  // and publishes the count (functions/load/handler.ts) while it is not 0.
+  metricAlarm(
+    "reader-grants-alarm",
+    {
+      description: `CoffeETL: Grafana's reader role may not SELECT some CoffeETL tables, so dashboards fail with "permission denied". The load function's log (/aws/lambda/coffeetl-${stack}-load) names them with the GRANT an administrator runs once; coffeetl status says the same.`,
+      namespace: "CoffeETL",
+      metricName: "ReaderTablesWithoutSelect",
+      dimensions: { service: `coffeetl-${stack}-load` },
+      statistic: "Maximum",
+      threshold: 0,
+    },
+    { topicArn: alarms.arn, tags },
+    {},
+  );
 
   // Wiring.
   new BucketTrigger("raw-to-extract-transform", {

@@ -11,6 +11,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { TABLES } from "../functions/core/schema.js";
 import { captureOutput } from "./fixtures/aws/capture.js";
+import { readerTables } from "../functions/warehouse/reader-role.js";
 import { FakeRedshift } from "./fixtures/aws/fake-redshift.js";
 import { FakeS3, lambdaContext, s3Event, s3Record } from "./fixtures/aws/fake-s3.js";
 import { sqsEvent, sqsRecord } from "./fixtures/aws/sqs.js";
@@ -22,6 +23,7 @@ const PASSWORD = "Bootcamp-Pa55word-Never-Sent";
 const SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:coffeetl/redshift-AbCdEf";
 const PARAMS = {
   "/coffeetl/test/serverless": { workgroupName: "coffeetl-wg", database: "coffee", copyRoleArn: ROLE },
+  "/coffeetl/test/reader-gap": { workgroupName: "coffeetl-wg-gap", database: "coffee", copyRoleArn: ROLE },
   "/coffeetl/test/provisioned": { clusterIdentifier: "cafe-cluster", database: "analytics", secretArn: SECRET_ARN, copyRoleArn: ROLE },
   "/coffeetl/test/bootcamp": {
     host: "mycluster.abc123xyz789.eu-west-1.redshift.amazonaws.com",
@@ -97,7 +99,7 @@ test("an SQS message holding a manifest event (URL-encoded key) loads it in one 
   assert.equal(response, { batchItemFailures: [] });
   const batches = redshift.batchInputs();
   assert.is(batches.length, 2, "schema creation, then the load");
-  assert.ok(batches[0]!.Sqls!.every((s) => /^(CREATE|ALTER|GRANT|INSERT INTO warehouse_identity|LOCK|SELECT|DELETE)/.test(s)), "schema batch");
+  assert.ok(batches[0]!.Sqls!.every((s) => /^(CREATE|ALTER|GRANT|INSERT INTO (warehouse_identity|load_lock)|LOCK|SELECT|DELETE)/.test(s)), "schema batch");
   const loads = redshift.loadBatches();
   assert.is(loads.length, 1);
   assertLoadBatch(loads[0]!);
@@ -148,6 +150,23 @@ test("a provisioned parameter with secretArn addresses the cluster with SecretAr
   await load(s3Event(OUT, MANIFEST), "/coffeetl/test/provisioned");
   const [b] = redshift.loadBatches();
   assert.equal([b!.ClusterIdentifier, b!.Database, b!.SecretArn, b!.DbUser], ["cafe-cluster", "analytics", SECRET_ARN, undefined]);
+});
+
+test("Grafana's reader lacking SELECT: a warning with the administrator's GRANT and the ReaderTablesWithoutSelect metric, re-checked until granted", async () => {
+  freshRedshift();
+  // Someone revoked every grant but one (the fake otherwise answers from the grants it saw).
+  redshift.answer = (sql) => (/svv_relation_privileges/.test(sql) ? [{ relation_name: "branches" }] : undefined);
+  await load(s3Event(OUT, MANIFEST), "/coffeetl/test/reader-gap");
+  const missing = readerTables().filter((t) => t !== "branches");
+  const warning = capture.lines().filter((l) => /^Grafana's reader role coffeetl_reader may not SELECT/.test(String(l.message))).at(-1);
+  assert.ok(warning, "warned");
+  assert.equal(warning!.tablesWithoutSelect, missing);
+  assert.match(String(warning!.message), new RegExp(`GRANT SELECT ON TABLE ${missing.join(", ")} TO ROLE "coffeetl_reader"`));
+  const metric = () => capture.lines().filter((l) => l._aws !== undefined).at(-1)!.ReaderTablesWithoutSelect;
+  assert.is(metric(), missing.length);
+  redshift.answer = () => undefined; // an administrator granted them again
+  await load(s3Event(OUT, MANIFEST), "/coffeetl/test/reader-gap");
+  assert.is(metric(), 0, "the next invocation checks again and the alarm clears");
 });
 
 test("a FAILED load: its message is reported failed (not thrown), with Redshift's error text logged", async () => {

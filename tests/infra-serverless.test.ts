@@ -92,6 +92,16 @@ test("capacity: a maximum, a daily usage limit that stops queries, an alarm befo
   assert.ok(usage.inputs.threshold < limit.inputs.amount * 3600, "the alarm goes off before the limit stops queries");
 });
 
+test("an alarm when Grafana's reader lacks SELECT on a CoffeETL table (the load function's metric)", () => {
+  const alarm = h.one("aws:cloudwatch/metricAlarm:MetricAlarm", "reader-grants-alarm");
+  const load = h.one("aws:lambda/function:Function", "load");
+  assert.equal(
+    [alarm.inputs.namespace, alarm.inputs.metricName, alarm.inputs.dimensions, alarm.inputs.statistic, alarm.inputs.threshold, alarm.inputs.comparisonOperator],
+    ["CoffeETL", "ReaderTablesWithoutSelect", { service: load.inputs.environment.variables.POWERTOOLS_SERVICE_NAME }, "Maximum", 0, "GreaterThanThreshold"],
+  );
+  assert.equal(alarm.inputs.alarmActions, [h.one("aws:sns/topic:Topic", "alarms").props.arn]);
+});
+
 test("every log group the stack causes has a retention, the warehouse's log exports included", () => {
   const groups = h.byType("aws:cloudwatch/logGroup:LogGroup");
   for (const type of ["connectionlog", "userlog"]) {

@@ -28,6 +28,7 @@ import { RedshiftWarehouse } from "../aws/redshift-warehouse.js";
 import { S3Storage } from "../aws/s3-storage.js";
 import { parseQueuedS3Message } from "../aws/s3-events.js";
 import { parameterNameFromEnv, readConnection } from "../aws/ssm.js";
+import { describeReaderGaps, readerGaps } from "../warehouse/reader-role.js";
 
 const logger = createLogger("coffeetl-load");
 // CoffeETL/Manifests* per batch, as Embedded Metric Format log lines: a partial batch failure is a
@@ -40,6 +41,11 @@ const aws = () => (clients ??= { s3: new S3Client({}), ssm: new SSMClient({ maxA
 
 /** CREATE TABLE IF NOT EXISTS runs once per container and connection, not once per batch. */
 const schemaReady = new Map<string, Promise<void>>();
+/**
+ * Per connection: how many CoffeETL tables Grafana's reader may not SELECT, checked after the schema
+ * step and again on each invocation while it is not 0 (so an administrator's grant clears the alarm).
+ */
+const readerTablesWithoutSelect = new Map<string, number>();
 
 const isFailure = (key: string) => key.endsWith(`/${FAILURE_FILE}`);
 const wantObject = (key: string) =>
@@ -141,6 +147,8 @@ export async function handler(event: SQSEvent, context?: Context): Promise<SQSBa
   metrics.addMetric("ManifestsAlreadyLoaded", MetricUnit.Count, alreadyLoaded);
   metrics.addMetric("ManifestsFailed", MetricUnit.Count, failedManifests);
   metrics.addMetric("MessagesFailed", MetricUnit.Count, batchItemFailures.length);
+  // Alarmed in the stack (infra/stack.ts): the dashboards cannot read while it is above 0.
+  if (readerTablesWithoutSelect.size) metrics.addMetric("ReaderTablesWithoutSelect", MetricUnit.Count, Math.max(...readerTablesWithoutSelect.values()));
   metrics.publishStoredMetrics();
   return { batchItemFailures };
 }
@@ -173,5 +181,15 @@ async function warehouseFor(bucket: string, context: Context | undefined): Promi
     ready.catch(() => schemaReady.delete(schemaKey));
   }
   await ready;
+  if ((readerTablesWithoutSelect.get(schemaKey) ?? 1) > 0) {
+    try {
+      const gaps = await readerGaps(warehouse);
+      readerTablesWithoutSelect.set(schemaKey, gaps.tablesWithoutSelect.length); // all of them when the role is missing
+      const problem = describeReaderGaps(gaps);
+      if (problem) log.warn(problem, { tablesWithoutSelect: gaps.tablesWithoutSelect, fix: gaps.fix });
+    } catch (error) {
+      log.warn("could not check the reader role's grants", errorFields(error));
+    }
+  }
   return { transformed, warehouse };
 }
