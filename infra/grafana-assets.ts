@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { extname, join, relative, sep } from "node:path";
+import { durationSeconds } from "./grafana-config.js";
 
 export interface GrafanaAsset {
   /** Path relative to the folder, with `/` separators (also the S3 key under `grafana/`). */
@@ -22,23 +23,45 @@ const CONTENT_TYPES: Record<string, string> = {
 /** Source folders that are not shipped to the host (the preview's code). */
 const SKIP = new Set(["lib", "node_modules"]);
 
-/** Sets the dashboard's `stack` constant variable (if it has one) to `stack`. */
-export function stampDashboard(content: string, stack: string): string {
-  let dashboard: { templating?: { list?: Record<string, unknown>[] } };
+/** The warehouse data source (grafana/provisioning/datasources/redshift.yaml). */
+export const WAREHOUSE_DATASOURCE_UID = "coffeetl-redshift";
+
+/** True when a panel, a target or a variable of the dashboard reads the warehouse data source. */
+export function queriesWarehouse(dashboard: unknown): boolean {
+  return JSON.stringify(dashboard).includes(`"uid":"${WAREHOUSE_DATASOURCE_UID}"`);
+}
+
+/**
+ * Sets the dashboard's `stack` constant variable (if it has one) to `stack`, and, when `refresh` is
+ * given and the dashboard reads the warehouse, caps its saved auto-refresh at that interval.
+ */
+export function stampDashboard(content: string, stack: string | undefined, refresh?: string): string {
+  let dashboard: { refresh?: string | false; templating?: { list?: Record<string, unknown>[] } };
   try {
     dashboard = JSON.parse(content);
   } catch {
     return content; // shipped as is; the dashboard tests report broken JSON
   }
-  const variable = dashboard.templating?.list?.find((v) => v.name === "stack" && v.type === "constant");
-  if (!variable) return content;
-  variable.query = stack;
-  variable.current = { text: stack, value: stack };
-  variable.options = [{ selected: true, text: stack, value: stack }];
-  return `${JSON.stringify(dashboard, null, 2)}\n`;
+  let changed = false;
+  const variable = stack === undefined ? undefined : dashboard.templating?.list?.find((v) => v.name === "stack" && v.type === "constant");
+  if (variable) {
+    variable.query = stack;
+    variable.current = { text: stack, value: stack };
+    variable.options = [{ selected: true, text: stack, value: stack }];
+    changed = true;
+  }
+  const every = refresh === undefined ? undefined : durationSeconds(refresh);
+  if (every !== undefined && dashboard.refresh && queriesWarehouse(dashboard)) {
+    const saved = durationSeconds(String(dashboard.refresh));
+    if (saved === undefined || saved < every) {
+      dashboard.refresh = refresh;
+      changed = true;
+    }
+  }
+  return changed ? `${JSON.stringify(dashboard, null, 2)}\n` : content;
 }
 
-export function readGrafanaAssets(dir: string, options: { stack?: string } = {}): { files: GrafanaAsset[]; sha256: string } {
+export function readGrafanaAssets(dir: string, options: { stack?: string; refreshInterval?: string } = {}): { files: GrafanaAsset[]; sha256: string } {
   const files: GrafanaAsset[] = [];
   const walk = (current: string) => {
     for (const entry of readdirSync(current).sort()) {
@@ -48,7 +71,7 @@ export function readGrafanaAssets(dir: string, options: { stack?: string } = {})
       else if (CONTENT_TYPES[extname(entry)]) {
         const path = relative(dir, full).split(sep).join("/");
         let content = readFileSync(full, "utf8");
-        if (options.stack !== undefined && path.startsWith("dashboards/") && path.endsWith(".json")) content = stampDashboard(content, options.stack);
+        if (path.startsWith("dashboards/") && path.endsWith(".json")) content = stampDashboard(content, options.stack, options.refreshInterval);
         files.push({ path, content, contentType: CONTENT_TYPES[extname(entry)]! });
       }
     }

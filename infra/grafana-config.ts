@@ -15,6 +15,23 @@ export interface GrafanaExtraSettings {
   readerDbUser: string;
   /** Grafana's database, plugins and sessions: a volume that outlives the instance. */
   dataVolumeSizeGb: number;
+  /**
+   * How often, at most, a dashboard refreshes itself (a Grafana duration): the saved refresh of every
+   * dashboard that queries the warehouse, and Grafana's minimum refresh interval for any viewer.
+   */
+  refreshInterval: string;
+}
+
+/**
+ * Hourly: each refresh of a warehouse panel wakes a Serverless workgroup, billed at least 60 s at its
+ * whole base capacity (docs/deploy.md, cost). A 5-minute refresh in one open tab is ~$430 a month.
+ */
+export const DEFAULT_REFRESH_INTERVAL = "1h";
+const DURATION = /^(\d+)(s|m|h|d)$/;
+/** A Grafana duration in seconds (`30m`, `1h`, `1d`); undefined when it is not one. */
+export function durationSeconds(text: string): number | undefined {
+  const m = DURATION.exec(text.trim());
+  return m ? Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "s" | "m" | "h" | "d"] : undefined;
 }
 
 export const GRAFANA_CONFIG_KEYS = [
@@ -113,5 +130,10 @@ export function parseGrafanaConfig(raw: Partial<Record<GrafanaConfigKey, string>
     if (!Number.isInteger(n) || n < 1 || n > 1024) problems.push(`coffeetl:grafanaDataVolumeSizeGb must be an integer from 1 to 1024 (got "${sizeText}")`);
     else dataVolumeSizeGb = n;
   }
-  return { viewers, readerDbUser, dataVolumeSizeGb };
+  const refreshInterval = str("grafanaRefreshInterval") ?? DEFAULT_REFRESH_INTERVAL;
+  const refreshSeconds = durationSeconds(refreshInterval);
+  if (refreshSeconds === undefined || refreshSeconds < 60) {
+    problems.push(`coffeetl:grafanaRefreshInterval must be a Grafana duration of at least 1m, such as 1h, 30m or 1d (got "${refreshInterval}")`);
+  }
+  return { viewers, readerDbUser, dataVolumeSizeGb, refreshInterval };
 }

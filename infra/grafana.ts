@@ -115,7 +115,7 @@ export class Grafana extends pulumi.ComponentResource {
       { bucketPrefix: `coffeetl-${slug(args.stack, 15)}-grafana-`, versioned: false, forceDestroy: true, tags: args.tags },
       parent,
     );
-    const { files, sha256 } = readGrafanaAssets(args.assetsDir ?? join(REPO_ROOT, "grafana"), { stack: args.stack });
+    const { files, sha256 } = readGrafanaAssets(args.assetsDir ?? join(REPO_ROOT, "grafana"), { stack: args.stack, refreshInterval: args.refreshInterval });
     this.assetsSha256 = sha256;
     if (files.length === 0) pulumi.log.warn("grafana/ holds no provisioning or dashboard files: Grafana will start empty", this);
     for (const file of files) {
@@ -280,6 +280,7 @@ export class Grafana extends pulumi.ComponentResource {
       rootUrl: pulumi.interpolate`${this.url}/`,
       image: args.image,
       plugins: args.plugins,
+      minRefreshInterval: args.refreshInterval,
       warehouseParameter: args.warehouseParameterName,
       readerDbUser: args.readerDbUser,
       adminPasswordParameter: args.adminPasswordParameter.name,

@@ -99,6 +99,7 @@ if (skip) {
     assert.ok(started[0].datasources.includes("grafana-redshift-datasource"));
     assert.match(report.grafanaEnv, /^REDSHIFT_WORKGROUP_NAME=coffeetl-t$/m);
     assert.match(report.grafanaEnv, /^GF_PLUGINS_PREINSTALL_SYNC=grafana-redshift-datasource@\d+\.\d+\.\d+$/m, "the plugin is pinned");
+    assert.match(report.grafanaEnv, /^GF_DASHBOARDS_MIN_REFRESH_INTERVAL=1h$/m, "no viewer refreshes faster than hourly");
   });
 
   test("everything the Grafana unit mounts is readable by uid 472", () => {

@@ -10,7 +10,8 @@ import * as assert from "uvu/assert";
 import { REPO_ROOT } from "../infra/bundle.js";
 import { ConfigError, parseConfig } from "../infra/config.js";
 import { grafanaWarehouseStatements } from "../infra/grafana-access.js";
-import { stampDashboard } from "../infra/grafana-assets.js";
+import { queriesWarehouse, stampDashboard } from "../infra/grafana-assets.js";
+import { durationSeconds } from "../infra/grafana-config.js";
 import { privateEgressProblem } from "../infra/grafana.js";
 import { ALL_VIEWER_ORIGIN_REQUEST_POLICY, CACHING_DISABLED_POLICY, ORIGIN_HEADER } from "../infra/grafana-front.js";
 import { evaluatePolicies } from "../infra/policies.js";
@@ -160,6 +161,34 @@ test("the stack name reaches the dashboards: the hidden stack constant is stampe
   assert.equal([stack.type, stack.hide, stack.query, stack.current.value], ["constant", 2, "acme-prod", "acme-prod"]);
   assert.is(stampDashboard('{"title":"x"}', "s"), '{"title":"x"}', "a dashboard without the constant is shipped as is");
   assert.is(settings().stack, "acme-prod");
+});
+
+test("the bill: no dashboard that queries the warehouse refreshes more often than hourly by default; Grafana refuses faster refreshes", () => {
+  const dashboards = h.byType(T.object).filter((o) => /^grafana\/dashboards\/.+\.json$/.test(o.inputs.key));
+  assert.ok(dashboards.length >= 2);
+  let warehouse = 0;
+  for (const o of dashboards) {
+    const d = JSON.parse(String(o.inputs.content));
+    if (!queriesWarehouse(d)) continue;
+    warehouse++;
+    const every = d.refresh ? durationSeconds(d.refresh) : Infinity;
+    assert.ok(every !== undefined && every >= 3600, `${o.inputs.key} refreshes every ${d.refresh}`);
+  }
+  assert.ok(warehouse >= 2, "both CoffeETL dashboards read the warehouse");
+  assert.is(settings().minRefreshInterval, "1h", "the host sets GF_DASHBOARDS_MIN_REFRESH_INTERVAL from it");
+  // The key moves it; a faster saved refresh is capped, a slower one kept.
+  assert.is(parseConfig({ redshiftParameterName: "/p", redshiftWorkgroupName: "analytics", grafanaAllowedCidrs: '["203.0.113.0/24"]', grafanaRefreshInterval: "2h" }, "s").grafana.refreshInterval, "2h");
+  const panel = { refresh: "5m", panels: [{ datasource: { type: "grafana-redshift-datasource", uid: "coffeetl-redshift" } }] };
+  assert.is(JSON.parse(stampDashboard(JSON.stringify(panel), undefined, "2h")).refresh, "2h");
+  assert.is(JSON.parse(stampDashboard(JSON.stringify({ ...panel, refresh: "1d" }), undefined, "2h")).refresh, "1d");
+  assert.is(JSON.parse(stampDashboard(JSON.stringify({ ...panel, panels: [] }), undefined, "2h")).refresh, "5m", "a dashboard that never queries the warehouse keeps its own");
+  let problems: string[] = [];
+  try {
+    parseConfig({ redshiftParameterName: "/p", redshiftWorkgroupName: "analytics", grafanaAllowedCidrs: '["203.0.113.0/24"]', grafanaRefreshInterval: "10s" }, "s");
+  } catch (error) {
+    problems = (error as ConfigError).problems;
+  }
+  assert.match(problems[0] ?? "", /grafanaRefreshInterval must be a Grafana duration of at least 1m/);
 });
 
 test("a dashboard file change does not replace the instance: same user data and template, new objects and VERSION", async () => {

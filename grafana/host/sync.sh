@@ -90,6 +90,9 @@ root_url=$(setting .rootUrl)
   echo "GF_ANALYTICS_CHECK_FOR_UPDATES=false"
   echo "GF_PLUGINS_PREINSTALL_SYNC=$(setting .plugins)" # each id@version (infra/grafana-config.ts)
   echo "GF_PLUGINS_PREINSTALL_AUTO_UPDATE=false"
+  # No viewer picks an auto-refresh faster than this (each warehouse query wakes a Serverless workgroup).
+  min_refresh=$(setting .minRefreshInterval)
+  echo "GF_DASHBOARDS_MIN_REFRESH_INTERVAL=${min_refresh:-1h}"
   echo "COFFEETL_IMAGE=$(setting .image)"
 } > "$state/grafana.env.new"
 
