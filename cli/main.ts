@@ -83,6 +83,14 @@ export function printReport(r: FileReport): void {
     line(`✘ ${r.path}: failed: ${r.error}`);
     return;
   }
+  if (r.outcome === "superseded") {
+    line(`= ${r.path}: superseded on arrival: an older version than the one loaded (load ${r.newerLoadId?.slice(0, 12)}), which stays; nothing changed`);
+    return;
+  }
+  if (r.outcome === "withdrawn") {
+    line(`✔ ${r.path}: withdrawn: this version has a header and no rows, so the file now holds no sales`);
+    return;
+  }
   line(
     `✔ ${r.path}: ${r.rowsRead} rows read, ${r.salesNew} sales new, ${r.duplicates} duplicates, ${r.rejected} rejected, ${r.warnings} warnings, ${time}` +
       (r.threads ? ` on ${r.threads} threads` : ""),

@@ -16,6 +16,7 @@ import {
   type Manifest,
 } from "../core/manifest.js";
 import { keyFingerprint } from "../core/keys.js";
+import { fileOrder, isOlder } from "../core/version-order.js";
 import { transform, workersFor } from "../core/transform.js";
 import { silentLog, type Log } from "./log.js";
 import type { Storage } from "./ports.js";
@@ -62,6 +63,10 @@ const WHOLE_OBJECT_BYTES = 2 * 1024 * 1024;
 export interface TransformObjectOptions {
   /** The raw object's version to read (the S3 event's `versionId`); the latest when omitted. */
   versionId?: string;
+  /** This upload's place among the key's versions (core/version-order.ts): the S3 sequencer's order. */
+  order?: string;
+  /** Locally: the file's modification time, ordered with its content hash (`fileOrder`). */
+  modifiedMs?: number;
 }
 
 export async function transformObject(deps: TransformDeps, key: string, options: TransformObjectOptions = {}): Promise<TransformOutcome> {
@@ -77,6 +82,7 @@ export async function transformObject(deps: TransformDeps, key: string, options:
   const prefix = transformedPrefix(key, sha256);
   const manifestKey = `${prefix}/${MANIFEST_FILE}`;
   const versionId = options.versionId ?? first.versionId;
+  const order = options.order ?? (options.modifiedMs !== undefined ? fileOrder(options.modifiedMs, sha256) : undefined);
 
   const fingerprint = keyFingerprint(deps.secret);
   if (await transformed.exists(manifestKey)) {
@@ -87,7 +93,14 @@ export async function transformObject(deps: TransformDeps, key: string, options:
       () => undefined,
     ).catch(() => undefined);
     if (manifest?.keyFingerprint === fingerprint) {
-      log.info("already transformed", { key, prefix });
+      // The same content uploaded again after another version (v1, v2, v1 again) is the newest
+      // version now: its manifest takes the new order (and on S3 its rewrite triggers the load).
+      // An older upload's event arriving late leaves it as it is.
+      if (order && (!manifest.source.order || isOlder(manifest.source.order, order))) {
+        manifest.source = { ...manifest.source, versionId: versionId ?? null, order };
+        await transformed.put(manifestKey, JSON.stringify(manifest, null, 2) + "\n", { contentType: "application/json" });
+        log.info("already transformed; newer upload of the same content", { key, prefix });
+      } else log.info("already transformed", { key, prefix });
       return { status: "skipped", prefix, manifestKey, manifest, durationMs: Date.now() - started, workers: 0 };
     }
   }
@@ -132,7 +145,7 @@ export async function transformObject(deps: TransformDeps, key: string, options:
   }
 
   const manifest: Manifest = {
-    source: { bucket: raw.name, key, versionId: versionId ?? null, size: first.size, sha256 },
+    source: { bucket: raw.name, key, versionId: versionId ?? null, size: first.size, sha256, ...(order ? { order } : {}) },
     ...summary,
     files: { ...OUTPUT_FILES, rejects: REJECTS_FILE, warnings: WARNINGS_FILE },
     keyFingerprint: fingerprint,

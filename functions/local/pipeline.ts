@@ -7,7 +7,7 @@ import { join, relative, resolve, sep } from "node:path";
 import lockfile from "proper-lockfile";
 import { loadManifests } from "../app/load-manifests.js";
 import { silentLog, type Log } from "../app/log.js";
-import type { Warehouse } from "../app/ports.js";
+import type { LoadResult, Warehouse } from "../app/ports.js";
 import { transformObject } from "../app/transform-object.js";
 import { keyFingerprint } from "../core/keys.js";
 import { REJECTS_FILE, WARNINGS_FILE, type LineNote } from "../core/manifest.js";
@@ -60,6 +60,10 @@ export interface FileReport {
   threads?: number;
   /** The earlier load of the same key this file's load replaced. */
   supersededLoadId?: string;
+  /** What the load did: `superseded` (an older version than the loaded one: nothing changed), `withdrawn` (no rows: the file's sales are gone). */
+  outcome?: LoadResult["outcome"];
+  /** For `superseded`: the newer load that stays. */
+  newerLoadId?: string;
 }
 
 export interface IngestHooks {
@@ -238,7 +242,7 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
     const report: FileReport = { path, key, ok: false, rowsRead: 0, salesNew: 0, duplicates: 0, rejected: 0, warnings: 0, durationMs: 0 };
     try {
       if (!key.toLowerCase().endsWith(".csv")) throw new Error("not a .csv file");
-      const { size } = await stat(path);
+      const { size, mtimeMs } = await stat(path);
       hooks.onFileStart?.(path, size);
       // The upload: the raw bucket keeps the file as given, never changed afterwards (a file taken
       // from the raw folder itself, by reprocess, is not copied onto itself).
@@ -246,6 +250,8 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
       const outcome = await transformObject(
         { raw, transformed, secret, log, workers: options.threads, onProgress: hooks.onProgress && ((read, total) => hooks.onProgress!(path, read, total)) },
         key,
+        // The file's own modification time orders its versions (an older copy ingested later loses).
+        { modifiedMs: mtimeMs },
       );
       Object.assign(report, {
         prefix: outcome.prefix,
@@ -287,7 +293,9 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
         duplicates: r.transactionsDuplicate,
         rejected: r.rowsRejected,
         warnings: r.warnings,
+        outcome: r.outcome,
         ...(r.supersededLoadId ? { supersededLoadId: r.supersededLoadId } : {}),
+        ...(r.newerLoadId ? { newerLoadId: r.newerLoadId } : {}),
       });
       // The batch's load time, shared out by sales.
       report.durationMs = Math.round((sales / totalSales) * loadMs);
