@@ -15,6 +15,7 @@ import { s3Order, fileOrder, isOlder } from "../functions/core/version-order.js"
 import { PostgresWarehouse } from "../functions/local/postgres-warehouse.js";
 import { captureOutput } from "./fixtures/aws/capture.js";
 import { FakeS3, lambdaContext, s3Record } from "./fixtures/aws/fake-s3.js";
+import { HEADER_ONLY, dayFile } from "./day-file.js";
 import { tempDir } from "./helpers.js";
 
 const RAW = "coffeetl-raw-order";
@@ -24,19 +25,6 @@ process.env.AWS_REGION = "eu-west-1";
 process.env.TRANSFORMED_BUCKET = OUT;
 process.env.TRANSACTION_SECRET_PARAMETER = SECRET_PARAM;
 process.env.LOG_LEVEL = "ERROR";
-
-/** A branch's day of `n` sales, one a minute from 08:00 (distinct lines, so distinct sales). */
-export function dayFile(n: number, branch = "Leeds"): string {
-  const lines: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const hh = String(8 + Math.floor(i / 60)).padStart(2, "0");
-    const mm = String(i % 60).padStart(2, "0");
-    const pence = 150 + (i % 7) * 10;
-    lines.push(`01/03/2024 ${hh}:${mm},${branch},Customer ${i},Large Latte - ${(pence / 100).toFixed(2)},${(pence / 100).toFixed(2)},CARD,4111222233334444`);
-  }
-  return lines.join("\n") + "\n";
-}
-export const HEADER_ONLY = "Timestamp,Location,Customer Name,Items Ordered,Total Amount,Payment Method,Card Number\n";
 
 const s3 = new FakeS3();
 const ssm = mockClient(SSMClient);
