@@ -5,7 +5,7 @@
 // Also: one identity per warehouse (a second home with another key is refused, loads nothing).
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFile, mkdir, readFile, readdir, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import pg from "pg";
 import { test } from "uvu";
@@ -255,9 +255,16 @@ if (!adminUrl) {
       const failed = await db.query<{ n: number }>("SELECT COUNT(*)::int AS n FROM file_outcomes WHERE outcome = 'failed' AND stage = 'load'");
       assert.is(failed[0]!.n, files.length, "each refusal recorded");
 
-      // The same home given the warehouse's key through a key file loads.
+      // The same home given the warehouse's key through a key file: the home refuses to change key
+      // silently and says how; done as it says, the home loads with the warehouse's key.
       const keyFile = join(work.path, "warehouse.key");
       await writeFile(keyFile, KEY + "\n", { mode: 0o600 });
+      const homeB = join(work.path, "home-key-b");
+      const refused = await ingest(homeB, db.databaseUrl, files.slice(0, 3), { COFFEETL_TRANSACTION_KEY: "", COFFEETL_KEY_FILE: keyFile });
+      assert.is(refused.status, 1);
+      assert.match(refused.stderr, /holds another key .* delete .*key\.fingerprint and .*transaction-id\.key and run again/);
+      await rm(join(homeB, "key.fingerprint"));
+      await rm(join(homeB, "transaction-id.key"));
       const fixed = await ingest(join(work.path, "home-key-b"), db.databaseUrl, files.slice(0, 3), { COFFEETL_TRANSACTION_KEY: "", COFFEETL_KEY_FILE: keyFile });
       assert.is(fixed.status, 0, fixed.stdout + fixed.stderr);
       assert.is(salesNew(fixed), 0, "the same sales: the same ids");

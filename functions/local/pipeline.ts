@@ -2,14 +2,14 @@
 // PGlite by default) for Redshift, and `ingest` for the S3 events. The services are the Lambdas'.
 // One process at a time per home (a lock file, proper-lockfile): PGlite must never be opened by two.
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, readdir, realpath, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, readdir, realpath, stat, writeFile } from "node:fs/promises";
 import { join, relative, resolve, sep } from "node:path";
 import lockfile from "proper-lockfile";
 import { loadManifests } from "../app/load-manifests.js";
 import { silentLog, type Log } from "../app/log.js";
 import type { LoadResult, Warehouse } from "../app/ports.js";
 import { transformObject } from "../app/transform-object.js";
-import { keyFingerprint } from "../core/keys.js";
+import { keyFingerprint, keyWeakness } from "../core/keys.js";
 import { REJECTS_FILE, WARNINGS_FILE, type LineNote } from "../core/manifest.js";
 import { FolderStorage } from "./folder-storage.js";
 import { PostgresWarehouse } from "./postgres-warehouse.js";
@@ -33,6 +33,8 @@ export interface LocalPipelineOptions {
   onWait?: (message: string) => void;
   /** How long to wait for a home another process holds (default 1 hour); 0 fails at once. */
   waitMs?: number;
+  /** Opened to read the warehouse only: the transaction-id key is not needed, nor checked. */
+  readOnly?: boolean;
 }
 
 export interface FileReport {
@@ -88,27 +90,83 @@ export interface LocalPipeline {
 export const KEY_ENV = "COFFEETL_TRANSACTION_KEY";
 export const KEY_FILE_ENV = "COFFEETL_KEY_FILE";
 const HOME_KEY_FILE = "transaction-id.key";
+/** What makes a folder a CoffeETL home, whichever way its key is given (cli/home.ts reads it). */
+export const HOME_MARKER = "coffeetl-home";
+/** The fingerprint of the key a home's files were keyed with (never the key): a different key is refused. */
+export const HOME_KEY_FINGERPRINT = "key.fingerprint";
 
-/** The transaction-id key: given (environment or key file), else made once under the home folder. */
+/** Writes a file only this user can read (a home holds raw sales with names and card numbers). */
+async function writePrivate(path: string, content: string, flag = "w"): Promise<void> {
+  await writeFile(path, content, { mode: 0o600, flag });
+  await chmod(path, 0o600);
+}
+
+/** The home folder, made or tightened to 0700: nobody else may read its raw copies or its key. */
+async function makeHome(home: string): Promise<void> {
+  await mkdir(home, { recursive: true, mode: 0o700 });
+  const info = await stat(home);
+  if ((info.mode & 0o077) !== 0 && info.uid === process.getuid?.()) await chmod(home, 0o700);
+}
+
+/** Marks the folder as a home (idempotent). */
+async function markHome(home: string): Promise<void> {
+  const marker = join(home, HOME_MARKER);
+  await writePrivate(marker, "A CoffeETL home: raw copies, transformed files and the local warehouse (see README.md).\n", "wx").catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== "EEXIST") throw e;
+  });
+}
+
+/**
+ * The transaction-id key: given (environment or key file), else made once under the home folder.
+ * Every way meets one minimum (keyWeakness), and a home keeps the key it was first used with: a
+ * different one is refused (its sales would get a second id) with how to move the home on purpose.
+ */
 async function transactionKey(home: string, keyFile: string | undefined): Promise<{ key: string; source: string }> {
-  const given = process.env[KEY_ENV]?.trim();
-  if (given) return { key: given, source: `$${KEY_ENV}` };
-  const file = keyFile ?? process.env[KEY_FILE_ENV];
-  if (file) {
-    const key = (await readFile(file, "utf8").catch((e: Error) => {
+  const homeKey = join(home, HOME_KEY_FILE);
+  const recordedPath = join(home, HOME_KEY_FINGERPRINT);
+  const given = await givenKey(keyFile);
+  let recorded = (await readFile(recordedPath, "utf8").catch(() => "")).trim() || undefined;
+  // A home made before the fingerprint was kept: its own key file says which key it has.
+  const own = (await readFile(homeKey, "utf8").catch(() => "")).trim() || undefined;
+  recorded ??= own ? keyFingerprint(own) : undefined;
+
+  const chosen = given ?? (own ? { key: own, source: homeKey } : undefined);
+  if (!chosen && recorded) {
+    throw new Error(
+      `${home} was keyed with a key given by ${KEY_ENV} or a key file (fingerprint ${recorded}), and none is given now: ` +
+        `set ${KEY_ENV} or pass --key-file FILE with that key (a new key here would give every sale a second id)`,
+    );
+  }
+  const result = chosen ?? { key: randomBytes(32).toString("hex"), source: homeKey };
+  const weak = keyWeakness(result.key);
+  if (weak) throw new Error(`${result.source}: ${weak}`);
+  const fingerprint = keyFingerprint(result.key);
+  if (recorded && recorded !== fingerprint) {
+    throw new Error(
+      `${result.source} holds another key (fingerprint ${fingerprint}) than the one ${home} was keyed with (fingerprint ${recorded}). ` +
+        `Give the home's key; or, to move this home to the new key on purpose, delete ${recordedPath}` +
+        (own ? ` and ${homeKey}` : "") +
+        ` and run again (its files are transformed again with the new key; a warehouse keyed with the old one refuses them)`,
+    );
+  }
+  if (!chosen) await writePrivate(homeKey, result.key + "\n", "wx");
+  if (!recorded) await writePrivate(recordedPath, fingerprint + "\n");
+  return result;
+}
+
+/** The key from $COFFEETL_TRANSACTION_KEY, else from the key file (option or $COFFEETL_KEY_FILE). */
+async function givenKey(keyFile: string | undefined): Promise<{ key: string; source: string } | undefined> {
+  const variable = process.env[KEY_ENV];
+  // Set but blank is a mistake (an unset variable in a script), never "make a key".
+  if (variable !== undefined && variable !== "") return { key: variable.trim(), source: `$${KEY_ENV}` };
+  const file = keyFile ?? (process.env[KEY_FILE_ENV] || undefined);
+  if (!file) return undefined;
+  const key = (
+    await readFile(file, "utf8").catch((e: Error) => {
       throw new Error(`key file ${file}: ${e.message}`);
-    })).trim();
-    if (key.length < 16) throw new Error(`key file ${file}: holds ${key.length} characters; a transaction-id key needs at least 16`);
-    return { key, source: `key file ${file}` };
-  }
-  const path = join(home, HOME_KEY_FILE);
-  try {
-    return { key: (await readFile(path, "utf8")).trim(), source: path };
-  } catch {
-    const secret = randomBytes(32).toString("hex");
-    await writeFile(path, secret + "\n", { mode: 0o600, flag: "wx" }).catch(() => {});
-    return { key: (await readFile(path, "utf8")).trim(), source: path };
-  }
+    })
+  ).trim();
+  return { key, source: `key file ${file}` };
 }
 
 const LOCK_STALE_MS = 5 * 60_000;
@@ -196,7 +254,7 @@ const BATCH_SALES = 200_000;
 
 export async function openLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
   const home = resolve(options.home);
-  await mkdir(home, { recursive: true });
+  await makeHome(home);
   const onWait = options.onWait ?? ((message: string) => process.stderr.write(`coffeetl: ${message}\n`));
   const release = await lockHome(home, options.waitMs ?? 60 * 60_000, onWait);
   try {
@@ -211,8 +269,12 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
   const log = options.log ?? silentLog;
   const raw = new FolderStorage(join(home, "raw"));
   const transformed = new FolderStorage(join(home, "transformed"));
-  const { key: secret, source: keySource } = await transactionKey(home, options.keyFile);
-  const fingerprint = keyFingerprint(secret);
+  await markHome(home);
+  // Reading commands (status, sql, dashboards) need no key: a home keyed by a variable opens without it.
+  const keyed = options.readOnly ? undefined : await transactionKey(home, options.keyFile);
+  const secret = keyed?.key ?? "";
+  const keySource = keyed?.source ?? "";
+  const fingerprint = keyed ? keyFingerprint(secret) : "";
   const warehouse = await PostgresWarehouse.open(
     options.databaseUrl ? { databaseUrl: options.databaseUrl } : { dataDir: join(home, "warehouse") },
   );
@@ -314,6 +376,7 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
     warehouse,
     keyFingerprint: fingerprint,
     async ingest(paths, hooks = {}) {
+      if (!keyed) throw new Error("this home was opened to read only: it cannot ingest");
       const reports: FileReport[] = [];
       let pending: Pending[] = [];
       let sales = 0;
