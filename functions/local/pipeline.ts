@@ -2,12 +2,13 @@
 // PGlite by default) for Redshift, and `ingest` for the S3 events. The services are the Lambdas'.
 // One process at a time per home (a lock file, proper-lockfile): PGlite must never be opened by two.
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, readFile, readdir, realpath, stat, writeFile } from "node:fs/promises";
+import { appendFile, chmod, mkdir, readFile, readdir, realpath, rm, stat, writeFile } from "node:fs/promises";
 import { join, relative, resolve, sep } from "node:path";
 import lockfile from "proper-lockfile";
-import { loadManifests } from "../app/load-manifests.js";
+import { loadManifests, type ManifestOutcome } from "../app/load-manifests.js";
+import { writeWithdrawal } from "../app/withdraw.js";
 import { silentLog, type Log } from "../app/log.js";
-import type { LoadResult, Warehouse } from "../app/ports.js";
+import type { FileOutcome, LoadResult, Warehouse } from "../app/ports.js";
 import { transformObject } from "../app/transform-object.js";
 import { keyFingerprint, keyWeakness } from "../core/keys.js";
 import { REJECTS_FILE, WARNINGS_FILE, type LineNote } from "../core/manifest.js";
@@ -84,6 +85,8 @@ export interface LocalPipeline {
   /** Fingerprint of the transaction-id key in use. */
   keyFingerprint: string;
   ingest(paths: string[], hooks?: IngestHooks): Promise<FileReport[]>;
+  /** Withdraws raw keys' current versions (`coffeetl forget`): a version with no rows loaded over each. */
+  withdraw(keys: string[]): Promise<ManifestOutcome[]>;
   close(): Promise<void>;
 }
 
@@ -167,6 +170,47 @@ async function givenKey(keyFile: string | undefined): Promise<{ key: string; sou
     })
   ).trim();
   return { key, source: `key file ${file}` };
+}
+
+/** Outcomes the warehouse could not take (its server gone), kept to be recorded by the next run. */
+const OUTCOME_JOURNAL = "unrecorded-outcomes.jsonl";
+
+/**
+ * The warehouse with one change: a `file_outcomes` row it cannot write (the server went away) is
+ * appended to the home's journal instead of lost, and the next run records it (replayOutcomes).
+ */
+function withOutcomeJournal(warehouse: Warehouse, journal: string, log: Log): Warehouse {
+  return {
+    ensureSchema: () => warehouse.ensureSchema(),
+    loadBatch: (requests) => warehouse.loadBatch(requests),
+    load: (request) => warehouse.load(request),
+    findLoad: (loadId) => warehouse.findLoad(loadId),
+    query: (sql) => warehouse.query(sql),
+    close: () => warehouse.close(),
+    async recordOutcome(outcome) {
+      const stamped = { ...outcome, recordedAt: outcome.recordedAt ?? new Date().toISOString() };
+      try {
+        await warehouse.recordOutcome(stamped);
+      } catch (error) {
+        log.warn("outcome kept for the next run", { key: outcome.sourceKey, error: (error as Error).message });
+        await appendFile(journal, JSON.stringify(stamped) + "\n", { mode: 0o600 });
+      }
+    },
+  };
+}
+
+/** Records the outcomes an earlier run could not (a line that fails is logged and dropped), then drops the journal. */
+async function replayOutcomes(warehouse: Warehouse, journal: string, log: Log): Promise<void> {
+  const text = await readFile(journal, "utf8").catch(() => "");
+  if (!text) return;
+  for (const entry of text.split("\n").filter(Boolean)) {
+    try {
+      await warehouse.recordOutcome(JSON.parse(entry) as FileOutcome);
+    } catch (error) {
+      log.warn("could not replay a kept outcome", { error: (error as Error).message });
+    }
+  }
+  await rm(journal, { force: true });
 }
 
 const LOCK_STALE_MS = 5 * 60_000;
@@ -275,15 +319,17 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
   const secret = keyed?.key ?? "";
   const keySource = keyed?.source ?? "";
   const fingerprint = keyed ? keyFingerprint(secret) : "";
-  const warehouse = await PostgresWarehouse.open(
+  const opened = await PostgresWarehouse.open(
     options.databaseUrl ? { databaseUrl: options.databaseUrl } : { dataDir: join(home, "warehouse") },
   );
   try {
-    await warehouse.ensureSchema();
+    await opened.ensureSchema();
   } catch (error) {
-    await warehouse.close().catch(() => undefined);
+    await opened.close().catch(() => undefined);
     throw error;
   }
+  const warehouse = withOutcomeJournal(opened, join(home, OUTCOME_JOURNAL), log);
+  await replayOutcomes(opened, join(home, OUTCOME_JOURNAL), log);
   const keyHint =
     `This machine's key (fingerprint ${fingerprint}) is from ${keySource}. Give it the warehouse's key: ` +
     `set ${KEY_ENV} to the key, or pass --key-file FILE (or set ${KEY_FILE_ENV}); without either, the key made once in ${join(home, HOME_KEY_FILE)} is used`;
@@ -403,6 +449,12 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
       }
       if (pending.length) await flush(pending, hooks);
       return reports;
+    },
+    async withdraw(keys) {
+      if (!keyed) throw new Error("this home was opened to read only: it cannot withdraw files");
+      const manifests = [];
+      for (const key of keys) manifests.push(await writeWithdrawal({ transformed, secret, log }, key));
+      return loadManifests({ transformed, warehouse, log, keyHint }, manifests, { maxBatch });
     },
     async close() {
       if (closed) return;

@@ -7,6 +7,7 @@
 // parameters, so values are inlined: hex ids, ISO timestamps and integers are checked here, strings
 // go through the dialect's literal function.
 import type { FileOutcome, LoadRequest, LoadResult } from "../app/ports.js";
+import { visibleKey } from "../core/errors.js";
 import { ORDER_PATTERN } from "../core/version-order.js";
 import { COLUMNS, FILE_OUTCOMES_COLUMNS, KEYS, LOAD_TABLES, LOADS_COLUMNS, TABLES, type TableName } from "../core/schema.js";
 
@@ -311,7 +312,9 @@ export function recordOutcomeStatement(dialect: Dialect, o: FileOutcome): string
   const str = (v: string | undefined, what: string, bytes: number) =>
     v === undefined ? "CAST(NULL AS VARCHAR(1024))" : dialect.string(clip(v.replace(/[\u0000-\u001f\u007f]+/g, " "), bytes), what);
   const values = [
-    dialect.string(o.sourceKey, "source key"),
+    // A key that cannot be stored as it is (a control character in a file name, over 1,024 bytes)
+    // is recorded shown, so its failure still reaches status.
+    dialect.string(clip(visibleKey(o.sourceKey), 1024), "source key"),
     str(o.sourceVersion, "source version", 1024),
     o.sourceSha256 ? hex(o.sourceSha256, "source sha256") : "CAST(NULL AS VARCHAR(64))",
     o.loadId ? hex(o.loadId, "load id") : "CAST(NULL AS VARCHAR(64))",
