@@ -89,7 +89,7 @@ export function printReport(report: FileReport): void {
     return;
   }
   if (r.outcome === "superseded") {
-    line(`= ${r.path}: superseded on arrival: an older version than the one loaded (load ${r.newerLoadId?.slice(0, 12)}), which stays; nothing changed`);
+    line(`= ${r.path}: superseded on arrival: an older version than the one loaded (load ${r.newerLoadId?.slice(0, 12)}), which stays; nothing changed (if this copy is the one you mean, \`touch\` it and ingest it again)`);
     return;
   }
   if (r.outcome === "withdrawn") {

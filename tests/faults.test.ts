@@ -2,7 +2,7 @@
 // key too long for its outputs' keys, each give one clear line naming the file and the cause and a
 // `file_outcomes` row that `status --failed` shows; the other files load. Locally (the pipeline
 // `coffeetl ingest` runs) and on AWS (the extract-transform handler's failed.json, recorded by the load).
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -49,6 +49,37 @@ test("local: control characters in names and a key too long for its outputs are 
     assert.ok(keys.some((k) => Buffer.byteLength(k) <= 1024 && k.endsWith("...")), "the long key, clipped to its column");
     const [sales] = await local.warehouse.query<{ n: number }>("SELECT COUNT(*) AS n FROM transactions");
     assert.is(Number(sales!.n), 5, "the good file loaded");
+  } finally {
+    await local.close();
+    delete process.env.COFFEETL_TRANSACTION_KEY;
+    await dir.remove();
+  }
+});
+
+test("local: an older copy of a file ingested after the newer one is superseded on arrival (by modification time)", async () => {
+  const dir = await tempDir();
+  process.env.COFFEETL_TRANSACTION_KEY = "faults-test-key-0123456789abcdef";
+  const local = await openLocalPipeline({ home: join(dir.path, "home"), waitMs: 0 });
+  try {
+    const path = join(dir.path, "day.csv");
+    writeFileSync(path, dayFile(20));
+    const [v2] = await local.ingest([path]);
+    assert.is(v2!.outcome, "loaded");
+    // Yesterday's copy (the fuller export) put back over it, its modification time kept (cp -p).
+    writeFileSync(path, dayFile(38));
+    const yesterday = new Date(Date.now() - 86_400_000);
+    utimesSync(path, yesterday, yesterday);
+    const [v1] = await local.ingest([path]);
+    assert.ok(v1!.ok, v1!.error);
+    assert.is(v1!.outcome, "superseded");
+    const [sales] = await local.warehouse.query<{ n: number }>("SELECT COUNT(*) AS n FROM transactions");
+    assert.is(Number(sales!.n), 20, "the newer version stays");
+    // Touched, the same copy is the newest: it loads.
+    utimesSync(path, new Date(), new Date());
+    const [touched] = await local.ingest([path]);
+    assert.is(touched!.outcome, "loaded");
+    const [after] = await local.warehouse.query<{ n: number }>("SELECT COUNT(*) AS n FROM transactions");
+    assert.is(Number(after!.n), 38);
   } finally {
     await local.close();
     delete process.env.COFFEETL_TRANSACTION_KEY;
