@@ -77,7 +77,7 @@ export const COMMANDS: CommandSpec[] = [
     args: "",
     minArgs: 0,
     maxArgs: 0,
-    summary: "recent files with their outcome (loaded, already loaded, superseded, failed) and counts",
+    summary: "recent files with their outcome (loaded, already loaded, superseded, withdrawn, failed) and counts",
     options: {
       failed: { type: "boolean", help: "only the files whose latest outcome is a failure, with the reason" },
       since: { type: "string", value: "DATE", help: "only outcomes recorded on or after DATE (YYYY-MM-DD or an ISO time)" },
@@ -95,6 +95,20 @@ export const COMMANDS: CommandSpec[] = [
     summary: "a file's rejected lines and warnings, with line numbers and reasons",
     details: "FILE is a raw key (see `coffeetl status`), the path the file was ingested from, or the end of a key (`leeds.csv`).",
     options: { json },
+    home: "requires",
+    warehouse: true,
+  },
+  {
+    name: "forget",
+    args: "FILE",
+    minArgs: 1,
+    maxArgs: 1,
+    summary: "withdraw a file loaded by mistake: its sales and items go, its loads are marked withdrawn (dry run without --yes)",
+    details:
+      "FILE is a raw key (see `coffeetl status`), the path the file was ingested from, or the end of a key (`leeds.csv`).\n" +
+      "Without --yes it only says what would go. Sales another file also holds stay. The raw copy is kept, and a later\n" +
+      "ingest of the file loads it again. Uploading a version with only the header row does the same.",
+    options: { yes: { type: "boolean", help: "withdraw it (without: a dry run that changes nothing)" } },
     home: "requires",
     warehouse: true,
   },

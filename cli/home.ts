@@ -12,10 +12,15 @@ export interface Connection {
   keyFile?: string;
 }
 
-/** The marker of a CoffeETL home: made by the first command that creates the home. */
-const HOME_MARKER = "transaction-id.key";
+/**
+ * The marker of a CoffeETL home, made by the first command that opens it, whichever way its key is
+ * given (issue 24: the key file was the marker, so a home keyed by $COFFEETL_TRANSACTION_KEY or
+ * --key-file was "not a home"). Homes made before the marker existed are known by their key file.
+ */
+const HOME_MARKER = "coffeetl-home";
+const OLD_HOME_MARKER = "transaction-id.key";
 
-export const isHome = (home: string): boolean => existsSync(join(resolve(home), HOME_MARKER));
+export const isHome = (home: string): boolean => [HOME_MARKER, OLD_HOME_MARKER].some((m) => existsSync(join(resolve(home), m)));
 
 /** Refuses a home that does not exist, so a typo in `--home` never starts a new, empty warehouse. */
 export function requireHome(home: string, command: string): void {
@@ -43,6 +48,6 @@ export async function openWarehouse(connection: Connection): Promise<{ warehouse
     const warehouse = await PostgresWarehouse.open({ databaseUrl: connection.databaseUrl });
     return { warehouse, close: () => warehouse.close() };
   }
-  const local = await openHome(connection);
+  const local = await openHome(connection, { readOnly: true });
   return { warehouse: local.warehouse, close: () => local.close() };
 }

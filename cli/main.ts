@@ -2,6 +2,7 @@
 // so `--help` and `--version` start no warehouse and `upload`/`redrive` alone load the AWS SDK.
 import type { FileReport } from "../functions/local/pipeline.js";
 import { intOption, parseCommandLine, type CommandContext } from "./args.js";
+import { visibleKey } from "../functions/core/errors.js";
 import { UsageError } from "./errors.js";
 import { requireHome } from "./home.js";
 import { guardPipes, line, warn } from "./output.js";
@@ -24,6 +25,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import("./status.js")).statusCommand(ctx!);
     case "rejects":
       return (await import("./status.js")).rejectsCommand(ctx!);
+    case "forget":
+      return (await import("./forget.js")).forgetCommand(ctx!);
     case "reprocess":
       return (await import("./reprocess.js")).reprocessCommand(ctx!, { printReport, printSummary });
     case "upload":
@@ -77,10 +80,20 @@ export function printSummary(reports: FileReport[], missing = 0): void {
   );
 }
 
-export function printReport(r: FileReport): void {
+export function printReport(report: FileReport): void {
+  // A name holding a newline or a tab stays on its one line.
+  const r = { ...report, path: visibleKey(report.path) };
   const time = `${(r.durationMs / 1000).toFixed(2)}s`;
   if (!r.ok) {
     line(`✘ ${r.path}: failed: ${r.error}`);
+    return;
+  }
+  if (r.outcome === "superseded") {
+    line(`= ${r.path}: superseded on arrival: an older version than the one loaded (load ${r.newerLoadId?.slice(0, 12)}), which stays; nothing changed (if this copy is the one you mean, \`touch\` it and ingest it again)`);
+    return;
+  }
+  if (r.outcome === "withdrawn") {
+    line(`✔ ${r.path}: withdrawn: this version has a header and no rows, so the file now holds no sales`);
     return;
   }
   line(
@@ -98,6 +111,13 @@ function printNotes(kind: string, count: number, first: Array<{ line: number; re
   if (path) line(`  ${count > shown.length ? `${count - shown.length} more; all ` : "all "}${kind} lines (line, reason): ${path}`);
 }
 
+/** An error's message, never `undefined` (some libraries throw objects without one); a full disk says so. */
+function describeError(error: unknown): string {
+  const e = error as { message?: unknown; code?: unknown; path?: unknown } | undefined;
+  if (e?.code === "ENOSPC") return `no space left on the device${typeof e.path === "string" ? ` for ${e.path}` : ""}`;
+  return typeof e?.message === "string" && e.message ? e.message : String(error);
+}
+
 guardPipes();
 main(process.argv.slice(2))
   .then(
@@ -105,7 +125,7 @@ main(process.argv.slice(2))
       process.exitCode = code;
     },
     (error: Error) => {
-      warn(`coffeetl: ${error.message}`);
+      warn(`coffeetl: ${describeError(error)}`);
       if (error instanceof UsageError) warn(`Run \`coffeetl ${error.command ? `${error.command} ` : ""}--help\` for usage.`);
       process.exitCode = error instanceof UsageError ? 2 : 1;
     },

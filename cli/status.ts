@@ -90,7 +90,7 @@ export async function statusCommand(ctx: CommandContext): Promise<number> {
   }
   const tally = new Map<string, number>();
   for (const r of all) tally.set(r.outcome, (tally.get(r.outcome) ?? 0) + 1);
-  const counts = ["loaded", "already_loaded", "superseded", "failed"].filter((o) => tally.has(o)).map((o) => `${tally.get(o)} ${o.replace("_", " ")}`);
+  const counts = ["loaded", "already_loaded", "superseded", "withdrawn", "failed"].filter((o) => tally.has(o)).map((o) => `${tally.get(o)} ${o.replace("_", " ")}`);
   line(`${all.length} file${all.length === 1 ? "" : "s"}${since ? ` since ${ctx.values.since}` : ""}${counts.length ? `: ${counts.join(", ")}` : ""} (latest outcome of each file)`);
   if (fromLoadsOnly) line("This warehouse has no file_outcomes table yet: only loaded files are listed, failures are not recorded.");
   if (readerProblem) line(readerProblem);
@@ -118,7 +118,7 @@ export async function statusCommand(ctx: CommandContext): Promise<number> {
 }
 
 /** Raw keys FILE may mean: the key itself, the key of the path it was ingested from, or a key's end. */
-async function keysMatching(warehouse: Warehouse, file: string): Promise<string[]> {
+export async function keysMatching(warehouse: Warehouse, file: string): Promise<string[]> {
   const exact = new Set([file.replace(/^\/+/, "")]);
   for (const path of [resolve(file), await realpath(file).catch(() => undefined)]) if (path) exact.add(path.split(sep).filter(Boolean).join("/"));
   const tables = (await hasTable(warehouse, "file_outcomes")) ? ["file_outcomes", "loads"] : ["loads"];

@@ -100,7 +100,7 @@ test("readConnection/readSecret: WithDecryption, cached per name, errors name th
   assert.is(await failure(readConnection(client, "/missing")), 'SSM parameter "/missing" does not exist (ParameterNotFound)');
   assert.match(await failure(readConnection(client, "/denied")), /^SSM parameter "\/denied" could not be read: AccessDeniedException/);
   assert.is(await failure(readSecret(client, "/empty")), 'SSM parameter "/empty" is empty');
-  assert.match(await failure(readSecret(client, "/short")), /"\/short" is too short/);
+  assert.match(await failure(readSecret(client, "/short")), /"\/short" is too weak for an HMAC key: it holds \d+ characters/);
   await failure(readConnection(client, "/missing"));
   assert.is(ssm.commandCalls(GetParameterCommand, { Name: "/missing" }).length, 2, "failures are not cached");
   ssm.restore();

@@ -74,9 +74,13 @@ test("schema step on a warehouse of an earlier release adds the new loads column
   for (const c of ["load_id", "source_key", "source_sha256", "loaded_at", "rows_read", "transactions_new", "transactions_duplicate", "rows_rejected", "warnings"]) fake.columns.add(`loads.${c}`);
   await warehouse().ensureSchema();
   const alters = () => fake.batchInputs().flatMap((b) => b.Sqls ?? []).filter((s) => s.startsWith("ALTER TABLE"));
-  assert.equal(alters(), ["ALTER TABLE loads ADD COLUMN source_version VARCHAR(1024)", "ALTER TABLE loads ADD COLUMN superseded_by VARCHAR(64)"]);
+  assert.equal(alters(), [
+    "ALTER TABLE loads ADD COLUMN source_version VARCHAR(1024)",
+    "ALTER TABLE loads ADD COLUMN superseded_by VARCHAR(64)",
+    "ALTER TABLE loads ADD COLUMN source_order VARCHAR(64)",
+  ]);
   await warehouse().ensureSchema();
-  assert.is(alters().length, 2, "the second schema step finds the columns and adds nothing");
+  assert.is(alters().length, 3, "the second schema step finds the columns and adds nothing");
 });
 
 test("load: one batch = LOCK first, staging, COPY of every table file, merge, per-file result; addressed to the connection", async () => {

@@ -5,7 +5,7 @@
 // Also: one identity per warehouse (a second home with another key is refused, loads nothing).
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFile, mkdir, readFile, readdir, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import pg from "pg";
 import { test } from "uvu";
@@ -13,7 +13,12 @@ import * as assert from "uvu/assert";
 import { REDSHIFT_DIALECT } from "../functions/aws/redshift-sql.js";
 import { CREATE_TABLES, LOAD_LOCK_TABLE } from "../functions/core/schema.js";
 import { readerTables } from "../functions/warehouse/reader-role.js";
+import { loadManifests } from "../functions/app/load-manifests.js";
+import { transformObject } from "../functions/app/transform-object.js";
+import { FolderStorage } from "../functions/local/folder-storage.js";
+import { PostgresWarehouse } from "../functions/local/postgres-warehouse.js";
 import { FIXTURES, ROOT, SHARED_SAMPLES, tempDir } from "./helpers.js";
+import { dayFile } from "./day-file.js";
 
 const adminUrl = process.env.COFFEETL_TEST_DATABASE_URL;
 const KEY = "concurrency-test-key-0123456789abcdef";
@@ -243,6 +248,57 @@ WHERE l.granted AND l.pid <> pg_backend_pid() AND l.pid <> ${"$"}1`;
     } finally {
       for (const c of [blocker, reader, rival]) await c.end().catch(() => {});
       await db.drop();
+      }
+    });
+
+  test("two loaders with v1 and v2 of one file at once, 24 trials on the keyless snapshot stand-in: the newest version stays every time", async () => {
+    // Both versions transformed once (v2 the newer file); then each trial two warehouse connections
+    // load them at the same moment, in either order, with a random head start.
+    const dir = await tempDir("coffeetl-versions-");
+    const db = await createDatabase({ keyless: true, isolation: "repeatable read" });
+    const key = "uploads/leeds/2024-03-01.csv";
+    const raw = new FolderStorage(join(dir.path, "raw"));
+    const transformed = new FolderStorage(join(dir.path, "transformed"));
+    const versions: string[] = [];
+    for (const [i, n] of [382, 200].entries()) {
+      const file = join(dir.path, `v${i + 1}.csv`);
+      await writeFile(file, dayFile(n));
+      await raw.putFile(key, file);
+      const t = await transformObject({ raw, transformed, secret: KEY }, key, { modifiedMs: 1_700_000_000_000 + i * 60_000 });
+      versions.push(t.manifestKey);
+    }
+    const loaders = [0, 1].map(() => PostgresWarehouse.open({ databaseUrl: db.databaseUrl }));
+    const [a, b] = await Promise.all(loaders);
+    try {
+      await a!.ensureSchema();
+      const outcomes = new Map<string, number>();
+      for (let trial = 0; trial < 24; trial++) {
+        await db.query("TRUNCATE transactions, transaction_items, loads, load_sales, branches, products, file_outcomes, warehouse_identity");
+        const order = trial % 2 ? [versions[1]!, versions[0]!] : [versions[0]!, versions[1]!];
+        const results = await Promise.all(
+          [a!, b!].map(async (w, i) => {
+            await new Promise((r) => setTimeout(r, Math.random() * 20));
+            return loadManifests({ transformed, warehouse: w }, [order[i]!]);
+          }),
+        );
+        for (const [r] of results) {
+          assert.ok(r!.ok, r!.error);
+          outcomes.set(r!.result!.outcome, (outcomes.get(r!.result!.outcome) ?? 0) + 1);
+        }
+        const [state] = await db.query<{ sales: number; current: number; items_orphan: number }>(
+          `SELECT (SELECT COUNT(*)::int FROM transactions) AS sales,
+             (SELECT COUNT(*)::int FROM loads WHERE superseded_by IS NULL) AS current,
+             (SELECT COUNT(*)::int FROM transaction_items i WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.transaction_id = i.transaction_id)) AS items_orphan`,
+        );
+        assert.equal(state, { sales: 200, current: 1, items_orphan: 0 }, `trial ${trial}: v2's 200 sales stay`);
+      }
+      // Both arrival orders happened: v1 first (then superseded by v2) and v1 last (superseded on arrival).
+      assert.ok((outcomes.get("superseded") ?? 0) > 0, JSON.stringify([...outcomes]));
+    } finally {
+      await a!.close();
+      await b!.close();
+      await db.drop();
+      await dir.remove();
     }
   });
 
@@ -265,9 +321,16 @@ WHERE l.granted AND l.pid <> pg_backend_pid() AND l.pid <> ${"$"}1`;
       const failed = await db.query<{ n: number }>("SELECT COUNT(*)::int AS n FROM file_outcomes WHERE outcome = 'failed' AND stage = 'load'");
       assert.is(failed[0]!.n, files.length, "each refusal recorded");
 
-      // The same home given the warehouse's key through a key file loads.
+      // The same home given the warehouse's key through a key file: the home refuses to change key
+      // silently and says how; done as it says, the home loads with the warehouse's key.
       const keyFile = join(work.path, "warehouse.key");
       await writeFile(keyFile, KEY + "\n", { mode: 0o600 });
+      const homeB = join(work.path, "home-key-b");
+      const refused = await ingest(homeB, db.databaseUrl, files.slice(0, 3), { COFFEETL_TRANSACTION_KEY: "", COFFEETL_KEY_FILE: keyFile });
+      assert.is(refused.status, 1);
+      assert.match(refused.stderr, /holds another key .* delete .*key\.fingerprint and .*transaction-id\.key and run again/);
+      await rm(join(homeB, "key.fingerprint"));
+      await rm(join(homeB, "transaction-id.key"));
       const fixed = await ingest(join(work.path, "home-key-b"), db.databaseUrl, files.slice(0, 3), { COFFEETL_TRANSACTION_KEY: "", COFFEETL_KEY_FILE: keyFile });
       assert.is(fixed.status, 0, fixed.stdout + fixed.stderr);
       assert.is(salesNew(fixed), 0, "the same sales: the same ids");

@@ -49,6 +49,7 @@ async function requestFor(transformed: Storage, manifestKey: string): Promise<Lo
     files,
     keyFingerprint: manifest.keyFingerprint,
     ...(manifest.source.versionId ? { sourceVersion: manifest.source.versionId } : {}),
+    ...(manifest.source.order ? { sourceOrder: manifest.source.order } : {}),
   };
 }
 
@@ -113,10 +114,11 @@ export async function loadManifests(deps: LoadDeps, manifestKeys: string[], opti
       for (const [i, result] of results.entries()) {
         const { index } = batch[i]!;
         outcomes[index] = { manifestKey: manifestKeys[index]!, ok: true, result: { ...result, durationMs } };
-        log.info(result.loaded ? "loaded" : "already loaded", {
+        log.info(result.outcome.replace("_", " "), {
           manifestKey: manifestKeys[index],
           loadId: result.loadId,
           ...(result.supersededLoadId ? { supersededLoadId: result.supersededLoadId } : {}),
+          ...(result.newerLoadId ? { newerLoadId: result.newerLoadId } : {}),
           rowsRead: result.rowsRead,
           transactionsNew: result.transactionsNew,
           transactionsDuplicate: result.transactionsDuplicate,

@@ -40,17 +40,26 @@ export interface LoadRequest {
   files: TableFile[];
   /** The raw object's version (S3 versionId), when the store keeps versions. */
   sourceVersion?: string;
+  /** The version's place among its key's versions (core/version-order.ts), when known. */
+  sourceOrder?: string;
   /** Fingerprint of the transaction-id key that keyed the sales (`keyFingerprint` in core/keys). */
   keyFingerprint: string;
 }
 
 export interface LoadResult {
   loadId: string;
-  /** False when this manifest had been loaded before: nothing changed. */
+  /** False when nothing changed: loaded before, or an older version than the key's current one. */
   loaded: boolean;
-  outcome: "loaded" | "already_loaded";
+  /**
+   * `withdrawn`: a version with no rows (a header alone, or `coffeetl forget`) is now current, so
+   * the key holds no sales. `superseded`: an older version than the current one arrived late
+   * (superseded on arrival); nothing changed.
+   */
+  outcome: "loaded" | "already_loaded" | "superseded" | "withdrawn";
   /** The earlier load of the same raw key this one replaced (DESIGN section 6). */
   supersededLoadId?: string;
+  /** For `superseded`: the current, newer load that stays. */
+  newerLoadId?: string;
   rowsRead: number;
   transactionsNew: number;
   transactionsDuplicate: number;
@@ -65,7 +74,7 @@ export interface FileOutcome {
   sourceSha256?: string;
   loadId?: string;
   stage: "transform" | "load";
-  outcome: "loaded" | "already_loaded" | "superseded" | "failed";
+  outcome: "loaded" | "already_loaded" | "superseded" | "withdrawn" | "failed";
   /** Failures only; never row content or personal data. */
   reason?: string;
   rowsRead?: number;

@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { buffer, text } from "node:stream/consumers";
-import { UnreadableFileError } from "../core/errors.js";
+import { UnreadableFileError, visibleKey } from "../core/errors.js";
 import {
   FAILURE_FILE,
   MANIFEST_FILE,
@@ -16,6 +16,7 @@ import {
   type Manifest,
 } from "../core/manifest.js";
 import { keyFingerprint } from "../core/keys.js";
+import { fileOrder, isOlder } from "../core/version-order.js";
 import { transform, workersFor } from "../core/transform.js";
 import { silentLog, type Log } from "./log.js";
 import type { Storage } from "./ports.js";
@@ -62,6 +63,52 @@ const WHOLE_OBJECT_BYTES = 2 * 1024 * 1024;
 export interface TransformObjectOptions {
   /** The raw object's version to read (the S3 event's `versionId`); the latest when omitted. */
   versionId?: string;
+  /** This upload's place among the key's versions (core/version-order.ts): the S3 sequencer's order. */
+  order?: string;
+  /** Locally: the file's modification time, ordered with its content hash (`fileOrder`). */
+  modifiedMs?: number;
+}
+
+/** S3's limit on a key, in bytes: every output key must fit. */
+const MAX_KEY_BYTES = 1024;
+const LONGEST_OUTPUT = Math.max(...[...Object.values(OUTPUT_FILES), REJECTS_FILE, WARNINGS_FILE, MANIFEST_FILE, FAILURE_FILE].map((f) => f.length));
+
+/** Why a raw key cannot be transformed, whatever its content: control characters, or outputs' keys over S3's limit. */
+function keyRefusal(key: string, prefix: string): string | undefined {
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(key)) return "the file name holds a control character (a newline or a tab, say): rename the file and upload it again";
+  const longest = Buffer.byteLength(prefix) + 1 + LONGEST_OUTPUT;
+  if (longest > MAX_KEY_BYTES) {
+    return `the file's key is ${Buffer.byteLength(key)} bytes: its transformed files' keys would be up to ${longest}, over the ${MAX_KEY_BYTES} S3 allows; use a shorter folder or file name`;
+  }
+  return undefined;
+}
+
+/** Where a refused key's failure is written: a short prefix of its own, since its own prefix cannot be. */
+const shortFailurePrefix = (key: string, sha256: string): string =>
+  `_refused/${createHash("sha256").update(key).digest("hex").slice(0, 16)}/${sha256.slice(0, 16)}`;
+
+/**
+ * Writes `failed.json` under `prefix` (beside where the manifest would be), so the failure is visible
+ * and replayable. On AWS its arrival sends it to the load, which records it in file_outcomes
+ * (record-failure.ts): a retry finding the same reason there leaves it as it is, so it is recorded once.
+ */
+async function writeFailure(
+  deps: TransformDeps,
+  key: string,
+  prefix: string,
+  source: { sha256: string; versionId: string | undefined },
+  reason: string,
+): Promise<void> {
+  const { raw, transformed } = deps;
+  const failureKey = `${prefix}/${FAILURE_FILE}`;
+  const earlier = await transformed
+    .exists(failureKey)
+    .then(async (found) => (found ? (JSON.parse(await text((await transformed.get(failureKey)).body)) as { reason?: unknown }) : undefined))
+    .catch(() => undefined);
+  if (earlier?.reason === reason) return;
+  const failure = { source: { bucket: raw.name, key, sha256: source.sha256, versionId: source.versionId ?? null }, reason, failedAt: new Date().toISOString() };
+  await transformed.put(failureKey, JSON.stringify(failure, null, 2) + "\n", { contentType: "application/json" });
 }
 
 export async function transformObject(deps: TransformDeps, key: string, options: TransformObjectOptions = {}): Promise<TransformOutcome> {
@@ -76,7 +123,15 @@ export async function transformObject(deps: TransformDeps, key: string, options:
   const sha256 = whole ? createHash("sha256").update(whole).digest("hex") : await sha256Of(first.body);
   const prefix = transformedPrefix(key, sha256);
   const manifestKey = `${prefix}/${MANIFEST_FILE}`;
+  // Refused before anything is written, with a reason the load records (issue 19 item 5).
+  const refusal = keyRefusal(key, prefix);
+  if (refusal) {
+    await writeFailure(deps, key, shortFailurePrefix(key, sha256), { sha256, versionId: options.versionId ?? first.versionId }, refusal);
+    log.error("file refused", { key: visibleKey(key), reason: refusal });
+    throw new UnreadableFileError(`${visibleKey(key)}: ${refusal}`);
+  }
   const versionId = options.versionId ?? first.versionId;
+  const order = options.order ?? (options.modifiedMs !== undefined ? fileOrder(options.modifiedMs, sha256) : undefined);
 
   const fingerprint = keyFingerprint(deps.secret);
   if (await transformed.exists(manifestKey)) {
@@ -87,7 +142,14 @@ export async function transformObject(deps: TransformDeps, key: string, options:
       () => undefined,
     ).catch(() => undefined);
     if (manifest?.keyFingerprint === fingerprint) {
-      log.info("already transformed", { key, prefix });
+      // The same content uploaded again after another version (v1, v2, v1 again) is the newest
+      // version now: its manifest takes the new order (and on S3 its rewrite triggers the load).
+      // An older upload's event arriving late leaves it as it is.
+      if (order && (!manifest.source.order || isOlder(manifest.source.order, order))) {
+        manifest.source = { ...manifest.source, versionId: versionId ?? null, order };
+        await transformed.put(manifestKey, JSON.stringify(manifest, null, 2) + "\n", { contentType: "application/json" });
+        log.info("already transformed; newer upload of the same content", { key, prefix });
+      } else log.info("already transformed", { key, prefix });
       return { status: "skipped", prefix, manifestKey, manifest, durationMs: Date.now() - started, workers: 0 };
     }
   }
@@ -116,15 +178,7 @@ export async function transformObject(deps: TransformDeps, key: string, options:
       // Recorded beside where the manifest would be, so the failure is visible and replayable. On
       // AWS its arrival sends it to the load, which records it in file_outcomes (record-failure.ts):
       // a retry finding the same reason there leaves it as it is, so it is recorded once.
-      const failureKey = `${prefix}/${FAILURE_FILE}`;
-      const earlier = await transformed
-        .exists(failureKey)
-        .then(async (found) => (found ? (JSON.parse(await text((await transformed.get(failureKey)).body)) as { reason?: unknown }) : undefined))
-        .catch(() => undefined);
-      if (earlier?.reason !== error.reason) {
-        const failure = { source: { bucket: raw.name, key, sha256, versionId: versionId ?? null }, reason: error.reason, failedAt: new Date().toISOString() };
-        await transformed.put(failureKey, JSON.stringify(failure, null, 2) + "\n", { contentType: "application/json" });
-      }
+      await writeFailure(deps, key, prefix, { sha256, versionId }, error.reason);
       log.error("file unreadable", { key, reason: error.reason });
       throw new UnreadableFileError(`${key}: ${error.reason}`);
     }
@@ -132,7 +186,7 @@ export async function transformObject(deps: TransformDeps, key: string, options:
   }
 
   const manifest: Manifest = {
-    source: { bucket: raw.name, key, versionId: versionId ?? null, size: first.size, sha256 },
+    source: { bucket: raw.name, key, versionId: versionId ?? null, size: first.size, sha256, ...(order ? { order } : {}) },
     ...summary,
     files: { ...OUTPUT_FILES, rejects: REJECTS_FILE, warnings: WARNINGS_FILE },
     keyFingerprint: fingerprint,

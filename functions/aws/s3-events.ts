@@ -11,6 +11,8 @@ export interface S3ObjectEvent {
   /** The key as it arrived in the event, for logs when decoding fails. */
   rawKey: string;
   versionId?: string;
+  /** S3's `sequencer`: orders the PUTs of one key (core/version-order.ts); kept through the manifest to the load. */
+  sequencer?: string;
 }
 
 /** `uploads/leeds+2024%2Bv2/file.csv` → `uploads/leeds 2024+v2/file.csv`. Throws on malformed escapes. */
@@ -27,6 +29,7 @@ export function objectEvent(record: S3EventRecord): S3ObjectEvent {
     rawKey,
   };
   if (record.s3?.object?.versionId) event.versionId = record.s3.object.versionId;
+  if (record.s3?.object?.sequencer) event.sequencer = record.s3.object.sequencer;
   return event;
 }
 

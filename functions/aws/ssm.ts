@@ -9,6 +9,7 @@
 // retry strategy because the SDK's standard mode stops after 3 attempts and its per-client retry quota
 // is tuned for steady traffic; handlers create their SSM client with `maxAttempts: 1` so the two
 // layers do not multiply.
+import { keyWeakness } from "../core/keys.js";
 import { GetParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
 
 export interface RetryOptions {
@@ -105,7 +106,8 @@ export function parameterNameFromEnv(variable: string): string {
 /** The transaction-id HMAC key (a SecureString). */
 export async function readSecret(client: SSMClient, name: string, retry?: Partial<RetryOptions>): Promise<string> {
   const value = await readParameter(client, name, retry);
-  if (value.length < 16) throw new Error(`SSM parameter "${name}" is too short for an HMAC key (at least 16 characters)`);
+  const weak = keyWeakness(value);
+  if (weak) throw new Error(`SSM parameter "${name}" is too weak for an HMAC key: it ${weak}`);
   return value;
 }
 

@@ -115,3 +115,11 @@ export function transactionKeys(secret: string | Buffer): (sales: RawSales, sale
  */
 export const keyFingerprint = (secret: string | Buffer): string =>
   createHash("sha256").update("coffeetl-key-fingerprint:").update(secret).digest("hex").slice(0, 16);
+
+/** The least a transaction-id key may hold, however it is given (variable, key file, SSM, made by a home). */
+export const MIN_KEY_CHARS = 16;
+
+/** Why a transaction-id key is too weak to key sales with, or undefined when it is strong enough. */
+export function keyWeakness(key: string): string | undefined {
+  return key.length < MIN_KEY_CHARS ? `holds ${key.length} character${key.length === 1 ? "" : "s"}; a transaction-id key needs at least ${MIN_KEY_CHARS}` : undefined;
+}

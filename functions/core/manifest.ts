@@ -1,5 +1,6 @@
 // manifest.json (DESIGN section 4): written last under a transformed prefix; its arrival triggers the load.
 import type { TableName } from "./schema.js";
+import { ORDER_PATTERN } from "./version-order.js";
 
 export const TRANSFORM_VERSION = "1.0.0";
 
@@ -48,6 +49,8 @@ export interface Manifest extends TransformSummary {
     versionId: string | null;
     size: number;
     sha256: string;
+    /** The version's place among its key's versions (core/version-order.ts); absent from older manifests. */
+    order?: string;
   };
   files: Record<TableName | "rejects", string> & { warnings?: string };
   /** Fingerprint of the transaction-id key that keyed the sales (core/keys `keyFingerprint`). */
@@ -73,6 +76,7 @@ export function parseManifest(text: string, where: string): Manifest {
   const problems: string[] = [];
   if (typeof m.source?.key !== "string") problems.push("source.key missing");
   if (typeof m.source?.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(m.source.sha256)) problems.push("source.sha256 missing or not hex");
+  if (m.source?.order !== undefined && (typeof m.source.order !== "string" || !ORDER_PATTERN.test(m.source.order))) problems.push("source.order malformed");
   if (typeof m.rowsRead !== "number") problems.push("rowsRead missing");
   if (typeof m.rejected !== "number") problems.push("rejected missing");
   if (typeof m.warnings !== "number") problems.push("warnings missing");

@@ -54,6 +54,7 @@ export const LOADS_COLUMNS = [
   "warnings",
   "source_version",
   "superseded_by",
+  "source_order",
 ] as const;
 
 export const FILE_OUTCOMES_COLUMNS = [
@@ -151,6 +152,9 @@ const DEFS: TableDef[] = [
       "source_version VARCHAR(1024)",
       // NULL while this load is its raw key's current version; else the load that replaced it.
       "superseded_by VARCHAR(64)",
+      // The version's place among its key's versions (core/version-order.ts): an older one arriving
+      // later changes nothing. NULL for loads made before it was recorded (never counted older).
+      "source_order VARCHAR(64)",
     ],
     primaryKey: ["load_id"],
     redshift: "DISTSTYLE ALL",
@@ -237,6 +241,7 @@ export const CREATE_INDEXES: readonly string[] = [
 export const ADDED_COLUMN_DEFS: ReadonlyArray<{ table: string; column: string; type: string }> = [
   { table: "loads", column: "source_version", type: "VARCHAR(1024)" },
   { table: "loads", column: "superseded_by", type: "VARCHAR(64)" },
+  { table: "loads", column: "source_order", type: "VARCHAR(64)" },
 ];
 
 /** PostgreSQL adds them idempotently; Redshift has no IF NOT EXISTS here (redshift-warehouse.ts checks first). */

@@ -101,6 +101,8 @@ async function run(input: Readable, files: TableFiles, options: TransformOptions
   const chunks = chunksOf(input, options.chunkBytes ?? CHUNK_BYTES);
   const workers = options.workers ?? 0;
   const merger = new ChunkMerger(files, workers > 0, options);
+  /** Any non-blank byte: with no row read and none rejected, the file held its header row alone. */
+  let sawText = false;
   const pool =
     workers > 0 ? new WorkerPool(workers, { secret: options.secret, sourceKey: options.sourceKey, numberOccurrences: false }) : undefined;
   const transformHere = pool ? undefined : createChunkTransformer(options);
@@ -122,6 +124,7 @@ async function run(input: Readable, files: TableFiles, options: TransformOptions
       await files.drained();
     };
     for await (const chunk of chunks) {
+      if (!sawText && /\S/.test(chunk.bytes.toString("latin1"))) sawText = true;
       const result = pool ? pool.transform(chunk) : Promise.resolve().then(() => transformHere!(chunk));
       result.catch(() => {}); // awaited in order below
       inFlight.push(result);
@@ -137,7 +140,10 @@ async function run(input: Readable, files: TableFiles, options: TransformOptions
   const f = files.files;
   const { rejected, notText } = merger;
   const rowsRead = merger.salesRead + rejected;
-  if (f.transactions.rows === 0) throw new UnreadableFileError(unreadableReason(rowsRead, rejected, notText, merger.firstRejects[0]));
+  // A header and no rows is a version that withdraws the day: it loads with no sales (retraction).
+  // An empty file (nothing, or blank lines) stays a failure: an upload gone wrong must not wipe a day.
+  const headerOnly = rowsRead === 0 && sawText;
+  if (f.transactions.rows === 0 && !headerOnly) throw new UnreadableFileError(unreadableReason(rowsRead, rejected, notText, merger.firstRejects[0]));
   files.end();
   return {
     rowsRead,

@@ -15,6 +15,7 @@ import { SSMClient } from "@aws-sdk/client-ssm";
 import type { Context, S3Event } from "aws-lambda";
 import { transformObject } from "../app/transform-object.js";
 import { UnreadableFileError } from "../core/errors.js";
+import { s3Order } from "../core/version-order.js";
 import { createLogger, logPort, startInvocation } from "../aws/logger.js";
 import { S3Storage } from "../aws/s3-storage.js";
 import { forEachCreatedObject } from "../aws/s3-events.js";
@@ -38,7 +39,9 @@ export async function handler(event: S3Event, context?: Context): Promise<Extrac
     log,
     skipReason: (key) => (/\.csv$/i.test(key) ? undefined : "not a .csv key"),
     // Read exactly the version the event is about (a later upload of the key has its own event).
-    handle: async ({ bucket, key, versionId }) => (await transformObject(await deps(bucket), key, versionId ? { versionId } : {})).status,
+    // Its sequencer goes into the manifest, so the load knows which version of the key is newer.
+    handle: async ({ bucket, key, versionId, sequencer }) =>
+      (await transformObject(await deps(bucket), key, { ...(versionId ? { versionId } : {}), ...(sequencer ? { order: s3Order(sequencer) } : {}) })).status,
     // transformObject logs an unreadable file itself.
     alreadyLogged: (error) => error instanceof UnreadableFileError,
   });

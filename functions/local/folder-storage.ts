@@ -4,7 +4,7 @@
 // at once, and a day file's transform and load made some forty of them (a 153-file backfill spent
 // a second and a half waiting). Large objects stream, as before, so memory stays flat.
 import { createReadStream, createWriteStream, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { copyFile, readdir, rm } from "node:fs/promises";
+import { chmod, copyFile, readdir, rm } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { once } from "node:events";
 import { Readable } from "node:stream";
@@ -36,6 +36,9 @@ const processAlive = (pid: number): boolean => {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 };
+
+/** Objects are readable by this user alone (raw copies hold names and card numbers). */
+const PRIVATE = 0o600;
 
 export class FolderStorage implements Storage {
   readonly name: string;
@@ -70,15 +73,16 @@ export class FolderStorage implements Storage {
   private folderFor(path: string): void {
     const folder = dirname(path);
     if (this.folders.has(folder)) return;
-    mkdirSync(folder, { recursive: true });
+    // Only this user: a home's raw copies hold customers' names and card numbers.
+    mkdirSync(folder, { recursive: true, mode: 0o700 });
     this.folders.add(folder);
   }
 
   async put(key: string, body: Readable | string | Uint8Array): Promise<void> {
     // At once when the body is in memory: no signal can stop the process between write and rename.
-    if (!(body instanceof Readable)) return this.writeAside(key, (partial) => writeFileSync(partial, body));
+    if (!(body instanceof Readable)) return this.writeAside(key, (partial) => writeFileSync(partial, body, { mode: PRIVATE }));
     return this.writeAside(key, (partial) => {
-      const file = createWriteStream(partial);
+      const file = createWriteStream(partial, { mode: PRIVATE });
       return { opened: once(file, "ready"), written: pipeline(body, file) };
     });
   }
@@ -86,7 +90,8 @@ export class FolderStorage implements Storage {
   /** Stores a copy of a local file (the upload of `coffeetl ingest`), copied by the kernel. */
   async putFile(key: string, source: string): Promise<void> {
     return this.writeAside(key, (partial) => {
-      const written = copyFile(source, partial);
+      // copyFile keeps the source's mode (often 0644): the copy is made private before it is renamed in.
+      const written = copyFile(source, partial).then(() => chmod(partial, PRIVATE));
       return { opened: written, written };
     });
   }
@@ -109,6 +114,8 @@ export class FolderStorage implements Storage {
       renameSync(partial, path);
     } catch (error) {
       rmSync(partial, { force: true });
+      // A full disk says so and names the file, whatever the writer made of it.
+      if ((error as NodeJS.ErrnoException).code === "ENOSPC") throw new Error(`no space left on the device for ${path}`, { cause: error });
       throw error;
     } finally {
       livePartials.delete(partial);

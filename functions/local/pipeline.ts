@@ -2,14 +2,15 @@
 // PGlite by default) for Redshift, and `ingest` for the S3 events. The services are the Lambdas'.
 // One process at a time per home (a lock file, proper-lockfile): PGlite must never be opened by two.
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, readdir, realpath, stat, writeFile } from "node:fs/promises";
+import { appendFile, chmod, mkdir, readFile, readdir, realpath, rm, stat, writeFile } from "node:fs/promises";
 import { join, relative, resolve, sep } from "node:path";
 import lockfile from "proper-lockfile";
-import { loadManifests } from "../app/load-manifests.js";
+import { loadManifests, type ManifestOutcome } from "../app/load-manifests.js";
+import { writeWithdrawal } from "../app/withdraw.js";
 import { silentLog, type Log } from "../app/log.js";
-import type { Warehouse } from "../app/ports.js";
+import type { FileOutcome, LoadResult, Warehouse } from "../app/ports.js";
 import { transformObject } from "../app/transform-object.js";
-import { keyFingerprint } from "../core/keys.js";
+import { keyFingerprint, keyWeakness } from "../core/keys.js";
 import { REJECTS_FILE, WARNINGS_FILE, type LineNote } from "../core/manifest.js";
 import { FolderStorage } from "./folder-storage.js";
 import { PostgresWarehouse } from "./postgres-warehouse.js";
@@ -33,6 +34,8 @@ export interface LocalPipelineOptions {
   onWait?: (message: string) => void;
   /** How long to wait for a home another process holds (default 1 hour); 0 fails at once. */
   waitMs?: number;
+  /** Opened to read the warehouse only: the transaction-id key is not needed, nor checked. */
+  readOnly?: boolean;
 }
 
 export interface FileReport {
@@ -60,6 +63,10 @@ export interface FileReport {
   threads?: number;
   /** The earlier load of the same key this file's load replaced. */
   supersededLoadId?: string;
+  /** What the load did: `superseded` (an older version than the loaded one: nothing changed), `withdrawn` (no rows: the file's sales are gone). */
+  outcome?: LoadResult["outcome"];
+  /** For `superseded`: the newer load that stays. */
+  newerLoadId?: string;
 }
 
 export interface IngestHooks {
@@ -78,33 +85,132 @@ export interface LocalPipeline {
   /** Fingerprint of the transaction-id key in use. */
   keyFingerprint: string;
   ingest(paths: string[], hooks?: IngestHooks): Promise<FileReport[]>;
+  /** Withdraws raw keys' current versions (`coffeetl forget`): a version with no rows loaded over each. */
+  withdraw(keys: string[]): Promise<ManifestOutcome[]>;
   close(): Promise<void>;
 }
 
 export const KEY_ENV = "COFFEETL_TRANSACTION_KEY";
 export const KEY_FILE_ENV = "COFFEETL_KEY_FILE";
 const HOME_KEY_FILE = "transaction-id.key";
+/** What makes a folder a CoffeETL home, whichever way its key is given (cli/home.ts reads it). */
+export const HOME_MARKER = "coffeetl-home";
+/** The fingerprint of the key a home's files were keyed with (never the key): a different key is refused. */
+export const HOME_KEY_FINGERPRINT = "key.fingerprint";
 
-/** The transaction-id key: given (environment or key file), else made once under the home folder. */
+/** Writes a file only this user can read (a home holds raw sales with names and card numbers). */
+async function writePrivate(path: string, content: string, flag = "w"): Promise<void> {
+  await writeFile(path, content, { mode: 0o600, flag });
+  await chmod(path, 0o600);
+}
+
+/** The home folder, made or tightened to 0700: nobody else may read its raw copies or its key. */
+async function makeHome(home: string): Promise<void> {
+  await mkdir(home, { recursive: true, mode: 0o700 });
+  const info = await stat(home);
+  if ((info.mode & 0o077) !== 0 && info.uid === process.getuid?.()) await chmod(home, 0o700);
+}
+
+/** Marks the folder as a home (idempotent). */
+async function markHome(home: string): Promise<void> {
+  const marker = join(home, HOME_MARKER);
+  await writePrivate(marker, "A CoffeETL home: raw copies, transformed files and the local warehouse (see README.md).\n", "wx").catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== "EEXIST") throw e;
+  });
+}
+
+/**
+ * The transaction-id key: given (environment or key file), else made once under the home folder.
+ * Every way meets one minimum (keyWeakness), and a home keeps the key it was first used with: a
+ * different one is refused (its sales would get a second id) with how to move the home on purpose.
+ */
 async function transactionKey(home: string, keyFile: string | undefined): Promise<{ key: string; source: string }> {
-  const given = process.env[KEY_ENV]?.trim();
-  if (given) return { key: given, source: `$${KEY_ENV}` };
-  const file = keyFile ?? process.env[KEY_FILE_ENV];
-  if (file) {
-    const key = (await readFile(file, "utf8").catch((e: Error) => {
+  const homeKey = join(home, HOME_KEY_FILE);
+  const recordedPath = join(home, HOME_KEY_FINGERPRINT);
+  const given = await givenKey(keyFile);
+  let recorded = (await readFile(recordedPath, "utf8").catch(() => "")).trim() || undefined;
+  // A home made before the fingerprint was kept: its own key file says which key it has.
+  const own = (await readFile(homeKey, "utf8").catch(() => "")).trim() || undefined;
+  recorded ??= own ? keyFingerprint(own) : undefined;
+
+  const chosen = given ?? (own ? { key: own, source: homeKey } : undefined);
+  if (!chosen && recorded) {
+    throw new Error(
+      `${home} was keyed with a key given by ${KEY_ENV} or a key file (fingerprint ${recorded}), and none is given now: ` +
+        `set ${KEY_ENV} or pass --key-file FILE with that key (a new key here would give every sale a second id)`,
+    );
+  }
+  const result = chosen ?? { key: randomBytes(32).toString("hex"), source: homeKey };
+  const weak = keyWeakness(result.key);
+  if (weak) throw new Error(`${result.source}: ${weak}`);
+  const fingerprint = keyFingerprint(result.key);
+  if (recorded && recorded !== fingerprint) {
+    throw new Error(
+      `${result.source} holds another key (fingerprint ${fingerprint}) than the one ${home} was keyed with (fingerprint ${recorded}). ` +
+        `Give the home's key; or, to move this home to the new key on purpose, delete ${recordedPath}` +
+        (own ? ` and ${homeKey}` : "") +
+        ` and run again (its files are transformed again with the new key; a warehouse keyed with the old one refuses them)`,
+    );
+  }
+  if (!chosen) await writePrivate(homeKey, result.key + "\n", "wx");
+  if (!recorded) await writePrivate(recordedPath, fingerprint + "\n");
+  return result;
+}
+
+/** The key from $COFFEETL_TRANSACTION_KEY, else from the key file (option or $COFFEETL_KEY_FILE). */
+async function givenKey(keyFile: string | undefined): Promise<{ key: string; source: string } | undefined> {
+  const variable = process.env[KEY_ENV];
+  // Set but blank is a mistake (an unset variable in a script), never "make a key".
+  if (variable !== undefined && variable !== "") return { key: variable.trim(), source: `$${KEY_ENV}` };
+  const file = keyFile ?? (process.env[KEY_FILE_ENV] || undefined);
+  if (!file) return undefined;
+  const key = (
+    await readFile(file, "utf8").catch((e: Error) => {
       throw new Error(`key file ${file}: ${e.message}`);
-    })).trim();
-    if (key.length < 16) throw new Error(`key file ${file}: holds ${key.length} characters; a transaction-id key needs at least 16`);
-    return { key, source: `key file ${file}` };
+    })
+  ).trim();
+  return { key, source: `key file ${file}` };
+}
+
+/** Outcomes the warehouse could not take (its server gone), kept to be recorded by the next run. */
+const OUTCOME_JOURNAL = "unrecorded-outcomes.jsonl";
+
+/**
+ * The warehouse with one change: a `file_outcomes` row it cannot write (the server went away) is
+ * appended to the home's journal instead of lost, and the next run records it (replayOutcomes).
+ */
+function withOutcomeJournal(warehouse: Warehouse, journal: string, log: Log): Warehouse {
+  return {
+    ensureSchema: () => warehouse.ensureSchema(),
+    loadBatch: (requests) => warehouse.loadBatch(requests),
+    load: (request) => warehouse.load(request),
+    findLoad: (loadId) => warehouse.findLoad(loadId),
+    query: (sql) => warehouse.query(sql),
+    close: () => warehouse.close(),
+    async recordOutcome(outcome) {
+      const stamped = { ...outcome, recordedAt: outcome.recordedAt ?? new Date().toISOString() };
+      try {
+        await warehouse.recordOutcome(stamped);
+      } catch (error) {
+        log.warn("outcome kept for the next run", { key: outcome.sourceKey, error: (error as Error).message });
+        await appendFile(journal, JSON.stringify(stamped) + "\n", { mode: 0o600 });
+      }
+    },
+  };
+}
+
+/** Records the outcomes an earlier run could not (a line that fails is logged and dropped), then drops the journal. */
+async function replayOutcomes(warehouse: Warehouse, journal: string, log: Log): Promise<void> {
+  const text = await readFile(journal, "utf8").catch(() => "");
+  if (!text) return;
+  for (const entry of text.split("\n").filter(Boolean)) {
+    try {
+      await warehouse.recordOutcome(JSON.parse(entry) as FileOutcome);
+    } catch (error) {
+      log.warn("could not replay a kept outcome", { error: (error as Error).message });
+    }
   }
-  const path = join(home, HOME_KEY_FILE);
-  try {
-    return { key: (await readFile(path, "utf8")).trim(), source: path };
-  } catch {
-    const secret = randomBytes(32).toString("hex");
-    await writeFile(path, secret + "\n", { mode: 0o600, flag: "wx" }).catch(() => {});
-    return { key: (await readFile(path, "utf8")).trim(), source: path };
-  }
+  await rm(journal, { force: true });
 }
 
 const LOCK_STALE_MS = 5 * 60_000;
@@ -192,7 +298,7 @@ const BATCH_SALES = 200_000;
 
 export async function openLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
   const home = resolve(options.home);
-  await mkdir(home, { recursive: true });
+  await makeHome(home);
   const onWait = options.onWait ?? ((message: string) => process.stderr.write(`coffeetl: ${message}\n`));
   const release = await lockHome(home, options.waitMs ?? 60 * 60_000, onWait);
   try {
@@ -207,17 +313,23 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
   const log = options.log ?? silentLog;
   const raw = new FolderStorage(join(home, "raw"));
   const transformed = new FolderStorage(join(home, "transformed"));
-  const { key: secret, source: keySource } = await transactionKey(home, options.keyFile);
-  const fingerprint = keyFingerprint(secret);
-  const warehouse = await PostgresWarehouse.open(
+  await markHome(home);
+  // Reading commands (status, sql, dashboards) need no key: a home keyed by a variable opens without it.
+  const keyed = options.readOnly ? undefined : await transactionKey(home, options.keyFile);
+  const secret = keyed?.key ?? "";
+  const keySource = keyed?.source ?? "";
+  const fingerprint = keyed ? keyFingerprint(secret) : "";
+  const opened = await PostgresWarehouse.open(
     options.databaseUrl ? { databaseUrl: options.databaseUrl } : { dataDir: join(home, "warehouse") },
   );
   try {
-    await warehouse.ensureSchema();
+    await opened.ensureSchema();
   } catch (error) {
-    await warehouse.close().catch(() => undefined);
+    await opened.close().catch(() => undefined);
     throw error;
   }
+  const warehouse = withOutcomeJournal(opened, join(home, OUTCOME_JOURNAL), log);
+  await replayOutcomes(opened, join(home, OUTCOME_JOURNAL), log);
   const keyHint =
     `This machine's key (fingerprint ${fingerprint}) is from ${keySource}. Give it the warehouse's key: ` +
     `set ${KEY_ENV} to the key, or pass --key-file FILE (or set ${KEY_FILE_ENV}); without either, the key made once in ${join(home, HOME_KEY_FILE)} is used`;
@@ -238,7 +350,7 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
     const report: FileReport = { path, key, ok: false, rowsRead: 0, salesNew: 0, duplicates: 0, rejected: 0, warnings: 0, durationMs: 0 };
     try {
       if (!key.toLowerCase().endsWith(".csv")) throw new Error("not a .csv file");
-      const { size } = await stat(path);
+      const { size, mtimeMs } = await stat(path);
       hooks.onFileStart?.(path, size);
       // The upload: the raw bucket keeps the file as given, never changed afterwards (a file taken
       // from the raw folder itself, by reprocess, is not copied onto itself).
@@ -246,6 +358,8 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
       const outcome = await transformObject(
         { raw, transformed, secret, log, workers: options.threads, onProgress: hooks.onProgress && ((read, total) => hooks.onProgress!(path, read, total)) },
         key,
+        // The file's own modification time orders its versions (an older copy ingested later loses).
+        { modifiedMs: mtimeMs },
       );
       Object.assign(report, {
         prefix: outcome.prefix,
@@ -287,7 +401,9 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
         duplicates: r.transactionsDuplicate,
         rejected: r.rowsRejected,
         warnings: r.warnings,
+        outcome: r.outcome,
         ...(r.supersededLoadId ? { supersededLoadId: r.supersededLoadId } : {}),
+        ...(r.newerLoadId ? { newerLoadId: r.newerLoadId } : {}),
       });
       // The batch's load time, shared out by sales.
       report.durationMs = Math.round((sales / totalSales) * loadMs);
@@ -306,6 +422,7 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
     warehouse,
     keyFingerprint: fingerprint,
     async ingest(paths, hooks = {}) {
+      if (!keyed) throw new Error("this home was opened to read only: it cannot ingest");
       const reports: FileReport[] = [];
       let pending: Pending[] = [];
       let sales = 0;
@@ -332,6 +449,12 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
       }
       if (pending.length) await flush(pending, hooks);
       return reports;
+    },
+    async withdraw(keys) {
+      if (!keyed) throw new Error("this home was opened to read only: it cannot withdraw files");
+      const manifests = [];
+      for (const key of keys) manifests.push(await writeWithdrawal({ transformed, secret, log }, key));
+      return loadManifests({ transformed, warehouse, log, keyHint }, manifests, { maxBatch });
     },
     async close() {
       if (closed) return;

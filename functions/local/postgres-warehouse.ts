@@ -129,19 +129,31 @@ async function openServer(url: string): Promise<Connection> {
         oid === TIMESTAMP_OID ? keepText : oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
   });
+  // A server that goes away (restart, network) makes the client emit 'error', which unhandled would
+  // crash the process mid-run: keep it, and fail every later call with one clear message instead.
+  let lost: Error | undefined;
+  client.on("error", (error: Error) => {
+    lost ??= new Error(`lost the connection to the PostgreSQL server (${error.message})`);
+  });
+  const alive = () => {
+    if (lost) throw lost;
+  };
   await client.connect();
   const session: Session = {
     async query<T>(sql: string) {
+      alive();
       // One statement per query, as in PGlite (extended protocol): `coffeetl sql`'s READ ONLY transaction can't be left.
       return (await client.query({ text: sql, queryMode: "extended" } as pg.QueryConfig)).rows as T[];
     },
     async copyCsv(table, columns, body) {
+      alive();
       await pipeline(body, client.query(copyFrom(`COPY ${table} (${columns.join(", ")}) FROM STDIN WITH (FORMAT csv, HEADER false)`)));
     },
   };
   return {
     session,
     async transaction(work) {
+      alive();
       await client.query("BEGIN");
       try {
         const result = await work(session);
@@ -152,7 +164,7 @@ async function openServer(url: string): Promise<Connection> {
         throw error;
       }
     },
-    close: () => client.end(),
+    close: () => (lost ? Promise.resolve() : client.end()),
     embedded: false,
   };
 }

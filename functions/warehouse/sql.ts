@@ -8,6 +8,8 @@
 // parameters, so values are inlined: hex ids, ISO timestamps and integers are checked here, strings
 // go through the dialect's literal function.
 import type { FileOutcome, LoadRequest, LoadResult } from "../app/ports.js";
+import { visibleKey } from "../core/errors.js";
+import { ORDER_PATTERN } from "../core/version-order.js";
 import { COLUMNS, FILE_OUTCOMES_COLUMNS, KEYS, LOAD_LOCK_TABLE, LOADS_COLUMNS, TABLES, type TableName } from "../core/schema.js";
 
 export { CREATE_TABLES } from "../core/schema.js";
@@ -113,12 +115,16 @@ export function loadStatements(dialect: Dialect, requests: LoadRequest[], loaded
   // Outcomes keep milliseconds, so one file's successive outcomes sort in the order they happened.
   const recorded = timestamp(loadedAt, true);
   const str = (what: string) => (v: string) => dialect.string(v, what);
+  const order = (v: string) => {
+    if (!ORDER_PATTERN.test(v)) throw new Error(`source order malformed: ${JSON.stringify(v)}`);
+    return `'${v}'`;
+  };
 
   const files = requests.map((r, fileNo) => {
     const m = r.manifest;
     const valid = m.rowsRead - m.rejected;
     count(valid, `valid rows of ${r.loadId}`);
-    return `(${fileNo}, ${hex(r.loadId, "loadId")}, ${dialect.string(m.source.key, "source key")}, ${optional(r.sourceVersion, str("source version"), "VARCHAR(1024)")}, ${hex(m.source.sha256, "source sha256")}, ${count(m.rowsRead, "rowsRead")}, ${count(m.rejected, "rejected")}, ${count(m.warnings, "warnings")}, 'loaded', 0)`;
+    return `(${fileNo}, ${hex(r.loadId, "loadId")}, ${dialect.string(m.source.key, "source key")}, ${optional(r.sourceVersion, str("source version"), "VARCHAR(1024)")}, ${optional(r.sourceOrder, order, "VARCHAR(64)")}, ${hex(m.source.sha256, "source sha256")}, ${count(m.rowsRead, "rowsRead")}, ${count(m.rejected, "rejected")}, ${count(m.warnings, "warnings")}, 'loaded', 0)`;
   });
 
   const prepare = [
@@ -126,10 +132,10 @@ export function loadStatements(dialect: Dialect, requests: LoadRequest[], loaded
     ...TABLES.map((t) => `CREATE TEMP TABLE ${stagingTable(t)} (LIKE ${t})`),
     `CREATE TEMP TABLE stage_files (
   file_no INTEGER NOT NULL, load_id VARCHAR(64) NOT NULL, source_key VARCHAR(1024) NOT NULL, source_version VARCHAR(1024),
-  source_sha256 VARCHAR(64) NOT NULL, rows_read INTEGER NOT NULL, rows_rejected INTEGER NOT NULL, warnings INTEGER NOT NULL,
-  outcome VARCHAR(16), superseded_load_id VARCHAR(64), transactions_new INTEGER)`,
+  source_order VARCHAR(64), source_sha256 VARCHAR(64) NOT NULL, rows_read INTEGER NOT NULL, rows_rejected INTEGER NOT NULL, warnings INTEGER NOT NULL,
+  outcome VARCHAR(16), superseded_load_id VARCHAR(64), newer_load_id VARCHAR(64), transactions_new INTEGER)`,
     `CREATE TEMP TABLE key_check (${KEY_CHECK_COLUMN} INTEGER NOT NULL)`,
-    `INSERT INTO stage_files (file_no, load_id, source_key, source_version, source_sha256, rows_read, rows_rejected, warnings, outcome, transactions_new) VALUES\n${files.join(",\n")}`,
+    `INSERT INTO stage_files (file_no, load_id, source_key, source_version, source_order, source_sha256, rows_read, rows_rejected, warnings, outcome, transactions_new) VALUES\n${files.join(",\n")}`,
   ];
 
   /** Several files: a sale two of them bring needs a pass of its own (a large file loads alone). */
@@ -142,9 +148,15 @@ export function loadStatements(dialect: Dialect, requests: LoadRequest[], loaded
     `INSERT INTO key_check SELECT CAST(NULL AS INTEGER) FROM warehouse_identity WHERE key_fingerprint <> ${fp}`,
     `INSERT INTO warehouse_identity (key_fingerprint, created_at)
 SELECT ${fp}, ${at} FROM (SELECT COUNT(*) AS n FROM warehouse_identity) c WHERE c.n = 0`,
-    // A manifest whose load is its key's current version was loaded before: nothing changes.
-    `UPDATE stage_files SET outcome = 'already_loaded' FROM loads l
-WHERE l.load_id = stage_files.load_id AND l.superseded_by IS NULL`,
+    // Against its key's current load: the same load was loaded before, or this is an older version
+    // than the current one arriving late (a redelivered or redriven message, a slower loader), which
+    // is superseded on arrival. Either way nothing of it is written. (One statement for both: a
+    // several-file batch must stay within the Data API's 40.)
+    `UPDATE stage_files SET outcome = CASE WHEN l.load_id = stage_files.load_id THEN 'already_loaded' ELSE 'superseded' END,
+  newer_load_id = CASE WHEN l.load_id = stage_files.load_id THEN CAST(NULL AS VARCHAR(64)) ELSE l.load_id END
+FROM loads l
+WHERE l.source_key = stage_files.source_key AND l.superseded_by IS NULL
+  AND (l.load_id = stage_files.load_id OR stage_files.source_order < l.source_order)`,
     // The current version of each loaded file's raw key, which this load supersedes.
     `UPDATE stage_files SET superseded_load_id = l.load_id FROM loads l
 WHERE l.source_key = stage_files.source_key AND l.superseded_by IS NULL AND l.load_id <> stage_files.load_id AND stage_files.outcome = 'loaded'`,
@@ -165,6 +177,7 @@ SELECT h.transaction_id, MIN(h.source_key) AS source_key FROM (
   SELECT o.transaction_id, l.source_key FROM stage_orphans o JOIN load_sales m ON m.transaction_id = o.transaction_id JOIN loads l ON l.load_id = m.load_id
   UNION ALL
   SELECT o.transaction_id, s.source_key FROM stage_orphans o JOIN ${ST} s ON s.transaction_id = o.transaction_id
+  JOIN stage_files sf ON sf.source_key = ${SOURCE("s")} WHERE sf.outcome = 'loaded'
 ) h GROUP BY h.transaction_id`,
     // (The new bringer's own listing may stay: a listing of a sale's own source_key changes nothing.)
     `UPDATE transactions SET source_key = r.source_key FROM stage_rehomed r WHERE transactions.transaction_id = r.transaction_id`,
@@ -189,7 +202,7 @@ WHERE t.transaction_time >= (SELECT MIN(transaction_time) FROM ${ST})
       ? [
           `CREATE TEMP TABLE stage_shared AS
 SELECT s.transaction_id, MIN(f.file_no) AS file_no FROM ${ST} s JOIN stage_files f ON f.source_key = ${SOURCE("s")}
-WHERE s.transaction_id NOT IN (SELECT transaction_id FROM stage_held)
+WHERE s.transaction_id NOT IN (SELECT transaction_id FROM stage_held) AND f.outcome = 'loaded'
 GROUP BY s.transaction_id HAVING MIN(f.file_no) < MAX(f.file_no)`,
         ]
       : []),
@@ -204,7 +217,7 @@ SELECT DISTINCT x.transaction_id, x.load_id FROM (
   UNION ALL
   SELECT d.transaction_id, f.load_id FROM stage_shared d JOIN ${ST} s ON s.transaction_id = d.transaction_id
   JOIN stage_files f ON f.source_key = ${SOURCE("s")}
-  WHERE f.file_no > d.file_no`
+  WHERE f.file_no > d.file_no AND f.outcome = 'loaded'`
       : ""
   }
 ) x
@@ -225,20 +238,26 @@ FROM (SELECT source_key, COUNT(*) AS n FROM (SELECT transaction_id, source_key F
 WHERE c.source_key = stage_files.source_key AND stage_files.outcome = 'loaded'`,
     `INSERT INTO loads (${LOADS_COLUMNS.join(", ")})
 SELECT load_id, source_key, source_sha256, ${at}, rows_read, transactions_new, rows_read - rows_rejected - transactions_new, rows_rejected, warnings,
-  source_version, CAST(NULL AS VARCHAR(64))
+  source_version, CAST(NULL AS VARCHAR(64)), source_order
 FROM stage_files WHERE outcome = 'loaded'`,
     insertNew("branches"),
     insertNew("products"),
     // Rows go in in key order: PostgreSQL's primary-key B-trees then fill page after page instead
     // of at random. DISTINCT: identical copies of a sale (and of its items) within the batch.
+    // Only loaded files' sales: a version superseded on arrival is staged but never written.
     `INSERT INTO transactions (${COLUMNS.transactions.join(", ")})
-SELECT DISTINCT ${cols("transactions", "s")} FROM ${ST} s
+SELECT DISTINCT ${cols("transactions", "s")} FROM ${ST} s JOIN stage_files f ON f.source_key = ${SOURCE("s")} WHERE f.outcome = 'loaded'
 ORDER BY 1`,
     `INSERT INTO transaction_items (${COLUMNS.transaction_items.join(", ")})
 SELECT DISTINCT ${cols("transaction_items", "s")} FROM ${SI} s
+WHERE s.transaction_id IN (SELECT x.transaction_id FROM ${ST} x JOIN stage_files f ON f.source_key = ${SOURCE("x")} WHERE f.outcome = 'loaded')
 ORDER BY 1, 2, 3`,
     `INSERT INTO file_outcomes (${FILE_OUTCOMES_COLUMNS.join(", ")})
-SELECT f.source_key, f.source_version, f.source_sha256, f.load_id, 'load', f.outcome, CAST(NULL AS VARCHAR(1024)),
+SELECT f.source_key, f.source_version, f.source_sha256, f.load_id, 'load',
+  CASE WHEN f.outcome = 'loaded' AND f.rows_read = 0 THEN 'withdrawn' ELSE f.outcome END,
+  CASE WHEN f.outcome = 'superseded' THEN 'superseded on arrival: an older version than the current load ' || f.newer_load_id || ', which stays'
+    WHEN f.outcome = 'loaded' AND f.rows_read = 0 THEN 'withdrawn: this version has no rows, so the file holds no sales'
+    ELSE CAST(NULL AS VARCHAR(1024)) END,
   f.rows_read, f.transactions_new, f.rows_read - f.rows_rejected - f.transactions_new, f.rows_rejected, f.warnings, ${recorded}
 FROM stage_files f
 UNION ALL
@@ -246,7 +265,7 @@ SELECT l.source_key, l.source_version, l.source_sha256, l.load_id, 'load', 'supe
   l.rows_read, l.transactions_new, l.transactions_duplicate, l.rows_rejected, l.warnings, ${recorded}
 FROM loads l JOIN stage_files f ON l.load_id = f.superseded_load_id`,
   ];
-  const result = `SELECT file_no, load_id, outcome, superseded_load_id, rows_read, transactions_new, rows_rejected, warnings FROM stage_files ORDER BY file_no`;
+  const result = `SELECT file_no, load_id, outcome, superseded_load_id, newer_load_id, rows_read, transactions_new, rows_rejected, warnings FROM stage_files ORDER BY file_no`;
   const temporary = ["stage_files", "key_check", "stage_orphans", "stage_rehomed", "stage_held", ...(several ? ["stage_shared"] : [])];
   const cleanup = [...TABLES.map(stagingTable), ...temporary].map((t) => `DROP TABLE ${t}`);
   return { prepare, merge, result, cleanup };
@@ -270,11 +289,14 @@ export function resultsFromRows(requests: LoadRequest[], rows: Record<string, un
     const loaded = row.outcome === "loaded";
     const valid = n(row.rows_read) - n(row.rows_rejected);
     const superseded = row.superseded_load_id ? { supersededLoadId: String(row.superseded_load_id) } : {};
+    const newer = row.newer_load_id ? { newerLoadId: String(row.newer_load_id) } : {};
+    const outcome = loaded ? (n(row.rows_read) === 0 ? "withdrawn" : "loaded") : row.outcome === "superseded" ? "superseded" : "already_loaded";
     return {
       loadId: request.loadId,
       loaded,
-      outcome: loaded ? "loaded" : "already_loaded",
+      outcome,
       ...superseded,
+      ...newer,
       rowsRead: n(row.rows_read),
       transactionsNew: n(row.transactions_new),
       transactionsDuplicate: valid - n(row.transactions_new),
@@ -290,7 +312,9 @@ export function recordOutcomeStatement(dialect: Dialect, o: FileOutcome): string
   const str = (v: string | undefined, what: string, bytes: number) =>
     v === undefined ? "CAST(NULL AS VARCHAR(1024))" : dialect.string(clip(v.replace(/[\u0000-\u001f\u007f]+/g, " "), bytes), what);
   const values = [
-    dialect.string(o.sourceKey, "source key"),
+    // A key that cannot be stored as it is (a control character in a file name, over 1,024 bytes)
+    // is recorded shown, so its failure still reaches status.
+    dialect.string(clip(visibleKey(o.sourceKey), 1024), "source key"),
     str(o.sourceVersion, "source version", 1024),
     o.sourceSha256 ? hex(o.sourceSha256, "source sha256") : "CAST(NULL AS VARCHAR(64))",
     o.loadId ? hex(o.loadId, "load id") : "CAST(NULL AS VARCHAR(64))",
