@@ -148,9 +148,21 @@ export interface PreviewServer {
  * One request at a time (the embedded warehouse has one connection).
  */
 export async function startPreviewServer(args: Omit<DashboardsArgs, "out"> & { db?: QueryRunner }): Promise<PreviewServer> {
-  const opened = args.db ? undefined : await openWarehouse(connectionOf(args));
-  const db: QueryRunner = args.db ?? opened!.warehouse;
-  const source = opened ? sourceOf(args) : "the given warehouse";
+  // A server warehouse keeps one connection. A home is opened per request and closed after it, so the
+  // preview never holds the home's lock while it waits for the browser: ingest, status and sql run
+  // between two page loads.
+  const opened = args.db || !args.databaseUrl ? undefined : await openWarehouse(connectionOf(args));
+  const withDb = async <T>(work: (db: QueryRunner) => Promise<T>): Promise<T> => {
+    if (args.db) return work(args.db);
+    if (opened) return work(opened.warehouse);
+    const perRequest = await openWarehouse(connectionOf(args));
+    try {
+      return await work(perRequest.warehouse);
+    } finally {
+      await perRequest.close();
+    }
+  };
+  const source = args.db ? "the given warehouse" : sourceOf(args);
   let queue: Promise<unknown> = Promise.resolve();
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
@@ -166,10 +178,12 @@ export async function startPreviewServer(args: Omit<DashboardsArgs, "out"> & { d
     };
     const job = queue.then(async () => {
       try {
-        const { html } = await renderDashboardsPage(db, { ...(args.dashboardsDir ? { dashboardsDir: args.dashboardsDir } : {}), source, run: runOptions(asked), live: true });
+        const { html } = await withDb((db) =>
+          renderDashboardsPage(db, { ...(args.dashboardsDir ? { dashboardsDir: args.dashboardsDir } : {}), source, run: runOptions(asked), live: true }),
+        );
         res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" }).end(html);
       } catch (error) {
-        res.writeHead(400, { "content-type": "text/plain; charset=utf-8" }).end(`${(error as Error).message}\n`);
+        res.writeHead(error instanceof UsageError ? 400 : 500, { "content-type": "text/plain; charset=utf-8" }).end(`${(error as Error).message}\n`);
       }
     });
     queue = job;
