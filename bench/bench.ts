@@ -33,7 +33,7 @@ const buildPhases = (root: string, outdir: string) => build({
   bundle: true,
   platform: "node",
   format: "esm",
-  target: "node20",
+  target: "node22",
   // PGlite finds its WebAssembly files next to its own module: leave it (and pg) in node_modules.
   external: ["@electric-sql/pglite", "pg", "pg-copy-streams"],
   banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },

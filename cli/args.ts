@@ -38,7 +38,7 @@ export function parseCommandLine(argv: string[]): { spec?: CommandSpec; ctx?: Co
   if (!name || name === "help") {
     if (name === "help" && rest[0]) {
       const spec = commandNamed(rest[0]);
-      if (!spec) throw new UsageError(`unknown command ${JSON.stringify(rest[0])}`);
+      if (!spec) throw new UsageError(`unknown command ${JSON.stringify(rest[0])}${didYouMean(rest[0])}`);
       return { print: commandHelp(spec) };
     }
     if (loose.values.version) {
@@ -49,18 +49,27 @@ export function parseCommandLine(argv: string[]): { spec?: CommandSpec; ctx?: Co
     throw new UsageError("no command given");
   }
   const spec = commandNamed(name);
-  if (!spec) throw new UsageError(`unknown command ${JSON.stringify(name)}`);
+  if (!spec) throw new UsageError(`unknown command ${JSON.stringify(name)}${didYouMean(name)}`);
   if (loose.values.help) return { spec, print: commandHelp(spec) };
 
   // --home is taken (and ignored) by every command, so a shell alias with --home works with all of them.
   const globals = Object.fromEntries(Object.entries(GLOBAL_OPTIONS).filter(([n]) => !(n === "database-url" || n === "key-file") || spec.warehouse));
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: toParseArgs({ ...spec.options, ...globals }) });
-  } catch (error) {
-    // node:util's messages name the option; drop its advice about `--` and keep ours.
-    const message = (error as Error).message.split(/\. To specify a positional|; To specify a positional/)[0]!;
-    throw new UsageError(`${spec.name}: ${message.replace(/^Unknown option/, "unknown option")}`, spec.name);
+  const known: Record<string, OptionSpec> = { ...spec.options, ...globals };
+  // Parsed loosely and checked here, so every mistake is worded by us (parseArgs' strict messages talk
+  // about "ambiguous" arguments and '--threads=-XYZ'), and `--threads -1` reaches the value check.
+  const parsed = parseArgs({ args: argv, allowPositionals: true, strict: false, tokens: true, options: toParseArgs(known) });
+  for (const token of parsed.tokens ?? []) {
+    if (token.kind !== "option") continue;
+    const option = known[token.name] ?? Object.entries(known).find(([, o]) => o.short === token.name)?.[1];
+    if (!option) {
+      const guess = closest(token.name, Object.keys(known));
+      throw new UsageError(`${spec.name}: unknown option ${token.rawName}${guess ? ` (did you mean --${guess}?)` : ""}`, spec.name);
+    }
+    const name = token.rawName;
+    if (option.type === "boolean" && token.value !== undefined) throw new UsageError(`${spec.name}: ${name} takes no value, got ${JSON.stringify(token.value)}`, spec.name);
+    if (option.type === "string" && (token.value === undefined || (!token.inlineValue && /^--?[a-z]/i.test(token.value) && !/^-\d/.test(token.value)))) {
+      throw new UsageError(`${spec.name}: ${name} needs a value${option.value ? ` (${name} ${option.value})` : ""}`, spec.name);
+    }
   }
   const args = parsed.positionals.slice(1);
   if (args.length < spec.minArgs) throw new UsageError(`${spec.name} needs ${spec.args}`, spec.name);
@@ -95,3 +104,27 @@ export function dateOption(ctx: CommandContext, name: string): Date | undefined 
   return date;
 }
 
+
+/** Edit distance (insertions, deletions, substitutions, adjacent swaps), for "did you mean". */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The candidate nearest to a misspelt word, when one is near enough to be meant. */
+export function closest(word: string, candidates: string[]): string | undefined {
+  const scored = candidates.map((c) => ({ c, d: c.startsWith(word) && word.length >= 3 ? 0 : distance(word.toLowerCase(), c) })).sort((x, y) => x.d - y.d);
+  const best = scored[0];
+  return best && best.d <= Math.max(1, Math.min(2, Math.floor(word.length / 3))) ? best.c : undefined;
+}
+
+const didYouMean = (name: string): string => {
+  const guess = closest(name, COMMANDS.map((c) => c.name));
+  return guess ? ` (did you mean \`coffeetl ${guess}\`?)` : "";
+};

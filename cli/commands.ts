@@ -63,12 +63,21 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: "sql",
-    args: '"QUERY"',
-    minArgs: 1,
+    args: '["QUERY" | -]',
+    minArgs: 0,
     maxArgs: 1,
     summary: "run one SQL statement on the warehouse (read-only unless --write)",
-    details: "The statement runs in a READ ONLY transaction, so it cannot change the warehouse, unless --write is given.",
-    options: { json, write: { type: "boolean", help: "allow the statement to change the warehouse" } },
+    details:
+      "The query is the argument, the text of --file FILE, or standard input for - (also --file -).\n" +
+      "Without --write only one SELECT (or WITH ... SELECT) runs, in a READ ONLY transaction as the warehouse's\n" +
+      "read-only role; COPY, functions that touch the database machine's files or programs, and several\n" +
+      "statements are refused. Columns sharing a name are all shown (in --json as name, name_2, ...).",
+    options: {
+      file: { type: "string", value: "FILE", help: "read the query from FILE (- for standard input)" },
+      json: { type: "boolean", help: "print a JSON array of row objects (a repeated column name gets _2, _3, ...)" },
+      csv: { type: "boolean", help: "print CSV with a header line" },
+      write: { type: "boolean", help: "allow the statement to change the warehouse" },
+    },
     home: "requires-local",
     warehouse: true,
   },
@@ -130,20 +139,22 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: "upload",
-    args: "FILE...",
+    args: "FILE|FOLDER...",
     minArgs: 1,
     maxArgs: Infinity,
     summary: "upload branch files to the stack's raw bucket with a branch's upload credentials",
     details:
       "With --credentials FILE (the upload profile JSON an operator hands to a branch manager: no AWS login, no\n" +
       "Pulumi), or --stack STACK --uploader NAME (an operator's AWS login reads /coffeetl/STACK/uploaders/NAME from\n" +
-      "SSM). Each file goes to <prefix><file name>; docs/uploads.md describes the credentials.",
+      "SSM). Each file goes to <prefix><file name>; a folder sends its .csv files. Each file is first run through\n" +
+      "the pipeline's own transform: a file it would fail whole is not sent. docs/uploads.md describes the credentials.",
     options: {
       credentials: { type: "string", value: "FILE", help: "upload profile JSON: {bucket, prefix, region, accessKeyId, secretAccessKey}" },
       stack: { type: "string", value: "STACK", help: "read the profile from SSM for this stack (with --uploader)" },
       uploader: { type: "string", value: "NAME", help: "the upload identity (branch) whose profile to read" },
       parameter: { type: "string", value: "NAME", help: "the SSM parameter holding the profile (default /coffeetl/STACK/uploaders/NAME)" },
       region: { type: "string", value: "REGION", help: "region of the SSM parameter (default: $AWS_REGION)" },
+      check: { type: "boolean", help: "run each file through the pipeline's transform and report; send nothing (no credentials needed)" },
     },
     home: "none",
     warehouse: false,

@@ -9,6 +9,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { basename, dirname, resolve } from "node:path";
+import { UsageError } from "./errors.js";
 import { openWarehouse } from "./home.js";
 import { formatWallClock } from "../grafana/lib/interpolate.js";
 import { DASHBOARDS_DIR, readDashboards } from "../grafana/lib/model.js";
@@ -69,8 +70,13 @@ export async function renderDashboardsPage(
   const unknown = Object.keys(options.run?.variables ?? {}).filter((n) => runs.every((r) => r.unknownVariables.includes(n)));
   if (unknown.length) {
     const known = [...new Set(runs.flatMap((r) => r.variables.map((v) => v.name)))];
-    throw new Error(`--var ${unknown.join(", ")}: no dashboard has such a variable (known: ${known.join(", ")})`);
+    throw new UsageError(`dashboards: --var ${unknown.join(", ")}: no dashboard has such a variable (known: ${known.join(", ")})`, "dashboards");
   }
+  // So is a value the variable does not have (`--var branch=York` where no branch is York): the page
+  // would be every panel's error, so nothing is written.
+  const given = Object.keys(options.run?.variables ?? {});
+  const refused = [...new Set(runs.flatMap((r) => r.errors.filter((e) => given.some((n) => e.startsWith(`variable $${n}:`)))))];
+  if (refused.length) throw new UsageError(`dashboards: ${refused.map((e) => e.replace(/^variable \$/, "--var ")).join("; ")}`, "dashboards");
   const asked = { ...(options.run?.from ? { from: options.run.from } : {}), ...(options.run?.to ? { to: options.run.to } : {}), variables: options.run?.variables ?? {} };
   return { html: renderPreview(runs, { source: options.source, generatedAt: new Date(), live: options.live ?? false, asked }), runs };
 }
@@ -142,9 +148,21 @@ export interface PreviewServer {
  * One request at a time (the embedded warehouse has one connection).
  */
 export async function startPreviewServer(args: Omit<DashboardsArgs, "out"> & { db?: QueryRunner }): Promise<PreviewServer> {
-  const opened = args.db ? undefined : await openWarehouse(connectionOf(args));
-  const db: QueryRunner = args.db ?? opened!.warehouse;
-  const source = opened ? sourceOf(args) : "the given warehouse";
+  // A server warehouse keeps one connection. A home is opened per request and closed after it, so the
+  // preview never holds the home's lock while it waits for the browser: ingest, status and sql run
+  // between two page loads.
+  const opened = args.db || !args.databaseUrl ? undefined : await openWarehouse(connectionOf(args));
+  const withDb = async <T>(work: (db: QueryRunner) => Promise<T>): Promise<T> => {
+    if (args.db) return work(args.db);
+    if (opened) return work(opened.warehouse);
+    const perRequest = await openWarehouse(connectionOf(args));
+    try {
+      return await work(perRequest.warehouse);
+    } finally {
+      await perRequest.close();
+    }
+  };
+  const source = args.db ? "the given warehouse" : sourceOf(args);
   let queue: Promise<unknown> = Promise.resolve();
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
@@ -160,15 +178,29 @@ export async function startPreviewServer(args: Omit<DashboardsArgs, "out"> & { d
     };
     const job = queue.then(async () => {
       try {
-        const { html } = await renderDashboardsPage(db, { ...(args.dashboardsDir ? { dashboardsDir: args.dashboardsDir } : {}), source, run: runOptions(asked), live: true });
+        const { html } = await withDb((db) =>
+          renderDashboardsPage(db, { ...(args.dashboardsDir ? { dashboardsDir: args.dashboardsDir } : {}), source, run: runOptions(asked), live: true }),
+        );
         res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" }).end(html);
       } catch (error) {
-        res.writeHead(400, { "content-type": "text/plain; charset=utf-8" }).end(`${(error as Error).message}\n`);
+        res.writeHead(error instanceof UsageError ? 400 : 500, { "content-type": "text/plain; charset=utf-8" }).end(`${(error as Error).message}\n`);
       }
     });
     queue = job;
   });
-  await new Promise<void>((r) => server.listen(args.port ?? 0, "127.0.0.1", r));
+  await new Promise<void>((listening, failed) => {
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      void opened?.close();
+      failed(
+        error.code === "EADDRINUSE"
+          ? new Error(`dashboards: port ${args.port} on 127.0.0.1 is taken by another program; choose another with --port N, or leave --port out for a free one`)
+          : error.code === "EACCES"
+            ? new Error(`dashboards: not allowed to listen on port ${args.port}; choose one above 1023 with --port N`)
+            : error,
+      );
+    });
+    server.listen(args.port ?? 0, "127.0.0.1", () => listening());
+  });
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/`,

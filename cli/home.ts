@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Warehouse } from "../functions/app/ports.js";
 import type { LocalPipeline, LocalPipelineOptions } from "../functions/local/pipeline.js";
+import type { PostgresWarehouse } from "../functions/local/postgres-warehouse.js";
 import { UsageError } from "./errors.js";
 
 export interface Connection {
@@ -42,7 +43,7 @@ export async function openHome(connection: Connection, options: Partial<LocalPip
  * The warehouse for a reading command: a server given by URL directly (it needs no home), else the
  * home's embedded warehouse through the local pipeline (which guards the home against a second process).
  */
-export async function openWarehouse(connection: Connection): Promise<{ warehouse: Warehouse; close(): Promise<void> }> {
+export async function openWarehouse(connection: Connection): Promise<{ warehouse: Warehouse & Pick<PostgresWarehouse, "queryColumns">; close(): Promise<void> }> {
   if (connection.databaseUrl) {
     const { PostgresWarehouse } = await import("../functions/local/postgres-warehouse.js");
     const warehouse = await PostgresWarehouse.open({ databaseUrl: connection.databaseUrl });

@@ -14,6 +14,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const spec = ctx!.spec;
+  // Named in the home's lock, so a command waiting for this one can say what holds the home.
+  process.title = `coffeetl ${spec.name}`;
   if (spec.home === "requires" || (spec.home === "requires-local" && !ctx!.connection.databaseUrl)) requireHome(ctx!.connection.home, spec.name);
 
   switch (spec.name) {

@@ -84,9 +84,11 @@ export async function statusCommand(ctx: CommandContext): Promise<number> {
   }
   const chosen = ctx.values.failed ? all.filter((r) => r.outcome === "failed") : all;
   const shown = limit > 0 ? chosen.slice(0, limit) : chosen;
+  // For scripts: `status --failed` exits 1 while any file's latest outcome is a failure.
+  const exitStatus = ctx.values.failed && chosen.length > 0 ? 1 : 0;
   if (ctx.values.json) {
     await write(JSON.stringify(shown.map(({ nth: _, ...r }: OutcomeRow & { nth?: unknown }) => r), null, 2) + "\n");
-    return 0;
+    return exitStatus;
   }
   const tally = new Map<string, number>();
   for (const r of all) tally.set(r.outcome, (tally.get(r.outcome) ?? 0) + 1);
@@ -114,7 +116,7 @@ export async function statusCommand(ctx: CommandContext): Promise<number> {
   await write(formatTable(table));
   if (chosen.length > shown.length) line(`(${chosen.length - shown.length} more; --limit 0 lists all)`);
   if (ctx.values.failed) line("After fixing the cause: `coffeetl reprocess PREFIX` runs them again; `coffeetl rejects FILE` shows a file's rejected lines.");
-  return 0;
+  return exitStatus;
 }
 
 /** Raw keys FILE may mean: the key itself, the key of the path it was ingested from, or a key's end. */

@@ -153,16 +153,41 @@ export async function uploadFiles(
 }
 
 export async function uploadCommand(ctx: CommandContext): Promise<number> {
+  // Each file is first run through the pipeline's own transform: --check stops there (no credentials
+  // needed); otherwise a file the pipeline would fail whole is not sent.
+  const { checkFile, expandUploadPaths, printCheck } = await import("./upload-check.js");
+  const paths = await expandUploadPaths(ctx.args);
+  if (ctx.values.check) {
+    let failed = 0;
+    for (const path of paths) {
+      const report = await checkFile(path);
+      printCheck(report);
+      if (!report.ok) failed++;
+    }
+    line(`${paths.length} file${paths.length === 1 ? "" : "s"} checked: ${paths.length - failed} would load, ${failed} would fail. Nothing was sent.`);
+    return failed ? 1 : 0;
+  }
   const { profile, source } = await readProfile(ctx);
-  line(`Uploading ${ctx.args.length} file${ctx.args.length === 1 ? "" : "s"} to s3://${profile.bucket}/${profile.prefix} (credentials: ${source})`);
-  const reports = await uploadFiles(profile, ctx.args, {
+  const refused: string[] = [];
+  const toSend: string[] = [];
+  for (const path of paths) {
+    const report = await checkFile(path);
+    // Missing and non-.csv files are left to the upload's own report.
+    if (!report.ok && report.summary === undefined && !/^(no such file|not a \.csv file|not a file)/.test(report.error ?? "")) {
+      line(`✘ ${path}: not sent: the pipeline would fail it: ${report.error}`);
+      refused.push(path);
+    } else toSend.push(path);
+  }
+  line(`Uploading ${toSend.length} file${toSend.length === 1 ? "" : "s"} to s3://${profile.bucket}/${profile.prefix} (credentials: ${source})`);
+  const reports = await uploadFiles(profile, toSend, {
     progress: process.stderr,
     onReport(r) {
       const time = `${(r.durationMs / 1000).toFixed(2)}s`;
       line(r.ok ? `✔ ${r.path} → s3://${profile.bucket}/${r.key} (${kb(r.bytes)}, ${time}${r.versionId ? `, version ${r.versionId}` : ""})` : `✘ ${r.path}: ${r.error}`);
     },
   });
-  const failed = reports.filter((r) => !r.ok).length;
-  line(`${reports.length} file${reports.length === 1 ? "" : "s"}: ${reports.length - failed} uploaded, ${failed} failed. Uploaded files are transformed and loaded within minutes.`);
+  const failed = reports.filter((r) => !r.ok).length + refused.length;
+  const total = reports.length + refused.length;
+  line(`${total} file${total === 1 ? "" : "s"}: ${total - failed} uploaded, ${failed} failed. Uploaded files are transformed and loaded within minutes.`);
   return failed ? 1 : 0;
 }

@@ -84,7 +84,11 @@ test("raw keys never collide: a/uploads/day.csv and b/uploads/day.csv are two fi
 test("sql is read-only unless --write: DROP TABLE fails and changes nothing, one statement only", () => {
   const drop = run(["sql", "DROP TABLE transactions", "--home", home]);
   assert.is(drop.code, 1);
-  assert.match(drop.stderr, /read-only transaction \(sql is read-only; add --write/);
+  assert.match(drop.stderr, /sql: refused without --write: a DROP statement/);
+  // A data-modifying WITH passes the statement check; the READ ONLY transaction still stops it.
+  const cte = run(["sql", "WITH d AS (DELETE FROM transactions RETURNING 1) SELECT COUNT(*) FROM d", "--home", home]);
+  assert.is(cte.code, 1);
+  assert.match(cte.stderr, /read-only transaction \(sql is read-only; add --write/);
   const escape = run(["sql", "SELECT 1; COMMIT; DROP TABLE transactions", "--home", home]);
   assert.is(escape.code, 1, "several statements cannot leave the read-only transaction");
   assert.equal(json(["sql", "SELECT COUNT(*) AS n FROM transactions", "--home", home]), [{ n: 84 }]);
@@ -112,6 +116,128 @@ test("sql on a PostgreSQL server: read-only too, one statement only, and no home
   assert.not.ok(existsSync(noHome), "a server needs no home");
 });
 
+test("sql keeps every column of a name (table, --json, --csv); the query from --file or standard input", () => {
+  const table = run(["sql", "SELECT COUNT(*), SUM(total_amount), COUNT(DISTINCT branch_id) FROM transactions", "--home", home]);
+  assert.is(table.code, 0, table.stderr);
+  assert.match(table.stdout, /^count \| sum +\| count\n/, "both count columns, as psql shows them");
+  const [, values] = /\n-[-+]+\n(.*)\n/.exec(table.stdout)!;
+  const [expected] = json<{ sum: string; n: number }[]>(["sql", "SELECT SUM(total_amount), COUNT(DISTINCT branch_id) AS n FROM transactions", "--home", home]);
+  assert.ok(expected!.n !== 84);
+  assert.equal(values!.split("|").map((v) => v.trim()), ["84", expected!.sum, String(expected!.n)], "the branch count under the second count, not in place of the first");
+  const two = run(["sql", "SELECT 1 AS a, 2 AS a", "--home", home]);
+  assert.match(two.stdout, /^a \| a\n--\+--\n1 \| 2\n\(1 row\)\n$/);
+  const asJson = run(["sql", "SELECT 1 AS a, 2 AS a, 3 AS a_2", "--json", "--home", home]);
+  assert.equal(JSON.parse(asJson.stdout), [{ a: 1, a_2: 2, a_2_2: 3 }], "renamed, never dropped");
+  assert.match(asJson.stderr, /columns sharing a name are a_2, a_2_2 in the JSON/);
+  const csv = run(["sql", "SELECT 1 AS a, 'x,\"y\"' AS a, NULL AS b", "--csv", "--home", home]);
+  assert.is(csv.stdout, 'a,a,b\r\n1,"x,""y""",\r\n');
+  const file = join(dir.path, "query.sql");
+  writeFileSync(file, "-- sales; one per line\nSELECT COUNT(*) AS n FROM transactions\n");
+  assert.equal(JSON.parse(run(["sql", "--file", file, "--json", "--home", home]).stdout), [{ n: 84 }]);
+  const stdin = spawnSync(process.execPath, [BIN, "sql", "-", "--json", "--home", home], { cwd: ROOT, encoding: "utf8", input: "SELECT COUNT(*) AS n FROM transactions" });
+  assert.equal(JSON.parse(stdin.stdout), [{ n: 84 }], stdin.stderr);
+});
+
+test("sql without --write refuses COPY ... TO, pg_read_file, COPY ... TO PROGRAM and two statements; the home opens after each", () => {
+  const target = join(dir.path, "copied.txt");
+  const marker = join(dir.path, "ran-a-program");
+  const refused: [string, RegExp][] = [
+    [`COPY (SELECT 'x') TO '${join(home, "warehouse", "PG_VERSION")}'`, /refused without --write: COPY reads and writes the database machine's files/],
+    [`COPY transactions TO '${target}'`, /refused without --write: COPY/],
+    ["SELECT pg_read_file('/etc/hostname')", /refused without --write: pg_read_file\(\) reads the database machine's files/],
+    ["select PG_CATALOG.pg_read_binary_file('/etc/passwd')", /pg_read_binary_file\(\)/],
+    [`COPY (SELECT 1) TO PROGRAM 'touch ${marker}'`, /refused without --write: COPY/],
+    ["SELECT 1; SELECT 2", /refused without --write: 2 statements \(separated by ";"\); sql runs one at a time/],
+    ["SELECT 1; COMMIT; DROP TABLE transactions", /3 statements/],
+    ["/* a comment; */ SELECT 'a;b' AS x; -- trailing ; in a comment", /^$/],
+  ];
+  for (const [query, message] of refused) {
+    const r = run(["sql", query, "--home", home]);
+    if (message.source === "^$") assert.is(r.code, 0, `${query}: ${r.stderr}`);
+    else {
+      assert.is(r.code, 1, `${query}: exit ${r.code}`);
+      assert.match(r.stderr, message);
+      assert.is(r.stderr.trim().split("\n").length, 1, "one clear line");
+    }
+    assert.equal(json(["sql", "SELECT COUNT(*) AS n FROM transactions", "--home", home]), [{ n: 84 }], `the home opens after ${query}`);
+  }
+  assert.not.ok(existsSync(target));
+  assert.not.ok(existsSync(marker));
+});
+
+test("the read-only run holds even with the statement check bypassed: the reader role cannot touch files or programs", async () => {
+  const { runReadOnly } = await import("../cli/sql.js");
+  const { openLocalPipeline } = await import("../functions/local/pipeline.js");
+  const { PostgresWarehouse } = await import("../functions/local/postgres-warehouse.js");
+  const marker = join(dir.path, "bypass-program");
+  const attacks = [
+    `COPY (SELECT 'x') TO '${join(dir.path, "bypass-file")}'`,
+    "SELECT pg_read_file('/etc/hostname')",
+    `COPY (SELECT 1) TO PROGRAM 'touch ${marker}'`,
+    "SELECT set_config('role', current_user, false), pg_read_file('/etc/hostname')",
+  ];
+  const check = async (db: Parameters<typeof runReadOnly>[0], where: string) => {
+    for (const attack of attacks) {
+      await runReadOnly(db, attack).then(
+        () => assert.unreachable(`${where}: ${attack} ran`),
+        (e: Error) => assert.match(e.message, /permission denied/, `${where}: ${attack}: ${e.message}`),
+      );
+    }
+    const read = await runReadOnly(db, "SELECT COUNT(*) AS n FROM transactions");
+    assert.equal(read.columns, ["n"]);
+    assert.ok(typeof read.rows[0]![0] === "number", `${where}: the CoffeETL tables stay readable`);
+  };
+  const local = await openLocalPipeline({ home });
+  try {
+    await check(local.warehouse, "PGlite");
+  } finally {
+    await local.close();
+  }
+  if (SERVER) {
+    const server = await PostgresWarehouse.open({ databaseUrl: SERVER });
+    try {
+      await server.ensureSchema();
+      await check(server, "server");
+    } finally {
+      await server.close();
+    }
+  } else console.log("  [skip] the reader role on a server: COFFEETL_TEST_DATABASE_URL is not set");
+  assert.not.ok(existsSync(marker), "no program ran");
+  assert.not.ok(existsSync(join(dir.path, "bypass-file")));
+});
+
+test("status --failed exits 1 while there are failures (0 without --failed)", () => {
+  const failed = run(["status", "--failed", "--home", home]);
+  assert.is(failed.code, 1, failed.stdout + failed.stderr);
+  assert.match(failed.stdout, /prose\.csv/);
+  assert.is(run(["status", "--failed", "--json", "--home", home]).code, 1);
+  assert.is(run(["status", "--home", home]).code, 0);
+  const clean = join(dir.path, "clean");
+  assert.is(run(["ingest", fixture("canonical.csv"), "--home", clean]).code, 0);
+  const none = run(["status", "--failed", "--home", clean]);
+  assert.is(none.code, 0);
+  assert.match(none.stdout, /No failed files/);
+});
+
+test("dashboards: a taken --port is one clear line", async () => {
+  const { createServer } = await import("node:net");
+  const taken = createServer();
+  await new Promise<void>((r) => taken.listen(0, "127.0.0.1", () => r()));
+  const port = (taken.address() as { port: number }).port;
+  try {
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [BIN, "dashboards", "--serve", "--port", String(port), "--home", home], { cwd: ROOT });
+      let stderr = "";
+      child.stderr.on("data", (d) => (stderr += d));
+      child.on("close", (code) => resolve({ code, stderr }));
+    });
+    assert.is(r.code, 1);
+    assert.is(r.stderr, `coffeetl: dashboards: port ${port} on 127.0.0.1 is taken by another program; choose another with --port N, or leave --port out for a free one\n`);
+  } finally {
+    taken.close();
+  }
+});
+
 test("a --home that does not exist is refused (exit 2, nothing created) unless the command creates one", () => {
   const typo = join(dir.path, "hoem");
   for (const args of [["sql", "SELECT 1"], ["status"], ["rejects", "x.csv"], ["reprocess"], ["dashboards"]]) {
@@ -133,10 +259,18 @@ test("usage errors exit 2 with a hint; per-command --help; --version", () => {
     [["frobnicate"], /unknown command "frobnicate"[\s\S]*Run `coffeetl --help`/],
     [[], /no command given/],
     [["ingest"], /ingest needs PATH\.\.\.[\s\S]*Run `coffeetl ingest --help`/],
-    [["ingest", "x.csv", "--json"], /ingest: unknown option '--json'/],
+    [["ingest", "x.csv", "--json"], /ingest: unknown option --json\n/],
+    [["ingest", "x.csv", "--thread", "2"], /ingest: unknown option --thread \(did you mean --threads\?\)/],
+    [["ingest", "x.csv", "--threads", "-1"], /^coffeetl: --threads takes a whole number from 0 to 16, got "-1"\n/],
+    [["ingest", "x.csv", "--threads"], /^coffeetl: ingest: --threads needs a value \(--threads N\)\n/],
+    [["status", "--failed=yes"], /status: --failed takes no value/],
+    [["ingset", "x.csv"], /unknown command "ingset" \(did you mean `coffeetl ingest`\?\)/],
+    [["dashboards", "--var", "colour=red"], /--var colour: no dashboard has such a variable/],
+    [["dashboards", "--var", "branch=Atlantis"], /--var branch: "Atlantis" is not one of its values/],
     [["ingest", "x.csv", "--threads", "many"], /--threads takes a whole number from 0 to 16/],
-    [["sql"], /sql needs "QUERY"/],
-    [["sql", "select 1", "select 2"], /sql takes "QUERY", got/],
+    [["sql"], /sql needs a query: "QUERY", --file FILE, or -/],
+    [["sql", "select 1", "select 2"], /sql takes \["QUERY" \| -\], got/],
+    [["sql", "select 1", "--json", "--csv"], /sql: choose --json or --csv/],
     [["status", "--limit=-1"], /--limit takes a whole number/],
     [["status", "--since", "yesterday"], /--since takes a date/],
     [["upload", "x.csv"], /upload needs --credentials FILE/],
@@ -146,6 +280,8 @@ test("usage errors exit 2 with a hint; per-command --help; --version", () => {
     const r = run([...args, "--home", home]);
     assert.is(r.code, 2, `${args.join(" ")}: exit ${r.code}: ${r.stderr}`);
     assert.match(r.stderr, message);
+    // Our own words only, never node:util's ("ambiguous", "To specify an option argument").
+    assert.not.match(r.stderr, /ambiguous|To specify|ERR_PARSE_ARGS/);
   }
   const general = run(["--help"]);
   assert.is(general.code, 0);
@@ -155,7 +291,7 @@ test("usage errors exit 2 with a hint; per-command --help; --version", () => {
   assert.match(ingest.stdout, /^Usage: coffeetl ingest PATH\.\.\. \[options\]/);
   assert.match(ingest.stdout, /--threads N/);
   assert.not.match(ingest.stdout, /--json/);
-  assert.match(run(["help", "sql"]).stdout, /^Usage: coffeetl sql "QUERY"[\s\S]*--write/);
+  assert.match(run(["help", "sql"]).stdout, /^Usage: coffeetl sql \["QUERY" \| -\][\s\S]*--write/);
   assert.match(run(["status", "-h"]).stdout, /--failed/);
   const version = run(["--version"]);
   assert.is(version.code, 0);

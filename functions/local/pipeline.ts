@@ -2,8 +2,9 @@
 // PGlite by default) for Redshift, and `ingest` for the S3 events. The services are the Lambdas'.
 // One process at a time per home (a lock file, proper-lockfile): PGlite must never be opened by two.
 import { randomBytes } from "node:crypto";
-import { appendFile, chmod, mkdir, readFile, readdir, realpath, rm, stat, writeFile } from "node:fs/promises";
-import { join, relative, resolve, sep } from "node:path";
+import { appendFile, chmod, mkdir, readFile, readdir, realpath, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { basename, join, relative, resolve, sep } from "node:path";
 import lockfile from "proper-lockfile";
 import { loadManifests, type ManifestOutcome } from "../app/load-manifests.js";
 import { writeWithdrawal } from "../app/withdraw.js";
@@ -81,7 +82,7 @@ export interface LocalPipeline {
   home: string;
   raw: FolderStorage;
   transformed: FolderStorage;
-  warehouse: Warehouse;
+  warehouse: PostgresWarehouse;
   /** Fingerprint of the transaction-id key in use. */
   keyFingerprint: string;
   ingest(paths: string[], hooks?: IngestHooks): Promise<FileReport[]>;
@@ -214,16 +215,96 @@ async function replayOutcomes(warehouse: Warehouse, journal: string, log: Log): 
 }
 
 const LOCK_STALE_MS = 5 * 60_000;
+/** Who holds a home: written into the lock folder as soon as it is taken. */
+const LOCK_OWNER_FILE = "owner.json";
+
+interface LockOwner {
+  pid: number;
+  host: string;
+  command: string;
+  since: string;
+}
+
+/** The process holding a lock, if it said (it writes this just after taking the lock). */
+async function lockOwner(lockDir: string): Promise<LockOwner | undefined> {
+  try {
+    const owner = JSON.parse(await readFile(join(lockDir, LOCK_OWNER_FILE), "utf8")) as LockOwner;
+    return Number.isInteger(owner.pid) ? owner : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const processAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+};
 
 /**
- * Takes the home's lock, waiting (and saying so once) while another process holds it. The lock's
- * mtime is refreshed every 10 s; one untouched for 5 minutes (a killed process) is taken over.
- * (PGlite may hold the event loop for a long statement, hence the long staleness.)
+ * Removes a lock whose holder is gone: a process of this machine that no longer exists (found at
+ * once), or a lock nobody has refreshed for LOCK_STALE_MS (another machine's, or a reused pid).
+ * Serialised by its own mkdir, so two waiters never both remove a lock (the second might remove the
+ * first's new one). Returns whether it removed one.
+ */
+async function removeDeadLock(lockDir: string): Promise<boolean> {
+  const guard = `${lockDir}.takeover`;
+  try {
+    await mkdir(guard);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    // A waiter killed mid-takeover leaves its guard: it is old after a few seconds.
+    const age = Date.now() - (await stat(guard).then((s) => s.mtimeMs, () => Date.now()));
+    if (age > 10_000) await rm(guard, { recursive: true, force: true });
+    return false;
+  }
+  try {
+    const [owner, modified] = await Promise.all([lockOwner(lockDir), stat(lockDir).then((s) => s.mtimeMs, () => undefined)]);
+    if (modified === undefined) return true; // released meanwhile
+    const gone = owner ? owner.host === hostname() && !processAlive(owner.pid) : Date.now() - modified > 30_000; // a holder writes its name at once
+    if (!gone && Date.now() - modified <= LOCK_STALE_MS) return false;
+    await rm(lockDir, { recursive: true, force: true });
+    return true;
+  } finally {
+    await rm(guard, { recursive: true, force: true });
+  }
+}
+
+const clock = (iso: string): string => iso.slice(11, 19) + " UTC";
+const ago = (iso: string): string => {
+  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  return s < 120 ? `${s} s ago` : s < 7200 ? `${Math.round(s / 60)} min ago` : `${Math.round(s / 3600)} h ago`;
+};
+
+/** "in use by another coffeetl command (coffeetl ingest, pid 4242, since 08:31:02 UTC, 40 s ago)". */
+function describeHolder(home: string, owner: LockOwner | undefined): { busy: string; stop: string } {
+  const busy = `${home} is in use by another coffeetl command`;
+  if (!owner) return { busy, stop: "Ctrl-C stops waiting" };
+  const where = owner.host === hostname() ? "" : ` on ${owner.host}`;
+  return {
+    busy: `${busy} (${owner.command}, pid ${owner.pid}${where}, since ${clock(owner.since)}, ${ago(owner.since)})`,
+    stop: `Ctrl-C stops waiting; \`kill ${owner.pid}\`${where ? ` on ${owner.host}` : ""} stops that command`,
+  };
+}
+
+/** What this process is, for a waiting command's message (the CLI names itself in process.title). */
+const thisCommand = (): string => (process.title.startsWith("coffeetl") ? process.title : `node ${process.argv[1] ? basename(process.argv[1]) : ""}`.trim());
+
+/**
+ * Takes the home's lock, waiting (and saying once who holds it and how to stop) while another process
+ * holds it. The lock's mtime is refreshed every 10 s; a holder whose process is gone from this
+ * machine is replaced at once, and any lock untouched for 5 minutes (another machine's) is taken
+ * over. (PGlite may hold the event loop for a long statement, hence the long staleness.)
  */
 async function lockHome(home: string, waitMs: number, onWait: (message: string) => void): Promise<() => Promise<void>> {
+  const lockDir = join(home, "home.lock");
   const options = {
-    lockfilePath: join(home, "home.lock"),
-    stale: LOCK_STALE_MS,
+    lockfilePath: lockDir,
+    // Staleness is judged by removeDeadLock (the owner file inside makes the folder non-empty).
+    stale: 24 * 3600_000,
     update: 10_000,
     onCompromised: (error: Error) => {
       // Another process may now think the home is free: stop before touching the warehouse again.
@@ -231,23 +312,34 @@ async function lockHome(home: string, waitMs: number, onWait: (message: string) 
       process.exit(75);
     },
   };
-  try {
-    return await lockfile.lock(home, options);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ELOCKED") throw error;
-  }
-  const busy = `${home} is in use by another coffeetl command`;
+  const take = async (): Promise<(() => Promise<void>) | undefined> => {
+    try {
+      const release = await lockfile.lock(home, options);
+      const owner: LockOwner = { pid: process.pid, host: hostname(), command: thisCommand(), since: new Date().toISOString() };
+      // proper-lockfile checks that the folder's mtime is still the one it set: put it back after the write.
+      const { atime, mtime } = await stat(lockDir);
+      await writeFile(join(lockDir, LOCK_OWNER_FILE), JSON.stringify(owner) + "\n");
+      await utimes(lockDir, atime, mtime);
+      return async () => {
+        await rm(join(lockDir, LOCK_OWNER_FILE), { force: true });
+        await release();
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ELOCKED") throw error;
+      return (await removeDeadLock(lockDir)) ? take() : undefined;
+    }
+  };
+  const first = await take();
+  if (first) return first;
+  const { busy, stop } = describeHolder(home, await lockOwner(lockDir));
   if (waitMs <= 0) throw new Error(`${busy}; try again when it has finished`);
-  onWait(`${busy}; waiting for it to finish...`);
+  onWait(`${busy}; waiting for it to finish... (${stop})`);
   const deadline = Date.now() + waitMs;
   for (;;) {
     await new Promise((r) => setTimeout(r, 250));
-    try {
-      return await lockfile.lock(home, options);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ELOCKED") throw error;
-      if (Date.now() > deadline) throw new Error(`${busy}; gave up after waiting ${Math.round(waitMs / 1000)} s`);
-    }
+    const taken = await take();
+    if (taken) return taken;
+    if (Date.now() > deadline) throw new Error(`${busy}; gave up after waiting ${Math.round(waitMs / 1000)} s`);
   }
 }
 

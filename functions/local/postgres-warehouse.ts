@@ -24,9 +24,16 @@ import {
   type Dialect,
 } from "../warehouse/sql.js";
 
+export interface ColumnRows {
+  columns: string[];
+  rows: unknown[][];
+}
+
 /** What the warehouse needs of a connection: run SQL, stream a CSV in, run a transaction. */
 interface Session {
   query<T>(sql: string): Promise<T[]>;
+  /** Rows as arrays beside the column names, so columns sharing a name are all kept (`coffeetl sql`). */
+  queryColumns(sql: string): Promise<ColumnRows>;
   /** COPY of headerless CSV into a table. */
   copyCsv(table: string, columns: readonly string[], body: Readable): Promise<void>;
 }
@@ -100,6 +107,10 @@ function pgliteSession(db: PGlite | Transaction): Session {
     async query<T>(sql: string) {
       return (await db.query<T>(sql)).rows;
     },
+    async queryColumns(sql: string) {
+      const result = await db.query<unknown[]>(sql, [], { rowMode: "array" });
+      return { columns: result.fields.map((f) => f.name), rows: result.rows };
+    },
     async copyCsv(table, columns, body) {
       for await (const blob of csvSlices(body)) {
         await db.query(`COPY ${table} (${columns.join(", ")}) FROM '/dev/blob' WITH (FORMAT csv, HEADER false)`, [], { blob });
@@ -144,6 +155,10 @@ async function openServer(url: string): Promise<Connection> {
       alive();
       // One statement per query, as in PGlite (extended protocol): `coffeetl sql`'s READ ONLY transaction can't be left.
       return (await client.query({ text: sql, queryMode: "extended" } as pg.QueryConfig)).rows as T[];
+    },
+    async queryColumns(sql: string) {
+      const result = await client.query({ text: sql, queryMode: "extended", rowMode: "array" } as pg.QueryArrayConfig);
+      return { columns: result.fields.map((f) => f.name), rows: result.rows as unknown[][] };
     },
     async copyCsv(table, columns, body) {
       alive();
@@ -298,6 +313,10 @@ export class PostgresWarehouse implements Warehouse {
 
   async query<T = Record<string, unknown>>(sql: string): Promise<T[]> {
     return this.connection.session.query<T>(sql);
+  }
+
+  async queryColumns(sql: string): Promise<ColumnRows> {
+    return this.connection.session.queryColumns(sql);
   }
 
   close(): Promise<void> {

@@ -1,10 +1,16 @@
 // The parts of Grafana's dashboard JSON and provisioning files that CoffeETL's checker and preview read.
 // Dashboards stay plain Grafana JSON (grafana/dashboards/*.json); these types only describe them.
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const GRAFANA_DIR = fileURLToPath(new URL("..", import.meta.url));
+/**
+ * The repository's grafana/ folder: one up from grafana/lib/ when run from source, but the CLI bundle
+ * runs this code from dist/cli/, two below the repository root.
+ */
+export const GRAFANA_DIR = [fileURLToPath(new URL("..", import.meta.url)), fileURLToPath(new URL("../../grafana/", import.meta.url))].find((dir) =>
+  existsSync(join(dir, "lib", "preview-client.js")),
+) ?? fileURLToPath(new URL("..", import.meta.url));
 export const DASHBOARDS_DIR = join(GRAFANA_DIR, "dashboards");
 export const DATASOURCES_DIR = join(GRAFANA_DIR, "provisioning", "datasources");
 

@@ -239,7 +239,7 @@
       }
       e.preventDefault();
       var q = function (s) { return /^[\w.:\/+=,-]+$/.test(s) ? s : "'" + s.replace(/'/g, "'\\''") + "'"; };
-      var args = ["npx coffeetl dashboards"];
+      var args = ["coffeetl dashboards"];
       if (from) args.push("--from " + q(from));
       if (to) args.push("--to " + q(to));
       Array.prototype.forEach.call(form.querySelectorAll("select[data-variable]"), function (sel) {

@@ -2,7 +2,9 @@
 // JSON, echarts and the drawing script inlined, so the file opens offline from disk.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { join } from "node:path";
 import { formatWallClock, rfc3339 } from "./interpolate.js";
+import { GRAFANA_DIR } from "./model.js";
 import type { DashboardRun } from "./run.js";
 
 const require = createRequire(import.meta.url);
@@ -81,7 +83,7 @@ function describeMetric(t: Record<string, unknown>): string {
 
 export function renderPreview(runs: DashboardRun[], meta: PreviewMeta): string {
   const echartsCode = readFileSync(require.resolve("echarts/dist/echarts.min.js"), "utf8");
-  const client = readFileSync(new URL("./preview-client.js", import.meta.url), "utf8");
+  const client = readFileSync(join(GRAFANA_DIR, "lib", "preview-client.js"), "utf8");
   const dashboards = runs.map((run, di) => ({
     uid: run.dashboard.uid ?? `dashboard-${di}`,
     timeZone: run.timeZone,
