@@ -110,7 +110,7 @@ export async function dashboardsCommand(args: DashboardsArgs): Promise<void> {
   }
   const out = resolve(args.out);
   const options = runOptions(args);
-  const opened = await openWarehouse(connectionOf(args));
+  const opened = await openWarehouse(connectionOf(args), "heavy");
   let page: { html: string; runs: DashboardRun[] };
   try {
     const count = await opened.warehouse.query<{ n: string | number }>("SELECT COUNT(*) AS n FROM transactions");
@@ -142,7 +142,7 @@ export interface PreviewServer {
  * One request at a time (the embedded warehouse has one connection).
  */
 export async function startPreviewServer(args: Omit<DashboardsArgs, "out"> & { db?: QueryRunner }): Promise<PreviewServer> {
-  const opened = args.db ? undefined : await openWarehouse(connectionOf(args));
+  const opened = args.db ? undefined : await openWarehouse(connectionOf(args), "heavy");
   const db: QueryRunner = args.db ?? opened!.warehouse;
   const source = opened ? sourceOf(args) : "the given warehouse";
   let queue: Promise<unknown> = Promise.resolve();

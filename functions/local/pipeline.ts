@@ -12,7 +12,7 @@ import { transformObject } from "../app/transform-object.js";
 import { keyFingerprint } from "../core/keys.js";
 import { REJECTS_FILE, WARNINGS_FILE, type LineNote } from "../core/manifest.js";
 import { FolderStorage } from "./folder-storage.js";
-import { PostgresWarehouse } from "./postgres-warehouse.js";
+import { PostgresWarehouse, type EngineMode } from "./postgres-warehouse.js";
 
 export interface LocalPipelineOptions {
   /** State folder: buckets, warehouse data and the local transaction-id key. */
@@ -33,6 +33,8 @@ export interface LocalPipelineOptions {
   onWait?: (message: string) => void;
   /** How long to wait for a home another process holds (default 1 hour); 0 fails at once. */
   waitMs?: number;
+  /** The embedded warehouse's start, by the work to come (postgres-warehouse.ts; default heavy). */
+  engine?: EngineMode;
 }
 
 export interface FileReport {
@@ -210,7 +212,7 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
   const { key: secret, source: keySource } = await transactionKey(home, options.keyFile);
   const fingerprint = keyFingerprint(secret);
   const warehouse = await PostgresWarehouse.open(
-    options.databaseUrl ? { databaseUrl: options.databaseUrl } : { dataDir: join(home, "warehouse") },
+    options.databaseUrl ? { databaseUrl: options.databaseUrl } : { dataDir: join(home, "warehouse"), ...(options.engine ? { engine: options.engine } : {}) },
   );
   try {
     await warehouse.ensureSchema();
