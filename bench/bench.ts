@@ -2,7 +2,8 @@
 // 1,000,000 sales made by the sample generator. Not a test: it prints figures.
 // Each phase runs alone in a child process built by esbuild (as the Lambdas run), so its peak
 // RSS is its own. Set COFFEETL_BENCH_DATABASE_URL to also time the load on a PostgreSQL server.
-// COFFEETL_BENCH_PHASES=transform leaves the loads out; COFFEETL_BENCH_BASELINE=<git ref> also
+// It starts with bench/everyday.ts (the commands users run daily; COFFEETL_BENCH_PHASES without
+// `everyday` leaves it out). COFFEETL_BENCH_PHASES=transform leaves the loads out; COFFEETL_BENCH_BASELINE=<git ref> also
 // runs that commit's transform, interleaved round by round with this one's (an A/B in one run).
 import { execFileSync } from "node:child_process";
 import { createWriteStream, existsSync } from "node:fs";
@@ -21,7 +22,7 @@ const sizes = (process.env.COFFEETL_BENCH_ROWS ?? "100000,1000000").split(",").m
 const serverUrl = process.env.COFFEETL_BENCH_DATABASE_URL;
 /** Rounds of the csv-parse floor and the transforms (the loads run once: they take a minute). */
 const repeats = Number(process.env.COFFEETL_BENCH_REPEATS ?? 3);
-const phases = new Set((process.env.COFFEETL_BENCH_PHASES ?? "transform,load").split(","));
+const phases = new Set((process.env.COFFEETL_BENCH_PHASES ?? "everyday,transform,load").split(","));
 const baselineRef = process.env.COFFEETL_BENCH_BASELINE;
 
 /** Bundles a source tree's phase runner and transform worker into `outdir`. */
@@ -86,7 +87,12 @@ const typical = (runs: Phase[]): Phase => {
 };
 
 console.log(`CoffeETL benchmark: Node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? "?"})\n`);
-for (const rows of sizes) {
+// What users feel first: the everyday commands against a server and bare node, the demo, a day file's CPU.
+if (phases.has("everyday")) {
+  execFileSync(process.execPath, ["--import", "tsx", join(ROOT, "bench/everyday.ts")], { stdio: "inherit", env: process.env });
+  console.log("");
+}
+for (const rows of phases.has("transform") || phases.has("load") ? sizes : []) {
   const home = join(DATA, `home-${rows}`);
   await rm(join(home, "transformed"), { recursive: true, force: true });
   await mkdir(join(home, "raw"), { recursive: true });
@@ -168,4 +174,4 @@ console.log(`\nrows/s counts raw data rows read; peak RSS is the phase's whole p
 console.log("The transform target (200,000 sales/s where csv-parse alone reads 320,000 rows/s) is 1.60x csv-parse's time.");
 
 // The load's own figures (concurrency, batching, growth, the COPY floor): bench/load-bench.ts.
-execFileSync(process.execPath, ["--import", "tsx", join(ROOT, "bench/load-bench.ts")], { stdio: "inherit", env: process.env });
+if (phases.has("load")) execFileSync(process.execPath, ["--import", "tsx", join(ROOT, "bench/load-bench.ts")], { stdio: "inherit", env: process.env });

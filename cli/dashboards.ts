@@ -116,7 +116,7 @@ export async function dashboardsCommand(args: DashboardsArgs): Promise<void> {
   }
   const out = resolve(args.out);
   const options = runOptions(args);
-  const opened = await openWarehouse(connectionOf(args));
+  const opened = await openWarehouse(connectionOf(args), "heavy");
   let page: { html: string; runs: DashboardRun[] };
   try {
     const count = await opened.warehouse.query<{ n: string | number }>("SELECT COUNT(*) AS n FROM transactions");
@@ -151,11 +151,11 @@ export async function startPreviewServer(args: Omit<DashboardsArgs, "out"> & { d
   // A server warehouse keeps one connection. A home is opened per request and closed after it, so the
   // preview never holds the home's lock while it waits for the browser: ingest, status and sql run
   // between two page loads.
-  const opened = args.db || !args.databaseUrl ? undefined : await openWarehouse(connectionOf(args));
+  const opened = args.db || !args.databaseUrl ? undefined : await openWarehouse(connectionOf(args), "heavy");
   const withDb = async <T>(work: (db: QueryRunner) => Promise<T>): Promise<T> => {
     if (args.db) return work(args.db);
     if (opened) return work(opened.warehouse);
-    const perRequest = await openWarehouse(connectionOf(args));
+    const perRequest = await openWarehouse(connectionOf(args), "heavy");
     try {
       return await work(perRequest.warehouse);
     } finally {

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Warehouse } from "../functions/app/ports.js";
 import type { LocalPipeline, LocalPipelineOptions } from "../functions/local/pipeline.js";
-import type { PostgresWarehouse } from "../functions/local/postgres-warehouse.js";
+import type { EngineMode, PostgresWarehouse } from "../functions/local/postgres-warehouse.js";
 import { UsageError } from "./errors.js";
 
 export interface Connection {
@@ -36,19 +36,25 @@ export function requireHome(home: string, command: string): void {
 
 export async function openHome(connection: Connection, options: Partial<LocalPipelineOptions> = {}): Promise<LocalPipeline> {
   const { openLocalPipeline } = await import("../functions/local/pipeline.js");
-  return openLocalPipeline({ ...connection, ...options });
+  return openLocalPipeline({ ...connection, ...options, engine: engineFor(options.engine ?? "heavy") });
+}
+
+/** `$COFFEETL_ENGINE` (light or heavy) overrides the command's own choice of how the embedded warehouse starts. */
+function engineFor(chosen: EngineMode): EngineMode {
+  const forced = process.env.COFFEETL_ENGINE;
+  return forced === "light" || forced === "heavy" ? forced : chosen;
 }
 
 /**
  * The warehouse for a reading command: a server given by URL directly (it needs no home), else the
  * home's embedded warehouse through the local pipeline (which guards the home against a second process).
  */
-export async function openWarehouse(connection: Connection): Promise<{ warehouse: Warehouse & Pick<PostgresWarehouse, "queryColumns">; close(): Promise<void> }> {
+export async function openWarehouse(connection: Connection, engine: EngineMode = "light"): Promise<{ warehouse: Warehouse & Pick<PostgresWarehouse, "queryColumns">; close(): Promise<void> }> {
   if (connection.databaseUrl) {
     const { PostgresWarehouse } = await import("../functions/local/postgres-warehouse.js");
     const warehouse = await PostgresWarehouse.open({ databaseUrl: connection.databaseUrl });
     return { warehouse, close: () => warehouse.close() };
   }
-  const local = await openHome(connection, { readOnly: true });
+  const local = await openHome(connection, { readOnly: true, engine });
   return { warehouse: local.warehouse, close: () => local.close() };
 }

@@ -89,6 +89,8 @@ export interface LoadQueueSettings {
   maxReceives: number;
   /** Manifests per warehouse transaction (loadManifests' maxBatch). */
   manifestsPerTransaction: number;
+  /** The load's longest wait between two Data API DescribeStatement polls (issue 23). */
+  pollMaxMs: number;
 }
 
 /** Alarm thresholds; undefined: that alarm is off. */
@@ -145,6 +147,7 @@ export const CONFIG_KEYS = [
   "loadMaxConcurrency",
   "loadMaxReceives",
   "loadManifestsPerTransaction",
+  "loadPollMaxMs", // issue 23: the load's Data API polling cap
   "uploaders",
   "uploadDeadline",
   "uploadDeadlineTimeZone",
@@ -351,7 +354,9 @@ export function parseConfig(raw: RawConfig, stack: string): CoffeetlConfig {
 
   const loadTimeoutSeconds = int("loadTimeoutSeconds", 600, 10, 900);
   const batchSize = int("loadBatchSize", 100, 1, 10000);
-  const batchingWindowSeconds = int("loadBatchingWindowSeconds", 30, 0, 300);
+  // Issue 23: a lone file's manifest waits the whole window; a burst fills its batches while both
+  // loads run, so it needs none. 1 s is the least AWS allows with batches of more than 10.
+  const batchingWindowSeconds = int("loadBatchingWindowSeconds", 1, 0, 300);
   // AWS rejects an SQS mapping with more than 10 messages per batch and no batching window.
   if (batchSize > 10 && batchingWindowSeconds < 1) problems.push(`coffeetl:loadBatchSize ${batchSize} (above 10) needs coffeetl:loadBatchingWindowSeconds of at least 1`);
   const loadQueue: LoadQueueSettings = {
@@ -360,6 +365,7 @@ export function parseConfig(raw: RawConfig, stack: string): CoffeetlConfig {
     maxConcurrency: int("loadMaxConcurrency", 2, 2, 1000),
     maxReceives: int("loadMaxReceives", 3, 1, 1000),
     manifestsPerTransaction: int("loadManifestsPerTransaction", 100, 1, 200),
+    pollMaxMs: int("loadPollMaxMs", 1_000, 100, 30_000),
   };
 
   const uploaderText = str("uploaders");

@@ -185,11 +185,18 @@ test("provisioned targets send ClusterIdentifier with DbUser or SecretArn", asyn
   assert.ok(a!.Sqls!.some((q) => q.startsWith("CREATE TABLE IF NOT EXISTS transactions") && q.endsWith("DISTKEY (transaction_id) SORTKEY (transaction_time)")));
 });
 
-test("polling backs off ×1.5 from 250 ms up to 5 s", async () => {
+test("polling backs off ×1.5 from 250 ms up to 1 s by default (a lone file's load is seen within a second of ending)", async () => {
   fake.runningPolls = 12;
   await warehouse().ensureSchema();
-  assert.equal(sleeps.slice(0, 9), [250, 375, 563, 845, 1268, 1902, 2853, 4280, 5000]);
+  assert.equal(sleeps.slice(0, 6), [250, 375, 563, 845, 1000, 1000]);
   // The first statement's 12 polls (the schema step then sets up the reader role: more statements, each starting at 250 ms).
+  assert.ok(sleeps.slice(6, 12).every((s) => s === 1000));
+});
+
+test("the polling cap is configurable (pollMaxMs, the load's LOAD_POLL_MAX_MS)", async () => {
+  fake.runningPolls = 12;
+  await warehouse({ pollMaxMs: 5_000 }).ensureSchema();
+  assert.equal(sleeps.slice(0, 9), [250, 375, 563, 845, 1268, 1902, 2853, 4280, 5000]);
   assert.ok(sleeps.slice(9, 12).every((s) => s === 5000));
 });
 

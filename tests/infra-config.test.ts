@@ -25,7 +25,7 @@ test("a client's minimal configuration gets safe defaults", () => {
   assert.is(c.grafana.allowPublic, false);
   assert.is(c.warehouse, "external");
   assert.equal(c.load, { memoryMb: 256, timeoutSeconds: 600, reservedConcurrency: undefined }, "no reservation: deploys on any account");
-  assert.equal(c.loadQueue, { batchSize: 100, batchingWindowSeconds: 30, maxConcurrency: 2, maxReceives: 3, manifestsPerTransaction: 100 });
+  assert.equal(c.loadQueue, { batchSize: 100, batchingWindowSeconds: 1, maxConcurrency: 2, maxReceives: 3, manifestsPerTransaction: 100, pollMaxMs: 1000 });
   assert.equal(c.alarms, { lambdaErrors: 0, lambdaThrottles: 0, asyncEventAgeSeconds: 1800, deadLetterMessages: 0, queueAgeSeconds: 3600 });
   assert.equal(c.uploaders, []);
   assert.is(c.uploadCheck, undefined);
@@ -142,15 +142,16 @@ test("an external warehouse must be named, with its identity: refused at preview
 
 test("load queue keys, uploaders, alarms off by 'off', Serverless limits", () => {
   const c = parseConfig(
-    { ...VALID, loadBatchSize: "500", loadBatchingWindowSeconds: "120", loadMaxConcurrency: "4", loadMaxReceives: "5", loadManifestsPerTransaction: "25", uploaders: "leeds, york", uploadDeadline: "10:30", alarmLambdaThrottles: "off", alarmQueueAgeSeconds: "900" },
+    { ...VALID, loadBatchSize: "500", loadBatchingWindowSeconds: "120", loadMaxConcurrency: "4", loadMaxReceives: "5", loadManifestsPerTransaction: "25", loadPollMaxMs: "3000", uploaders: "leeds, york", uploadDeadline: "10:30", alarmLambdaThrottles: "off", alarmQueueAgeSeconds: "900" },
     "s",
   );
-  assert.equal(c.loadQueue, { batchSize: 500, batchingWindowSeconds: 120, maxConcurrency: 4, maxReceives: 5, manifestsPerTransaction: 25 });
+  assert.equal(c.loadQueue, { batchSize: 500, batchingWindowSeconds: 120, maxConcurrency: 4, maxReceives: 5, manifestsPerTransaction: 25, pollMaxMs: 3000 });
   assert.equal(c.uploaders, ["leeds", "york"]);
   assert.equal(c.uploadCheck, { deadline: "10:30", timeZone: "Europe/London" });
   assert.equal([c.alarms.lambdaThrottles, c.alarms.queueAgeSeconds, c.alarms.lambdaErrors], [undefined, 900, 0]);
   assert.match(problems({ ...VALID, loadBatchSize: "50", loadBatchingWindowSeconds: "0" })[0]!, /needs coffeetl:loadBatchingWindowSeconds of at least 1/);
   assert.match(problems({ ...VALID, loadMaxConcurrency: "1" })[0]!, /loadMaxConcurrency must be an integer from 2 to 1000/);
+  assert.match(problems({ ...VALID, loadPollMaxMs: "50" })[0]!, /loadPollMaxMs must be an integer from 100 to 30000/);
   assert.match(problems({ ...VALID, uploaders: '["Leeds City"]' })[0]!, /"Leeds City" must be 1-40 of a-z/);
   assert.match(problems({ ...VALID, uploaders: '["york","york"]' })[0]!, /lists a name twice/);
   assert.match(problems({ ...VALID, uploaders: "newcastle-upon-tyne-city-centre" }, "acme-production-eu-west")[0]!, /longer than 64 characters/);

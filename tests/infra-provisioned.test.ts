@@ -17,6 +17,8 @@ const h = await runProgram({
   maxRetryAttempts: "1",
   maxEventAgeSeconds: "3600",
   logRetentionDays: "90",
+  loadBatchingWindowSeconds: "5",
+  loadPollMaxMs: "2500",
 });
 const allowed = (policy: string, action: string) => statementsOf(h.one("aws:iam/rolePolicy:RolePolicy", policy).inputs.policy).filter((s) => s.Effect === "Allow" && asList(s.Action).includes(action));
 const arn = (resource: string) => `arn:aws:redshift:eu-west-2:${ACCOUNT}:${resource}`;
@@ -49,6 +51,9 @@ test("tuning keys reach the resources", () => {
     assert.equal([c.inputs.maximumRetryAttempts, c.inputs.maximumEventAgeInSeconds], [1, 3600]);
   }
   assert.ok(h.byType("aws:cloudwatch/logGroup:LogGroup").every((g) => g.inputs.retentionInDays === 90));
+  // The load's latency keys (issue 23): the queue mapping's batching window, the Data API polling cap.
+  assert.is(h.one("aws:lambda/eventSourceMapping:EventSourceMapping", "load-queue-to-load-mapping").inputs.maximumBatchingWindowInSeconds, 5);
+  assert.is(h.one("aws:lambda/function:Function", "load").inputs.environment.variables.LOAD_POLL_MAX_MS, "2500");
 });
 
 test("policy rules pass on this variant too", () => {

@@ -82,6 +82,7 @@ test("functions: runtime, architecture, bundle, environment, log groups, no rese
   assert.is(et.inputs.environment.variables.TRANSACTION_SECRET_PARAMETER, "/coffeetl/acme-prod/transaction-secret");
   assert.is(load.inputs.environment.variables.SSM_PARAMETER_NAME, PARAMETER);
   assert.is(load.inputs.environment.variables.LOAD_MANIFESTS_PER_TRANSACTION, "100");
+  assert.is(load.inputs.environment.variables.LOAD_POLL_MAX_MS, "1000");
   // Neither reserves concurrency (a reservation fails on a new account's limit of 10).
   assert.is(load.inputs.reservedConcurrentExecutions, -1);
   assert.is(et.inputs.reservedConcurrentExecutions, -1);
@@ -210,7 +211,8 @@ test("load queue → load: batches with a window, partial batch failures, maximu
   const load = h.one(T.fn, "load");
   assert.equal(
     [mapping.inputs.eventSourceArn, mapping.inputs.functionName, mapping.inputs.batchSize, mapping.inputs.maximumBatchingWindowInSeconds, mapping.inputs.functionResponseTypes, mapping.inputs.scalingConfig],
-    [h.one("aws:sqs/queue:Queue", "load-queue").props.arn, load.props.arn, 100, 30, ["ReportBatchItemFailures"], { maximumConcurrency: 2 }],
+    // A 1 s window: a lone file's manifest is not held 30 s for company (issue 23).
+    [h.one("aws:sqs/queue:Queue", "load-queue").props.arn, load.props.arn, 100, 1, ["ReportBatchItemFailures"], { maximumConcurrency: 2 }],
   );
   assert.ok(mapping.dependsOn.includes("load-policy"), "Lambda checks the role's SQS permissions when the mapping is created");
   const configs = h.byType("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig");

@@ -7,7 +7,8 @@
 // the warehouse too.
 //
 // Env: SSM_PARAMETER_NAME (warehouse connection JSON, see functions/aws/ssm.ts),
-// LOAD_MANIFESTS_PER_TRANSACTION (optional), LOG_LEVEL, POWERTOOLS_SERVICE_NAME.
+// LOAD_MANIFESTS_PER_TRANSACTION (optional), LOAD_POLL_MAX_MS (optional: the Data API polling cap),
+// LOG_LEVEL, POWERTOOLS_SERVICE_NAME.
 //
 // Failures (ReportBatchItemFailures): a message fails when any manifest it names failed, or any
 // failed.json it names could not be recorded, and only
@@ -168,9 +169,11 @@ async function warehouseFor(bucket: string, context: Context | undefined): Promi
   const { s3, ssm, redshift } = aws();
   const connection = await readConnection(ssm, parameterNameFromEnv("SSM_PARAMETER_NAME"));
   const transformed = new S3Storage(s3, bucket);
+  const pollMaxMs = Number(process.env.LOAD_POLL_MAX_MS);
   const warehouse = new RedshiftWarehouse(redshift, connection, {
     log,
     copyManifests: transformed,
+    ...(Number.isInteger(pollMaxMs) && pollMaxMs > 0 ? { pollMaxMs } : {}),
     ...(context?.getRemainingTimeInMillis ? { remainingTimeMs: () => context.getRemainingTimeInMillis() } : {}),
   });
   const schemaKey = JSON.stringify(connection.target);

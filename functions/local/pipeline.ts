@@ -14,7 +14,7 @@ import { transformObject } from "../app/transform-object.js";
 import { keyFingerprint, keyWeakness } from "../core/keys.js";
 import { REJECTS_FILE, WARNINGS_FILE, type LineNote } from "../core/manifest.js";
 import { FolderStorage } from "./folder-storage.js";
-import { PostgresWarehouse } from "./postgres-warehouse.js";
+import { PostgresWarehouse, type EngineMode } from "./postgres-warehouse.js";
 
 export interface LocalPipelineOptions {
   /** State folder: buckets, warehouse data and the local transaction-id key. */
@@ -37,6 +37,8 @@ export interface LocalPipelineOptions {
   waitMs?: number;
   /** Opened to read the warehouse only: the transaction-id key is not needed, nor checked. */
   readOnly?: boolean;
+  /** The embedded warehouse's start, by the work to come (postgres-warehouse.ts; default heavy). */
+  engine?: EngineMode;
 }
 
 export interface FileReport {
@@ -412,7 +414,7 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
   const keySource = keyed?.source ?? "";
   const fingerprint = keyed ? keyFingerprint(secret) : "";
   const opened = await PostgresWarehouse.open(
-    options.databaseUrl ? { databaseUrl: options.databaseUrl } : { dataDir: join(home, "warehouse") },
+    options.databaseUrl ? { databaseUrl: options.databaseUrl } : { dataDir: join(home, "warehouse"), ...(options.engine ? { engine: options.engine } : {}) },
   );
   try {
     await opened.ensureSchema();

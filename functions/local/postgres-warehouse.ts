@@ -1,7 +1,12 @@
 // The Warehouse port on PostgreSQL: embedded PGlite (file-backed, the local default) or a server
 // reached by URL through `pg`. Same load SQL as Redshift (warehouse/sql.ts); only COPY differs: one
 // COPY per table streams every file of the batch, each file's header checked and dropped.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import v8 from "node:v8";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { PGlite, type Transaction } from "@electric-sql/pglite";
@@ -10,6 +15,7 @@ import { from as copyFrom } from "pg-copy-streams";
 import type { FileOutcome, LoadRequest, LoadResult, TableFile, Warehouse } from "../app/ports.js";
 import { ADDED_COLUMNS, COLUMNS, CREATE_INDEXES, CREATE_TABLES, LOAD_TABLES, TABLES, type TableName } from "../core/schema.js";
 import { postgresReaderRoleStatements } from "../warehouse/reader-role.js";
+import { copyTemplate, ensureTemplate, isDataDir } from "./warehouse-template.js";
 import {
   KeyMismatchError,
   POSTGRES_DIALECT,
@@ -119,10 +125,79 @@ function pgliteSession(db: PGlite | Transaction): Session {
   };
 }
 
-async function openPglite(dataDir: string | undefined): Promise<Connection> {
-  if (dataDir) await mkdir(dataDir, { recursive: true });
+/**
+ * How the embedded engine starts, chosen by the work (measured by `npm run bench`):
+ * - `light` (a few statements, a day file): V8's baseline WebAssembly compiler only (Liftoff; no
+ *   optimizing tier-up competing for the CPU) and small shared memory (PostgreSQL zeroes it at
+ *   every start; the default 145 MB took 0.1-1 s). Starts in about half the time, with 130 MB less memory.
+ * - `heavy` (a backfill, a big file): V8's default tiering and 128 MB of buffers; a 100k-sale
+ *   load ran 1.4x slower on Liftoff alone.
+ */
+export type EngineMode = "light" | "heavy";
+const LIGHT_SETTINGS = [
+  // PostgreSQL zeroes its whole shared memory at every start (145 MB by default, 6 MB with these).
+  "shared_buffers=4MB",
+  // One backend in PGlite (single-user mode): no slots for clients, workers or replication.
+  "max_connections=3",
+  "autovacuum_worker_slots=1",
+  "max_wal_senders=0",
+  "max_replication_slots=0",
+].flatMap((setting) => ["-c", setting]);
+
+const pgliteDist = () => dirname(createRequire(import.meta.url).resolve("@electric-sql/pglite"));
+
+/**
+ * PGlite's 9 MB WebAssembly module, compiled once per process and mode (a process opening several
+ * warehouses, like the demo or a test suite, compiles it once). V8's tiering flags apply to what is
+ * compiled after they are set, so each mode sets them just before its compilation.
+ */
+const compiled = new Map<EngineMode, Promise<WebAssembly.Module>>();
+// The global WebAssembly object (this project's TypeScript lib declares its types, not the value).
+const wasm = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WebAssembly.Module> } }).WebAssembly;
+function pgliteModule(mode: EngineMode): Promise<WebAssembly.Module> {
+  let module = compiled.get(mode);
+  if (!module) {
+    v8.setFlagsFromString(mode === "light" ? "--liftoff-only" : "--no-liftoff-only");
+    module = wasm.compile(readFileSync(join(pgliteDist(), "pglite.wasm")));
+    compiled.set(mode, module);
+  }
+  return module;
+}
+
+/** The portable schema, as the template holds it and every open checks it. */
+const schemaStatements = () => [...CREATE_TABLES, ...ADDED_COLUMNS, ...CREATE_INDEXES, ...postgresReaderRoleStatements()];
+
+/**
+ * An embedded warehouse records which schema statements it has run (a comment on `loads`), so an
+ * open checks one value instead of running them all again (~0.1 s of CPU on V8's baseline tier).
+ */
+const SCHEMA_MARK = `coffeetl schema ${createHash("sha256").update(schemaStatements().join("\0")).digest("hex").slice(0, 16)}`;
+const SELECT_SCHEMA_MARK = "SELECT obj_description(to_regclass('public.loads'), 'pg_class') AS mark";
+const SET_SCHEMA_MARK = `COMMENT ON TABLE loads IS '${SCHEMA_MARK}'`;
+
+/** Runs initdb and the schema into an empty folder (once per machine: warehouse-template.ts). */
+async function makeTemplate(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const db = await PGlite.create(dir, { pgliteWasmModule: await pgliteModule("heavy") });
+  try {
+    await db.transaction(async (tx) => {
+      for (const statement of [...schemaStatements(), SET_SCHEMA_MARK]) await tx.query(statement);
+    });
+    await db.query("CHECKPOINT");
+  } finally {
+    await db.close();
+  }
+}
+
+async function openPglite(dataDir: string | undefined, mode: EngineMode, template: boolean): Promise<Connection> {
+  if (dataDir && !isDataDir(dataDir)) {
+    if (template) await copyTemplate(await ensureTemplate([...schemaStatements(), SET_SCHEMA_MARK], makeTemplate), dataDir);
+    else await mkdir(dataDir, { recursive: true });
+  }
   const db = await PGlite.create(dataDir ?? "memory://", {
     parsers: { [TIMESTAMP_OID]: keepText, [INT8_OID]: Number },
+    pgliteWasmModule: await pgliteModule(mode),
+    ...(mode === "light" ? { startParams: [...PGlite.defaultStartParams, ...LIGHT_SETTINGS] } : {}),
   });
   return {
     session: pgliteSession(db),
@@ -202,6 +277,10 @@ export interface PostgresWarehouseOptions {
   onRetry?: (attempt: number, error: Error) => void;
   /** The load's SQL dialect (default POSTGRES_DIALECT); the bench swaps the LOCK out to price it. */
   dialect?: Dialect;
+  /** Embedded only: start for a little work or a lot (EngineMode; default heavy). */
+  engine?: EngineMode;
+  /** Embedded only: a new data directory starts as a copy of the cached template (default true), not by initdb. */
+  template?: boolean;
 }
 
 export class PostgresWarehouse implements Warehouse {
@@ -216,16 +295,27 @@ export class PostgresWarehouse implements Warehouse {
   ) {}
 
   static async open(options: PostgresWarehouseOptions): Promise<PostgresWarehouse> {
-    const connection = options.databaseUrl ? await openServer(options.databaseUrl) : await openPglite(options.dataDir);
+    const connection = options.databaseUrl
+      ? await openServer(options.databaseUrl)
+      : await openPglite(options.dataDir, options.engine ?? "heavy", options.template ?? true);
     return new PostgresWarehouse(connection, options);
   }
 
   async ensureSchema(): Promise<void> {
     if (this.schemaReady) return;
+    const { embedded } = this.connection;
+    if (embedded) {
+      const [row] = await this.connection.session.query<{ mark: string | null }>(SELECT_SCHEMA_MARK);
+      if (row?.mark === SCHEMA_MARK) {
+        this.schemaReady = true;
+        return;
+      }
+    }
     for (let attempt = 1; ; attempt++) {
       try {
         await this.connection.transaction(async (s) => {
-          for (const statement of [...CREATE_TABLES, ...ADDED_COLUMNS, ...CREATE_INDEXES, ...postgresReaderRoleStatements()]) await s.query(statement);
+          for (const statement of schemaStatements()) await s.query(statement);
+          if (embedded) await s.query(SET_SCHEMA_MARK);
         });
         break;
       } catch (error) {
