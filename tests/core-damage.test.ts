@@ -29,6 +29,10 @@ const CASES: Record<string, { what: string; rejected: Array<[number, RegExp]> }>
   "nul_last_line.csv": { what: "a NUL byte in the last line", rejected: [[30, /NUL byte/]] },
   "long_product.csv": { what: "a 132-character product name", rejected: [[12, /basket item 1 has a product name longer than 100 bytes/]] },
   "long_branch_bytes.csv": { what: "a branch of 51 characters, 102 bytes", rejected: [[3, /^branch name longer than 100 bytes$/]] },
+  "unshowable_branch.csv": {
+    what: "a right-to-left override and a tab in branch names",
+    rejected: [[4, /^branch name has a control or invisible character \(U\+202E\) that dashboards cannot show$/], [9, /\(U\+0009\)/]],
+  },
   "invalid_utf8.csv": { what: "invalid UTF-8 in a branch name", rejected: [[7, /^not valid UTF-8 text$/]] },
   "mixed_layouts.csv": {
     what: "legacy lines 5-9 in a canonical file, line 12 in neither layout",

@@ -63,7 +63,8 @@ test("dashboardsCommand writes one self-contained page with every dashboard, pan
   assert.is((html.match(/class="panel" id=/g) ?? []).length, panelCount);
   assert.match(html, /<input name="from" value="" placeholder="whole history"/, "no range asked: each dashboard's whole history");
   assert.match(html, /<span class="range" [^>]*>2024-03-06 00:00 → 2024-03-30 23:59 \(Europe\/London\)<\/span>/, "Sales: every generated sale, in UK days");
-  assert.match(html, /<select name="var-branch" data-variable="branch" multiple size="4"><option value="\$__all" selected>All<\/option><option value="Chesterfield">/);
+  // The list shows names; each option stands for the branch's id (hex), which Grafana's URL carries.
+  assert.match(html, /<select name="var-branch" data-variable="branch" multiple size="4"><option value="\$__all" selected>All<\/option><option value="[0-9a-f]{32}" data-text="Chesterfield">Chesterfield<\/option>/);
   assert.not.match(html, /name="var-stack"/, "the stack constant is hidden");
   // Offline: no external scripts, styles or fonts.
   assert.not.match(html, /<script[^>]+src=|<link[^>]+href="http|@import|url\(http/i);
@@ -178,12 +179,13 @@ if (!existsSync(CHROMIUM)) {
       await Promise.all([page.waitForNavigation(), page.click("#apply")]);
       await page.waitForSelector("body[data-preview-ready=true]");
       const url = new URL(page.url());
-      assert.equal([url.searchParams.get("from"), url.searchParams.get("to"), url.searchParams.getAll("var-branch")], ["2024-03-20", "2024-03-30 23:59", ["Leeds"]]);
+      const [leedsId] = await pipeline.warehouse.query<{ id: string }>("SELECT branch_id AS id FROM branches WHERE branch_name = 'Leeds'");
+      assert.equal([url.searchParams.get("from"), url.searchParams.get("to"), url.searchParams.getAll("var-branch")], ["2024-03-20", "2024-03-30 23:59", [leedsId!.id]]);
       assert.match(await rangeOf(page, "coffeetl-sales"), /^2024-03-20 00:00 → 2024-03-30 23:59/);
       const leeds = await count(`b.branch_name = 'Leeds' AND ${LONDON_TO_UTC} BETWEEN '2024-03-20 00:00:00' AND '2024-03-30 23:59:00'`);
       assert.ok(leeds > 0 && leeds < (await count("TRUE")));
       assert.is(await statOf(page, "coffeetl-sales", "Sales"), leeds.toLocaleString("en-GB"));
-      assert.equal(await page.$$eval('select[name="var-branch"] option:checked', (os) => os.map((o) => o.getAttribute("value"))), ["Leeds"]);
+      assert.equal(await page.$$eval('select[name="var-branch"] option:checked', (os) => os.map((o) => o.textContent)), ["Leeds"]);
       const league = await page.$$eval('section[data-dashboard-uid="coffeetl-sales"] .panel', (ps) =>
         [...(ps.find((p) => p.querySelector("h3")?.textContent === "Branch league table")?.querySelectorAll("tbody tr td:first-child") ?? [])].map((td) => td.textContent));
       assert.equal(league, ["Leeds"]);

@@ -105,7 +105,12 @@ test("Sales has the panels the issue asks for, and every SQL panel filters by th
   for (const re of want) assert.ok(titles(sales).some((t) => re.test(t)), `a panel titled ${re}`);
   const branch = sales.templating?.list?.find((v) => v.name === "branch");
   assert.ok(branch?.multi && branch.includeAll, "branch is multi-select with All");
-  for (const p of allPanels(sales)) for (const t of p.targets ?? []) assert.match(t.rawSQL ?? "", "IN (${branch:sqlstring})", `${p.title} filters by branch`);
+  for (const p of allPanels(sales))
+    for (const t of p.targets ?? []) {
+      assert.match(t.rawSQL ?? "", "t.branch_id IN (${branch:sqlstring})", `${p.title} filters by branch id`);
+      // Only ids reach the SQL: a branch name never does (issue 19).
+      assert.not.match(t.rawSQL ?? "", /branch_name\s+IN|\$\{?branch(?!:sqlstring\})/, `${p.title} uses the variable only as ids`);
+    }
 });
 
 test("Pipeline health has loads panels and CloudWatch panels for both Lambdas and the dead-letter queue", () => {
@@ -210,7 +215,8 @@ test("generated data: every variable and panel query runs and returns rows of th
   const sales = runs.find((r) => r.run.dashboard.uid === "coffeetl-sales")!.run;
   assert.is(sales.anchor.reason, "latest transactions.transaction_time");
   assert.is(sales.anchor.now.toISOString(), "2024-03-30T20:40:00.000Z");
-  assert.equal(sales.variables[0]?.value.values, ["Chesterfield", "Leeds", "London Brixton"]);
+  assert.equal(sales.variables[0]?.value.texts, ["Chesterfield", "Leeds", "London Brixton"]);
+  assert.equal(sales.variables[0]?.value.values, (await db.query<{ id: string }>("SELECT branch_id AS id FROM branches ORDER BY branch_name")).map((r) => r.id), "the values are the branches' ids");
   const stat = (title: string): unknown => sales.panels.find((p) => p.panel.title === title)?.frames[0]?.fields[0]?.values[0];
   assert.is(stat("Sales"), Number(truth!.n));
   assert.is(stat("Revenue"), Number(truth!.revenue));

@@ -168,6 +168,20 @@ export interface ChunkPlace {
 }
 
 /**
+ * Characters a dashboard cannot show as themselves (controls, invisible format characters such as
+ * right-to-left overrides, private-use and lone surrogates): a branch named with one would look like
+ * another branch, or show nothing, in every list and legend.
+ */
+const UNSHOWABLE = /[\p{Cc}\p{Cf}\p{Co}\p{Cs}\u2028\u2029]/u;
+
+function unshowable(name: string): string | null {
+  const m = UNSHOWABLE.exec(name);
+  if (!m) return null;
+  const code = m[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0");
+  return `branch name has a control or invisible character (U+${code}) that dashboards cannot show`;
+}
+
+/**
  * Creates the `parse` step for one file; call it on each chunk's records in turn. Each line is
  * tried first in the layout of the line before it, then in the other.
  */
@@ -213,7 +227,7 @@ export function parse() {
       // Lines of a file mostly share their branch: check a name once.
       let branchProblem = f[1] === lastBranch ? null : branches.get(f[1]!);
       if (branchProblem === undefined) {
-        branchProblem = f[1] === "" ? "empty branch" : fitsBytes(f[1]!, COLUMN_LIMITS.branch_name) ? null : `branch name longer than ${COLUMN_LIMITS.branch_name} bytes`;
+        branchProblem = f[1] === "" ? "empty branch" : fitsBytes(f[1]!, COLUMN_LIMITS.branch_name) ? unshowable(f[1]!) : `branch name longer than ${COLUMN_LIMITS.branch_name} bytes`;
         if (branches.size < ITEM_CACHE_LIMIT) branches.set(f[1]!, branchProblem);
       }
       const total = pay === null ? null : parsePence(f[TOTAL_AT[layout]]!);

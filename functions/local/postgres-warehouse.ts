@@ -285,9 +285,11 @@ export interface PostgresWarehouseOptions {
 
 export class PostgresWarehouse implements Warehouse {
   private schemaReady = false;
-  /** Rows inserted since the last ANALYZE, and the table size then (embedded only). */
+  /** Rows inserted since the last ANALYZE, and the table size then. */
   private rowsSinceAnalyze = 0;
   private rowsAtAnalyze = 0;
+  /** On a server, whether rowsAtAnalyze has been read from the server's own statistics. */
+  private serverCounted = false;
 
   private constructor(
     private readonly connection: Connection,
@@ -384,10 +386,17 @@ export class PostgresWarehouse implements Warehouse {
   /**
    * Embedded PostgreSQL runs no autovacuum. Analyzing every table after every load cost over half
    * of a backfill; instead the big tables are analyzed when they have grown by a fifth (and at
-   * first), as autovacuum would. A server's autovacuum does this itself.
+   * first), as autovacuum would. A server's autovacuum does this too, but a minute or more later:
+   * a dashboard opened right after a first big load found tables without statistics and ran for
+   * minutes. So on a server the same rule runs, counted from the size the server last analyzed
+   * (never analyzed: zero), and an ingest into an analyzed warehouse adds no ANALYZE of its own.
    */
   private async keepStatistics(results: LoadResult[]): Promise<void> {
-    if (!this.connection.embedded) return;
+    if (!this.connection.embedded && !this.serverCounted) {
+      const [row] = await this.connection.session.query<{ n: number | string }>("SELECT GREATEST(reltuples, 0) AS n FROM pg_class WHERE oid = 'transactions'::regclass");
+      this.rowsAtAnalyze = Number(row?.n ?? 0);
+      this.serverCounted = true;
+    }
     this.rowsSinceAnalyze += results.reduce((n, r) => n + r.transactionsNew, 0);
     if (this.rowsSinceAnalyze < Math.max(1_000, this.rowsAtAnalyze / 5)) return;
     await this.connection.session.query(`ANALYZE ${LOAD_TABLES.join(", ")}`);

@@ -18,6 +18,8 @@ export interface VariableValue {
   multi: boolean;
   /** True when All is selected: Grafana then passes every option (no `allValue` is set here). */
   all?: boolean;
+  /** The options' display texts, when a query variable returns `text` and `value` columns (`${name:text}`). */
+  texts?: string[];
 }
 
 export type VariableValues = Map<string, VariableValue>;
@@ -152,31 +154,42 @@ export function variableReferences(text: string): string[] {
   return [...names];
 }
 
+/** The Redshift plugin's quoting of multi-values (@grafana/aws-sdk applySQLTemplateVariables): `'` doubled. */
 const sqlQuote = (v: string): string => `'${v.replace(/'/g, "''")}'`;
+
+/**
+ * Grafana's `sqlstring` format (scenes' formatRegistry sqlStringFormatter): `'` doubled and `"`
+ * written `\"`. It leaves `\` alone, so on Redshift (where `\` escapes inside a literal) a value
+ * holding one can end the literal: the dashboards pass only warehouse-made hex ids through it.
+ */
+const sqlString = (v: string): string => `'${v.replace(/'|"/g, (m) => (m === "'" ? "''" : '\\"'))}'`;
 
 function formatValue(value: VariableValue, format: string | undefined, forSql: boolean): string {
   const vs = value.values;
   switch (format) {
     case "sqlstring":
-      return vs.map(sqlQuote).join(",");
+      return vs.map(sqlString).join(",");
     case "singlequote":
       return vs.map((v) => `'${v.replace(/'/g, "\\'")}'`).join(",");
     case "doublequote":
       return vs.map((v) => `"${v.replace(/"/g, '\\"')}"`).join(",");
     case "csv":
+    case "raw":
       return vs.join(",");
     case "pipe":
       return vs.join("|");
-    case "raw":
     case "text":
-      return vs.join(",");
+      // The display texts, joined as Grafana joins them (` + `).
+      return (value.texts ?? vs).join(" + ");
     case "json":
-      return JSON.stringify(value.multi ? vs : vs[0]);
+      // A single string as it is; several as a JSON array.
+      return vs.length === 1 && !value.multi ? (vs[0] ?? "") : JSON.stringify(vs);
     case undefined:
       // The plugin's applyTemplateVariables: a multi-value or All variable becomes quoted SQL
       // literals; a single value is inserted as it is.
       if (forSql && (value.multi || value.all)) return vs.map(sqlQuote).join(",");
-      return value.multi ? `{${vs.join(",")}}` : (vs[0] ?? "");
+      // Grafana's default (glob): `{a,b}` for several values, the value itself for one.
+      return vs.length > 1 ? `{${vs.join(",")}}` : (vs[0] ?? "");
     default:
       throw new Error(`unsupported variable format :${format}`);
   }

@@ -243,7 +243,8 @@
       if (from) args.push("--from " + q(from));
       if (to) args.push("--to " + q(to));
       Array.prototype.forEach.call(form.querySelectorAll("select[data-variable]"), function (sel) {
-        var chosen = Array.prototype.filter.call(sel.options, function (o) { return o.selected; }).map(function (o) { return o.value; });
+        // The command takes a branch by name (as Grafana's URL takes value or text).
+        var chosen = Array.prototype.filter.call(sel.options, function (o) { return o.selected; }).map(function (o) { return o.value === "$__all" ? o.value : o.getAttribute("data-text") || o.value; });
         if (chosen.length && chosen.indexOf("$__all") < 0) chosen.forEach(function (v) { args.push("--var " + q(sel.getAttribute("data-variable") + "=" + v)); });
       });
       var pre = document.getElementById("command");

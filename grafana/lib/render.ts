@@ -53,8 +53,9 @@ function renderControls(runs: DashboardRun[], meta: PreviewMeta): string {
       const multiple = def?.multi ? " multiple" : "";
       const size = def?.multi ? ` size="${Math.min(6, v.options.length + (def?.includeAll ? 1 : 0))}"` : "";
       const all = def?.includeAll ? `<option value="$__all"${v.value.all ? " selected" : ""}>All</option>` : "";
+      // Grafana's URL carries an option's value (a branch's id); the list shows its text.
       const options = v.options
-        .map((o) => `<option value="${escapeHtml(o)}"${!v.value.all && v.value.values.includes(o) ? " selected" : ""}>${escapeHtml(o)}</option>`)
+        .map((o, i) => `<option value="${escapeHtml(o)}" data-text="${escapeHtml(v.texts[i] ?? o)}"${!v.value.all && v.value.values.includes(o) ? " selected" : ""}>${escapeHtml(v.texts[i] ?? o)}</option>`)
         .join("");
       return `<label class="control">${escapeHtml(v.label)} <select name="var-${escapeHtml(v.name)}" data-variable="${escapeHtml(v.name)}"${multiple}${size}>${all}${options}</select></label>`;
     })
@@ -105,7 +106,8 @@ export function renderPreview(runs: DashboardRun[], meta: PreviewMeta): string {
     const vars = run.variables
       .filter((v) => v.type !== "constant")
       .map((v) => {
-        const shown = v.value.all ? `All (${v.value.values.join(", ")})` : v.value.values.join(", ");
+        const texts = v.value.texts ?? v.value.values;
+        const shown = v.value.all ? `All (${texts.join(", ")})` : texts.join(", ");
         return `<span class="var"><b>${escapeHtml(v.label)}</b> ${escapeHtml(shown)}</span>`;
       })
       .join(" ");

@@ -55,6 +55,8 @@ export interface ResolvedVariable {
   type: string;
   value: VariableValue;
   options: string[];
+  /** Each option's display text (the option itself unless the query returned `text` and `value`). */
+  texts: string[];
 }
 
 export interface DashboardRun {
@@ -239,6 +241,7 @@ function currentValues(v: Variable): string[] {
 async function resolveVariable(v: Variable, values: VariableValues, range: TimeRange, db: QueryRunner, chosenValues?: string[]): Promise<ResolvedVariable> {
   const name = v.name ?? "";
   let options: string[];
+  let texts: string[] | undefined;
   switch (v.type) {
     case "query": {
       if (refOf(v.datasource)?.type !== "grafana-redshift-datasource") throw new Error(`variable $${name}: only Redshift query variables can be run offline`);
@@ -257,9 +260,19 @@ async function resolveVariable(v: Variable, values: VariableValues, range: TimeR
       } catch (error) {
         throw new Error(`variable $${name}: query failed: ${(error as Error).message}`);
       }
+      // Grafana's toMetricFindValues: string columns named `text` and `value` (any case) give each
+      // option its display text and the value queries get; otherwise the first string column is both.
       const frame = toFrame("var", rows);
-      const field = frame.fields.find((f) => f.name === "__value") ?? frame.fields[0];
-      options = [...new Set((field?.values ?? []).filter((x) => x !== null).map(String))];
+      const named = (n: string) => frame.fields.find((f) => f.name.toLowerCase() === n && f.type === "string");
+      const first = frame.fields.find((f) => f.type === "string") ?? frame.fields[0];
+      const valueField = named("value") ?? named("text") ?? first;
+      const textField = named("text") ?? valueField;
+      const seen = new Map<string, string>();
+      (valueField?.values ?? []).forEach((v, i) => {
+        if (v !== null && !seen.has(String(v))) seen.set(String(v), String(textField?.values[i] ?? v));
+      });
+      options = [...seen.keys()];
+      texts = [...seen.values()];
       if (!options.length) throw new Error(`variable $${name}: query returned no values`);
       break;
     }
@@ -279,9 +292,13 @@ async function resolveVariable(v: Variable, values: VariableValues, range: TimeR
       throw new Error(`variable $${name}: type ${JSON.stringify(v.type)} is not supported offline`);
   }
   const free = v.type === "textbox" || v.type === "constant";
+  const textOf = new Map(options.map((o, i) => [o, texts?.[i] ?? o]));
   if (chosenValues) {
+    // As Grafana reads `var-<name>` from a URL: an option's value or its text.
+    const byText = new Map(options.map((o) => [textOf.get(o)!, o]));
+    chosenValues = chosenValues.map((c) => (options.includes(c) ? c : (byText.get(c) ?? c)));
     const unknown = chosenValues.filter((c) => c !== "$__all" && !options.includes(c) && !free);
-    if (unknown.length) throw new Error(`variable $${name}: ${unknown.map((u) => JSON.stringify(u)).join(", ")} is not one of its values (${options.join(", ")})`);
+    if (unknown.length) throw new Error(`variable $${name}: ${unknown.map((u) => JSON.stringify(u)).join(", ")} is not one of its values (${options.map((o) => textOf.get(o)).join(", ")})`);
     if (chosenValues.includes("$__all") && !v.includeAll) throw new Error(`variable $${name} has no All option`);
     if (free) options = [chosenValues[0] ?? ""];
   }
@@ -294,7 +311,15 @@ async function resolveVariable(v: Variable, values: VariableValues, range: TimeR
     if (!chosen.length) chosen = [options[0] ?? ""];
     if (!v.multi) chosen = chosen.slice(0, 1);
   }
-  return { name, label: v.label ?? name, type: v.type ?? "", value: { values: chosen, multi: Boolean(v.multi), all }, options: options.length ? options : optionValues(v) };
+  const finalOptions = options.length ? options : optionValues(v);
+  return {
+    name,
+    label: v.label ?? name,
+    type: v.type ?? "",
+    value: { values: chosen, multi: Boolean(v.multi), all, ...(texts ? { texts: chosen.map((c) => textOf.get(c) ?? c) } : {}) },
+    options: finalOptions,
+    texts: finalOptions.map((o) => textOf.get(o) ?? o),
+  };
 }
 
 /** Runs every variable and panel query of a dashboard; problems are collected, never thrown. */
