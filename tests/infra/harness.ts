@@ -14,6 +14,8 @@ export interface Recorded extends DeclaredResource {
   parent?: string;
   /** Logical names of explicit dependsOn resources. */
   dependsOn: string[];
+  /** The explicit provider's reference (`urn::id`), when one was given. */
+  provider?: string;
 }
 
 export interface Harness {
@@ -103,7 +105,7 @@ export async function runProgram(config: Record<string, string>, stack = "acme-p
       newResource(args) {
         const { id, state } = computed(args.type, args.name, args.inputs);
         const rel = relations.get(`${args.type}::${args.name}`) ?? { dependsOn: [] };
-        resources.push({ type: args.type, name: args.name, id, inputs: args.inputs, props: { ...args.inputs, ...state }, ...rel });
+        resources.push({ type: args.type, name: args.name, id, inputs: args.inputs, props: { ...args.inputs, ...state }, ...rel, ...(args.provider ? { provider: args.provider } : {}) });
         return { id, state: { ...args.inputs, ...state } };
       },
       call(args) {
