@@ -142,7 +142,6 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
           baseCapacity: config.serverless.baseCapacity,
           maxCapacity: config.serverless.maxCapacity,
           usageLimit: config.serverless.usageLimit,
-          accountId: ctx.accountId,
           alarmTopicArn: alarms.arn,
           // Its own subnets (and a closed security group in that VPC) when the stack built the network;
           // the configured subnets (with coffeetl:vpcId) otherwise; else the account's default VPC.

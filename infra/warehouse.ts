@@ -18,8 +18,6 @@ export interface ServerlessWarehouseArgs {
   usageLimit?: { rpuHours: number; period: "daily" | "weekly" | "monthly"; breachAction: "log" | "emit-metric" | "deactivate" };
   /** Topic for the capacity and usage alarms. */
   alarmTopicArn?: pulumi.Input<string>;
-  /** The account the COPY role's trust is confined to (aws:SourceAccount). */
-  accountId: pulumi.Input<string>;
   /** Where the workgroup's endpoint lives (the Data API does not need it reachable). */
   subnetIds?: pulumi.Input<pulumi.Input<string>[]>;
   vpcId?: pulumi.Input<string>;
@@ -47,9 +45,14 @@ export class ServerlessWarehouse extends pulumi.ComponentResource {
       `${name}-copy-role`,
       {
         description: "Role Redshift assumes to COPY the CoffeETL transformed files",
-        // Serverless assumes it as redshift-serverless; COPY on a cluster as redshift. Only on behalf of
-        // this account (confused deputy).
-        assumeRolePolicy: assumeRolePolicy(["redshift.amazonaws.com", "redshift-serverless.amazonaws.com"], args.accountId),
+        // Serverless assumes it as redshift-serverless; COPY on a cluster as redshift. No condition: the
+        // only ones AWS documents for Redshift's use of such a role are sts:ExternalId naming database
+        // users and a Region ("Restricting access to IAM roles",
+        // https://docs.aws.amazon.com/redshift/latest/mgmt/authorizing-redshift-service-database-users.html);
+        // no page says Redshift sends aws:SourceAccount, and without it every COPY would be refused.
+        // A database-user condition would tie COPY to the loader's IAMR name, which a replaced role
+        // changes. The role is usable only by a namespace it is attached to (iam:PassRole, this account).
+        assumeRolePolicy: assumeRolePolicy(["redshift.amazonaws.com", "redshift-serverless.amazonaws.com"]),
         tags: args.tags,
       },
       parent,
