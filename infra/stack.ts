@@ -149,6 +149,7 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
           vpcId: config.serverless.subnetIds ? config.network.vpcId : network.warehouseSubnetIds ? network.vpcId : undefined,
           transformedBucketArn: transformed.arn,
           parameterName: config.redshiftParameterName,
+          protect: config.serverless.protect,
           tags,
         })
       : undefined;

@@ -25,6 +25,8 @@ export interface ServerlessWarehouseArgs {
   transformedBucketArn: pulumi.Input<string>;
   /** The connection parameter to write (coffeetl:redshiftParameterName). */
   parameterName: string;
+  /** Protect the namespace (coffeetl:warehouseProtect, default true): it holds every loaded day. */
+  protect: boolean;
   tags?: Record<string, string>;
 }
 
@@ -80,11 +82,23 @@ export class ServerlessWarehouse extends pulumi.ComponentResource {
       securityGroupIds = [sg.id];
     }
 
+    // A changed database or admin name would replace the namespace (and drop every loaded day):
+    // refused at preview with the reason, before Pulumi's own refusal of a protected replacement.
+    const unchanged = pulumi.output(
+      aws.redshiftserverless
+        .getNamespace({ namespaceName: args.warehouseName }, parent)
+        .then((live) => live, () => undefined) // not created yet
+        .then((live) => {
+          const problem = namespaceReplacementProblem(args.warehouseName, live, { database: args.database, adminUsername: args.adminUsername });
+          if (problem) throw new Error(problem);
+          return true;
+        }),
+    );
     this.namespace = new aws.redshiftserverless.Namespace(
       `${name}-namespace`,
       {
         namespaceName: args.warehouseName,
-        dbName: args.database,
+        dbName: unchanged.apply(() => args.database),
         adminUsername: args.adminUsername,
         manageAdminPassword: true,
         iamRoles: [this.copyRole.arn],
@@ -92,7 +106,8 @@ export class ServerlessWarehouse extends pulumi.ComponentResource {
         logExports: ["connectionlog", "userlog"],
         tags: args.tags,
       },
-      parent,
+      // Protected: `pulumi destroy` and any replacement stop here (docs/deploy.md: snapshot first).
+      { parent: this, protect: args.protect },
     );
     this.workgroup = new aws.redshiftserverless.Workgroup(
       `${name}-workgroup`,
@@ -177,4 +192,27 @@ export class ServerlessWarehouse extends pulumi.ComponentResource {
     );
     this.registerOutputs({ workgroupName: this.workgroupName, workgroupArn: this.workgroupArn });
   }
+}
+
+/**
+ * Why the configured database or admin user cannot be applied to the live namespace `name`, or
+ * undefined (no namespace yet, or the same values). Either change replaces the namespace.
+ */
+export function namespaceReplacementProblem(
+  name: string,
+  live: { dbName?: string; adminUsername?: string } | undefined,
+  wanted: { database: string; adminUsername: string },
+): string | undefined {
+  if (!live?.dbName) return undefined;
+  const changed: string[] = [];
+  if (live.dbName !== wanted.database) changed.push(`coffeetl:warehouseDatabase is "${wanted.database}" but the warehouse's database is "${live.dbName}"`);
+  if (live.adminUsername && live.adminUsername !== wanted.adminUsername) {
+    changed.push(`coffeetl:warehouseAdminUsername is "${wanted.adminUsername}" but the warehouse's admin is "${live.adminUsername}"`);
+  }
+  if (!changed.length) return undefined;
+  return (
+    `${changed.join("; ")}: applying it would replace Redshift Serverless namespace ${name} and delete every loaded day. ` +
+    "Set the key back to the warehouse's value. To rebuild the warehouse on purpose, take a snapshot first " +
+    `(aws redshift-serverless create-snapshot --namespace-name ${name} --snapshot-name <name>), then see "Destroy" in docs/deploy.md`
+  );
 }

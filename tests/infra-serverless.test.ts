@@ -35,6 +35,13 @@ test("namespace with an AWS-managed admin password, private workgroup in the sta
   assert.is(h.byType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").filter((r) => r.inputs.securityGroupId === "sg-warehouse-sg").length, 0);
 });
 
+test("the namespace is protected by default, and checked against the live one before any change", () => {
+  const ns = h.one("aws:redshiftserverless/namespace:Namespace", "warehouse-namespace");
+  assert.is(ns.protect, true, "protect: a config change or destroy cannot delete the loaded history");
+  const lookups = h.invokes.filter((i) => i.token === "aws:redshiftserverless/getNamespace:getNamespace");
+  assert.equal(lookups.map((i) => i.args.namespaceName), ["coffeetl-newco-dev"]);
+});
+
 test("COPY role: trusted by both Redshift principals with no condition AWS does not document for it; reads only the transformed bucket", () => {
   const trust = statementsOf(h.one("aws:iam/role:Role", "warehouse-copy-role").inputs.assumeRolePolicy);
   assert.is(trust.length, 1);
