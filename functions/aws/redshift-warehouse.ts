@@ -16,7 +16,7 @@ import {
   type RedshiftDataClient,
 } from "@aws-sdk/client-redshift-data";
 import { silentLog, type Log } from "../app/log.js";
-import type { FileOutcome, LoadRequest, LoadResult, Storage, Warehouse } from "../app/ports.js";
+import { RetryLaterError, type FileOutcome, type LoadRequest, type LoadResult, type Storage, type Warehouse } from "../app/ports.js";
 import { COPY_MANIFEST_PREFIX } from "../core/manifest.js";
 import { ADDED_COLUMN_DEFS, REDSHIFT_CREATE_TABLES, TABLES } from "../core/schema.js";
 import {
@@ -280,9 +280,12 @@ export class RedshiftWarehouse implements Warehouse {
       try {
         return await run();
       } catch (error) {
-        if (!isRetryable(error, alsoRetry) || attempt >= this.maxAttempts) throw error;
+        if (!isRetryable(error, alsoRetry)) throw error;
+        // Given up on a passing cause: the caller returns the work whole, to try again later.
+        const later = () => new RetryLaterError((error as Error).message, THROTTLING.has((error as Error).name) ? "throttle" : "conflict", { cause: error });
+        if (attempt >= this.maxAttempts) throw later();
         const delay = Math.round(Math.random() * Math.min(this.retryBaseMs * 2 ** (attempt - 1), 20_000));
-        if (this.remaining() - delay < this.marginMs * 2) throw error;
+        if (this.remaining() - delay < this.marginMs * 2) throw later();
         this.log.warn("retrying after a conflict or throttling", {
           what,
           attempt,
@@ -301,7 +304,10 @@ export class RedshiftWarehouse implements Warehouse {
     for (;;) {
       if (this.remaining() - delay < this.marginMs) {
         await this.client.send(new CancelStatementCommand({ Id: id })).catch(() => undefined);
-        throw new Error(`${what}: statement ${id} still running with ${Math.max(0, Math.round(this.remaining() / 1000))} s of the invocation left; cancelled so the retry starts clean`);
+        throw new RetryLaterError(
+          `${what}: statement ${id} still running with ${Math.max(0, Math.round(this.remaining() / 1000))} s of the invocation left; cancelled so the retry starts clean`,
+          "time",
+        );
       }
       await this.sleep(delay);
       delay = Math.min(Math.round(delay * 1.5), this.pollMaxMs);
