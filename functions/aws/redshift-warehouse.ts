@@ -30,6 +30,7 @@ import {
   selectLoadStatement,
 } from "../warehouse/sql.js";
 import { DEFAULT_READER_DB_USER, ensureRedshiftReaderRole } from "../warehouse/reader-role.js";
+import { ensureRedshiftWriterRole } from "../warehouse/roles.js";
 import { REDSHIFT_DIALECT, copyManifest, copyStatement } from "./redshift-sql.js";
 import type { RedshiftConnection } from "./ssm.js";
 
@@ -146,6 +147,8 @@ export class RedshiftWarehouse implements Warehouse {
     await this.batch([...REDSHIFT_CREATE_TABLES], "create schema", CREATE_RACE);
     await this.addMissingColumns();
     await ensureRedshiftReaderRole(this, { readerDbUser: this.connection.target.kind === "provisioned" ? (this.connection.readerDbUser ?? DEFAULT_READER_DB_USER) : undefined, log: this.log });
+    // The loader's rights in a role its IAM role maps to: a replaced load role keeps them.
+    await ensureRedshiftWriterRole(this, { log: this.log });
   }
 
   /** A warehouse made by an earlier release lacks the columns added since: add them (no IF NOT EXISTS on Redshift). */
