@@ -43,6 +43,8 @@ export interface ServerlessWarehouseSettings {
   subnetIds?: string[];
   /** Ceiling the workgroup may scale to (RPUs). */
   maxCapacity: number;
+  /** Pulumi `protect` on the namespace: no delete, no replacement, until turned off (dev stacks). */
+  protect: boolean;
   /** RPU-hours per period; undefined: no usage limit. */
   usageLimit?: { rpuHours: number; period: "daily" | "weekly" | "monthly"; breachAction: "log" | "emit-metric" | "deactivate" };
 }
@@ -164,6 +166,7 @@ export const CONFIG_KEYS = [
   "rawNoncurrentVersionExpirationDays",
   "transformedExpirationDays",
   "forceDestroy",
+  "warehouseProtect",
   // Grafana (infra/grafana-config.ts)
   ...GRAFANA_CONFIG_KEYS,
 ] as const;
@@ -447,7 +450,7 @@ export function parseConfig(raw: RawConfig, stack: string): CoffeetlConfig {
     stack,
     redshiftParameterName: redshiftParameterName ?? "",
     warehouse,
-    serverless: { database: serverlessDatabase, adminUsername, baseCapacity, subnetIds: warehouseSubnetIds, maxCapacity, usageLimit },
+    serverless: { database: serverlessDatabase, adminUsername, baseCapacity, subnetIds: warehouseSubnetIds, maxCapacity, usageLimit, protect: bool("warehouseProtect", true) },
     redshift: { clusterIdentifier, workgroupName, dbUser, database, secretArn },
     grafana: {
       allowedCidrs,

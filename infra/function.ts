@@ -31,6 +31,8 @@ export interface PipelineFunctionArgs {
    */
   async?: { maxRetryAttempts: number; maxEventAgeSeconds: number; deadLetterQueue: { arn: pulumi.Input<string> } };
   alarms?: FunctionAlarmSettings;
+  /** Tags of the execution role only (e.g. RedshiftDbRoles, the database roles its IAMR user holds). */
+  roleTags?: Record<string, string>;
   tags?: Record<string, string>;
 }
 
@@ -67,7 +69,7 @@ export class PipelineFunction extends pulumi.ComponentResource {
 
     this.role = new aws.iam.Role(
       `${name}-role`,
-      { description: `CoffeETL ${args.functionName} execution role`, assumeRolePolicy: assumeRolePolicy("lambda.amazonaws.com"), tags: args.tags },
+      { description: `CoffeETL ${args.functionName} execution role`, assumeRolePolicy: assumeRolePolicy("lambda.amazonaws.com"), tags: { ...args.tags, ...args.roleTags } },
       parent,
     );
     const rolePolicy = new aws.iam.RolePolicy(

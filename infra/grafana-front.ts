@@ -9,6 +9,7 @@
 // nginx checks, so another CloudFront distribution cannot reach the host either.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { regionalProvider } from "./aws-provider.js";
 
 /** AWS-managed policies: Managed-CachingDisabled and Managed-AllViewer (every header, cookie, query string). */
 export const CACHING_DISABLED_POLICY = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad";
@@ -35,7 +36,8 @@ export class GrafanaFront extends pulumi.ComponentResource {
   constructor(name: string, args: GrafanaFrontArgs, opts?: pulumi.ComponentResourceOptions) {
     super("coffeetl:grafana:GrafanaFront", name, {}, opts);
     const parent = { parent: this };
-    const usEast1 = new aws.Provider(`${name}-us-east-1`, { region: "us-east-1" }, parent);
+    // With the stack's aws: settings (profile, assumed roles, default tags): infra/aws-provider.ts.
+    const usEast1 = regionalProvider(`${name}-us-east-1`, "us-east-1", parent);
     const global = { parent: this, provider: usEast1 };
     const metric = (suffix: string) => ({ cloudwatchMetricsEnabled: true, metricName: `coffeetl-${args.stack}-grafana-${suffix}`.slice(0, 128), sampledRequestsEnabled: true });
 

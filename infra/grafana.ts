@@ -62,11 +62,6 @@ export interface GrafanaArgs extends GrafanaHostSettings {
   warehouseParameterName: string;
   /** Data API and credential statements for the reader identity (grafana-access.ts). */
   warehouseStatements: PolicyStatement[];
-  /**
-   * A Serverless warehouse this stack creates: its loader (an IAMR user) may not create roles, so the
-   * reader role is created here once, as the namespace's admin; the loader's schema step grants on it.
-   */
-  readerBootstrap?: { workgroupName: pulumi.Input<string>; database: string; adminSecretArn: pulumi.Input<string> };
   tags?: Record<string, string>;
 }
 
@@ -87,19 +82,8 @@ export class Grafana extends pulumi.ComponentResource {
     const parent = { parent: this };
     const ctx = args.context;
 
-    if (args.readerBootstrap) {
-      new aws.redshiftdata.Statement(
-        `${name}-reader-role`,
-        {
-          workgroupName: args.readerBootstrap.workgroupName,
-          database: args.readerBootstrap.database,
-          secretArn: args.readerBootstrap.adminSecretArn,
-          sql: `CREATE ROLE ${READER_ROLE}`,
-          statementName: "coffeetl-create-reader-role",
-        },
-        parent,
-      );
-    }
+    // On a Serverless warehouse the stack creates, the reader role is made by infra/warehouse-roles.ts
+    // (idempotent, as the namespace's admin); the loader's schema step grants on it.
 
     // Secrets and viewer logins.
     const originSecret = new SecretParameter(

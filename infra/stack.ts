@@ -7,6 +7,7 @@
 //   Grafana host ◄── grafana/ via its assets bucket; reads Redshift (Data API) and CloudWatch
 import * as pulumi from "@pulumi/pulumi";
 import { COPY_MANIFEST_PREFIX, FAILURE_FILE, MANIFEST_FILE } from "../functions/core/manifest.js";
+import { WRITER_ROLE } from "../functions/warehouse/roles.js";
 import { slug, type CoffeetlConfig } from "./config.js";
 import { AlarmTopic } from "./alarm-topic.js";
 import { BucketTrigger, caseInsensitiveSuffixes } from "./bucket-trigger.js";
@@ -24,6 +25,7 @@ import { UploadIdentities } from "./upload-identities.js";
 import { SecretParameter } from "./secret-parameter.js";
 import { SecureBucket } from "./secure-bucket.js";
 import { ServerlessWarehouse } from "./warehouse.js";
+import { createWarehouseRoles } from "./warehouse-roles.js";
 import { lookupWorkgroupArn, warehouseAccessStatements, type WarehouseTarget } from "./warehouse-access.js";
 
 /** Where the load writes its COPY manifests (the same constant as the warehouse's; a test checks it). */
@@ -144,7 +146,6 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
           maxCapacity: config.serverless.maxCapacity,
           usageLimit: config.serverless.usageLimit,
           logRetentionDays: config.logRetentionDays,
-          accountId: ctx.accountId,
           alarmTopicArn: alarms.arn,
           // Its own subnets (and a closed security group in that VPC) when the stack built the network;
           // the configured subnets (with coffeetl:vpcId) otherwise; else the account's default VPC.
@@ -152,9 +153,14 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
           vpcId: config.serverless.subnetIds ? config.network.vpcId : network.warehouseSubnetIds ? network.vpcId : undefined,
           transformedBucketArn: transformed.arn,
           parameterName: config.redshiftParameterName,
+          protect: config.serverless.protect,
           tags,
         })
       : undefined;
+  // Its database roles (reader, writer), created as the namespace's admin by statements safe to re-run.
+  const warehouseRoles = warehouse
+    ? createWarehouseRoles("warehouse-roles", { workgroupName: warehouse.workgroupName, database: config.serverless.database, adminSecretArn: warehouse.namespace.adminPasswordSecretArn })
+    : [];
   const target: WarehouseTarget = {
     workgroupArn: warehouse?.workgroupArn ?? (config.redshift.workgroupName ? lookupWorkgroupArn(config.redshift.workgroupName) : undefined),
     managed: warehouse !== undefined,
@@ -213,6 +219,8 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
       ssmDecryptStatement(ctx),
       ...warehouseAccessStatements(ctx, target, "load"),
     ],
+    // On Serverless its IAMR database user holds coffeetl_writer: a replaced role keeps the loader's rights.
+    roleTags: { RedshiftDbRoles: WRITER_ROLE },
     memoryMb: config.load.memoryMb,
     timeoutSeconds: config.load.timeoutSeconds,
     // Unreserved unless configured: the queue mapping's maximum concurrency bounds parallel loads.
@@ -301,11 +309,8 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     adminPasswordParameter: grafanaPassword,
     warehouseParameterName: config.redshiftParameterName,
     warehouseStatements: grafanaWarehouseStatements(ctx, target, config.grafana.readerDbUser),
-    readerBootstrap: warehouse
-      ? { workgroupName: warehouse.workgroupName, database: config.serverless.database, adminSecretArn: warehouse.namespace.adminPasswordSecretArn }
-      : undefined,
     tags,
-  }, warehouse ? { dependsOn: [warehouse] } : undefined);
+  }, warehouse ? { dependsOn: [warehouse, ...warehouseRoles] } : undefined);
 
   return {
     rawBucketName: raw.name,

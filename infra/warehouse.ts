@@ -23,8 +23,6 @@ export interface ServerlessWarehouseArgs {
   logRetentionDays?: number;
   /** Topic for the capacity and usage alarms. */
   alarmTopicArn?: pulumi.Input<string>;
-  /** The account the COPY role's trust is confined to (aws:SourceAccount). */
-  accountId: pulumi.Input<string>;
   /** Where the workgroup's endpoint lives (the Data API does not need it reachable). */
   subnetIds?: pulumi.Input<pulumi.Input<string>[]>;
   vpcId?: pulumi.Input<string>;
@@ -32,6 +30,8 @@ export interface ServerlessWarehouseArgs {
   transformedBucketArn: pulumi.Input<string>;
   /** The connection parameter to write (coffeetl:redshiftParameterName). */
   parameterName: string;
+  /** Protect the namespace (coffeetl:warehouseProtect, default true): it holds every loaded day. */
+  protect: boolean;
   tags?: Record<string, string>;
 }
 
@@ -52,9 +52,14 @@ export class ServerlessWarehouse extends pulumi.ComponentResource {
       `${name}-copy-role`,
       {
         description: "Role Redshift assumes to COPY the CoffeETL transformed files",
-        // Serverless assumes it as redshift-serverless; COPY on a cluster as redshift. Only on behalf of
-        // this account (confused deputy).
-        assumeRolePolicy: assumeRolePolicy(["redshift.amazonaws.com", "redshift-serverless.amazonaws.com"], args.accountId),
+        // Serverless assumes it as redshift-serverless; COPY on a cluster as redshift. No condition: the
+        // only ones AWS documents for Redshift's use of such a role are sts:ExternalId naming database
+        // users and a Region ("Restricting access to IAM roles",
+        // https://docs.aws.amazon.com/redshift/latest/mgmt/authorizing-redshift-service-database-users.html);
+        // no page says Redshift sends aws:SourceAccount, and without it every COPY would be refused.
+        // A database-user condition would tie COPY to the loader's IAMR name, which a replaced role
+        // changes. The role is usable only by a namespace it is attached to (iam:PassRole, this account).
+        assumeRolePolicy: assumeRolePolicy(["redshift.amazonaws.com", "redshift-serverless.amazonaws.com"]),
         tags: args.tags,
       },
       parent,
@@ -82,6 +87,18 @@ export class ServerlessWarehouse extends pulumi.ComponentResource {
       securityGroupIds = [sg.id];
     }
 
+    // A changed database or admin name would replace the namespace (and drop every loaded day):
+    // refused at preview with the reason, before Pulumi's own refusal of a protected replacement.
+    const unchanged = pulumi.output(
+      aws.redshiftserverless
+        .getNamespace({ namespaceName: args.warehouseName }, parent)
+        .then((live) => live, () => undefined) // not created yet
+        .then((live) => {
+          const problem = namespaceReplacementProblem(args.warehouseName, live, { database: args.database, adminUsername: args.adminUsername });
+          if (problem) throw new Error(problem);
+          return true;
+        }),
+    );
     // The log exports' groups, declared first with a retention: left to Redshift, they are created on
     // the first entry and kept forever (every dashboard query's connection is a connectionlog entry).
     const logExports = ["connectionlog", "userlog"];
@@ -97,7 +114,7 @@ export class ServerlessWarehouse extends pulumi.ComponentResource {
       `${name}-namespace`,
       {
         namespaceName: args.warehouseName,
-        dbName: args.database,
+        dbName: unchanged.apply(() => args.database),
         adminUsername: args.adminUsername,
         manageAdminPassword: true,
         iamRoles: [this.copyRole.arn],
@@ -105,7 +122,7 @@ export class ServerlessWarehouse extends pulumi.ComponentResource {
         logExports,
         tags: args.tags,
       },
-      { parent: this, dependsOn: logGroups },
+      { parent: this, dependsOn: logGroups, protect: args.protect },
     );
     this.workgroup = new aws.redshiftserverless.Workgroup(
       `${name}-workgroup`,
@@ -191,4 +208,27 @@ export class ServerlessWarehouse extends pulumi.ComponentResource {
     );
     this.registerOutputs({ workgroupName: this.workgroupName, workgroupArn: this.workgroupArn });
   }
+}
+
+/**
+ * Why the configured database or admin user cannot be applied to the live namespace `name`, or
+ * undefined (no namespace yet, or the same values). Either change replaces the namespace.
+ */
+export function namespaceReplacementProblem(
+  name: string,
+  live: { dbName?: string; adminUsername?: string } | undefined,
+  wanted: { database: string; adminUsername: string },
+): string | undefined {
+  if (!live?.dbName) return undefined;
+  const changed: string[] = [];
+  if (live.dbName !== wanted.database) changed.push(`coffeetl:warehouseDatabase is "${wanted.database}" but the warehouse's database is "${live.dbName}"`);
+  if (live.adminUsername && live.adminUsername !== wanted.adminUsername) {
+    changed.push(`coffeetl:warehouseAdminUsername is "${wanted.adminUsername}" but the warehouse's admin is "${live.adminUsername}"`);
+  }
+  if (!changed.length) return undefined;
+  return (
+    `${changed.join("; ")}: applying it would replace Redshift Serverless namespace ${name} and delete every loaded day. ` +
+    "Set the key back to the warehouse's value. To rebuild the warehouse on purpose, take a snapshot first " +
+    `(aws redshift-serverless create-snapshot --namespace-name ${name} --snapshot-name <name>), then see "Destroy" in docs/deploy.md`
+  );
 }

@@ -3,7 +3,7 @@ import { Readable } from "node:stream";
 import { BatchExecuteStatementCommand, CancelStatementCommand, DescribeStatementCommand, RedshiftDataClient } from "@aws-sdk/client-redshift-data";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import type { LoadRequest, Storage } from "../functions/app/ports.js";
+import { RetryLaterError, type LoadRequest, type Storage } from "../functions/app/ports.js";
 import { copyStatement, redshiftString, roleArnLiteral, s3UriLiteral } from "../functions/aws/redshift-sql.js";
 import { MAX_BATCH_STATEMENTS, RedshiftStatementError, RedshiftWarehouse, type RedshiftWarehouseOptions } from "../functions/aws/redshift-warehouse.js";
 import type { RedshiftConnection } from "../functions/aws/ssm.js";
@@ -237,6 +237,7 @@ test("polling stops before the invocation times out: the statement is cancelled 
   const error = await w.load(request()).then(() => undefined, (e: Error) => e);
   assert.ok(error);
   assert.match(error!.message, /still running with \d+ s of the invocation left; cancelled/);
+  assert.instance(error, RetryLaterError, "a passing cause: the caller returns the batch whole");
   assert.is(fake.cancelled.length, 1);
   assert.ok(clock >= 10_000 - 5_000, "stopped within the safety margin");
   assert.ok(fake.mock.commandCalls(DescribeStatementCommand).length > 5);

@@ -1,5 +1,6 @@
 // `coffeetl:warehouse: serverless` (a client with no Redshift yet), with alarm e-mail and an x86
 // Grafana host. Run alone: node --import tsx tests/infra-serverless.test.ts
+import { readFileSync } from "node:fs";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { evaluatePolicies } from "../infra/policies.js";
@@ -34,14 +35,20 @@ test("namespace with an AWS-managed admin password, private workgroup in the sta
   assert.is(h.byType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").filter((r) => r.inputs.securityGroupId === "sg-warehouse-sg").length, 0);
 });
 
-test("COPY role: trusted by both Redshift principals, for this account only; reads only the transformed bucket", () => {
+test("the namespace is protected by default, and checked against the live one before any change", () => {
+  const ns = h.one("aws:redshiftserverless/namespace:Namespace", "warehouse-namespace");
+  assert.is(ns.protect, true, "protect: a config change or destroy cannot delete the loaded history");
+  const lookups = h.invokes.filter((i) => i.token === "aws:redshiftserverless/getNamespace:getNamespace");
+  assert.equal(lookups.map((i) => i.args.namespaceName), ["coffeetl-newco-dev"]);
+});
+
+test("COPY role: trusted by both Redshift principals with no condition AWS does not document for it; reads only the transformed bucket", () => {
   const trust = statementsOf(h.one("aws:iam/role:Role", "warehouse-copy-role").inputs.assumeRolePolicy);
   assert.is(trust.length, 1);
   assert.equal(trust[0], {
     Effect: "Allow",
     Principal: { Service: ["redshift.amazonaws.com", "redshift-serverless.amazonaws.com"] },
     Action: "sts:AssumeRole",
-    Condition: { StringEquals: { "aws:SourceAccount": ACCOUNT } },
   });
   const transformed = `arn:aws:s3:::${h.one("aws:s3/bucket:Bucket", "transformed").id}`;
   const s = statementsOf(h.one("aws:iam/rolePolicy:RolePolicy", "warehouse-copy-policy").inputs.policy);
@@ -49,6 +56,18 @@ test("COPY role: trusted by both Redshift principals, for this account only; rea
     [["s3:ListBucket", "s3:GetBucketLocation"], transformed],
     ["s3:GetObject", `${transformed}/*`],
   ]);
+});
+
+test("the COPY role's trust, its comment and docs/deploy.md agree: the same AWS page, no aws:SourceAccount asked of clients", () => {
+  const page = "https://docs.aws.amazon.com/redshift/latest/mgmt/authorizing-redshift-service-database-users.html";
+  const code = readFileSync(new URL("../infra/warehouse.ts", import.meta.url), "utf8");
+  const docs = readFileSync(new URL("../docs/deploy.md", import.meta.url), "utf8");
+  assert.ok(code.includes(page), "the code comment cites the page");
+  assert.ok(docs.includes(page), "docs/deploy.md cites the page");
+  const copyRoleDocs = docs.slice(docs.indexOf("its COPY role (`copyRoleArn`)"), docs.indexOf("The stack must also be told"));
+  assert.match(copyRoleDocs, /no `aws:SourceAccount`/);
+  assert.not.match(copyRoleDocs, /with an `aws:SourceAccount`/);
+  assert.not.ok(JSON.stringify(statementsOf(h.one("aws:iam/role:Role", "warehouse-copy-role").inputs.assumeRolePolicy)).includes("Condition"));
 });
 
 test("the connection parameter is written by the stack", () => {

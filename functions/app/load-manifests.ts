@@ -2,14 +2,17 @@
 // (DESIGN section 6). Used unchanged by the load Lambda (an SQS batch of manifest events, Redshift
 // Data API) and by `coffeetl ingest` (PostgreSQL). A batch whose transaction fails is split in halves
 // until the failing manifest is alone: it alone fails (with a `failed` row in `file_outcomes`),
-// every other one loads.
+// every other one loads. Near the end of the invocation's time no new batch starts, and a batch the
+// warehouse gave up for a passing reason (time, throttling, conflicts: RetryLaterError) is not
+// split: those manifests, and all not yet tried, are `deferred` (returned to the queue, no `failed`
+// row), to load whole on the next delivery.
 import { createHash } from "node:crypto";
 import { text } from "node:stream/consumers";
 import { MANIFEST_FILE, parseManifest } from "../core/manifest.js";
 import { TABLES } from "../core/schema.js";
 import { KeyMismatchError } from "../warehouse/sql.js";
 import { silentLog, type Log } from "./log.js";
-import type { LoadRequest, LoadResult, Storage, TableFile, Warehouse } from "./ports.js";
+import { RetryLaterError, type LoadRequest, type LoadResult, type Storage, type TableFile, type Warehouse } from "./ports.js";
 
 export interface LoadDeps {
   transformed: Storage;
@@ -17,6 +20,13 @@ export interface LoadDeps {
   log?: Log;
   /** How to supply the right transaction-id key here, appended to a key-mismatch refusal. */
   keyHint?: string;
+  /** Milliseconds left to the invocation (Lambda's `getRemainingTimeInMillis`); none: no limit. */
+  remainingTimeMs?: () => number;
+  /**
+   * A batch after the first starts only with this much time left, or 1.5 times the longest batch
+   * of this call if more (default 30 s).
+   */
+  minStartMs?: number;
 }
 
 export interface ManifestOutcome {
@@ -24,6 +34,8 @@ export interface ManifestOutcome {
   ok: boolean;
   result?: LoadResult & { durationMs: number };
   error?: string;
+  /** Not loaded for now (time, throttling, conflicts), nothing recorded: to be tried again soon. */
+  deferred?: boolean;
 }
 
 /** Manifests per transaction by default: well inside the Data API's 100 KB of SQL per batch. */
@@ -106,11 +118,33 @@ export async function loadManifests(deps: LoadDeps, manifestKeys: string[], opti
     }
   }
 
+  let batchesStarted = 0;
+  let longestMs = 0;
+  let stopped: string | undefined;
+  /** The first batch always starts; later ones only with time for a batch left. */
+  const outOfTime = (): string | undefined => {
+    if (!deps.remainingTimeMs || batchesStarted === 0) return undefined;
+    const left = deps.remainingTimeMs();
+    const needed = Math.max(deps.minStartMs ?? 30_000, 1.5 * longestMs);
+    return left < needed ? `not started: ${Math.round(left / 1000)} s of the invocation left, a batch needs ${Math.round(needed / 1000)} s` : undefined;
+  };
+  /** Milliseconds on the invocation's own clock when there is one (a batch's cost in its time). */
+  const now = () => (deps.remainingTimeMs ? -deps.remainingTimeMs() : Date.now());
+  const defer = (batch: typeof items, reason: string) => {
+    for (const b of batch) outcomes[b.index] = { manifestKey: manifestKeys[b.index]!, ok: false, deferred: true, error: reason };
+    log.warn("batch returned to the queue to load later", { manifests: batch.length, reason });
+  };
+
   const run = async (batch: typeof items): Promise<void> => {
-    const started = Date.now();
+    stopped ??= outOfTime();
+    if (stopped) return defer(batch, stopped);
+    batchesStarted++;
+    const startedAt = Date.now();
+    const clockAtStart = now();
     try {
       const results = await deps.warehouse.loadBatch(batch.map((b) => b.request));
-      const durationMs = Date.now() - started;
+      const durationMs = Date.now() - startedAt;
+      longestMs = Math.max(longestMs, now() - clockAtStart);
       for (const [i, result] of results.entries()) {
         const { index } = batch[i]!;
         outcomes[index] = { manifestKey: manifestKeys[index]!, ok: true, result: { ...result, durationMs } };
@@ -129,6 +163,12 @@ export async function loadManifests(deps: LoadDeps, manifestKeys: string[], opti
         });
       }
     } catch (error) {
+      longestMs = Math.max(longestMs, now() - clockAtStart);
+      // Time, throttling or conflicts: the files are fine; the whole batch (and the rest) waits.
+      if (error instanceof RetryLaterError) {
+        stopped = error.message;
+        return defer(batch, error.message);
+      }
       // The same key refuses every manifest of the batch (they share one fingerprint): no split.
       if (batch.length === 1 || error instanceof KeyMismatchError) {
         for (const b of batch) await fail(b.index, error, b.request);

@@ -106,3 +106,20 @@ export interface Warehouse {
   query<T = Record<string, unknown>>(sql: string): Promise<T[]>;
   close(): Promise<void>;
 }
+
+/**
+ * Work given up for a passing reason: the invocation's time ran out (the statement was cancelled),
+ * or throttling, a concurrency limit or a serialization conflict outlasted the retries. Nothing is
+ * wrong with the files: the load returns them to the queue whole, never splits the batch, and
+ * records no `failed` outcome.
+ */
+export class RetryLaterError extends Error {
+  constructor(
+    message: string,
+    readonly reason: "time" | "throttle" | "conflict",
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "RetryLaterError";
+  }
+}

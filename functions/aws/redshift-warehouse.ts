@@ -16,7 +16,7 @@ import {
   type RedshiftDataClient,
 } from "@aws-sdk/client-redshift-data";
 import { silentLog, type Log } from "../app/log.js";
-import type { FileOutcome, LoadRequest, LoadResult, Storage, Warehouse } from "../app/ports.js";
+import { RetryLaterError, type FileOutcome, type LoadRequest, type LoadResult, type Storage, type Warehouse } from "../app/ports.js";
 import { COPY_MANIFEST_PREFIX } from "../core/manifest.js";
 import { ADDED_COLUMN_DEFS, REDSHIFT_CREATE_TABLES, TABLES } from "../core/schema.js";
 import {
@@ -30,6 +30,7 @@ import {
   selectLoadStatement,
 } from "../warehouse/sql.js";
 import { DEFAULT_READER_DB_USER, ensureRedshiftReaderRole } from "../warehouse/reader-role.js";
+import { ensureRedshiftWriterRole } from "../warehouse/roles.js";
 import { REDSHIFT_DIALECT, copyManifest, copyStatement } from "./redshift-sql.js";
 import type { RedshiftConnection } from "./ssm.js";
 
@@ -154,6 +155,8 @@ export class RedshiftWarehouse implements Warehouse {
     await this.batch([...REDSHIFT_CREATE_TABLES], "create schema", CREATE_RACE);
     await this.addMissingColumns();
     await ensureRedshiftReaderRole(this, { readerDbUser: this.connection.target.kind === "provisioned" ? (this.connection.readerDbUser ?? DEFAULT_READER_DB_USER) : undefined, log: this.log });
+    // The loader's rights in a role its IAM role maps to: a replaced load role keeps them.
+    await ensureRedshiftWriterRole(this, { log: this.log });
   }
 
   /** A warehouse made by an earlier release lacks the columns added since: add them (no IF NOT EXISTS on Redshift). */
@@ -288,9 +291,12 @@ export class RedshiftWarehouse implements Warehouse {
       try {
         return await run();
       } catch (error) {
-        if (!isRetryable(error, alsoRetry) || attempt >= this.maxAttempts) throw error;
+        if (!isRetryable(error, alsoRetry)) throw error;
+        // Given up on a passing cause: the caller returns the work whole, to try again later.
+        const later = () => new RetryLaterError((error as Error).message, THROTTLING.has((error as Error).name) ? "throttle" : "conflict", { cause: error });
+        if (attempt >= this.maxAttempts) throw later();
         const delay = Math.round(Math.random() * Math.min(this.retryBaseMs * 2 ** (attempt - 1), 20_000));
-        if (this.remaining() - delay < this.marginMs * 2) throw error;
+        if (this.remaining() - delay < this.marginMs * 2) throw later();
         this.log.warn("retrying after a conflict or throttling", {
           what,
           attempt,
@@ -309,7 +315,10 @@ export class RedshiftWarehouse implements Warehouse {
     for (;;) {
       if (this.remaining() - delay < this.marginMs) {
         await this.client.send(new CancelStatementCommand({ Id: id })).catch(() => undefined);
-        throw new Error(`${what}: statement ${id} still running with ${Math.max(0, Math.round(this.remaining() / 1000))} s of the invocation left; cancelled so the retry starts clean`);
+        throw new RetryLaterError(
+          `${what}: statement ${id} still running with ${Math.max(0, Math.round(this.remaining() / 1000))} s of the invocation left; cancelled so the retry starts clean`,
+          "time",
+        );
       }
       await this.sleep(delay);
       delay = Math.min(Math.round(delay * 1.5), this.pollMaxMs);

@@ -16,12 +16,19 @@
 // maxReceiveCount, parked in the load dead-letter queue. A message that is not an S3 event fails too
 // (parked, never dropped). The others are deleted by Lambda. A manifest loaded before reports
 // `already_loaded` and changes nothing, so a redelivered message is harmless.
+//
+// Time: near the end of the invocation no new batch starts; a batch cancelled for time, or given up
+// for throttling or conflicts, is not split and records nothing. Those messages are returned as
+// item failures and made visible again after RETRY_SOON_SECONDS (ChangeMessageVisibility; the load
+// role may), not after the queue's visibility timeout of six function timeouts.
 import { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
 import { S3Client } from "@aws-sdk/client-s3";
+import { ChangeMessageVisibilityBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { loadManifests, type ManifestOutcome } from "../app/load-manifests.js";
+import { RetryLaterError } from "../app/ports.js";
 import { recordTransformFailure } from "../app/record-failure.js";
 import { FAILURE_FILE, MANIFEST_FILE } from "../core/manifest.js";
 import { createLogger, errorFields, logPort, startInvocation } from "../aws/logger.js";
@@ -36,9 +43,14 @@ const logger = createLogger("coffeetl-load");
 // successful invocation, so Lambda's own Errors metric never counts it (the stack alarms on these).
 const metrics = new Metrics({ namespace: "CoffeETL", serviceName: process.env.POWERTOOLS_SERVICE_NAME || "coffeetl-load" });
 const log = logPort(logger);
-let clients: { s3: S3Client; ssm: SSMClient; redshift: RedshiftDataClient } | undefined;
+let clients: { s3: S3Client; ssm: SSMClient; redshift: RedshiftDataClient; sqs: SQSClient } | undefined;
 // SSM retries live in functions/aws/ssm.ts (backoff with jitter); one SDK attempt per call there.
-const aws = () => (clients ??= { s3: new S3Client({}), ssm: new SSMClient({ maxAttempts: 1 }), redshift: new RedshiftDataClient({}) });
+const aws = () => (clients ??= { s3: new S3Client({}), ssm: new SSMClient({ maxAttempts: 1 }), redshift: new RedshiftDataClient({}), sqs: new SQSClient({}) });
+
+/** How soon a message returned for time, throttling or conflicts is received again. */
+export const RETRY_SOON_SECONDS = 30;
+/** Transform failures are recorded only with this much of the invocation left. */
+const RECORD_MARGIN_MS = 15_000;
 
 /** CREATE TABLE IF NOT EXISTS runs once per container and connection, not once per batch. */
 const schemaReady = new Map<string, Promise<void>>();
@@ -56,6 +68,8 @@ export async function handler(event: SQSEvent, context?: Context): Promise<SQSBa
   startInvocation(logger, context);
   const records = Array.isArray(event?.Records) ? event.Records : [];
   const failed = new Set<string>();
+  /** Failed for a passing reason: made visible again soon. */
+  const retrySoon = new Set<string>();
   /** Manifests to load, by bucket, each with the messages that named it (S3 may deliver twice). */
   const wanted = new Map<string, Map<string, string[]>>();
   /** Transform failures to record, the same way. */
@@ -89,6 +103,7 @@ export async function handler(event: SQSEvent, context?: Context): Promise<SQSBa
   let loaded = 0;
   let alreadyLoaded = 0;
   let failedManifests = 0;
+  let deferredManifests = 0;
   for (const [bucket, keys] of wanted) {
     let outcomes: ManifestOutcome[];
     try {
@@ -97,11 +112,15 @@ export async function handler(event: SQSEvent, context?: Context): Promise<SQSBa
       // Nothing could be tried (connection parameter, schema): every message naming this bucket fails.
       log.error("load failed before any manifest", { bucket, manifests: keys.size, ...errorFields(error) });
       for (const ids of keys.values()) for (const id of ids) failed.add(id);
+      if (error instanceof RetryLaterError) for (const ids of keys.values()) for (const id of ids) retrySoon.add(id);
       failedManifests += keys.size;
       continue;
     }
     for (const outcome of outcomes) {
-      if (!outcome.ok) {
+      if (outcome.deferred) {
+        deferredManifests++;
+        for (const id of keys.get(outcome.manifestKey) ?? []) (failed.add(id), retrySoon.add(id));
+      } else if (!outcome.ok) {
         failedManifests++;
         for (const id of keys.get(outcome.manifestKey) ?? []) failed.add(id);
       } else if (outcome.result?.outcome === "already_loaded") alreadyLoaded++;
@@ -122,24 +141,32 @@ export async function handler(event: SQSEvent, context?: Context): Promise<SQSBa
       continue;
     }
     for (const [key, ids] of keys) {
+      if (context?.getRemainingTimeInMillis && context.getRemainingTimeInMillis() < RECORD_MARGIN_MS) {
+        for (const id of ids) (failed.add(id), retrySoon.add(id));
+        failuresUnrecorded++;
+        continue;
+      }
       try {
         await recordTransformFailure({ ...deps, log }, key);
         failuresRecorded++;
       } catch (error) {
         log.error("could not record a transform failure", { failureKey: key, ...errorFields(error) });
         for (const id of ids) failed.add(id);
+        if (error instanceof RetryLaterError) for (const id of ids) retrySoon.add(id);
         failuresUnrecorded++;
       }
     }
   }
 
   const batchItemFailures = records.filter((r) => failed.has(r.messageId)).map((r) => ({ itemIdentifier: r.messageId }));
+  await visibleSoon(records.filter((r) => retrySoon.has(r.messageId)));
   log.info("batch done", {
     messages: records.length,
     loaded,
     alreadyLoaded,
     skipped,
     failedManifests,
+    deferredManifests,
     failuresRecorded,
     failuresUnrecorded,
     failedMessages: batchItemFailures.length,
@@ -147,6 +174,7 @@ export async function handler(event: SQSEvent, context?: Context): Promise<SQSBa
   metrics.addMetric("ManifestsLoaded", MetricUnit.Count, loaded);
   metrics.addMetric("ManifestsAlreadyLoaded", MetricUnit.Count, alreadyLoaded);
   metrics.addMetric("ManifestsFailed", MetricUnit.Count, failedManifests);
+  metrics.addMetric("ManifestsDeferred", MetricUnit.Count, deferredManifests);
   metrics.addMetric("MessagesFailed", MetricUnit.Count, batchItemFailures.length);
   // Alarmed in the stack (infra/stack.ts): the dashboards cannot read while it is above 0.
   if (readerTablesWithoutSelect.size) metrics.addMetric("ReaderTablesWithoutSelect", MetricUnit.Count, Math.max(...readerTablesWithoutSelect.values()));
@@ -154,11 +182,41 @@ export async function handler(event: SQSEvent, context?: Context): Promise<SQSBa
   return { batchItemFailures };
 }
 
+/** `https://sqs.<region>.<suffix>/<account>/<name>` of a queue ARN. */
+export function queueUrlOf(queueArn: string): string {
+  const [, partition, , region, account, name] = queueArn.split(":");
+  const suffix = partition === "aws-cn" ? "amazonaws.com.cn" : "amazonaws.com";
+  return `https://sqs.${region}.${suffix}/${account}/${name}`;
+}
+
+/** Returned messages come back after RETRY_SOON_SECONDS; if this fails, after the queue's timeout. */
+async function visibleSoon(records: SQSRecord[]): Promise<void> {
+  const byQueue = new Map<string, SQSRecord[]>();
+  for (const r of records) byQueue.set(r.eventSourceARN, [...(byQueue.get(r.eventSourceARN) ?? []), r]);
+  for (const [arn, list] of byQueue) {
+    for (let i = 0; i < list.length; i += 10) {
+      const entries = list.slice(i, i + 10).map((r, n) => ({ Id: String(n), ReceiptHandle: r.receiptHandle, VisibilityTimeout: RETRY_SOON_SECONDS }));
+      try {
+        const out = await aws().sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: queueUrlOf(arn), Entries: entries }));
+        if (out.Failed?.length) log.warn("some returned messages keep the queue's visibility timeout", { failed: out.Failed.map((f) => f.Code) });
+      } catch (error) {
+        log.warn("returned messages keep the queue's visibility timeout", { messages: entries.length, ...errorFields(error) });
+      }
+    }
+  }
+}
+
 async function loadBucket(bucket: string, manifestKeys: string[], context: Context | undefined): Promise<ManifestOutcome[]> {
   const { transformed, warehouse } = await warehouseFor(bucket, context);
   const perTransaction = Number(process.env.LOAD_MANIFESTS_PER_TRANSACTION);
   return loadManifests(
-    { transformed, warehouse, log, keyHint: "the transformed files were keyed with another transaction secret than this warehouse's" },
+    {
+      transformed,
+      warehouse,
+      log,
+      keyHint: "the transformed files were keyed with another transaction secret than this warehouse's",
+      ...(context?.getRemainingTimeInMillis ? { remainingTimeMs: () => context.getRemainingTimeInMillis() } : {}),
+    },
     manifestKeys,
     Number.isInteger(perTransaction) && perTransaction > 0 ? { maxBatch: perTransaction } : {},
   );

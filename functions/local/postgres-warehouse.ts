@@ -13,9 +13,10 @@ import { PGlite, type Transaction } from "@electric-sql/pglite";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import type { FileOutcome, LoadRequest, LoadResult, TableFile, Warehouse } from "../app/ports.js";
-import { ADDED_COLUMNS, COLUMNS, CREATE_INDEXES, CREATE_TABLES, LOAD_TABLES, TABLES, type TableName } from "../core/schema.js";
+import { ADDED_COLUMN_DEFS, ADDED_COLUMNS, COLUMNS, CREATE_INDEXES, CREATE_TABLES, LOAD_TABLES, TABLES, type TableName } from "../core/schema.js";
 import { postgresReaderRoleStatements } from "../warehouse/reader-role.js";
 import { copyTemplate, ensureTemplate, isDataDir } from "./warehouse-template.js";
+import { postgresWriterRoleStatements } from "../warehouse/roles.js";
 import {
   KeyMismatchError,
   POSTGRES_DIALECT,
@@ -165,7 +166,7 @@ function pgliteModule(mode: EngineMode): Promise<WebAssembly.Module> {
 }
 
 /** The portable schema, as the template holds it and every open checks it. */
-const schemaStatements = () => [...CREATE_TABLES, ...ADDED_COLUMNS, ...CREATE_INDEXES, ...postgresReaderRoleStatements()];
+const schemaStatements = () => [...CREATE_TABLES, ...ADDED_COLUMNS, ...CREATE_INDEXES, ...postgresReaderRoleStatements(), ...postgresWriterRoleStatements()];
 
 /**
  * An embedded warehouse records which schema statements it has run (a comment on `loads`), so an
@@ -316,7 +317,23 @@ export class PostgresWarehouse implements Warehouse {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.connection.transaction(async (s) => {
-          for (const statement of schemaStatements()) await s.query(statement);
+          for (const statement of CREATE_TABLES) await s.query(statement);
+          // Only what is missing: ADD COLUMN and CREATE INDEX need the tables' owner even with IF NOT
+          // EXISTS, and a replaced loader identity is not the owner (it loads through coffeetl_writer).
+          const columns = new Set(
+            // (pg_attribute, not information_schema: that hides the columns of tables one has no right on.)
+            (
+              await s.query<{ c: string }>(
+                "SELECT t.relname || '.' || a.attname AS c FROM pg_attribute a JOIN pg_class t ON t.oid = a.attrelid JOIN pg_namespace n ON n.oid = t.relnamespace WHERE n.nspname = current_schema() AND a.attnum > 0 AND NOT a.attisdropped",
+              )
+            ).map((r) => r.c),
+          );
+          const indexes = new Set((await s.query<{ i: string }>("SELECT indexname AS i FROM pg_indexes WHERE schemaname = current_schema()")).map((r) => r.i));
+          const missing = [
+            ...ADDED_COLUMNS.filter((_, i) => !columns.has(`${ADDED_COLUMN_DEFS[i]!.table}.${ADDED_COLUMN_DEFS[i]!.column}`)),
+            ...CREATE_INDEXES.filter((sql) => !indexes.has(/IF NOT EXISTS (\w+)/.exec(sql)?.[1] ?? "")),
+          ];
+          for (const statement of [...missing, ...postgresReaderRoleStatements(), ...postgresWriterRoleStatements()]) await s.query(statement);
           if (embedded) await s.query(SET_SCHEMA_MARK);
         });
         break;

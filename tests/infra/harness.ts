@@ -14,6 +14,10 @@ export interface Recorded extends DeclaredResource {
   parent?: string;
   /** Logical names of explicit dependsOn resources. */
   dependsOn: string[];
+  /** The explicit provider's reference (`urn::id`), when one was given. */
+  provider?: string;
+  /** The `protect` resource option. */
+  protect?: boolean;
 }
 
 export interface Harness {
@@ -93,21 +97,28 @@ function computed(type: string, name: string, inputs: Record<string, any>): { id
  * Sets the mocks and the stack config (`coffeetl:` keys without the prefix), imports the program,
  * and returns what it declared plus its module exports (the stack outputs).
  */
-export async function runProgram(config: Record<string, string>, stack = "acme-prod"): Promise<Harness & { outputs: Record<string, unknown> }> {
+export async function runProgram(
+  config: Record<string, string>,
+  stack = "acme-prod",
+  /** Answers for invokes by token, before the defaults below (e.g. an existing resource's lookup). */
+  answers: Record<string, (args: Record<string, any>) => Record<string, unknown>> = {},
+): Promise<Harness & { outputs: Record<string, unknown> }> {
   const resources: Recorded[] = [];
   const invokes: Harness["invokes"] = [];
-  const relations = new Map<string, { parent?: string; dependsOn: string[] }>();
+  const relations = new Map<string, { parent?: string; dependsOn: string[]; protect?: boolean }>();
 
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
         const { id, state } = computed(args.type, args.name, args.inputs);
         const rel = relations.get(`${args.type}::${args.name}`) ?? { dependsOn: [] };
-        resources.push({ type: args.type, name: args.name, id, inputs: args.inputs, props: { ...args.inputs, ...state }, ...rel });
+        resources.push({ type: args.type, name: args.name, id, inputs: args.inputs, props: { ...args.inputs, ...state }, ...rel, ...(args.provider ? { provider: args.provider } : {}) });
         return { id, state: { ...args.inputs, ...state } };
       },
       call(args) {
         invokes.push({ token: args.token, args: args.inputs });
+        const answer = answers[args.token];
+        if (answer) return answer(args.inputs);
         switch (args.token) {
           case "aws:index/getRegion:getRegion":
             return { name: REGION, region: REGION, id: REGION };
@@ -145,6 +156,7 @@ export async function runProgram(config: Record<string, string>, stack = "acme-p
       relations.set(`${t.type}::${t.name}`, {
         parent: t.opts.parent && (t.opts.parent as Named).__pulumiType !== "pulumi:pulumi:Stack" ? label(t.opts.parent) : undefined,
         dependsOn: list.filter((d): d is pulumi.Resource => pulumi.Resource.isInstance(d)).map((d) => (d as Named).__name ?? "?"),
+        ...(t.opts.protect !== undefined ? { protect: t.opts.protect } : {}),
       });
       return undefined;
     });
