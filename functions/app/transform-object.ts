@@ -62,6 +62,8 @@ const WHOLE_OBJECT_BYTES = 2 * 1024 * 1024;
 export interface TransformObjectOptions {
   /** The raw object's version to read (the S3 event's `versionId`); the latest when omitted. */
   versionId?: string;
+  /** Branches the file may hold (an uploader's, core/branches.ts); rows of others are rejected. */
+  branches?: readonly string[];
 }
 
 export async function transformObject(deps: TransformDeps, key: string, options: TransformObjectOptions = {}): Promise<TransformOutcome> {
@@ -99,7 +101,7 @@ export async function transformObject(deps: TransformDeps, key: string, options:
     input.on("data", (chunk: Buffer) => report((bytesRead += chunk.length), first.size));
   }
   const workers = deps.workers ?? workersFor(first.size);
-  const run = transform(input, { secret: deps.secret, sourceKey: key, workers, occurrenceWindow: deps.occurrenceWindow });
+  const run = transform(input, { secret: deps.secret, sourceKey: key, workers, occurrenceWindow: deps.occurrenceWindow, branches: options.branches });
   const write = async (file: string, output: Readable) =>
     transformed.put(`${prefix}/${file}`, whole ? await buffer(output) : output, { contentType: "text/csv" });
   const uploads = [
