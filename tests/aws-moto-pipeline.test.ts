@@ -4,8 +4,7 @@
 // counts into the load dead-letter queue. Only the Redshift Data API is the stand-in (moto has none).
 import { readFileSync } from "node:fs";
 import { DeleteBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { ChangeMessageVisibilityCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient, type Message } from "@aws-sdk/client-sqs";
-import type { Context, S3Event, SQSEvent } from "aws-lambda";
+import type { Context } from "aws-lambda";
 import { parse as parseCsv } from "csv-parse/sync";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -13,7 +12,7 @@ import { MAX_RAW_KEY_BYTES, TRANSFORMED_KEY_EXTRA_BYTES } from "../functions/cor
 import { captureOutput } from "./fixtures/aws/capture.js";
 import { FakeRedshift } from "./fixtures/aws/fake-redshift.js";
 import { lambdaContext } from "./fixtures/aws/fake-s3.js";
-import { BASE_CONFIG, createMotoStack, motoMissing, startMoto, type MotoStack } from "./fixtures/aws/moto.js";
+import { BASE_CONFIG, createMotoStack, motoMissing, motoPipeline, startMoto, type MotoStack } from "./fixtures/aws/moto.js";
 
 const missing = motoMissing();
 if (missing) {
@@ -37,7 +36,6 @@ async function suite() {
   process.env.UPLOADER_BRANCHES = JSON.stringify({ york: ["York", "York Minster"] });
 
   const s3 = new S3Client({});
-  const sqs = new SQSClient({});
   const redshift = new FakeRedshift();
   redshift.runningPolls = 0;
   const capture = captureOutput();
@@ -46,57 +44,7 @@ async function suite() {
   const context = lambdaContext() as unknown as Context;
   const leeds = readFileSync(new URL("./fixtures/aws/leeds-raw.csv", import.meta.url));
 
-  const receive = async (url: string, max = 10): Promise<Message[]> =>
-    (await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: max, WaitTimeSeconds: 0, MessageSystemAttributeNames: ["ApproximateReceiveCount"] }))).Messages ?? [];
-  const depth = async (url: string) =>
-    Number((await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }))).Attributes!.ApproximateNumberOfMessages);
-
-  /** moto's notifications for the raw bucket (what S3 would hand the function), each consumed. */
-  async function rawEvents(): Promise<S3Event[]> {
-    const events: S3Event[] = [];
-    for (let messages = await receive(stack.rawEventsQueueUrl); messages.length; messages = await receive(stack.rawEventsQueueUrl)) {
-      for (const m of messages) {
-        const body = JSON.parse(m.Body!) as S3Event & { Event?: string };
-        if (body.Records) events.push(body);
-        await sqs.send(new DeleteMessageCommand({ QueueUrl: stack.rawEventsQueueUrl, ReceiptHandle: m.ReceiptHandle! }));
-      }
-    }
-    return events;
-  }
-
-  /**
-   * The event source mapping, as Lambda runs it: a batch from the load queue to the handler; the
-   * messages it reports failed go back (visible again at once, standing in for the visibility
-   * timeout), the others are deleted. Returns the handler's responses.
-   */
-  async function drainLoadQueue(rounds = 10) {
-    const responses = [];
-    for (let round = 0; round < rounds; round++) {
-      const messages = await receive(stack.loadQueueUrl);
-      if (!messages.length) break;
-      const event: SQSEvent = {
-        Records: messages.map((m) => ({
-          messageId: m.MessageId!,
-          receiptHandle: m.ReceiptHandle!,
-          body: m.Body!,
-          attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? "1", SentTimestamp: "0", SenderId: "x", ApproximateFirstReceiveTimestamp: "0" },
-          messageAttributes: {},
-          md5OfBody: "",
-          eventSource: "aws:sqs",
-          eventSourceARN: String(stack.outputs.loadQueueArn),
-          awsRegion: "eu-west-2",
-        })),
-      };
-      const response = await load(event, context);
-      responses.push(response);
-      const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
-      for (const m of messages) {
-        if (failed.has(m.MessageId!)) await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: stack.loadQueueUrl, ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 0 }));
-        else await sqs.send(new DeleteMessageCommand({ QueueUrl: stack.loadQueueUrl, ReceiptHandle: m.ReceiptHandle! }));
-      }
-    }
-    return responses;
-  }
+  const { receive, depth, rawEvents, drainLoadQueue } = motoPipeline(stack, { load, context });
 
   const outcomeSqls = () =>
     redshift.mock
