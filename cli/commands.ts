@@ -181,6 +181,28 @@ export const COMMANDS: CommandSpec[] = [
     warehouse: false,
   },
   {
+    name: "verify",
+    args: "",
+    minArgs: 0,
+    maxArgs: 0,
+    summary: "on AWS: check a deployed stack end to end, one ✔/✘ line per part (run after every `pulumi up`)",
+    details:
+      "Reads the stack outputs from `pulumi stack output --json` (--outputs FILE, or - for standard input).\n" +
+      "Uploads a canary file under _coffeetl-canary/ of the raw bucket, waits (up to --timeout) for its file_outcomes\n" +
+      "row through the Data API, then removes it from the warehouse and both buckets; checks that the Grafana reader\n" +
+      "may SELECT every table, that Grafana answers /api/health and a viewer can log in, that no alarm is in ALARM and\n" +
+      "that both dead-letter queues are empty. Exit status 0 only when every check passed.",
+    options: {
+      outputs: { type: "string", value: "FILE", help: "stack outputs as JSON (`pulumi stack output --json`; - for stdin)" },
+      timeout: { type: "string", value: "SECONDS", help: "how long the canary may take to load (default 300)" },
+      reader: { type: "string", value: "USER", help: "the Grafana reader's database user (default coffeetl_grafana)" },
+      json: { type: "boolean", help: "the checks as JSON" },
+      region: { type: "string", value: "REGION", help: "AWS region (default: $AWS_REGION, else the stack's outputs)" },
+    },
+    home: "none",
+    warehouse: false,
+  },
+  {
     name: "sample",
     args: "",
     minArgs: 0,

@@ -35,6 +35,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import("./upload.js")).uploadCommand(ctx!);
     case "redrive":
       return (await import("./redrive.js")).redriveCommand(ctx!);
+    case "verify":
+      return (await import("./verify.js")).verifyCommand(ctx!);
     case "sample":
       return (await import("./sample.js")).sampleCommand(ctx!);
     case "dashboards": {

@@ -12,6 +12,7 @@ import { text } from "node:stream/consumers";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import {
+  ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
   ListMessageMoveTasksCommand,
@@ -60,16 +61,51 @@ export interface AwsClients {
   s3: S3Client;
 }
 
+/** A step that failed: which, the AWS call that failed, and its error. The other steps still ran. */
+export interface StepFailure {
+  step: string;
+  /** `SQS StartMessageMoveTask`, `Lambda Invoke`, ... */
+  call: string;
+  error: string;
+}
+
 export interface RedriveReport {
   /** The load dead-letter queue: messages moved back (an SQS move task), or why not. */
   loadMoveTask?: { taskHandle?: string; messages: number; note?: string };
-  /** Failed extract-transform events re-invoked from the async dead-letter queue. */
+  /** Failed extract-transform events re-invoked from the async dead-letter queue (dry run: that would be). */
   reinvoked: number;
-  /** Messages left in that queue: unreadable as invocation records (kept for a look). */
+  /** Messages left in that queue, visible again: not Lambda failure records (kept for a look). */
   unreadable: number;
   /** Raw objects re-emitted under --prefix. */
   reemitted: number;
   skippedNotCsv: number;
+  failures: StepFailure[];
+}
+
+export const STEPS = {
+  loadQueue: "moving the load dead-letter queue back to the load queue",
+  reinvoke: "re-invoking the extract-transform dead-letter queue's events",
+  reemit: "re-emitting the raw objects under the prefix",
+} as const;
+
+/** An AWS call's failure, named by service and operation. */
+class CallError extends Error {
+  constructor(readonly call: string, cause: unknown) {
+    const e = cause as Error;
+    super(`${e?.name && e.name !== "Error" ? `${e.name}: ` : ""}${e?.message ?? String(cause)}`, { cause });
+  }
+}
+
+async function call<T>(name: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw new CallError(name, error);
+  }
+}
+
+function failureOf(step: string, error: unknown): StepFailure {
+  return error instanceof CallError ? { step, call: error.call, error: error.message } : { step, call: "", error: (error as Error)?.message ?? String(error) };
 }
 
 /** An S3 ObjectCreated record as S3 sends it: key form-encoded (space as `+`). */
@@ -93,30 +129,38 @@ export function s3CreatedRecord(bucket: string, key: string, region: string) {
 }
 
 async function invokeAsync(lambda: LambdaClient, functionName: string, payload: unknown): Promise<void> {
-  const result = await lambda.send(new InvokeCommand({ FunctionName: functionName, InvocationType: "Event", Payload: Buffer.from(JSON.stringify(payload)) }));
-  if (result.StatusCode !== 202) throw new Error(`Lambda did not accept the invocation of ${functionName} (status ${result.StatusCode})`);
+  const result = await call("Lambda Invoke", () =>
+    lambda.send(new InvokeCommand({ FunctionName: functionName, InvocationType: "Event", Payload: Buffer.from(JSON.stringify(payload)) })),
+  );
+  if (result.StatusCode !== 202) throw new CallError("Lambda Invoke", new Error(`Lambda did not accept the invocation of ${functionName} (status ${result.StatusCode})`));
 }
 
 /** Runs `work` over `items`, `width` at a time. */
 async function eachLimited<T>(items: T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
+  let failed = false;
   await Promise.all(Array.from({ length: Math.min(width, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]!);
+    try {
+      while (!failed && next < items.length) await work(items[next++]!);
+    } catch (error) {
+      failed = true; // the others stop at their next item
+      throw error;
+    }
   }));
 }
 
 async function moveLoadDeadLetters(sqs: SQSClient, outputs: StackOutputs, dryRun: boolean): Promise<RedriveReport["loadMoveTask"]> {
   if (!outputs.loadDeadLetterQueueArn || !outputs.loadDeadLetterQueueUrl) return undefined;
-  const attributes = await sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: outputs.loadDeadLetterQueueUrl, AttributeNames: ["ApproximateNumberOfMessages"] }),
+  const attributes = await call("SQS GetQueueAttributes", () =>
+    sqs.send(new GetQueueAttributesCommand({ QueueUrl: outputs.loadDeadLetterQueueUrl, AttributeNames: ["ApproximateNumberOfMessages"] })),
   );
   const messages = Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0);
   if (messages === 0) return { messages, note: "empty" };
-  const running = await sqs.send(new ListMessageMoveTasksCommand({ SourceArn: outputs.loadDeadLetterQueueArn, MaxResults: 1 }));
+  const running = await call("SQS ListMessageMoveTasks", () => sqs.send(new ListMessageMoveTasksCommand({ SourceArn: outputs.loadDeadLetterQueueArn, MaxResults: 1 })));
   if (running.Results?.some((t) => t.Status === "RUNNING")) return { messages, note: "a move task is already running" };
   if (dryRun) return { messages, note: "dry run" };
-  const task = await sqs.send(
-    new StartMessageMoveTaskCommand({ SourceArn: outputs.loadDeadLetterQueueArn, ...(outputs.loadQueueArn ? { DestinationArn: outputs.loadQueueArn } : {}) }),
+  const task = await call("SQS StartMessageMoveTask", () =>
+    sqs.send(new StartMessageMoveTaskCommand({ SourceArn: outputs.loadDeadLetterQueueArn, ...(outputs.loadQueueArn ? { DestinationArn: outputs.loadQueueArn } : {}) })),
   );
   return { messages, ...(task.TaskHandle ? { taskHandle: task.TaskHandle } : {}) };
 }
@@ -132,72 +176,121 @@ function invocationRecord(message: Message): { functionArn: string; payload: unk
   }
 }
 
-async function reinvokeFailedEvents(clients: AwsClients, outputs: StackOutputs, dryRun: boolean): Promise<{ reinvoked: number; unreadable: number }> {
-  if (dryRun) {
-    // Receiving would hide the messages for the visibility timeout: count them instead.
-    const attributes = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: outputs.deadLetterQueueUrl, AttributeNames: ["ApproximateNumberOfMessages"] }));
-    return { reinvoked: Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0), unreadable: 0 };
-  }
-  let reinvoked = 0;
-  let unreadable = 0;
+/**
+ * One pass over the extract-transform dead-letter queue: every failure record re-invoked, then
+ * deleted (a dry run only counts them). Whatever is not deleted (non-records, a dry run's messages,
+ * those after an invocation Lambda refused) is made visible again at the end, so a second run or a
+ * look at the queue sees it at once rather than after the 5-minute visibility timeout.
+ */
+async function reinvokeFailedEvents(
+  clients: AwsClients,
+  outputs: StackOutputs,
+  dryRun: boolean,
+  counts: { reinvoked: number; unreadable: number },
+): Promise<void> {
+  const queueUrl = outputs.deadLetterQueueUrl;
   const seen = new Set<string>();
-  // Each message stays invisible for 5 minutes once received, so one pass sees each message once.
-  for (;;) {
-    const { Messages = [] } = await clients.sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: outputs.deadLetterQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 300 }),
-    );
-    const fresh = Messages.filter((m) => !seen.has(m.MessageId!));
-    if (fresh.length === 0) break;
-    const done: Message[] = [];
-    for (const message of fresh) {
-      seen.add(message.MessageId!);
-      const record = invocationRecord(message);
-      if (!record) {
-        unreadable++;
-        continue;
-      }
-      await invokeAsync(clients.lambda, record.functionArn, record.payload);
-      reinvoked++;
-      done.push(message);
-    }
-    if (done.length) {
-      const result = await clients.sqs.send(
-        new DeleteMessageBatchCommand({ QueueUrl: outputs.deadLetterQueueUrl, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }),
+  const keep: Message[] = [];
+  let stopped: unknown;
+  try {
+    // Each message stays invisible for 5 minutes once received, so one pass sees each message once.
+    for (;;) {
+      const { Messages = [] } = await call("SQS ReceiveMessage", () =>
+        clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 300 })),
       );
-      if (result.Failed?.length) throw new Error(`could not delete ${result.Failed.length} redriven message(s) from the dead-letter queue: ${result.Failed[0]!.Message}`);
+      const fresh = Messages.filter((m) => !seen.has(m.MessageId!));
+      if (fresh.length === 0) break;
+      const done: Message[] = [];
+      for (const message of fresh) {
+        seen.add(message.MessageId!);
+        const record = invocationRecord(message);
+        if (!record) {
+          counts.unreadable++;
+          keep.push(message);
+        } else if (dryRun || stopped !== undefined) {
+          if (dryRun) counts.reinvoked++;
+          keep.push(message);
+        } else {
+          try {
+            await invokeAsync(clients.lambda, record.functionArn, record.payload);
+            counts.reinvoked++;
+            done.push(message);
+          } catch (error) {
+            // Lambda refused (throttled, denied): the rest stay parked; no point hammering it.
+            stopped = error;
+            keep.push(message);
+          }
+        }
+      }
+      if (done.length) {
+        const result = await call("SQS DeleteMessageBatch", () =>
+          clients.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) })),
+        );
+        if (result.Failed?.length) {
+          throw new CallError("SQS DeleteMessageBatch", new Error(`could not delete ${result.Failed.length} redriven message(s) from the dead-letter queue: ${result.Failed[0]!.Message}`));
+        }
+      }
+    }
+  } finally {
+    if (keep.length) {
+      for (let i = 0; i < keep.length; i += 10) {
+        const batch = keep.slice(i, i + 10);
+        await call("SQS ChangeMessageVisibilityBatch", () =>
+          clients.sqs.send(
+            new ChangeMessageVisibilityBatchCommand({ QueueUrl: queueUrl, Entries: batch.map((m, n) => ({ Id: String(n), ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 0 })) }),
+          ),
+        );
+      }
     }
   }
-  return { reinvoked, unreadable };
+  if (stopped !== undefined) throw stopped;
 }
 
-async function reemitPrefix(clients: AwsClients, outputs: StackOutputs, prefix: string, region: string, dryRun: boolean) {
+async function reemitPrefix(clients: AwsClients, outputs: StackOutputs, prefix: string, region: string, dryRun: boolean, counts: { reemitted: number; skippedNotCsv: number }) {
   const keys: string[] = [];
-  let skippedNotCsv = 0;
   let token: string | undefined;
   do {
-    const page = await clients.s3.send(new ListObjectsV2Command({ Bucket: outputs.rawBucketName, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
+    const page = await call("S3 ListObjectsV2", () =>
+      clients.s3.send(new ListObjectsV2Command({ Bucket: outputs.rawBucketName, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) })),
+    );
     for (const { Key } of page.Contents ?? []) {
       if (Key && /\.csv$/i.test(Key)) keys.push(Key);
-      else skippedNotCsv++;
+      else counts.skippedNotCsv++;
     }
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
-  if (!dryRun) {
-    await eachLimited(keys, 8, (key) => invokeAsync(clients.lambda, outputs.extractTransformFunctionName, { Records: [s3CreatedRecord(outputs.rawBucketName, key, region)] }));
+  if (dryRun) {
+    counts.reemitted = keys.length;
+    return;
   }
-  return { reemitted: keys.length, skippedNotCsv };
+  await eachLimited(keys, 8, async (key) => {
+    await invokeAsync(clients.lambda, outputs.extractTransformFunctionName, { Records: [s3CreatedRecord(outputs.rawBucketName, key, region)] });
+    counts.reemitted++;
+  });
 }
 
+/** Runs every step; one failing never stops the others. `failures` names each failed step and call. */
 export async function redrive(
   clients: AwsClients,
   outputs: StackOutputs,
   options: { prefix?: string; region: string; dryRun?: boolean },
 ): Promise<RedriveReport> {
   const dryRun = options.dryRun ?? false;
-  const loadMoveTask = await moveLoadDeadLetters(clients.sqs, outputs, dryRun);
-  const { reinvoked, unreadable } = await reinvokeFailedEvents(clients, outputs, dryRun);
-  const emitted = options.prefix !== undefined ? await reemitPrefix(clients, outputs, options.prefix, options.region, dryRun) : { reemitted: 0, skippedNotCsv: 0 };
-  return { ...(loadMoveTask ? { loadMoveTask } : {}), reinvoked, unreadable, ...emitted };
+  const report: RedriveReport = { reinvoked: 0, unreadable: 0, reemitted: 0, skippedNotCsv: 0, failures: [] };
+  const step = async (name: string, work: () => Promise<void>) => {
+    try {
+      await work();
+    } catch (error) {
+      report.failures.push(failureOf(name, error));
+    }
+  };
+  await step(STEPS.loadQueue, async () => {
+    const moved = await moveLoadDeadLetters(clients.sqs, outputs, dryRun);
+    if (moved) report.loadMoveTask = moved;
+  });
+  await step(STEPS.reinvoke, () => reinvokeFailedEvents(clients, outputs, dryRun, report));
+  if (options.prefix !== undefined) await step(STEPS.reemit, () => reemitPrefix(clients, outputs, options.prefix!, options.region, dryRun, report));
+  return report;
 }
 
 /** The region of a queue URL (`https://sqs.<region>.amazonaws.com/…`). */
@@ -215,14 +308,26 @@ export async function redriveCommand(ctx: CommandContext): Promise<number> {
   const prefix = ctx.values.prefix as string | undefined;
   const report = await redrive(clients, outputs, { ...(prefix !== undefined ? { prefix } : {}), region, dryRun });
   const verb = dryRun ? "would be" : "";
+  const failed = (step: string) => report.failures.find((f) => f.step === step);
+  const say = (step: string, ok: () => string) => {
+    const f = failed(step);
+    line(f ? `✘ ${step} failed: ${f.call ? `${f.call}: ` : ""}${f.error}` : ok());
+  };
   const move = report.loadMoveTask;
-  if (!outputs.loadDeadLetterQueueArn) line("Load dead-letter queue: not in the stack outputs (an older stack); skipped.");
-  else if (move?.taskHandle) line(`Load dead-letter queue: moving ${move.messages} message(s) back to the load queue (task ${move.taskHandle}).`);
-  else line(`Load dead-letter queue: ${move?.messages ?? 0} message(s)${move?.note ? ` (${move.note})` : ""}.`);
-  line(`Extract-transform dead-letter queue: ${report.reinvoked} failed event(s) ${verb || "re-invoked and removed"}${verb ? " re-invoked" : ""}.`);
-  if (report.unreadable) line(`  ${report.unreadable} message(s) are not Lambda failure records; left in the queue for a look.`);
+  say(STEPS.loadQueue, () =>
+    !outputs.loadDeadLetterQueueArn
+      ? "Load dead-letter queue: not in the stack outputs (an older stack); skipped."
+      : move?.taskHandle
+        ? `Load dead-letter queue: moving ${move.messages} message(s) back to the load queue (task ${move.taskHandle}).`
+        : `Load dead-letter queue: ${move?.messages ?? 0} message(s)${move?.note ? ` (${move.note})` : ""}.`,
+  );
+  say(STEPS.reinvoke, () => `Extract-transform dead-letter queue: ${report.reinvoked} failed event(s) ${verb || "re-invoked and removed"}${verb ? " re-invoked" : ""}.`);
+  if (failed(STEPS.reinvoke) && report.reinvoked) line(`  ${report.reinvoked} failed event(s) were re-invoked and removed before that; the others are still in the queue.`);
+  if (report.unreadable) line(`  ${report.unreadable} message(s) are not Lambda failure records; left in the queue (visible) for a look.`);
   if (prefix !== undefined) {
-    line(`Raw objects under ${JSON.stringify(prefix)}: ${report.reemitted} .csv object(s) ${verb || "sent to"}${verb ? " sent to" : ""} ${outputs.extractTransformFunctionName}${report.skippedNotCsv ? `; ${report.skippedNotCsv} other object(s) skipped` : ""}.`);
+    say(STEPS.reemit, () =>
+      `Raw objects under ${JSON.stringify(prefix)}: ${report.reemitted} .csv object(s) ${verb || "sent to"}${verb ? " sent to" : ""} ${outputs.extractTransformFunctionName}${report.skippedNotCsv ? `; ${report.skippedNotCsv} other object(s) skipped` : ""}.`,
+    );
   }
-  return report.unreadable ? 1 : 0;
+  return report.unreadable || report.failures.length ? 1 : 0;
 }

@@ -5,7 +5,7 @@
 import { createReadStream } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { basename } from "node:path";
-import { S3Client } from "@aws-sdk/client-s3";
+import { AbortMultipartUploadCommand, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import type { CommandContext } from "./args.js";
 import { UsageError } from "./errors.js";
@@ -88,11 +88,28 @@ export interface UploadReport {
 }
 
 function explain(error: Error & { name?: string }, profile: UploadProfile): string {
+  if (error.name === "NoSuchBucket") return `no such bucket: s3://${profile.bucket} (was the stack destroyed or renamed? ask the operator for a new profile)`;
   if (error.name === "AccessDenied" || /access denied/i.test(error.message)) {
     return `access denied: these credentials may only write under s3://${profile.bucket}/${profile.prefix} (revoked or rotated? ask the operator for a new profile)`;
   }
   if (error.name === "InvalidAccessKeyId" || error.name === "SignatureDoesNotMatch") return `the upload credentials were refused (${error.name}); ask the operator for a new profile`;
   return error.message;
+}
+
+/** A multipart upload that failed part-way: the part's error, and what became of the parts sent. */
+class MultipartFailure extends Error {}
+
+async function abortParts(client: S3Client, bucket: string, key: string, uploadId: string, error: Error, profile: UploadProfile): Promise<MultipartFailure> {
+  const cause = `a part of the upload failed: ${explain(error, profile)}${error.name && error.name !== "Error" && !error.message.includes(error.name) ? ` (${error.name})` : ""}`;
+  try {
+    await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }));
+    return new MultipartFailure(`${cause}; nothing was stored (the parts sent were removed); run the command again`);
+  } catch (abortError) {
+    const e = abortError as Error;
+    return new MultipartFailure(
+      `${cause}; the parts already sent could not be removed (${e.name}: ${e.message}) and are deleted by the bucket's lifecycle rule within 7 days; run the command again`,
+    );
+  }
 }
 
 const kb = (bytes: number) => (bytes < 1048576 ? `${(bytes / 1024).toFixed(1)} KB` : `${(bytes / 1048576).toFixed(1)} MB`);
@@ -128,6 +145,8 @@ export async function uploadFiles(
         params: { Bucket: profile.bucket, Key: key, Body: createReadStream(path), ContentType: "text/csv", ContentLength: info.size },
         queueSize: 4,
         partSize: 8 * 1024 * 1024,
+        // Aborted below, so a failed part is reported as itself, not as whatever the abort met.
+        leavePartsOnError: true,
       });
       if (tty) {
         upload.on("httpUploadProgress", ({ loaded = 0 }) => {
@@ -137,10 +156,15 @@ export async function uploadFiles(
           tty.write(`\r\x1b[K[${index + 1}/${paths.length}] ${basename(path)}  ${Math.floor((100 * loaded) / Math.max(1, info.size))}%  ${kb(loaded)}/${kb(info.size)}${eta}`);
         });
       }
-      const result = await upload.done();
+      let result;
+      try {
+        result = await upload.done();
+      } catch (error) {
+        throw upload.uploadId ? await abortParts(client, profile.bucket, key, upload.uploadId, error as Error, profile) : error;
+      }
       Object.assign(report, { ok: true, ...(result.VersionId ? { versionId: result.VersionId } : {}) });
     } catch (error) {
-      report.error = explain(error as Error, profile);
+      report.error = error instanceof MultipartFailure ? error.message : explain(error as Error, profile);
     } finally {
       tty?.write("\r\x1b[K");
     }
@@ -188,6 +212,7 @@ export async function uploadCommand(ctx: CommandContext): Promise<number> {
   });
   const failed = reports.filter((r) => !r.ok).length + refused.length;
   const total = reports.length + refused.length;
-  line(`${total} file${total === 1 ? "" : "s"}: ${total - failed} uploaded, ${failed} failed. Uploaded files are transformed and loaded within minutes.`);
+  const uploaded = total - failed;
+  line(`${total} file${total === 1 ? "" : "s"}: ${uploaded} uploaded, ${failed} failed.${uploaded ? " Uploaded files are transformed and loaded within minutes." : " Nothing was uploaded."}`);
   return failed ? 1 : 0;
 }

@@ -76,6 +76,8 @@ export interface CoffeetlConfig {
   loadQueue: LoadQueueSettings;
   /** Names of the upload identities (docs/uploads.md); each writes only under `uploads/<name>/`. */
   uploaders: string[];
+  /** Branch names each uploader may send (rows of others are rejected); an uploader not listed: its own name. */
+  uploaderBranches: Record<string, string[]>;
   alarms: AlarmSettings;
   /** Daily "every uploader sent a file" check; undefined: off. */
   uploadCheck?: UploadCheckSettings;
@@ -151,6 +153,7 @@ export const CONFIG_KEYS = [
   "loadManifestsPerTransaction",
   "loadPollMaxMs", // issue 23: the load's Data API polling cap
   "uploaders",
+  "uploaderBranches",
   "uploadDeadline",
   "uploadDeadlineTimeZone",
   "alarmLambdaErrors",
@@ -386,6 +389,30 @@ export function parseConfig(raw: RawConfig, stack: string): CoffeetlConfig {
     if (user.length > 64) problems.push(`coffeetl:uploaders: "${name}" makes the IAM user name ${user} longer than 64 characters: use a shorter name`);
   }
 
+  // Per-uploader branch names: `pulumi config set --path 'uploaderBranches.north[0]' Leeds`.
+  const uploaderBranches: Record<string, string[]> = {};
+  const branchesText = str("uploaderBranches");
+  if (branchesText !== undefined) {
+    let value: unknown;
+    try {
+      value = JSON.parse(branchesText);
+    } catch {
+      value = undefined;
+    }
+    if (!value || typeof value !== "object" || Array.isArray(value)) {
+      problems.push(`coffeetl:uploaderBranches must map uploader names to lists of branch names, e.g. {"north": ["Leeds", "York"]} (got ${branchesText})`);
+    } else {
+      for (const [name, list] of Object.entries(value as Record<string, unknown>)) {
+        if (!uploaders.includes(name)) problems.push(`coffeetl:uploaderBranches: "${name}" is not in coffeetl:uploaders`);
+        else if (!Array.isArray(list) || list.length === 0 || !list.every((b) => typeof b === "string" && b.trim() !== "" && b.length <= 256)) {
+          problems.push(`coffeetl:uploaderBranches.${name} must be a non-empty list of branch names as they appear in the files (e.g. ["Leeds"])`);
+        } else uploaderBranches[name] = (list as string[]).map((b) => b.trim());
+      }
+      // It travels in the function's environment (4 KB for all its variables).
+      if (JSON.stringify(uploaderBranches).length > 2048) problems.push("coffeetl:uploaderBranches is over 2 KB as JSON: list fewer names per uploader, or name uploaders after their branch");
+    }
+  }
+
   const deadline = pattern("uploadDeadline", /^([01]\d|2[0-3]):[0-5]\d$/, "a local time HH:MM, e.g. 10:00");
   const timeZone = pattern("uploadDeadlineTimeZone", /^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/, "an IANA time zone such as Europe/London") ?? "Europe/London";
   if (deadline && uploaders.length === 0) problems.push("coffeetl:uploadDeadline checks the uploaders' prefixes: list them in coffeetl:uploaders");
@@ -487,6 +514,7 @@ export function parseConfig(raw: RawConfig, stack: string): CoffeetlConfig {
     parameterPrefix: `/${PROJECT}/${stack}`,
     loadQueue,
     uploaders,
+    uploaderBranches,
     alarms,
     uploadCheck: deadline ? { deadline, timeZone } : undefined,
   };

@@ -6,6 +6,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { denyInsecureTransport, policyJson } from "./iam.js";
+import { DEAD_LETTER_RETENTION_SECONDS } from "./layout.js";
 import { metricAlarm } from "./metric-alarm.js";
 
 export interface DeadLetterQueueArgs {
@@ -31,7 +32,7 @@ export class DeadLetterQueue extends pulumi.ComponentResource {
     super("coffeetl:pipeline:DeadLetterQueue", name, {}, opts);
     this.queue = new aws.sqs.Queue(
       name,
-      { name: args.queueName, sqsManagedSseEnabled: true, messageRetentionSeconds: 14 * 24 * 3600, tags: args.tags },
+      { name: args.queueName, sqsManagedSseEnabled: true, messageRetentionSeconds: DEAD_LETTER_RETENTION_SECONDS, tags: args.tags },
       { parent: this },
     );
     this.arn = this.queue.arn;

@@ -9,11 +9,13 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { DeadLetterQueue } from "./dead-letter-queue.js";
 import { denyInsecureTransport, policyJson } from "./iam.js";
+import { LOAD_QUEUE_RETENTION_SECONDS, loadQueueVisibilitySeconds } from "./layout.js";
 import { metricAlarm } from "./metric-alarm.js";
 
 export interface LoadQueueArgs {
-  /** Physical name; the dead-letter queue is `<queueName>-dlq`. */
+  /** Physical names (infra/layout.ts). */
   queueName: string;
+  deadLetterQueueName: string;
   /** The bucket whose events S3 sends here. */
   sourceBucketArn: pulumi.Input<string>;
   accountId: pulumi.Input<string>;
@@ -45,7 +47,7 @@ export class LoadQueue extends pulumi.ComponentResource {
     this.deadLetters = new DeadLetterQueue(
       `${name}-dlq`,
       {
-        queueName: `${args.queueName}-dlq`,
+        queueName: args.deadLetterQueueName,
         meaning: `manifests failed to load ${args.maxReceives} times and are parked; their reasons are in file_outcomes and the load logs; redrive them after a fix`,
         alarmTopicArn: args.alarmTopicArn,
         alarmThreshold: args.deadLetterAlarmThreshold,
@@ -61,10 +63,10 @@ export class LoadQueue extends pulumi.ComponentResource {
         sqsManagedSseEnabled: true,
         // A message is invisible while a batch holding it loads; six timeouts cover Lambda's retries of
         // a throttled invocation without a second consumer seeing it.
-        visibilityTimeoutSeconds: 6 * args.consumerTimeoutSeconds,
+        visibilityTimeoutSeconds: loadQueueVisibilitySeconds(args.consumerTimeoutSeconds),
         // Shorter than the dead-letter queue's 14 days: a message keeps its first enqueue time when it
         // is parked, so the DLQ must hold it longer than the queue could have.
-        messageRetentionSeconds: 4 * 24 * 3600,
+        messageRetentionSeconds: LOAD_QUEUE_RETENTION_SECONDS,
         redrivePolicy: pulumi.jsonStringify({ deadLetterTargetArn: this.deadLetters.arn, maxReceiveCount: args.maxReceives }),
         tags: args.tags,
       },

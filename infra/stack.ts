@@ -10,12 +10,13 @@ import { COPY_MANIFEST_PREFIX, FAILURE_FILE, MANIFEST_FILE } from "../functions/
 import { WRITER_ROLE } from "../functions/warehouse/roles.js";
 import { slug, type CoffeetlConfig } from "./config.js";
 import { AlarmTopic } from "./alarm-topic.js";
-import { BucketTrigger, caseInsensitiveSuffixes } from "./bucket-trigger.js";
+import { BucketTrigger } from "./bucket-trigger.js";
 import { DeadLetterQueue } from "./dead-letter-queue.js";
 import { PipelineFunction } from "./function.js";
 import { Grafana } from "./grafana.js";
 import { grafanaWarehouseStatements } from "./grafana-access.js";
 import { lookupAwsContext, parameterArn, ssmDecryptStatement, type AwsContext } from "./iam.js";
+import { stackLayout } from "./layout.js";
 import { LoadQueue } from "./load-queue.js";
 import { metricAlarm } from "./metric-alarm.js";
 import { Network } from "./network.js";
@@ -66,17 +67,18 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
   const ctx = context;
   const stack = config.stack;
   const tags = { "coffeetl:stack": stack };
+  const layout = stackLayout(config);
 
   // Storage.
   const raw = new SecureBucket("raw", {
-    bucketPrefix: `coffeetl-${slug(stack, 15)}-raw-`,
+    bucketPrefix: layout.rawBucketPrefix,
     versioned: true,
     noncurrentVersionExpirationDays: config.rawNoncurrentVersionExpirationDays,
     forceDestroy: config.forceDestroy,
     tags,
   });
   const transformed = new SecureBucket("transformed", {
-    bucketPrefix: `coffeetl-${slug(stack, 15)}-transformed-`,
+    bucketPrefix: layout.transformedBucketPrefix,
     versioned: false,
     expirationDays: config.transformedExpirationDays,
     forceDestroy: config.forceDestroy,
@@ -87,14 +89,15 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
   // The topic exists without an e-mail too: other subscribers (chat, paging) can be added to it.
   const alarms = new AlarmTopic("alarms", { email: config.alarmEmail, tags });
   const deadLetters = new DeadLetterQueue("dead-letters", {
-    queueName: `coffeetl-${stack}-dlq`,
+    queueName: layout.deadLetterQueueName,
     meaning: "raw files failed to transform after every retry; each message holds its S3 event",
     alarmTopicArn: alarms.arn,
     alarmThreshold: config.alarms.deadLetterMessages,
     tags,
   });
   const loadQueue = new LoadQueue("load-queue", {
-    queueName: `coffeetl-${stack}-load`,
+    queueName: layout.loadQueueName,
+    deadLetterQueueName: layout.loadDeadLetterQueueName,
     sourceBucketArn: transformed.arn,
     accountId: ctx.accountId,
     consumerTimeoutSeconds: config.load.timeoutSeconds,
@@ -102,7 +105,7 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     alarmTopicArn: alarms.arn,
     oldestMessageAlarmSeconds: config.alarms.queueAgeSeconds,
     deadLetterAlarmThreshold: config.alarms.deadLetterMessages,
-    consumerServiceName: `coffeetl-${stack}-load`,
+    consumerServiceName: layout.loadFunctionName,
     failedManifestsAlarmThreshold: config.alarms.lambdaErrors,
     tags,
   });
@@ -115,14 +118,14 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
 
   // Secrets.
   const transactionSecret = new SecretParameter("transaction-secret", {
-    parameterName: `${config.parameterPrefix}/transaction-secret`,
+    parameterName: layout.transactionSecretParameter,
     description: "CoffeETL transaction-id HMAC key (changing it changes every transaction id)",
     length: 64,
     value: config.transactionSecret,
     tags,
   });
   const grafanaPassword = new SecretParameter("grafana-admin-password", {
-    parameterName: `${config.parameterPrefix}/grafana-admin-password`,
+    parameterName: layout.grafanaAdminPasswordParameter,
     description: "CoffeETL Grafana admin password (user admin)",
     length: 32,
     tags,
@@ -173,10 +176,15 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
   const extractTransform = new PipelineFunction("extract-transform", {
     ...functionSettings,
     async: { maxRetryAttempts: config.maxRetryAttempts, maxEventAgeSeconds: config.maxEventAgeSeconds, deadLetterQueue: deadLetters },
-    functionName: `coffeetl-${stack}-extract-transform`,
+    functionName: layout.extractTransformFunctionName,
     description: "CoffeETL: raw branch CSV -> cleaned, normalised table files and manifest",
     entry: "functions/extract-transform/handler.ts",
-    environment: { TRANSFORMED_BUCKET: transformed.name, TRANSACTION_SECRET_PARAMETER: transactionSecret.name },
+    environment: {
+      TRANSFORMED_BUCKET: transformed.name,
+      TRANSACTION_SECRET_PARAMETER: transactionSecret.name,
+      // Rows of a file under uploads/<name>/ must be for that uploader's branches (functions/core/branches.ts).
+      UPLOADER_BRANCHES: JSON.stringify(config.uploaderBranches),
+    },
     statements: [
       { Sid: "ReadRawObjects", Effect: "Allow", Action: ["s3:GetObject", "s3:GetObjectVersion"], Resource: pulumi.interpolate`${raw.arn}/*` },
       // ListBucket makes a missing key a 404 rather than a 403.
@@ -196,7 +204,7 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
   });
   const load = new PipelineFunction("load", {
     ...functionSettings,
-    functionName: `coffeetl-${stack}-load`,
+    functionName: layout.loadFunctionName,
     description: "CoffeETL: queued manifests -> Redshift, a batch per transaction (COPY manifest, staging, insert new)",
     entry: "functions/load/handler.ts",
     environment: {
@@ -247,7 +255,7 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
   new BucketTrigger("raw-to-extract-transform", {
     bucket: { id: raw.bucket.id, arn: raw.arn },
     target: { function: extractTransform.function },
-    filterSuffixes: caseInsensitiveSuffixes(".csv"),
+    filterSuffixes: layout.rawTriggerSuffixes,
     accountId: ctx.accountId,
     dependsOn: raw.ready,
   });
@@ -256,7 +264,7 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     target: { queueArn: loadQueue.arn },
     // A manifest to load, or a transform failure to record in file_outcomes (functions/load/handler.ts;
     // MANIFEST_FILE and FAILURE_FILE of functions/core/manifest.ts, a test checks).
-    filterSuffixes: [MANIFEST_FILE, FAILURE_FILE],
+    filterSuffixes: layout.transformedTriggerSuffixes,
     accountId: ctx.accountId,
     dependsOn: [...transformed.ready, loadQueue.policy],
   });

@@ -23,6 +23,18 @@ export interface UploadIdentitiesArgs {
   tags?: Record<string, string>;
 }
 
+/** An IAM policy variable, resolved per request from the caller's tag (not a Pulumi interpolation). */
+export const OWN_PREFIX_VARIABLE = `\${aws:PrincipalTag/${UPLOADER_TAG}}`;
+
+/**
+ * What an uploader may do on `objects` (its own prefix). Multipart uploads (files over one part) are
+ * PutObject too; AbortMultipartUpload lets a failed one clean up its parts, so the real error is
+ * reported instead of the abort's AccessDenied, and no parts wait for the lifecycle rule.
+ */
+export function uploaderStatements<T>(objects: T) {
+  return [{ Sid: "PutObjectsUnderOwnPrefix", Effect: "Allow" as const, Action: ["s3:PutObject", "s3:AbortMultipartUpload"], Resource: objects }];
+}
+
 /** The upload prefix of an uploader: always ends with `/`. */
 export const uploadPrefix = (name: string): string => `${UPLOAD_ROOT}${name}/`;
 
@@ -39,15 +51,7 @@ export class UploadIdentities extends pulumi.ComponentResource {
       `${name}-group-policy`,
       {
         group: this.group.name,
-        policy: policyJson([
-          {
-            Sid: "PutObjectsUnderOwnPrefix",
-            Effect: "Allow",
-            Action: "s3:PutObject",
-            // An IAM policy variable, resolved per request from the caller's tag (not a Pulumi interpolation).
-            Resource: pulumi.interpolate`${args.rawBucketArn}/${UPLOAD_ROOT}\${aws:PrincipalTag/${UPLOADER_TAG}}/*`,
-          },
-        ]),
+        policy: policyJson(uploaderStatements(pulumi.interpolate`${args.rawBucketArn}/${UPLOAD_ROOT}${OWN_PREFIX_VARIABLE}/*`)),
       },
       parent,
     );

@@ -52,7 +52,7 @@ test("an ObjectCreated event for a URL-encoded key writes the table files, then 
   const event = s3Event(RAW, KEY);
   assert.is(event.Records[0]!.s3.object.key, "uploads/leeds+2024%2Bv2/file.csv", "sent form-encoded, as S3 does");
   const summary = await invoke(event);
-  assert.equal(summary, { transformed: 1, alreadyTransformed: 0, skipped: 0 });
+  assert.equal(summary, { transformed: 1, alreadyTransformed: 0, skipped: 0, refused: 0 });
 
   const written = s3.stored.filter((k) => k.startsWith(`${OUT}/`)).map((k) => k.slice(OUT.length + 1));
   assert.equal(
@@ -117,7 +117,7 @@ test("nothing written to the transformed bucket holds a customer name or card nu
 test("a redelivered event is acknowledged without writing the outputs again", async () => {
   const before = s3.stored.length;
   const summary = await invoke(s3Event(RAW, KEY));
-  assert.equal(summary, { transformed: 0, alreadyTransformed: 1, skipped: 0 });
+  assert.equal(summary, { transformed: 0, alreadyTransformed: 1, skipped: 0, refused: 0 });
   assert.is(s3.stored.length, before);
 });
 
@@ -125,7 +125,7 @@ test("a day file is read once (one GetObject) and each output stored whole (one 
   const key = "uploads/kendal/2024-05-02.csv";
   s3.putText(RAW, key, fixture.toString("utf8").replace(/Leeds/g, "Kendal"));
   s3.mock.resetHistory();
-  assert.equal(await invoke(s3Event(RAW, key)), { transformed: 1, alreadyTransformed: 0, skipped: 0 });
+  assert.equal(await invoke(s3Event(RAW, key)), { transformed: 1, alreadyTransformed: 0, skipped: 0, refused: 0 });
   const gets = s3.mock.commandCalls(GetObjectCommand).filter((c) => c.args[0].input.Bucket === RAW);
   assert.is(gets.length, 1, "the hash and the transform share one read");
   const puts = s3.mock.commandCalls(PutObjectCommand).filter((c) => c.args[0].input.Bucket === OUT);
@@ -140,7 +140,7 @@ test("a .txt upload and a delete event are skipped without reading the object; .
   const summary = await invoke({
     Records: [s3Record(RAW, "uploads/notes.txt"), s3Record(RAW, "uploads/old.csv", "ObjectRemoved:Delete"), s3Record(RAW, "uploads/readme.csv.txt")],
   });
-  assert.equal(summary, { transformed: 0, alreadyTransformed: 0, skipped: 3 });
+  assert.equal(summary, { transformed: 0, alreadyTransformed: 0, skipped: 3, refused: 0 });
   assert.is(s3.mock.commandCalls(GetObjectCommand).length, 0, "no GetObject for skipped records");
   assert.is(ssm.commandCalls(GetParameterCommand).length, 0);
   const skips = capture.lines().filter((l) => l.message === "skipped");

@@ -152,6 +152,11 @@ test("load queue keys, uploaders, alarms off by 'off', Serverless limits", () =>
   assert.match(problems({ ...VALID, loadBatchSize: "50", loadBatchingWindowSeconds: "0" })[0]!, /needs coffeetl:loadBatchingWindowSeconds of at least 1/);
   assert.match(problems({ ...VALID, loadMaxConcurrency: "1" })[0]!, /loadMaxConcurrency must be an integer from 2 to 1000/);
   assert.match(problems({ ...VALID, loadPollMaxMs: "50" })[0]!, /loadPollMaxMs must be an integer from 100 to 30000/);
+  assert.equal(c.uploaderBranches, {});
+  assert.equal(parseConfig({ ...VALID, uploaders: "north,york", uploaderBranches: '{"north":["Leeds"," York "]}' }, "s").uploaderBranches, { north: ["Leeds", "York"] });
+  assert.match(problems({ ...VALID, uploaders: "york", uploaderBranches: '{"leeds":["Leeds"]}' })[0]!, /uploaderBranches: "leeds" is not in coffeetl:uploaders/);
+  assert.match(problems({ ...VALID, uploaders: "york", uploaderBranches: '{"york":[]}' })[0]!, /uploaderBranches\.york must be a non-empty list/);
+  assert.match(problems({ ...VALID, uploaders: "york", uploaderBranches: '["York"]' })[0]!, /must map uploader names to lists/);
   assert.match(problems({ ...VALID, uploaders: '["Leeds City"]' })[0]!, /"Leeds City" must be 1-40 of a-z/);
   assert.match(problems({ ...VALID, uploaders: '["york","york"]' })[0]!, /lists a name twice/);
   assert.match(problems({ ...VALID, uploaders: "newcastle-upon-tyne-city-centre" }, "acme-production-eu-west")[0]!, /longer than 64 characters/);

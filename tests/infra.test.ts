@@ -80,6 +80,7 @@ test("functions: runtime, architecture, bundle, environment, log groups, no rese
   assert.is(et.inputs.name, "coffeetl-acme-prod-extract-transform");
   assert.is(et.inputs.environment.variables.TRANSFORMED_BUCKET, h.one(T.bucket, "transformed").id);
   assert.is(et.inputs.environment.variables.TRANSACTION_SECRET_PARAMETER, "/coffeetl/acme-prod/transaction-secret");
+  assert.is(et.inputs.environment.variables.UPLOADER_BRANCHES, "{}", "uploads are checked against their uploader's branches (its own name without a list)");
   assert.is(load.inputs.environment.variables.SSM_PARAMETER_NAME, PARAMETER);
   assert.is(load.inputs.environment.variables.LOAD_MANIFESTS_PER_TRANSACTION, "100");
   assert.is(load.inputs.environment.variables.LOAD_POLL_MAX_MS, "1000");
@@ -281,7 +282,7 @@ test("upload identities: one user per branch in one group, PutObject under its o
   assert.is(group.inputs.name, "coffeetl-acme-prod-uploaders");
   const [statement, ...more] = statementsOf(h.one("aws:iam/groupPolicy:GroupPolicy", "uploads-group-policy").inputs.policy);
   assert.is(more.length, 0);
-  assert.equal([statement!.Effect, statement!.Action, statement!.Resource], ["Allow", "s3:PutObject", `arn:aws:s3:::${raw.id}/uploads/\${aws:PrincipalTag/coffeetl-uploader}/*`]);
+  assert.equal([statement!.Effect, statement!.Action, statement!.Resource], ["Allow", ["s3:PutObject", "s3:AbortMultipartUpload"], `arn:aws:s3:::${raw.id}/uploads/\${aws:PrincipalTag/coffeetl-uploader}/*`]);
   assert.not.ok(statement!.Condition);
   for (const name of ["leeds", "york"]) {
     const user = h.one("aws:iam/user:User", `uploads-${name}`);

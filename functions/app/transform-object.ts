@@ -12,6 +12,7 @@ import {
   TRANSFORM_VERSION,
   WARNINGS_FILE,
   parseManifest,
+  rawKeyTooLong,
   transformedPrefix,
   type Manifest,
 } from "../core/manifest.js";
@@ -67,21 +68,14 @@ export interface TransformObjectOptions {
   order?: string;
   /** Locally: the file's modification time, ordered with its content hash (`fileOrder`). */
   modifiedMs?: number;
+  /** Branches the file may hold (an uploader's, core/branches.ts); rows of others are rejected. */
+  branches?: readonly string[];
 }
 
-/** S3's limit on a key, in bytes: every output key must fit. */
-const MAX_KEY_BYTES = 1024;
-const LONGEST_OUTPUT = Math.max(...[...Object.values(OUTPUT_FILES), REJECTS_FILE, WARNINGS_FILE, MANIFEST_FILE, FAILURE_FILE].map((f) => f.length));
-
-/** Why a raw key cannot be transformed, whatever its content: control characters, or outputs' keys over S3's limit. */
-function keyRefusal(key: string, prefix: string): string | undefined {
+function keyRefusal(key: string): string | undefined {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(key)) return "the file name holds a control character (a newline or a tab, say): rename the file and upload it again";
-  const longest = Buffer.byteLength(prefix) + 1 + LONGEST_OUTPUT;
-  if (longest > MAX_KEY_BYTES) {
-    return `the file's key is ${Buffer.byteLength(key)} bytes: its transformed files' keys would be up to ${longest}, over the ${MAX_KEY_BYTES} S3 allows; use a shorter folder or file name`;
-  }
-  return undefined;
+  return rawKeyTooLong(key);
 }
 
 /** Where a refused key's failure is written: a short prefix of its own, since its own prefix cannot be. */
@@ -124,7 +118,7 @@ export async function transformObject(deps: TransformDeps, key: string, options:
   const prefix = transformedPrefix(key, sha256);
   const manifestKey = `${prefix}/${MANIFEST_FILE}`;
   // Refused before anything is written, with a reason the load records (issue 19 item 5).
-  const refusal = keyRefusal(key, prefix);
+  const refusal = keyRefusal(key);
   if (refusal) {
     await writeFailure(deps, key, shortFailurePrefix(key, sha256), { sha256, versionId: options.versionId ?? first.versionId }, refusal);
     log.error("file refused", { key: visibleKey(key), reason: refusal });
@@ -161,7 +155,7 @@ export async function transformObject(deps: TransformDeps, key: string, options:
     input.on("data", (chunk: Buffer) => report((bytesRead += chunk.length), first.size));
   }
   const workers = deps.workers ?? workersFor(first.size);
-  const run = transform(input, { secret: deps.secret, sourceKey: key, workers, occurrenceWindow: deps.occurrenceWindow });
+  const run = transform(input, { secret: deps.secret, sourceKey: key, workers, occurrenceWindow: deps.occurrenceWindow, branches: options.branches });
   const write = async (file: string, output: Readable) =>
     transformed.put(`${prefix}/${file}`, whole ? await buffer(output) : output, { contentType: "text/csv" });
   const uploads = [

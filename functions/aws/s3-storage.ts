@@ -2,6 +2,7 @@
 import { Readable } from "node:stream";
 import {
   GetObjectCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
   paginateListObjectsV2,
   type S3Client,
@@ -28,10 +29,20 @@ export interface S3StorageOptions {
 
 const MIN_PART_SIZE = 5 * 1024 * 1024;
 
-/** S3 "not found" for HeadObject/GetObject: the SDK names it `NotFound` (no body) or `NoSuchKey`. */
+/** S3 "not found" for HeadObject/GetObject: the SDK names it `NotFound` (no body) or `NoSuchKey`. A missing bucket is not this. */
 export function isNotFound(error: unknown): boolean {
   const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e?.name === "NotFound" || e?.name === "NoSuchKey" || e?.$metadata?.httpStatusCode === 404;
+  return !isNoSuchBucket(error) && (e?.name === "NotFound" || e?.name === "NoSuchKey" || e?.$metadata?.httpStatusCode === 404);
+}
+
+export const isNoSuchBucket = (error: unknown): boolean => (error as { name?: string })?.name === "NoSuchBucket";
+
+/** A missing bucket named as such (a wrong bucket name or a deleted bucket, never "no such object"). */
+export class NoSuchBucketError extends Error {
+  constructor(bucket: string, options?: ErrorOptions) {
+    super(`s3://${bucket}: no such bucket (check the bucket name; was it deleted?)`, options);
+    this.name = "NoSuchBucketError";
+  }
 }
 
 function asReadable(body: unknown, where: string): Readable {
@@ -46,6 +57,7 @@ export class S3Storage implements Storage {
   private readonly kmsKeyId: string | undefined;
   private readonly partSize: number;
   private readonly queueSize: number;
+  private bucketChecked: Promise<void> | undefined;
 
   constructor(
     private readonly client: S3Client,
@@ -70,6 +82,7 @@ export class S3Storage implements Storage {
         new GetObjectCommand({ Bucket: this.name, Key: key, ...(options.versionId ? { VersionId: options.versionId } : {}) }),
       );
     } catch (error) {
+      if (isNoSuchBucket(error)) throw new NoSuchBucketError(this.name, { cause: error });
       if (isNotFound(error)) throw new Error(`${where}: no such object`, { cause: error });
       throw error;
     }
@@ -98,6 +111,7 @@ export class S3Storage implements Storage {
     } catch (error) {
       // A failed source stream must not leave the upload (or the caller's other uploads) hanging.
       if (body instanceof Readable) body.destroy();
+      if (isNoSuchBucket(error)) throw new NoSuchBucketError(this.name, { cause: error });
       throw error;
     }
   }
@@ -108,14 +122,29 @@ export class S3Storage implements Storage {
       return true;
     } catch (error) {
       // Without s3:ListBucket, S3 answers 403 for a missing key: that stays an error, never "absent".
-      if (isNotFound(error)) return false;
-      throw error;
+      if (!isNotFound(error)) throw error;
+      // HeadObject's 404 has no body, so a missing bucket looks like a missing key: ask the bucket
+      // (once per instance; only 404 means it is gone, a 403 still proves it exists).
+      this.bucketChecked ??= Promise.resolve(this.client.send(new HeadBucketCommand({ Bucket: this.name }))).then(
+        () => undefined,
+        (e: unknown) => {
+          const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+          if (isNoSuchBucket(e) || status === 404) throw new NoSuchBucketError(this.name, { cause: e });
+        },
+      );
+      await this.bucketChecked;
+      return false;
     }
   }
 
   async *list(prefix: string): AsyncIterable<string> {
-    for await (const page of paginateListObjectsV2({ client: this.client }, { Bucket: this.name, Prefix: prefix })) {
-      for (const object of page.Contents ?? []) if (object.Key !== undefined) yield object.Key;
+    try {
+      for await (const page of paginateListObjectsV2({ client: this.client }, { Bucket: this.name, Prefix: prefix })) {
+        for (const object of page.Contents ?? []) if (object.Key !== undefined) yield object.Key;
+      }
+    } catch (error) {
+      if (isNoSuchBucket(error)) throw new NoSuchBucketError(this.name, { cause: error });
+      throw error;
     }
   }
 

@@ -20,6 +20,8 @@ export interface ChunkOptions {
   numberOccurrences?: boolean;
   /** Sales remembered to number identical ones (see `Occurrences`). */
   occurrenceWindow?: number;
+  /** Branches the file may hold (an uploader's); rows of others are rejected. Any when omitted. */
+  branches?: readonly string[];
 }
 
 /** A chunk's output: table text in file order, with what the merge needs. */
@@ -53,7 +55,7 @@ export const TOTAL_DIFFERS = "total differs from the sum of its item prices (loa
 /** One file's chunk transformer. Each instance keeps the steps' state for the chunks it sees. */
 export function createChunkTransformer(options: ChunkOptions, allocate: Allocate = freshBytes) {
   const numbering = options.numberOccurrences === false ? undefined : numberOccurrences(options.secret, options.occurrenceWindow);
-  const steps = { parse: parse(), clean: clean(options.secret), normalise: normalise(), dedupe: dedupe() };
+  const steps = { parse: parse(options.branches ? { branches: options.branches } : {}), clean: clean(options.secret), normalise: normalise(), dedupe: dedupe() };
   const render = renderer(options.sourceKey, allocate);
   return (chunk: Chunk): ChunkResult => {
     const records = readRecords(chunk);

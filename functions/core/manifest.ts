@@ -64,6 +64,24 @@ export function transformedPrefix(rawKey: string, sha256: string): string {
   return `${rawKey.replace(/\.csv$/i, "")}/${sha256.slice(0, 16)}`;
 }
 
+/** S3's longest object key, in bytes. */
+export const S3_KEY_BYTES = 1024;
+const LONGEST_OUTPUT = Math.max(...[...Object.values(OUTPUT_FILES), REJECTS_FILE, WARNINGS_FILE, MANIFEST_FILE, FAILURE_FILE].map((f) => f.length));
+/** Bytes a `.csv` raw key gains as a transformed key: `.csv` → `/<16 hex>/transaction_items.csv` (35). */
+export const TRANSFORMED_KEY_EXTRA_BYTES = 1 + 16 + 1 + LONGEST_OUTPUT - ".csv".length;
+/** The longest `.csv` raw key whose transformed files (and failed.json) fit S3's key limit (989 bytes). */
+export const MAX_RAW_KEY_BYTES = S3_KEY_BYTES - TRANSFORMED_KEY_EXTRA_BYTES;
+
+/** Why a raw key cannot be transformed (its outputs' keys would exceed S3's limit), or undefined. */
+export function rawKeyTooLong(rawKey: string): string | undefined {
+  const longest = Buffer.byteLength(transformedPrefix(rawKey, "0".repeat(16))) + 1 + LONGEST_OUTPUT;
+  if (longest <= S3_KEY_BYTES) return undefined;
+  return (
+    `raw key is ${Buffer.byteLength(rawKey)} bytes; at most ${MAX_RAW_KEY_BYTES} fit, since its transformed files' keys add ` +
+    `${TRANSFORMED_KEY_EXTRA_BYTES} bytes and S3 keys are at most ${S3_KEY_BYTES}: upload it again under a shorter name or folder`
+  );
+}
+
 /** Checks that a parsed manifest has the fields a loader relies on. */
 export function parseManifest(text: string, where: string): Manifest {
   let value: unknown;

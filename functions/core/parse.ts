@@ -3,6 +3,7 @@
 // and the total are, and so how its basket is written. Either layout may carry either date style.
 // Values are checked against their warehouse column's limits (schema.ts), so no load fails on
 // them. Dates are read with explicit day-first formats, never `new Date(string)`.
+import { branchCheck } from "./branches.js";
 import { parsePence } from "./money.js";
 import { ITEM_CACHE_LIMIT, type CsvRecords, type Item, type PaymentMethod, type RawSales, type Reject, type Size } from "./records.js";
 import { COLUMN_LIMITS } from "./schema.js";
@@ -185,7 +186,13 @@ function unshowable(name: string): string | null {
  * Creates the `parse` step for one file; call it on each chunk's records in turn. Each line is
  * tried first in the layout of the line before it, then in the other.
  */
-export function parse() {
+export interface ParseOptions {
+  /** Branches the file may hold (an uploader's, functions/core/branches.ts); any when omitted. */
+  branches?: readonly string[];
+}
+
+export function parse(options: ParseOptions = {}) {
+  const allowed = options.branches ? branchCheck(options.branches) : undefined;
   const items = new Map<string, Item | string>();
   // A file holds one trading day, so a few hundred distinct times: each is read once per file.
   const times = new Map<string, string | null>();
@@ -227,7 +234,12 @@ export function parse() {
       // Lines of a file mostly share their branch: check a name once.
       let branchProblem = f[1] === lastBranch ? null : branches.get(f[1]!);
       if (branchProblem === undefined) {
-        branchProblem = f[1] === "" ? "empty branch" : fitsBytes(f[1]!, COLUMN_LIMITS.branch_name) ? unshowable(f[1]!) : `branch name longer than ${COLUMN_LIMITS.branch_name} bytes`;
+        branchProblem =
+          f[1] === ""
+            ? "empty branch"
+            : !fitsBytes(f[1]!, COLUMN_LIMITS.branch_name)
+              ? `branch name longer than ${COLUMN_LIMITS.branch_name} bytes`
+              : (unshowable(f[1]!) ?? allowed?.(f[1]!) ?? null);
         if (branches.size < ITEM_CACHE_LIMIT) branches.set(f[1]!, branchProblem);
       }
       const total = pay === null ? null : parsePence(f[TOTAL_AT[layout]]!);

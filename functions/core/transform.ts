@@ -30,6 +30,8 @@ export interface TransformOptions {
   workers?: number;
   /** Sales remembered to number identical ones (default `OCCURRENCE_WINDOW`, see `Occurrences`). */
   occurrenceWindow?: number | undefined;
+  /** Branches the file may hold (an uploader's, core/branches.ts); rows of others are rejected. */
+  branches?: readonly string[] | undefined;
 }
 
 export interface TransformRun {
@@ -104,7 +106,7 @@ async function run(input: Readable, files: TableFiles, options: TransformOptions
   /** Any non-blank byte: with no row read and none rejected, the file held its header row alone. */
   let sawText = false;
   const pool =
-    workers > 0 ? new WorkerPool(workers, { secret: options.secret, sourceKey: options.sourceKey, numberOccurrences: false }) : undefined;
+    workers > 0 ? new WorkerPool(workers, { secret: options.secret, sourceKey: options.sourceKey, numberOccurrences: false, ...(options.branches ? { branches: options.branches } : {}) }) : undefined;
   const transformHere = pool ? undefined : createChunkTransformer(options);
   try {
     // Results are merged in chunk order; a few chunks may be in flight at once.

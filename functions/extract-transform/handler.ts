@@ -10,12 +10,16 @@
 // An unreadable file is rethrown too: transformObject has already written `failed.json` beside where
 // the manifest would be, and the DLQ message makes the failure visible and replayable. Records that
 // succeeded are cheap on retry: the manifest exists, so they are skipped.
+import { createHash } from "node:crypto";
+import { text } from "node:stream/consumers";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import type { Context, S3Event } from "aws-lambda";
 import { transformObject } from "../app/transform-object.js";
+import { allowedBranches } from "../core/branches.js";
 import { UnreadableFileError } from "../core/errors.js";
 import { s3Order } from "../core/version-order.js";
+import { FAILURE_FILE, rawKeyTooLong } from "../core/manifest.js";
 import { createLogger, logPort, startInvocation } from "../aws/logger.js";
 import { S3Storage } from "../aws/s3-storage.js";
 import { forEachCreatedObject } from "../aws/s3-events.js";
@@ -31,6 +35,23 @@ export interface ExtractTransformSummary {
   transformed: number;
   alreadyTransformed: number;
   skipped: number;
+  /** Raw keys too long for their transformed keys: recorded as failures, never retried. */
+  refused: number;
+}
+
+/** Where a refused key's failed.json goes: its own prefix would be too long (`_refused/<hash of the key>`). */
+export const REFUSED_PREFIX = "_refused";
+
+/**
+ * Per-uploader branch lists (UPLOADER_BRANCHES, from coffeetl:uploaderBranches; the stack always
+ * sets it, `{}` without lists). Unset: uploads are not checked.
+ */
+function uploaderBranches(): Record<string, string[]> | undefined {
+  const text = process.env.UPLOADER_BRANCHES;
+  if (text === undefined) return undefined;
+  const value = JSON.parse(text) as unknown;
+  if (!value || typeof value !== "object" || Array.isArray(value)) throw new Error("environment variable UPLOADER_BRANCHES is not a JSON object");
+  return value as Record<string, string[]>;
 }
 
 export async function handler(event: S3Event, context?: Context): Promise<ExtractTransformSummary> {
@@ -38,10 +59,16 @@ export async function handler(event: S3Event, context?: Context): Promise<Extrac
   const { results, skipped } = await forEachCreatedObject(event, {
     log,
     skipReason: (key) => (/\.csv$/i.test(key) ? undefined : "not a .csv key"),
-    // Read exactly the version the event is about (a later upload of the key has its own event).
-    // Its sequencer goes into the manifest, so the load knows which version of the key is newer.
-    handle: async ({ bucket, key, versionId, sequencer }) =>
-      (await transformObject(await deps(bucket), key, { ...(versionId ? { versionId } : {}), ...(sequencer ? { order: s3Order(sequencer) } : {}) })).status,
+    handle: async ({ bucket, key, versionId, sequencer }) => {
+      const tooLong = rawKeyTooLong(key);
+      if (tooLong) return refuse(bucket, key, versionId, tooLong);
+      const overrides = uploaderBranches();
+      const branches = overrides && allowedBranches(key, overrides);
+      // Read exactly the version the event is about (a later upload of the key has its own event).
+      // Its sequencer goes into the manifest, so the load knows which version of the key is newer.
+      const options = { ...(versionId ? { versionId } : {}), ...(sequencer ? { order: s3Order(sequencer) } : {}), ...(branches ? { branches } : {}) };
+      return (await transformObject(await deps(bucket), key, options)).status;
+    },
     // transformObject logs an unreadable file itself.
     alreadyLogged: (error) => error instanceof UnreadableFileError,
   });
@@ -49,7 +76,27 @@ export async function handler(event: S3Event, context?: Context): Promise<Extrac
     transformed: results.filter((status) => status === "transformed").length,
     alreadyTransformed: results.filter((status) => status === "skipped").length,
     skipped,
+    refused: results.filter((status) => status === "refused").length,
   };
+}
+
+/**
+ * A raw key whose outputs cannot exist: its failed.json goes under a short prefix, so the load
+ * records the reason in file_outcomes (the full key fits source_key). Final, so not thrown: a retry
+ * could only fail the same way. Written once per reason.
+ */
+async function refuse(bucket: string, key: string, versionId: string | undefined, reason: string): Promise<"refused"> {
+  const { transformed } = await deps(bucket);
+  const failureKey = `${REFUSED_PREFIX}/${createHash("sha256").update(key).digest("hex").slice(0, 32)}/${FAILURE_FILE}`;
+  const earlier = (await transformed.exists(failureKey))
+    ? ((JSON.parse(await text((await transformed.get(failureKey)).body)) as { reason?: unknown }).reason)
+    : undefined;
+  if (earlier !== reason) {
+    const failure = { source: { bucket, key, versionId: versionId ?? null }, reason, failedAt: new Date().toISOString() };
+    await transformed.put(failureKey, JSON.stringify(failure, null, 2) + "\n", { contentType: "application/json" });
+  }
+  log.error("raw key refused", { bucket, keyBytes: Buffer.byteLength(key), reason, failureKey });
+  return "refused";
 }
 
 async function deps(rawBucket: string) {
