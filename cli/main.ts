@@ -2,6 +2,7 @@
 // so `--help` and `--version` start no warehouse and `upload`/`redrive` alone load the AWS SDK.
 import type { FileReport } from "../functions/local/pipeline.js";
 import { intOption, parseCommandLine, type CommandContext } from "./args.js";
+import { ENCODING_NAMES, SAVE_AS_UTF8, type SourceEncoding } from "../functions/core/encoding.js";
 import { UsageError } from "./errors.js";
 import { requireHome } from "./home.js";
 import { guardPipes, line, warn } from "./output.js";
@@ -87,9 +88,14 @@ export function printReport(r: FileReport): void {
     `✔ ${r.path}: ${r.rowsRead} rows read, ${r.salesNew} sales new, ${r.duplicates} duplicates, ${r.rejected} rejected, ${r.warnings} warnings, ${time}` +
       (r.threads ? ` on ${r.threads} threads` : ""),
   );
+  if (r.encoding) line(`  warning: ${encodingWarning(r.encoding)}`);
   printNotes("rejected", r.rejected, r.firstRejects, r.rejectsPath);
   printNotes("warning", r.warnings, r.firstWarnings, r.warningsPath);
 }
+
+/** A file that was not UTF-8: what it was, and how to send UTF-8 next time. */
+const encodingWarning = (encoding: string) =>
+  `the file is ${ENCODING_NAMES[encoding as SourceEncoding] ?? encoding} text, not UTF-8: decoded as such; to avoid this, ${SAVE_AS_UTF8}`;
 
 /** The first few rejected lines or warnings of a file (line and reason, never content), and where the rest are. */
 function printNotes(kind: string, count: number, first: Array<{ line: number; reason: string }> | undefined, path: string | undefined): void {

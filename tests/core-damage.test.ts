@@ -29,7 +29,7 @@ const CASES: Record<string, { what: string; rejected: Array<[number, RegExp]> }>
   "nul_last_line.csv": { what: "a NUL byte in the last line", rejected: [[30, /NUL byte/]] },
   "long_product.csv": { what: "a 132-character product name", rejected: [[12, /basket item 1 has a product name longer than 100 bytes/]] },
   "long_branch_bytes.csv": { what: "a branch of 51 characters, 102 bytes", rejected: [[3, /^branch name longer than 100 bytes$/]] },
-  "invalid_utf8.csv": { what: "invalid UTF-8 in a branch name", rejected: [[7, /^not valid UTF-8 text$/]] },
+  "invalid_utf8.csv": { what: "invalid UTF-8 in a branch name", rejected: [[7, /^not valid UTF-8 text \(save the file as UTF-8\)$/]] },
   "mixed_layouts.csv": {
     what: "legacy lines 5-9 in a canonical file, line 12 in neither layout",
     rejected: [[12, /expected CASH or CARD in column 6 \(canonical layout\) or column 5 \(legacy layout\)/]],
@@ -112,7 +112,7 @@ test("a file that is not text as a whole fails as binary; one readable line is e
     () => assert.unreachable("noise should fail"),
     (error: Error) => {
       assert.instance(error, UnreadableFileError);
-      assert.match(error.message, /^binary content, not a text file: \d+ of \d+ lines hold NUL bytes or invalid UTF-8$/);
+      assert.match(error.message, /^binary content, not a text file: \d+ of \d+ lines hold NUL bytes or invalid UTF-8 \(a spreadsheet\? save the sheet as "CSV UTF-8/);
     },
   );
   const good = read("base.csv").toString().split("\n")[0]!;
