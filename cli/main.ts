@@ -14,7 +14,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const spec = ctx!.spec;
-  if (spec.home === "requires" || (spec.home === "requires-local" && !ctx!.connection.databaseUrl)) requireHome(ctx!.connection.home, spec.name);
+  const elsewhere = ctx!.connection.databaseUrl !== undefined || ctx!.connection.outputs !== undefined;
+  if ((spec.home === "requires" && ctx!.connection.outputs === undefined) || (spec.home === "requires-local" && !elsewhere)) requireHome(ctx!.connection.home, spec.name);
 
   switch (spec.name) {
     case "ingest":

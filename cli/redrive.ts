@@ -170,13 +170,25 @@ async function reinvokeFailedEvents(clients: AwsClients, outputs: StackOutputs, 
   return { reinvoked, unreadable };
 }
 
-async function reemitPrefix(clients: AwsClients, outputs: StackOutputs, prefix: string, region: string, dryRun: boolean) {
+/**
+ * Sends the extract-transform function one S3 ObjectCreated event per raw `.csv` object under
+ * `prefix` (stored on or after `since`, when given), as S3 does for an upload. Also `reprocess --outputs`.
+ */
+export async function reemitPrefix(
+  clients: Pick<AwsClients, "s3" | "lambda">,
+  outputs: Pick<StackOutputs, "rawBucketName" | "extractTransformFunctionName">,
+  prefix: string,
+  region: string,
+  dryRun: boolean,
+  since?: Date,
+): Promise<{ reemitted: number; skippedNotCsv: number; keys: string[] }> {
   const keys: string[] = [];
   let skippedNotCsv = 0;
   let token: string | undefined;
   do {
     const page = await clients.s3.send(new ListObjectsV2Command({ Bucket: outputs.rawBucketName, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
-    for (const { Key } of page.Contents ?? []) {
+    for (const { Key, LastModified } of page.Contents ?? []) {
+      if (since && LastModified && LastModified < since) continue;
       if (Key && /\.csv$/i.test(Key)) keys.push(Key);
       else skippedNotCsv++;
     }
@@ -185,7 +197,7 @@ async function reemitPrefix(clients: AwsClients, outputs: StackOutputs, prefix: 
   if (!dryRun) {
     await eachLimited(keys, 8, (key) => invokeAsync(clients.lambda, outputs.extractTransformFunctionName, { Records: [s3CreatedRecord(outputs.rawBucketName, key, region)] }));
   }
-  return { reemitted: keys.length, skippedNotCsv };
+  return { reemitted: keys.length, skippedNotCsv, keys };
 }
 
 export async function redrive(
@@ -196,8 +208,9 @@ export async function redrive(
   const dryRun = options.dryRun ?? false;
   const loadMoveTask = await moveLoadDeadLetters(clients.sqs, outputs, dryRun);
   const { reinvoked, unreadable } = await reinvokeFailedEvents(clients, outputs, dryRun);
-  const emitted = options.prefix !== undefined ? await reemitPrefix(clients, outputs, options.prefix, options.region, dryRun) : { reemitted: 0, skippedNotCsv: 0 };
-  return { ...(loadMoveTask ? { loadMoveTask } : {}), reinvoked, unreadable, ...emitted };
+  const { reemitted, skippedNotCsv } =
+    options.prefix !== undefined ? await reemitPrefix(clients, outputs, options.prefix, options.region, dryRun) : { reemitted: 0, skippedNotCsv: 0 };
+  return { ...(loadMoveTask ? { loadMoveTask } : {}), reinvoked, unreadable, reemitted, skippedNotCsv };
 }
 
 /** The region of a queue URL (`https://sqs.<region>.amazonaws.com/…`). */
