@@ -145,11 +145,14 @@ export async function openStack(stack: DeployedStack, clients?: StackClients): P
       throw new Error(`the warehouse connection of ${stack.source}: ${error.message}`);
     }),
   );
-  // Interactive reads: poll briskly, give up after a few minutes rather than an invocation's 15.
-  const inner = new RedshiftWarehouse(c.redshift, connection, { pollInitialMs: 100, pollMaxMs: 1_000, remainingTimeMs: deadline(5 * 60_000), safetyMarginMs: 0 });
-  const warehouse: Warehouse = Object.assign(Object.create(inner) as Warehouse, {
-    query: <T>(sql: string) => inner.query<T>(sql).catch((error: Error) => Promise.reject(explainDenied(error, stack, connection))),
-  });
+  // Interactive reads: poll briskly, give up after a few minutes rather than an invocation's 15;
+  // a refused read says which grant is missing.
+  class ReaderWarehouse extends RedshiftWarehouse {
+    override async query<T = Record<string, unknown>>(sql: string): Promise<T[]> {
+      return super.query<T>(sql).catch((error: Error) => Promise.reject(explainDenied(error, stack, connection)));
+    }
+  }
+  const warehouse = new ReaderWarehouse(c.redshift, connection, { pollInitialMs: 100, pollMaxMs: 1_000, remainingTimeMs: deadline(5 * 60_000), safetyMarginMs: 0 });
   return {
     stack,
     clients: c,

@@ -93,7 +93,8 @@ export async function statusCommand(ctx: CommandContext): Promise<number> {
   line(`${all.length} file${all.length === 1 ? "" : "s"}${since ? ` since ${ctx.values.since}` : ""}${counts.length ? `: ${counts.join(", ")}` : ""} (latest outcome of each file)`);
   if (fromLoadsOnly) line("This warehouse has no file_outcomes table yet: only loaded files are listed, failures are not recorded.");
   if (shown.length === 0) {
-    line(ctx.values.failed ? "No failed files." : "No files yet: `coffeetl ingest PATH...` loads some.");
+    const none = ctx.connection.outputs !== undefined ? "No files yet: an upload to the raw bucket loads within minutes." : "No files yet: `coffeetl ingest PATH...` loads some.";
+    line(ctx.values.failed ? "No failed files." : none);
     return 0;
   }
   const table = ctx.values.failed
@@ -111,7 +112,8 @@ export async function statusCommand(ctx: CommandContext): Promise<number> {
       }));
   await write(formatTable(table));
   if (chosen.length > shown.length) line(`(${chosen.length - shown.length} more; --limit 0 lists all)`);
-  if (ctx.values.failed) line("After fixing the cause: `coffeetl reprocess PREFIX` runs them again; `coffeetl rejects FILE` shows a file's rejected lines.");
+  const on = ctx.connection.outputs !== undefined ? ` --outputs ${ctx.connection.outputs}` : "";
+  if (ctx.values.failed) line(`After fixing the cause: \`coffeetl reprocess PREFIX${on}\` runs them again; \`coffeetl rejects FILE${on}\` shows a file's rejected lines.`);
   return 0;
 }
 

@@ -172,6 +172,8 @@ test("status --outputs: each file's latest outcome from the deployed warehouse, 
     assert.is(input.WorkgroupName, "analytics");
     assert.is(input.Database, "dev");
   }
+  const hint = await cli(["status", "--failed", "--outputs", outputsFile], statusCommand);
+  assert.match(hint.out, new RegExp(`\`coffeetl reprocess PREFIX --outputs ${outputsFile}\` runs them again`));
   const failed = await cli(["status", "--failed", "--json", "--outputs", outputsFile], statusCommand);
   assert.equal(JSON.parse(failed.out).map((r: { source_key: string }) => r.source_key), [UNREADABLE]);
 });
@@ -238,6 +240,18 @@ test("reprocess --outputs PREFIX: each raw .csv under the prefix sent to the ext
 
   const none = await cli(["reprocess", "uploads/", "--since", "2999-01-01", "--outputs", outputsFile], reprocessCommand);
   assert.is(none.code, 1);
+});
+
+test("a read the warehouse refuses says which grant the operator's identity lacks", async () => {
+  const real = redshift.engine;
+  redshift.engine = { transaction: async () => Promise.reject(new Error("permission denied for relation file_outcomes")) };
+  try {
+    const error = await cli(["status", "--outputs", outputsFile], statusCommand).catch((e: Error) => e);
+    assert.instance(error, Error);
+    assert.match((error as Error).message, /refused the read: your AWS identity's database user .* needs the coffeetl_reader role: tag the IAM role you use with RedshiftDbRoles=coffeetl_reader/);
+  } finally {
+    redshift.engine = real;
+  }
 });
 
 test("outputs.json: parsed into a typed target; errors name the file and what is missing; reads as the reader", () => {
