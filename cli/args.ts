@@ -80,7 +80,15 @@ export function parseCommandLine(argv: string[]): { spec?: CommandSpec; ctx?: Co
   const home = (values.home as string | undefined) ?? process.env.COFFEETL_HOME ?? ".coffeetl";
   const databaseUrl = spec.warehouse ? ((values["database-url"] as string | undefined) ?? process.env.DATABASE_URL) : undefined;
   const keyFile = values["key-file"] as string | undefined;
-  const connection: Connection = { home, ...(databaseUrl ? { databaseUrl } : {}), ...(keyFile ? { keyFile } : {}) };
+  // --outputs: the deployed stack instead of a home or server (status, rejects, reprocess; redrive reads it itself).
+  const outputs = spec.name === "redrive" ? undefined : (values.outputs as string | undefined);
+  const region = values.region as string | undefined;
+  const connection: Connection = {
+    home,
+    ...(databaseUrl ? { databaseUrl } : {}),
+    ...(keyFile ? { keyFile } : {}),
+    ...(outputs !== undefined ? { outputs, ...(region ? { region } : {}) } : {}),
+  };
   return { spec, ctx: { spec, args, values, connection } };
 }
 

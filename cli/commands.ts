@@ -45,6 +45,11 @@ const threads: OptionSpec = {
   help: "worker threads per file (default: one per core, up to 4, for files of 24 MB or more; 0: the main thread only, the least memory)",
 };
 const json: OptionSpec = { type: "boolean", help: "print a JSON array of row objects" };
+/** The deployed stack instead of a home: `status`, `rejects` and `reprocess` on AWS (cli/outputs.ts). */
+const onAws: Record<string, OptionSpec> = {
+  outputs: { type: "string", value: "FILE", help: "on AWS: the stack outputs (`pulumi stack output --json`; - for stdin), instead of a home" },
+  region: { type: "string", value: "REGION", help: "with --outputs: AWS region (default: $AWS_REGION, else the stack's)" },
+};
 
 export const COMMANDS: CommandSpec[] = [
   {
@@ -92,6 +97,7 @@ export const COMMANDS: CommandSpec[] = [
       since: { type: "string", value: "DATE", help: "only outcomes recorded on or after DATE (YYYY-MM-DD or an ISO time)" },
       limit: { type: "string", value: "N", help: "at most N files (default 20; 0: all)" },
       json,
+      ...onAws,
     },
     home: "requires-local",
     warehouse: true,
@@ -102,8 +108,11 @@ export const COMMANDS: CommandSpec[] = [
     minArgs: 1,
     maxArgs: 1,
     summary: "a file's rejected lines and warnings, with line numbers and reasons",
-    details: "FILE is a raw key (see `coffeetl status`), the path the file was ingested from, or the end of a key (`leeds.csv`).",
-    options: { json },
+    details:
+      "FILE is a raw key (see `coffeetl status`), the path the file was ingested from, or the end of a key (`leeds.csv`).\n" +
+      "The lines are kept in the warehouse with the file's load history (table line_notes), so they outlive the\n" +
+      "transformed files (30 days on AWS); with --outputs they are read from the deployed stack's warehouse.",
+    options: { json, ...onAws },
     home: "requires",
     warehouse: true,
   },
@@ -129,10 +138,14 @@ export const COMMANDS: CommandSpec[] = [
     summary: "run raw files already in the home through the pipeline again (idempotent)",
     details:
       "PREFIX is a raw-key prefix or the folder the files were ingested from. Files already transformed and loaded\n" +
-      "change nothing; a failed file is transformed and loaded again (after a fix, say).",
+      "change nothing; a failed file is transformed and loaded again (after a fix, say).\n" +
+      "With --outputs, on AWS: each raw .csv object under PREFIX (e.g. uploads/leeds/) is sent to the stack's\n" +
+      "extract-transform function as its S3 event, as an upload does; the pipeline then runs as for a new upload.",
     options: {
       since: { type: "string", value: "DATE", help: "only raw files stored on or after DATE (YYYY-MM-DD or an ISO time)" },
       threads,
+      ...onAws,
+      "dry-run": { type: "boolean", help: "with --outputs: list what would be sent, send nothing" },
     },
     home: "requires",
     warehouse: true,

@@ -1,7 +1,8 @@
 // The state folder (`--home`): which commands may create one, and opening its warehouse.
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { Warehouse } from "../functions/app/ports.js";
+import type { Storage, Warehouse } from "../functions/app/ports.js";
+import type { OpenedStack } from "./outputs.js";
 import type { LocalPipeline, LocalPipelineOptions } from "../functions/local/pipeline.js";
 import type { EngineMode, PostgresWarehouse } from "../functions/local/postgres-warehouse.js";
 import { UsageError } from "./errors.js";
@@ -11,6 +12,10 @@ export interface Connection {
   databaseUrl?: string;
   /** The transaction-id key's file (the local pipeline reads it; reading commands ignore it). */
   keyFile?: string;
+  /** A deployed stack's outputs (`pulumi stack output --json`): the warehouse and buckets on AWS (cli/outputs.ts). */
+  outputs?: string;
+  /** AWS region with `outputs` (default: $AWS_REGION, else the stack's). */
+  region?: string;
 }
 
 /**
@@ -45,11 +50,29 @@ function engineFor(chosen: EngineMode): EngineMode {
   return forced === "light" || forced === "heavy" ? forced : chosen;
 }
 
+export interface OpenedWarehouse {
+  /** queryColumns: on PostgreSQL, rows with every column (sql keeps columns sharing a name). */
+  warehouse: Warehouse & Partial<Pick<PostgresWarehouse, "queryColumns">>;
+  close(): Promise<void>;
+  /** The transformed bucket, where there is one: the home's folder, or the stack's bucket. */
+  transformed?: Storage;
+  /** A SQL string literal in the warehouse's dialect (Redshift reads a backslash as an escape). */
+  literal?: (value: string) => string;
+  /** With `outputs`: the deployed stack and its clients. */
+  stack?: OpenedStack;
+}
+
 /**
  * The warehouse for a reading command: a server given by URL directly (it needs no home), else the
  * home's embedded warehouse through the local pipeline (which guards the home against a second process).
  */
-export async function openWarehouse(connection: Connection, engine: EngineMode = "light"): Promise<{ warehouse: Warehouse & Pick<PostgresWarehouse, "queryColumns">; close(): Promise<void> }> {
+export async function openWarehouse(connection: Connection, engine: EngineMode = "light"): Promise<OpenedWarehouse> {
+  if (connection.outputs !== undefined) {
+    const { openStack, readOutputs } = await import("./outputs.js");
+    const { redshiftString } = await import("../functions/aws/redshift-sql.js");
+    const opened = await openStack(await readOutputs(connection.outputs, connection.region));
+    return { warehouse: opened.warehouse, close: opened.close, transformed: opened.transformed, literal: (v) => redshiftString(v, "value"), stack: opened };
+  }
   if (connection.databaseUrl) {
     const { PostgresWarehouse } = await import("../functions/local/postgres-warehouse.js");
     const warehouse = await PostgresWarehouse.open({ databaseUrl: connection.databaseUrl });

@@ -3,6 +3,7 @@
 import type { FileReport } from "../functions/local/pipeline.js";
 import { intOption, parseCommandLine, type CommandContext } from "./args.js";
 import { visibleKey } from "../functions/core/errors.js";
+import { ENCODING_NAMES, SAVE_AS_UTF8, type SourceEncoding } from "../functions/core/encoding.js";
 import { UsageError } from "./errors.js";
 import { requireHome } from "./home.js";
 import { guardPipes, line, warn } from "./output.js";
@@ -16,7 +17,8 @@ export async function main(argv: string[]): Promise<number> {
   const spec = ctx!.spec;
   // Named in the home's lock, so a command waiting for this one can say what holds the home.
   process.title = `coffeetl ${spec.name}`;
-  if (spec.home === "requires" || (spec.home === "requires-local" && !ctx!.connection.databaseUrl)) requireHome(ctx!.connection.home, spec.name);
+  const elsewhere = ctx!.connection.databaseUrl !== undefined || ctx!.connection.outputs !== undefined;
+  if ((spec.home === "requires" && ctx!.connection.outputs === undefined) || (spec.home === "requires-local" && !elsewhere)) requireHome(ctx!.connection.home, spec.name);
 
   switch (spec.name) {
     case "ingest":
@@ -104,9 +106,14 @@ export function printReport(report: FileReport): void {
     `✔ ${r.path}: ${r.rowsRead} rows read, ${r.salesNew} sales new, ${r.duplicates} duplicates, ${r.rejected} rejected, ${r.warnings} warnings, ${time}` +
       (r.threads ? ` on ${r.threads} threads` : ""),
   );
+  if (r.encoding) line(`  warning: ${encodingWarning(r.encoding)}`);
   printNotes("rejected", r.rejected, r.firstRejects, r.rejectsPath);
   printNotes("warning", r.warnings, r.firstWarnings, r.warningsPath);
 }
+
+/** A file that was not UTF-8: what it was, and how to send UTF-8 next time. */
+const encodingWarning = (encoding: string) =>
+  `the file is ${ENCODING_NAMES[encoding as SourceEncoding] ?? encoding} text, not UTF-8: decoded as such; to avoid this, ${SAVE_AS_UTF8}`;
 
 /** The first few rejected lines or warnings of a file (line and reason, never content), and where the rest are. */
 function printNotes(kind: string, count: number, first: Array<{ line: number; reason: string }> | undefined, path: string | undefined): void {

@@ -246,14 +246,27 @@ async function reinvokeFailedEvents(
   if (stopped !== undefined) throw stopped;
 }
 
-async function reemitPrefix(clients: AwsClients, outputs: StackOutputs, prefix: string, region: string, dryRun: boolean, counts: { reemitted: number; skippedNotCsv: number }) {
+/**
+ * Sends the extract-transform function one S3 ObjectCreated event per raw `.csv` object under
+ * `prefix` (stored on or after `since`, when given), as S3 does for an upload. Also `reprocess --outputs`.
+ */
+export async function reemitPrefix(
+  clients: Pick<AwsClients, "s3" | "lambda">,
+  outputs: Pick<StackOutputs, "rawBucketName" | "extractTransformFunctionName">,
+  prefix: string,
+  region: string,
+  dryRun: boolean,
+  since?: Date,
+  counts: { reemitted: number; skippedNotCsv: number } = { reemitted: 0, skippedNotCsv: 0 },
+): Promise<{ reemitted: number; skippedNotCsv: number; keys: string[] }> {
   const keys: string[] = [];
   let token: string | undefined;
   do {
     const page = await call("S3 ListObjectsV2", () =>
       clients.s3.send(new ListObjectsV2Command({ Bucket: outputs.rawBucketName, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) })),
     );
-    for (const { Key } of page.Contents ?? []) {
+    for (const { Key, LastModified } of page.Contents ?? []) {
+      if (since && LastModified && LastModified < since) continue;
       if (Key && /\.csv$/i.test(Key)) keys.push(Key);
       else counts.skippedNotCsv++;
     }
@@ -261,12 +274,13 @@ async function reemitPrefix(clients: AwsClients, outputs: StackOutputs, prefix: 
   } while (token);
   if (dryRun) {
     counts.reemitted = keys.length;
-    return;
+    return { ...counts, keys };
   }
   await eachLimited(keys, 8, async (key) => {
     await invokeAsync(clients.lambda, outputs.extractTransformFunctionName, { Records: [s3CreatedRecord(outputs.rawBucketName, key, region)] });
     counts.reemitted++;
   });
+  return { ...counts, keys };
 }
 
 /** Runs every step; one failing never stops the others. `failures` names each failed step and call. */
@@ -289,7 +303,7 @@ export async function redrive(
     if (moved) report.loadMoveTask = moved;
   });
   await step(STEPS.reinvoke, () => reinvokeFailedEvents(clients, outputs, dryRun, report));
-  if (options.prefix !== undefined) await step(STEPS.reemit, () => reemitPrefix(clients, outputs, options.prefix!, options.region, dryRun, report));
+  if (options.prefix !== undefined) await step(STEPS.reemit, () => reemitPrefix(clients, outputs, options.prefix!, options.region, dryRun, undefined, report));
   return report;
 }
 

@@ -1,22 +1,25 @@
 // `coffeetl status [--failed]` and `coffeetl rejects FILE`: what loaded and what failed, with reasons,
 // read with plain SQL from the warehouse's `file_outcomes` and `loads` tables (functions/core/schema.ts),
-// and a file's rejected lines and warnings from its transformed prefix.
+// and a file's rejected lines and warnings from its `line_notes` (or, for a load made before the
+// warehouse kept them, from its transformed prefix while it lasts). With --outputs, the same reads go
+// to the deployed stack's warehouse through the Data API (cli/outputs.ts).
 import { realpath } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { text } from "node:stream/consumers";
 import { parse as parseCsv } from "csv-parse/sync";
-import type { Warehouse } from "../functions/app/ports.js";
+import { loadIdOf } from "../functions/app/load-manifests.js";
+import type { Storage, Warehouse } from "../functions/app/ports.js";
 import { MANIFEST_FILE, REJECTS_FILE, parseManifest, transformedPrefix, type Manifest } from "../functions/core/manifest.js";
 import { FolderStorage } from "../functions/local/folder-storage.js";
 import { describeReaderGaps, readerGaps } from "../functions/warehouse/reader-role.js";
+import { LINE_NOTES_TABLE, selectLineNotesStatement } from "../functions/warehouse/line-notes.js";
 import { dateOption, intOption, type CommandContext } from "./args.js";
-import { openWarehouse } from "./home.js";
+import { isHome, openWarehouse } from "./home.js";
 import { line, write } from "./output.js";
 import { formatTable } from "./table.js";
 
 /** A SQL string literal (standard_conforming_strings, the default on PostgreSQL and Redshift). */
 export const literal = (value: string): string => `'${value.replace(/'/g, "''")}'`;
-const likeSuffix = (value: string): string => literal(`%/${value.replace(/[\\%_]/g, (c) => `\\${c}`)}`);
 
 export interface OutcomeRow {
   source_key: string;
@@ -97,7 +100,8 @@ export async function statusCommand(ctx: CommandContext): Promise<number> {
   if (fromLoadsOnly) line("This warehouse has no file_outcomes table yet: only loaded files are listed, failures are not recorded.");
   if (readerProblem) line(readerProblem);
   if (shown.length === 0) {
-    line(ctx.values.failed ? "No failed files." : "No files yet: `coffeetl ingest PATH...` loads some.");
+    const none = ctx.connection.outputs !== undefined ? "No files yet: an upload to the raw bucket loads within minutes." : "No files yet: `coffeetl ingest PATH...` loads some.";
+    line(ctx.values.failed ? "No failed files." : none);
     return 0;
   }
   const table = ctx.values.failed
@@ -115,22 +119,24 @@ export async function statusCommand(ctx: CommandContext): Promise<number> {
       }));
   await write(formatTable(table));
   if (chosen.length > shown.length) line(`(${chosen.length - shown.length} more; --limit 0 lists all)`);
-  if (ctx.values.failed) line("After fixing the cause: `coffeetl reprocess PREFIX` runs them again; `coffeetl rejects FILE` shows a file's rejected lines.");
+  const on = ctx.connection.outputs !== undefined ? ` --outputs ${ctx.connection.outputs}` : "";
+  if (ctx.values.failed) line(`After fixing the cause: \`coffeetl reprocess PREFIX${on}\` runs them again; \`coffeetl rejects FILE${on}\` shows a file's rejected lines.`);
   return exitStatus;
 }
 
-/** Raw keys FILE may mean: the key itself, the key of the path it was ingested from, or a key's end. */
-export async function keysMatching(warehouse: Warehouse, file: string): Promise<string[]> {
+/** Raw keys FILE may mean: the key itself, the key of the path it was ingested from (locally), or a key's end. */
+export async function keysMatching(warehouse: Warehouse, file: string, lit: (value: string) => string = literal, local = true): Promise<string[]> {
   const exact = new Set([file.replace(/^\/+/, "")]);
-  for (const path of [resolve(file), await realpath(file).catch(() => undefined)]) if (path) exact.add(path.split(sep).filter(Boolean).join("/"));
+  if (local) for (const path of [resolve(file), await realpath(file).catch(() => undefined)]) if (path) exact.add(path.split(sep).filter(Boolean).join("/"));
   const tables = (await hasTable(warehouse, "file_outcomes")) ? ["file_outcomes", "loads"] : ["loads"];
-  const condition = `source_key IN (${[...exact].map(literal).join(", ")})`;
+  const condition = `source_key IN (${[...exact].map(lit).join(", ")})`;
   const found = async (where: string) =>
     (await warehouse.query<{ source_key: string }>(tables.map((t) => `SELECT source_key FROM ${t} WHERE ${where}`).join(" UNION ") + " ORDER BY 1")).map(
       (r) => r.source_key,
     );
   const keys = await found(condition);
-  return keys.length ? keys : found(`source_key LIKE ${likeSuffix(file.replace(/^\.?\/+/, ""))}`);
+  const suffix = `%/${file.replace(/^\.?\/+/, "").replace(/[\\%_]/g, (c) => `\\${c}`)}`;
+  return keys.length ? keys : found(`source_key LIKE ${lit(suffix)}`);
 }
 
 interface LineNote {
@@ -141,31 +147,78 @@ interface LineNote {
 
 const WARNING_REASON = "total differs from the sum of its item prices (loaded as the till took it)";
 
-/** Rejected lines from rejects.csv (`line_number,reason`, and a kind column if there is one) and the manifest's warning lines. */
-export function lineNotes(rejectsCsv: string, manifest: Pick<Manifest, "warningLines">): LineNote[] {
-  const records = parseCsv(rejectsCsv, { columns: true, skip_empty_lines: true }) as Record<string, string>[];
-  const notes = records.map((r) => ({
-    line: Number(r.line_number ?? r.line),
-    kind: (r.kind ?? r.type ?? r.severity ?? "rejected").toLowerCase().replace(/^reject$/, "rejected"),
-    reason: r.reason ?? "",
-  }));
+/**
+ * Rejected lines from rejects.csv (`line_number,reason`, and a kind column if there is one) and the
+ * warnings from warnings.csv (every one) or, for older transforms without it, the manifest's first lines.
+ */
+export function lineNotes(rejectsCsv: string, manifest: Pick<Manifest, "warningLines">, warningsCsv?: string): LineNote[] {
+  const read = (csv: string, kind: string) =>
+    (parseCsv(csv, { columns: true, skip_empty_lines: true, bom: true }) as Record<string, string>[]).map((r) => ({
+      line: Number(r.line_number ?? r.line),
+      kind: (r.kind ?? r.type ?? r.severity ?? kind).toLowerCase().replace(/^reject$/, "rejected"),
+      reason: r.reason ?? "",
+    }));
+  const notes = [...read(rejectsCsv, "rejected"), ...(warningsCsv !== undefined ? read(warningsCsv, "warning") : [])];
   const listed = new Set(notes.filter((n) => n.kind === "warning").map((n) => n.line));
-  for (const at of manifest.warningLines ?? []) if (!listed.has(at)) notes.push({ line: at, kind: "warning", reason: WARNING_REASON });
+  if (warningsCsv === undefined) for (const at of manifest.warningLines ?? []) if (!listed.has(at)) notes.push({ line: at, kind: "warning", reason: WARNING_REASON });
   return notes.sort((a, b) => a.line - b.line || a.kind.localeCompare(b.kind));
+}
+
+/** A file's counts and notes: from the warehouse's line_notes, else from its transformed files while they last. */
+interface FileNotes {
+  rowsRead: number;
+  rejected: number;
+  warnings: number;
+  notes: LineNote[];
+  /** Where the notes came from. */
+  from: "warehouse" | "transformed files";
+}
+
+async function notesInWarehouse(warehouse: Warehouse, loadId: string): Promise<LineNote[] | undefined> {
+  if (!(await hasTable(warehouse, LINE_NOTES_TABLE))) return undefined;
+  const rows = await warehouse.query<{ line_number: number; kind: string; reason: string | null }>(selectLineNotesStatement(loadId));
+  return rows.map((r) => ({ line: Number(r.line_number), kind: r.kind, reason: r.reason ?? "" }));
+}
+
+async function notesInFiles(transformed: Storage, prefix: string): Promise<FileNotes> {
+  const read = async (name: string) => text((await transformed.get(`${prefix}/${name}`)).body);
+  const manifest = parseManifest(await read(MANIFEST_FILE), `${prefix}/${MANIFEST_FILE}`);
+  const rejects = await read(manifest.files.rejects ?? REJECTS_FILE);
+  const warnings = manifest.files.warnings ? await read(manifest.files.warnings) : undefined;
+  return { rowsRead: manifest.rowsRead, rejected: manifest.rejected, warnings: manifest.warnings, notes: lineNotes(rejects, manifest, warnings), from: "transformed files" };
 }
 
 export async function rejectsCommand(ctx: CommandContext): Promise<number> {
   const file = ctx.args[0]!;
-  const { warehouse, close } = await openWarehouse(ctx.connection);
+  const onAws = ctx.connection.outputs !== undefined;
+  const opened = await openWarehouse(ctx.connection);
+  const { warehouse, close } = opened;
+  const lit = opened.literal ?? literal;
+  const transformed = opened.transformed ?? (ctx.connection.databaseUrl && !isHome(ctx.connection.home) ? undefined : new FolderStorage(join(resolve(ctx.connection.home), "transformed")));
   let keys: string[];
   let latest: OutcomeRow | undefined;
+  let found: FileNotes | undefined;
+  let missing: string | undefined;
   try {
-    keys = await keysMatching(warehouse, file);
-    if (keys.length === 1) latest = (await latestOutcomes(warehouse, [`source_key = ${literal(keys[0]!)}`])).rows[0];
+    keys = await keysMatching(warehouse, file, lit, !onAws);
+    if (keys.length === 1) latest = (await latestOutcomes(warehouse, [`source_key = ${lit(keys[0]!)}`])).rows[0];
+    if (latest?.source_sha256) {
+      const prefix = transformedPrefix(keys[0]!, latest.source_sha256);
+      const expected = Number(latest.rows_rejected ?? 0) + Number(latest.warnings ?? 0);
+      const kept = latest.rows_read === null ? undefined : await notesInWarehouse(warehouse, loadIdOf(prefix));
+      if (kept && (kept.length > 0 || expected === 0)) {
+        found = { rowsRead: Number(latest.rows_read), rejected: Number(latest.rows_rejected ?? 0), warnings: Number(latest.warnings ?? 0), notes: kept, from: "warehouse" };
+      } else if (transformed) {
+        found = await notesInFiles(transformed, prefix).catch((error: Error) => {
+          missing = error.message;
+          return undefined;
+        });
+      } else missing = "no transformed files here";
+    }
   } finally {
     await close();
   }
-  if (keys.length === 0) throw new Error(`rejects: no file ${JSON.stringify(file)} in the warehouse (\`coffeetl status\` lists the files)`);
+  if (keys.length === 0) throw new Error(`rejects: no file ${JSON.stringify(file)} in the warehouse (\`coffeetl status${onAws ? " --outputs FILE" : ""}\` lists the files)`);
   if (keys.length > 1) throw new Error(`rejects: ${keys.length} files match ${JSON.stringify(file)}; give more of the key:\n  ${keys.join("\n  ")}`);
   const key = keys[0]!;
   if (!latest) throw new Error(`rejects: no outcome recorded for ${key}`);
@@ -173,29 +226,24 @@ export async function rejectsCommand(ctx: CommandContext): Promise<number> {
     line(`${key}: failed at ${latest.stage}: ${latest.reason ?? "no reason recorded"}; no line was loaded`);
     return 0;
   }
-  const transformed = new FolderStorage(join(resolve(ctx.connection.home), "transformed"));
-  const prefix = transformedPrefix(key, latest.source_sha256!);
-  const read = async (name: string) => text((await transformed.get(`${prefix}/${name}`)).body);
-  let manifest: Manifest;
-  let rejects: string;
-  try {
-    manifest = parseManifest(await read(MANIFEST_FILE), `${prefix}/${MANIFEST_FILE}`);
-    rejects = await read(REJECTS_FILE);
-  } catch (error) {
+  if (!found) {
     if (latest.outcome === "failed") {
       line(`${key}: failed at ${latest.stage}: ${latest.reason ?? "no reason recorded"}`);
       return 0;
     }
-    throw new Error(`rejects: ${key}: the transformed files are not in this home (${(error as Error).message})`);
+    throw new Error(
+      `rejects: ${key}: its lines are not in the warehouse (loaded before the warehouse kept them) and its transformed files are not ` +
+        `${onAws ? "in the transformed bucket any more (kept 30 days)" : "in this home"} (${missing}); \`coffeetl reprocess\` of the file keeps them`,
+    );
   }
-  const notes = lineNotes(rejects, manifest);
+  const { notes } = found;
   if (ctx.values.json) {
-    await write(JSON.stringify({ key, outcome: latest.outcome, rowsRead: manifest.rowsRead, rejected: manifest.rejected, warnings: manifest.warnings, lines: notes }, null, 2) + "\n");
+    await write(JSON.stringify({ key, outcome: latest.outcome, rowsRead: found.rowsRead, rejected: found.rejected, warnings: found.warnings, lines: notes }, null, 2) + "\n");
     return 0;
   }
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
   line(
-    `${key}: ${plural(manifest.rowsRead, "row")} read, ${manifest.rejected} rejected, ${plural(manifest.warnings, "warning")}` +
+    `${key}: ${plural(found.rowsRead, "row")} read, ${found.rejected} rejected, ${plural(found.warnings, "warning")}` +
       ` (${latest.outcome.replace("_", " ")}${latest.reason ? `: ${latest.reason}` : ""}, ${latest.recorded_at.slice(0, 19)})`,
   );
   if (notes.length === 0) {
@@ -204,6 +252,6 @@ export async function rejectsCommand(ctx: CommandContext): Promise<number> {
   }
   await write(formatTable(notes.map((n) => ({ line: String(n.line), kind: n.kind, reason: n.reason }))));
   const listedWarnings = notes.filter((n) => n.kind === "warning").length;
-  if (manifest.warnings > listedWarnings) line(`(the first ${listedWarnings} of ${manifest.warnings} warnings have their line recorded)`);
+  if (found.warnings > listedWarnings) line(`(the first ${listedWarnings} of ${found.warnings} warnings have their line recorded)`);
   return 0;
 }

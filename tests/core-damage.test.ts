@@ -33,7 +33,7 @@ const CASES: Record<string, { what: string; rejected: Array<[number, RegExp]> }>
     what: "a right-to-left override and a tab in branch names",
     rejected: [[4, /^branch name has a control or invisible character \(U\+202E\) that dashboards cannot show$/], [9, /\(U\+0009\)/]],
   },
-  "invalid_utf8.csv": { what: "invalid UTF-8 in a branch name", rejected: [[7, /^not valid UTF-8 text$/]] },
+  "invalid_utf8.csv": { what: "invalid UTF-8 in a branch name", rejected: [[7, /^not valid UTF-8 text \(save the file as UTF-8\)$/]] },
   "mixed_layouts.csv": {
     what: "legacy lines 5-9 in a canonical file, line 12 in neither layout",
     rejected: [[12, /expected CASH or CARD in column 6 \(canonical layout\) or column 5 \(legacy layout\)/]],
@@ -116,7 +116,7 @@ test("a file that is not text as a whole fails as binary; one readable line is e
     () => assert.unreachable("noise should fail"),
     (error: Error) => {
       assert.instance(error, UnreadableFileError);
-      assert.match(error.message, /^binary content, not a text file: \d+ of \d+ lines hold NUL bytes or invalid UTF-8$/);
+      assert.match(error.message, /^binary content, not a text file: \d+ of \d+ lines hold NUL bytes or invalid UTF-8 \(a spreadsheet\? save the sheet as "CSV UTF-8/);
     },
   );
   const good = read("base.csv").toString().split("\n")[0]!;

@@ -37,7 +37,7 @@ test("local: control characters in names and a key too long for its outputs are 
       assert.match(r.error!, /the file name holds a control character/);
       assert.not.match(r.error!, /[\n\t]/, "one line");
     }
-    assert.match(byPath.get(long)!.error!, /keys would be up to \d+, over the 1024 S3 allows; use a shorter folder or file name/);
+    assert.match(byPath.get(long)!.error!, /S3 keys are at most 1024: upload it again under a shorter name or folder/);
 
     const rows = await local.warehouse.query<{ source_key: string; outcome: string; reason: string }>(
       "SELECT source_key, outcome, reason FROM file_outcomes WHERE outcome = 'failed' ORDER BY source_key",

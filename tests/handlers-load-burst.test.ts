@@ -145,7 +145,8 @@ test("the figures", () => {
   assert.ok(redshift.mock.commandCalls(BatchExecuteStatementCommand).length >= transactions);
   console.log(
     `  burst: ${FILES} files transformed in ${(transformMs / 1000).toFixed(1)} s (handler, in-memory S3); load: ${invocations.length} invocations, ` +
-      `${firstPassTransactions} transactions in the first pass (${transactions} with the 2 retries), ${copies} COPYs, ${statements} statements in all ` +
+      `${firstPassTransactions} transactions in the first pass (${transactions} with the 2 retries), ` +
+      `then ${redshift.lineNoteBatches().length} of 3 statements keeping rejected lines and warnings, ${copies} COPYs, ${statements} statements in all ` +
       `(largest batch ${(largest / 1024).toFixed(1)} KB of SQL), ${(loadMs / 1000).toFixed(1)} s with the stand-in's 250 ms polls`,
   );
 });

@@ -98,7 +98,8 @@ test("an SQS message holding a manifest event (URL-encoded key) loads it in one 
   const { response } = await load(s3Event(OUT, MANIFEST), "/coffeetl/test/serverless");
   assert.equal(response, { batchItemFailures: [] });
   const batches = redshift.batchInputs();
-  assert.is(batches.length, 2, "schema creation, then the load");
+  assert.is(batches.length, 3, "schema creation, the load, then the file's rejected line and warning (line_notes)");
+  assert.equal(redshift.lineNoteBatches().map((b) => b.Sqls!.length), [3]);
   assert.ok(batches[0]!.Sqls!.every((s) => /^(CREATE|ALTER|GRANT|INSERT INTO (warehouse_identity|load_lock)|LOCK|SELECT|DELETE)/.test(s)), "schema batch");
   const loads = redshift.loadBatches();
   assert.is(loads.length, 1);

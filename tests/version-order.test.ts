@@ -181,13 +181,13 @@ test("AWS: a raw key too long for its outputs is refused with a failed.json the 
   const db = await warehouse();
   const key = `uploads/${"d".repeat(1000)}/day.csv`;
   const failure = await handler(upload(key, dayFile(5), "0400000000000000A0"), context).then(() => "", (e: Error) => e.message);
-  assert.match(failure, /over the 1024 S3 allows/);
+  assert.match(failure, /S3 keys are at most 1024/);
   const failed = s3.keys(OUT).filter((k) => k.startsWith("_refused/") && k.endsWith("/failed.json"));
   assert.is(failed.length, 1, "written under a short prefix of its own");
   assert.ok(failed[0]!.length < 100);
   const outcome = await recordTransformFailure({ transformed: new S3Storage(new S3Client({}), OUT), warehouse: db.w }, failed[0]!);
   assert.is(outcome.outcome, "failed");
-  const [row] = await db.w.query<{ source_key: string; reason: string }>(`SELECT source_key, reason FROM file_outcomes WHERE reason LIKE '%S3 allows%'`);
+  const [row] = await db.w.query<{ source_key: string; reason: string }>(`SELECT source_key, reason FROM file_outcomes WHERE reason LIKE '%S3 keys are at most%'`);
   assert.ok(row, "recorded");
   assert.ok(Buffer.byteLength(row!.source_key) <= 1024 && row!.source_key.startsWith("uploads/ddd"));
 });

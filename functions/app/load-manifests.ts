@@ -12,7 +12,7 @@ import { MANIFEST_FILE, parseManifest } from "../core/manifest.js";
 import { TABLES } from "../core/schema.js";
 import { KeyMismatchError } from "../warehouse/sql.js";
 import { silentLog, type Log } from "./log.js";
-import { RetryLaterError, type LoadRequest, type LoadResult, type Storage, type TableFile, type Warehouse } from "./ports.js";
+import { RetryLaterError, type LineNotesFile, type LoadRequest, type LoadResult, type Storage, type TableFile, type Warehouse } from "./ports.js";
 
 export interface LoadDeps {
   transformed: Storage;
@@ -54,11 +54,20 @@ async function requestFor(transformed: Storage, manifestKey: string): Promise<Lo
     const key = `${prefix}/${manifest.files[table]}`;
     return { table, uri: transformed.uri(key), open: async () => (await transformed.get(key)).body };
   });
+  const notes: LineNotesFile[] = [
+    ["rejected", manifest.files.rejects],
+    ["warning", manifest.files.warnings],
+  ].flatMap(([kind, name]) => {
+    if (!name) return [];
+    const key = `${prefix}/${name}`;
+    return [{ kind: kind as LineNotesFile["kind"], uri: transformed.uri(key), open: async () => (await transformed.get(key)).body }];
+  });
   return {
     loadId: loadIdOf(prefix),
     prefix,
     manifest,
     files,
+    notes,
     keyFingerprint: manifest.keyFingerprint,
     ...(manifest.source.versionId ? { sourceVersion: manifest.source.versionId } : {}),
     ...(manifest.source.order ? { sourceOrder: manifest.source.order } : {}),

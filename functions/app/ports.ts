@@ -44,6 +44,15 @@ export interface LoadRequest {
   sourceOrder?: string;
   /** Fingerprint of the transaction-id key that keyed the sales (`keyFingerprint` in core/keys). */
   keyFingerprint: string;
+  /** The file's rejects.csv and warnings.csv (`line_number,reason`), kept in `line_notes` by the load. */
+  notes?: LineNotesFile[];
+}
+
+/** A transformed file listing lines of a raw file: rejected ones, or ones loaded with a warning. */
+export interface LineNotesFile {
+  kind: "rejected" | "warning";
+  uri: string;
+  open(): Promise<Readable>;
 }
 
 export interface LoadResult {

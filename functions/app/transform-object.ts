@@ -190,6 +190,7 @@ export async function transformObject(deps: TransformDeps, key: string, options:
   // Written last: its arrival is what triggers the load.
   await transformed.put(manifestKey, JSON.stringify(manifest, null, 2) + "\n", { contentType: "application/json" });
   const durationMs = Date.now() - started;
+  if (manifest.encoding) log.warn("not UTF-8: decoded", { key, encoding: manifest.encoding });
   log.info("transformed", {
     key,
     prefix,

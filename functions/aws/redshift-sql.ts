@@ -1,6 +1,8 @@
 // The Redshift-only SQL of a load: its string literals, its LOCK, and COPY of a table's files from
 // S3 into its staging table. Everything else in a load is the portable SQL of functions/warehouse/sql.ts.
-import { COLUMNS, type TableName } from "../core/schema.js";
+import type { LoadRequest } from "../app/ports.js";
+import { COLUMNS, LINE_NOTES_COLUMNS, type TableName } from "../core/schema.js";
+import { LINE_NOTES_TABLE, deleteLineNotesStatement } from "../warehouse/line-notes.js";
 import { stagingTable, type Dialect } from "../warehouse/sql.js";
 import { IAM_ROLE_ARN } from "./ssm.js";
 
@@ -66,4 +68,22 @@ export function copyStatement(table: TableName, uri: string, roleArn: string, op
     `IAM_ROLE ${roleArnLiteral(roleArn)}${options.manifest ? " MANIFEST" : ""} FORMAT AS CSV IGNOREHEADER 1 EMPTYASNULL ` +
     `TIMEFORMAT '${COPY_TIME_FORMAT}' COMPUPDATE OFF STATUPDATE OFF`
   );
+}
+
+/** The CSV of a batch's line notes, beside its COPY manifests. */
+export const LINE_NOTES_FILE = "line_notes.csv";
+
+/**
+ * The transaction that keeps a batch's rejected lines and warnings (warehouse/line-notes.ts): the
+ * LOCK makes concurrent writers of the same notes take turns (Redshift enforces no key), the DELETE
+ * makes writing them again change nothing, and TRUNCATECOLUMNS keeps an over-long reason from
+ * failing the load.
+ */
+export function lineNotesStatements(requests: LoadRequest[], uri: string, roleArn: string): string[] {
+  return [
+    REDSHIFT_DIALECT.lock([LINE_NOTES_TABLE]),
+    deleteLineNotesStatement(requests),
+    `COPY ${LINE_NOTES_TABLE} (${LINE_NOTES_COLUMNS.join(", ")}) FROM ${s3UriLiteral(uri)} IAM_ROLE ${roleArnLiteral(roleArn)} ` +
+      `FORMAT AS CSV IGNOREHEADER 1 TRUNCATECOLUMNS COMPUPDATE OFF STATUPDATE OFF`,
+  ];
 }

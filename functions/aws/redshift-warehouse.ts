@@ -31,7 +31,8 @@ import {
 } from "../warehouse/sql.js";
 import { DEFAULT_READER_DB_USER, ensureRedshiftReaderRole } from "../warehouse/reader-role.js";
 import { ensureRedshiftWriterRole } from "../warehouse/roles.js";
-import { REDSHIFT_DIALECT, copyManifest, copyStatement } from "./redshift-sql.js";
+import { lineNotesCsv, withLineNotes } from "../warehouse/line-notes.js";
+import { LINE_NOTES_FILE, REDSHIFT_DIALECT, copyManifest, copyStatement, lineNotesStatements } from "./redshift-sql.js";
 import type { RedshiftConnection } from "./ssm.js";
 
 export interface RedshiftWarehouseOptions {
@@ -199,7 +200,25 @@ export class RedshiftWarehouse implements Warehouse {
     }
     // The batch's last statement reports each file; a sub-statement's result is read by `<id>:<n>`.
     const rows = await this.withRetries(what, undefined, () => this.rowsOf(`${id}:${sqls.length}`));
-    return resultsFromRows(requests, rows);
+    const results = resultsFromRows(requests, rows);
+    await this.saveLineNotes(requests);
+    return results;
+  }
+
+  /**
+   * The batch's rejected lines and warnings into `line_notes`, in a transaction of its own right after
+   * the load's (whose statements are near the Data API's 40): LOCK, DELETE, one COPY of a CSV written
+   * beside the batch's COPY manifests. Idempotent, so a failure here fails the batch, whose retry
+   * finds its files already loaded and writes their notes again.
+   */
+  private async saveLineNotes(requests: LoadRequest[]): Promise<void> {
+    const noted = withLineNotes(requests);
+    if (noted.length === 0) return;
+    const store = this.copyManifests;
+    if (!store) throw new Error("a load with rejected lines or warnings needs the copyManifests storage (the transformed bucket) for its line notes");
+    const key = `${COPY_MANIFEST_PREFIX}/${batchId(noted)}/${LINE_NOTES_FILE}`;
+    await store.put(key, lineNotesCsv(noted, { header: true }), { contentType: "text/csv" });
+    await this.batch(lineNotesStatements(noted, store.uri(key), this.connection.copyRoleArn), `line notes of ${noted.length} file${noted.length === 1 ? "" : "s"}`);
   }
 
   /** One COPY per table: straight from the file for one manifest, else over a COPY manifest. */

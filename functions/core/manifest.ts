@@ -27,6 +27,11 @@ export interface TransformSummary {
   rejected: number;
   /** Always 0: each till line is a sale, identical ones numbered (DESIGN section 3), never dropped. */
   duplicatesInFile: number;
+  /**
+   * The raw file's encoding when it was not UTF-8 (Windows-1252 or UTF-16, decoded before reading:
+   * core/encoding.ts); absent for UTF-8.
+   */
+  encoding?: "windows-1252" | "utf-16le" | "utf-16be";
   /** Sales whose total differs from the sum of their item prices (loaded all the same). */
   warnings: number;
   /** Lines of the first warnings, for whoever investigates (at most 100). */

@@ -94,7 +94,7 @@ function readLine(bytes: Buffer): { fields: string[] } | { reason: string; notTe
   // Length first: an over-long line is kept cut short (chunks.ts), maybe inside a character.
   if (contentLength(bytes, 0, bytes.length) > MAX_LINE_BYTES) return { reason: `line longer than ${MAX_LINE_BYTES} bytes`, notText: false };
   if (bytes.indexOf(0) !== -1) return { reason: "NUL byte in the line (binary data, not text)", notText: true };
-  if (!isUtf8(bytes)) return { reason: "not valid UTF-8 text", notText: true };
+  if (!isUtf8(bytes)) return { reason: "not valid UTF-8 text (save the file as UTF-8)", notText: true };
   const { rows, skipped } = csv(bytes, ANY_LINE_END);
   if (skipped !== undefined) return { reason: `malformed CSV: ${CSV_PROBLEMS[skipped] ?? skipped}`, notText: false };
   return { fields: rows[0] ?? [""] };

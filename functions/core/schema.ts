@@ -81,6 +81,14 @@ export const FILE_OUTCOMES_COLUMNS = [
  */
 export const LOAD_LOCK_TABLE = "load_lock";
 
+/**
+ * `line_notes`: every rejected line and every line loaded with a warning of each loaded file (line
+ * number and reason, never content), kept with the load history, so a file's rejects have an
+ * answer after the transformed bucket's files expire. Written after the load's transaction, in a
+ * small one of its own (warehouse/line-notes.ts).
+ */
+export const LINE_NOTES_COLUMNS = ["load_id", "line_number", "kind", "reason"] as const;
+
 /** Every table a load writes. */
 export const LOAD_TABLES = [
   "warehouse_identity",
@@ -198,6 +206,14 @@ const DEFS: TableDef[] = [
     name: LOAD_LOCK_TABLE,
     columns: ["lock_id INTEGER NOT NULL"],
     redshift: "DISTSTYLE ALL",
+  },
+  {
+    // A file's rejected lines and warnings (LINE_NOTES_COLUMNS above): kind 'rejected' or 'warning'.
+    name: "line_notes",
+    columns: ["load_id VARCHAR(64) NOT NULL", "line_number INTEGER NOT NULL", "kind VARCHAR(16) NOT NULL", "reason VARCHAR(1024)"],
+    primaryKey: ["load_id", "line_number", "kind"],
+    // Read one load at a time: sorted by it.
+    redshift: "DISTSTYLE AUTO SORTKEY (load_id, line_number)",
   },
 ];
 

@@ -12,6 +12,7 @@ import { Worker } from "node:worker_threads";
 import { createChunkTransformer, type ChunkOptions, type ChunkResult } from "./chunk-transform.js";
 import { chunksOf, type Chunk } from "./chunks.js";
 import { collectGarbage } from "./collect-garbage.js";
+import { decodeToUtf8, ENCODING_NAMES, SAVE_AS_UTF8 } from "./encoding.js";
 import { TableFiles, type OutputName } from "./csv-writer.js";
 import { UnreadableFileError } from "./errors.js";
 import type { TransformSummary } from "./manifest.js";
@@ -100,7 +101,9 @@ async function run(input: Readable, files: TableFiles, options: TransformOptions
   if (!fitsBytes(options.sourceKey, COLUMN_LIMITS.source_key)) {
     throw new UnreadableFileError(`source key longer than ${COLUMN_LIMITS.source_key} bytes (transactions.source_key)`);
   }
-  const chunks = chunksOf(input, options.chunkBytes ?? CHUNK_BYTES);
+  // Windows-1252 and UTF-16 exports are decoded to UTF-8 first (encoding.ts); the manifest says so.
+  const decoded = decodeToUtf8(input);
+  const chunks = chunksOf(decoded.bytes, options.chunkBytes ?? CHUNK_BYTES);
   const workers = options.workers ?? 0;
   const merger = new ChunkMerger(files, workers > 0, options);
   /** Any non-blank byte: with no row read and none rejected, the file held its header row alone. */
@@ -145,9 +148,14 @@ async function run(input: Readable, files: TableFiles, options: TransformOptions
   // A header and no rows is a version that withdraws the day: it loads with no sales (retraction).
   // An empty file (nothing, or blank lines) stays a failure: an upload gone wrong must not wipe a day.
   const headerOnly = rowsRead === 0 && sawText;
-  if (f.transactions.rows === 0 && !headerOnly) throw new UnreadableFileError(unreadableReason(rowsRead, rejected, notText, merger.firstRejects[0]));
+  const encoding = decoded.encoding();
+  if (f.transactions.rows === 0 && !headerOnly) {
+    const reason = unreadableReason(rowsRead, rejected, notText, merger.firstRejects[0]);
+    throw new UnreadableFileError(encoding === "utf-8" ? reason : `${reason} (read as ${ENCODING_NAMES[encoding]}; ${SAVE_AS_UTF8})`);
+  }
   files.end();
   return {
+    ...(encoding === "utf-8" ? {} : { encoding }),
     rowsRead,
     rows: {
       branches: f.branches.rows,
@@ -168,7 +176,9 @@ async function run(input: Readable, files: TableFiles, options: TransformOptions
 /** Why a file without one readable sale fails, decided on all its lines (not on one byte). */
 function unreadableReason(rowsRead: number, rejected: number, notText: number, first: { line: number; reason: string } | undefined): string {
   if (rowsRead === 0) return "no data rows: the file is empty";
-  if (notText * 2 > rejected) return `binary content, not a text file: ${notText} of ${rejected} lines hold NUL bytes or invalid UTF-8`;
+  if (notText * 2 > rejected) {
+    return `binary content, not a text file: ${notText} of ${rejected} lines hold NUL bytes or invalid UTF-8 (a spreadsheet? ${SAVE_AS_UTF8.replace("save it", "save the sheet")})`;
+  }
   return `no readable sales: all ${rejected} data rows were rejected (first: line ${first?.line}: ${first?.reason})`;
 }
 

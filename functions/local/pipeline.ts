@@ -64,6 +64,8 @@ export interface FileReport {
   firstWarnings?: LineNote[];
   /** Worker threads the transform used (0: the main thread). */
   threads?: number;
+  /** The raw file's encoding when it was not UTF-8 (decoded, with a warning). */
+  encoding?: string;
   /** The earlier load of the same key this file's load replaced. */
   supersededLoadId?: string;
   /** What the load did: `superseded` (an older version than the loaded one: nothing changed), `withdrawn` (no rows: the file's sales are gone). */
@@ -462,6 +464,7 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
         ...(outcome.manifest.warnings ? { warningsPath: transformed.path(`${outcome.prefix}/${WARNINGS_FILE}`) } : {}),
         firstRejects: outcome.manifest.firstRejects ?? [],
         firstWarnings: outcome.manifest.firstWarnings ?? [],
+        ...(outcome.manifest.encoding ? { encoding: outcome.manifest.encoding } : {}),
       });
       return { report, started, transformMs: Date.now() - started, manifestKey: outcome.manifestKey, sales: outcome.manifest.rows.transactions };
     } catch (error) {

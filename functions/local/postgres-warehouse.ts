@@ -13,7 +13,8 @@ import { PGlite, type Transaction } from "@electric-sql/pglite";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import type { FileOutcome, LoadRequest, LoadResult, TableFile, Warehouse } from "../app/ports.js";
-import { ADDED_COLUMN_DEFS, ADDED_COLUMNS, COLUMNS, CREATE_INDEXES, CREATE_TABLES, LOAD_TABLES, TABLES, type TableName } from "../core/schema.js";
+import { ADDED_COLUMN_DEFS, ADDED_COLUMNS, COLUMNS, CREATE_INDEXES, CREATE_TABLES, LINE_NOTES_COLUMNS, LOAD_TABLES, TABLES, type TableName } from "../core/schema.js";
+import { LINE_NOTES_TABLE, deleteLineNotesStatement, lineNotesCsv, withLineNotes } from "../warehouse/line-notes.js";
 import { postgresReaderRoleStatements } from "../warehouse/reader-role.js";
 import { copyTemplate, ensureTemplate, isDataDir } from "./warehouse-template.js";
 import { postgresWriterRoleStatements } from "../warehouse/roles.js";
@@ -395,6 +396,12 @@ export class PostgresWarehouse implements Warehouse {
     // Fresh statistics of the (small) staging tables let the planner probe the big tables' keys.
     await s.query(`ANALYZE ${[...TABLES.map(stagingTable), "stage_files"].join(", ")}`);
     for (const statement of sql.merge) await s.query(statement);
+    // The files' rejected lines and warnings, in the load's transaction (warehouse/line-notes.ts).
+    const noted = withLineNotes(requests);
+    if (noted.length) {
+      await s.query(deleteLineNotesStatement(noted));
+      await s.copyCsv(LINE_NOTES_TABLE, LINE_NOTES_COLUMNS, lineNotesCsv(noted, { header: false }));
+    }
     const rows = await s.query<Record<string, unknown>>(sql.result);
     for (const statement of sql.cleanup) await s.query(statement);
     return resultsFromRows(requests, rows);

@@ -1,0 +1,40 @@
+// `coffeetl rejects` on a local home reads a file's lines from the warehouse (`line_notes`, written
+// with the load), so it answers after the transformed files are gone, and lists every warning.
+import { spawnSync } from "node:child_process";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { ROOT, fixture, tempDir } from "./helpers.js";
+
+const BIN = join(ROOT, "bin/coffeetl.js");
+
+test("rejects after the home's transformed files are deleted: every rejected line and all 120 warnings, from the warehouse", async () => {
+  const dir = await tempDir();
+  try {
+    const home = join(dir.path, "home");
+    // The fixture's five rejected lines and one warning, and 119 more totals that differ from their items.
+    const base = readFileSync(fixture("broken_rows.csv"), "utf8").trimEnd().split("\n");
+    const extra = Array.from({ length: 119 }, (_, i) => `02/03/2024 11:${String(i % 60).padStart(2, "0")},Kendal,Guest,Regular Latte - 2.15,${(3 + i / 100).toFixed(2)},CASH,`);
+    const file = join(dir.path, "kendal_2024-03-02.csv");
+    writeFileSync(file, [...base, ...extra].join("\n") + "\n");
+    const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args, "--home", home], { cwd: ROOT, encoding: "utf8" });
+    const ingest = run("ingest", file);
+    assert.is(ingest.status, 0, ingest.stdout + ingest.stderr);
+    assert.match(ingest.stdout, /5 rejected, 120 warnings/);
+    rmSync(join(home, "transformed"), { recursive: true });
+    const r = run("rejects", "kendal_2024-03-02.csv", "--json");
+    assert.is(r.status, 0, r.stderr);
+    const got = JSON.parse(r.stdout) as { rejected: number; warnings: number; lines: { line: number; kind: string; reason: string }[] };
+    assert.equal([got.rejected, got.warnings], [5, 120]);
+    assert.equal(got.lines.filter((l) => l.kind === "rejected").map((l) => l.line), [2, 3, 4, 5, 6]);
+    const warned = got.lines.filter((l) => l.kind === "warning").map((l) => l.line);
+    assert.is(warned.length, 120, "every warning, not the manifest's first 100");
+    assert.equal(warned.slice(0, 2), [8, 10]);
+    assert.ok(got.lines.every((l) => !/Guest|Zebedee/.test(l.reason)), "reasons only, no content");
+  } finally {
+    await dir.remove();
+  }
+});
+
+test.run();
