@@ -303,7 +303,7 @@ export async function redrive(
     if (moved) report.loadMoveTask = moved;
   });
   await step(STEPS.reinvoke, () => reinvokeFailedEvents(clients, outputs, dryRun, report));
-  if (options.prefix !== undefined) await step(STEPS.reemit, () => reemitPrefix(clients, outputs, options.prefix!, options.region, dryRun, undefined, report));
+  if (options.prefix !== undefined) await step(STEPS.reemit, async () => void (await reemitPrefix(clients, outputs, options.prefix!, options.region, dryRun, undefined, report)));
   return report;
 }
 

@@ -86,10 +86,12 @@ export async function sqlCommand(ctx: CommandContext): Promise<number> {
     const refusal = readOnlyRefusal(query);
     if (refusal) throw new Error(`sql: refused without --write: ${refusal}`);
   }
+  if (ctx.connection.outputs !== undefined) throw new UsageError("sql: runs on a home or --database-url; on AWS use the Redshift query editor (status and rejects take --outputs)", "sql");
   const { warehouse, close } = await openWarehouse(ctx.connection);
   let result: ColumnRows;
   try {
-    result = ctx.values.write ? await warehouse.queryColumns(query) : await runReadOnly(warehouse, query);
+    const runner = warehouse as SqlRunner;
+    result = ctx.values.write ? await runner.queryColumns(query) : await runReadOnly(runner, query);
   } finally {
     await close();
   }

@@ -6,7 +6,7 @@
 //   alarms (errors, throttles, event and queue age, dead letters, warehouse capacity) ──► alarm topic
 //   Grafana host ◄── grafana/ via its assets bucket; reads Redshift (Data API) and CloudWatch
 import * as pulumi from "@pulumi/pulumi";
-import { COPY_MANIFEST_PREFIX, FAILURE_FILE, MANIFEST_FILE } from "../functions/core/manifest.js";
+import { COPY_MANIFEST_PREFIX } from "../functions/core/manifest.js";
 import { WRITER_ROLE } from "../functions/warehouse/roles.js";
 import { slug, type CoffeetlConfig } from "./config.js";
 import { AlarmTopic } from "./alarm-topic.js";

@@ -1,7 +1,7 @@
 // The Redshift-only SQL of a load: its string literals, its LOCK, and COPY of a table's files from
 // S3 into its staging table. Everything else in a load is the portable SQL of functions/warehouse/sql.ts.
 import type { LoadRequest } from "../app/ports.js";
-import { COLUMNS, LINE_NOTES_COLUMNS, type TableName } from "../core/schema.js";
+import { COLUMNS, LINE_NOTES_COLUMNS, LOAD_LOCK_TABLE, type TableName } from "../core/schema.js";
 import { LINE_NOTES_TABLE, deleteLineNotesStatement } from "../warehouse/line-notes.js";
 import { stagingTable, type Dialect } from "../warehouse/sql.js";
 import { IAM_ROLE_ARN } from "./ssm.js";
@@ -75,13 +75,14 @@ export const LINE_NOTES_FILE = "line_notes.csv";
 
 /**
  * The transaction that keeps a batch's rejected lines and warnings (warehouse/line-notes.ts): the
- * LOCK makes concurrent writers of the same notes take turns (Redshift enforces no key), the DELETE
+ * LOCK of the loaders' own lock table makes concurrent writers of the same notes take turns (Redshift
+ * enforces no key) without locking readers out of `line_notes`, the DELETE
  * makes writing them again change nothing, and TRUNCATECOLUMNS keeps an over-long reason from
  * failing the load.
  */
 export function lineNotesStatements(requests: LoadRequest[], uri: string, roleArn: string): string[] {
   return [
-    REDSHIFT_DIALECT.lock([LINE_NOTES_TABLE]),
+    REDSHIFT_DIALECT.lock(LOAD_LOCK_TABLE),
     deleteLineNotesStatement(requests),
     `COPY ${LINE_NOTES_TABLE} (${LINE_NOTES_COLUMNS.join(", ")}) FROM ${s3UriLiteral(uri)} IAM_ROLE ${roleArnLiteral(roleArn)} ` +
       `FORMAT AS CSV IGNOREHEADER 1 TRUNCATECOLUMNS COMPUPDATE OFF STATUPDATE OFF`,

@@ -516,7 +516,8 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
     home,
     raw,
     transformed,
-    warehouse,
+    // Readers get the warehouse itself; ingest goes through the journal (withOutcomeJournal).
+    warehouse: opened,
     keyFingerprint: fingerprint,
     async ingest(paths, hooks = {}) {
       if (!keyed) throw new Error("this home was opened to read only: it cannot ingest");
