@@ -274,7 +274,8 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     batchSize: config.loadQueue.batchSize,
     batchingWindowSeconds: config.loadQueue.batchingWindowSeconds,
     maxConcurrency: config.loadQueue.maxConcurrency,
-    dependsOn: [load.rolePolicy],
+    // No load signs in before its database role exists (RedshiftDbRoles maps existing roles only).
+    dependsOn: [load.rolePolicy, ...warehouseRoles],
   });
 
   // Branch uploads.

@@ -28,6 +28,9 @@ test("the database roles are made as the namespace's admin by statements safe to
 
 test("the load role maps to coffeetl_writer: a replaced role's new IAMR user keeps the loader's rights", () => {
   assert.is(h.one("aws:iam/role:Role", "load-role").inputs.tags.RedshiftDbRoles, WRITER_ROLE);
+  // Redshift maps a sign-in to roles that exist: no load runs before the bootstrap.
+  const mapping = h.one("aws:lambda/eventSourceMapping:EventSourceMapping", "load-queue-to-load-mapping");
+  assert.ok(mapping.dependsOn.includes("warehouse-roles-call"), mapping.dependsOn.join(", "));
 });
 
 const adminUrl = process.env.COFFEETL_TEST_DATABASE_URL;
