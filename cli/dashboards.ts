@@ -49,7 +49,7 @@ export function parseVars(pairs: string[] = []): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const pair of pairs) {
     const i = pair.indexOf("=");
-    if (i <= 0) throw new Error(`--var takes name=value (e.g. --var branch=Leeds), got ${JSON.stringify(pair)}`);
+    if (i <= 0) throw new UsageError(`dashboards: --var takes name=value (e.g. --var branch=Leeds), got ${JSON.stringify(pair)}`, "dashboards");
     (out[pair.slice(0, i)] ??= []).push(pair.slice(i + 1));
   }
   return out;
