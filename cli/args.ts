@@ -83,6 +83,9 @@ export function parseCommandLine(argv: string[]): { spec?: CommandSpec; ctx?: Co
   // --outputs: the deployed stack instead of a home or server (status, rejects, reprocess; redrive reads it itself).
   const outputs = spec.name === "redrive" ? undefined : (values.outputs as string | undefined);
   const region = values.region as string | undefined;
+  if (region !== undefined && outputs === undefined && spec.options.outputs && spec.name !== "redrive") {
+    throw new UsageError(`${spec.name}: --region goes with --outputs (the deployed stack)`, spec.name);
+  }
   const connection: Connection = {
     home,
     ...(databaseUrl ? { databaseUrl } : {}),

@@ -2,7 +2,6 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Storage, Warehouse } from "../functions/app/ports.js";
-import type { OpenedStack } from "./outputs.js";
 import type { LocalPipeline, LocalPipelineOptions } from "../functions/local/pipeline.js";
 import type { EngineMode, PostgresWarehouse } from "../functions/local/postgres-warehouse.js";
 import { UsageError } from "./errors.js";
@@ -58,8 +57,6 @@ export interface OpenedWarehouse {
   transformed?: Storage;
   /** A SQL string literal in the warehouse's dialect (Redshift reads a backslash as an escape). */
   literal?: (value: string) => string;
-  /** With `outputs`: the deployed stack and its clients. */
-  stack?: OpenedStack;
 }
 
 /**
@@ -71,7 +68,7 @@ export async function openWarehouse(connection: Connection, engine: EngineMode =
     const { openStack, readOutputs } = await import("./outputs.js");
     const { redshiftString } = await import("../functions/aws/redshift-sql.js");
     const opened = await openStack(await readOutputs(connection.outputs, connection.region));
-    return { warehouse: opened.warehouse, close: opened.close, transformed: opened.transformed, literal: (v) => redshiftString(v, "value"), stack: opened };
+    return { warehouse: opened.warehouse, close: opened.close, transformed: opened.transformed, literal: (v) => redshiftString(v, "value") };
   }
   if (connection.databaseUrl) {
     const { PostgresWarehouse } = await import("../functions/local/postgres-warehouse.js");

@@ -283,6 +283,9 @@ test("the built CLI takes --outputs for status, rejects and reprocess without a 
     assert.match(r.stderr, /cannot read .*missing\.json: no such file \(write it with `pulumi stack output --json > /);
     assert.not.match(r.stderr, /no CoffeETL home/);
   }
+  const region = spawnSync(process.execPath, [bin, "status", "--region", REGION, "--home", dir.path], { cwd: dir.path, encoding: "utf8" });
+  assert.is(region.status, 2);
+  assert.match(region.stderr, /status: --region goes with --outputs/);
 });
 
 test.after(async () => {
