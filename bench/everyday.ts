@@ -17,7 +17,8 @@ import pg from "pg";
 import { SAMPLE_BRANCHES, sampleChunks } from "../functions/core/sample.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const DATA = join(ROOT, "bench/.data/everyday");
+// Per run, so that two runs at once never share (or remove) each other's homes.
+const DATA = join(ROOT, `bench/.data/everyday-${process.pid}`);
 const serverUrl = process.env.COFFEETL_BENCH_DATABASE_URL;
 const rounds = Number(process.env.COFFEETL_BENCH_EVERYDAY_ROUNDS ?? 5);
 const baselineRef = process.env.COFFEETL_BENCH_BASELINE;
@@ -34,9 +35,10 @@ interface Run {
 function timed(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Run {
   writeFileSync(RSS_FILE, "");
   const started = process.hrtime.bigint();
-  const child = spawnSync(process.execPath, ["--import", RSS_PRELOAD, ...args], {
+  const child = spawnSync(process.execPath, args, {
     cwd: options.cwd ?? DATA,
-    env: { ...process.env, ...options.env, COFFEETL_BENCH_RSS_FILE: RSS_FILE },
+    // Through NODE_OPTIONS, so that a process the command starts (npm run demo's CLI) reports too.
+    env: { ...process.env, ...options.env, COFFEETL_BENCH_RSS_FILE: RSS_FILE, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import=${RSS_PRELOAD}`.trim() },
     encoding: "utf8",
     maxBuffer: 16 << 20,
   });

@@ -193,8 +193,9 @@ async function makeTemplate(dir: string): Promise<void> {
 
 async function openPglite(dataDir: string | undefined, mode: EngineMode, template: boolean): Promise<Connection> {
   if (dataDir && !isDataDir(dataDir)) {
-    if (template) await copyTemplate(await ensureTemplate([...schemaStatements(), SET_SCHEMA_MARK], makeTemplate), dataDir);
-    else await mkdir(dataDir, { recursive: true });
+    // A cache that cannot be written (a read-only home directory) costs the start, never the home: initdb in place.
+    const copied = template && (await ensureTemplate([...schemaStatements(), SET_SCHEMA_MARK], makeTemplate).then((t) => copyTemplate(t, dataDir)).then(() => true, () => false));
+    if (!copied) await mkdir(dataDir, { recursive: true });
   }
   const db = await PGlite.create(dataDir ?? "memory://", {
     parsers: { [TIMESTAMP_OID]: keepText, [INT8_OID]: Number },
