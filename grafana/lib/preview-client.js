@@ -222,7 +222,10 @@
   /** A day series' tick: the date at a day's start, nothing elsewhere (the range's own ends). */
   function dayTick(v) {
     var d = new Date(v);
-    return d.getUTCHours() || d.getUTCMinutes() ? "" : d.getUTCDate() + " " + MONTHS[d.getUTCMonth()];
+    if (d.getUTCHours() || d.getUTCMinutes()) return "";
+    // Over half a year the ticks fall on months: say which year.
+    if (range && range.to - range.from > 183 * 86400000) return d.getUTCDate() === 1 ? MONTHS[d.getUTCMonth()] + " " + d.getUTCFullYear() : "";
+    return d.getUTCDate() + " " + MONTHS[d.getUTCMonth()];
   }
 
   function nameValue(panel) {
