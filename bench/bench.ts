@@ -175,3 +175,5 @@ console.log("The transform target (200,000 sales/s where csv-parse alone reads 3
 
 // The load's own figures (concurrency, batching, growth, the COPY floor): bench/load-bench.ts.
 if (phases.has("load")) execFileSync(process.execPath, ["--import", "tsx", join(ROOT, "bench/load-bench.ts")], { stdio: "inherit", env: process.env });
+// The dashboards one second after a 1,000,000-sale load (issue 22): bench/dashboards-bench.ts.
+if (phases.has("load")) execFileSync(process.execPath, ["--import", "tsx", join(ROOT, "bench/dashboards-bench.ts")], { stdio: "inherit", env: process.env });

@@ -164,7 +164,14 @@ export async function startPreviewServer(args: Omit<DashboardsArgs, "out"> & { d
   };
   const source = args.db ? "the given warehouse" : sourceOf(args);
   let queue: Promise<unknown> = Promise.resolve();
+  let hosts = new Set<string>();
   const server: Server = createServer((req, res) => {
+    // Only this server's own names: a page on another site whose name resolves to 127.0.0.1 (DNS
+    // rebinding) would otherwise read the warehouse's figures through the visitor's browser.
+    if (!hosts.has((req.headers.host ?? "").toLowerCase())) {
+      res.writeHead(421, { "content-type": "text/plain; charset=utf-8" }).end(`this preview answers only ${[...hosts].map((h) => `http://${h}/`).join(" or ")}\n`);
+      return;
+    }
     const url = new URL(req.url ?? "/", "http://localhost");
     if (req.method !== "GET" || url.pathname !== "/") {
       res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
@@ -202,6 +209,7 @@ export async function startPreviewServer(args: Omit<DashboardsArgs, "out"> & { d
     server.listen(args.port ?? 0, "127.0.0.1", () => listening());
   });
   const { port } = server.address() as AddressInfo;
+  hosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
   return {
     url: `http://127.0.0.1:${port}/`,
     source,

@@ -4,6 +4,7 @@
 // real samples' full history; an empty warehouse showing "No data", never an error.
 // Screenshots (gitignored): tests/artifacts/dashboards.png, dashboards-samples.png, dashboards-empty.png.
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { request } from "node:http";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +16,10 @@ import { dashboardsCommand, parseVars, renderDashboardsPage, startPreviewServer 
 import { openLocalPipeline } from "../functions/local/pipeline.js";
 import { allPanels, readDashboards } from "../grafana/lib/model.js";
 import { FIXTURES, generatedWarehouse, hasSharedSamples, SHARED_SAMPLES, sharedSamplesWarehouse, type TestWarehouse } from "./fixtures/grafana/warehouse.js";
+
+// Browser globals in functions run inside the page (the tests compile without the DOM library).
+declare const window: any;
+declare const document: any;
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = new URL("./artifacts/", import.meta.url).pathname;
@@ -69,6 +74,38 @@ test("dashboardsCommand writes one self-contained page with every dashboard, pan
   // Offline: no external scripts, styles or fonts.
   assert.not.match(html, /<script[^>]+src=|<link[^>]+href="http|@import|url\(http/i);
   assert.ok(html.includes("echarts"), "echarts is inlined");
+});
+
+test("--serve answers only its own host name (127.0.0.1 or localhost and its port): a rebound DNS name gets 421", async () => {
+  const pipeline = await openLocalPipeline({ home: warehouse!.home });
+  const server = await startPreviewServer({ home: warehouse!.home, db: pipeline.warehouse });
+  const get = (host: string) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const u = new URL(server.url);
+      const req = request({ host: u.hostname, port: u.port, path: "/", headers: { host } }, (res) => {
+        let body = "";
+        res.on("data", (c) => (body += c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on("error", reject);
+      req.end();
+    });
+  try {
+    const port = new URL(server.url).port;
+    for (const host of ["evil.example", `evil.example:${port}`, "127.0.0.1", `127.0.0.1:1`, `localhost.evil.example:${port}`]) {
+      const r = await get(host);
+      assert.is(r.status, 421, host);
+      assert.not.match(r.body, /coffeetl|£/i, `${host}: no page`);
+    }
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`]) {
+      const r = await get(host);
+      assert.is(r.status, 200, host);
+      assert.match(r.body, /CoffeETL dashboards preview/);
+    }
+  } finally {
+    await server.close();
+    await pipeline.close();
+  }
 });
 
 async function panelsOf(page: Page) {
@@ -161,6 +198,80 @@ if (!existsSync(CHROMIUM)) {
     assert.match(await broken.textContent("body") ?? "", /syntax error at or near "SELEC"/);
   });
 
+  // Grafana's palette-classic-by-name on the dark theme: the classic palette's colours with a contrast
+  // of 3 or more against #181b1f (derived from Grafana's createVisualizationColors), indexed by the
+  // npm string-hash of the series name.
+  const BY_NAME = ["#73BF69", "#FADE2A", "#5794F2", "#FF9830", "#F2495C", "#B877D9", "#37872D", "#E0B400", "#FA6400", "#C8F2C2", "#FFF899", "#C0D8FF",
+    "#FFCB7D", "#FFA6B0", "#DEB6F2", "#447EBC", "#C15C17", "#B7DBAB", "#F4D598", "#70DBED", "#F9BA8F", "#F29191", "#82B5D8", "#E5A8E2", "#AEA2E0",
+    "#629E51", "#E5AC0E", "#64B0C8", "#E0752D", "#9AC48A", "#F2C96D", "#65C5DB", "#F9934E", "#EA6460", "#5195CE", "#D683CE", "#806EB7", "#967302",
+    "#E0F9D7", "#FCEACA", "#CFFAFF", "#F9E2D2", "#FCE2DE", "#BADFF4", "#F9D9F9", "#DEDAF7"];
+  const stringHash = (s: string) => {
+    let h = 5381;
+    for (let i = s.length - 1; i >= 0; i--) h = (h * 33) ^ s.charCodeAt(i);
+    return h >>> 0;
+  };
+  const rgb = (hex: string) => `rgb(${[1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)).join(", ")})`;
+
+  for (const width of [1024, 1600]) {
+    test(`a page to show a client at ${width} px: Sales first, labels that fit, the legend table with totals, one colour per branch, day ticks over the chosen range`, async () => {
+      const page = await browser.newPage({ viewport: { width, height: 1000 } });
+      await page.goto(pathToFileURL(out).href);
+      await page.waitForSelector("body[data-preview-ready=true]");
+      assert.is(await page.textContent(".dashboard h2"), "CoffeETL · Sales", "Sales before Pipeline health");
+      // Stat values fit their panels whole.
+      const stats = await page.$$eval(".stat-value", (vs) => vs.map((v) => ({ text: v.textContent, fits: v.scrollWidth <= v.clientWidth })));
+      for (const st of stats) assert.ok(st.fits, `${st.text} fits at ${width} px`);
+      const sales = 'section[data-dashboard-uid="coffeetl-sales"]';
+      const series = await page.$eval(`${sales} .panel[data-panel-id="6"]`, (p) => {
+        const rows = [...p.querySelectorAll(".legend-table tbody tr")].map((tr) => ({
+          name: tr.querySelector(".legend-name")!.textContent,
+          total: tr.querySelector("td.num")!.textContent,
+          color: (tr.querySelector(".swatch") as unknown as { style: { background: string } }).style.background,
+        }));
+        const chart = (window as { echarts: { getInstanceByDom(e: unknown): any } }).echarts.getInstanceByDom(p.querySelector(".plot")!);
+        const axis = chart.getModel().getComponent("xAxis", 0).axis;
+        return { head: [...p.querySelectorAll(".legend-table th")].map((th) => th.textContent), rows, extent: axis.scale.getExtent(), labels: axis.getViewLabels().map((l: { formattedLabel: string }) => l.formattedLabel) };
+      });
+      assert.equal(series.head, ["Name", "Total"]);
+      const names = series.rows.map((r) => r.name!);
+      assert.equal([...names].sort(), ["Chesterfield", "Leeds", "London Brixton"]);
+      const totals = series.rows.map((r) => Number(r.total!.replace(/[£,]/g, "")));
+      assert.equal(totals, [...totals].sort((a, b) => b - a), "largest first");
+      const revenue = Number((await statOf(page, "coffeetl-sales", "Revenue")).replace(/[£,]/g, ""));
+      assert.ok(Math.abs(totals.reduce((a, b) => a + b, 0) - revenue) < 0.01, "the totals add up to Revenue");
+      for (const r of series.rows) assert.is(r.color, rgb(BY_NAME[stringHash(r.name!) % BY_NAME.length]!), `${r.name}: Grafana's colour for its name`);
+      assert.is(new Set(series.rows.map((r) => r.color)).size, series.rows.length, "one colour per branch");
+      // The axis spans the chosen range (the whole history: 6 to 30 March, UK days), ticks on days.
+      const wallMs = (s: string) => Date.parse(`${s}Z`);
+      assert.equal(series.extent, [wallMs("2024-03-06T00:00:00"), wallMs("2024-03-30T23:59:59")]);
+      const ticks = series.labels.filter((l: string) => l);
+      assert.ok(ticks.length >= 3, ticks.join(", "));
+      for (const l of ticks) assert.match(l, /^\d{1,2} (Mar|Apr)$/, "a day, never a time of day");
+      // Bar value labels and the pie's labels inside their panels.
+      const bars = await page.$$eval(`${sales} .panel[data-panel-type="barchart"]`, (ps) =>
+        ps.map((p) => {
+          const chart = (window as { echarts: { getInstanceByDom(e: unknown): any } }).echarts.getInstanceByDom(p.querySelector(".panel-body")!);
+          const option = chart.getOption();
+          const values = option.series[0].data as number[];
+          const formatter = option.series[0].label.formatter as (p: { value: number }) => string;
+          const ctx = document.createElement("canvas").getContext("2d")!;
+          ctx.font = "12px sans-serif";
+          const ends = values.map((v) => chart.convertToPixel({ xAxisIndex: 0 }, v) + 5 + ctx.measureText(formatter({ value: v })).width);
+          return { title: p.querySelector("h3")!.textContent, right: Math.max(...ends), width: chart.getWidth() };
+        }),
+      );
+      for (const b of bars) assert.ok(b.right <= b.width, `${b.title}: value labels end at ${Math.round(b.right)} px of ${b.width}`);
+      const pie = await page.$eval(`${sales} .panel[data-panel-type="piechart"]`, (p) => ({
+        head: [...p.querySelectorAll(".legend-table th")].map((th) => th.textContent),
+        position: (window as { echarts: { getInstanceByDom(e: unknown): any } }).echarts.getInstanceByDom(p.querySelector(".plot")!).getOption().series[0].label.position,
+      }));
+      assert.equal(pie, { head: ["Name", "Value", "Percent"], position: "inside" });
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, `dashboards-${width}.png`), fullPage: true });
+      await page.close();
+    });
+  }
+
   test("served page: the controls change the time range and the branch, and the numbers follow", async () => {
     const pipeline = await openLocalPipeline({ home: warehouse!.home });
     const server = await startPreviewServer({ home: warehouse!.home, db: pipeline.warehouse });
@@ -243,7 +354,8 @@ if (!existsSync(CHROMIUM)) {
       for (const p of sql) assert.ok(p.status === "empty" || p.status === "ok", `${p.title}: ${p.status} ${p.text.slice(0, 200)}`);
       assert.ok(sql.filter((p) => p.status === "empty").length >= 8);
       for (const p of sql.filter((x) => x.status === "empty")) assert.ok(p.text.includes("No data"), p.title);
-      assert.is(await statOf(page, "coffeetl-sales", "Sales"), "0");
+      assert.match(await statOf(page, "coffeetl-sales", "Sales"), /No data/, "an empty warehouse has no sales to count, not zero in green");
+      assert.match(await statOf(page, "coffeetl-sales", "Revenue"), /No data/);
       assert.match(await statOf(page, "coffeetl-sales", "Latest sale (freshness)"), /No data/);
       assert.equal(problems, []);
       mkdirSync(ARTIFACTS, { recursive: true });

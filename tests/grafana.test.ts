@@ -214,7 +214,7 @@ test("generated data: every variable and panel query runs and returns rows of th
   const [truth] = await db.query<{ n: string; revenue: string }>("SELECT COUNT(*) AS n, SUM(total_amount) AS revenue FROM transactions");
   const sales = runs.find((r) => r.run.dashboard.uid === "coffeetl-sales")!.run;
   assert.is(sales.anchor.reason, "latest transactions.transaction_time");
-  assert.is(sales.anchor.now.toISOString(), "2024-03-30T20:40:00.000Z");
+  assert.is(sales.anchor.now.toISOString(), "2024-03-30T20:41:00.000Z");
   assert.equal(sales.variables[0]?.value.texts, ["Chesterfield", "Leeds", "London Brixton"]);
   assert.equal(sales.variables[0]?.value.values, (await db.query<{ id: string }>("SELECT branch_id AS id FROM branches ORDER BY branch_name")).map((r) => r.id), "the values are the branches' ids");
   const stat = (title: string): unknown => sales.panels.find((p) => p.panel.title === title)?.frames[0]?.fields[0]?.values[0];

@@ -6,7 +6,7 @@ import { Readable } from "node:stream";
 import { formatPence, parsePence } from "./money.js";
 
 export interface SampleOptions {
-  /** Sales in the file (default: a typical day for the branch, about 400). */
+  /** Sales in the file (default: a typical day for the branch and weekday, about 400). */
   rows?: number;
   seed?: string | number;
   branch?: string;
@@ -67,6 +67,19 @@ export function sampleFileName(branch: string, date: string, openHour: number): 
   return `${branch.toLowerCase().replace(/[^a-z0-9]+/g, "_")}_${d}-${m}-${y}_${String(openHour).padStart(2, "0")}-00-00.csv`;
 }
 
+/** A week's shape (Monday first): quieter early in the week and on Sundays, busiest on Saturdays. */
+const WEEKDAY_FACTOR = [0.86, 0.9, 0.95, 1.0, 1.14, 1.3, 0.85];
+
+/** A day's shape by hour: a breakfast rush, a lunch peak and an afternoon lull, as tills see them. */
+const dayShape = (hour: number): number =>
+  0.55 + 2.2 * Math.exp(-(((hour - 8.6) / 0.9) ** 2)) + 1.7 * Math.exp(-(((hour - 12.8) / 0.8) ** 2)) + 0.5 * Math.exp(-(((hour - 15.8) / 1.0) ** 2));
+
+/** A typical day's sales: the branch's usual count, shaped by the weekday and a seeded wobble of ±8%. */
+function typicalSales(usual: number, date: string, seed: string): number {
+  const dow = (new Date(`${date}T00:00:00Z`).getUTCDay() + 6) % 7;
+  return Math.max(1, Math.round(usual * WEEKDAY_FACTOR[dow]! * (0.92 + 0.16 * random(`${seed}|${date}|day`)())));
+}
+
 export function resolveSampleOptions(options: SampleOptions) {
   const branch = options.branch ?? "Chesterfield";
   const date = options.date ?? "2021-08-25";
@@ -74,9 +87,10 @@ export function resolveSampleOptions(options: SampleOptions) {
     throw new Error(`--date must be YYYY-MM-DD, got ${JSON.stringify(date)}`);
   }
   const hours = SAMPLE_BRANCHES[branch] ?? { open: 9, close: 17, sales: 400 };
-  const rows = options.rows ?? hours.sales;
+  const seed = String(options.seed ?? 1);
+  const rows = options.rows ?? typicalSales(hours.sales, date, `${seed}|${branch}`);
   if (!Number.isSafeInteger(rows) || rows < 1) throw new Error(`--rows must be a positive whole number, got ${rows}`);
-  return { branch, date, rows, seed: String(options.seed ?? 1), hours };
+  return { branch, date, rows, seed, hours };
 }
 
 /** The lines of a canonical raw file, yielded in chunks of about 64 KB. */
@@ -90,9 +104,15 @@ export function* sampleChunks(options: SampleOptions): Generator<string> {
   const minutes = (hours.close - hours.open) * 60;
   const totalWeight = BASKET_WEIGHTS.reduce((a, b) => a + b, 0);
 
+  // Sale i is rung up at the (i + ½)/rows quantile of the day's shape: busy hours hold more sales.
+  const cumulative = new Float64Array(minutes + 1);
+  for (let m = 0; m < minutes; m++) cumulative[m + 1] = cumulative[m]! + dayShape(hours.open + (m + 0.5) / 60);
+  let at = 0;
   let chunk = "";
   for (let i = 0; i < rows; i++) {
-    const minute = hours.open * 60 + Math.floor((i * minutes) / rows);
+    const target = ((i + 0.5) / rows) * cumulative[minutes]!;
+    while (at < minutes - 1 && cumulative[at + 1]! < target) at++;
+    const minute = hours.open * 60 + at;
     const time = `${day} ${String(Math.floor(minute / 60)).padStart(2, "0")}:${String(minute % 60).padStart(2, "0")}`;
     let w = next() * totalWeight;
     let size = 1;

@@ -5,12 +5,31 @@
   "use strict";
   var data = JSON.parse(document.getElementById("preview-data").textContent);
   var charts = [];
-  // Grafana's classic palette (50 colours): 18+ branches get distinct colours.
-  var COLORS = ["#7EB26D", "#EAB839", "#6ED0E0", "#EF843C", "#E24D42", "#1F78C1", "#BA43A9", "#705DA0", "#508642", "#CCA300",
-    "#447EBC", "#C15C17", "#890F02", "#0A437C", "#6D1F62", "#584477", "#B7DBAB", "#F4D598", "#70DBED", "#F9BA8F",
-    "#F29191", "#82B5D8", "#E5A8E2", "#AEA2E0", "#629E51", "#E5AC0E", "#64B0C8", "#E0752D", "#BF1B00", "#0A50A1",
-    "#962D82", "#614D93", "#9AC48A", "#F2C96D", "#65C5DB", "#F9934E", "#EA6460", "#5195CE", "#D683CE", "#806EB7",
-    "#3F6833", "#967302", "#2F575E", "#99440A", "#58140C", "#052B51", "#511749", "#3F2B5B", "#E0F9D7", "#FCEACA"];
+  // Grafana's classic palette (createVisualizationColors' getClassicPalette), named colours resolved
+  // in the dark theme's hues. `palette-classic` takes them in series order; `palette-classic-by-name`
+  // keeps those with a contrast of 3 or more against the panel background (#181b1f) and picks one by
+  // the npm string-hash of the series name, so a branch has its colour in every panel and selection.
+  var HUES = { green: "#73BF69", yellow: "#FADE2A", blue: "#5794F2", orange: "#FF9830", red: "#F2495C", purple: "#B877D9",
+    "dark-green": "#37872D", "dark-yellow": "#E0B400", "dark-blue": "#1F60C4", "dark-orange": "#FA6400", "dark-red": "#C4162A", "dark-purple": "#8F3BB8",
+    "super-light-green": "#C8F2C2", "super-light-yellow": "#FFF899", "super-light-blue": "#C0D8FF", "super-light-orange": "#FFCB7D", "super-light-red": "#FFA6B0", "super-light-purple": "#DEB6F2" };
+  var COLORS = Object.keys(HUES).map(function (k) { return HUES[k]; }).concat(["#447EBC", "#C15C17", "#890F02", "#0A437C", "#6D1F62", "#584477", "#B7DBAB", "#F4D598", "#70DBED", "#F9BA8F",
+    "#F29191", "#82B5D8", "#E5A8E2", "#AEA2E0", "#629E51", "#E5AC0E", "#64B0C8", "#E0752D", "#BF1B00", "#0A50A1", "#962D82", "#614D93", "#9AC48A", "#F2C96D",
+    "#65C5DB", "#F9934E", "#EA6460", "#5195CE", "#D683CE", "#806EB7", "#3F6833", "#967302", "#2F575E", "#99440A", "#58140C", "#052B51", "#511749", "#3F2B5B",
+    "#E0F9D7", "#FCEACA", "#CFFAFF", "#F9E2D2", "#FCE2DE", "#BADFF4", "#F9D9F9", "#DEDAF7"]);
+  function luminance(hex) {
+    var c = [1, 3, 5].map(function (i) { var v = parseInt(hex.slice(i, i + 2), 16) / 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+    return Number((0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]).toFixed(3));
+  }
+  var BG = luminance("#181B1F");
+  var BY_NAME = COLORS.filter(function (c) { var l = luminance(c); return (Math.max(l, BG) + 0.05) / (Math.min(l, BG) + 0.05) >= 3; });
+  /** npm string-hash (djb2 from the end, unsigned), as Grafana's getColorByStringHash uses it. */
+  function stringHash(s) { var h = 5381, i = s.length; while (i) h = (h * 33) ^ s.charCodeAt(--i); return h >>> 0; }
+  function colorByName(name) { return BY_NAME[stringHash(name) % BY_NAME.length]; }
+  function seriesColor(panel, name, index) {
+    var mode = ((panel.fieldConfig.defaults || {}).color || {}).mode;
+    return mode === "palette-classic-by-name" ? colorByName(name) : COLORS[index % COLORS.length];
+  }
+  window.coffeetlPreview = { colorByName: colorByName, byNamePalette: BY_NAME };
   /** Grafana's default when a panel sets no thresholds: green, then red from 80. */
   var DEFAULT_THRESHOLDS = { mode: "absolute", steps: [{ color: "green", value: null }, { color: "red", value: 80 }] };
   var zone = "utc";
@@ -83,7 +102,14 @@
     for (var i = steps.length - 1; i >= 0; i--) if (steps[i].value === null || v >= steps[i].value) { value.dataset.color = steps[i].color; break; }
     body.appendChild(value);
     if (cfg.unit === "dateTimeFromNow" && typeof v === "number") body.appendChild(el("div", "stat-sub", iso(v)));
+    fitText(value, 32, 12);
     return true;
+  }
+  /** Grafana's stat shrinks its text to the panel: the whole value stays visible at any width. */
+  function fitText(node, max, min) {
+    var size = max;
+    node.style.fontSize = size + "px";
+    while (size > min && node.scrollWidth > node.clientWidth) { size -= 1; node.style.fontSize = size + "px"; }
   }
 
   function chart(body) {
@@ -91,11 +117,53 @@
     charts.push(c);
     return c;
   }
-  function axisFormatter(cfg) { return function (v) { return format(v, cfg.unit, cfg.unit === "currencyGBP" ? 0 : cfg.decimals); }; }
+  var measure = document.createElement("canvas").getContext("2d");
+  /** Width in pixels of a label in echarts' default 12px font. */
+  function textWidth(text) { measure.font = "12px sans-serif"; return Math.ceil(measure.measureText(text).width); }
+  /** Axis labels: short forms (Grafana writes £12K on an axis), so they never run together. */
+  function compact(v, cfg) {
+    var a = Math.abs(v), unit = cfg.unit, suffix = "", n = v;
+    if (a >= 1e6) { n = v / 1e6; suffix = "M"; } else if (a >= 1e4) { n = v / 1e3; suffix = "K"; }
+    if (!suffix) return format(v, unit, unit === "currencyGBP" ? 0 : cfg.decimals);
+    var t = num(n, n >= 100 ? 0 : 1) + suffix;
+    return unit === "currencyGBP" ? (v < 0 ? "-£" : "£") + t.replace("-", "") : unit === "percent" ? t + "%" : t;
+  }
+  function axisFormatter(cfg) { return function (v) { return compact(v, cfg); }; }
+
+  /** A legend as Grafana's table mode draws it: colour, name and the asked calculations; click to show one alone. */
+  function legendTable(container, rows, columns, onClick) {
+    var table = el("table", "grid-table legend-table"), head = el("tr");
+    head.appendChild(el("th", "", "Name"));
+    columns.forEach(function (c) { head.appendChild(el("th", "num", c)); });
+    var thead = el("thead"); thead.appendChild(head); table.appendChild(thead);
+    var tbody = el("tbody");
+    rows.forEach(function (r) {
+      var tr = el("tr"), name = el("td", "legend-name"), swatch = el("span", "swatch");
+      swatch.style.background = r.color;
+      name.appendChild(swatch);
+      name.appendChild(document.createTextNode(r.name));
+      name.title = r.name;
+      tr.appendChild(name);
+      r.values.forEach(function (v) { tr.appendChild(el("td", "num", v)); });
+      if (onClick) tr.addEventListener("click", function () { onClick(r.name, tr); });
+      tbody.appendChild(tr);
+    });
+    table.appendChild(tbody);
+    container.appendChild(table);
+  }
+  /** Splits a panel body into the chart and a legend beside it (Grafana's placement "right"). */
+  function withLegend(body, legendWidth) {
+    body.classList.add("with-legend");
+    var plot = el("div", "plot"), legend = el("div", "legend");
+    legend.style.flexBasis = legendWidth + "px";
+    body.appendChild(plot);
+    body.appendChild(legend);
+    return { plot: plot, legend: legend };
+  }
 
   function drawTimeseries(body, panel) {
     var series = [], custom = (panel.fieldConfig.defaults || {}).custom || {}, cfg = fieldConfig(panel, "");
-    var type = custom.drawStyle === "bars" ? "bar" : "line";
+    var type = custom.drawStyle === "bars" ? "bar" : "line", times = [];
     panel.frames.forEach(function (frame) {
       var time = frame.fields.filter(function (f) { return f.name === "time"; })[0];
       var labels = fields(frame, "string"), values = fields(frame, "number"), byKey = {};
@@ -104,23 +172,60 @@
           var key = labels.map(function (l) { return l.values[r]; }).join(" ");
           var fixed = panel.fieldConfig.defaults.displayName;
           var name = key ? (values.length === 1 ? key : key + " " + vf.name) : (fixed && fixed.indexOf("${") < 0 && values.length === 1 ? fixed : vf.name);
-          if (!byKey[name]) { byKey[name] = { name: name, type: type, data: [], showSymbol: true, barMaxWidth: 24 }; series.push(byKey[name]); }
+          if (!byKey[name]) { byKey[name] = { name: name, type: type, data: [], showSymbol: true, symbolSize: 5, barMaxWidth: 24, total: 0 }; series.push(byKey[name]); }
           byKey[name].data.push([wall(time.values[r]), vf.values[r]]);
+          byKey[name].total += vf.values[r] || 0;
+          times.push(time.values[r]);
         }
       });
     });
-    chart(body).setOption({
-      animation: false, color: COLORS, grid: { left: 70, right: (panel.options.legend || {}).placement === "right" ? 170 : 16, top: 16, bottom: (panel.options.legend || {}).placement === "right" ? 28 : 48 },
+    series.forEach(function (s, i) { s.color = seriesColor(panel, s.name, i); s.itemStyle = { color: s.color }; s.lineStyle = { color: s.color, width: custom.lineWidth || 1 }; });
+    // Day series (one point per day): ticks on days, never "12:00".
+    times = times.filter(function (t, i, a) { return a.indexOf(t) === i; }).sort(function (a, b) { return a - b; });
+    var step = Infinity;
+    for (var i = 1; i < times.length; i++) step = Math.min(step, times[i] - times[i - 1]);
+    var daily = step >= 86400000 - 3600000; // a summer-time day is an hour short
+    var legendOpts = panel.options.legend || {}, table = legendOpts.displayMode === "table" && legendOpts.placement === "right" && legendOpts.showLegend !== false;
+    var width = body.clientWidth, target = body;
+    if (table) {
+      var longest = series.reduce(function (m, s) { return Math.max(m, textWidth(s.name)); }, 0);
+      var parts = withLegend(body, Math.min(Math.round(width * 0.42), Math.max(150, longest + 110)));
+      target = parts.plot;
+      var calcs = legendOpts.calcs || [];
+      var rows = series.map(function (s) { return { name: s.name, color: s.color, total: s.total, values: calcs.indexOf("sum") >= 0 ? [format(s.total, cfg.unit, cfg.decimals)] : [] }; });
+      if (legendOpts.sortBy === "Total") rows.sort(function (a, b) { return legendOpts.sortDesc ? b.total - a.total : a.total - b.total; });
+      var isolated = null;
+      legendTable(parts.legend, rows, calcs.indexOf("sum") >= 0 ? ["Total"] : [], function (name, tr) {
+        isolated = isolated === name ? null : name;
+        c.setOption({ series: series.map(function (s) { return { name: s.name, lineStyle: { opacity: !isolated || s.name === isolated ? 1 : 0 }, itemStyle: { opacity: !isolated || s.name === isolated ? 1 : 0 }, areaStyle: custom.fillOpacity ? { opacity: !isolated || s.name === isolated ? custom.fillOpacity / 100 : 0 } : undefined }; }) });
+        Array.prototype.forEach.call(tr.parentNode.children, function (row) { row.classList.toggle("dimmed", !!isolated && row !== tr && row.firstChild.title !== isolated); });
+      });
+    }
+    if (custom.fillOpacity) series.forEach(function (s) { s.areaStyle = { opacity: custom.fillOpacity / 100 }; });
+    var c = chart(target), plotWidth = target.clientWidth;
+    c.setOption({
+      animation: false, grid: { left: 56, right: 16, top: 12, bottom: table || !legendOpts.showLegend ? 26 : 48 },
       tooltip: { trigger: "axis", valueFormatter: function (v) { return format(v, cfg.unit, cfg.decimals); } },
-      legend: (panel.options.legend || {}).placement === "right"
-        ? { orient: "vertical", right: 0, top: 0, bottom: 0, type: "scroll", textStyle: { color: "#ccccdc" } }
-        : { bottom: 0, type: "scroll", textStyle: { color: "#ccccdc" } },
+      legend: { show: !table && legendOpts.showLegend !== false, bottom: 0, type: "scroll", textStyle: { color: "#ccccdc" } },
       useUTC: true, // x values are wall-clock times in the dashboard's time zone (see wall())
-      xAxis: { type: "time", axisLabel: { color: "#ccccdc", hideOverlap: true } },
-      yAxis: { type: "value", axisLabel: { color: "#ccccdc", formatter: axisFormatter(cfg) }, splitLine: { lineStyle: { color: "#2c3235" } } },
+      // The chosen range, not just the data's, as Grafana's time axis.
+      xAxis: { type: "time", min: range ? wall(range.from) : undefined, max: range ? wall(range.to) : undefined,
+        minInterval: daily ? 86400000 : undefined, splitNumber: Math.max(2, Math.floor(plotWidth / 90)),
+        axisLabel: { color: "#ccccdc", hideOverlap: true, formatter: daily ? dayTick : { day: "{d} {MMM}", hour: "{HH}:{mm}", minute: "{HH}:{mm}" } } },
+      yAxis: { type: "value", splitNumber: 4, axisLabel: { color: "#ccccdc", hideOverlap: true, formatter: axisFormatter(cfg) }, splitLine: { lineStyle: { color: "#2c3235" } } },
       series: series,
     });
     return series.length > 0;
+  }
+
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  /** A day series' tick: the date at a day's start, nothing elsewhere (the range's own ends). */
+  function dayTick(v) {
+    var d = new Date(v);
+    if (d.getUTCHours() || d.getUTCMinutes()) return "";
+    // Over half a year the ticks fall on months: say which year.
+    if (range && range.to - range.from > 183 * 86400000) return d.getUTCDate() === 1 ? MONTHS[d.getUTCMonth()] + " " + d.getUTCFullYear() : "";
+    return d.getUTCDate() + " " + MONTHS[d.getUTCMonth()];
   }
 
   function nameValue(panel) {
@@ -128,13 +233,26 @@
     return { frame: frame, name: name, value: value, cfg: fieldConfig(panel, value.name) };
   }
   function drawPie(body, panel) {
-    var nv = nameValue(panel), items = nv.name.values.map(function (n, i) { return { name: String(n), value: nv.value.values[i] }; });
-    chart(body).setOption({
-      animation: false, color: COLORS,
+    var nv = nameValue(panel), total = 0;
+    var items = nv.name.values.map(function (n, i) { total += nv.value.values[i] || 0; return { name: String(n), value: nv.value.values[i], itemStyle: { color: seriesColor(panel, String(n), i) } }; });
+    var legendOpts = panel.options.legend || {}, target = body;
+    var pct = function (v) { return total ? num((v / total) * 100, 0) + "%" : "–"; };
+    if (legendOpts.displayMode === "table" && legendOpts.showLegend !== false) {
+      var parts = withLegend(body, Math.min(Math.round(body.clientWidth * 0.5), 220));
+      target = parts.plot;
+      var cols = (legendOpts.values || []).map(function (v) { return v === "percent" ? "Percent" : "Value"; });
+      legendTable(parts.legend, items.map(function (it) {
+        return { name: it.name, color: it.itemStyle.color, values: (legendOpts.values || []).map(function (v) { return v === "percent" ? pct(it.value) : format(it.value, nv.cfg.unit, nv.cfg.decimals); }) };
+      }), cols);
+    }
+    var shown = panel.options.displayLabels || [];
+    // Labels inside the slices: nothing to cut at the panel's edge, whatever its width.
+    chart(target).setOption({
+      animation: false,
       tooltip: { trigger: "item", valueFormatter: function (v) { return format(v, nv.cfg.unit, nv.cfg.decimals); } },
-      legend: { orient: "vertical", right: 8, top: "middle", type: "scroll", textStyle: { color: "#ccccdc" } },
-      series: [{ type: "pie", radius: panel.options.pieType === "donut" ? ["40%", "70%"] : "70%", center: ["38%", "50%"], data: items,
-        label: { color: "#ccccdc", formatter: "{d}%" } }],
+      series: [{ type: "pie", radius: panel.options.pieType === "donut" ? ["40%", "78%"] : "78%", center: ["50%", "50%"], data: items,
+        label: { show: shown.length > 0, position: "inside", color: "#111217", fontWeight: 600, lineHeight: 15,
+          formatter: function (p) { return p.percent < 6 ? "" : shown.map(function (k) { return k === "percent" ? Math.round(p.percent) + "%" : k === "name" ? p.name : format(p.value, nv.cfg.unit, nv.cfg.decimals); }).join("\n"); } } }],
     });
     return items.length > 0;
   }
@@ -142,14 +260,20 @@
     var nv = nameValue(panel), horizontal = panel.options.orientation !== "vertical";
     var names = nv.name.values.map(String), values = nv.value.values.slice();
     if (horizontal) { names.reverse(); values.reverse(); }
-    var cat = { type: "category", data: names, axisLabel: { color: "#ccccdc", width: 170, overflow: "truncate" } };
-    var val = { type: "value", axisLabel: { color: "#ccccdc", formatter: axisFormatter(nv.cfg) }, splitLine: { lineStyle: { color: "#2c3235" } } };
+    var label = function (v) { return format(v, nv.cfg.unit, nv.cfg.decimals); };
+    // Room for the longest value label beyond the longest bar, and for the names (truncated past 40%).
+    var valueRoom = values.reduce(function (m, v) { return Math.max(m, textWidth(label(v))); }, 0) + 14;
+    var nameRoom = Math.min(Math.round(body.clientWidth * 0.4), names.reduce(function (m, n) { return Math.max(m, textWidth(n)); }, 0) + 24);
+    var cat = { type: "category", data: names, axisLabel: { color: "#ccccdc", width: nameRoom - 10, overflow: "truncate" } };
+    var val = { type: "value", min: 0, splitNumber: Math.max(2, Math.floor((body.clientWidth - nameRoom - valueRoom) / 70)),
+      axisLabel: { color: "#ccccdc", hideOverlap: true, formatter: axisFormatter(nv.cfg) }, splitLine: { lineStyle: { color: "#2c3235" } } };
+    var color = ((panel.fieldConfig.defaults || {}).color || {}).fixedColor;
     chart(body).setOption({
-      animation: false, color: COLORS, grid: { left: horizontal ? 180 : 60, right: 24, top: 12, bottom: 28 },
-      tooltip: { trigger: "axis", valueFormatter: function (v) { return format(v, nv.cfg.unit, nv.cfg.decimals); } },
+      animation: false, grid: { left: horizontal ? nameRoom : 56, right: horizontal ? valueRoom : 16, top: horizontal ? 8 : 22, bottom: 24 },
+      tooltip: { trigger: "axis", valueFormatter: label },
       xAxis: horizontal ? val : cat, yAxis: horizontal ? cat : val,
-      series: [{ type: "bar", data: values, barMaxWidth: 22, itemStyle: { color: ((panel.fieldConfig.defaults || {}).color || {}).fixedColor === "blue" ? "#5794f2" : COLORS[0] }, label: { show: true, position: horizontal ? "right" : "top", color: "#ccccdc",
-        formatter: function (p) { return format(p.value, nv.cfg.unit, nv.cfg.decimals); } } }],
+      series: [{ type: "bar", data: values, barMaxWidth: 22, itemStyle: { color: color ? HUES[color] || color : COLORS[0] },
+        label: { show: panel.options.showValue !== "never", position: horizontal ? "right" : "top", color: "#ccccdc", formatter: function (p) { return label(p.value); } } }],
     });
     return values.length > 0;
   }
@@ -189,8 +313,10 @@
 
   var DRAW = { stat: drawStat, timeseries: drawTimeseries, piechart: drawPie, barchart: drawBar, table: drawTable };
 
+  var range = null;
   data.dashboards.forEach(function (dash) {
     zone = dash.timeZone || "utc";
+    range = dash.range || null;
     dash.panels.forEach(function (panel) {
       var node = document.getElementById(panel.domId), body = node.querySelector(".panel-body");
       try {

@@ -88,6 +88,7 @@ export function renderPreview(runs: DashboardRun[], meta: PreviewMeta): string {
   const dashboards = runs.map((run, di) => ({
     uid: run.dashboard.uid ?? `dashboard-${di}`,
     timeZone: run.timeZone,
+    range: { from: run.range.from.getTime(), to: run.range.to.getTime() },
     panels: run.panels.map((p, pi) => ({
       domId: `panel-${di}-${p.panel.id ?? pi}`,
       type: p.panel.type,
@@ -181,6 +182,10 @@ td[data-color="red"] { color: #f2495c; } td[data-color="orange"] { color: #ff983
 .placeholder-title { margin: 8px 12px 4px; padding: 6px 8px; border: 1px dashed #5a5f66; color: #d8d9da; font-weight: 500; }
 .placeholder-list { margin: 4px 12px; padding-left: 18px; font-size: 11px; color: #8e8e8e; }
 .no-data { padding: 12px; color: #8e8e8e; }
+.with-legend { display: flex; overflow: hidden; } .with-legend .plot { flex: 1; min-width: 0; } .with-legend .legend { flex: 0 0 auto; overflow: auto; border-left: 1px solid #2c3235; }
+.legend-table td, .legend-table th { padding: 2px 6px; } .legend-table tr { cursor: pointer; } .legend-table tr.dimmed { opacity: 0.45; }
+.legend-name { max-width: 180px; overflow: hidden; text-overflow: ellipsis; } .swatch { display: inline-block; width: 14px; height: 4px; margin: 0 6px 3px 0; border-radius: 2px; vertical-align: middle; }
+.stat-value { white-space: nowrap; overflow: hidden; }
 .panel-error, .dash-error { margin: 6px 8px; color: #f2495c; white-space: pre-wrap; font-size: 11px; }
 </style>
 </head>
