@@ -142,7 +142,7 @@ test("the load keeps rejected lines and warnings in a transaction of its own: 3 
   const [load, notes] = loadBatches as [string[], string[]];
   assert.ok(load.some((s) => s.startsWith("COPY stage_transactions ") && s.includes(" MANIFEST ")), "a multi-file batch");
   assert.not.ok(load.some((s) => /line_notes/.test(s)), "nothing of the notes in the load's transaction");
-  assert.equal(notes.map((s) => s.split(" ").slice(0, 2).join(" ")), ["LOCK line_notes", "DELETE FROM", "COPY line_notes"]);
+  assert.equal(notes.map((s) => s.split(" ").slice(0, 2).join(" ")), ["LOCK load_lock", "DELETE FROM", "COPY line_notes"]);
   assert.match(notes[2]!, new RegExp(`FROM 's3://${TRANSFORMED}/_load-batches/[0-9a-f]{32}/line_notes\\.csv' IAM_ROLE '${ROLE}' FORMAT AS CSV IGNOREHEADER 1 TRUNCATECOLUMNS`));
   // The Data API takes at most 40 statements per batch: say where the load stands.
   assert.ok(load.length <= MAX_BATCH_STATEMENTS && notes.length <= 3, `${load.length} + ${notes.length} statements`);
