@@ -238,7 +238,7 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
   // Grafana's reader lacking SELECT on a CoffeETL table: the load function checks after its schema step
   // and publishes the count (functions/load/handler.ts) while it is not 0.
   metricAlarm(
-    "reader-grants-alarm",
+    "load-reader-grants-alarm",
     {
       description: `CoffeETL: Grafana's reader role may not SELECT some CoffeETL tables, so dashboards fail with "permission denied". The load function's log (/aws/lambda/coffeetl-${stack}-load) names them with the GRANT an administrator runs once; coffeetl status says the same.`,
       namespace: "CoffeETL",
@@ -248,7 +248,7 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
       threshold: 0,
     },
     { topicArn: alarms.arn, tags },
-    {},
+    { parent: load },
   );
 
   // Wiring.

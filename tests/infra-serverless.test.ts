@@ -112,7 +112,7 @@ test("capacity: a maximum, a daily usage limit that stops queries, an alarm befo
 });
 
 test("an alarm when Grafana's reader lacks SELECT on a CoffeETL table (the load function's metric)", () => {
-  const alarm = h.one("aws:cloudwatch/metricAlarm:MetricAlarm", "reader-grants-alarm");
+  const alarm = h.one("aws:cloudwatch/metricAlarm:MetricAlarm", "load-reader-grants-alarm");
   const load = h.one("aws:lambda/function:Function", "load");
   assert.equal(
     [alarm.inputs.namespace, alarm.inputs.metricName, alarm.inputs.dimensions, alarm.inputs.statistic, alarm.inputs.threshold, alarm.inputs.comparisonOperator],
