@@ -275,6 +275,7 @@ test("usage errors exit 2 with a hint; per-command --help; --version", () => {
     [["status", "--since", "yesterday"], /--since takes a date/],
     [["upload", "x.csv"], /upload needs --credentials FILE/],
     [["redrive"], /redrive needs --outputs FILE/],
+    [["verify"], /verify needs --outputs FILE/],
   ];
   for (const [args, message] of cases) {
     const r = run([...args, "--home", home]);
@@ -285,7 +286,7 @@ test("usage errors exit 2 with a hint; per-command --help; --version", () => {
   }
   const general = run(["--help"]);
   assert.is(general.code, 0);
-  for (const c of ["ingest", "sql", "status", "rejects", "reprocess", "upload", "redrive", "sample", "dashboards", "demo"]) assert.match(general.stdout, new RegExp(`\\n  ${c} `));
+  for (const c of ["ingest", "sql", "status", "rejects", "reprocess", "upload", "redrive", "verify", "sample", "dashboards", "demo"]) assert.match(general.stdout, new RegExp(`\\n  ${c} `));
   const ingest = run(["ingest", "--help"]);
   assert.is(ingest.code, 0);
   assert.match(ingest.stdout, /^Usage: coffeetl ingest PATH\.\.\. \[options\]/);
