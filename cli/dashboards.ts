@@ -108,9 +108,14 @@ export async function dashboardsCommand(args: DashboardsArgs): Promise<void> {
     const server = await startPreviewServer(args);
     process.stdout.write(`serving the dashboards of ${server.source} at ${server.url} (Ctrl-C to stop)\n`);
     await new Promise<void>((done) => {
-      const stop = () => void server.close().then(done);
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
+      // `on`, not `once`: proper-lockfile's signal-exit (loaded with the first page's lock) re-raises
+      // the signal, and the status becomes 130, when it finds itself the only listener left.
+      let stopping = false;
+      const stop = () => {
+        if (!stopping) (stopping = true), void server.close().then(done);
+      };
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
     });
     return;
   }

@@ -108,6 +108,6 @@ export async function sqlCommand(ctx: CommandContext): Promise<number> {
 /** PostgreSQL's "cannot execute DROP TABLE in a read-only transaction" gains how to allow it. */
 function readOnlyHint(error: Error): Error {
   if (/read-only transaction/.test(error.message)) error.message += " (sql is read-only; add --write to change the warehouse)";
-  else if (/permission denied/.test(error.message)) error.message += ` (sql reads as the read-only role ${READER_ROLE}; --write runs as the connection's own user)`;
+  else if (/permission denied|must be superuser/.test(error.message)) error.message += ` (sql reads as the read-only role ${READER_ROLE}; --write runs as the connection's own user)`;
   return error;
 }
