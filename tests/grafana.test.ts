@@ -178,6 +178,16 @@ test("variables expand as Grafana does: sqlstring quoting, All as every value, r
   assert.is(interpolateVariables("${__field.labels.branch} $__timeFilter(x)", values), "${__field.labels.branch} $__timeFilter(x)");
   assert.throws(() => interpolateVariables("IN (${shop:sqlstring})", values), /undefined variable \$shop/);
   assert.equal(variableReferences("$a ${b} ${c:csv} [[d]] $__from ${__field.name}"), ["a", "b", "c", "d"]);
+  // Grafana's formatRegistry: sqlstring doubles ' and writes " as \" (and leaves \ alone); json of one
+  // string is the string; glob braces only several values; text is the display texts.
+  const named: VariableValues = new Map([
+    ["b", { values: ['a"b\\', "c'd"], multi: true, texts: ["A", "C"] }],
+    ["one", { values: ["x"], multi: true }],
+    ["single", { values: ["y"], multi: false }],
+  ]);
+  assert.is(interpolateVariables("${b:sqlstring}", named), `'a\\"b\\','c''d'`);
+  assert.is(interpolateVariables("${b:text} ${b:json} ${single:json} ${one:json}", named), 'A + C ["a\\"b\\\\","c\'d"] y ["x"]');
+  assert.is(interpolateVariables("$one ${b}", named), "x {a\"b\\,c'd}");
   assert.is(
     renderSql("WHERE $__timeFilter(t.x) AND b IN (${branch:sqlstring})", values, range),
     "WHERE t.x BETWEEN '2024-03-01T00:00:00Z' AND '2024-03-30T20:40:00Z' AND b IN ('Leeds','King''s Lynn')",
