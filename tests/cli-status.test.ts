@@ -34,7 +34,7 @@ test("status lists each file's latest outcome and counts; --failed only the fail
   assert.match(status.stdout, /\| loaded +\| 8 +\| 3 +\| 0 +\| 5 +\| 1 +\| .*broken_rows\.csv/);
   assert.match(status.stdout, /\| failed +\| .*not_csv\.csv +\| binary content/);
   const failed = run(["status", "--failed"]);
-  assert.is(failed.code, 0);
+  assert.is(failed.code, 1, "failures present: exit 1, for scripts");
   assert.match(failed.stdout, /transform \| .*not_csv\.csv +\| binary content/);
   assert.match(failed.stdout, /transform \| .*prose\.csv +\| \S/, "a reason is given");
   assert.not.match(failed.stdout, /canonical\.csv/);
