@@ -107,6 +107,7 @@ async function upload(key: string, lines: string[]) {
 /** The transformed bucket's notification: each manifest written since the last call goes to the load handler. */
 let delivered = 0;
 const manifestsWritten: string[] = [];
+let failing = false;
 async function deliver(): Promise<void> {
   while (delivered < s3.stored.length) {
     const id = s3.stored[delivered++]!;
@@ -114,7 +115,7 @@ async function deliver(): Promise<void> {
     const key = id.slice(TRANSFORMED.length + 1);
     manifestsWritten.push(key);
     const [outcome] = await loadManifests({ transformed, warehouse: loader }, [key]);
-    assert.ok(outcome?.ok, `the load of ${key}: ${outcome?.error}`);
+    if (!failing) assert.ok(outcome?.ok, `the load of ${key}: ${outcome?.error}`);
   }
 }
 
@@ -280,6 +281,25 @@ test("forget --outputs --yes with no load in time: says how to check later, exit
   // Delivered later, it withdraws the file.
   await deliver();
   assert.is(await count(`SELECT COUNT(*) AS n FROM transactions WHERE source_key = '${MARCH_4}'`), 0);
+});
+
+test("forget --outputs --yes whose withdrawal the load refuses (keyed with another secret than the warehouse's): the reason, exit 1", async () => {
+  await upload(MARCH_4, day);
+  await deliver();
+  const other = "another-transaction-secret-of-enough-length";
+  ssm.on(GetParameterCommand, { Name: SECRET_PARAMETER }).resolves({ Parameter: { Name: SECRET_PARAMETER, Type: "SecureString", Value: other } });
+  failing = true;
+  try {
+    const run = await forgetWhileDelivering(["forget", "2024-03-04.csv", "--yes", "--timeout", "20", "--outputs", outputsFile]);
+    withdrawnAll += run.all;
+    assert.is(run.code, 1);
+    assert.match(run.err, /forget: uploads\/leeds\/2024-03-04\.csv: the load of the withdrawal failed: .*key/i);
+    assert.not.ok(run.all.includes(other));
+  } finally {
+    failing = false;
+    ssm.on(GetParameterCommand, { Name: SECRET_PARAMETER }).resolves({ Parameter: { Name: SECRET_PARAMETER, Type: "SecureString", Value: SECRET } });
+  }
+  assert.is(await count(`SELECT COUNT(*) AS n FROM transactions WHERE source_key = '${MARCH_4}'`), 160, "nothing withdrawn");
 });
 
 test("the transaction secret never appears in any output, the functions' logs included", () => {
