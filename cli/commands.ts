@@ -45,7 +45,7 @@ const threads: OptionSpec = {
   help: "worker threads per file (default: one per core, up to 4, for files of 24 MB or more; 0: the main thread only, the least memory)",
 };
 const json: OptionSpec = { type: "boolean", help: "print a JSON array of row objects" };
-/** The deployed stack instead of a home: `status`, `rejects` and `reprocess` on AWS (cli/outputs.ts). */
+/** The deployed stack instead of a home: `status`, `rejects`, `reprocess` and `forget` on AWS (cli/outputs.ts). */
 const onAws: Record<string, OptionSpec> = {
   outputs: { type: "string", value: "FILE", help: "on AWS: the stack outputs (`pulumi stack output --json`; - for stdin), instead of a home" },
   region: { type: "string", value: "REGION", help: "with --outputs: AWS region (default: $AWS_REGION, else the stack's)" },
@@ -125,8 +125,15 @@ export const COMMANDS: CommandSpec[] = [
     details:
       "FILE is a raw key (see `coffeetl status`), the path the file was ingested from, or the end of a key (`leeds.csv`).\n" +
       "Without --yes it only says what would go. Sales another file also holds stay. The raw copy is kept, and a later\n" +
-      "ingest of the file loads it again. Uploading a version with only the header row does the same.",
-    options: { yes: { type: "boolean", help: "withdraw it (without: a dry run that changes nothing)" } },
+      "ingest of the file loads it again. Uploading a version with only the header row does the same.\n" +
+      "With --outputs, on AWS: the withdrawal is written to the stack's transformed bucket (keyed with the stack's\n" +
+      "transaction secret, read from SSM), whose notification sends it to the load function as any upload's; the\n" +
+      "command waits (up to --timeout) until the warehouse shows the file withdrawn.",
+    options: {
+      yes: { type: "boolean", help: "withdraw it (without: a dry run that changes nothing)" },
+      timeout: { type: "string", value: "SECONDS", help: "with --outputs: how long to wait for the load (default 300)" },
+      ...onAws,
+    },
     home: "requires",
     warehouse: true,
   },

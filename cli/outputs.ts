@@ -1,6 +1,6 @@
 // The deployed stack as the CLI reaches it: `pulumi stack output --json > outputs.json` (names in
 // index.ts) parsed into a typed target, and the clients of the daily check on AWS (`status`,
-// `rejects`, `reprocess` with `--outputs FILE`): the warehouse through the Redshift Data API, the
+// `rejects`, `reprocess`, `forget` with `--outputs FILE`): the warehouse through the Redshift Data API, the
 // buckets through S3, the extract-transform function through Lambda. The caller's own AWS login is
 // used; nothing here holds or prints a secret.
 //
@@ -30,6 +30,8 @@ export interface DeployedStack {
   /** The SSM parameter holding the warehouse connection JSON (functions/aws/ssm.ts). */
   warehouseParameterName: string;
   extractTransformFunctionName: string;
+  /** The SSM SecureString holding the transaction-id key (`forget` writes a withdrawal keyed with it); stacks of older releases lack it. */
+  transactionSecretParameter?: string;
 }
 
 const REQUIRED = ["rawBucketName", "transformedBucketName", "warehouseParameterName", "extractTransformFunctionName"] as const;
@@ -70,6 +72,7 @@ export function parseOutputs(json: string, source: string, region?: string): Dep
     transformedBucketName: value.transformedBucketName as string,
     warehouseParameterName: value.warehouseParameterName as string,
     extractTransformFunctionName: value.extractTransformFunctionName as string,
+    ...(typeof value.transactionSecretParameter === "string" && value.transactionSecretParameter ? { transactionSecretParameter: value.transactionSecretParameter } : {}),
   };
 }
 

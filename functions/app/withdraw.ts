@@ -4,7 +4,7 @@
 // sends it to the load. The raw bucket is never touched.
 import { Readable } from "node:stream";
 import type { Storage, StoredObject } from "./ports.js";
-import { transformObject, type TransformDeps } from "./transform-object.js";
+import { transformObject, type TransformDeps, type TransformOutcome } from "./transform-object.js";
 
 /** What a branch uploads to retract a day: the header row and nothing else. */
 export const WITHDRAWAL = "Timestamp,Location,Customer Name,Items Ordered,Total Amount,Payment Method,Card Number\n";
@@ -37,5 +37,10 @@ class WithdrawalSource implements Storage {
  * the file is never older than it, so that upload loads again.
  */
 export async function writeWithdrawal(deps: Omit<TransformDeps, "raw">, key: string): Promise<string> {
-  return (await transformObject({ ...deps, raw: new WithdrawalSource(key) }, key)).manifestKey;
+  return (await transformWithdrawal(deps, key)).manifestKey;
+}
+
+/** The same, with the transform's outcome: `skipped` when this withdrawal was written before (nothing rewritten). */
+export function transformWithdrawal(deps: Omit<TransformDeps, "raw">, key: string): Promise<TransformOutcome> {
+  return transformObject({ ...deps, raw: new WithdrawalSource(key) }, key);
 }
