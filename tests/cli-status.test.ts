@@ -12,9 +12,9 @@ const run = (args: string[]) => {
   const result = spawnSync(process.execPath, [BIN, ...args, "--home", home], { cwd: ROOT, encoding: "utf8" });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 };
-const json = <T = Record<string, unknown>[]>(args: string[]): T => {
+const json = <T = Record<string, unknown>[]>(args: string[], code = 0): T => {
   const r = run([...args, "--json"]);
-  assert.is(r.code, 0, r.stderr);
+  assert.is(r.code, code, r.stderr);
   return JSON.parse(r.stdout) as T;
 };
 
@@ -39,7 +39,7 @@ test("status lists each file's latest outcome and counts; --failed only the fail
   assert.match(failed.stdout, /transform \| .*prose\.csv +\| \S/, "a reason is given");
   assert.not.match(failed.stdout, /canonical\.csv/);
   assert.match(failed.stdout, /\(2 rows\)[\s\S]*coffeetl reprocess/);
-  const rows = json<{ source_key: string; outcome: string; reason: string | null }[]>(["status", "--failed"]);
+  const rows = json<{ source_key: string; outcome: string; reason: string | null }[]>(["status", "--failed"], 1);
   assert.equal(rows.map((r) => [r.source_key.split("/").pop(), r.outcome]).sort(), [["not_csv.csv", "failed"], ["prose.csv", "failed"]]);
   assert.is(json(["status", "--limit", "3"]).length, 3);
   assert.is(json(["status", "--since", "2999-01-01"]).length, 0);
