@@ -1,4 +1,4 @@
-// `coffeetl`: the local pipeline's command line (DESIGN section 8). Commands load their code when run,
+// `coffeetl`: the local pipeline's command line (docs/design.md §10). Commands load their code when run,
 // so `--help` and `--version` start no warehouse and `upload`/`redrive` alone load the AWS SDK.
 import type { FileReport } from "../functions/local/pipeline.js";
 import { intOption, parseCommandLine, type CommandContext } from "./args.js";

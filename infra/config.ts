@@ -1,4 +1,4 @@
-// Typed, validated stack configuration (DESIGN.md section 7). Every `coffeetl:` key is read once,
+// Typed, validated stack configuration (docs/design.md §11). Every `coffeetl:` key is read once,
 // here; the rest of the program receives a plain `CoffeetlConfig` object.
 //
 // `parseConfig` is a pure function over the raw string values (what `pulumi config get` shows), so
@@ -51,7 +51,7 @@ export interface ServerlessWarehouseSettings {
 
 export interface CoffeetlConfig {
   stack: string;
-  /** SSM parameter with the warehouse connection JSON (DESIGN.md section 7). */
+  /** SSM parameter with the warehouse connection JSON (docs/design.md §9, §11). */
   redshiftParameterName: string;
   warehouse: WarehouseMode;
   serverless: ServerlessWarehouseSettings;

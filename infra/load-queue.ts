@@ -1,4 +1,4 @@
-// The queue between the transformed bucket and the load (DESIGN 1, 6): S3 sends each manifest.json
+// The queue between the transformed bucket and the load (docs/design.md §2, §7): S3 sends each manifest.json
 // event here (and each failed.json, a transform failure the load records in file_outcomes); the load function takes them in batches (infra/queue-trigger.ts) so one warehouse
 // transaction loads many manifests. A message whose manifest fails `maxReceives` times is moved, as
 // it is, to the load dead-letter queue, from which StartMessageMoveTask moves it back.

@@ -1,4 +1,4 @@
-// The whole deployment of one client and stage, from its validated configuration (DESIGN.md 1 and 7):
+// The whole deployment of one client and stage, from its validated configuration (docs/design.md §2 and §11):
 //
 //   branches (upload identities) ──► raw bucket ──(.csv, any case)──► extract-transform ──► transformed bucket
 //   transformed ──(manifest.json, failed.json)──► load queue ──(batches)──► load ──► Redshift

@@ -1,4 +1,4 @@
-// Exactly once, whoever loads at the same time (DESIGN section 6), on a stand-in that fails the way
+// Exactly once, whoever loads at the same time (docs/design.md §7.1), on a stand-in that fails the way
 // Redshift does: a PostgreSQL server database whose tables have no keys (Redshift enforces none)
 // and whose default isolation is REPEATABLE READ (Redshift's SNAPSHOT) or SERIALIZABLE. Two real
 // `coffeetl ingest --database-url` processes (separate homes, one key) load overlapping files.

@@ -1,5 +1,5 @@
 // Application service: load manifests into the warehouse in batches, one transaction each
-// (DESIGN section 6). Used unchanged by the load Lambda (an SQS batch of manifest events, Redshift
+// (docs/design.md §7, §8). Used unchanged by the load Lambda (an SQS batch of manifest events, Redshift
 // Data API) and by `coffeetl ingest` (PostgreSQL). A batch whose transaction fails is split in halves
 // until the failing manifest is alone: it alone fails (with a `failed` row in `file_outcomes`),
 // every other one loads. Near the end of the invocation's time no new batch starts, and a batch the

@@ -65,7 +65,7 @@ export interface LoadResult {
    * (superseded on arrival); nothing changed.
    */
   outcome: "loaded" | "already_loaded" | "superseded" | "withdrawn";
-  /** The earlier load of the same raw key this one replaced (DESIGN section 6). */
+  /** The earlier load of the same raw key this one replaced (docs/design.md §7.3). */
   supersededLoadId?: string;
   /** For `superseded`: the current, newer load that stays. */
   newerLoadId?: string;

@@ -1,4 +1,4 @@
-// Application service: transform one raw object into its transformed prefix (DESIGN section 4).
+// Application service: transform one raw object into its transformed prefix (docs/design.md §6).
 // Used unchanged by the extract-transform Lambda (S3) and by `coffeetl ingest` (folders).
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";

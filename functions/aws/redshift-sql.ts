@@ -44,7 +44,7 @@ export const REDSHIFT_DIALECT: Dialect = {
   lock: (table) => `LOCK ${table}`,
 };
 
-/** A COPY manifest (NOTES: Redshift): every listed file must exist, or the COPY fails. */
+/** A COPY manifest (docs/design.md §12): every listed file must exist, or the COPY fails. */
 export function copyManifest(uris: string[]): string {
   for (const uri of uris) s3UriLiteral(uri);
   return JSON.stringify({ entries: uris.map((url) => ({ url, mandatory: true })) });

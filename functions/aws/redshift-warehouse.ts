@@ -62,7 +62,7 @@ export interface RedshiftWarehouseOptions {
   copyManifests?: Storage;
 }
 
-/** Data API limits (NOTES): 100 KB of SQL per batch and 40 statements; kept with a margin. */
+/** Data API limits (docs/design.md §8, §12): 100 KB of SQL per batch and 40 statements; kept with a margin. */
 export const MAX_BATCH_SQL_BYTES = 90 * 1024;
 export const MAX_BATCH_STATEMENTS = 40;
 

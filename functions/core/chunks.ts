@@ -1,6 +1,6 @@
 // Cuts a byte stream into chunks of whole lines, each with the number of its first line, so chunks
-// can be parsed independently and in parallel. A line ends at LF, CRLF or a lone CR (DESIGN
-// section 2); a chunk never ends between the CR and the LF of one line end. A line too long to be
+// can be parsed independently and in parallel. A line ends at LF, CRLF or a lone CR (docs/design.md
+// §3); a chunk never ends between the CR and the LF of one line end. A line too long to be
 // a sale is cut short (its start kept, enough to be rejected as over-long), so memory stays
 // bounded whatever the input.
 import { MAX_LINE_BYTES } from "./read-lines.js";

@@ -136,7 +136,7 @@ export class RecentIds {
 export type OccurrenceKey = (first: Uint8Array, at: number, n: number, out: Uint8Array, outAt: number) => void;
 
 /**
- * Numbers identical sales of one file in file order (DESIGN section 3): the first keeps its id,
+ * Numbers identical sales of one file in file order (docs/design.md §4): the first keeps its id,
  * the n-th gets the n-th occurrence id. A sale counts as identical to one of the last `window`
  * to 2 x `window` sales (`RecentIds`): exact within files of up to `window` sales; in larger
  * files, an identical line further away than that would get the first one's id again (and be

@@ -1,4 +1,4 @@
-// Deterministic keys (DESIGN section 3), so any file can be processed alone and in any order.
+// Deterministic keys (docs/design.md §4), so any file can be processed alone and in any order.
 import { createHash, hash } from "node:crypto";
 import { ITEM_CACHE_LIMIT, type Item, type RawSales } from "./records.js";
 
@@ -57,7 +57,7 @@ export function hmacSha256(key: string | Buffer): (message: string, out: Uint8Ar
 const hexAt = (bytes: Uint8Array, at: number) => Buffer.from(bytes.buffer, bytes.byteOffset + at, 16).toString("hex");
 
 /**
- * The id of the n-th identical sale of one file (n ≥ 2, DESIGN section 3): HMAC-SHA256 over
+ * The id of the n-th identical sale of one file (n ≥ 2, docs/design.md §4): HMAC-SHA256 over
  * `occurrence`, the first one's id (itself keyed over the sale) and n, its first 128 bits written
  * at `outAt`. The first occurrence keeps the plain id, so a sale's id changes only if it repeats.
  */

@@ -1,4 +1,4 @@
-// manifest.json (DESIGN section 4): written last under a transformed prefix; its arrival triggers the load.
+// manifest.json (docs/design.md §6): written last under a transformed prefix; its arrival triggers the load.
 import type { TableName } from "./schema.js";
 import { ORDER_PATTERN } from "./version-order.js";
 
@@ -25,7 +25,7 @@ export interface TransformSummary {
   /** Rows per table file (after dedupe). */
   rows: Record<TableName, number>;
   rejected: number;
-  /** Always 0: each till line is a sale, identical ones numbered (DESIGN section 3), never dropped. */
+  /** Always 0: each till line is a sale, identical ones numbered (docs/design.md §4), never dropped. */
   duplicatesInFile: number;
   /**
    * The raw file's encoding when it was not UTF-8 (Windows-1252 or UTF-16, decoded before reading:

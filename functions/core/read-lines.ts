@@ -1,4 +1,4 @@
-// Physical lines → csv-parse records, exactly one per line (DESIGN section 2: real files hold no
+// Physical lines → csv-parse records, exactly one per line (docs/design.md §3: real files hold no
 // quoted line break, so damage to one line never reaches another). A line ends at CRLF, LF or a
 // lone CR, mixed freely. Most chunks are clean and go to csv-parse in one call; a chunk that is not
 // (a quote left open, a NUL byte, invalid UTF-8, an over-long line) is halved until each bad line

@@ -1,4 +1,4 @@
-// Realistic canonical raw files (DESIGN section 2) for demos, fixtures, tests and the benchmark:
+// Realistic canonical raw files (docs/design.md §3) for demos, fixtures, tests and the benchmark:
 // the real menu, branches, opening hours and basket sizes seen in the chains' files, and
 // made-up customers. The same options always give the same bytes.
 import { createHash } from "node:crypto";

@@ -1,4 +1,4 @@
-// The warehouse schema (DESIGN section 5), the one place it is written down: the portable DDL
+// The warehouse schema (docs/design.md §5), the one place it is written down: the portable DDL
 // (PostgreSQL, PGlite) and the Redshift DDL beside it, generated from the same column lists.
 // Primary keys are declared (enforced by PostgreSQL; informational on Redshift, where uniqueness
 // comes from the load in warehouse/sql.ts). References (transactions.branch_id → branches,
@@ -7,7 +7,7 @@
 // FOREIGN KEYs because Redshift would not enforce them and PostgreSQL's row-by-row checks made bulk
 // loads three times slower.
 // transaction_id is a keyed hash of the sale and its occurrence number among identical sales of
-// its file (DESIGN section 3): one till line is one sale, and the same file's content seen again
+// its file (docs/design.md §4): one till line is one sale, and the same file's content seen again
 // gets the same ids, so the load's insert-where-not-exists adds each sale once.
 
 export const TABLES = ["branches", "products", "transactions", "transaction_items"] as const;

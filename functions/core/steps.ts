@@ -20,7 +20,7 @@ export function clean(secret: string | Buffer) {
 
 /**
  * One sale per till line: the n-th sale of a file identical to an earlier one (same time, branch,
- * customer, basket, total, payment) gets the n-th occurrence id (DESIGN section 3), so two
+ * customer, basket, total, payment) gets the n-th occurrence id (docs/design.md §4), so two
  * identical lines stay two sales and the same content seen again gets the same ids. Call it on
  * the file's chunks in file order.
  */

@@ -21,7 +21,7 @@ import { fitsBytes } from "./parse.js";
 import { COLUMN_LIMITS } from "./schema.js";
 
 export interface TransformOptions {
-  /** Key of the transaction-id HMAC (DESIGN section 3). */
+  /** Key of the transaction-id HMAC (docs/design.md §4). */
   secret: string | Buffer;
   /** Written to `transactions.source_key`. */
   sourceKey: string;
@@ -164,7 +164,7 @@ async function run(input: Readable, files: TableFiles, options: TransformOptions
       transaction_items: f.transaction_items.rows,
     },
     rejected,
-    // Each till line is a sale: identical ones are numbered, never dropped (DESIGN section 3).
+    // Each till line is a sale: identical ones are numbered, never dropped (docs/design.md §4).
     duplicatesInFile: 0,
     warnings: merger.warnings,
     warningLines: merger.warningLines,

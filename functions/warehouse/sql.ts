@@ -1,4 +1,4 @@
-// The load SQL (DESIGN section 6), shared by the PostgreSQL and Redshift warehouses. A batch of
+// The load SQL (docs/design.md §7), shared by the PostgreSQL and Redshift warehouses. A batch of
 // manifests is one transaction: LOCK of the loaders' own lock table (first, so that under SNAPSHOT or
 // SERIALIZABLE isolation concurrent loaders queue before either has read anything; the data tables
 // are never locked, so dashboards read on while a load runs), staging tables,
@@ -160,7 +160,7 @@ WHERE l.source_key = stage_files.source_key AND l.superseded_by IS NULL
     // The current version of each loaded file's raw key, which this load supersedes.
     `UPDATE stage_files SET superseded_load_id = l.load_id FROM loads l
 WHERE l.source_key = stage_files.source_key AND l.superseded_by IS NULL AND l.load_id <> stage_files.load_id AND stage_files.outcome = 'loaded'`,
-    // Who holds a sale (DESIGN section 6): the current load of its source_key (the file that
+    // Who holds a sale (docs/design.md §7.4): the current load of its source_key (the file that
     // brought it), and each load listed for it in load_sales (files that held it when it was
     // already in). A superseded version's listings go; sales its key brought that the new
     // version no longer holds move to another current holder, or go with their items.

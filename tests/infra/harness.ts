@@ -1,4 +1,4 @@
-// Runs the Pulumi program under mocks (NOTES.md: mocks first, then config, then a dynamic import)
+// Runs the Pulumi program under mocks (docs/design.md §12: mocks first, then config, then a dynamic import)
 // and records every resource it declares, with its parent and dependsOn (seen through a stack
 // transformation, which mocks do not report) and every invoke.
 import * as pulumi from "@pulumi/pulumi";
