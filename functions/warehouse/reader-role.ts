@@ -59,12 +59,20 @@ export function postgresReaderRoleStatements(role: string = READER_ROLE): string
     each(`GRANT SELECT ON ${readerTables().join(", ")} TO ${r};`),
     each(`EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT SELECT ON TABLES TO ${r}', current_schema());`),
   ];
-  return [
-    `DO $coffeetl_reader$
+  return [postgresRoleBlock(role, grants)];
+}
+
+/**
+ * A DO block that creates `role` (NOLOGIN) when missing, then runs `body`: a role created by a racing
+ * loader is no failure, and a loader without CREATEROLE warns with the statement an administrator runs.
+ */
+export function postgresRoleBlock(role: string, body: string[]): string {
+  const tag = `$${role.replace(/\W/g, "_")}$`;
+  return `DO ${tag}
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${quoteLiteral(role)}) THEN
     BEGIN
-      CREATE ROLE ${r} NOLOGIN;
+      CREATE ROLE ${quoteIdent(role)} NOLOGIN;
     EXCEPTION
       WHEN duplicate_object OR unique_violation THEN NULL;
       WHEN insufficient_privilege THEN
@@ -72,10 +80,9 @@ BEGIN
         RETURN;
     END;
   END IF;
-  ${grants.join("\n  ")}
+  ${body.join("\n  ")}
 END
-$coffeetl_reader$`,
-  ];
+${tag}`;
 }
 
 /** Redshift: the statements, given what exists already (Redshift has no IF NOT EXISTS for roles or users). */

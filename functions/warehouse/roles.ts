@@ -8,7 +8,8 @@
 // Redshift has no CREATE ROLE IF NOT EXISTS, and a Data API statement resource is run again whenever
 // Pulumi replaces it (its result expires after 24 h and a refresh replaces it): the roles are made by
 // a procedure that checks first, so defining it and calling it are both safe to run any number of times.
-import { READER_ROLE, readerTables, type ReaderRoleLog, type ReaderRoleRunner } from "./reader-role.js";
+import { LOAD_LOCK_TABLE } from "../core/schema.js";
+import { READER_ROLE, postgresRoleBlock, readerTables, type ReaderRoleLog, type ReaderRoleRunner } from "./reader-role.js";
 
 export const WRITER_ROLE = "coffeetl_writer";
 export const ROLE_BOOTSTRAP_PROCEDURE = "coffeetl_create_roles";
@@ -37,6 +38,9 @@ $$ LANGUAGE plpgsql`,
 /** What the loader does to the tables: read, insert, update (supersede), delete (orphans). */
 const WRITER_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE";
 
+/** The tables the writer role needs: the data and bookkeeping, and the loaders' lock it takes first. */
+const writerTables = (): string[] => [...readerTables(), LOAD_LOCK_TABLE];
+
 /**
  * PostgreSQL, run by the loader in the schema transaction: the writer role (created when missing and
  * allowed) gets the loader's rights on the tables, and on tables the loader creates later. A loader
@@ -45,29 +49,17 @@ const WRITER_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE";
  */
 export function postgresWriterRoleStatements(role: string = WRITER_ROLE): string[] {
   return [
-    `DO $coffeetl_writer$
-BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${role}') THEN
-    BEGIN
-      CREATE ROLE ${role} NOLOGIN;
-    EXCEPTION
-      WHEN duplicate_object OR unique_violation THEN NULL;
-      WHEN insufficient_privilege THEN
-        RAISE WARNING 'coffeetl: cannot create role ${role}; an administrator must run: CREATE ROLE ${role} NOLOGIN';
-        RETURN;
-    END;
-  END IF;
-  GRANT ${WRITER_PRIVILEGES} ON ${readerTables().join(", ")} TO ${role};
-  EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT ${WRITER_PRIVILEGES} ON TABLES TO ${role}', current_schema());
-END
-$coffeetl_writer$`,
+    postgresRoleBlock(role, [
+      `GRANT ${WRITER_PRIVILEGES} ON ${writerTables().join(", ")} TO ${role};`,
+      `EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT ${WRITER_PRIVILEGES} ON TABLES TO ${role}', current_schema());`,
+    ]),
   ];
 }
 
 /** Redshift: the writer role's grants (the role itself comes from the bootstrap). */
 export function redshiftWriterRoleStatements(role: string = WRITER_ROLE): string[] {
   return [
-    `GRANT ${WRITER_PRIVILEGES} ON TABLE ${readerTables().join(", ")} TO ROLE ${role}`,
+    `GRANT ${WRITER_PRIVILEGES} ON TABLE ${writerTables().join(", ")} TO ROLE ${role}`,
     `ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ${WRITER_PRIVILEGES} ON TABLES TO ROLE ${role}`,
   ];
 }
