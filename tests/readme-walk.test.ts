@@ -208,7 +208,15 @@ test("every command of the README's command table, and its daily-check lines", (
       assert.is(standalone.status, 0, standalone.stderr);
       ok(coffeetl("coffeetl upload --help"), /--credentials FILE/);
     },
+    // A file withdrawn, then ingested again: the home ends as it began for the walks after it.
+    forget: () => {
+      ok(coffeetl(`coffeetl forget ${someFile}`), /Would withdraw [\s\S]*Nothing changed/);
+      ok(coffeetl(`coffeetl forget ${someFile} --yes`), /Withdrew /);
+      ok(coffeetl(`coffeetl status --json --limit 0`), /"withdrawn"/);
+      ok(coffeetl(`coffeetl ingest ${join(files, someFile)}`), /1 files?: 1 processed, 0 failed; [1-9]\d* new sales/);
+    },
     redrive: () => ok(coffeetl("coffeetl redrive --help"), /--outputs FILE/),
+    verify: () => ok(coffeetl("coffeetl verify --help"), /--outputs/),
     sample: () => {
       const r = coffeetl("coffeetl sample --rows 5 --seed 1 --branch Leeds --date 2024-03-30");
       ok(r);

@@ -6,6 +6,7 @@
 import type { Context, S3Event } from "aws-lambda";
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { S3Client } from "@aws-sdk/client-s3";
+import { text } from "node:stream/consumers";
 import { mockClient } from "aws-sdk-client-mock";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -180,11 +181,14 @@ test("retraction: a header-only new version withdraws the day's sales (status: w
 test("AWS: a raw key too long for its outputs is refused with a failed.json the load records in file_outcomes", async () => {
   const db = await warehouse();
   const key = `uploads/${"d".repeat(1000)}/day.csv`;
-  const failure = await handler(upload(key, dayFile(5), "0400000000000000A0"), context).then(() => "", (e: Error) => e.message);
-  assert.match(failure, /S3 keys are at most 1024/);
+  // Refused before it is read: the handler reports it (no retry could help) and writes why.
+  const summary = await handler(upload(key, dayFile(5), "0400000000000000A0"), context);
+  assert.is(summary.refused, 1);
   const failed = s3.keys(OUT).filter((k) => k.startsWith("_refused/") && k.endsWith("/failed.json"));
   assert.is(failed.length, 1, "written under a short prefix of its own");
   assert.ok(failed[0]!.length < 100);
+  const written = JSON.parse(await text((await new S3Storage(new S3Client({}), OUT).get(failed[0]!)).body)) as { reason: string };
+  assert.match(written.reason, /S3 keys are at most 1024/);
   const outcome = await recordTransformFailure({ transformed: new S3Storage(new S3Client({}), OUT), warehouse: db.w }, failed[0]!);
   assert.is(outcome.outcome, "failed");
   const [row] = await db.w.query<{ source_key: string; reason: string }>(`SELECT source_key, reason FROM file_outcomes WHERE reason LIKE '%S3 keys are at most%'`);
