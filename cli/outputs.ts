@@ -42,11 +42,8 @@ export function regionOf(value: unknown): string | undefined {
   return /^https:\/\/sqs\.([a-z0-9-]+)\.amazonaws\.com/.exec(value)?.[1] ?? /^arn:aws[a-z-]*:[a-z0-9-]+:([a-z]{2}(?:-[a-z]+)+-\d):/.exec(value)?.[1];
 }
 
-/**
- * Parses the outputs; errors name the source and what is missing. The region is `region` when
- * given, else $AWS_REGION, else the one in the stack's queue URLs and ARNs.
- */
-export function parseOutputs(json: string, source: string, region?: string): DeployedStack {
+/** The JSON object `pulumi stack output --json` prints; errors name the source. */
+export function outputsObject(json: string, source: string): Record<string, unknown> {
   let value: Record<string, unknown>;
   try {
     value = JSON.parse(json) as Record<string, unknown>;
@@ -54,12 +51,26 @@ export function parseOutputs(json: string, source: string, region?: string): Dep
     throw new Error(`${source}: not JSON; expected the output of \`pulumi stack output --json\``);
   }
   if (!value || typeof value !== "object" || Array.isArray(value)) throw new Error(`${source}: expected a JSON object (\`pulumi stack output --json\`)`);
-  const missing = REQUIRED.filter((k) => typeof value[k] !== "string" || value[k] === "");
+  return value;
+}
+
+/** Throws, naming every one, when any of `keys` is not a non-empty string output. */
+export function requireOutputs(value: Record<string, unknown>, keys: readonly string[], source: string): void {
+  const missing = keys.filter((k) => typeof value[k] !== "string" || value[k] === "");
   if (missing.length) {
     throw new Error(
       `${source}: missing stack output${missing.length > 1 ? "s" : ""} ${missing.join(", ")} (is this \`pulumi stack output --json\` of a CoffeETL stack, deployed by this release?)`,
     );
   }
+}
+
+/**
+ * Parses the outputs; errors name the source and what is missing. The region is `region` when
+ * given, else $AWS_REGION, else the one in the stack's queue URLs and ARNs.
+ */
+export function parseOutputs(json: string, source: string, region?: string): DeployedStack {
+  const value = outputsObject(json, source);
+  requireOutputs(value, REQUIRED, source);
   const found =
     region ??
     process.env.AWS_REGION ??
@@ -76,15 +87,18 @@ export function parseOutputs(json: string, source: string, region?: string): Dep
   };
 }
 
+/** The outputs file's text (`-`: standard input); a missing file says how to write it. */
+export async function readOutputsText(file: string): Promise<string> {
+  return file === "-"
+    ? await text(process.stdin)
+    : await readFile(file, "utf8").catch((error: NodeJS.ErrnoException) => {
+        throw new Error(`cannot read ${file}: ${error.code === "ENOENT" ? "no such file" : error.message} (write it with \`pulumi stack output --json > ${file}\`)`);
+      });
+}
+
 /** Reads the outputs file (`-`: standard input). */
 export async function readOutputs(file: string, region?: string): Promise<DeployedStack> {
-  const json =
-    file === "-"
-      ? await text(process.stdin)
-      : await readFile(file, "utf8").catch((error: NodeJS.ErrnoException) => {
-          throw new Error(`cannot read ${file}: ${error.code === "ENOENT" ? "no such file" : error.message} (write it with \`pulumi stack output --json > ${file}\`)`);
-        });
-  return parseOutputs(json, file === "-" ? "standard input" : file, region);
+  return parseOutputs(await readOutputsText(file), file === "-" ? "standard input" : file, region);
 }
 
 export interface StackClients {

@@ -9,7 +9,6 @@
 // - no alarm of the stack is in ALARM; both dead-letter queues are empty.
 // Exit 0 only when every check passed; `--json` for machines.
 import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { text } from "node:stream/consumers";
 import { CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
 import { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
@@ -22,6 +21,7 @@ import { generateSample } from "../functions/core/sample.js";
 import { DEFAULT_READER_DB_USER, readerTables } from "../functions/warehouse/reader-role.js";
 import type { CommandContext } from "./args.js";
 import { UsageError } from "./errors.js";
+import { outputsObject, readOutputsText, regionOf, requireOutputs } from "./outputs.js";
 import { line, warn } from "./output.js";
 
 /** Where canaries go in the raw bucket; nothing else may use it (docs/deploy.md). */
@@ -41,15 +41,9 @@ export interface VerifyOutputs {
 }
 
 export function parseVerifyOutputs(json: string, where: string): VerifyOutputs {
-  let value: Record<string, unknown>;
-  try {
-    value = JSON.parse(json) as Record<string, unknown>;
-  } catch {
-    throw new Error(`${where}: not JSON; expected the output of \`pulumi stack output --json\``);
-  }
+  const value = outputsObject(json, where);
   const need = ["rawBucketName", "transformedBucketName", "deadLetterQueueUrl", "loadDeadLetterQueueUrl", "warehouseParameterName", "grafanaUrl"] as const;
-  const missing = need.filter((k) => typeof value[k] !== "string");
-  if (missing.length) throw new Error(`${where}: missing stack output${missing.length > 1 ? "s" : ""} ${missing.join(", ")} (is this \`pulumi stack output --json\` of a CoffeETL stack?)`);
+  requireOutputs(value, need, where);
   const viewers = value.grafanaViewerPasswordParameters;
   return {
     ...(Object.fromEntries(need.map((k) => [k, value[k] as string])) as Pick<VerifyOutputs, (typeof need)[number]>),
@@ -330,12 +324,11 @@ async function removeCanary(clients: VerifyClients, outputs: VerifyOutputs, ware
 export async function verifyCommand(ctx: CommandContext, clients?: VerifyClients): Promise<number> {
   const file = ctx.values.outputs as string | undefined;
   if (!file) throw new UsageError("verify needs --outputs FILE: the stack outputs, from `pulumi stack output --json > outputs.json` (- reads standard input)", "verify");
-  const json = file === "-" ? await text(process.stdin) : await readFile(file, "utf8");
-  const outputs = parseVerifyOutputs(json, file === "-" ? "standard input" : file);
+  const outputs = parseVerifyOutputs(await readOutputsText(file), file === "-" ? "standard input" : file);
   const timeoutText = (ctx.values.timeout as string | undefined) ?? "300";
   const timeout = Number(timeoutText);
   if (!Number.isInteger(timeout) || timeout < 1 || timeout > 3600) throw new UsageError(`--timeout must be whole seconds from 1 to 3600, got ${JSON.stringify(timeoutText)}`, "verify");
-  const region = (ctx.values.region as string | undefined) ?? process.env.AWS_REGION ?? /^https:\/\/sqs\.([a-z0-9-]+)\./.exec(outputs.deadLetterQueueUrl)?.[1];
+  const region = (ctx.values.region as string | undefined) ?? process.env.AWS_REGION ?? regionOf(outputs.deadLetterQueueUrl);
   if (!region) throw new UsageError("verify: no AWS region: give --region or set AWS_REGION", "verify");
   clients ??= {
     s3: new S3Client({ region }),

@@ -28,7 +28,8 @@ export async function removeLivePartials(): Promise<void> {
   livePartials.clear();
 }
 
-const processAlive = (pid: number): boolean => {
+/** Whether a process of this machine is still running (EPERM: alive, but another user's). */
+export const processAlive = (pid: number): boolean => {
   try {
     process.kill(pid, 0);
     return true;

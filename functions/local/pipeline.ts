@@ -13,7 +13,7 @@ import type { FileOutcome, LoadResult, Warehouse } from "../app/ports.js";
 import { transformObject } from "../app/transform-object.js";
 import { keyFingerprint, keyWeakness } from "../core/keys.js";
 import { REJECTS_FILE, WARNINGS_FILE, type LineNote } from "../core/manifest.js";
-import { FolderStorage } from "./folder-storage.js";
+import { FolderStorage, processAlive } from "./folder-storage.js";
 import { PostgresWarehouse, type EngineMode } from "./postgres-warehouse.js";
 
 export interface LocalPipelineOptions {
@@ -238,15 +238,6 @@ async function lockOwner(lockDir: string): Promise<LockOwner | undefined> {
     return undefined;
   }
 }
-
-const processAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-};
 
 /**
  * Removes a lock whose holder is gone: a process of this machine that no longer exists (found at
