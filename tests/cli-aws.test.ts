@@ -31,15 +31,11 @@ import { reprocessCommand as reprocessWith } from "../cli/reprocess.js";
 import { rejectsCommand, statusCommand } from "../cli/status.js";
 import { FakeRedshift } from "./fixtures/aws/fake-redshift.js";
 import { FakeS3 } from "./fixtures/aws/fake-s3.js";
+import { CONNECTION, PARAMETER, RAW, REGION, ROLE, TRANSFORMED } from "./fixtures/aws/acme-stack.js";
 import { RedshiftEngine } from "./fixtures/aws/redshift-engine.js";
 import { FIXTURE_PII, ROOT, fixture, tempDir } from "./helpers.js";
 
-const REGION = "eu-west-2";
-const RAW = "acme-prod-raw-1a2b3c";
-const TRANSFORMED = "acme-prod-transformed-1a2b3c";
-const PARAMETER = "/coffeetl/acme-prod/redshift";
 const FUNCTION = "acme-prod-extract-transform-9f8e7d";
-const ROLE = "arn:aws:iam::123456789012:role/coffeetl-copy";
 const SECRET = "a-transaction-secret-of-enough-length";
 
 // `pulumi stack output --json` of a stack (names in index.ts), with the outputs this command ignores.
@@ -60,14 +56,11 @@ const OUTPUTS = {
 
 const s3 = new FakeS3();
 const redshift = new FakeRedshift();
-const engine = await RedshiftEngine.create((uri) => {
-  const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
-  return m ? s3.objects.get(`${m[1]}/${m[2]}`)?.body : undefined;
-});
+const engine = await RedshiftEngine.overS3(s3);
 redshift.engine = engine;
 const ssm = mockClient(SSMClient);
 ssm.on(GetParameterCommand, { Name: PARAMETER }).resolves({
-  Parameter: { Name: PARAMETER, Value: JSON.stringify({ workgroupName: "analytics", database: "dev", copyRoleArn: ROLE }) },
+  Parameter: { Name: PARAMETER, Value: CONNECTION },
 });
 const lambda = mockClient(LambdaClient);
 lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
