@@ -25,9 +25,13 @@ const repeats = Number(process.env.COFFEETL_BENCH_REPEATS ?? 3);
 const phases = new Set((process.env.COFFEETL_BENCH_PHASES ?? "everyday,transform,load").split(","));
 const baselineRef = process.env.COFFEETL_BENCH_BASELINE;
 
+/** The transform worker's source in a tree (it moved to functions/core/engine/; a baseline may predate that). */
+const workerSource = (root: string) =>
+  [join(root, "functions/core/engine/transform-worker.ts"), join(root, "functions/core/transform-worker.ts")].find((path) => existsSync(path))!;
+
 /** Bundles a source tree's phase runner and transform worker into `outdir`. */
 const buildPhases = (root: string, outdir: string) => build({
-  entryPoints: { phase: join(root, "bench/phase.ts"), "transform-worker": join(root, "functions/core/transform-worker.ts") },
+  entryPoints: { phase: join(root, "bench/phase.ts"), "transform-worker": workerSource(root) },
   absWorkingDir: root,
   outdir,
   outExtension: { ".js": ".mjs" },
@@ -37,7 +41,7 @@ const buildPhases = (root: string, outdir: string) => build({
   target: "node22",
   // PGlite finds its WebAssembly files next to its own module: leave it (and pg) in node_modules.
   external: ["@electric-sql/pglite", "pg", "pg-copy-streams"],
-  banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: "warning",
 });
 await buildPhases(ROOT, BUILD);

@@ -17,7 +17,7 @@ await mkdir(outdir, { recursive: true });
 const result = await build({
   absWorkingDir: root,
   // The transform's worker threads load `transform-worker.js` from beside the module that starts them.
-  entryPoints: { main: "cli/main.ts", "transform-worker": "functions/core/transform-worker.ts" },
+  entryPoints: { main: "cli/main.ts", "transform-worker": "functions/core/engine/transform-worker.ts" },
   outdir,
   bundle: true,
   splitting: true,

@@ -8,7 +8,7 @@ import { text } from "node:stream/consumers";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { UnreadableFileError } from "../functions/core/errors.js";
-import { MAX_LINE_BYTES } from "../functions/core/read-lines.js";
+import { MAX_LINE_BYTES } from "../functions/core/rules.js";
 import { sampleChunks } from "../functions/core/sample.js";
 import { COLUMN_LIMITS, CREATE_TABLES } from "../functions/core/schema.js";
 import { transform } from "../functions/core/transform.js";

@@ -1,8 +1,8 @@
-// Numbering identical sales (functions/core/id-set.ts `Occurrences`): the n-th copy of a sale gets the
+// Numbering identical sales (functions/core/sale-identity.ts `Occurrences`): the n-th copy of a sale gets the
 // n-th occurrence id, and finding it costs one keyed hash per copy, not one per earlier copy.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { Occurrences, type OccurrenceKey } from "../functions/core/id-set.js";
+import { Occurrences, type OccurrenceKey } from "../functions/core/sale-identity.js";
 
 /** A stand-in keyed hash: the first id's first byte, then n in the next four bytes. Counts its calls. */
 function countingKey(): { key: OccurrenceKey; calls: () => number } {

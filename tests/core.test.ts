@@ -2,12 +2,12 @@
 import { readFileSync } from "node:fs";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { formatPence, parsePence } from "../functions/core/money.js";
-import { parseTime } from "../functions/core/parse.js";
+import { formatPence, parsePence, parseTime } from "../functions/core/rules.js";
 import { IdSet, RecentIds } from "../functions/core/id-set.js";
-import { collectGarbage } from "../functions/core/collect-garbage.js";
+import { collectGarbage } from "../functions/core/engine/collect-garbage.js";
 import { createHmac, randomBytes } from "node:crypto";
-import { branchId, hmacSha256, productId } from "../functions/core/keys.js";
+import { hmacSha256 } from "../functions/core/hmac.js";
+import { branchId, productId } from "../functions/core/sale-identity.js";
 import { UnreadableFileError } from "../functions/core/errors.js";
 import { COLUMNS } from "../functions/core/schema.js";
 import { sampleChunks } from "../functions/core/sample.js";
@@ -15,9 +15,9 @@ import { assertNoPii, csvRows, fixture, transformText } from "./helpers.js";
 import { Readable } from "node:stream";
 import { text } from "node:stream/consumers";
 import { transform } from "../functions/core/transform.js";
-import { readRecords } from "../functions/core/read-lines.js";
-import { parse } from "../functions/core/parse.js";
-import { clean, dedupe, firstNormalForm, normalise, numberOccurrences, rowsOf } from "../functions/core/steps.js";
+import { readRecords } from "../functions/core/engine/read-lines.js";
+import { parse } from "../functions/core/engine/parse.js";
+import { clean, dedupe, firstNormalForm, normalise, numberOccurrences, rowsOf } from "../functions/core/engine/steps.js";
 
 const read = (name: string) => readFileSync(fixture(name));
 

@@ -7,7 +7,7 @@ import { Readable } from "node:stream";
 import { text } from "node:stream/consumers";
 import type { TransformSummary } from "../functions/core/manifest.js";
 import { transform, type TransformOptions } from "../functions/core/transform.js";
-import type { OutputName } from "../functions/core/csv-writer.js";
+import type { OutputName } from "../functions/core/engine/csv-writer.js";
 
 export const ROOT = new URL("..", import.meta.url).pathname;
 export const FIXTURES = join(ROOT, "tests/fixtures/raw");

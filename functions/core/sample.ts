@@ -3,7 +3,7 @@
 // made-up customers. The same options always give the same bytes.
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import { formatPence, parsePence } from "./money.js";
+import { formatPence, parsePence } from "./rules.js";
 
 export interface SampleOptions {
   /** Sales in the file (default: a typical day for the branch and weekday, about 400). */

@@ -1,11 +1,10 @@
 // Joins chunk results in file order into the output files: each branch and product once, every
 // sale (numbered here when the chunks were transformed apart, in worker threads), and each
 // reject and warning with its line and reason.
+import type { Reject } from "../rules.js";
+import { Occurrences, occurrenceKeys } from "../sale-identity.js";
 import type { ChunkResult } from "./chunk-transform.js";
 import { csvField, type TableFiles } from "./csv-writer.js";
-import { Occurrences } from "./id-set.js";
-import { occurrenceKeys } from "./keys.js";
-import type { Reject } from "./records.js";
 import { addNew } from "./steps.js";
 
 const ID_BYTES = 16;

@@ -1,28 +1,9 @@
 // What flows between the transform steps. Each step takes and returns one chunk's rows as
 // columns (a struct of arrays, like an Arrow record batch) rather than an object per row: a
 // million sales then cost a few arrays per chunk instead of millions of short-lived objects.
-// Money is integer pence throughout.
-
-export type Size = "Regular" | "Large";
-export type PaymentMethod = "CASH" | "CARD";
-
-/** Bound on per-file caches keyed by distinct items or times (a real menu has under a hundred items). */
-export const ITEM_CACHE_LIMIT = 10_000;
-
-/** A basket item as sold. Immutable: `parse` hands out one object for equal item texts. */
-export interface Item {
-  /** `null` when the file does not say (legacy rows with an empty size): unknown, never guessed. */
-  size: Size | null;
-  product: string;
-  flavour: string | null;
-  pricePence: number;
-}
-
-/** A row that could not be read: its line and why, never its content. */
-export interface Reject {
-  line: number;
-  reason: string;
-}
+// Money is integer pence throughout. The values' own types (Item, PaymentMethod, Reject) are the
+// rules' (rules.ts).
+import type { Item, PaymentMethod, Reject, Size } from "../rules.js";
 
 /** csv-parse's records of one chunk, one per physical line (blank lines left out), and the lines it could not read. */
 export interface CsvRecords {

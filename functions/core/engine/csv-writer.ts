@@ -2,7 +2,7 @@
 // ~64 KB pieces with backpressure. Fields are ids, numbers and names of known shape, so quoting
 // needs only the rule below.
 import { PassThrough } from "node:stream";
-import { COLUMNS, type TableName } from "./schema.js";
+import { COLUMNS, type TableName } from "../schema.js";
 
 const NEEDS_QUOTES = /[",\r\n]|^\s|\s$/;
 export const csvField = (value: string): string => (NEEDS_QUOTES.test(value) ? `"${value.replace(/"/g, '""')}"` : value);

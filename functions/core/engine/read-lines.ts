@@ -5,13 +5,12 @@
 // stands alone and is rejected with its reason, while its clean neighbours are still parsed in bulk.
 import { isUtf8 } from "node:buffer";
 import { parse as parseCsv } from "csv-parse/sync";
+import { MAX_LINE_BYTES, type Reject } from "../rules.js";
 import type { Chunk } from "./chunks.js";
-import type { CsvRecords, Reject } from "./records.js";
+import type { CsvRecords } from "./records.js";
 
 const LF = 10;
 const CR = 13;
-/** Real lines are 100-500 bytes; one longer than this is damage (and would hold up the keyed hash). */
-export const MAX_LINE_BYTES = 16 * 1024;
 const CSV_OPTIONS = { trim: true, relax_column_count: true, relax_quotes: true, skip_records_with_error: true } as const;
 const ANY_LINE_END = ["\r\n", "\n", "\r"];
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);

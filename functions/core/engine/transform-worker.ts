@@ -2,7 +2,7 @@
 // arrival, with its own step state; the parent merges the results in file order.
 import { parentPort, workerData } from "node:worker_threads";
 import { createChunkTransformer, type Allocate } from "./chunk-transform.js";
-import type { WorkerSetup } from "./transform.js";
+import type { WorkerSetup } from "./worker-pool.js";
 
 interface ChunkMessage {
   index: number;

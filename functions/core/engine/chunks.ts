@@ -3,7 +3,7 @@
 // §3); a chunk never ends between the CR and the LF of one line end. A line too long to be
 // a sale is cut short (its start kept, enough to be rejected as over-long), so memory stays
 // bounded whatever the input.
-import { MAX_LINE_BYTES } from "./read-lines.js";
+import { MAX_LINE_BYTES } from "../rules.js";
 
 export interface Chunk {
   index: number;

@@ -1,12 +1,12 @@
 // The transform of one chunk of a raw file: its lines through csv-parse, then the steps, then CSV
 // text per table. Runs in the calling thread or in a worker (transform-worker.ts); `merge.ts`
 // joins the chunks.
+import { formatPence, TOTAL_DIFFERS, totalDiffers, type Reject } from "../rules.js";
 import type { Chunk } from "./chunks.js";
 import { csvField } from "./csv-writer.js";
-import { formatPence } from "./money.js";
 import { parse } from "./parse.js";
 import { readRecords } from "./read-lines.js";
-import type { Entities, Reject } from "./records.js";
+import type { Entities } from "./records.js";
 import { clean, dedupe, firstNormalForm, normalise, numberOccurrences, rowsOf } from "./steps.js";
 
 export interface ChunkOptions {
@@ -49,8 +49,6 @@ export interface ChunkResult {
 /** Where a chunk's output bytes go: a fresh array by default (see transform-worker.ts). */
 export type Allocate = (bytes: number) => Uint8Array;
 const freshBytes: Allocate = (bytes) => new Uint8Array(bytes);
-
-export const TOTAL_DIFFERS = "total differs from the sum of its item prices (loaded with the till's total)";
 
 /** One file's chunk transformer. Each instance keeps the steps' state for the chunks it sees. */
 export function createChunkTransformer(options: ChunkOptions, allocate: Allocate = freshBytes) {
@@ -188,7 +186,7 @@ function renderer(sourceKey: string, allocate: Allocate) {
         items.field(quantity < 10 ? quantities[quantity]! : Buffer.from(String(quantity)), NEWLINE);
       }
       itemCounts[x] = k - first;
-      if (t.itemsPence[sale] !== t.totalPence[sale]) warnings.push({ line: t.line[sale]!, reason: TOTAL_DIFFERS });
+      if (totalDiffers(t.itemsPence[sale]!, t.totalPence[sale]!)) warnings.push({ line: t.line[sale]!, reason: TOTAL_DIFFERS });
       keys.set(t.transactionKey.subarray(sale * 16, sale * 16 + 16), x * 16);
       const total = t.totalPence[sale]!;
       transactions.hex(t.transactionKey, sale * 16, COMMA);

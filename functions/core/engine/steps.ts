@@ -1,10 +1,11 @@
-// The transform steps after `parse`. Each is its own function from one chunk's columns to the
+// The transform steps after `parse`, over columns: the rules of rules.ts and sale-identity.ts
+// applied a chunk at a time. Each is its own function from one chunk's columns to the
 // next form (records.ts), so they can be reordered or replaced; the factories hold what a step
 // must remember across the chunks of one file. Rejects pass through every step unchanged.
 // Order: parse → clean → numberOccurrences → firstNormalForm → normalise → dedupe.
-import { branchId, occurrenceKeys, productId, transactionKeys } from "./keys.js";
-import { Occurrences } from "./id-set.js";
-import { ITEM_CACHE_LIMIT, type BranchRow, type Entities, type Item, type ProductRow, type RawSales, type SaleItems, type Sales } from "./records.js";
+import { ITEM_CACHE_LIMIT, sameItemRow, type Item } from "../rules.js";
+import { branchId, Occurrences, occurrenceKeys, productId, transactionKeys } from "../sale-identity.js";
+import type { BranchRow, Entities, ProductRow, RawSales, SaleItems, Sales } from "./records.js";
 
 /** Identifies each sale by its keyed id, then drops customer name and card number for good. */
 export function clean(secret: string | Buffer) {
@@ -147,7 +148,7 @@ export function dedupe() {
         let at = itemsKept - 1;
         while (at >= basketStart) {
           const j = keptItems[at]!;
-          if (it.productId[j] === it.productId[i] && it.unitPricePence[j] === it.unitPricePence[i]) break;
+          if (sameItemRow(it.productId[j]!, it.unitPricePence[j]!, it.productId[i]!, it.unitPricePence[i]!)) break;
           at--;
         }
         if (at < basketStart) keptItems[itemsKept++] = i;
