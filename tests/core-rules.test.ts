@@ -2,6 +2,8 @@
 // (functions/core/sale-identity.ts, checked against Node's own HMAC) and an uploader's branches
 // (functions/core/branches.ts).
 import { createHash, createHmac } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { allowedBranches, branchCheck, branchSlug } from "../functions/core/branches.js";
@@ -185,6 +187,20 @@ test("the transaction-id key: at least 16 characters, known by a fingerprint tha
   assert.match(keyWeakness("short")!, /holds 5 characters; a transaction-id key needs at least 16/);
   assert.is(keyFingerprint(SECRET), createHash("sha256").update(`coffeetl-key-fingerprint:${SECRET}`).digest("hex").slice(0, 16));
   assert.is.not(keyFingerprint(SECRET), keyFingerprint(`${SECRET}x`));
+});
+
+test("the rules stand alone: nothing they import, directly or not, is the engine's", () => {
+  const core = join(new URL("..", import.meta.url).pathname, "functions/core");
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const [, spec] of readFileSync(file, "utf8").matchAll(/^(?:import|export)[^;]*? from "(\.[^"]+)\.js";/gms)) visit(join(dirname(file), `${spec}.ts`));
+  };
+  for (const rules of ["rules.ts", "sale-identity.ts", "keys.ts"]) visit(join(core, rules));
+  const reached = [...seen].map((f) => relative(core, f)).sort();
+  assert.ok(reached.includes("branches.ts") && reached.includes("hmac.ts"), `the walk follows imports: ${reached.join(", ")}`);
+  assert.equal(reached.filter((f) => f.startsWith("engine/")), []);
 });
 
 test.run();
