@@ -35,7 +35,7 @@ const NOT_IMPORTED: [matches: (file: string) => boolean, how: string][] = [
   [(f) => f.startsWith("bench/"), "benchmark code, run by `npm run bench`"],
   [(f) => f === "bin/coffeetl.js", "the CLI's entry, spawned by every suite that runs `coffeetl`"],
   [(f) => f.endsWith("transform-worker.ts"), "started by path as a worker thread by the transform on large files when a second core helps and the worker script sits beside it (not in the Lambda bundle)"],
-  [(f) => /^grafana\/lib\/preview-client\./.test(f), "built and inlined into the dashboard preview page by `grafana/lib/render.ts`; drawn in Chromium by the dashboards suites"],
+  [(f) => /^grafana\/lib\/preview-client\./.test(f), "read as text and inlined into the dashboard preview page by `grafana/lib/render.ts`; drawn in Chromium by `dashboards*.test.ts`"],
   [(f) => f === "cli/uploader.ts", "the branch uploader's entry, bundled by `scripts/build-uploader.js` (run by `uploader.test.ts`)"],
   [(f) => f.startsWith("scripts/"), "tooling, run by npm scripts"],
 ];
