@@ -2,9 +2,9 @@
 // echarts; reads the JSON in <script id="preview-data">. Each panel element ends with
 // data-panel-status = ok (drew its data) | placeholder (CloudWatch) | empty (no rows) | error.
 // Served to the browser as it is (no build step), so it is plain JavaScript type-checked through
-// JSDoc by `tsc` (tsconfig.json): the data it reads is render.ts's PreviewData.
+// JSDoc as browser code by `tsc -p grafana/lib/tsconfig.preview-client.json` (run by
+// tests/grafana-preview-client.test.ts): the data it reads is render.ts's PreviewData.
 // @ts-check
-/// <reference lib="dom" />
 /** @typedef {import("./run.js").Frame} Frame */
 /** @typedef {import("./run.js").Field} Field */
 /** A number or time field: its values are numbers (epoch milliseconds for times) or null. */
