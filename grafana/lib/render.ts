@@ -4,8 +4,8 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { formatWallClock, rfc3339 } from "./interpolate.js";
-import { GRAFANA_DIR } from "./model.js";
-import type { DashboardRun } from "./run.js";
+import { GRAFANA_DIR, type FieldOverride, type Panel } from "./model.js";
+import type { DashboardRun, Frame, PanelRun } from "./run.js";
 
 const require = createRequire(import.meta.url);
 
@@ -21,6 +21,29 @@ const scriptJson = (value: unknown): string =>
   JSON.stringify(value).replace(/</g, "\\u003c").replace(/>/g, "\\u003e").replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
 
 const inlineScript = (code: string): string => code.replace(/<\/script/gi, "<\\/script");
+
+/** The JSON the page carries in `<script id="preview-data">`, which preview-client.js draws. */
+export interface PreviewData {
+  dashboards: {
+    uid: string;
+    timeZone: string;
+    /** Epoch milliseconds. */
+    range: { from: number; to: number };
+    panels: {
+      /** The panel element's id. */
+      domId: string;
+      type: string | undefined;
+      kind: PanelRun["kind"];
+      empty: boolean;
+      fieldConfig: { defaults: NonNullable<NonNullable<Panel["fieldConfig"]>["defaults"]>; overrides: FieldOverride[] };
+      options: Record<string, unknown>;
+      frames: Frame[];
+      errors: string[];
+      /** CloudWatch panels: each target described, for the placeholder. */
+      metrics: string[];
+    }[];
+  }[];
+}
 
 export interface PreviewMeta {
   /** Where the data came from, e.g. the warehouse folder. */
@@ -85,7 +108,7 @@ function describeMetric(t: Record<string, unknown>): string {
 export function renderPreview(runs: DashboardRun[], meta: PreviewMeta): string {
   const echartsCode = readFileSync(require.resolve("echarts/dist/echarts.min.js"), "utf8");
   const client = readFileSync(join(GRAFANA_DIR, "lib", "preview-client.js"), "utf8");
-  const dashboards = runs.map((run, di) => ({
+  const dashboards: PreviewData["dashboards"] = runs.map((run, di) => ({
     uid: run.dashboard.uid ?? `dashboard-${di}`,
     timeZone: run.timeZone,
     range: { from: run.range.from.getTime(), to: run.range.to.getTime() },

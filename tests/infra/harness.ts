@@ -31,7 +31,7 @@ type Named = { __name?: string; __pulumiType?: string };
 const label = (r: unknown) => `${(r as Named).__pulumiType}::${(r as Named).__name}`;
 
 /** Outputs AWS computes, made up the way AWS makes them. */
-function computed(type: string, name: string, inputs: Record<string, any>): { id: string; state: Record<string, unknown> } {
+export function computed(type: string, name: string, inputs: Record<string, any>): { id: string; state: Record<string, unknown> } {
   const arn = (service: string, resource: string) => `arn:aws:${service}:${REGION}:${ACCOUNT}:${resource}`;
   switch (type) {
     case "aws:s3/bucket:Bucket": {
