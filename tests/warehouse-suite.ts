@@ -4,9 +4,8 @@ import { join } from "node:path";
 import type { Test } from "uvu";
 import * as assert from "uvu/assert";
 import { loadManifest, loadManifests } from "../functions/app/load-manifests.js";
-import { transformObject } from "../functions/app/transform-object.js";
 import { expandPaths, openLocalPipeline, type FileReport, type LocalPipeline } from "../functions/local/pipeline.js";
-import { FIXTURES, SHARED_SAMPLES, assertNoPii, tempDir, transformText } from "./helpers.js";
+import { FIXTURES, SHARED_SAMPLES, assertNoPii, tempDir, transformObject, transformText } from "./helpers.js";
 
 export interface Backend {
   /** Options for openLocalPipeline besides `home`; a fresh, empty warehouse each call. */

@@ -10,6 +10,8 @@ import { loadManifests, type ManifestOutcome } from "../app/load-manifests.js";
 import { writeWithdrawal } from "../app/withdraw.js";
 import { silentLog, type Log } from "../app/log.js";
 import type { FileOutcome, LoadResult, Warehouse } from "../app/ports.js";
+import { failureOutcome, recordTransformFailure } from "../app/record-failure.js";
+import { TransformFailedError } from "../app/transform-failure.js";
 import { transformObject } from "../app/transform-object.js";
 import { keyFingerprint, keyWeakness } from "../core/keys.js";
 import { REJECTS_FILE, WARNINGS_FILE, type LineNote } from "../core/manifest.js";
@@ -448,6 +450,11 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
         // The file's own modification time orders its versions (an older copy ingested later loses).
         { modifiedMs: mtimeMs },
       );
+      if (outcome.status === "refused") {
+        report.error = outcome.failure.reason;
+        await recordFailure(key, { failureKey: outcome.failureKey });
+        return { report, started, transformMs: Date.now() - started, sales: 0 };
+      }
       Object.assign(report, {
         prefix: outcome.prefix,
         threads: outcome.workers,
@@ -460,11 +467,21 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
       return { report, started, transformMs: Date.now() - started, manifestKey: outcome.manifestKey, sales: outcome.manifest.rows.transactions };
     } catch (error) {
       report.error = (error as Error).message.replace(`${key}: `, "");
-      await warehouse
-        .recordOutcome({ sourceKey: key, stage: "transform", outcome: "failed", reason: report.error })
-        .catch((e: Error) => log.error("could not record the failure", { key, error: e.message }));
+      await recordFailure(key, error instanceof TransformFailedError ? { failureKey: error.failureKey } : { reason: report.error });
       return { report, started, transformMs: Date.now() - started, sales: 0 };
     }
+  }
+
+  /**
+   * A file that failed: from the failed.json the transform wrote, as the load records it on AWS
+   * (record-failure.ts); a failure before or beside the transform (not a .csv, the disk full) as
+   * the same row, since no failed.json could be written.
+   */
+  async function recordFailure(key: string, failed: { failureKey: string } | { reason: string }): Promise<void> {
+    await ("failureKey" in failed
+      ? recordTransformFailure({ transformed, warehouse, log }, failed.failureKey)
+      : warehouse.recordOutcome(failureOutcome({ source: { bucket: raw.name, key }, reason: failed.reason }))
+    ).catch((e: Error) => log.error("could not record the failure", { key, error: e.message }));
   }
 
   /** Loads the pending files' manifests in batches, then reports every pending file in order. */
@@ -515,7 +532,7 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
       const reports: FileReport[] = [];
       let pending: Pending[] = [];
       let sales = 0;
-      // Files are transformed one by one as before; their manifests load in batches.
+      // Files are transformed a few at a time (small ones) or alone; their manifests load in batches.
       const files = await expandPaths(paths, raw.name);
       const sizes = await Promise.all(files.map((f) => stat(f.path).then((s) => s.size, () => 0)));
       for (let next = 0; next < files.length; ) {
