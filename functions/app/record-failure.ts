@@ -11,14 +11,14 @@ import type { FileOutcome, Storage, Warehouse } from "./ports.js";
 import { silentLog, type Log } from "./log.js";
 import { readFailure, type TransformFailure } from "./transform-failure.js";
 
-export interface RecordFailureDeps {
+interface RecordFailureDeps {
   transformed: Storage;
   warehouse: Warehouse;
   log?: Log;
 }
 
 /** The reason column's size (file_outcomes.reason VARCHAR(1024), bytes); the SQL clips to it too. */
-export const REASON_BYTES = 1024;
+const REASON_BYTES = 1024;
 
 /** The `file_outcomes` row of a transform failure. */
 export function failureOutcome(failure: TransformFailure): FileOutcome {

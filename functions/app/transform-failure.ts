@@ -16,7 +16,7 @@ export interface TransformFailure {
 }
 
 /** Where a refused raw key's failure goes: its own prefix cannot exist, so the key's hash stands for it. */
-export const REFUSED_PREFIX = "_refused";
+const REFUSED_PREFIX = "_refused";
 
 /**
  * The failed.json key of a raw object: beside where its manifest would be, or, for a refused key
@@ -30,7 +30,7 @@ export function failureKeyOf(rawKey: string, sha256: string, refused = false): s
 }
 
 /** Checks a failed.json's text; throws naming `failureKey` when it lacks the source key or the reason. */
-export function parseFailure(body: string, failureKey: string): TransformFailure {
+function parseFailure(body: string, failureKey: string): TransformFailure {
   let value: unknown;
   try {
     value = JSON.parse(body);

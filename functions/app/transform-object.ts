@@ -52,14 +52,14 @@ export interface TransformedOutcome {
  * keys): nothing is transformed and `failure` is written at `failureKey` for the load to record.
  * Final, so returned rather than thrown: a retry could only fail the same way.
  */
-export interface RefusedOutcome {
+interface RefusedOutcome {
   status: "refused";
   failureKey: string;
   failure: TransformFailure;
   durationMs: number;
 }
 
-export type TransformOutcome = TransformedOutcome | RefusedOutcome;
+type TransformOutcome = TransformedOutcome | RefusedOutcome;
 
 async function sha256Of(body: Readable): Promise<string> {
   const hash = createHash("sha256");
@@ -75,7 +75,7 @@ async function sha256Of(body: Readable): Promise<string> {
  */
 const WHOLE_OBJECT_BYTES = 2 * 1024 * 1024;
 
-export interface TransformObjectOptions {
+interface TransformObjectOptions {
   /** The raw object's version to read (the S3 event's `versionId`); the latest when omitted. */
   versionId?: string;
   /** This upload's place among the key's versions (core/version-order.ts): the S3 sequencer's order. */
@@ -187,7 +187,6 @@ export async function transformObject(deps: TransformDeps, key: string, options:
     rowsRead: manifest.rowsRead,
     transactions: manifest.rows.transactions,
     rejected: manifest.rejected,
-    duplicatesInFile: manifest.duplicatesInFile,
     warnings: manifest.warnings,
     durationMs,
   });

@@ -7,7 +7,7 @@ import type { Storage, StoredObject } from "./ports.js";
 import { transformObject, type TransformDeps, type TransformedOutcome } from "./transform-object.js";
 
 /** What a branch uploads to retract a day: the header row and nothing else. */
-export const WITHDRAWAL = "Timestamp,Location,Customer Name,Items Ordered,Total Amount,Payment Method,Card Number\n";
+const WITHDRAWAL = "Timestamp,Location,Customer Name,Items Ordered,Total Amount,Payment Method,Card Number\n";
 
 /** A one-object raw store holding the withdrawal version of `key`. */
 class WithdrawalSource implements Storage {

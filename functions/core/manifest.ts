@@ -25,8 +25,6 @@ export interface TransformSummary {
   /** Rows per table file (after dedupe). */
   rows: Record<TableName, number>;
   rejected: number;
-  /** Always 0: each till line is a sale, identical ones numbered (docs/design.md §4), never dropped. */
-  duplicatesInFile: number;
   /**
    * The raw file's encoding when it was not UTF-8 (Windows-1252 or UTF-16, decoded before reading:
    * core/encoding.ts); absent for UTF-8.

@@ -29,7 +29,7 @@ let clients: { s3: S3Client; ssm: SSMClient } | undefined;
 // SSM retries live in functions/aws/ssm.ts (backoff with jitter); one SDK attempt per call there.
 const aws = () => (clients ??= { s3: new S3Client({}), ssm: new SSMClient({ maxAttempts: 1 }) });
 
-export interface ExtractTransformSummary {
+interface ExtractTransformSummary {
   transformed: number;
   alreadyTransformed: number;
   skipped: number;

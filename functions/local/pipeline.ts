@@ -76,7 +76,7 @@ export interface FileReport {
   newerLoadId?: string;
 }
 
-export interface IngestHooks {
+interface IngestHooks {
   onFileStart?(path: string, size: number): void;
   onProgress?(path: string, bytesRead: number, size: number): void;
   /** A load of these files' manifests starts, `rows` raw rows in all (cli progress display). */
@@ -97,13 +97,13 @@ export interface LocalPipeline {
   close(): Promise<void>;
 }
 
-export const KEY_ENV = "COFFEETL_TRANSACTION_KEY";
-export const KEY_FILE_ENV = "COFFEETL_KEY_FILE";
+const KEY_ENV = "COFFEETL_TRANSACTION_KEY";
+const KEY_FILE_ENV = "COFFEETL_KEY_FILE";
 const HOME_KEY_FILE = "transaction-id.key";
 /** What makes a folder a CoffeETL home, whichever way its key is given (cli/home.ts reads it). */
 export const HOME_MARKER = "coffeetl-home";
 /** The fingerprint of the key a home's files were keyed with (never the key): a different key is refused. */
-export const HOME_KEY_FINGERPRINT = "key.fingerprint";
+const HOME_KEY_FINGERPRINT = "key.fingerprint";
 
 /** Writes a file only this user can read (a home holds raw sales with names and card numbers). */
 async function writePrivate(path: string, content: string, flag = "w"): Promise<void> {
@@ -190,8 +190,6 @@ function withOutcomeJournal(warehouse: Warehouse, journal: string, log: Log): Wa
   return {
     ensureSchema: () => warehouse.ensureSchema(),
     loadBatch: (requests) => warehouse.loadBatch(requests),
-    load: (request) => warehouse.load(request),
-    findLoad: (loadId) => warehouse.findLoad(loadId),
     query: (sql) => warehouse.query(sql),
     close: () => warehouse.close(),
     async recordOutcome(outcome) {
