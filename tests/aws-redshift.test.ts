@@ -35,7 +35,6 @@ function request(loadId = "a".repeat(64)): LoadRequest {
     rows: { branches: 1, products: 3, transactions: 9, transaction_items: 14 },
     rejected: 1,
     warnings: 2,
-    warningLines: [3, 4],
     files: { ...OUTPUT_FILES, rejects: "rejects.csv" },
     keyFingerprint: "0123456789abcdef",
     transformVersion: "1.0.0",

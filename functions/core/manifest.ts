@@ -32,8 +32,6 @@ export interface TransformSummary {
   encoding?: "windows-1252" | "utf-16le" | "utf-16be";
   /** Sales whose total differs from the sum of their item prices (loaded all the same). */
   warnings: number;
-  /** Lines of the first warnings, for whoever investigates (at most 100). */
-  warningLines: number[];
   /** The first rejected lines and the first lines loaded with a warning (line and reason, no content; up to 10 each). */
   firstRejects?: LineNote[];
   firstWarnings?: LineNote[];

@@ -165,7 +165,6 @@ async function run(input: Readable, files: TableFiles, options: TransformOptions
     },
     rejected,
     warnings: merger.warnings,
-    warningLines: merger.warningLines,
     firstRejects: merger.firstRejects,
     firstWarnings: merger.firstWarnings,
   };
