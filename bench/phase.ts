@@ -6,7 +6,7 @@
 import { createReadStream } from "node:fs";
 import { join } from "node:path";
 import { parse as csvParse } from "csv-parse";
-import { loadManifest } from "../functions/app/load-manifest.js";
+import { loadManifest } from "../functions/app/load-manifests.js";
 import { transformObject } from "../functions/app/transform-object.js";
 import { FolderStorage } from "../functions/local/folder-storage.js";
 import { PostgresWarehouse } from "../functions/local/postgres-warehouse.js";
@@ -27,6 +27,7 @@ const measure = async <T>(work: () => Promise<T>) => {
 if (phase === "transform") {
   const workers = extra === undefined ? undefined : Number(extra);
   const { seconds, cpuSeconds, result } = await measure(() => transformObject({ raw, transformed, secret: "bench-secret", workers }, key));
+  if (result.status === "refused") throw new Error(result.failure.reason);
   const m = result.manifest;
   console.log(JSON.stringify({ seconds, cpuSeconds, peakRssMb: process.resourceUsage().maxRSS / 1024, rows: m.rowsRead, manifestKey: result.manifestKey, transactions: m.rows.transactions, items: m.rows.transaction_items }));
 } else if (phase === "load") {

@@ -129,7 +129,7 @@ function distance(a: string, b: string): number {
 }
 
 /** The candidate nearest to a misspelt word, when one is near enough to be meant. */
-export function closest(word: string, candidates: string[]): string | undefined {
+function closest(word: string, candidates: string[]): string | undefined {
   const scored = candidates.map((c) => ({ c, d: c.startsWith(word) && word.length >= 3 ? 0 : distance(word.toLowerCase(), c) })).sort((x, y) => x.d - y.d);
   const best = scored[0];
   return best && best.d <= Math.max(1, Math.min(2, Math.floor(word.length / 3))) ? best.c : undefined;

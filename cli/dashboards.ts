@@ -16,7 +16,7 @@ import { DASHBOARDS_DIR, readDashboards } from "../grafana/lib/model.js";
 import { renderPreview } from "../grafana/lib/render.js";
 import { runDashboard, type DashboardRun, type QueryRunner, type RunOptions } from "../grafana/lib/run.js";
 
-export interface DashboardsArgs {
+interface DashboardsArgs {
   home: string;
   databaseUrl?: string;
   out: string;
@@ -35,7 +35,7 @@ const connectionOf = (args: Pick<DashboardsArgs, "home" | "databaseUrl">) => ({ 
 const sourceOf = (args: Pick<DashboardsArgs, "home" | "databaseUrl">) =>
   args.databaseUrl ? "the PostgreSQL server given" : `the local warehouse in ${resolve(args.home)}`;
 
-export interface PreviewSummary {
+interface PreviewSummary {
   out: string;
   dashboards: number;
   drawn: number;
@@ -81,7 +81,7 @@ export async function renderDashboardsPage(
   return { html: renderPreview(runs, { source: options.source, generatedAt: new Date(), live: options.live ?? false, asked }), runs };
 }
 
-export function summarise(out: string, runs: DashboardRun[]): PreviewSummary {
+function summarise(out: string, runs: DashboardRun[]): PreviewSummary {
   const problems: string[] = [];
   let drawn = 0;
   let empty = 0;
@@ -142,7 +142,7 @@ export async function dashboardsCommand(args: DashboardsArgs): Promise<void> {
   );
 }
 
-export interface PreviewServer {
+interface PreviewServer {
   url: string;
   source: string;
   close(): Promise<void>;

@@ -49,7 +49,7 @@ async function planFor(warehouse: Warehouse, file: string, lit: (value: string) 
 }
 
 /** Options of the AWS path (tests: a brisk poll). */
-export interface ForgetOptions {
+interface ForgetOptions {
   /** Between two looks at file_outcomes (ms, default 5000). */
   pollMs?: number;
   sleep?: (ms: number) => Promise<void>;

@@ -49,7 +49,7 @@ function engineFor(chosen: EngineMode): EngineMode {
   return forced === "light" || forced === "heavy" ? forced : chosen;
 }
 
-export interface OpenedWarehouse {
+interface OpenedWarehouse {
   /** queryColumns: on PostgreSQL, rows with every column (sql keeps columns sharing a name). */
   warehouse: Warehouse & Partial<Pick<PostgresWarehouse, "queryColumns">>;
   close(): Promise<void>;

@@ -37,7 +37,7 @@ function removePartialsOnSignal(): () => void {
  * same CPU either way (9.1-10.8 s against 10.0-10.8 s) and 180 MB less memory light; at 100,000
  * sales V8's optimizing tier pays for itself (Liftoff alone loaded 1.4x slower).
  */
-export const LIGHT_INGEST_BYTES = 8 * 1024 * 1024;
+const LIGHT_INGEST_BYTES = 8 * 1024 * 1024;
 
 async function engineForFiles(paths: string[]): Promise<"light" | "heavy"> {
   let bytes = 0;

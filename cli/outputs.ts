@@ -21,7 +21,7 @@ import { DEFAULT_READER_DB_USER } from "../functions/warehouse/reader-role.js";
 import { UsageError } from "./errors.js";
 
 /** What the daily check needs of `pulumi stack output --json`. */
-export interface DeployedStack {
+interface DeployedStack {
   /** Where the outputs came from, for messages. */
   source: string;
   region: string;

@@ -55,21 +55,21 @@ export function parseStackOutputs(json: string, where: string): StackOutputs {
   };
 }
 
-export interface AwsClients {
+interface AwsClients {
   sqs: SQSClient;
   lambda: LambdaClient;
   s3: S3Client;
 }
 
 /** A step that failed: which, the AWS call that failed, and its error. The other steps still ran. */
-export interface StepFailure {
+interface StepFailure {
   step: string;
   /** `SQS StartMessageMoveTask`, `Lambda Invoke`, ... */
   call: string;
   error: string;
 }
 
-export interface RedriveReport {
+interface RedriveReport {
   /** The load dead-letter queue: messages moved back (an SQS move task), or why not. */
   loadMoveTask?: { taskHandle?: string; messages: number; note?: string };
   /** Failed extract-transform events re-invoked from the async dead-letter queue (dry run: that would be). */
@@ -82,7 +82,7 @@ export interface RedriveReport {
   failures: StepFailure[];
 }
 
-export const STEPS = {
+const STEPS = {
   loadQueue: "moving the load dead-letter queue back to the load queue",
   reinvoke: "re-invoking the extract-transform dead-letter queue's events",
   reemit: "re-emitting the raw objects under the prefix",

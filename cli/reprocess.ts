@@ -13,7 +13,7 @@ import { line, warn } from "./output.js";
 import type { StackClients } from "./outputs.js";
 
 /** A raw-key prefix, or the folder or file the files were ingested from (their keys are their absolute paths). */
-export function rawPrefix(given: string | undefined): string {
+function rawPrefix(given: string | undefined): string {
   if (!given) return "";
   const looksLikePath = given.startsWith(".") || given.startsWith(sep) || existsSync(given);
   const path = looksLikePath ? resolve(given) : given;
@@ -53,7 +53,7 @@ export async function reprocessCommand(
  * extract-transform function as its S3 ObjectCreated event, so it runs through the deployed pipeline
  * as an upload does. Idempotent as there: content already transformed with the stack's key is skipped.
  */
-export async function reprocessOnAws(ctx: CommandContext, clients?: Pick<StackClients, "s3" | "lambda">): Promise<number> {
+async function reprocessOnAws(ctx: CommandContext, clients?: Pick<StackClients, "s3" | "lambda">): Promise<number> {
   if (ctx.values.threads !== undefined) throw new UsageError("reprocess: --threads is for a local home; on AWS the extract-transform function runs the files", "reprocess");
   const since = dateOption(ctx, "since");
   const prefix = ctx.args[0] ?? "";

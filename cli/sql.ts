@@ -16,7 +16,7 @@ import { readOnlyRefusal } from "./sql-guard.js";
 import { formatColumns } from "./table.js";
 
 /** What `sql` needs of a warehouse. */
-export interface SqlRunner {
+interface SqlRunner {
   query<T = Record<string, unknown>>(sql: string): Promise<T[]>;
   queryColumns(sql: string): Promise<ColumnRows>;
 }
@@ -60,7 +60,7 @@ async function queryText(ctx: CommandContext): Promise<string> {
 }
 
 /** Column names made unique for JSON objects: a repeated `count` becomes `count_2`, `count_3`. */
-export function uniqueNames(columns: string[]): string[] {
+function uniqueNames(columns: string[]): string[] {
   const taken = new Set<string>();
   return columns.map((name) => {
     let unique = name;
@@ -75,7 +75,7 @@ const csvCell = (v: unknown): string => {
   return /[",\r\n]/.test(s) || /^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };
 
-export function formatCsv({ columns, rows }: ColumnRows): string {
+function formatCsv({ columns, rows }: ColumnRows): string {
   return [columns, ...rows].map((r) => r.map(csvCell).join(",")).join("\r\n") + "\r\n";
 }
 

@@ -9,7 +9,7 @@ import { text } from "node:stream/consumers";
 import { parse as parseCsv } from "csv-parse/sync";
 import { loadIdOf } from "../functions/app/load-manifests.js";
 import type { Storage, Warehouse } from "../functions/app/ports.js";
-import { MANIFEST_FILE, REJECTS_FILE, parseManifest, transformedPrefix, type Manifest } from "../functions/core/manifest.js";
+import { MANIFEST_FILE, REJECTS_FILE, parseManifest, transformedPrefix } from "../functions/core/manifest.js";
 import { FolderStorage } from "../functions/local/folder-storage.js";
 import { describeReaderGaps, readerGaps } from "../functions/warehouse/reader-role.js";
 import { LINE_NOTES_TABLE, selectLineNotesStatement } from "../functions/warehouse/line-notes.js";
@@ -145,13 +145,11 @@ interface LineNote {
   reason: string;
 }
 
-const WARNING_REASON = "total differs from the sum of its item prices (loaded as the till took it)";
-
 /**
- * Rejected lines from rejects.csv (`line_number,reason`, and a kind column if there is one) and the
- * warnings from warnings.csv (every one) or, for older transforms without it, the manifest's first lines.
+ * Rejected lines from rejects.csv (`line_number,reason`, and a kind column if there is one) and
+ * warnings from warnings.csv: the files the load copies into `line_notes`.
  */
-export function lineNotes(rejectsCsv: string, manifest: Pick<Manifest, "warningLines">, warningsCsv?: string): LineNote[] {
+function lineNotes(rejectsCsv: string, warningsCsv?: string): LineNote[] {
   const read = (csv: string, kind: string) =>
     (parseCsv(csv, { columns: true, skip_empty_lines: true, bom: true }) as Record<string, string>[]).map((r) => ({
       line: Number(r.line_number ?? r.line),
@@ -159,8 +157,6 @@ export function lineNotes(rejectsCsv: string, manifest: Pick<Manifest, "warningL
       reason: r.reason ?? "",
     }));
   const notes = [...read(rejectsCsv, "rejected"), ...(warningsCsv !== undefined ? read(warningsCsv, "warning") : [])];
-  const listed = new Set(notes.filter((n) => n.kind === "warning").map((n) => n.line));
-  if (warningsCsv === undefined) for (const at of manifest.warningLines ?? []) if (!listed.has(at)) notes.push({ line: at, kind: "warning", reason: WARNING_REASON });
   return notes.sort((a, b) => a.line - b.line || a.kind.localeCompare(b.kind));
 }
 
@@ -185,7 +181,7 @@ async function notesInFiles(transformed: Storage, prefix: string): Promise<FileN
   const manifest = parseManifest(await read(MANIFEST_FILE), `${prefix}/${MANIFEST_FILE}`);
   const rejects = await read(manifest.files.rejects ?? REJECTS_FILE);
   const warnings = manifest.files.warnings ? await read(manifest.files.warnings) : undefined;
-  return { rowsRead: manifest.rowsRead, rejected: manifest.rejected, warnings: manifest.warnings, notes: lineNotes(rejects, manifest, warnings), from: "transformed files" };
+  return { rowsRead: manifest.rowsRead, rejected: manifest.rejected, warnings: manifest.warnings, notes: lineNotes(rejects, warnings), from: "transformed files" };
 }
 
 export async function rejectsCommand(ctx: CommandContext): Promise<number> {
@@ -202,7 +198,8 @@ export async function rejectsCommand(ctx: CommandContext): Promise<number> {
   try {
     keys = await keysMatching(warehouse, file, lit, !onAws);
     if (keys.length === 1) latest = (await latestOutcomes(warehouse, [`source_key = ${lit(keys[0]!)}`])).rows[0];
-    if (latest?.source_sha256) {
+    // A failed file has no lines in the warehouse: its reason is all there is.
+    if (latest?.source_sha256 && latest.outcome !== "failed") {
       const prefix = transformedPrefix(keys[0]!, latest.source_sha256);
       const expected = Number(latest.rows_rejected ?? 0) + Number(latest.warnings ?? 0);
       const kept = latest.rows_read === null ? undefined : await notesInWarehouse(warehouse, loadIdOf(prefix));
@@ -222,15 +219,11 @@ export async function rejectsCommand(ctx: CommandContext): Promise<number> {
   if (keys.length > 1) throw new Error(`rejects: ${keys.length} files match ${JSON.stringify(file)}; give more of the key:\n  ${keys.join("\n  ")}`);
   const key = keys[0]!;
   if (!latest) throw new Error(`rejects: no outcome recorded for ${key}`);
-  if (latest.outcome === "failed" && !latest.source_sha256) {
+  if (latest.outcome === "failed") {
     line(`${key}: failed at ${latest.stage}: ${latest.reason ?? "no reason recorded"}; no line was loaded`);
     return 0;
   }
   if (!found) {
-    if (latest.outcome === "failed") {
-      line(`${key}: failed at ${latest.stage}: ${latest.reason ?? "no reason recorded"}`);
-      return 0;
-    }
     throw new Error(
       `rejects: ${key}: its lines are not in the warehouse (loaded before the warehouse kept them) and its transformed files are not ` +
         `${onAws ? "in the transformed bucket any more (kept 30 days)" : "in this home"} (${missing}); \`coffeetl reprocess\` of the file keeps them`,

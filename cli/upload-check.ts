@@ -26,7 +26,7 @@ export async function expandUploadPaths(paths: string[]): Promise<string[]> {
   return out;
 }
 
-export interface CheckReport {
+interface CheckReport {
   path: string;
   ok: boolean;
   error?: string;

@@ -12,7 +12,7 @@ import { UsageError } from "./errors.js";
 import { line, warn } from "./output.js";
 import { duration, type ProgressStream } from "./progress.js";
 
-export interface UploadProfile {
+interface UploadProfile {
   bucket: string;
   /** Key prefix the credentials may write under; ends with `/`. */
   prefix: string;

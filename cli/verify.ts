@@ -27,9 +27,9 @@ import { line, warn } from "./output.js";
 /** Where canaries go in the raw bucket; nothing else may use it (docs/deploy.md). */
 export const CANARY_PREFIX = "_coffeetl-canary/";
 /** The canary's branch: its rows, if a clean-up ever failed, are recognisable at a glance. */
-export const CANARY_BRANCH = "CoffeETL canary";
+const CANARY_BRANCH = "CoffeETL canary";
 
-export interface VerifyOutputs {
+interface VerifyOutputs {
   rawBucketName: string;
   transformedBucketName: string;
   deadLetterQueueUrl: string;
@@ -40,7 +40,7 @@ export interface VerifyOutputs {
   alarmTopicArn?: string;
 }
 
-export function parseVerifyOutputs(json: string, where: string): VerifyOutputs {
+function parseVerifyOutputs(json: string, where: string): VerifyOutputs {
   const value = outputsObject(json, where);
   const need = ["rawBucketName", "transformedBucketName", "deadLetterQueueUrl", "loadDeadLetterQueueUrl", "warehouseParameterName", "grafanaUrl"] as const;
   requireOutputs(value, need, where);
@@ -68,7 +68,7 @@ export interface VerifyClients {
   redshift: RedshiftDataClient;
 }
 
-export interface VerifyOptions {
+interface VerifyOptions {
   /** How long the canary may take to be transformed and loaded (ms). */
   timeoutMs: number;
   /** Between two looks at file_outcomes (ms). */

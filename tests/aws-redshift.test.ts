@@ -34,9 +34,7 @@ function request(loadId = "a".repeat(64)): LoadRequest {
     rowsRead: 10,
     rows: { branches: 1, products: 3, transactions: 9, transaction_items: 14 },
     rejected: 1,
-    duplicatesInFile: 0,
     warnings: 2,
-    warningLines: [3, 4],
     files: { ...OUTPUT_FILES, rejects: "rejects.csv" },
     keyFingerprint: "0123456789abcdef",
     transformVersion: "1.0.0",
@@ -84,7 +82,7 @@ test("schema step on a warehouse of an earlier release adds the new loads column
 });
 
 test("load: one batch = LOCK first, staging, COPY of every table file, merge, per-file result; addressed to the connection", async () => {
-  const result = await warehouse().load(request());
+  const [result] = await warehouse().loadBatch([request()]);
   const batches = fake.batchInputs();
   assert.is(batches.length, 1);
   const b = batches[0]!;
@@ -168,7 +166,7 @@ test("loadBatch: several manifests, one transaction, one COPY per table over a C
 test("a batch refused by the key check becomes a KeyMismatchError naming both fingerprints, not retried", async () => {
   fake.plannedBatches.push({ Status: "FAILED", Error: `ERROR: Cannot insert a NULL value into column ${KEY_CHECK_COLUMN}` });
   fake.answer = (sql) => (sql === SELECT_IDENTITY ? [{ key_fingerprint: "fedcba9876543210" }] : undefined);
-  const error = await warehouse().load(request()).then(() => undefined, (e: Error) => e);
+  const error = await warehouse().loadBatch([request()]).then(() => undefined, (e: Error) => e);
   assert.instance(error, KeyMismatchError);
   assert.match(error!.message, /fingerprint fedcba9876543210, but this load's were keyed with 0123456789abcdef/);
   assert.is(fake.loadBatches().length, 1);
@@ -203,7 +201,7 @@ test("the polling cap is configurable (pollMaxMs, the load's LOAD_POLL_MAX_MS)",
 test("a FAILED batch throws with Redshift's error text", async () => {
   const text = "Load into table 'stage_transactions' failed.  Check 'stl_load_errors' system table for details.";
   fake.plannedBatches.push({ Status: "FAILED", Error: text });
-  const error = await warehouse().load(request()).then(() => undefined, (e: Error) => e);
+  const error = await warehouse().loadBatch([request()]).then(() => undefined, (e: Error) => e);
   assert.instance(error, RedshiftStatementError);
   assert.ok(error!.message.includes(text), error!.message);
   assert.match(error!.message, /FAILED \(sub-statement stmt-\d+:9\)/);
@@ -214,8 +212,8 @@ test("a FAILED batch throws with Redshift's error text", async () => {
 test("serialization conflicts and throttling retry the whole batch", async () => {
   const warnings: unknown[] = [];
   fake.plannedBatches.push({ Status: "FAILED", Error: "ERROR: 1023 DETAIL: Serializable isolation violation on table - 123, transactions - 456 (pid:789)" }, "throttle");
-  const result = await warehouse({ log: { info() {}, warn: (m, x) => warnings.push([m, x]), error() {} } }).load(request());
-  assert.is(result.loaded, true);
+  const [result] = await warehouse({ log: { info() {}, warn: (m, x) => warnings.push([m, x]), error() {} } }).loadBatch([request()]);
+  assert.is(result!.loaded, true);
   assert.is(fake.loadBatches().length, 3);
   assert.is(warnings.length, 2);
 });
@@ -223,7 +221,7 @@ test("serialization conflicts and throttling retry the whole batch", async () =>
 test("retries are bounded", async () => {
   const conflict = { Status: "FAILED" as const, Error: "ERROR: 1023 DETAIL: Serializable isolation violation on table" };
   fake.plannedBatches.push(conflict, conflict, conflict, conflict, conflict);
-  await warehouse({ maxAttempts: 3 }).load(request()).then(
+  await warehouse({ maxAttempts: 3 }).loadBatch([request()]).then(
     () => assert.unreachable(),
     (e: Error) => assert.match(e.message, /Serializable isolation violation/),
   );
@@ -234,7 +232,7 @@ test("polling stops before the invocation times out: the statement is cancelled 
   fake.runningPolls = Infinity;
   let clock = 60_000;
   const w = warehouse({ remainingTimeMs: () => clock, sleep: async (ms) => void (clock -= ms) });
-  const error = await w.load(request()).then(() => undefined, (e: Error) => e);
+  const error = await w.loadBatch([request()]).then(() => undefined, (e: Error) => e);
   assert.ok(error);
   assert.match(error!.message, /still running with \d+ s of the invocation left; cancelled/);
   assert.instance(error, RetryLaterError, "a passing cause: the caller returns the batch whole");
@@ -244,14 +242,13 @@ test("polling stops before the invocation times out: the statement is cancelled 
   assert.is(fake.mock.commandCalls(CancelStatementCommand).length, 1);
 });
 
-test("findLoad: undefined before, the loads row after; a second load of the same id reports loaded: false", async () => {
+test("a second load of the same id reports loaded: false, with the counts of the loads row the first one wrote", async () => {
   const w = warehouse();
-  assert.is(await w.findLoad("c".repeat(64)), undefined);
-  await w.load(request("c".repeat(64)));
-  const found = await w.findLoad("c".repeat(64));
-  assert.equal(found, { loadId: "c".repeat(64), loaded: false, outcome: "already_loaded", rowsRead: 10, transactionsNew: 0, transactionsDuplicate: 9, rowsRejected: 1, warnings: 2 });
-  const again = await w.load(request("c".repeat(64)));
-  assert.equal([again.loaded, again.outcome], [false, "already_loaded"], "the loads row was written by an earlier load");
+  const [first] = await w.loadBatch([request("c".repeat(64))]);
+  assert.is(first!.loaded, true);
+  const [again] = await w.loadBatch([request("c".repeat(64))]);
+  assert.equal(again, { loadId: "c".repeat(64), loaded: false, outcome: "already_loaded", rowsRead: 10, transactionsNew: 0, transactionsDuplicate: 9, rowsRejected: 1, warnings: 2 });
+  assert.equal([again!.loaded, again!.outcome], [false, "already_loaded"], "the loads row was written by an earlier load");
 });
 
 test("query: pages of GetStatementResult become plain objects keyed by column name", async () => {

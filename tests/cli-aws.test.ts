@@ -19,7 +19,6 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { loadManifests } from "../functions/app/load-manifests.js";
 import { recordTransformFailure } from "../functions/app/record-failure.js";
-import { transformObject } from "../functions/app/transform-object.js";
 import { MAX_BATCH_STATEMENTS, RedshiftWarehouse } from "../functions/aws/redshift-warehouse.js";
 import { S3Storage } from "../functions/aws/s3-storage.js";
 import { clearParameterCache } from "../functions/aws/ssm.js";
@@ -33,7 +32,7 @@ import { FakeRedshift } from "./fixtures/aws/fake-redshift.js";
 import { FakeS3 } from "./fixtures/aws/fake-s3.js";
 import { CONNECTION, PARAMETER, RAW, REGION, ROLE, TRANSFORMED } from "./fixtures/aws/acme-stack.js";
 import { RedshiftEngine } from "./fixtures/aws/redshift-engine.js";
-import { FIXTURE_PII, ROOT, fixture, tempDir } from "./helpers.js";
+import { FIXTURE_PII, ROOT, fixture, tempDir, transformObject } from "./helpers.js";
 
 const FUNCTION = "acme-prod-extract-transform-9f8e7d";
 const SECRET = "a-transaction-secret-of-enough-length";

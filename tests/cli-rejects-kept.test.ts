@@ -1,7 +1,7 @@
 // `coffeetl rejects` on a local home reads a file's lines from the warehouse (`line_notes`, written
 // with the load), so it answers after the transformed files are gone, and lists every warning.
 import { spawnSync } from "node:child_process";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -32,6 +32,35 @@ test("rejects after the home's transformed files are deleted: every rejected lin
     assert.is(warned.length, 120, "every warning, not the manifest's first 100");
     assert.equal(warned.slice(0, 2), [8, 10]);
     assert.ok(got.lines.every((l) => !/Guest|Zebedee/.test(l.reason)), "reasons only, no content");
+  } finally {
+    await dir.remove();
+  }
+});
+
+test("rejects reads one store, the warehouse's line_notes: with the transformed files still there but emptied, every line is listed, with line, kind and reason", async () => {
+  const dir = await tempDir();
+  try {
+    const home = join(dir.path, "home");
+    const base = readFileSync(fixture("broken_rows.csv"), "utf8").trimEnd().split("\n");
+    const extra = Array.from({ length: 119 }, (_, i) => `02/03/2024 12:${String(i % 60).padStart(2, "0")},Kendal,Guest,Regular Latte - 2.15,${(4 + i / 100).toFixed(2)},CASH,`);
+    const file = join(dir.path, "kendal_2024-03-03.csv");
+    writeFileSync(file, [...base, ...extra].join("\n") + "\n");
+    const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args, "--home", home], { cwd: ROOT, encoding: "utf8" });
+    const ingest = run("ingest", file);
+    assert.is(ingest.status, 0, ingest.stdout + ingest.stderr);
+    // The transformed copies of the notes emptied to their header: only the warehouse still has them.
+    const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
+    const copies = walk(join(home, "transformed")).filter((f) => /\/(rejects|warnings)\.csv$/.test(f));
+    assert.is(copies.length, 2);
+    for (const copy of copies) writeFileSync(copy, "line_number,reason\n");
+    const r = run("rejects", "kendal_2024-03-03.csv");
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, /kendal_2024-03-03\.csv: 127 rows read, 5 rejected, 120 warnings/);
+    const listed = [...r.stdout.matchAll(/^(\d+) +\| (rejected|warning) +\| (.+)$/gm)].map((m) => [Number(m[1]), m[2], m[3]!.trim()] as const);
+    assert.equal(listed.filter(([, kind]) => kind === "rejected").map(([line]) => line), [2, 3, 4, 5, 6]);
+    assert.is(listed.filter(([, kind]) => kind === "warning").length, 120, "every warning");
+    assert.ok(listed.every(([, , reason]) => reason.length > 0), "each with its problem");
+    assert.not.match(r.stdout, /have their line recorded/);
   } finally {
     await dir.remove();
   }

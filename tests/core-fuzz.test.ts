@@ -11,11 +11,10 @@ import { Readable } from "node:stream";
 import { text } from "node:stream/consumers";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { loadManifest } from "../functions/app/load-manifest.js";
-import { transformObject } from "../functions/app/transform-object.js";
+import { loadManifest } from "../functions/app/load-manifests.js";
 import { FolderStorage } from "../functions/local/folder-storage.js";
 import { PostgresWarehouse } from "../functions/local/postgres-warehouse.js";
-import { FIXTURES, ROOT, csvRows, tempDir, transformText } from "./helpers.js";
+import { FIXTURES, ROOT, csvRows, tempDir, transformObject, transformText } from "./helpers.js";
 
 const COPIES = 200;
 const SEED = Number(process.env.COFFEETL_FUZZ_SEED ?? 20261201);

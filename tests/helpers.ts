@@ -8,6 +8,7 @@ import { text } from "node:stream/consumers";
 import type { TransformSummary } from "../functions/core/manifest.js";
 import { transform, type TransformOptions } from "../functions/core/transform.js";
 import type { OutputName } from "../functions/core/engine/csv-writer.js";
+import { transformObject as transformAnyObject, type TransformedOutcome } from "../functions/app/transform-object.js";
 
 export const ROOT = new URL("..", import.meta.url).pathname;
 export const FIXTURES = join(ROOT, "tests/fixtures/raw");
@@ -85,4 +86,11 @@ export function csvRows(content: string): Record<string, string>[] {
     cells.push(cur);
     return Object.fromEntries(header.map((h, i) => [h, cells[i] ?? ""]));
   });
+}
+
+/** The application's transformObject for tests whose keys are never refused: a refusal throws its reason. */
+export async function transformObject(...args: Parameters<typeof transformAnyObject>): Promise<TransformedOutcome> {
+  const outcome = await transformAnyObject(...args);
+  if (outcome.status === "refused") throw new Error(`${outcome.failure.source.key}: ${outcome.failure.reason}`);
+  return outcome;
 }

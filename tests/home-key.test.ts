@@ -7,6 +7,7 @@ import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { createRedshiftLikeDatabase } from "./fixtures/redshift-standin.js";
 import { ROOT, fixture, tempDir } from "./helpers.js";
 
 const BIN = join(ROOT, "bin/coffeetl.js");
@@ -42,6 +43,61 @@ test("a home keyed by $COFFEETL_TRANSACTION_KEY is a home: status, rejects and s
   writeFileSync(keyFile, KEY + "\n", { mode: 0o600 });
   const viaFile = run(["ingest", fixture("canonical.csv"), "--home", home, "--key-file", keyFile]);
   assert.is(viaFile.status, 0, viaFile.out);
+});
+
+test("a home keyed by a key file is a home too: status, rejects and sql work on it", () => {
+  const home = join(dir.path, "by-key-file");
+  const keyFile = join(dir.path, "home.key");
+  writeFileSync(keyFile, KEY + "\n", { mode: 0o600 });
+  const ingest = run(["ingest", fixture("broken_rows.csv"), "--home", home, "--key-file", keyFile]);
+  assert.is(ingest.status, 0, ingest.out);
+  assert.not.ok(existsSync(join(home, "transaction-id.key")), "the given key is never written into the home");
+  const checks: Array<[string[], RegExp]> = [
+    [["status"], /broken_rows\.csv/],
+    [["rejects", "broken_rows.csv"], /8 rows read, 5 rejected, 1 warning/],
+    [["sql", "SELECT COUNT(*) AS n FROM transactions", "--json"], /"n":\s*3\b/],
+  ];
+  for (const [args, answer] of checks) {
+    const r = run([...args, "--home", home]);
+    assert.is(r.status, 0, `${args[0]}: ${r.out}`);
+    assert.match(r.out, answer, args[0]);
+  }
+});
+
+const SERVER = process.env.COFFEETL_TEST_DATABASE_URL;
+test("on a server (--database-url, the set-up the README gives the variable for): ingest with the key from the variable or a key file, then status, rejects and sql on that home", async () => {
+  if (!SERVER) {
+    console.log("  [skip] a supplied-key home on a server: COFFEETL_TEST_DATABASE_URL is not set (run scripts/start-postgres.sh)");
+    return;
+  }
+  const keyFile = join(dir.path, "server.key");
+  writeFileSync(keyFile, KEY + "\n", { mode: 0o600 });
+  for (const [way, env, extra] of [
+    ["variable", { COFFEETL_TRANSACTION_KEY: KEY }, []],
+    ["key file", {}, ["--key-file", keyFile]],
+  ] as Array<[string, Record<string, string>, string[]]>) {
+    const db = await createRedshiftLikeDatabase(SERVER, "coffeetl_home_key");
+    try {
+      const home = join(dir.path, `server-${way.replace(" ", "-")}`);
+      const on = ["--home", home, "--database-url", db.url];
+      const ingest = run(["ingest", fixture("broken_rows.csv"), ...on, ...extra], env);
+      assert.is(ingest.status, 0, `${way}: ${ingest.out}`);
+      const checks: Array<[string[], RegExp]> = [
+        [["status"], /broken_rows\.csv/],
+        [["rejects", "broken_rows.csv"], /8 rows read, 5 rejected, 1 warning/],
+        [["sql", "SELECT COUNT(*) AS n FROM transactions", "--json"], /"n":\s*3\b/],
+      ];
+      // Reading commands need no key: run without it.
+      for (const [args, answer] of checks) {
+        const r = run([...args, ...on]);
+        assert.is(r.status, 0, `${way}, ${args[0]}: ${r.out}`);
+        assert.not.match(r.out, /not a CoffeETL home/);
+        assert.match(r.out, answer, `${way}, ${args[0]}`);
+      }
+    } finally {
+      await db.drop();
+    }
+  }
 });
 
 test("a different key for an existing home is refused with how to fix it; the home is unchanged", () => {

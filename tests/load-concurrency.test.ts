@@ -14,10 +14,9 @@ import { REDSHIFT_DIALECT } from "../functions/aws/redshift-sql.js";
 import { CREATE_TABLES, LOAD_LOCK_TABLE } from "../functions/core/schema.js";
 import { readerTables } from "../functions/warehouse/reader-role.js";
 import { loadManifests } from "../functions/app/load-manifests.js";
-import { transformObject } from "../functions/app/transform-object.js";
 import { FolderStorage } from "../functions/local/folder-storage.js";
 import { PostgresWarehouse } from "../functions/local/postgres-warehouse.js";
-import { FIXTURES, ROOT, SHARED_SAMPLES, tempDir } from "./helpers.js";
+import { FIXTURES, ROOT, SHARED_SAMPLES, tempDir, transformObject } from "./helpers.js";
 import { dayFile } from "./day-file.js";
 
 const adminUrl = process.env.COFFEETL_TEST_DATABASE_URL;

@@ -14,7 +14,7 @@ import { KeyMismatchError } from "../warehouse/sql.js";
 import { silentLog, type Log } from "./log.js";
 import { RetryLaterError, type LineNotesFile, type LoadRequest, type LoadResult, type Storage, type TableFile, type Warehouse } from "./ports.js";
 
-export interface LoadDeps {
+interface LoadDeps {
   transformed: Storage;
   warehouse: Warehouse;
   log?: Log;

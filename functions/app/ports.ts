@@ -105,12 +105,8 @@ export interface Warehouse {
    * requests of one batch may share a raw key. Results in request order.
    */
   loadBatch(requests: LoadRequest[]): Promise<LoadResult[]>;
-  /** `loadBatch([request])`. */
-  load(request: LoadRequest): Promise<LoadResult>;
   /** Writes one `file_outcomes` row (failures the load itself could not record). */
   recordOutcome(outcome: FileOutcome): Promise<void>;
-  /** The `loads` row of a load, or undefined when it was never loaded. */
-  findLoad(loadId: string): Promise<LoadResult | undefined>;
   /** Runs a read query; rows as plain objects keyed by column name. */
   query<T = Record<string, unknown>>(sql: string): Promise<T[]>;
   close(): Promise<void>;

@@ -5,7 +5,6 @@ import { Readable } from "node:stream";
 import { buffer, text } from "node:stream/consumers";
 import { UnreadableFileError, visibleKey } from "../core/errors.js";
 import {
-  FAILURE_FILE,
   MANIFEST_FILE,
   OUTPUT_FILES,
   REJECTS_FILE,
@@ -21,6 +20,7 @@ import { fileOrder, isOlder } from "../core/version-order.js";
 import { transform, workersFor } from "../core/transform.js";
 import { silentLog, type Log } from "./log.js";
 import type { Storage } from "./ports.js";
+import { TransformFailedError, failureKeyOf, writeFailure, type TransformFailure } from "./transform-failure.js";
 
 export interface TransformDeps {
   raw: Storage;
@@ -36,7 +36,7 @@ export interface TransformDeps {
   onProgress?: (bytesRead: number, totalBytes: number) => void;
 }
 
-export interface TransformOutcome {
+export interface TransformedOutcome {
   /** `skipped` when this exact content was already transformed (a redelivered event). */
   status: "transformed" | "skipped";
   prefix: string;
@@ -46,6 +46,20 @@ export interface TransformOutcome {
   /** Worker threads the transform used (0: the calling thread; also when skipped). */
   workers: number;
 }
+
+/**
+ * A raw key that can never be transformed (a control character in it, or too long for its outputs'
+ * keys): nothing is transformed and `failure` is written at `failureKey` for the load to record.
+ * Final, so returned rather than thrown: a retry could only fail the same way.
+ */
+interface RefusedOutcome {
+  status: "refused";
+  failureKey: string;
+  failure: TransformFailure;
+  durationMs: number;
+}
+
+type TransformOutcome = TransformedOutcome | RefusedOutcome;
 
 async function sha256Of(body: Readable): Promise<string> {
   const hash = createHash("sha256");
@@ -61,7 +75,7 @@ async function sha256Of(body: Readable): Promise<string> {
  */
 const WHOLE_OBJECT_BYTES = 2 * 1024 * 1024;
 
-export interface TransformObjectOptions {
+interface TransformObjectOptions {
   /** The raw object's version to read (the S3 event's `versionId`); the latest when omitted. */
   versionId?: string;
   /** This upload's place among the key's versions (core/version-order.ts): the S3 sequencer's order. */
@@ -78,33 +92,6 @@ function keyRefusal(key: string): string | undefined {
   return rawKeyTooLong(key);
 }
 
-/** Where a refused key's failure is written: a short prefix of its own, since its own prefix cannot be. */
-const shortFailurePrefix = (key: string, sha256: string): string =>
-  `_refused/${createHash("sha256").update(key).digest("hex").slice(0, 16)}/${sha256.slice(0, 16)}`;
-
-/**
- * Writes `failed.json` under `prefix` (beside where the manifest would be), so the failure is visible
- * and replayable. On AWS its arrival sends it to the load, which records it in file_outcomes
- * (record-failure.ts): a retry finding the same reason there leaves it as it is, so it is recorded once.
- */
-async function writeFailure(
-  deps: TransformDeps,
-  key: string,
-  prefix: string,
-  source: { sha256: string; versionId: string | undefined },
-  reason: string,
-): Promise<void> {
-  const { raw, transformed } = deps;
-  const failureKey = `${prefix}/${FAILURE_FILE}`;
-  const earlier = await transformed
-    .exists(failureKey)
-    .then(async (found) => (found ? (JSON.parse(await text((await transformed.get(failureKey)).body)) as { reason?: unknown }) : undefined))
-    .catch(() => undefined);
-  if (earlier?.reason === reason) return;
-  const failure = { source: { bucket: raw.name, key, sha256: source.sha256, versionId: source.versionId ?? null }, reason, failedAt: new Date().toISOString() };
-  await transformed.put(failureKey, JSON.stringify(failure, null, 2) + "\n", { contentType: "application/json" });
-}
-
 export async function transformObject(deps: TransformDeps, key: string, options: TransformObjectOptions = {}): Promise<TransformOutcome> {
   const { raw, transformed } = deps;
   const log = deps.log ?? silentLog;
@@ -117,14 +104,17 @@ export async function transformObject(deps: TransformDeps, key: string, options:
   const sha256 = whole ? createHash("sha256").update(whole).digest("hex") : await sha256Of(first.body);
   const prefix = transformedPrefix(key, sha256);
   const manifestKey = `${prefix}/${MANIFEST_FILE}`;
-  // Refused before anything is written, with a reason the load records (issue 19 item 5).
+  const versionId = options.versionId ?? first.versionId;
+  const failureSource = { bucket: raw.name, key, sha256, versionId: versionId ?? null };
+  // Refused before anything else is written, with a reason the load records (issue 19 item 5).
   const refusal = keyRefusal(key);
   if (refusal) {
-    await writeFailure(deps, key, shortFailurePrefix(key, sha256), { sha256, versionId: options.versionId ?? first.versionId }, refusal);
-    log.error("file refused", { key: visibleKey(key), reason: refusal });
-    throw new UnreadableFileError(`${visibleKey(key)}: ${refusal}`);
+    const failureKey = failureKeyOf(key, sha256, true);
+    const failure = { source: failureSource, reason: refusal };
+    await writeFailure(transformed, failureKey, failure);
+    log.error("file refused", { key: visibleKey(key), keyBytes: Buffer.byteLength(key), reason: refusal, failureKey });
+    return { status: "refused", failureKey, failure, durationMs: Date.now() - started };
   }
-  const versionId = options.versionId ?? first.versionId;
   const order = options.order ?? (options.modifiedMs !== undefined ? fileOrder(options.modifiedMs, sha256) : undefined);
 
   const fingerprint = keyFingerprint(deps.secret);
@@ -169,12 +159,12 @@ export async function transformObject(deps: TransformDeps, key: string, options:
   } catch (error) {
     await Promise.allSettled(uploads);
     if (error instanceof UnreadableFileError) {
-      // Recorded beside where the manifest would be, so the failure is visible and replayable. On
-      // AWS its arrival sends it to the load, which records it in file_outcomes (record-failure.ts):
-      // a retry finding the same reason there leaves it as it is, so it is recorded once.
-      await writeFailure(deps, key, prefix, { sha256, versionId }, error.reason);
+      // Recorded beside where the manifest would be, so the failure is visible and replayable; the
+      // load (AWS) or the pipeline (locally) records it in file_outcomes (record-failure.ts).
+      const failureKey = failureKeyOf(key, sha256);
+      await writeFailure(transformed, failureKey, { source: failureSource, reason: error.reason });
       log.error("file unreadable", { key, reason: error.reason });
-      throw new UnreadableFileError(`${key}: ${error.reason}`);
+      throw new TransformFailedError(`${key}: ${error.reason}`, failureKey);
     }
     throw error;
   }
@@ -197,7 +187,6 @@ export async function transformObject(deps: TransformDeps, key: string, options:
     rowsRead: manifest.rowsRead,
     transactions: manifest.rows.transactions,
     rejected: manifest.rejected,
-    duplicatesInFile: manifest.duplicatesInFile,
     warnings: manifest.warnings,
     durationMs,
   });

@@ -4,7 +4,7 @@
 // sends it to the load. The raw bucket is never touched.
 import { Readable } from "node:stream";
 import type { Storage, StoredObject } from "./ports.js";
-import { transformObject, type TransformDeps, type TransformOutcome } from "./transform-object.js";
+import { transformObject, type TransformDeps, type TransformedOutcome } from "./transform-object.js";
 
 /** What a branch uploads to retract a day: the header row and nothing else. */
 export const WITHDRAWAL = "Timestamp,Location,Customer Name,Items Ordered,Total Amount,Payment Method,Card Number\n";
@@ -41,6 +41,9 @@ export async function writeWithdrawal(deps: Omit<TransformDeps, "raw">, key: str
 }
 
 /** The same, with the transform's outcome: `skipped` when this withdrawal was written before (nothing rewritten). */
-export function transformWithdrawal(deps: Omit<TransformDeps, "raw">, key: string): Promise<TransformOutcome> {
-  return transformObject({ ...deps, raw: new WithdrawalSource(key) }, key);
+export async function transformWithdrawal(deps: Omit<TransformDeps, "raw">, key: string): Promise<TransformedOutcome> {
+  const outcome = await transformObject({ ...deps, raw: new WithdrawalSource(key) }, key);
+  // Only a key that was loaded is withdrawn, so it was never refused; a refused one says why.
+  if (outcome.status === "refused") throw new Error(`${outcome.failure.source.key}: ${outcome.failure.reason}`);
+  return outcome;
 }

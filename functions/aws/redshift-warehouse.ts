@@ -23,11 +23,9 @@ import {
   KeyMismatchError,
   SELECT_IDENTITY,
   isKeyCheckFailure,
-  loadResultFromRow,
   loadStatements,
   recordOutcomeStatement,
   resultsFromRows,
-  selectLoadStatement,
 } from "../warehouse/sql.js";
 import { DEFAULT_READER_DB_USER, ensureRedshiftReaderRole } from "../warehouse/reader-role.js";
 import { ensureRedshiftWriterRole } from "../warehouse/roles.js";
@@ -177,10 +175,6 @@ export class RedshiftWarehouse implements Warehouse {
     }
   }
 
-  async load(request: LoadRequest): Promise<LoadResult> {
-    return (await this.loadBatch([request]))[0]!;
-  }
-
   async loadBatch(requests: LoadRequest[]): Promise<LoadResult[]> {
     const what = requests.length === 1 ? `load ${requests[0]!.loadId}` : `load of ${requests.length} manifests`;
     const sql = loadStatements(REDSHIFT_DIALECT, requests, new Date().toISOString());
@@ -241,11 +235,6 @@ export class RedshiftWarehouse implements Warehouse {
         return copyStatement(t, store.uri(key), role, { manifest: true });
       }),
     );
-  }
-
-  async findLoad(loadId: string): Promise<LoadResult | undefined> {
-    const [row] = await this.query(selectLoadStatement(loadId));
-    return row ? loadResultFromRow(row) : undefined;
   }
 
   async recordOutcome(outcome: FileOutcome): Promise<void> {

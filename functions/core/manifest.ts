@@ -25,8 +25,6 @@ export interface TransformSummary {
   /** Rows per table file (after dedupe). */
   rows: Record<TableName, number>;
   rejected: number;
-  /** Always 0: each till line is a sale, identical ones numbered (docs/design.md §4), never dropped. */
-  duplicatesInFile: number;
   /**
    * The raw file's encoding when it was not UTF-8 (Windows-1252 or UTF-16, decoded before reading:
    * core/encoding.ts); absent for UTF-8.
@@ -34,8 +32,6 @@ export interface TransformSummary {
   encoding?: "windows-1252" | "utf-16le" | "utf-16be";
   /** Sales whose total differs from the sum of their item prices (loaded all the same). */
   warnings: number;
-  /** Lines of the first warnings, for whoever investigates (at most 100). */
-  warningLines: number[];
   /** The first rejected lines and the first lines loaded with a warning (line and reason, no content; up to 10 each). */
   firstRejects?: LineNote[];
   firstWarnings?: LineNote[];

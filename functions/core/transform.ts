@@ -95,10 +95,7 @@ async function run(input: Readable, files: TableFiles, options: TransformOptions
       transaction_items: f.transaction_items.rows,
     },
     rejected,
-    // Each till line is a sale: identical ones are numbered, never dropped (docs/design.md §4).
-    duplicatesInFile: 0,
     warnings: merger.warnings,
-    warningLines: merger.warningLines,
     firstRejects: merger.firstRejects,
     firstWarnings: merger.firstWarnings,
   };

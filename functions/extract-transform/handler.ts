@@ -8,10 +8,9 @@
 // Failures: every record of the event is attempted; if any failed, one RecordsFailedError is thrown at
 // the end, so Lambda's async retries run and the event then lands in the on-failure destination (DLQ).
 // An unreadable file is rethrown too: transformObject has already written `failed.json` beside where
-// the manifest would be, and the DLQ message makes the failure visible and replayable. Records that
-// succeeded are cheap on retry: the manifest exists, so they are skipped.
-import { createHash } from "node:crypto";
-import { text } from "node:stream/consumers";
+// the manifest would be, and the DLQ message makes the failure visible and replayable. A refused raw
+// key (transformObject's `refused`) is final and not thrown: its failed.json is all a retry could
+// write. Records that succeeded are cheap on retry: the manifest exists, so they are skipped.
 import { S3Client } from "@aws-sdk/client-s3";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import type { Context, S3Event } from "aws-lambda";
@@ -19,7 +18,6 @@ import { transformObject } from "../app/transform-object.js";
 import { allowedBranches } from "../core/branches.js";
 import { UnreadableFileError } from "../core/errors.js";
 import { s3Order } from "../core/version-order.js";
-import { FAILURE_FILE, rawKeyTooLong } from "../core/manifest.js";
 import { createLogger, logPort, startInvocation } from "../aws/logger.js";
 import { S3Storage } from "../aws/s3-storage.js";
 import { forEachCreatedObject } from "../aws/s3-events.js";
@@ -31,16 +29,13 @@ let clients: { s3: S3Client; ssm: SSMClient } | undefined;
 // SSM retries live in functions/aws/ssm.ts (backoff with jitter); one SDK attempt per call there.
 const aws = () => (clients ??= { s3: new S3Client({}), ssm: new SSMClient({ maxAttempts: 1 }) });
 
-export interface ExtractTransformSummary {
+interface ExtractTransformSummary {
   transformed: number;
   alreadyTransformed: number;
   skipped: number;
-  /** Raw keys too long for their transformed keys: recorded as failures, never retried. */
+  /** Raw keys that can never be transformed (too long, a control character): recorded as failures, never retried. */
   refused: number;
 }
-
-/** Where a refused key's failed.json goes: its own prefix would be too long (`_refused/<hash of the key>`). */
-export const REFUSED_PREFIX = "_refused";
 
 /**
  * Per-uploader branch lists (UPLOADER_BRANCHES, from coffeetl:uploaderBranches; the stack always
@@ -60,8 +55,6 @@ export async function handler(event: S3Event, context?: Context): Promise<Extrac
     log,
     skipReason: (key) => (/\.csv$/i.test(key) ? undefined : "not a .csv key"),
     handle: async ({ bucket, key, versionId, sequencer }) => {
-      const tooLong = rawKeyTooLong(key);
-      if (tooLong) return refuse(bucket, key, versionId, tooLong);
       const overrides = uploaderBranches();
       const branches = overrides && allowedBranches(key, overrides);
       // Read exactly the version the event is about (a later upload of the key has its own event).
@@ -78,25 +71,6 @@ export async function handler(event: S3Event, context?: Context): Promise<Extrac
     skipped,
     refused: results.filter((status) => status === "refused").length,
   };
-}
-
-/**
- * A raw key whose outputs cannot exist: its failed.json goes under a short prefix, so the load
- * records the reason in file_outcomes (the full key fits source_key). Final, so not thrown: a retry
- * could only fail the same way. Written once per reason.
- */
-async function refuse(bucket: string, key: string, versionId: string | undefined, reason: string): Promise<"refused"> {
-  const { transformed } = await deps(bucket);
-  const failureKey = `${REFUSED_PREFIX}/${createHash("sha256").update(key).digest("hex").slice(0, 32)}/${FAILURE_FILE}`;
-  const earlier = (await transformed.exists(failureKey))
-    ? ((JSON.parse(await text((await transformed.get(failureKey)).body)) as { reason?: unknown }).reason)
-    : undefined;
-  if (earlier !== reason) {
-    const failure = { source: { bucket, key, versionId: versionId ?? null }, reason, failedAt: new Date().toISOString() };
-    await transformed.put(failureKey, JSON.stringify(failure, null, 2) + "\n", { contentType: "application/json" });
-  }
-  log.error("raw key refused", { bucket, keyBytes: Buffer.byteLength(key), reason, failureKey });
-  return "refused";
 }
 
 async function deps(rawBucket: string) {

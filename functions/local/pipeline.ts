@@ -10,6 +10,8 @@ import { loadManifests, type ManifestOutcome } from "../app/load-manifests.js";
 import { writeWithdrawal } from "../app/withdraw.js";
 import { silentLog, type Log } from "../app/log.js";
 import type { FileOutcome, LoadResult, Warehouse } from "../app/ports.js";
+import { failureOutcome, recordTransformFailure } from "../app/record-failure.js";
+import { TransformFailedError } from "../app/transform-failure.js";
 import { transformObject } from "../app/transform-object.js";
 import { keyFingerprint, keyWeakness } from "../core/keys.js";
 import { REJECTS_FILE, WARNINGS_FILE, type LineNote } from "../core/manifest.js";
@@ -74,7 +76,7 @@ export interface FileReport {
   newerLoadId?: string;
 }
 
-export interface IngestHooks {
+interface IngestHooks {
   onFileStart?(path: string, size: number): void;
   onProgress?(path: string, bytesRead: number, size: number): void;
   /** A load of these files' manifests starts, `rows` raw rows in all (cli progress display). */
@@ -95,13 +97,13 @@ export interface LocalPipeline {
   close(): Promise<void>;
 }
 
-export const KEY_ENV = "COFFEETL_TRANSACTION_KEY";
-export const KEY_FILE_ENV = "COFFEETL_KEY_FILE";
+const KEY_ENV = "COFFEETL_TRANSACTION_KEY";
+const KEY_FILE_ENV = "COFFEETL_KEY_FILE";
 const HOME_KEY_FILE = "transaction-id.key";
 /** What makes a folder a CoffeETL home, whichever way its key is given (cli/home.ts reads it). */
 export const HOME_MARKER = "coffeetl-home";
 /** The fingerprint of the key a home's files were keyed with (never the key): a different key is refused. */
-export const HOME_KEY_FINGERPRINT = "key.fingerprint";
+const HOME_KEY_FINGERPRINT = "key.fingerprint";
 
 /** Writes a file only this user can read (a home holds raw sales with names and card numbers). */
 async function writePrivate(path: string, content: string, flag = "w"): Promise<void> {
@@ -188,8 +190,6 @@ function withOutcomeJournal(warehouse: Warehouse, journal: string, log: Log): Wa
   return {
     ensureSchema: () => warehouse.ensureSchema(),
     loadBatch: (requests) => warehouse.loadBatch(requests),
-    load: (request) => warehouse.load(request),
-    findLoad: (loadId) => warehouse.findLoad(loadId),
     query: (sql) => warehouse.query(sql),
     close: () => warehouse.close(),
     async recordOutcome(outcome) {
@@ -448,6 +448,11 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
         // The file's own modification time orders its versions (an older copy ingested later loses).
         { modifiedMs: mtimeMs },
       );
+      if (outcome.status === "refused") {
+        report.error = outcome.failure.reason;
+        await recordFailure(key, { failureKey: outcome.failureKey });
+        return { report, started, transformMs: Date.now() - started, sales: 0 };
+      }
       Object.assign(report, {
         prefix: outcome.prefix,
         threads: outcome.workers,
@@ -460,11 +465,21 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
       return { report, started, transformMs: Date.now() - started, manifestKey: outcome.manifestKey, sales: outcome.manifest.rows.transactions };
     } catch (error) {
       report.error = (error as Error).message.replace(`${key}: `, "");
-      await warehouse
-        .recordOutcome({ sourceKey: key, stage: "transform", outcome: "failed", reason: report.error })
-        .catch((e: Error) => log.error("could not record the failure", { key, error: e.message }));
+      await recordFailure(key, error instanceof TransformFailedError ? { failureKey: error.failureKey } : { reason: report.error });
       return { report, started, transformMs: Date.now() - started, sales: 0 };
     }
+  }
+
+  /**
+   * A file that failed: from the failed.json the transform wrote, as the load records it on AWS
+   * (record-failure.ts); a failure before or beside the transform (not a .csv, the disk full) as
+   * the same row, since no failed.json could be written.
+   */
+  async function recordFailure(key: string, failed: { failureKey: string } | { reason: string }): Promise<void> {
+    await ("failureKey" in failed
+      ? recordTransformFailure({ transformed, warehouse, log }, failed.failureKey)
+      : warehouse.recordOutcome(failureOutcome({ source: { bucket: raw.name, key }, reason: failed.reason }))
+    ).catch((e: Error) => log.error("could not record the failure", { key, error: e.message }));
   }
 
   /** Loads the pending files' manifests in batches, then reports every pending file in order. */
@@ -515,7 +530,7 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
       const reports: FileReport[] = [];
       let pending: Pending[] = [];
       let sales = 0;
-      // Files are transformed one by one as before; their manifests load in batches.
+      // Files are transformed a few at a time (small ones) or alone; their manifests load in batches.
       const files = await expandPaths(paths, raw.name);
       const sizes = await Promise.all(files.map((f) => stat(f.path).then((s) => s.size, () => 0)));
       for (let next = 0; next < files.length; ) {

@@ -23,11 +23,9 @@ import {
   POSTGRES_DIALECT,
   SELECT_IDENTITY,
   isKeyCheckFailure,
-  loadResultFromRow,
   loadStatements,
   recordOutcomeStatement,
   resultsFromRows,
-  selectLoadStatement,
   stagingTable,
   type Dialect,
 } from "../warehouse/sql.js";
@@ -79,7 +77,7 @@ async function* csvSlices(body: Readable): AsyncGenerator<Blob> {
 }
 
 /** The table files of a batch as one headerless CSV stream; each header must be the table's columns. */
-export function concatenatedCsv(table: TableName, files: TableFile[]): Readable {
+function concatenatedCsv(table: TableName, files: TableFile[]): Readable {
   const header = COLUMNS[table].join(",");
   return Readable.from(
     (async function* () {
@@ -267,7 +265,7 @@ const RETRYABLE = new Set(["40001", "40P01"]);
 const CREATE_RACE = new Set(["23505", "42P07", "42710"]);
 const codeOf = (error: unknown) => (error as { code?: string })?.code;
 
-export interface PostgresWarehouseOptions {
+interface PostgresWarehouseOptions {
   /** `postgres://…` for a server; otherwise embedded PGlite. */
   databaseUrl?: string;
   /** PGlite data directory; omitted means in memory. */
@@ -345,16 +343,6 @@ export class PostgresWarehouse implements Warehouse {
       }
     }
     this.schemaReady = true;
-  }
-
-  async findLoad(loadId: string): Promise<LoadResult | undefined> {
-    await this.ensureSchema();
-    const [row] = await this.connection.session.query<Record<string, unknown>>(selectLoadStatement(loadId));
-    return row ? loadResultFromRow(row) : undefined;
-  }
-
-  async load(request: LoadRequest): Promise<LoadResult> {
-    return (await this.loadBatch([request]))[0]!;
   }
 
   async loadBatch(requests: LoadRequest[]): Promise<LoadResult[]> {

@@ -8,7 +8,6 @@ import { csvField, type TableFiles } from "./csv-writer.js";
 import { addNew } from "./steps.js";
 
 const ID_BYTES = 16;
-const MAX_WARNING_LINES = 100;
 /** Rejects and warnings kept in the manifest, for `ingest` to show the first few. */
 export const FIRST_NOTES = 10;
 
@@ -24,7 +23,6 @@ export class ChunkMerger {
   /** Rejected lines that are not text (NUL bytes, invalid UTF-8). */
   notText = 0;
   warnings = 0;
-  readonly warningLines: number[] = [];
   readonly firstRejects: Reject[] = [];
   readonly firstWarnings: Reject[] = [];
 
@@ -52,7 +50,6 @@ export class ChunkMerger {
       this.warnings += result.warnings.length;
       f.warnings.text(notesCsv(result.warnings), result.warnings.length);
       keepFirst(this.firstWarnings, result.warnings);
-      for (const w of result.warnings) if (this.warningLines.length < MAX_WARNING_LINES) this.warningLines.push(w.line);
     }
 
     const count = result.itemCounts.length;
