@@ -5,8 +5,7 @@
 // it is unit-tested without a Pulumi engine; `loadConfig` reads the stack's configuration with it.
 // Every problem is reported at once, each naming the key and the command that fixes it.
 import * as pulumi from "@pulumi/pulumi";
-import type { GrafanaHostSettings } from "./grafana.js";
-import { GRAFANA_CONFIG_KEYS, parseGrafanaConfig, pinnedPlugins } from "./grafana-config.js";
+import { GRAFANA_CONFIG_KEYS, parseGrafanaConfig, pinnedPlugins, type GrafanaHostSettings } from "./grafana-config.js";
 
 export const PROJECT = "coffeetl";
 

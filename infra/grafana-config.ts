@@ -22,6 +22,19 @@ export interface GrafanaExtraSettings {
   refreshInterval: string;
 }
 
+/** The host's own settings, as the stack configuration gives them (infra/config.ts). */
+export interface GrafanaHostSettings extends GrafanaExtraSettings {
+  /** Who may reach Grafana: enforced at the front (WAF), never as a security group rule. */
+  allowedCidrs: string[];
+  instanceType: string;
+  /** Architecture the AMI must match, derived from the instance type. */
+  architecture: "arm64" | "x86_64";
+  volumeSizeGb: number;
+  image: string;
+  plugins: string;
+  associatePublicIp: boolean;
+}
+
 /**
  * Hourly: each refresh of a warehouse panel wakes a Serverless workgroup, billed at least 60 s at its
  * whole base capacity (docs/deploy.md, cost). A 5-minute refresh in one open tab is ~$430 a month.
