@@ -375,6 +375,7 @@ export class PostgresWarehouse implements Warehouse {
         if (attempt >= maxAttempts) {
           throw new Error(
             `load of ${requests.length} manifest${requests.length === 1 ? "" : "s"} gave up after ${attempt} attempts on concurrent-load conflicts (${codeOf(error)}: ${(error as Error).message})`,
+            { cause: error },
           );
         }
         this.options.onRetry?.(attempt, error as Error);

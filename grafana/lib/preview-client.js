@@ -364,7 +364,7 @@
         return;
       }
       e.preventDefault();
-      var q = function (s) { return /^[\w.:\/+=,-]+$/.test(s) ? s : "'" + s.replace(/'/g, "'\\''") + "'"; };
+      var q = function (s) { return /^[\w.:/+=,-]+$/.test(s) ? s : "'" + s.replace(/'/g, "'\\''") + "'"; };
       var args = ["coffeetl dashboards"];
       if (from) args.push("--from " + q(from));
       if (to) args.push("--to " + q(to));
