@@ -11,10 +11,11 @@
 //   entries     the Lambda handlers (extract-transform, load, upload-check) and cli/: anything below.
 //
 // infra/ (the Pulumi program) may import functions/ only for the names both sides must agree on:
-// object names (core/manifest.ts) and the database roles with their bootstrap SQL
-// (warehouse/roles.ts, warehouse/reader-role.ts). No cycles anywhere.
+// object names (core/manifest.ts), the defaults the stack hands the functions (core/limits.ts), and
+// the database roles with their bootstrap SQL (warehouse/roles.ts, warehouse/reader-role.ts).
+// No cycles anywhere.
 
-const FUNCTIONS_TO_INFRA = "^functions/(core/manifest|warehouse/(roles|reader-role))\\.ts$";
+const FUNCTIONS_TO_INFRA = "^functions/(core/(manifest|limits)|warehouse/(roles|reader-role))\\.ts$";
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -72,7 +73,7 @@ module.exports = {
       name: "infra-imports-shared-names-only",
       severity: "error",
       comment:
-        "infra/ may import from functions/ only the names both sides must agree on (core/manifest.ts, warehouse/roles.ts, " +
+        "infra/ may import from functions/ only the names both sides must agree on (core/manifest.ts, core/limits.ts, warehouse/roles.ts, " +
         "warehouse/reader-role.ts). Anything else belongs in infra/ or in one of those files.",
       from: { path: "^(infra/|index\\.ts$)" },
       to: { path: "^functions/", pathNot: FUNCTIONS_TO_INFRA },

@@ -6,6 +6,7 @@
 // Every problem is reported at once, each naming the key and the command that fixes it.
 import * as pulumi from "@pulumi/pulumi";
 import { GRAFANA_CONFIG_KEYS, parseGrafanaConfig, pinnedPlugins, type GrafanaHostSettings } from "./grafana-config.js";
+import { MANIFESTS_PER_TRANSACTION } from "../functions/core/limits.js";
 
 export const PROJECT = "coffeetl";
 
@@ -369,7 +370,7 @@ export function parseConfig(raw: RawConfig, stack: string): CoffeetlConfig {
     batchingWindowSeconds,
     maxConcurrency: int("loadMaxConcurrency", 2, 2, 1000),
     maxReceives: int("loadMaxReceives", 3, 1, 1000),
-    manifestsPerTransaction: int("loadManifestsPerTransaction", 100, 1, 200),
+    manifestsPerTransaction: int("loadManifestsPerTransaction", MANIFESTS_PER_TRANSACTION, 1, 200),
     pollMaxMs: int("loadPollMaxMs", 1_000, 100, 30_000),
   };
 

@@ -10,6 +10,7 @@ import { once } from "node:events";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Storage, StoredObject } from "../app/ports.js";
+import { WHOLE_READ_BYTES } from "../core/limits.js";
 
 /**
  * Objects being written by this process (`<path>.<pid>.partial`), each with the opening of its file:
@@ -17,8 +18,6 @@ import type { Storage, StoredObject } from "../app/ports.js";
  */
 const livePartials = new Map<string, Promise<unknown>>();
 const PARTIAL = /\.(\d+)\.partial$/;
-/** Objects up to this size are read whole in one call. */
-const WHOLE_READ_BYTES = 1024 * 1024;
 
 /** Removes this process's half-written objects, once the files being opened are open (at most 1 s). */
 export async function removeLivePartials(): Promise<void> {

@@ -31,6 +31,7 @@ import {
   stagingTable,
   type Dialect,
 } from "../warehouse/sql.js";
+import { COPY_SLICE_BYTES } from "../core/limits.js";
 
 export interface ColumnRows {
   columns: string[];
@@ -58,8 +59,6 @@ const TIMESTAMP_OID = 1114;
 const INT8_OID = 20;
 const keepText = (value: string) => value;
 
-/** PGlite's COPY reads a whole Blob: feed it the stream in slices cut at line ends. */
-const COPY_SLICE_BYTES = 4 * 1024 * 1024;
 
 async function* csvSlices(body: Readable): AsyncGenerator<Blob> {
   let pending: Buffer[] = [];
