@@ -32,8 +32,8 @@ import { SecretParameter } from "./secret-parameter.js";
 import { SecureBucket } from "./secure-bucket.js";
 
 /** nginx on the host: the only port the front reaches. Grafana itself listens on loopback only. */
-export const ORIGIN_PORT = 80;
-export const CLOUDFRONT_ORIGIN_FACING_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing";
+const ORIGIN_PORT = 80;
+const CLOUDFRONT_ORIGIN_FACING_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing";
 
 export interface GrafanaArgs extends GrafanaHostSettings {
   context: AwsContext;

@@ -2,7 +2,7 @@
 // Small objects are read and written with synchronous calls: on the machines measured, every
 // asynchronous file-system call cost 0.1-0.7 ms of thread-pool round trip against ~0.05 ms done
 // at once, and a day file's transform and load made some forty of them (a 153-file backfill spent
-// a second and a half waiting). Large objects stream, as before, so memory stays flat.
+// a second and a half waiting). Large objects stream, so memory stays flat.
 import { createReadStream, createWriteStream, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { chmod, copyFile, readdir, rm } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";

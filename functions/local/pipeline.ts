@@ -511,7 +511,7 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
       const reports: FileReport[] = [];
       let pending: Pending[] = [];
       let sales = 0;
-      // Files are transformed one by one as before; their manifests load in batches.
+      // Files are transformed in order (small ones a few at a time, below); their manifests load in batches.
       const files = await expandPaths(paths, raw.name);
       const sizes = await Promise.all(files.map((f) => stat(f.path).then((s) => s.size, () => 0)));
       for (let next = 0; next < files.length; ) {
