@@ -1,4 +1,4 @@
-// Import rules of the repository (docs/design.md, "Layers"), checked by tests/layers.test.ts in
+// Import rules of the repository (docs/design.md §1), checked by tests/layers.test.ts in
 // `npm test` and by hand with `npx depcruise --config .dependency-cruiser.cjs functions infra cli grafana/lib index.ts`.
 //
 // functions/ is layered; an import may only point down:

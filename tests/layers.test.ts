@@ -1,4 +1,4 @@
-// Imports point down and never go round (docs/design.md, "Layers"): dependency-cruiser with the
+// Imports point down and never go round (docs/design.md §1): dependency-cruiser with the
 // repository's rules (.dependency-cruiser.cjs) over functions/, infra/, cli/, grafana/lib and index.ts.
 // A second test runs the same rules over a small tree that breaks each of them, so a rule that stops
 // matching (a renamed folder, a broken pattern) fails here instead of passing silently.
