@@ -15,7 +15,7 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import pg from "pg";
-import { DEFAULT_MAX_BATCH, loadManifests } from "../functions/app/load-manifests.js";
+import { loadManifests } from "../functions/app/load-manifests.js";
 import { transformObject } from "../functions/app/transform-object.js";
 import { keyFingerprint } from "../functions/core/keys.js";
 import { SAMPLE_BRANCHES, generateSample } from "../functions/core/sample.js";
@@ -24,6 +24,7 @@ import { FolderStorage } from "../functions/local/folder-storage.js";
 import { openLocalPipeline } from "../functions/local/pipeline.js";
 import { PostgresWarehouse } from "../functions/local/postgres-warehouse.js";
 import { POSTGRES_DIALECT, type Dialect } from "../functions/warehouse/sql.js";
+import { MANIFESTS_PER_TRANSACTION } from "../functions/core/limits.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const DATA = join(ROOT, "bench/.data/load");
@@ -205,7 +206,7 @@ if (!skip.has("ingest")) {
 }
 
 // 2b. The morning burst of the burst test, on the server: 500 day files' manifests through the
-// batched service, in the load Lambda's batches (DEFAULT_MAX_BATCH manifests per transaction).
+// batched service, in the load Lambda's batches (MANIFESTS_PER_TRANSACTION manifests per transaction).
 if (!skip.has("burst")) {
   const files = await dayFiles(join(DATA, "days"), 500);
   const { transformed, manifests, sales } = await transformAll(join(DATA, "burst-home"), files);
@@ -216,7 +217,7 @@ if (!skip.has("burst")) {
   const [{ n, loads }] = (await db.sql<{ n: string; loads: string }>("SELECT (SELECT COUNT(*) FROM transactions) AS n, (SELECT COUNT(*) FROM loads) AS loads")) as [{ n: string; loads: string }];
   if (outcomes.some((o) => !o.ok) || Number(n) !== sales) throw new Error(`burst: ${n} sales of ${sales}`);
   console.log(
-    `burst: 500 day files' manifests (${sales.toLocaleString("en-GB")} sales) in ${Math.ceil(manifests.length / DEFAULT_MAX_BATCH)} transactions of ${DEFAULT_MAX_BATCH}: ` +
+    `burst: 500 day files' manifests (${sales.toLocaleString("en-GB")} sales) in ${Math.ceil(manifests.length / MANIFESTS_PER_TRANSACTION)} transactions of ${MANIFESTS_PER_TRANSACTION}: ` +
       `${fmt(s)} wall (${rate(sales, s)}); ${loads} loads rows`,
   );
   await warehouse.close();

@@ -112,7 +112,7 @@ export async function dashboardsCommand(args: DashboardsArgs): Promise<void> {
       // the signal, and the status becomes 130, when it finds itself the only listener left.
       let stopping = false;
       const stop = () => {
-        if (!stopping) (stopping = true), void server.close().then(done);
+        if (!stopping) { stopping = true; void server.close().then(done); }
       };
       process.on("SIGINT", stop);
       process.on("SIGTERM", stop);

@@ -7,6 +7,7 @@ import { removeLivePartials } from "../functions/local/folder-storage.js";
 import { expandPaths, type FileReport, type LocalPipelineOptions } from "../functions/local/pipeline.js";
 import { openHome, type Connection } from "./home.js";
 import { IngestProgress } from "./progress.js";
+import { LIGHT_INGEST_BYTES } from "../functions/core/limits.js";
 
 export function splitMissing(paths: string[]): { present: string[]; missing: string[] } {
   const present: string[] = [];
@@ -31,13 +32,6 @@ function removePartialsOnSignal(): () => void {
   return () => handlers.forEach((off) => off());
 }
 
-/**
- * Up to this many bytes of input (about 160 branch-days, 50,000 sales), the embedded warehouse
- * starts light (postgres-warehouse.ts). Measured on the 153-file backfill (7 MB, 2 rounds): the
- * same CPU either way (9.1-10.8 s against 10.0-10.8 s) and 180 MB less memory light; at 100,000
- * sales V8's optimizing tier pays for itself (Liftoff alone loaded 1.4x slower).
- */
-const LIGHT_INGEST_BYTES = 8 * 1024 * 1024;
 
 async function engineForFiles(paths: string[]): Promise<"light" | "heavy"> {
   let bytes = 0;

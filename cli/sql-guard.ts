@@ -33,7 +33,7 @@ function tokens(sql: string): Token[] | string {
     } else if (sql.startsWith("/*", i)) {
       let depth = 0;
       for (; i < sql.length; i++) {
-        if (sql.startsWith("/*", i)) (depth++, i++);
+        if (sql.startsWith("/*", i)) { depth++; i++; }
         else if (sql.startsWith("*/", i)) {
           i++;
           if (--depth === 0) break;

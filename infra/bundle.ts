@@ -58,7 +58,7 @@ export function bundleHandler(entry: string): Bundle {
   } catch (error) {
     const messages = (error as { errors?: Message[] }).errors ?? [];
     const details = messages.map((e) => `  ${e.location ? `${e.location.file}:${e.location.line}: ` : ""}${e.text}`).join("\n");
-    throw new Error(`esbuild could not bundle ${entry}:\n${details || String(error)}`);
+    throw new Error(`esbuild could not bundle ${entry}:\n${details || String(error)}`, { cause: error });
   }
   const files: Record<string, string> = {};
   for (const file of outputFiles) files[basename(file.path)] = file.text;

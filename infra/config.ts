@@ -5,10 +5,10 @@
 // it is unit-tested without a Pulumi engine; `loadConfig` reads the stack's configuration with it.
 // Every problem is reported at once, each naming the key and the command that fixes it.
 import * as pulumi from "@pulumi/pulumi";
-import type { GrafanaHostSettings } from "./grafana.js";
-import { GRAFANA_CONFIG_KEYS, parseGrafanaConfig, pinnedPlugins } from "./grafana-config.js";
+import { GRAFANA_CONFIG_KEYS, parseGrafanaConfig, pinnedPlugins, type GrafanaHostSettings } from "./grafana-config.js";
+import { MANIFESTS_PER_TRANSACTION } from "../functions/core/limits.js";
 
-export const PROJECT = "coffeetl";
+const PROJECT = "coffeetl";
 
 /** Where the warehouse comes from: the client's own Redshift, or a Serverless one this stack creates. */
 export type WarehouseMode = "external" | "serverless";
@@ -72,7 +72,6 @@ export interface CoffeetlConfig {
   parameterPrefix: string;
   /** Optional `coffeetl:transactionSecret` (a Pulumi secret): reuse an existing id secret instead of generating one. */
   transactionSecret?: pulumi.Output<string>;
-  // ---- infra block: the load queue, branch uploads, alarms, Serverless limits ----
   loadQueue: LoadQueueSettings;
   /** Names of the upload identities (docs/uploads.md); each writes only under `uploads/<name>/`. */
   uploaders: string[];
@@ -145,7 +144,6 @@ export const CONFIG_KEYS = [
   "logRetentionDays",
   "logLevel",
   "alarmEmail",
-  // infra block
   "loadBatchSize",
   "loadBatchingWindowSeconds",
   "loadMaxConcurrency",
@@ -165,7 +163,6 @@ export const CONFIG_KEYS = [
   "warehouseUsageLimitRpuHours",
   "warehouseUsageLimitPeriod",
   "warehouseUsageLimitAction",
-  // end of the infra block
   "rawNoncurrentVersionExpirationDays",
   "transformedExpirationDays",
   "forceDestroy",
@@ -176,9 +173,9 @@ export const CONFIG_KEYS = [
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 export type RawConfig = Partial<Record<ConfigKey, string>>;
 
-export const DEFAULT_GRAFANA_IMAGE = "grafana/grafana:12.4.0";
+const DEFAULT_GRAFANA_IMAGE = "grafana/grafana:12.4.0";
 /** The created workgroup's daily usage cap (RPU-hours), after which Redshift stops its queries. */
-export const DEFAULT_USAGE_LIMIT_RPU_HOURS = 8;
+const DEFAULT_USAGE_LIMIT_RPU_HOURS = 8;
 /** CloudWatch Logs accepts only these retention periods. */
 const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
@@ -336,7 +333,6 @@ export function parseConfig(raw: RawConfig, stack: string): CoffeetlConfig {
   const subnetId = pattern("subnetId", /^subnet-[0-9a-f]+$/, "a subnet id (subnet-...)");
   if (Boolean(vpcId) !== Boolean(subnetId)) problems.push("set both coffeetl:vpcId and coffeetl:subnetId (the Grafana subnet must be in that VPC), or neither");
 
-  // ---- infra block: warehouse scope, the load queue, uploads, alarms, Serverless limits ----------
   // Least privilege needs to know the warehouse: an external one must be named, with its identity.
   if (warehouse === "external") {
     if (!clusterIdentifier && !workgroupName) {
@@ -370,7 +366,7 @@ export function parseConfig(raw: RawConfig, stack: string): CoffeetlConfig {
     batchingWindowSeconds,
     maxConcurrency: int("loadMaxConcurrency", 2, 2, 1000),
     maxReceives: int("loadMaxReceives", 3, 1, 1000),
-    manifestsPerTransaction: int("loadManifestsPerTransaction", 100, 1, 200),
+    manifestsPerTransaction: int("loadManifestsPerTransaction", MANIFESTS_PER_TRANSACTION, 1, 200),
     pollMaxMs: int("loadPollMaxMs", 1_000, 100, 30_000),
   };
 
@@ -452,8 +448,6 @@ export function parseConfig(raw: RawConfig, stack: string): CoffeetlConfig {
     usageLimitRpuHours === undefined
       ? undefined
       : { rpuHours: usageLimitRpuHours, period: period as "daily" | "weekly" | "monthly", breachAction: breachAction as "log" | "emit-metric" | "deactivate" };
-
-  // ---- end of the infra block ----
 
   const logRetentionDays = int("logRetentionDays", 30, 1, 3653);
   if (!LOG_RETENTION_DAYS.includes(logRetentionDays)) {

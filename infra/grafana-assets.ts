@@ -24,7 +24,7 @@ const CONTENT_TYPES: Record<string, string> = {
 const SKIP = new Set(["lib", "node_modules"]);
 
 /** The warehouse data source (grafana/provisioning/datasources/redshift.yaml). */
-export const WAREHOUSE_DATASOURCE_UID = "coffeetl-redshift";
+const WAREHOUSE_DATASOURCE_UID = "coffeetl-redshift";
 
 /** True when a panel, a target or a variable of the dashboard reads the warehouse data source. */
 export function queriesWarehouse(dashboard: unknown): boolean {

@@ -22,11 +22,24 @@ export interface GrafanaExtraSettings {
   refreshInterval: string;
 }
 
+/** The host's own settings, as the stack configuration gives them (infra/config.ts). */
+export interface GrafanaHostSettings extends GrafanaExtraSettings {
+  /** Who may reach Grafana: enforced at the front (WAF), never as a security group rule. */
+  allowedCidrs: string[];
+  instanceType: string;
+  /** Architecture the AMI must match, derived from the instance type. */
+  architecture: "arm64" | "x86_64";
+  volumeSizeGb: number;
+  image: string;
+  plugins: string;
+  associatePublicIp: boolean;
+}
+
 /**
  * Hourly: each refresh of a warehouse panel wakes a Serverless workgroup, billed at least 60 s at its
  * whole base capacity (docs/deploy.md, cost). A 5-minute refresh in one open tab is ~$430 a month.
  */
-export const DEFAULT_REFRESH_INTERVAL = "1h";
+const DEFAULT_REFRESH_INTERVAL = "1h";
 const DURATION = /^(\d+)(s|m|h|d)$/;
 /** A Grafana duration in seconds (`30m`, `1h`, `1d`); undefined when it is not one. */
 export function durationSeconds(text: string): number | undefined {
@@ -46,8 +59,8 @@ export const GRAFANA_CONFIG_KEYS = [
 export type GrafanaConfigKey = (typeof GRAFANA_CONFIG_KEYS)[number];
 
 /** The warehouse's data source plugin, pinned: Grafana installs exactly this version and never updates it. */
-export const REDSHIFT_PLUGIN = "grafana-redshift-datasource";
-export const DEFAULT_REDSHIFT_PLUGIN_VERSION = "2.5.8";
+const REDSHIFT_PLUGIN = "grafana-redshift-datasource";
+const DEFAULT_REDSHIFT_PLUGIN_VERSION = "2.5.8";
 export const DEFAULT_GRAFANA_PLUGINS = `${REDSHIFT_PLUGIN}@${DEFAULT_REDSHIFT_PLUGIN_VERSION}`;
 const PLUGIN_VERSION = /^\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?$/;
 

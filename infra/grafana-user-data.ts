@@ -16,7 +16,7 @@ export interface GrafanaUserDataArgs {
   stack: string;
 }
 
-export const GRAFANA_DATA_DIR = "/var/lib/coffeetl-grafana";
+const GRAFANA_DATA_DIR = "/var/lib/coffeetl-grafana";
 
 const shellQuote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 

@@ -22,7 +22,7 @@ import { join } from "node:path";
 import { READER_ROLE } from "../functions/warehouse/reader-role.js";
 import { REPO_ROOT } from "./bundle.js";
 import { slug } from "./config.js";
-import type { GrafanaExtraSettings } from "./grafana-config.js";
+import type { GrafanaHostSettings } from "./grafana-config.js";
 import { GrafanaFront, type GrafanaFrontArgs } from "./grafana-front.js";
 import { digestOf, readGrafanaAssets } from "./grafana-assets.js";
 import { renderGrafanaUserData } from "./grafana-user-data.js";
@@ -32,21 +32,8 @@ import { SecretParameter } from "./secret-parameter.js";
 import { SecureBucket } from "./secure-bucket.js";
 
 /** nginx on the host: the only port the front reaches. Grafana itself listens on loopback only. */
-export const ORIGIN_PORT = 80;
-export const CLOUDFRONT_ORIGIN_FACING_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing";
-
-/** The host's own settings, as the stack configuration gives them (infra/config.ts). */
-export interface GrafanaHostSettings extends GrafanaExtraSettings {
-  /** Who may reach Grafana: enforced at the front (WAF), never as a security group rule. */
-  allowedCidrs: string[];
-  instanceType: string;
-  /** Architecture the AMI must match, derived from the instance type. */
-  architecture: "arm64" | "x86_64";
-  volumeSizeGb: number;
-  image: string;
-  plugins: string;
-  associatePublicIp: boolean;
-}
+const ORIGIN_PORT = 80;
+const CLOUDFRONT_ORIGIN_FACING_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing";
 
 export interface GrafanaArgs extends GrafanaHostSettings {
   context: AwsContext;

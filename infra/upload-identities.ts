@@ -8,7 +8,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { policyJson } from "./iam.js";
 
-export const UPLOADER_TAG = "coffeetl-uploader";
+const UPLOADER_TAG = "coffeetl-uploader";
 export const UPLOAD_ROOT = "uploads/";
 
 export interface UploadIdentitiesArgs {

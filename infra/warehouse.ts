@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { assumeRolePolicy, policyJson } from "./iam.js";
 
 /** The usage alarm goes off at this share of the usage limit, before its breach action. */
-export const USAGE_WARNING_SHARE = 0.75;
+const USAGE_WARNING_SHARE = 0.75;
 
 export interface ServerlessWarehouseArgs {
   /** Namespace and workgroup name (lower case letters, digits, hyphens). */

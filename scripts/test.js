@@ -16,7 +16,8 @@ const files = [];
     else if (name.endsWith(".test.ts")) files.push(path);
   }
 })(join(root, "tests"));
-const selected = filter.length ? files.filter((f) => filter.some((x) => f.includes(x))) : files;
+// Matched against the path under the repository (tests/...), never the checkout's own folder name.
+const selected = filter.length ? files.filter((f) => filter.some((x) => relative(root, f).includes(x))) : files;
 
 function run(cmd, args) {
   return new Promise((resolve) => {

@@ -278,6 +278,7 @@ test("identical sales further apart than the occurrence window get the first one
 test("collectGarbage frees what is unreachable, without --expose-gc and without leaving gc global", async () => {
   let target: object | undefined = { payload: new Uint8Array(1024) };
   const ref = new WeakRef(target);
+  // eslint-disable-next-line no-useless-assignment -- dropping the only strong reference is the point
   target = undefined;
   // A WeakRef's target lives at least until the job that made it ends.
   await new Promise((resolve) => setImmediate(resolve));

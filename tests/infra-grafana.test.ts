@@ -14,7 +14,7 @@ import { queriesWarehouse, stampDashboard } from "../infra/grafana-assets.js";
 import { durationSeconds } from "../infra/grafana-config.js";
 import { privateEgressProblem } from "../infra/grafana.js";
 import { ALL_VIEWER_ORIGIN_REQUEST_POLICY, CACHING_DISABLED_POLICY, ORIGIN_HEADER } from "../infra/grafana-front.js";
-import { evaluatePolicies } from "../infra/policies.js";
+import { evaluatePolicies } from "./fixtures/iam-policies.js";
 import { ACCOUNT, asList, runProgram, settle, statementsOf, type Recorded } from "./infra/harness.js";
 
 const VIEWERS = [

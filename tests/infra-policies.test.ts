@@ -3,7 +3,7 @@
 // Run alone: node --import tsx tests/infra-policies.test.ts
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { evaluatePolicies, policyRules, type DeclaredResource } from "../infra/policies.js";
+import { evaluatePolicies, policyRules, type DeclaredResource } from "./fixtures/iam-policies.js";
 import { runProgram } from "./infra/harness.js";
 
 const h = await runProgram({

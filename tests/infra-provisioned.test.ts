@@ -2,7 +2,7 @@
 // address reachable from two CIDRs. Run alone: node --import tsx tests/infra-provisioned.test.ts
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { evaluatePolicies } from "../infra/policies.js";
+import { evaluatePolicies } from "./fixtures/iam-policies.js";
 import { ACCOUNT, asList, runProgram, statementsOf } from "./infra/harness.js";
 
 const h = await runProgram({

@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { evaluatePolicies } from "../infra/policies.js";
+import { evaluatePolicies } from "./fixtures/iam-policies.js";
 import { ACCOUNT, asList, runProgram, statementsOf } from "./infra/harness.js";
 
 const h = await runProgram(

@@ -47,7 +47,7 @@ function words(line: string): string[] {
     if (quote) {
       if (c === quote) quote = undefined;
       else cur += c;
-    } else if (c === "'" || c === '"') (quote = c), (any = true);
+    } else if (c === "'" || c === '"') { quote = c; any = true; }
     else if (/\s/.test(c)) {
       if (cur || any) out.push(cur);
       cur = "";

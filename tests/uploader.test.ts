@@ -66,7 +66,7 @@ test("uploads to the stand-in S3 with the branch's credentials file: a folder's 
       moto.stderr.on("data", (d) => {
         err += d;
         const m = /Running on http:\/\/127\.0\.0\.1:(\d+)/.exec(err);
-        if (m) (clearTimeout(timer), resolve(m[1]!));
+        if (m) { clearTimeout(timer); resolve(m[1]!); }
       });
     });
     const endpoint = `http://127.0.0.1:${port}`;

@@ -13,6 +13,7 @@ import { TABLES } from "../core/schema.js";
 import { KeyMismatchError } from "../warehouse/sql.js";
 import { silentLog, type Log } from "./log.js";
 import { RetryLaterError, type LineNotesFile, type LoadRequest, type LoadResult, type Storage, type TableFile, type Warehouse } from "./ports.js";
+import { MANIFESTS_PER_TRANSACTION } from "../core/limits.js";
 
 interface LoadDeps {
   transformed: Storage;
@@ -38,8 +39,6 @@ export interface ManifestOutcome {
   deferred?: boolean;
 }
 
-/** Manifests per transaction by default: well inside the Data API's 100 KB of SQL per batch. */
-export const DEFAULT_MAX_BATCH = 50;
 
 /** A load is identified by its transformed prefix (source key + content hash). */
 export const loadIdOf = (prefix: string): string => createHash("sha256").update(prefix).digest("hex");
@@ -98,7 +97,7 @@ function batchesOf(items: Array<{ index: number; request: LoadRequest }>, max: n
 export async function loadManifests(deps: LoadDeps, manifestKeys: string[], options: { maxBatch?: number } = {}): Promise<ManifestOutcome[]> {
   const log = deps.log ?? silentLog;
   const outcomes: ManifestOutcome[] = manifestKeys.map((manifestKey) => ({ manifestKey, ok: false }));
-  const maxBatch = Math.max(1, options.maxBatch ?? DEFAULT_MAX_BATCH);
+  const maxBatch = Math.max(1, options.maxBatch ?? MANIFESTS_PER_TRANSACTION);
 
   const fail = async (index: number, error: unknown, request?: LoadRequest) => {
     const message = error instanceof KeyMismatchError && deps.keyHint ? `${error.message}. ${deps.keyHint}` : (error as Error).message;

@@ -28,6 +28,7 @@ export function failureOutcome(failure: TransformFailure): FileOutcome {
     ...(failure.source.sha256 ? { sourceSha256: failure.source.sha256 } : {}),
     stage: "transform",
     outcome: "failed",
+    // eslint-disable-next-line no-control-regex -- control characters are what it removes
     reason: clip(failure.reason.replace(/[\u0000-\u001f\u007f]+/g, " "), REASON_BYTES),
     ...(failure.failedAt ? { recordedAt: failure.failedAt } : {}),
   };

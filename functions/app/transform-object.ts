@@ -21,6 +21,7 @@ import { transform, workersFor } from "../core/transform.js";
 import { silentLog, type Log } from "./log.js";
 import type { Storage } from "./ports.js";
 import { TransformFailedError, failureKeyOf, writeFailure, type TransformFailure } from "./transform-failure.js";
+import { WHOLE_OBJECT_BYTES } from "../core/limits.js";
 
 export interface TransformDeps {
   raw: Storage;
@@ -67,13 +68,6 @@ async function sha256Of(body: Readable): Promise<string> {
   return hash.digest("hex");
 }
 
-/**
- * Objects up to this size (a branch's day is ~50 KB) are read once and their outputs written
- * whole: one GET and one PUT per object instead of two reads and streamed uploads, which for
- * small files cost more than the transform itself. Larger ones stream, in flat memory (measured:
- * a 2 MB file whole peaks at the RSS of an 8 MB one streamed; an 8 MB one whole, 50 MB above it).
- */
-const WHOLE_OBJECT_BYTES = 2 * 1024 * 1024;
 
 interface TransformObjectOptions {
   /** The raw object's version to read (the S3 event's `versionId`); the latest when omitted. */

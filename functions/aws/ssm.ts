@@ -127,8 +127,8 @@ export interface RedshiftConnection {
   readerDbUser?: string;
 }
 
-export const IAM_ROLE_ARN = /^arn:aws(?:-[a-z]+)*:iam::\d{12}:role\/[A-Za-z0-9+=,.@_\/-]{1,512}$/;
-const SECRET_ARN = /^arn:aws(?:-[a-z]+)*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9\/_+=.@-]+$/;
+export const IAM_ROLE_ARN = /^arn:aws(?:-[a-z]+)*:iam::\d{12}:role\/[A-Za-z0-9+=,.@_/-]{1,512}$/;
+const SECRET_ARN = /^arn:aws(?:-[a-z]+)*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
 const CLUSTER_ID = /^[a-z][a-z0-9-]{0,62}$/;
 const WORKGROUP = /^[a-z0-9-]{3,64}$/;
 const DATABASE = /^[A-Za-z_][A-Za-z0-9_$-]{0,126}$/;

@@ -89,7 +89,7 @@ export function parseManifest(text: string, where: string): Manifest {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new Error(`${where}: manifest is not valid JSON (${(error as Error).message})`);
+    throw new Error(`${where}: manifest is not valid JSON (${(error as Error).message})`, { cause: error });
   }
   const m = value as Partial<Manifest>;
   const problems: string[] = [];

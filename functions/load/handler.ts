@@ -119,7 +119,7 @@ export async function handler(event: SQSEvent, context?: Context): Promise<SQSBa
     for (const outcome of outcomes) {
       if (outcome.deferred) {
         deferredManifests++;
-        for (const id of keys.get(outcome.manifestKey) ?? []) (failed.add(id), retrySoon.add(id));
+        for (const id of keys.get(outcome.manifestKey) ?? []) { failed.add(id); retrySoon.add(id); }
       } else if (!outcome.ok) {
         failedManifests++;
         for (const id of keys.get(outcome.manifestKey) ?? []) failed.add(id);
@@ -142,7 +142,7 @@ export async function handler(event: SQSEvent, context?: Context): Promise<SQSBa
     }
     for (const [key, ids] of keys) {
       if (context?.getRemainingTimeInMillis && context.getRemainingTimeInMillis() < RECORD_MARGIN_MS) {
-        for (const id of ids) (failed.add(id), retrySoon.add(id));
+        for (const id of ids) { failed.add(id); retrySoon.add(id); }
         failuresUnrecorded++;
         continue;
       }

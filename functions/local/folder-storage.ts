@@ -2,7 +2,7 @@
 // Small objects are read and written with synchronous calls: on the machines measured, every
 // asynchronous file-system call cost 0.1-0.7 ms of thread-pool round trip against ~0.05 ms done
 // at once, and a day file's transform and load made some forty of them (a 153-file backfill spent
-// a second and a half waiting). Large objects (over WHOLE_READ_BYTES) stream, so memory stays flat.
+// a second and a half waiting). Large objects stream, so memory stays flat.
 import { createReadStream, createWriteStream, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { chmod, copyFile, readdir, rm } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
@@ -10,6 +10,7 @@ import { once } from "node:events";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Storage, StoredObject } from "../app/ports.js";
+import { WHOLE_READ_BYTES } from "../core/limits.js";
 
 /**
  * Objects being written by this process (`<path>.<pid>.partial`), each with the opening of its file:
@@ -17,8 +18,6 @@ import type { Storage, StoredObject } from "../app/ports.js";
  */
 const livePartials = new Map<string, Promise<unknown>>();
 const PARTIAL = /\.(\d+)\.partial$/;
-/** Objects up to this size are read whole in one call. */
-const WHOLE_READ_BYTES = 1024 * 1024;
 
 /** Removes this process's half-written objects, once the files being opened are open (at most 1 s). */
 export async function removeLivePartials(): Promise<void> {

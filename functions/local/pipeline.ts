@@ -17,6 +17,7 @@ import { keyFingerprint, keyWeakness } from "../core/keys.js";
 import { REJECTS_FILE, WARNINGS_FILE, type LineNote } from "../core/manifest.js";
 import { FolderStorage, processAlive } from "./folder-storage.js";
 import { PostgresWarehouse, type EngineMode } from "./postgres-warehouse.js";
+import { LOCAL_BATCH_SALES, LOCAL_MANIFESTS_PER_TRANSACTION, SMALL_FILE_BYTES, SMALL_FILES_AT_ONCE } from "../core/limits.js";
 
 export interface LocalPipelineOptions {
   /** State folder: buckets, warehouse data and the local transaction-id key. */
@@ -376,12 +377,7 @@ export async function expandPaths(paths: string[], rawRoot?: string): Promise<Ar
   return [...found].map(([key, path]) => ({ path, key }));
 }
 
-/** Files under this size are transformed up to SMALL_FILES_AT_ONCE at a time (a branch's day is ~50 KB). */
-const SMALL_FILE_BYTES = 1024 * 1024;
-const SMALL_FILES_AT_ONCE = 4;
 
-/** Sales per load transaction locally: batches stay a few seconds long and memory stays flat. */
-const BATCH_SALES = 200_000;
 
 export async function openLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
   const home = resolve(options.home);
@@ -421,8 +417,8 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
     `This machine's key (fingerprint ${fingerprint}) is from ${keySource}. Give it the warehouse's key: ` +
     `set ${KEY_ENV} to the key, or pass --key-file FILE (or set ${KEY_FILE_ENV}); without either, the key made once in ${join(home, HOME_KEY_FILE)} is used`;
 
-  // No Data API limit here: a backfill's batches are bounded by their sales (BATCH_SALES) instead.
-  const maxBatch = options.maxBatch ?? (Number(process.env.COFFEETL_LOAD_BATCH) || 500);
+  // No Data API limit here: a backfill's batches are bounded by their sales (LOCAL_BATCH_SALES) instead.
+  const maxBatch = options.maxBatch ?? (Number(process.env.COFFEETL_LOAD_BATCH) || LOCAL_MANIFESTS_PER_TRANSACTION);
 
   interface Pending {
     report: FileReport;
@@ -530,7 +526,7 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
       const reports: FileReport[] = [];
       let pending: Pending[] = [];
       let sales = 0;
-      // Files are transformed a few at a time (small ones) or alone; their manifests load in batches.
+      // Files are transformed in order (small ones a few at a time, below); their manifests load in batches.
       const files = await expandPaths(paths, raw.name);
       const sizes = await Promise.all(files.map((f) => stat(f.path).then((s) => s.size, () => 0)));
       for (let next = 0; next < files.length; ) {
@@ -545,7 +541,7 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
           reports.push(p.report);
           sales += p.sales;
         }
-        if (sales >= BATCH_SALES || pending.length >= maxBatch) {
+        if (sales >= LOCAL_BATCH_SALES || pending.length >= maxBatch) {
           await flush(pending, hooks);
           pending = [];
           sales = 0;

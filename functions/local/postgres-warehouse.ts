@@ -29,6 +29,7 @@ import {
   stagingTable,
   type Dialect,
 } from "../warehouse/sql.js";
+import { COPY_SLICE_BYTES } from "../core/limits.js";
 
 export interface ColumnRows {
   columns: string[];
@@ -56,8 +57,6 @@ const TIMESTAMP_OID = 1114;
 const INT8_OID = 20;
 const keepText = (value: string) => value;
 
-/** PGlite's COPY reads a whole Blob: feed it the stream in slices cut at line ends. */
-const COPY_SLICE_BYTES = 4 * 1024 * 1024;
 
 async function* csvSlices(body: Readable): AsyncGenerator<Blob> {
   let pending: Buffer[] = [];
@@ -363,6 +362,7 @@ export class PostgresWarehouse implements Warehouse {
         if (attempt >= maxAttempts) {
           throw new Error(
             `load of ${requests.length} manifest${requests.length === 1 ? "" : "s"} gave up after ${attempt} attempts on concurrent-load conflicts (${codeOf(error)}: ${(error as Error).message})`,
+            { cause: error },
           );
         }
         this.options.onRetry?.(attempt, error as Error);

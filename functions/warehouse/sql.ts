@@ -310,6 +310,7 @@ export function resultsFromRows(requests: LoadRequest[], rows: Record<string, un
 export function recordOutcomeStatement(dialect: Dialect, o: FileOutcome): string {
   const int = (v: number | undefined, what: string) => (v === undefined ? "CAST(NULL AS INTEGER)" : count(v, what));
   const str = (v: string | undefined, what: string, bytes: number) =>
+    // eslint-disable-next-line no-control-regex -- control characters are what it removes
     v === undefined ? "CAST(NULL AS VARCHAR(1024))" : dialect.string(clip(v.replace(/[\u0000-\u001f\u007f]+/g, " "), bytes), what);
   const values = [
     // A key that cannot be stored as it is (a control character in a file name, over 1,024 bytes)

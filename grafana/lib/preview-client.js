@@ -447,7 +447,7 @@
         return;
       }
       e.preventDefault();
-      var q = /** @param {string} s */ function (s) { return /^[\w.:\/+=,-]+$/.test(s) ? s : "'" + s.replace(/'/g, "'\\''") + "'"; };
+      var q = /** @param {string} s */ function (s) { return /^[\w.:/+=,-]+$/.test(s) ? s : "'" + s.replace(/'/g, "'\\''") + "'"; };
       var args = ["coffeetl dashboards"];
       if (from) args.push("--from " + q(from));
       if (to) args.push("--to " + q(to));

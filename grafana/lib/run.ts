@@ -252,13 +252,13 @@ async function resolveVariable(v: Variable, values: VariableValues, range: TimeR
       try {
         sql = renderSql(rawSQL, values, range);
       } catch (error) {
-        throw new Error(`variable $${name}: ${(error as Error).message}`);
+        throw new Error(`variable $${name}: ${(error as Error).message}`, { cause: error });
       }
       let rows: Record<string, unknown>[];
       try {
         rows = await db.query(sql);
       } catch (error) {
-        throw new Error(`variable $${name}: query failed: ${(error as Error).message}`);
+        throw new Error(`variable $${name}: query failed: ${(error as Error).message}`, { cause: error });
       }
       // Grafana's toMetricFindValues: string columns named `text` and `value` (any case) give each
       // option its display text and the value queries get; otherwise the first string column is both.

@@ -111,7 +111,7 @@ function unitCommands(unit: string, key: string): string[][] {
       if (quote) {
         if (c === quote) quote = "";
         else cur += c;
-      } else if (c === "'" || c === '"') (quote = c), (has = true);
+      } else if (c === "'" || c === '"') { quote = c; has = true; }
       else if (/\s/.test(c)) {
         if (cur || has) args.push(cur);
         cur = "";

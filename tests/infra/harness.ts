@@ -2,7 +2,7 @@
 // and records every resource it declares, with its parent and dependsOn (seen through a stack
 // transformation, which mocks do not report) and every invoke.
 import * as pulumi from "@pulumi/pulumi";
-import type { DeclaredResource } from "../../infra/policies.js";
+import type { DeclaredResource } from "../fixtures/iam-policies.js";
 
 export const REGION = "eu-west-2";
 export const ACCOUNT = "123456789012";
