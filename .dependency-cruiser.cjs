@@ -91,13 +91,6 @@ module.exports = {
     knownViolations: [
       { type: "dependency", from: "functions/app/load-manifests.ts", to: "functions/warehouse/sql.ts", rule: { severity: "error", name: "app-imports-core-only" } },
       { type: "dependency", from: "functions/app/record-failure.ts", to: "functions/warehouse/sql.ts", rule: { severity: "error", name: "app-imports-core-only" } },
-      {
-        type: "cycle",
-        from: "functions/core/chunks.ts",
-        to: "functions/core/read-lines.ts",
-        rule: { severity: "error", name: "no-circular" },
-        cycle: [{ name: "functions/core/read-lines.ts", dependencyTypes: [] }, { name: "functions/core/chunks.ts", dependencyTypes: [] }],
-      },
     ],
   },
 };
