@@ -15,7 +15,7 @@ export function guardPipes(): void {
 }
 
 /** Whether standard output still has a reader (a command may stop producing output early). */
-const stdoutOpen = (): boolean => !stdoutClosed && !process.stdout.destroyed;
+export const stdoutOpen = (): boolean => !stdoutClosed && !process.stdout.destroyed;
 
 /** Writes to standard output; resolves when the text is handed to the OS (or dropped after EPIPE). */
 export function write(text: string): Promise<void> {
