@@ -7,7 +7,7 @@
 // rewrite an unchanged failed.json on a retry, so a redelivered event writes at most an identical row
 // (no lookup first: `SELECT DISTINCT` reads it as one).
 import { text } from "node:stream/consumers";
-import { clip } from "../warehouse/sql.js";
+import { clip } from "../core/text.js";
 import type { FileOutcome, Storage, Warehouse } from "./ports.js";
 import { silentLog, type Log } from "./log.js";
 
