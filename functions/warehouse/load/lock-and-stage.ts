@@ -1,9 +1,9 @@
-// Lock and stage. Keeps: loaders run one at a time, and each reads only after the previous one
-// committed: the loaders' lock is the first statement, before anything is read (under SNAPSHOT or
-// SERIALIZABLE isolation the snapshot starts at the first read). Data tables are never locked, so
-// dashboards read on. Then a staging table per table (COPY fills them right after: the only part
-// that differs between warehouses) and `stage_files`, one row per file, whose `outcome` every later
-// step reads.
+// Lock and stage (docs/design.md §7.1). Keeps: loaders run one at a time, and each reads only
+// after the previous one committed: the loaders' lock is the first statement, before anything is
+// read (under SNAPSHOT or SERIALIZABLE isolation the snapshot starts at the first read). Data
+// tables are never locked, so dashboards read on. Then a staging table per table (COPY fills them
+// right after: the only part that differs between warehouses) and `stage_files`, one row per file,
+// whose `outcome` every later step reads.
 import { LOAD_LOCK_TABLE, TABLES } from "../../core/schema.js";
 import { fileRow, stagingTable, type Batch } from "./batch.js";
 
