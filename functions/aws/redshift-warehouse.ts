@@ -199,7 +199,7 @@ export class RedshiftWarehouse implements Warehouse {
 
   /**
    * The batch's rejected lines and warnings into `line_notes`, in a transaction of its own right after
-   * the load's (whose statements are near the Data API's 40): LOCK, DELETE, one COPY of a CSV written
+   * the load's (kept out of its statement budget): LOCK, DELETE, one COPY of a CSV written
    * beside the batch's COPY manifests. Idempotent, so a failure here fails the batch, whose retry
    * finds its files already loaded and writes their notes again.
    */
