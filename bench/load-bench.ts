@@ -23,7 +23,7 @@ import { COLUMNS, TABLES } from "../functions/core/schema.js";
 import { FolderStorage } from "../functions/local/folder-storage.js";
 import { openLocalPipeline } from "../functions/local/pipeline.js";
 import { PostgresWarehouse } from "../functions/local/postgres-warehouse.js";
-import { POSTGRES_DIALECT, type Dialect } from "../functions/warehouse/sql.js";
+import { POSTGRES_DIALECT, type Dialect } from "../functions/warehouse/literals.js";
 import { MANIFESTS_PER_TRANSACTION } from "../functions/core/limits.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;

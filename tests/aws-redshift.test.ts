@@ -3,14 +3,14 @@ import { Readable } from "node:stream";
 import { BatchExecuteStatementCommand, CancelStatementCommand, DescribeStatementCommand, RedshiftDataClient } from "@aws-sdk/client-redshift-data";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { RetryLaterError, type LoadRequest, type Storage } from "../functions/app/ports.js";
+import { KeyMismatchError, RetryLaterError, type LoadRequest, type Storage } from "../functions/app/ports.js";
 import { copyStatement, redshiftString, roleArnLiteral, s3UriLiteral } from "../functions/aws/redshift-sql.js";
-import { MAX_BATCH_STATEMENTS, RedshiftStatementError, RedshiftWarehouse, type RedshiftWarehouseOptions } from "../functions/aws/redshift-warehouse.js";
+import { LOAD_STATEMENT_BUDGET, MAX_BATCH_STATEMENTS, RedshiftStatementError, RedshiftWarehouse, type RedshiftWarehouseOptions } from "../functions/aws/redshift-warehouse.js";
 import type { RedshiftConnection } from "../functions/aws/ssm.js";
 import { OUTPUT_FILES, type Manifest } from "../functions/core/manifest.js";
-import { LOAD_LOCK_TABLE, REDSHIFT_CREATE_TABLES, TABLES } from "../functions/core/schema.js";
-import { KEY_CHECK_COLUMN, KeyMismatchError, SELECT_IDENTITY } from "../functions/warehouse/sql.js";
+import { COLUMNS, LOAD_LOCK_TABLE, REDSHIFT_CREATE_TABLES, TABLES } from "../functions/core/schema.js";
 import { FakeRedshift } from "./fixtures/aws/fake-redshift.js";
+import { RedshiftEngine } from "./fixtures/aws/redshift-engine.js";
 
 process.env.AWS_REGION = "eu-west-1";
 const ROLE = "arn:aws:iam::123456789012:role/coffeetl-redshift-copy";
@@ -95,12 +95,10 @@ test("load: one batch = LOCK first, staging, COPY of every table file, merge, pe
   // The lock comes before any read: under SNAPSHOT isolation the snapshot starts at the first query.
   assert.is(sqls[0], `LOCK ${LOAD_LOCK_TABLE}`, "the loaders' lock table only: never a data table");
   const kinds = sqls.map((s) => /^(CREATE TEMP TABLE \w+|COPY \w+|INSERT INTO \w+|DELETE FROM \w+|UPDATE \w+|SELECT|LOCK)/.exec(s)?.[1] ?? s.slice(0, 20));
-  assert.equal(kinds.slice(0, 12), [
+  assert.equal(kinds.slice(0, 10), [
     "LOCK",
     ...TABLES.map((t) => `CREATE TEMP TABLE stage_${t}`),
     "CREATE TEMP TABLE stage_files",
-    "CREATE TEMP TABLE key_check",
-    "INSERT INTO stage_files",
     ...TABLES.map((t) => `COPY stage_${t}`),
   ]);
   for (const table of ["transactions", "transaction_items", "branches", "products", "loads", "load_sales", "file_outcomes", "warehouse_identity"]) {
@@ -163,14 +161,91 @@ test("loadBatch: several manifests, one transaction, one COPY per table over a C
   );
 });
 
+/** A Redshift stand-in that runs the SQL (keys not enforced), over table files held in memory. */
+async function engineOver(objects: Map<string, string>): Promise<RedshiftEngine> {
+  const engine = await RedshiftEngine.create((uri) => (objects.has(uri) ? Buffer.from(objects.get(uri)!) : undefined));
+  fake.engine = engine;
+  return engine;
+}
+const memoryStore = (objects: Map<string, string>) =>
+  ({ name: "coffeetl-transformed", uri: (key: string) => `s3://coffeetl-transformed/${key}`, put: async (key: string, body: unknown) => void objects.set(`s3://coffeetl-transformed/${key}`, String(body)) }) as unknown as Storage;
+
+/**
+ * `n` files of one branch-day each: file i holds a sale of its own and one sale every file holds
+ * (the same till line uploaded under several names), with their branch, product and items.
+ */
+function branchFiles(n: number, objects: Map<string, string>): LoadRequest[] {
+  const csv = (table: (typeof TABLES)[number], rows: string[]) => [COLUMNS[table].join(","), ...rows].join("\n") + "\n";
+  return Array.from({ length: n }, (_, i) => {
+    const key = `uploads/branch-${i}.csv`;
+    const prefix = `uploads/branch-${i}/0123456789abcdef`;
+    const own = (i + 1).toString(16).padStart(32, "0");
+    const shared = "f".repeat(32);
+    const tables = {
+      branches: csv("branches", ["b1,Leeds"]),
+      products: csv("products", ["p1,Latte,Large,"]),
+      transactions: csv("transactions", [`${own},b1,2024-05-01 10:00:00,CASH,2.50,${key}`, `${shared},b1,2024-05-01 09:00:00,CARD,2.50,${key}`]),
+      transaction_items: csv("transaction_items", [`${own},p1,2.50,1`, `${shared},p1,2.50,1`]),
+    };
+    for (const t of TABLES) objects.set(`s3://coffeetl-transformed/${prefix}/${t}.csv`, tables[t]);
+    const r = request((i + 1).toString(16).padStart(64, "0"));
+    return {
+      ...r,
+      prefix,
+      manifest: { ...r.manifest, rowsRead: 2, rejected: 0, warnings: 0, source: { ...r.manifest.source, key } },
+      files: TABLES.map((table) => ({ table, uri: `s3://coffeetl-transformed/${prefix}/${table}.csv`, open: async () => Readable.from([]) })),
+    };
+  });
+}
+
 test("a batch refused by the key check becomes a KeyMismatchError naming both fingerprints, not retried", async () => {
-  fake.plannedBatches.push({ Status: "FAILED", Error: `ERROR: Cannot insert a NULL value into column ${KEY_CHECK_COLUMN}` });
-  fake.answer = (sql) => (sql === SELECT_IDENTITY ? [{ key_fingerprint: "fedcba9876543210" }] : undefined);
-  const error = await warehouse().loadBatch([request()]).then(() => undefined, (e: Error) => e);
+  const objects = new Map<string, string>();
+  const engine = await engineOver(objects);
+  await engine.transaction(["INSERT INTO warehouse_identity (key_fingerprint, created_at) VALUES ('fedcba9876543210', CAST('2024-05-01 09:00:00' AS TIMESTAMP))"]);
+  const error = await warehouse().loadBatch([branchFiles(1, objects)[0]!]).then(() => undefined, (e: Error) => e);
   assert.instance(error, KeyMismatchError);
   assert.match(error!.message, /fingerprint fedcba9876543210, but this load's were keyed with 0123456789abcdef/);
   assert.is(fake.loadBatches().length, 1);
+  await engine.close();
 });
+
+test("the key check refuses through the result rows, not an error text: the batch finishes, writes nothing, and its rows carry the refusal", async () => {
+  const objects = new Map<string, string>();
+  const engine = await engineOver(objects);
+  await engine.transaction(["INSERT INTO warehouse_identity (key_fingerprint, created_at) VALUES ('fedcba9876543210', CAST('2024-05-01 09:00:00' AS TIMESTAMP))"]);
+  const error = await warehouse({ copyManifests: memoryStore(objects) }).loadBatch(branchFiles(3, objects)).then(() => undefined, (e: Error) => e);
+  assert.instance(error, KeyMismatchError);
+  assert.is((error as KeyMismatchError).warehouseFingerprint, "fedcba9876543210");
+  // The batch itself finished: no statement failed, so no error text was there to match.
+  const [batch] = [...fake.statements.entries()].filter(([, s]) => s.sqls.some((q) => q.startsWith("COPY stage_")));
+  assert.is(batch![1].final.Status, "FINISHED");
+  const result = fake.statements.get(`${batch![0]}:${batch![1].sqls.length}`)!.rows!;
+  assert.equal(result.map((r) => [r.outcome, r.held_key]), [0, 1, 2].map(() => ["other_key", "fedcba9876543210"]));
+  const counts = await engine.transaction(
+    ["transactions", "transaction_items", "branches", "products", "loads", "load_sales", "file_outcomes", "warehouse_identity"].map((t) => `SELECT '${t}' AS t, COUNT(*) AS n FROM ${t}`),
+  );
+  assert.equal(counts.map((rows) => `${rows![0]!.t}=${rows![0]!.n}`), [
+    "transactions=0", "transaction_items=0", "branches=0", "products=0", "loads=0", "load_sales=0", "file_outcomes=0", "warehouse_identity=1",
+  ]);
+  await engine.close();
+});
+
+for (const files of [5, 50]) {
+  test(`a ${files}-file batch sends at most ${LOAD_STATEMENT_BUDGET} statements (the load's budget of the Data API's 40), and its SQL runs`, async () => {
+    const objects = new Map<string, string>();
+    const engine = await engineOver(objects);
+    const results = await warehouse({ copyManifests: memoryStore(objects) }).loadBatch(branchFiles(files, objects));
+    const [batch] = fake.loadBatches();
+    assert.ok(batch!.Sqls!.length <= 32, `${batch!.Sqls!.length} statements`);
+    assert.ok(batch!.Sqls!.length <= LOAD_STATEMENT_BUDGET && LOAD_STATEMENT_BUDGET <= 32);
+    // The shared sale is new for the first file only; every file's own sale is new.
+    assert.equal(results.map((r) => [r.outcome, r.transactionsNew, r.transactionsDuplicate]), results.map((_, i) => ["loaded", i === 0 ? 2 : 1, i === 0 ? 0 : 1]));
+    const [[sales], [listings]] = (await engine.transaction(["SELECT COUNT(*) AS n FROM transactions", "SELECT COUNT(*) AS n FROM load_sales"])) as [Record<string, unknown>[], Record<string, unknown>[]];
+    assert.equal([sales!.n, listings!.n], [files + 1, files - 1]);
+    await engine.close();
+  });
+}
+
 
 test("provisioned targets send ClusterIdentifier with DbUser or SecretArn", async () => {
   const secretArn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:coffeetl-AbCdEf";
@@ -204,7 +279,8 @@ test("a FAILED batch throws with Redshift's error text", async () => {
   const error = await warehouse().loadBatch([request()]).then(() => undefined, (e: Error) => e);
   assert.instance(error, RedshiftStatementError);
   assert.ok(error!.message.includes(text), error!.message);
-  assert.match(error!.message, /FAILED \(sub-statement stmt-\d+:9\)/);
+  // The first COPY: after the lock, four staging tables and the file list.
+  assert.match(error!.message, /FAILED \(sub-statement stmt-\d+:7\)/);
   assert.is(fake.batchInputs().length, 1, "not retried");
   assert.is(fake.loads.size, 0);
 });

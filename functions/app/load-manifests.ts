@@ -10,9 +10,8 @@ import { createHash } from "node:crypto";
 import { text } from "node:stream/consumers";
 import { MANIFEST_FILE, parseManifest } from "../core/manifest.js";
 import { TABLES } from "../core/schema.js";
-import { KeyMismatchError } from "../warehouse/sql.js";
 import { silentLog, type Log } from "./log.js";
-import { RetryLaterError, type LineNotesFile, type LoadRequest, type LoadResult, type Storage, type TableFile, type Warehouse } from "./ports.js";
+import { KeyMismatchError, RetryLaterError, type LineNotesFile, type LoadRequest, type LoadResult, type Storage, type TableFile, type Warehouse } from "./ports.js";
 import { MANIFESTS_PER_TRANSACTION } from "../core/limits.js";
 
 interface LoadDeps {

@@ -128,3 +128,20 @@ export class RetryLaterError extends Error {
     this.name = "RetryLaterError";
   }
 }
+
+/**
+ * A load refused because the warehouse's sales were keyed with another transaction-id key
+ * (docs/design.md §7.2). Not retried, never split: no file of the batch can load.
+ */
+export class KeyMismatchError extends Error {
+  constructor(
+    readonly warehouseFingerprint: string | undefined,
+    readonly loadFingerprint: string,
+  ) {
+    super(
+      `the warehouse's sales were keyed with the transaction-id key of fingerprint ${warehouseFingerprint ?? "(unknown)"}, ` +
+        `but this load's were keyed with ${loadFingerprint}: loading it would give every sale a second id`,
+    );
+    this.name = "KeyMismatchError";
+  }
+}

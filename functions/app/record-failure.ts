@@ -6,7 +6,7 @@
 // Idempotent enough: the row's recorded_at is the failure's `failedAt`, and the transform does not
 // rewrite an unchanged failed.json on a retry, so a redelivered event writes at most an identical row
 // (no lookup first: `SELECT DISTINCT` reads it as one).
-import { clip } from "../warehouse/sql.js";
+import { clip } from "../core/text.js";
 import type { FileOutcome, Storage, Warehouse } from "./ports.js";
 import { silentLog, type Log } from "./log.js";
 import { readFailure, type TransformFailure } from "./transform-failure.js";

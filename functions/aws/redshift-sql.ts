@@ -1,9 +1,10 @@
 // The Redshift-only SQL of a load: its string literals, its LOCK, and COPY of a table's files from
-// S3 into its staging table. Everything else in a load is the portable SQL of functions/warehouse/sql.ts.
+// S3 into its staging table. Everything else in a load is the portable SQL of functions/warehouse/load/.
 import type { LoadRequest } from "../app/ports.js";
 import { COLUMNS, LINE_NOTES_COLUMNS, LOAD_LOCK_TABLE, type TableName } from "../core/schema.js";
 import { LINE_NOTES_TABLE, deleteLineNotesStatement } from "../warehouse/line-notes.js";
-import { stagingTable, type Dialect } from "../warehouse/sql.js";
+import type { Dialect } from "../warehouse/literals.js";
+import { stagingTable } from "../warehouse/load/index.js";
 import { IAM_ROLE_ARN } from "./ssm.js";
 
 /** Timestamps in the table files are `YYYY-MM-DD HH:MM:SS`; in COPY's TIMEFORMAT, HH is the 24-hour clock. */

@@ -1,7 +1,7 @@
 // The Warehouse port on the Redshift Data API. One batch of manifests = one BatchExecuteStatement
 // (one transaction): LOCK, temp staging tables, one COPY per table (over a COPY manifest written to
-// the transformed bucket beside the batch when it holds several files), the portable merge SQL of
-// functions/warehouse/sql.ts, and a last SELECT whose rows (read by sub-statement id) are the
+// the transformed bucket beside the batch when it holds several files), the portable load steps of
+// functions/warehouse/load/, and a last SELECT whose rows (read by sub-statement id) are the
 // per-file results. Statements are polled with backoff, bounded by the invocation's remaining time;
 // conflicts and throttling retry the whole batch.
 import { createHash, randomUUID } from "node:crypto";
@@ -19,14 +19,8 @@ import { silentLog, type Log } from "../app/log.js";
 import { RetryLaterError, type FileOutcome, type LoadRequest, type LoadResult, type Storage, type Warehouse } from "../app/ports.js";
 import { COPY_MANIFEST_PREFIX } from "../core/manifest.js";
 import { ADDED_COLUMN_DEFS, REDSHIFT_CREATE_TABLES, TABLES } from "../core/schema.js";
-import {
-  KeyMismatchError,
-  SELECT_IDENTITY,
-  isKeyCheckFailure,
-  loadStatements,
-  recordOutcomeStatement,
-  resultsFromRows,
-} from "../warehouse/sql.js";
+import { loadStatements, resultsFromRows } from "../warehouse/load/index.js";
+import { recordOutcomeStatement } from "../warehouse/sql.js";
 import { DEFAULT_READER_DB_USER, ensureRedshiftReaderRole } from "../warehouse/reader-role.js";
 import { ensureRedshiftWriterRole } from "../warehouse/roles.js";
 import { lineNotesCsv, withLineNotes } from "../warehouse/line-notes.js";
@@ -63,6 +57,12 @@ export interface RedshiftWarehouseOptions {
 /** Data API limits (docs/design.md §8, §12): 100 KB of SQL per batch and 40 statements; kept with a margin. */
 export const MAX_BATCH_SQL_BYTES = 90 * 1024;
 export const MAX_BATCH_STATEMENTS = 40;
+/**
+ * What a load batch may spend of the Data API's 40 statements: LOCK, staging, four COPYs, the load
+ * steps and the result are 32, for one file or many. The 8 kept free are headroom: a change that
+ * needs more must merge statements first (docs/design.md §8); a load over it is refused unsent.
+ */
+export const LOAD_STATEMENT_BUDGET = 32;
 
 /** A statement that ended FAILED or ABORTED, with Redshift's error text. */
 export class RedshiftStatementError extends Error {
@@ -182,18 +182,12 @@ export class RedshiftWarehouse implements Warehouse {
     const sqls = [...sql.prepare, ...copies, ...sql.merge, sql.result];
     const size = sqls.reduce((n, q) => n + Buffer.byteLength(q), 0);
     if (size > MAX_BATCH_SQL_BYTES) throw new Error(`${what}: batch SQL is ${size} bytes, over the ${MAX_BATCH_SQL_BYTES} kept under the Data API's limit: load fewer manifests at once`);
-    if (sqls.length > MAX_BATCH_STATEMENTS) throw new Error(`${what}: ${sqls.length} statements, over the Data API's ${MAX_BATCH_STATEMENTS}`);
+    if (sqls.length > LOAD_STATEMENT_BUDGET) throw new Error(`${what}: ${sqls.length} statements, over the load's budget of ${LOAD_STATEMENT_BUDGET} of the Data API's ${MAX_BATCH_STATEMENTS}`);
     const name = `coffeetl-load-${(requests.length === 1 ? requests[0]!.loadId : batchId(requests)).slice(0, 16)}`;
-    let id: string;
-    try {
-      id = (await this.batch(sqls, what, undefined, name)).Id!;
-    } catch (error) {
-      if (!isKeyCheckFailure(error)) throw error;
-      const [row] = await this.query<{ key_fingerprint: string }>(SELECT_IDENTITY);
-      throw new KeyMismatchError(row?.key_fingerprint, requests[0]!.keyFingerprint);
-    }
+    const id = (await this.batch(sqls, what, undefined, name)).Id!;
     // The batch's last statement reports each file; a sub-statement's result is read by `<id>:<n>`.
     const rows = await this.withRetries(what, undefined, () => this.rowsOf(`${id}:${sqls.length}`));
+    // A batch refused for its key wrote nothing; its rows say so and this throws KeyMismatchError.
     const results = resultsFromRows(requests, rows);
     await this.saveLineNotes(requests);
     return results;
@@ -201,7 +195,7 @@ export class RedshiftWarehouse implements Warehouse {
 
   /**
    * The batch's rejected lines and warnings into `line_notes`, in a transaction of its own right after
-   * the load's (whose statements are near the Data API's 40): LOCK, DELETE, one COPY of a CSV written
+   * the load's (kept out of its statement budget): LOCK, DELETE, one COPY of a CSV written
    * beside the batch's COPY manifests. Idempotent, so a failure here fails the batch, whose retry
    * finds its files already loaded and writes their notes again.
    */

@@ -1,7 +1,7 @@
 // The warehouse schema (docs/design.md §5), the one place it is written down: the portable DDL
 // (PostgreSQL, PGlite) and the Redshift DDL beside it, generated from the same column lists.
 // Primary keys are declared (enforced by PostgreSQL; informational on Redshift, where uniqueness
-// comes from the load in warehouse/sql.ts). References (transactions.branch_id → branches,
+// comes from the load in warehouse/load/). References (transactions.branch_id → branches,
 // transaction_items → transactions and products) are kept by the load, which inserts parents first
 // and children only for loaded sales, and are checked by the tests; they are not declared as
 // FOREIGN KEYs because Redshift would not enforce them and PostgreSQL's row-by-row checks made bulk

@@ -1,5 +1,5 @@
 // Which of two versions of one raw key is newer, as a string that sorts in upload order: a load of an
-// older version than its key's current one changes nothing (functions/warehouse/sql.ts). Orders of
+// older version than its key's current one changes nothing (warehouse/load/arrival.ts). Orders of
 // one raw key always come from one place (S3, or one machine's files), so they compare as strings.
 
 /** Width S3 sequencers are padded to: they "can be of different lengths" (S3 event docs). */

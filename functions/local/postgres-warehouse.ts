@@ -1,5 +1,5 @@
 // The Warehouse port on PostgreSQL: embedded PGlite (file-backed, the local default) or a server
-// reached by URL through `pg`. Same load SQL as Redshift (warehouse/sql.ts); only COPY differs: one
+// reached by URL through `pg`. Same load SQL as Redshift (warehouse/load/); only COPY differs: one
 // COPY per table streams every file of the batch, each file's header checked and dropped.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -18,17 +18,9 @@ import { LINE_NOTES_TABLE, deleteLineNotesStatement, lineNotesCsv, withLineNotes
 import { postgresReaderRoleStatements } from "../warehouse/reader-role.js";
 import { copyTemplate, ensureTemplate, isDataDir } from "./warehouse-template.js";
 import { postgresWriterRoleStatements } from "../warehouse/roles.js";
-import {
-  KeyMismatchError,
-  POSTGRES_DIALECT,
-  SELECT_IDENTITY,
-  isKeyCheckFailure,
-  loadStatements,
-  recordOutcomeStatement,
-  resultsFromRows,
-  stagingTable,
-  type Dialect,
-} from "../warehouse/sql.js";
+import { POSTGRES_DIALECT, type Dialect } from "../warehouse/literals.js";
+import { loadStatements, resultsFromRows, stagingTable } from "../warehouse/load/index.js";
+import { recordOutcomeStatement } from "../warehouse/sql.js";
 import { COPY_SLICE_BYTES } from "../core/limits.js";
 
 export interface ColumnRows {
@@ -354,10 +346,6 @@ export class PostgresWarehouse implements Warehouse {
         await this.keepStatistics(results);
         return results;
       } catch (error) {
-        if (isKeyCheckFailure(error)) {
-          const [row] = await this.connection.session.query<{ key_fingerprint: string }>(SELECT_IDENTITY);
-          throw new KeyMismatchError(row?.key_fingerprint, requests[0]!.keyFingerprint);
-        }
         if (!RETRYABLE.has(codeOf(error) ?? "")) throw error;
         if (attempt >= maxAttempts) {
           throw new Error(
@@ -385,15 +373,16 @@ export class PostgresWarehouse implements Warehouse {
     // Fresh statistics of the (small) staging tables let the planner probe the big tables' keys.
     await s.query(`ANALYZE ${[...TABLES.map(stagingTable), "stage_files"].join(", ")}`);
     for (const statement of sql.merge) await s.query(statement);
+    // A batch refused for its key throws KeyMismatchError here, rolling back (nothing was written).
+    const results = resultsFromRows(requests, await s.query<Record<string, unknown>>(sql.result));
     // The files' rejected lines and warnings, in the load's transaction (warehouse/line-notes.ts).
     const noted = withLineNotes(requests);
     if (noted.length) {
       await s.query(deleteLineNotesStatement(noted));
       await s.copyCsv(LINE_NOTES_TABLE, LINE_NOTES_COLUMNS, lineNotesCsv(noted, { header: false }));
     }
-    const rows = await s.query<Record<string, unknown>>(sql.result);
     for (const statement of sql.cleanup) await s.query(statement);
-    return resultsFromRows(requests, rows);
+    return results;
   }
 
   /**

@@ -4,8 +4,8 @@
 //
 // The notes are written under a lock as a delete of the batch's loads' notes and one COPY of them
 // all, so writing them again (a redelivered manifest, a retried batch) changes nothing. On Redshift
-// this is a transaction of its own right after the load's (3 statements): the load's own batch is
-// already near the Data API's 40 statements. On PostgreSQL it is part of the load's transaction.
+// this is a transaction of its own right after the load's (3 statements, outside the load's
+// statement budget). On PostgreSQL it is part of the load's transaction.
 // Files without rejects or warnings (most) cost nothing.
 import { Readable } from "node:stream";
 import { parse } from "csv-parse";
