@@ -1,7 +1,7 @@
 // What users feel (issue 23), run first by `npm run bench` (alone: `node --import tsx bench/everyday.ts`).
 // Each case is the built CLI (`bin/coffeetl.js`, as users run it) in its own process, timed from
 // spawn to exit, with its peak RSS; the cases run in interleaved rounds (COFFEETL_BENCH_EVERYDAY_ROUNDS,
-// default 5) and each figure is the median round. Side by side, in the same rounds:
+// default 5) and each figure is the median round, in seconds and in CPU. Side by side, in the same rounds:
 //   - a new home's first ingest of one day file, a day file into an existing home, `sql "select 1"`
 //     and `status` on an existing home: embedded PGlite, a PostgreSQL server
 //     (COFFEETL_BENCH_DATABASE_URL) and bare `node -e 0`;
@@ -29,6 +29,8 @@ const RSS_PRELOAD = join(DATA, "rss-preload.mjs");
 interface Run {
   seconds: number;
   peakRssMb: number;
+  /** CPU seconds (user + system, all threads) of every process the command ran: what a loaded machine's run queue shares out. */
+  cpuSeconds: number;
 }
 
 /** One process, timed from spawn to exit; fails loudly when the command does. */
@@ -45,12 +47,16 @@ function timed(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv 
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (child.status !== 0) throw new Error(`${args.join(" ")} exited ${child.status}: ${(child.stderr || child.stdout).slice(-2000)}`);
   // A command spawning another (npm run demo) reports each process: the highest is the peak.
-  const peaks = readFileSync(RSS_FILE, "utf8").split("\n").filter(Boolean).map(Number);
-  return { seconds, peakRssMb: Math.max(0, ...peaks) };
+  const exits = readFileSync(RSS_FILE, "utf8").split("\n").filter(Boolean).map((l) => l.split(" ").map(Number));
+  return { seconds, peakRssMb: Math.max(0, ...exits.map(([rss]) => rss!)), cpuSeconds: exits.reduce((n, [, cpu]) => n + (cpu ?? 0), 0) };
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-const typical = (runs: Run[]): Run => ({ seconds: median(runs.map((r) => r.seconds)), peakRssMb: Math.max(...runs.map((r) => r.peakRssMb)) });
+const typical = (runs: Run[]): Run => ({
+  seconds: median(runs.map((r) => r.seconds)),
+  peakRssMb: Math.max(...runs.map((r) => r.peakRssMb)),
+  cpuSeconds: median(runs.map((r) => r.cpuSeconds)),
+});
 
 let dbCounter = 0;
 async function newDatabase(): Promise<string> {
@@ -98,7 +104,7 @@ await rm(DATA, { recursive: true, force: true, maxRetries: 2 });
 await mkdir(join(DATA, "days"), { recursive: true });
 await writeFile(
   RSS_PRELOAD,
-  `import { appendFileSync } from "node:fs";\nprocess.on("exit", () => { if (process.env.COFFEETL_BENCH_RSS_FILE) appendFileSync(process.env.COFFEETL_BENCH_RSS_FILE, Math.round(process.resourceUsage().maxRSS / 1024) + "\\n"); });\n`,
+  `import { appendFileSync } from "node:fs";\nprocess.on("exit", () => { const u = process.resourceUsage(); if (process.env.COFFEETL_BENCH_RSS_FILE) appendFileSync(process.env.COFFEETL_BENCH_RSS_FILE, Math.round(u.maxRSS / 1024) + " " + (u.userCPUTime + u.systemCPUTime) / 1e6 + "\\n"); });\n`,
 );
 execFileSync(process.execPath, [join(ROOT, "scripts/build-cli.js")], { cwd: ROOT, stdio: "inherit" });
 const CLI = join(ROOT, "bin/coffeetl.js");
@@ -164,10 +170,10 @@ const labels: Record<string, string> = {
   status: "status on an existing home",
 };
 /** The median over rounds of PGlite's time as a multiple of the other's in the same round. */
-const ratio = (what: string, other: Case) => {
+const ratio = (what: string, other: Case, of: "seconds" | "cpuSeconds" = "seconds") => {
   const a = results.get(`${what}|pglite`)!;
   const b = results.get(`${what}|${other}`)!;
-  return median(a.map((r, i) => r.seconds / b[i]!.seconds));
+  return median(a.map((r, i) => r[of] / b[i]![of]));
 };
 console.log(`\n| case | PGlite (embedded) | PostgreSQL server | node -e 0 | PGlite / server | PGlite / node -e 0 |`);
 console.log(`|---|---|---|---|---|---|`);
@@ -178,6 +184,15 @@ for (const what of ["first ingest", "ingest", "sql", "status"]) {
   const extra = (r: Run) => (rowsOf[what] ? `, ${rows(rowsOf[what]!, r)}` : "");
   console.log(
     `| ${labels[what]} | ${fmt(p)}${extra(p)} | ${s ? fmt(s) + extra(s) : "-"} | ${fmt(n)} | ${s ? ratio(what, "server").toFixed(2) + "x" : "-"} | ${ratio(what, "node").toFixed(1)}x |`,
+  );
+}
+console.log(`\nThe same commands in CPU seconds (user + system, every thread; medians), which a loaded machine's run queue shares out:`);
+console.log(`| case | PGlite | PostgreSQL server | node -e 0 | PGlite / server | PGlite / node -e 0 |`);
+console.log(`|---|---|---|---|---|---|`);
+for (const what of ["first ingest", "ingest", "sql", "status"]) {
+  const cpu = (backend: Case) => typical(results.get(`${what}|${backend}`)!).cpuSeconds.toFixed(2);
+  console.log(
+    `| ${labels[what]} | ${cpu("pglite")} s | ${serverUrl ? cpu("server") + " s" : "-"} | ${cpu("node")} s | ${serverUrl ? ratio(what, "server", "cpuSeconds").toFixed(2) + "x" : "-"} | ${ratio(what, "node", "cpuSeconds").toFixed(1)}x |`,
   );
 }
 for (const what of ["first ingest", "ingest", "sql", "status"]) {

@@ -3,7 +3,8 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Storage, Warehouse } from "../functions/app/ports.js";
 import type { LocalPipeline, LocalPipelineOptions } from "../functions/local/pipeline.js";
-import type { EngineMode, PostgresWarehouse } from "../functions/local/postgres-warehouse.js";
+import type { EngineMode } from "../functions/local/pglite-engine.js";
+import type { PostgresWarehouse } from "../functions/local/postgres-warehouse.js";
 import { UsageError } from "./errors.js";
 
 export interface Connection {
@@ -39,8 +40,11 @@ export function requireHome(home: string, command: string): void {
 }
 
 export async function openHome(connection: Connection, options: Partial<LocalPipelineOptions> = {}): Promise<LocalPipeline> {
+  const engine = engineFor(options.engine ?? "heavy");
+  // PGlite's WebAssembly compiles on V8's background threads while the pipeline's code loads (~0.1 s saved).
+  if (connection.databaseUrl === undefined) (await import("../functions/local/pglite-engine.js")).warmEngine(engine);
   const { openLocalPipeline } = await import("../functions/local/pipeline.js");
-  return openLocalPipeline({ ...connection, ...options, engine: engineFor(options.engine ?? "heavy") });
+  return openLocalPipeline({ ...connection, ...options, engine });
 }
 
 /** `$COFFEETL_ENGINE` (light or heavy) overrides the command's own choice of how the embedded warehouse starts. */

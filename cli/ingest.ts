@@ -1,10 +1,11 @@
 // Running files through the local pipeline for `ingest` and `reprocess`: the progress display, and
 // half-written objects removed whether a run fails, is interrupted or was killed before.
 import { existsSync } from "node:fs";
-import { stat } from "node:fs/promises";
-import { resolve } from "node:path";
+import { readdir, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { removeLivePartials } from "../functions/local/folder-storage.js";
-import { expandPaths, type FileReport, type LocalPipelineOptions } from "../functions/local/pipeline.js";
+// Types only: the pipeline (and PGlite with it) loads in openHome, after PGlite's compilation has started.
+import type { FileReport, LocalPipelineOptions } from "../functions/local/pipeline.js";
 import { openHome, type Connection } from "./home.js";
 import { IngestProgress } from "./progress.js";
 import { LIGHT_INGEST_BYTES } from "../functions/core/limits.js";
@@ -33,10 +34,22 @@ function removePartialsOnSignal(): () => void {
 }
 
 
+/** The bytes the run will read: the files given and the .csv files in the folders given (as expandPaths finds them). */
+async function inputBytes(path: string): Promise<number> {
+  const info = await stat(path);
+  if (!info.isDirectory()) return info.size;
+  let bytes = 0;
+  for (const entry of await readdir(path, { withFileTypes: true })) {
+    if (entry.isDirectory()) bytes += await inputBytes(join(path, entry.name));
+    else if (entry.name.toLowerCase().endsWith(".csv")) bytes += (await stat(join(path, entry.name))).size;
+  }
+  return bytes;
+}
+
 async function engineForFiles(paths: string[]): Promise<"light" | "heavy"> {
   let bytes = 0;
   try {
-    for (const { path } of await expandPaths(paths)) bytes += (await stat(path)).size;
+    for (const path of paths) bytes += await inputBytes(resolve(path));
   } catch {
     return "heavy"; // the run itself reports what is wrong with the paths
   }
@@ -53,6 +66,7 @@ export async function runFiles(
   const stopWatching = removePartialsOnSignal();
   try {
     await Promise.all([local.raw.removeStalePartials(), local.transformed.removeStalePartials()]);
+    const { expandPaths } = await import("../functions/local/pipeline.js");
     const files = await expandPaths(paths, local.raw.name);
     const progress = new IngestProgress(process.stderr, files.length);
     try {

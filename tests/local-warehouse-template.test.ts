@@ -2,7 +2,7 @@
 // made once per machine (initdb and the schema), never a fresh initdb; both engine starts (light for
 // a little work, heavy for a lot) load the same. Run alone: node --import tsx tests/local-warehouse-template.test.ts
 import { spawn } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -71,6 +71,53 @@ test("the CLI's new home starts from the template too, and its schema is whole",
     } finally {
       await local.close();
     }
+  } finally {
+    await home.remove();
+  }
+});
+
+test("a new home's warehouse holds only the database it uses (template0 and template1 are not copied)", async () => {
+  const home = await tempDir();
+  try {
+    const local = await openLocalPipeline({ home: home.path, engine: "light" });
+    try {
+      const names = await local.warehouse.query<{ datname: string }>("SELECT datname FROM pg_database ORDER BY 1");
+      assert.equal(names.map((r) => r.datname), ["postgres"]);
+    } finally {
+      await local.close();
+    }
+    // One database folder under base/ (the template's copy, with the tables in it).
+    assert.is(readdirSync(join(home.path, "warehouse", "base")).length, 1);
+  } finally {
+    await home.remove();
+  }
+});
+
+test("the CLI's embedded commands load no server driver (pg, pg-copy-streams) nor the AWS SDK", async () => {
+  const home = await tempDir();
+  try {
+    // CommonJS packages imported from ESM are in require.cache: list them as the process exits.
+    const preload = join(home.path, "loaded.mjs");
+    writeFileSync(
+      preload,
+      `import { createRequire } from "node:module";\nimport { appendFileSync } from "node:fs";\nconst cache = createRequire(import.meta.url).cache;\n` +
+        `process.on("exit", () => appendFileSync(${JSON.stringify(join(home.path, "loaded.txt"))}, Object.keys(cache).join("\\n") + "\\n"));\n`,
+    );
+    const run = (...args: string[]) =>
+      new Promise<{ status: number | null; out: string }>((resolve) => {
+        const child = spawn(process.execPath, ["--import", preload, join(ROOT, "bin/coffeetl.js"), ...args, "--home", join(home.path, "h")], { env: process.env });
+        let out = "";
+        child.stdout.on("data", (d) => (out += d));
+        child.stderr.on("data", (d) => (out += d));
+        child.on("close", (status) => resolve({ status, out }));
+      });
+    for (const args of [["ingest", join(FIXTURES, "canonical.csv")], ["sql", "select 1"], ["status"]]) {
+      const result = await run(...args);
+      assert.is(result.status, 0, result.out);
+    }
+    const loaded = readFileSync(join(home.path, "loaded.txt"), "utf8");
+    assert.ok(loaded.includes("proper-lockfile"), "the preload saw the CLI's CommonJS packages");
+    for (const unused of ["/node_modules/pg/", "/node_modules/pg-copy-streams/", "/node_modules/@aws-sdk/"]) assert.not.ok(loaded.includes(unused), `${unused} loaded`);
   } finally {
     await home.remove();
   }

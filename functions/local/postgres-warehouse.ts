@@ -2,21 +2,18 @@
 // reached by URL through `pg`. Same load SQL as Redshift (warehouse/load/); only COPY differs: one
 // COPY per table streams every file of the batch, each file's header checked and dropped.
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import v8 from "node:v8";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { PGlite, type Transaction } from "@electric-sql/pglite";
-import pg from "pg";
-import { from as copyFrom } from "pg-copy-streams";
+// Types only: each engine's package loads when a warehouse on it opens (pg ~0.1 s, PGlite ~0.05 s).
+import type { PGlite, Transaction } from "@electric-sql/pglite";
+import type { QueryArrayConfig, QueryConfig } from "pg";
 import type { FileOutcome, LoadRequest, LoadResult, TableFile, Warehouse } from "../app/ports.js";
 import { ADDED_COLUMN_DEFS, ADDED_COLUMNS, COLUMNS, CREATE_INDEXES, CREATE_TABLES, LINE_NOTES_COLUMNS, LOAD_TABLES, TABLES, type TableName } from "../core/schema.js";
 import { LINE_NOTES_TABLE, deleteLineNotesStatement, lineNotesCsv, withLineNotes } from "../warehouse/line-notes.js";
 import { postgresReaderRoleStatements } from "../warehouse/reader-role.js";
 import { copyTemplate, ensureTemplate, isDataDir } from "./warehouse-template.js";
+import { pgliteModule, type EngineMode } from "./pglite-engine.js";
 import { postgresWriterRoleStatements } from "../warehouse/roles.js";
 import { POSTGRES_DIALECT, type Dialect } from "../warehouse/literals.js";
 import { loadStatements, resultsFromRows, stagingTable } from "../warehouse/load/index.js";
@@ -116,15 +113,8 @@ function pgliteSession(db: PGlite | Transaction): Session {
   };
 }
 
-/**
- * How the embedded engine starts, chosen by the work (measured by `npm run bench`):
- * - `light` (a few statements, a day file): V8's baseline WebAssembly compiler only (Liftoff; no
- *   optimizing tier-up competing for the CPU) and small shared memory (PostgreSQL zeroes it at
- *   every start; the default 145 MB took 0.1-1 s). Starts in about half the time, with 130 MB less memory.
- * - `heavy` (a backfill, a big file): V8's default tiering and 128 MB of buffers; a 100k-sale
- *   load ran 1.4x slower on Liftoff alone.
- */
-export type EngineMode = "light" | "heavy";
+export type { EngineMode };
+/** The light engine's settings (EngineMode, pglite-engine.ts). */
 const LIGHT_SETTINGS = [
   // PostgreSQL zeroes its whole shared memory at every start (145 MB by default, 6 MB with these).
   "shared_buffers=4MB",
@@ -134,26 +124,6 @@ const LIGHT_SETTINGS = [
   "max_wal_senders=0",
   "max_replication_slots=0",
 ].flatMap((setting) => ["-c", setting]);
-
-const pgliteDist = () => dirname(createRequire(import.meta.url).resolve("@electric-sql/pglite"));
-
-/**
- * PGlite's 9 MB WebAssembly module, compiled once per process and mode (a process opening several
- * warehouses, like the demo or a test suite, compiles it once). V8's tiering flags apply to what is
- * compiled after they are set, so each mode sets them just before its compilation.
- */
-const compiled = new Map<EngineMode, Promise<WebAssembly.Module>>();
-// The global WebAssembly object (this project's TypeScript lib declares its types, not the value).
-const wasm = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WebAssembly.Module> } }).WebAssembly;
-function pgliteModule(mode: EngineMode): Promise<WebAssembly.Module> {
-  let module = compiled.get(mode);
-  if (!module) {
-    v8.setFlagsFromString(mode === "light" ? "--liftoff-only" : "--no-liftoff-only");
-    module = wasm.compile(readFileSync(join(pgliteDist(), "pglite.wasm")));
-    compiled.set(mode, module);
-  }
-  return module;
-}
 
 /** The portable schema, as the template holds it and every open checks it. */
 const schemaStatements = () => [...CREATE_TABLES, ...ADDED_COLUMNS, ...CREATE_INDEXES, ...postgresReaderRoleStatements(), ...postgresWriterRoleStatements()];
@@ -165,15 +135,22 @@ const schemaStatements = () => [...CREATE_TABLES, ...ADDED_COLUMNS, ...CREATE_IN
 const SCHEMA_MARK = `coffeetl schema ${createHash("sha256").update(schemaStatements().join("\0")).digest("hex").slice(0, 16)}`;
 const SELECT_SCHEMA_MARK = "SELECT obj_description(to_regclass('public.loads'), 'pg_class') AS mark";
 const SET_SCHEMA_MARK = `COMMENT ON TABLE loads IS '${SCHEMA_MARK}'`;
+/**
+ * The embedded warehouse never creates a database, so its template keeps only `postgres`: without
+ * template0 and template1 a new home copies 400 files (25 MB) instead of 1,000 (39 MB).
+ */
+const DROP_TEMPLATE_DATABASES = ["template0", "template1"].flatMap((name) => [`ALTER DATABASE ${name} IS_TEMPLATE false`, `DROP DATABASE ${name}`]);
 
 /** Runs initdb and the schema into an empty folder (once per machine: warehouse-template.ts). */
 async function makeTemplate(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
+  const { PGlite } = await import("@electric-sql/pglite");
   const db = await PGlite.create(dir, { pgliteWasmModule: await pgliteModule("heavy") });
   try {
     await db.transaction(async (tx) => {
       for (const statement of [...schemaStatements(), SET_SCHEMA_MARK]) await tx.query(statement);
     });
+    for (const statement of DROP_TEMPLATE_DATABASES) await db.query(statement);
     await db.query("CHECKPOINT");
   } finally {
     await db.close();
@@ -183,9 +160,10 @@ async function makeTemplate(dir: string): Promise<void> {
 async function openPglite(dataDir: string | undefined, mode: EngineMode, template: boolean): Promise<Connection> {
   if (dataDir && !isDataDir(dataDir)) {
     // A cache that cannot be written (a read-only home directory) costs the start, never the home: initdb in place.
-    const copied = template && (await ensureTemplate([...schemaStatements(), SET_SCHEMA_MARK], makeTemplate).then((t) => copyTemplate(t, dataDir)).then(() => true, () => false));
+    const copied = template && (await ensureTemplate([...schemaStatements(), SET_SCHEMA_MARK, ...DROP_TEMPLATE_DATABASES], makeTemplate).then((t) => copyTemplate(t, dataDir)).then(() => true, () => false));
     if (!copied) await mkdir(dataDir, { recursive: true });
   }
+  const { PGlite } = await import("@electric-sql/pglite");
   const db = await PGlite.create(dataDir ?? "memory://", {
     parsers: { [TIMESTAMP_OID]: keepText, [INT8_OID]: Number },
     pgliteWasmModule: await pgliteModule(mode),
@@ -200,6 +178,7 @@ async function openPglite(dataDir: string | undefined, mode: EngineMode, templat
 }
 
 async function openServer(url: string): Promise<Connection> {
+  const [{ default: pg }, { from: copyFrom }] = await Promise.all([import("pg"), import("pg-copy-streams")]);
   const client = new pg.Client({
     connectionString: url,
     types: {
@@ -221,10 +200,10 @@ async function openServer(url: string): Promise<Connection> {
     async query<T>(sql: string) {
       alive();
       // One statement per query, as in PGlite (extended protocol): `coffeetl sql`'s READ ONLY transaction can't be left.
-      return (await client.query({ text: sql, queryMode: "extended" } as pg.QueryConfig)).rows as T[];
+      return (await client.query({ text: sql, queryMode: "extended" } as QueryConfig)).rows as T[];
     },
     async queryColumns(sql: string) {
-      const result = await client.query({ text: sql, queryMode: "extended", rowMode: "array" } as pg.QueryArrayConfig);
+      const result = await client.query({ text: sql, queryMode: "extended", rowMode: "array" } as QueryArrayConfig);
       return { columns: result.fields.map((f) => f.name), rows: result.rows as unknown[][] };
     },
     async copyCsv(table, columns, body) {

@@ -1,10 +1,10 @@
 // A warm embedded warehouse: PostgreSQL's initdb inside WebAssembly takes 5-15 s, most of a new
 // home's first ingest. It runs once per machine (per PGlite version and schema) into a template
 // data directory with the schema in it, kept in the user's cache; each new home's warehouse is a
-// copy of it (about 40 MB of files: a fraction of a second), never a fresh initdb.
+// copy of it (about 25 MB in 400 files: 0.05-0.1 s), never a fresh initdb.
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
-import { cp, mkdir, rename, rm } from "node:fs/promises";
+import { constants, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { mkdir, rename, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -63,11 +63,24 @@ export async function ensureTemplate(schema: readonly string[], make: (dir: stri
   return path;
 }
 
-/** Copies the template into `dataDir` (which must not hold a database): aside, then renamed. */
+/**
+ * Copies the template into `dataDir` (which must not hold a database): aside, then renamed.
+ * Synchronous, file by file (a reflink where the file system has them): fs.promises.cp took
+ * 0.4-0.5 s for the 1,000 small files of a template with template0 and template1 in it, this 0.12 s.
+ */
 export async function copyTemplate(template: string, dataDir: string): Promise<void> {
   const aside = `${dataDir}.copying-${process.pid}`;
   await rm(aside, { recursive: true, force: true });
-  await cp(template, aside, { recursive: true });
+  copyTree(template, aside);
   await rm(dataDir, { recursive: true, force: true }); // an empty folder, or one left by a failed start
   await rename(aside, dataDir);
+}
+
+function copyTree(from: string, to: string): void {
+  mkdirSync(to, { recursive: true });
+  for (const entry of readdirSync(from, { withFileTypes: true })) {
+    const source = join(from, entry.name);
+    if (entry.isDirectory()) copyTree(source, join(to, entry.name));
+    else copyFileSync(source, join(to, entry.name), constants.COPYFILE_FICLONE);
+  }
 }
