@@ -85,12 +85,5 @@ module.exports = {
     tsPreCompilationDeps: true,
     tsConfig: { fileName: "tsconfig.json" },
     enhancedResolveOptions: { extensions: [".ts", ".js", ".mjs", ".cjs", ".json"], exportsFields: ["exports"], conditionNames: ["import", "require", "node", "default", "types"] },
-    // TEMPORARY allow-list, removed at integration: each of these is fixed on another branch of
-    // issue 24 (functions/app -> functions/warehouse/sql.ts by `loadsteps`, the functions/core
-    // chunks.ts <-> read-lines.ts cycle by `rules`). Listed, they are reported as warnings, not errors.
-    knownViolations: [
-      { type: "dependency", from: "functions/app/load-manifests.ts", to: "functions/warehouse/sql.ts", rule: { severity: "error", name: "app-imports-core-only" } },
-      { type: "dependency", from: "functions/app/record-failure.ts", to: "functions/warehouse/sql.ts", rule: { severity: "error", name: "app-imports-core-only" } },
-    ],
   },
 };
