@@ -2,7 +2,7 @@
 // for the first (saying so) instead of opening the embedded warehouse beside it; the warehouse is
 // never corrupted and its figures equal one run's.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -14,15 +14,24 @@ interface Run {
   stdout: string;
   stderr: string;
 }
-const coffeetl = (home: string, ...args: string[]): Promise<Run> =>
-  new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(ROOT, "bin/coffeetl.js"), ...args, "--home", home], { env: { ...process.env, COFFEETL_TRANSACTION_KEY: "" } });
+const coffeetl = (home: string, ...args: string[]): Promise<Run> => started(home, ...args).done;
+/** A running `coffeetl` (its process, and its result when it ends). */
+const started = (home: string, ...args: string[]): { child: ChildProcess; done: Promise<Run>; stderr: () => string } => {
+  let err = "";
+  let child!: ChildProcess;
+  const done = new Promise<Run>((resolve) => {
+    child = spawn(process.execPath, [join(ROOT, "bin/coffeetl.js"), ...args, "--home", home], { env: { ...process.env, COFFEETL_TRANSACTION_KEY: "" } });
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
+    child.stdout!.on("data", (d) => (stdout += d));
+    child.stderr!.on("data", (d) => {
+      stderr += d;
+      err += d;
+    });
     child.on("close", (status) => resolve({ status, stdout, stderr }));
   });
+  return { child, done, stderr: () => err };
+};
 
 const FIGURES = `SELECT (SELECT COUNT(*) FROM transactions) AS sales, (SELECT SUM(total_amount) FROM transactions) AS revenue,
   (SELECT COUNT(*) FROM transaction_items) AS items, (SELECT COUNT(DISTINCT transaction_id) FROM transactions) AS ids,
@@ -35,7 +44,19 @@ const paths = [FIXTURES, ...(SHARED_SAMPLES ? [SHARED_SAMPLES] : [])];
 test("two ingests on one home: the second waits for the first, and the figures equal one run", async () => {
   const home = await tempDir();
   try {
-    const [a, b] = await Promise.all([coffeetl(home.path, "ingest", ...paths), coffeetl(home.path, "ingest", ...paths)]);
+    // The first is paused once it holds the home and resumed once the second says it waits: two
+    // real processes that overlap on every machine, however loaded (started together, the first
+    // could finish before the second had started).
+    const first = started(home.path, "ingest", ...paths);
+    await until("the first ingest to hold the home", () => existsSync(join(home.path, "home.lock", "owner.json")));
+    first.child.kill("SIGSTOP");
+    const second = started(home.path, "ingest", ...paths);
+    try {
+      await until("the second ingest to wait", () => /waiting for it to finish/.test(second.stderr()));
+    } finally {
+      first.child.kill("SIGCONT");
+    }
+    const [a, b] = await Promise.all([first.done, second.done]);
     // The fixtures hold two unreadable files on purpose: both runs exit 1 for them, and only for them.
     for (const run of [a, b]) {
       assert.is(run.status, 1, run.stdout + run.stderr);
