@@ -31,7 +31,7 @@ interface DeployedStack {
   warehouseParameterName: string;
   extractTransformFunctionName: string;
   /** The SSM SecureString holding the transaction-id key (`forget` writes a withdrawal keyed with it); stacks of older releases lack it. */
-  transactionSecretParameter?: string;
+  transactionIdKeyParameter?: string;
 }
 
 const REQUIRED = ["rawBucketName", "transformedBucketName", "warehouseParameterName", "extractTransformFunctionName"] as const;
@@ -76,6 +76,8 @@ export function parseOutputs(json: string, source: string, region?: string): Dep
     process.env.AWS_REGION ??
     ["deadLetterQueueUrl", "loadQueueUrl", "loadQueueArn", "alarmTopicArn", "deadLetterQueueArn"].map((k) => regionOf(value[k])).find(Boolean);
   if (!found) throw new UsageError(`${source}: no AWS region in the stack outputs: give --region or set AWS_REGION`);
+  // Stacks deployed before the rename name this output transactionSecretParameter.
+  const transactionIdKeyParameter = [value.transactionIdKeyParameter, value.transactionSecretParameter].find((v): v is string => typeof v === "string" && v !== "");
   return {
     source,
     region: found,
@@ -83,7 +85,7 @@ export function parseOutputs(json: string, source: string, region?: string): Dep
     transformedBucketName: value.transformedBucketName as string,
     warehouseParameterName: value.warehouseParameterName as string,
     extractTransformFunctionName: value.extractTransformFunctionName as string,
-    ...(typeof value.transactionSecretParameter === "string" && value.transactionSecretParameter ? { transactionSecretParameter: value.transactionSecretParameter } : {}),
+    ...(transactionIdKeyParameter ? { transactionIdKeyParameter } : {}),
   };
 }
 

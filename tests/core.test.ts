@@ -320,7 +320,7 @@ test("chunked and multi-threaded transforms give the same files, line numbers an
   lines.splice(2500, 0, "01/05/2024 13:00,Leeds,Broken Row,Regular Latte - 2.15,2.15,CHEQUE,");
   const input = lines.join("\n") + day;
   const runWith = async (chunkBytes: number, workers: number, sourceKey = "k.csv") => {
-    const run = transform(Readable.from([Buffer.from(input)]), { secret: "s", sourceKey, chunkBytes, workers });
+    const run = transform(Readable.from([Buffer.from(input)]), { transactionIdKey: "s", sourceKey, chunkBytes, workers });
     const names = Object.keys(run.outputs) as Array<keyof typeof run.outputs>;
     const [summary, ...texts] = await Promise.all([run.done, ...names.map((n) => text(run.outputs[n]))]);
     return { summary, files: Object.fromEntries(names.map((n, i) => [n, texts[i]])) };

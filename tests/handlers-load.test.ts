@@ -36,7 +36,7 @@ const PARAMS = {
 };
 process.env.AWS_REGION = "eu-west-1";
 process.env.TRANSFORMED_BUCKET = OUT;
-process.env.TRANSACTION_SECRET_PARAMETER = "/coffeetl/test/transaction-secret";
+process.env.TRANSACTION_ID_KEY_PARAMETER = "/coffeetl/test/transaction-secret";
 process.env.POWERTOOLS_SERVICE_NAME = "coffeetl-load-test";
 
 const fixture = readFileSync(new URL("./fixtures/aws/leeds-raw.csv", import.meta.url));

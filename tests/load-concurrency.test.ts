@@ -263,7 +263,7 @@ WHERE l.granted AND l.pid <> pg_backend_pid() AND l.pid <> ${"$"}1`;
       const file = join(dir.path, `v${i + 1}.csv`);
       await writeFile(file, dayFile(n));
       await raw.putFile(key, file);
-      const t = await transformObject({ raw, transformed, secret: KEY }, key, { modifiedMs: 1_700_000_000_000 + i * 60_000 });
+      const t = await transformObject({ raw, transformed, transactionIdKey: KEY }, key, { modifiedMs: 1_700_000_000_000 + i * 60_000 });
       versions.push(t.manifestKey);
     }
     const loaders = [0, 1].map(() => PostgresWarehouse.open({ databaseUrl: db.databaseUrl }));

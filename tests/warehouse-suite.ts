@@ -145,7 +145,7 @@ export function warehouseSuite(test: Test, backend: Backend): void {
     session(async (local) => {
       const content = await readFile(join(FIXTURES, "canonical.csv"), "utf8");
       await local.raw.put("raw/twice.csv", content + content);
-      const deps = { raw: local.raw, transformed: local.transformed, secret: "s", occurrenceWindow: 2 };
+      const deps = { raw: local.raw, transformed: local.transformed, transactionIdKey: "s", occurrenceWindow: 2 };
       const { manifest, manifestKey } = await transformObject(deps, "raw/twice.csv");
       assert.is(manifest.rows.transactions, 10);
       const load = await loadManifest({ transformed: local.transformed, warehouse: local.warehouse }, manifestKey);
@@ -256,7 +256,7 @@ export function warehouseSuite(test: Test, backend: Backend): void {
       const outcomes = [];
       for (const n of ["a", "b", "c"]) {
         await local.raw.put(`up/${n}.csv`, await readFile(join(folder, `${n}.csv`), "utf8"));
-        outcomes.push(await transformObject({ raw: local.raw, transformed: local.transformed, secret: "batch-secret" }, `up/${n}.csv`));
+        outcomes.push(await transformObject({ raw: local.raw, transformed: local.transformed, transactionIdKey: "batch-secret" }, `up/${n}.csv`));
       }
       // c's sales file damaged after the transform: its COPY fails, so its batch does.
       const broken = local.transformed.path(`${outcomes[2]!.prefix}/transactions.csv`);

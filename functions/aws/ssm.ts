@@ -1,4 +1,4 @@
-// Configuration read from SSM Parameter Store: the transaction-id secret and the warehouse connection.
+// Configuration read from SSM Parameter Store: the transaction-id key and the warehouse connection.
 // Values are cached for the life of the container (per client and parameter name). Errors name the
 // parameter and what is wrong with it, never its value.
 //
@@ -104,7 +104,7 @@ export function parameterNameFromEnv(variable: string): string {
 }
 
 /** The transaction-id HMAC key (a SecureString). */
-export async function readSecret(client: SSMClient, name: string, retry?: Partial<RetryOptions>): Promise<string> {
+export async function readTransactionIdKey(client: SSMClient, name: string, retry?: Partial<RetryOptions>): Promise<string> {
   const value = await readParameter(client, name, retry);
   const weak = keyWeakness(value);
   if (weak) throw new Error(`SSM parameter "${name}" is too weak for an HMAC key: it ${weak}`);

@@ -55,8 +55,8 @@ export const saleContent = (time: string, branch: string, customerName: string, 
  * The keyed id of a sale's first occurrence in its file (`saleContent` under HMAC-SHA256), its first
  * 128 bits written as 16 bytes into `out` at `at` (32 hex chars in the files).
  */
-export function transactionKeys(secret: string | Buffer): (sales: SaleContentColumns, sale: number, out: Uint8Array, at: number) => void {
-  const hmac = hmacSha256(secret);
+export function transactionKeys(transactionIdKey: string | Buffer): (sales: SaleContentColumns, sale: number, out: Uint8Array, at: number) => void {
+  const hmac = hmacSha256(transactionIdKey);
   const texts = new Map<Item, string>();
   const textOf = (item: Item) => {
     let text = texts.get(item);
@@ -98,8 +98,8 @@ export const occurrenceContent = (firstIdHex: string, n: number): string => `occ
  * first 128 bits written at `outAt`. The first occurrence keeps the plain id, so a sale's id changes
  * only if it repeats.
  */
-export function occurrenceKeys(secret: string | Buffer): OccurrenceKey {
-  const hmac = hmacSha256(secret);
+export function occurrenceKeys(transactionIdKey: string | Buffer): OccurrenceKey {
+  const hmac = hmacSha256(transactionIdKey);
   return (first, at, n, out, outAt) => hmac(occurrenceContent(hexAt(first, at), n), out, outAt, 16);
 }
 

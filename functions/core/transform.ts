@@ -16,8 +16,8 @@ import { COLUMN_LIMITS } from "./schema.js";
 export { workersFor } from "./engine/worker-pool.js";
 
 export interface TransformOptions {
-  /** Key of the transaction-id HMAC (docs/design.md §4). */
-  secret: string | Buffer;
+  /** The transaction-id key (the HMAC key of sale ids) (docs/design.md §4). */
+  transactionIdKey: string | Buffer;
   /** Written to `transactions.source_key`. */
   sourceKey: string;
   /** Bytes per chunk (default 256 KiB). */

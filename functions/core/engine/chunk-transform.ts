@@ -10,7 +10,7 @@ import type { Entities } from "./records.js";
 import { clean, dedupe, firstNormalForm, normalise, numberOccurrences, rowsOf } from "./steps.js";
 
 export interface ChunkOptions {
-  secret: string | Buffer;
+  transactionIdKey: string | Buffer;
   sourceKey: string;
   /**
    * true (default): identical sales are numbered here (`numberOccurrences`), for a transformer
@@ -52,8 +52,8 @@ const freshBytes: Allocate = (bytes) => new Uint8Array(bytes);
 
 /** One file's chunk transformer. Each instance keeps the steps' state for the chunks it sees. */
 export function createChunkTransformer(options: ChunkOptions, allocate: Allocate = freshBytes) {
-  const numbering = options.numberOccurrences === false ? undefined : numberOccurrences(options.secret, options.occurrenceWindow);
-  const steps = { parse: parse(options.branches ? { branches: options.branches } : {}), clean: clean(options.secret), normalise: normalise(), dedupe: dedupe() };
+  const numbering = options.numberOccurrences === false ? undefined : numberOccurrences(options.transactionIdKey, options.occurrenceWindow);
+  const steps = { parse: parse(options.branches ? { branches: options.branches } : {}), clean: clean(options.transactionIdKey), normalise: normalise(), dedupe: dedupe() };
   const render = renderer(options.sourceKey, allocate);
   return (chunk: Chunk): ChunkResult => {
     const records = readRecords(chunk);

@@ -30,9 +30,9 @@ export class ChunkMerger {
   constructor(
     private readonly files: TableFiles,
     numberHere: boolean,
-    options: { secret: string | Buffer; occurrenceWindow?: number | undefined },
+    options: { transactionIdKey: string | Buffer; occurrenceWindow?: number | undefined },
   ) {
-    this.occurrences = numberHere ? new Occurrences(occurrenceKeys(options.secret), options.occurrenceWindow) : undefined;
+    this.occurrences = numberHere ? new Occurrences(occurrenceKeys(options.transactionIdKey), options.occurrenceWindow) : undefined;
   }
 
   add(result: ChunkResult): void {

@@ -8,8 +8,8 @@ import { branchId, Occurrences, occurrenceKeys, productId, transactionKeys } fro
 import type { BranchRow, Entities, ProductRow, RawSales, SaleItems, Sales } from "./records.js";
 
 /** Identifies each sale by its keyed id, then drops customer name and card number for good. */
-export function clean(secret: string | Buffer) {
-  const writeKey = transactionKeys(secret);
+export function clean(transactionIdKey: string | Buffer) {
+  const writeKey = transactionKeys(transactionIdKey);
   return function cleanSales(sales: RawSales): Sales {
     const transactionKey = new Uint8Array(16 * sales.count);
     for (let i = 0; i < sales.count; i++) writeKey(sales, i, transactionKey, 16 * i);
@@ -25,8 +25,8 @@ export function clean(secret: string | Buffer) {
  * identical lines stay two sales and the same content seen again gets the same ids. Call it on
  * the file's chunks in file order.
  */
-export function numberOccurrences(secret: string | Buffer, window?: number) {
-  const occurrences = new Occurrences(occurrenceKeys(secret), window);
+export function numberOccurrences(transactionIdKey: string | Buffer, window?: number) {
+  const occurrences = new Occurrences(occurrenceKeys(transactionIdKey), window);
   return function numberSales(sales: Sales): Sales {
     // A copy: the input column is never changed.
     const transactionKey = sales.transactionKey.slice();
