@@ -390,27 +390,27 @@ test("steps stand alone: parse keeps PII columns, clean returns sales without th
   assert.not.ok("customerName" in cleaned);
   assert.not.ok("cardNumber" in cleaned);
   assertNoPii(JSON.stringify(cleaned), "clean's output");
-  assert.is(cleaned.transactionKey.length, 16 * cleaned.count);
+  assert.is(cleaned.transactionId.length, 16 * cleaned.count);
   const firstId = csvRows((await transformText(readFileSync(fixture("canonical.csv")), "s")).files.transactions)[0]!.transaction_id;
-  assert.is(Buffer.from(cleaned.transactionKey.subarray(0, 16)).toString("hex"), firstId);
+  assert.is(Buffer.from(cleaned.transactionId.subarray(0, 16)).toString("hex"), firstId);
 });
 
 test("numberOccurrences gives a repeated chunk's sales new ids, the same every time, without changing its input", () => {
   const { sales } = stepsOver("canonical.csv");
   const keyed = clean("s")(sales);
-  const before = keyed.transactionKey.slice();
+  const before = keyed.transactionId.slice();
   const run = () => {
     const number = numberOccurrences("s");
-    return [number(keyed), number(keyed), number(keyed)].map((s) => Buffer.from(s.transactionKey).toString("hex"));
+    return [number(keyed), number(keyed), number(keyed)].map((s) => Buffer.from(s.transactionId).toString("hex"));
   };
   const [once, twice, thrice] = run();
   assert.is(once, before.reduce((hex, b) => hex + b.toString(16).padStart(2, "0"), ""), "first occurrences keep the plain id");
   const all = [once!, twice!, thrice!].flatMap((hex) => hex.match(/.{32}/g)!);
   assert.is(new Set(all).size, 3 * keyed.count);
   assert.equal(run(), [once, twice, thrice]);
-  assert.equal(keyed.transactionKey, before);
+  assert.equal(keyed.transactionId, before);
   // Another secret, other occurrence ids.
-  assert.is.not(Buffer.from(numberOccurrences("t")(numberOccurrences("t")(keyed)).transactionKey).toString("hex"), twice);
+  assert.is.not(Buffer.from(numberOccurrences("t")(numberOccurrences("t")(keyed)).transactionId).toString("hex"), twice);
 });
 
 test("dedupe keeps every sale, each branch and product once, and sums repeated items without changing its input", () => {

@@ -180,16 +180,16 @@ function renderer(sourceKey: string, allocate: Allocate) {
         const i = itemRows[k]!;
         const price = it.unitPricePence[i]!;
         const quantity = it.quantity[i]!;
-        items.hex(t.transactionKey, sale * 16, COMMA);
+        items.hex(t.transactionId, sale * 16, COMMA);
         items.field(productBytes(it.productId[i]!), COMMA);
         items.field(amountBytes(price), COMMA);
         items.field(quantity < 10 ? quantities[quantity]! : Buffer.from(String(quantity)), NEWLINE);
       }
       itemCounts[x] = k - first;
       if (totalDiffers(t.itemsPence[sale]!, t.totalPence[sale]!)) warnings.push({ line: t.line[sale]!, reason: TOTAL_DIFFERS });
-      keys.set(t.transactionKey.subarray(sale * 16, sale * 16 + 16), x * 16);
+      keys.set(t.transactionId.subarray(sale * 16, sale * 16 + 16), x * 16);
       const total = t.totalPence[sale]!;
-      transactions.hex(t.transactionKey, sale * 16, COMMA);
+      transactions.hex(t.transactionId, sale * 16, COMMA);
       transactions.field(branchBytes(t.branchId[sale]!), COMMA);
       transactions.field(timeBytes(t.time[sale]!), COMMA);
       transactions.field(paymentBytes(t.payment[sale]!), COMMA);

@@ -4,18 +4,18 @@
 // must remember across the chunks of one file. Rejects pass through every step unchanged.
 // Order: parse → clean → numberOccurrences → firstNormalForm → normalise → dedupe.
 import { ITEM_CACHE_LIMIT, sameItemRow, type Item } from "../rules.js";
-import { branchId, Occurrences, occurrenceKeys, productId, transactionKeys } from "../sale-identity.js";
+import { branchId, Occurrences, occurrenceIds, productId, transactionIds } from "../sale-identity.js";
 import type { BranchRow, Entities, ProductRow, RawSales, SaleItems, Sales } from "./records.js";
 
 /** Identifies each sale by its keyed id, then drops customer name and card number for good. */
 export function clean(transactionIdKey: string | Buffer) {
-  const writeKey = transactionKeys(transactionIdKey);
+  const writeId = transactionIds(transactionIdKey);
   return function cleanSales(sales: RawSales): Sales {
-    const transactionKey = new Uint8Array(16 * sales.count);
-    for (let i = 0; i < sales.count; i++) writeKey(sales, i, transactionKey, 16 * i);
+    const transactionId = new Uint8Array(16 * sales.count);
+    for (let i = 0; i < sales.count; i++) writeId(sales, i, transactionId, 16 * i);
     // A new object of the listed columns only: nothing downstream can reach the personal data.
     const { count, line, time, branch, payment, totalPence, itemStart, items, rejects } = sales;
-    return { count, line, time, branch, payment, totalPence, itemStart, items, rejects, transactionKey };
+    return { count, line, time, branch, payment, totalPence, itemStart, items, rejects, transactionId };
   };
 }
 
@@ -26,12 +26,12 @@ export function clean(transactionIdKey: string | Buffer) {
  * the file's chunks in file order.
  */
 export function numberOccurrences(transactionIdKey: string | Buffer, window?: number) {
-  const occurrences = new Occurrences(occurrenceKeys(transactionIdKey), window);
+  const occurrences = new Occurrences(occurrenceIds(transactionIdKey), window);
   return function numberSales(sales: Sales): Sales {
     // A copy: the input column is never changed.
-    const transactionKey = sales.transactionKey.slice();
-    for (let i = 0; i < sales.count; i++) occurrences.number(transactionKey, 16 * i);
-    return { ...sales, transactionKey };
+    const transactionId = sales.transactionId.slice();
+    for (let i = 0; i < sales.count; i++) occurrences.number(transactionId, 16 * i);
+    return { ...sales, transactionId };
   };
 }
 
@@ -98,7 +98,7 @@ export function normalise() {
       products,
       transactions: {
         count,
-        transactionKey: sales.transactionKey,
+        transactionId: sales.transactionId,
         branchId: saleBranch,
         time: sales.time,
         payment: sales.payment,
