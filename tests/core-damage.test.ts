@@ -147,11 +147,11 @@ test("ingest loads every damaged fixture: other lines in the warehouse, the dama
   const local = await openLocalPipeline({ home: home.path });
   try {
     const [base] = await local.ingest([join(DAMAGED, "base.csv")]);
-    assert.equal([base!.ok, base!.rowsRead, base!.salesNew, base!.rejected], [true, 30, 30, 0]);
+    assert.equal([base!.ok, base!.rowsRead, base!.transactionsNew, base!.rejected], [true, 30, 30, 0]);
     for (const [name, { rejected }] of Object.entries(CASES)) {
       const [report] = await local.ingest([join(DAMAGED, name)]);
       // Every readable line's sale is one base.csv already loaded: same sale, same id.
-      const pick = (r: typeof report) => [r!.ok, r!.rowsRead, r!.salesNew, r!.duplicates, r!.rejected];
+      const pick = (r: typeof report) => [r!.ok, r!.rowsRead, r!.transactionsNew, r!.duplicates, r!.rejected];
       assert.equal(pick(report), [true, 30, 0, 30 - rejected.length, rejected.length], name);
       assert.equal(report!.firstRejects!.map((r) => r.line), rejected.map(([line]) => line), name);
       if (rejected.length) assert.match(readFileSync(report!.rejectsPath!, "utf8"), new RegExp(`\n${rejected[0]![0]},`));

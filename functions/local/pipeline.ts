@@ -51,7 +51,7 @@ export interface FileReport {
   /** Why the file failed; rows are never quoted. */
   error?: string;
   rowsRead: number;
-  salesNew: number;
+  transactionsNew: number;
   duplicates: number;
   rejected: number;
   warnings: number;
@@ -430,7 +430,7 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
 
   async function transformOne({ path, key }: { path: string; key: string }, hooks: IngestHooks): Promise<Pending> {
     const started = Date.now();
-    const report: FileReport = { path, key, ok: false, rowsRead: 0, salesNew: 0, duplicates: 0, rejected: 0, warnings: 0, durationMs: 0 };
+    const report: FileReport = { path, key, ok: false, rowsRead: 0, transactionsNew: 0, duplicates: 0, rejected: 0, warnings: 0, durationMs: 0 };
     try {
       if (!key.toLowerCase().endsWith(".csv")) throw new Error("not a .csv file");
       const { size, mtimeMs } = await stat(path);
@@ -496,7 +496,7 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
       Object.assign(report, {
         ok: true,
         rowsRead: r.rowsRead,
-        salesNew: r.transactionsNew,
+        transactionsNew: r.transactionsNew,
         duplicates: r.transactionsDuplicate,
         rejected: r.rowsRejected,
         warnings: r.warnings,
