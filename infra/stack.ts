@@ -209,7 +209,7 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     description: "CoffeETL: queued manifests -> Redshift, a batch per transaction (COPY manifest, staging, insert new)",
     entry: "functions/load/handler.ts",
     environment: {
-      SSM_PARAMETER_NAME: config.redshiftParameterName,
+      WAREHOUSE_PARAMETER_NAME: config.redshiftParameterName,
       LOAD_MANIFESTS_PER_TRANSACTION: String(config.loadQueue.manifestsPerTransaction),
       LOAD_POLL_MAX_MS: String(config.loadQueue.pollMaxMs),
     },

@@ -32,7 +32,7 @@ async function suite() {
   console.log(`moto: ready in ${moto.startupMs} ms, stack created in ${Date.now() - setupStarted} ms`);
   process.env.TRANSFORMED_BUCKET = stack.transformedBucket;
   process.env.TRANSACTION_ID_KEY_PARAMETER = stack.layout.transactionIdKeyParameter;
-  process.env.SSM_PARAMETER_NAME = String(stack.outputs.warehouseParameterName);
+  process.env.WAREHOUSE_PARAMETER_NAME = String(stack.outputs.warehouseParameterName);
   process.env.UPLOADER_BRANCHES = JSON.stringify({ york: ["York", "York Minster"] });
 
   const s3 = new S3Client({});

@@ -50,7 +50,7 @@ process.env.AWS_SECRET_ACCESS_KEY ??= "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 // The functions' environment (infra/stack.ts).
 process.env.TRANSFORMED_BUCKET = TRANSFORMED;
 process.env.TRANSACTION_ID_KEY_PARAMETER = SECRET_PARAMETER;
-process.env.SSM_PARAMETER_NAME = PARAMETER;
+process.env.WAREHOUSE_PARAMETER_NAME = PARAMETER;
 process.env.POWERTOOLS_SERVICE_NAME = "coffeetl-forget-test";
 process.env.LOG_LEVEL = "WARN";
 

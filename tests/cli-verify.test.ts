@@ -36,7 +36,7 @@ async function suite() {
   const stack = await createMotoStack(BASE_CONFIG);
   process.env.TRANSFORMED_BUCKET = stack.transformedBucket;
   process.env.TRANSACTION_ID_KEY_PARAMETER = stack.layout.transactionIdKeyParameter;
-  process.env.SSM_PARAMETER_NAME = String(stack.outputs.warehouseParameterName);
+  process.env.WAREHOUSE_PARAMETER_NAME = String(stack.outputs.warehouseParameterName);
   const dir = await tempDir();
   const s3 = new S3Client({});
   const sqs = new SQSClient({});

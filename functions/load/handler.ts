@@ -6,7 +6,7 @@
 // `file_outcomes` row (stage transform, outcome failed, its reason), so a transform failure reaches
 // the warehouse too.
 //
-// Env: SSM_PARAMETER_NAME (warehouse connection JSON, see functions/aws/ssm.ts),
+// Env: WAREHOUSE_PARAMETER_NAME (warehouse connection JSON, see functions/aws/ssm.ts),
 // LOAD_MANIFESTS_PER_TRANSACTION (optional), LOAD_POLL_MAX_MS (optional: the Data API polling cap),
 // LOG_LEVEL, POWERTOOLS_SERVICE_NAME.
 //
@@ -225,7 +225,7 @@ async function loadBucket(bucket: string, manifestKeys: string[], context: Conte
 /** The transformed bucket and the warehouse (its schema ensured once per container and connection). */
 async function warehouseFor(bucket: string, context: Context | undefined): Promise<{ transformed: S3Storage; warehouse: RedshiftWarehouse }> {
   const { s3, ssm, redshift } = aws();
-  const connection = await readConnection(ssm, parameterNameFromEnv("SSM_PARAMETER_NAME"));
+  const connection = await readConnection(ssm, parameterNameFromEnv("WAREHOUSE_PARAMETER_NAME"));
   const transformed = new S3Storage(s3, bucket);
   const pollMaxMs = Number(process.env.LOAD_POLL_MAX_MS);
   const warehouse = new RedshiftWarehouse(redshift, connection, {
