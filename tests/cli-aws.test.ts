@@ -25,7 +25,7 @@ import { clearParameterCache } from "../functions/aws/ssm.js";
 import { FAILURE_FILE } from "../functions/core/manifest.js";
 import { sampleChunks } from "../functions/core/sample.js";
 import { parseCommandLine } from "../cli/args.js";
-import { parseOutputs, readerConnection } from "../cli/outputs.js";
+import { parseOutputs, readerSettings } from "../cli/outputs.js";
 import { reprocessCommand as reprocessWith } from "../cli/reprocess.js";
 import { rejectsCommand, statusCommand } from "../cli/status.js";
 import { FakeRedshift } from "./fixtures/aws/fake-redshift.js";
@@ -259,8 +259,8 @@ test("outputs.json: parsed into a typed target; errors name the file and what is
   assert.throws(() => parseOutputs("{", "o.json"), /o\.json: not JSON; expected the output of `pulumi stack output --json`/);
   assert.throws(() => parseOutputs(JSON.stringify({ rawBucketName: RAW }), "o.json"), /missing stack outputs transformedBucketName, warehouseParameterName, extractTransformFunctionName/);
   const provisioned = { target: { kind: "provisioned" as const, clusterIdentifier: "c", database: "dev", dbUser: "loader" }, copyRoleArn: ROLE };
-  assert.equal(readerConnection(provisioned).target, { kind: "provisioned", clusterIdentifier: "c", database: "dev", dbUser: "coffeetl_grafana" });
-  assert.equal(readerConnection({ ...provisioned, readerDbUser: "ops_reader" }).target, { ...provisioned.target, dbUser: "ops_reader" });
+  assert.equal(readerSettings(provisioned).target, { kind: "provisioned", clusterIdentifier: "c", database: "dev", dbUser: "coffeetl_grafana" });
+  assert.equal(readerSettings({ ...provisioned, readerDbUser: "ops_reader" }).target, { ...provisioned.target, dbUser: "ops_reader" });
 });
 
 test("outputs.json: the transaction-id key's parameter under its name, or under the name stacks of older releases gave it", () => {
