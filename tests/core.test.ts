@@ -1,4 +1,4 @@
-// The pure transform core: variants, damage, keys, normal forms, dedupe, rejects, PII.
+// The pure transform core: variants, damage, keys, normal forms, keepOnce, rejects, PII.
 import { readFileSync } from "node:fs";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -17,7 +17,7 @@ import { text } from "node:stream/consumers";
 import { transform } from "../functions/core/transform.js";
 import { readRecords } from "../functions/core/engine/read-lines.js";
 import { parse } from "../functions/core/engine/parse.js";
-import { clean, dedupe, firstNormalForm, normalise, numberOccurrences, rowsOf } from "../functions/core/engine/steps.js";
+import { clean, keepOnce, firstNormalForm, normalise, numberOccurrences, rowsOf } from "../functions/core/engine/steps.js";
 
 const read = (name: string) => readFileSync(fixture(name));
 
@@ -413,13 +413,13 @@ test("numberOccurrences gives a repeated chunk's sales new ids, the same every t
   assert.is.not(Buffer.from(numberOccurrences("t")(numberOccurrences("t")(keyed)).transactionId).toString("hex"), twice);
 });
 
-test("dedupe keeps every sale, each branch and product once, and sums repeated items without changing its input", () => {
+test("keepOnce keeps every sale, each branch and product once, and sums repeated items without changing its input", () => {
   const { entities } = stepsOver("canonical.csv");
   const t = entities.transactions;
   // The same chunk seen twice: sales stay (numbering tells them apart), entities are not repeated.
-  const dedupeFile = dedupe();
-  const first = dedupeFile(entities);
-  const again = dedupeFile(entities);
+  const keepOnceFile = keepOnce();
+  const first = keepOnceFile(entities);
+  const again = keepOnceFile(entities);
   assert.is(rowsOf(first.transactions).length, t.count);
   assert.is(rowsOf(again.transactions).length, t.count);
   assert.equal(again.branches, []);
@@ -432,7 +432,7 @@ test("dedupe keeps every sale, each branch and product once, and sums repeated i
   assert.ok(entities.transactionItems.quantity.every((q) => q === 1));
   // An earlier selection (here: all but the first sale) is honoured, not re-widened.
   const selected = Int32Array.from({ length: t.count - 1 }, (_, i) => i + 1);
-  const narrowed = dedupe()({ ...entities, transactions: { ...t, selected } });
+  const narrowed = keepOnce()({ ...entities, transactions: { ...t, selected } });
   assert.equal([...rowsOf(narrowed.transactions)], [...selected]);
   assert.ok([...rowsOf(narrowed.transactionItems)].every((i) => entities.transactionItems.sale[i] !== 0));
 });

@@ -7,7 +7,7 @@ import { csvField } from "./csv-writer.js";
 import { parse } from "./parse.js";
 import { readRecords } from "./read-lines.js";
 import type { Entities } from "./records.js";
-import { clean, dedupe, firstNormalForm, normalise, numberOccurrences, rowsOf } from "./steps.js";
+import { clean, keepOnce, firstNormalForm, normalise, numberOccurrences, rowsOf } from "./steps.js";
 
 export interface ChunkOptions {
   transactionIdKey: string | Buffer;
@@ -53,14 +53,14 @@ const freshBytes: Allocate = (bytes) => new Uint8Array(bytes);
 /** One file's chunk transformer. Each instance keeps the steps' state for the chunks it sees. */
 export function createChunkTransformer(options: ChunkOptions, allocate: Allocate = freshBytes) {
   const numbering = options.numberOccurrences === false ? undefined : numberOccurrences(options.transactionIdKey, options.occurrenceWindow);
-  const steps = { parse: parse(options.branches ? { branches: options.branches } : {}), clean: clean(options.transactionIdKey), normalise: normalise(), dedupe: dedupe() };
+  const steps = { parse: parse(options.branches ? { branches: options.branches } : {}), clean: clean(options.transactionIdKey), normalise: normalise(), keepOnce: keepOnce() };
   const render = renderer(options.sourceKey, allocate);
   return (chunk: Chunk): ChunkResult => {
     const records = readRecords(chunk);
     // Only the first chunk can hold a header.
     const sales = steps.parse(records, { first: chunk.index === 0 });
     const cleaned = steps.clean(sales);
-    const entities = steps.dedupe(steps.normalise(firstNormalForm(numbering ? numbering(cleaned) : cleaned)));
+    const entities = steps.keepOnce(steps.normalise(firstNormalForm(numbering ? numbering(cleaned) : cleaned)));
     return { ...render(entities), index: chunk.index, sales: sales.count, notText: records.notText };
   };
 }

@@ -86,7 +86,7 @@ export interface TransactionItemColumns {
 
 /**
  * The 3NF entities of one chunk. `branches` and `products` hold only the entities met for the
- * first time. A `selected` list (rows kept, in order) is how `dedupe` drops rows without
+ * first time. A `selected` list (rows kept, in order) is how `keepOnce` drops rows without
  * copying columns; without one every row is kept.
  */
 export interface Entities {

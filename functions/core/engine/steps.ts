@@ -2,7 +2,7 @@
 // applied a chunk at a time. Each is its own function from one chunk's columns to the
 // next form (records.ts), so they can be reordered or replaced; the factories hold what a step
 // must remember across the chunks of one file. Rejects pass through every step unchanged.
-// Order: parse → clean → numberOccurrences → firstNormalForm → normalise → dedupe.
+// Order: parse → clean → numberOccurrences → firstNormalForm → normalise → keepOnce.
 import { ITEM_CACHE_LIMIT, sameItemRow, type Item } from "../rules.js";
 import { branchId, Occurrences, occurrenceIds, productId, transactionIds } from "../sale-identity.js";
 import type { BranchRow, Entities, ProductRow, RawSales, SaleItems, Sales } from "./records.js";
@@ -124,10 +124,10 @@ export function normalise() {
  * columns are never changed: merged item rows are left out of a `selected` list, and summed
  * quantities go to a new column.
  */
-export function dedupe() {
+export function keepOnce() {
   const branches = new Set<string>();
   const products = new Set<string>();
-  return function dedupeEntities(entities: Entities): Entities {
+  return function keepOnceInFile(entities: Entities): Entities {
     const t = entities.transactions;
     const it = entities.transactionItems;
     const saleRows = rowsOf(t);
