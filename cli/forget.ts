@@ -1,5 +1,5 @@
 // `coffeetl forget FILE [--yes]`: withdraws a file loaded by mistake (a wrong branch's export, a test
-// file). It is the retraction a header-only upload makes (issue 19 item 2), made without an upload: a
+// file). It is the withdrawal a header-only upload makes (issue 19 item 2), made without an upload: a
 // version of the file's raw key with no rows is transformed and loaded, so the load's own supersede
 // step removes the sales only this file held (sales another file also holds stay, re-homed), its
 // load is marked superseded by the withdrawal, `status` shows the file withdrawn, and a later upload

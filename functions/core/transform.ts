@@ -76,7 +76,7 @@ async function run(input: Readable, files: TableFiles, options: TransformOptions
   const f = files.files;
   const { rejected, notText } = merger;
   const rowsRead = merger.salesRead + rejected;
-  // A header and no rows is a version that withdraws the day: it loads with no sales (retraction).
+  // A header and no rows is a version that withdraws the day: it loads with no sales (a withdrawal).
   // An empty file (nothing, or blank lines) stays a failure: an upload gone wrong must not wipe a day.
   const headerOnly = rowsRead === 0 && sawText;
   const encoding = decoded.encoding();
