@@ -55,7 +55,7 @@ for (let d = 0; d < DAYS; d++) {
       continue;
     }
     await raw.put(key, await readFile(path, "utf8"));
-    const outcome = await transformObject({ raw, transformed, secret: SECRET }, key);
+    const outcome = await transformObject({ raw, transformed, transactionIdKey: SECRET }, key);
     if (outcome.status === "refused") throw new Error(outcome.failure.reason);
     manifests.push(outcome.manifestKey);
     sales += outcome.manifest.rows.transactions;

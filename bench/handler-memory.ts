@@ -54,7 +54,7 @@ async function sizeOfSample(): Promise<number> {
 async function measure(rawSize: number, mode: string, nodeFlags: string[]): Promise<void> {
   process.env.AWS_REGION ??= "eu-west-1";
   process.env.TRANSFORMED_BUCKET = "bench-transformed";
-  process.env.TRANSACTION_SECRET_PARAMETER = "/bench/transaction-secret";
+  process.env.TRANSACTION_ID_KEY_PARAMETER = "/bench/transaction-secret";
   process.env.POWERTOOLS_SERVICE_NAME = "coffeetl-bench";
   process.env.LOG_LEVEL = "WARN";
 

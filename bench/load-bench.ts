@@ -95,7 +95,7 @@ async function transformAll(home: string, paths: string[]): Promise<{ transforme
   for (const path of paths) {
     const key = path.split("/").pop()!;
     await raw.put(key, await readFile(path, "utf8"));
-    const outcome = await transformObject({ raw, transformed, secret: SECRET }, key);
+    const outcome = await transformObject({ raw, transformed, transactionIdKey: SECRET }, key);
     if (outcome.status === "refused") throw new Error(outcome.failure.reason);
     manifests.push(outcome.manifestKey);
     sales += outcome.manifest.rows.transactions;

@@ -26,7 +26,7 @@ const measure = async <T>(work: () => Promise<T>) => {
 
 if (phase === "transform") {
   const workers = extra === undefined ? undefined : Number(extra);
-  const { seconds, cpuSeconds, result } = await measure(() => transformObject({ raw, transformed, secret: "bench-secret", workers }, key));
+  const { seconds, cpuSeconds, result } = await measure(() => transformObject({ raw, transformed, transactionIdKey: "bench-secret", workers }, key));
   if (result.status === "refused") throw new Error(result.failure.reason);
   const m = result.manifest;
   console.log(JSON.stringify({ seconds, cpuSeconds, peakRssMb: process.resourceUsage().maxRSS / 1024, rows: m.rowsRead, manifestKey: result.manifestKey, transactions: m.rows.transactions, items: m.rows.transaction_items }));

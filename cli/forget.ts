@@ -1,12 +1,12 @@
 // `coffeetl forget FILE [--yes]`: withdraws a file loaded by mistake (a wrong branch's export, a test
-// file). It is the retraction a header-only upload makes (issue 19 item 2), made without an upload: a
+// file). It is the withdrawal a header-only upload makes (issue 19 item 2), made without an upload: a
 // version of the file's raw key with no rows is transformed and loaded, so the load's own supersede
 // step removes the sales only this file held (sales another file also holds stay, re-homed), its
 // load is marked superseded by the withdrawal, `status` shows the file withdrawn, and a later upload
 // of the file loads again. The raw copy is never changed. Without --yes it only says what it would do.
 //
 // With --outputs (the deployed stack): planned through the Data API as the reader; the withdrawal is
-// written to the transformed bucket keyed with the stack's transaction secret (read from SSM, never
+// written to the transformed bucket keyed with the stack's transaction-id key (read from SSM, never
 // printed), and the bucket's notification sends its manifest to the load function like any upload's.
 // The command then waits, within --timeout, for file_outcomes to show the file withdrawn.
 import { loadIdOf } from "../functions/app/load-manifests.js";
@@ -135,18 +135,18 @@ async function forgetOnAws(ctx: CommandContext, file: string, options: ForgetOpt
   }
 }
 
-/** Writes the withdrawal keyed with the stack's transaction secret; returns its manifest key. */
+/** Writes the withdrawal keyed with the stack's transaction-id key; returns its manifest key. */
 async function writeOnAws(opened: OpenedStack, key: string): Promise<string> {
   const { stack, clients, transformed } = opened;
-  if (!stack.transactionSecretParameter) {
-    throw new Error(`${stack.source} has no transactionSecretParameter output (a stack of an older release?): \`pulumi up\` with this release, then write the outputs again`);
+  if (!stack.transactionIdKeyParameter) {
+    throw new Error(`${stack.source} has no transactionIdKeyParameter output (a stack of an older release?): \`pulumi up\` with this release, then write the outputs again`);
   }
-  const [{ readSecret }, { transformWithdrawal }] = await Promise.all([import("../functions/aws/ssm.js"), import("../functions/app/withdraw.js")]);
+  const [{ readTransactionIdKey }, { transformWithdrawal }] = await Promise.all([import("../functions/aws/ssm.js"), import("../functions/app/withdraw.js")]);
   // The same key the extract-transform function uses: the load refuses transformed files keyed otherwise.
-  const secret = await readSecret(clients.ssm, stack.transactionSecretParameter, { maxAttempts: 3 }).catch((error: Error) => {
+  const transactionIdKey = await readTransactionIdKey(clients.ssm, stack.transactionIdKeyParameter, { maxAttempts: 3 }).catch((error: Error) => {
     throw new Error(`the transaction secret of ${stack.source}: ${error.message} (your AWS identity needs ssm:GetParameter on it and kms:Decrypt)`);
   });
-  const written = await transformWithdrawal({ transformed, secret }, key);
+  const written = await transformWithdrawal({ transformed, transactionIdKey }, key);
   // Written before (forget, a re-upload, forget again): nothing was rewritten, so no notification
   // would fire; writing the manifest again sends it to the load, which makes that version current again.
   if (written.status === "skipped") await transformed.put(written.manifestKey, JSON.stringify(written.manifest, null, 2) + "\n", { contentType: "application/json" });

@@ -1,4 +1,4 @@
-// The state folder (`--home`): which commands may create one, and opening its warehouse.
+// The home (`--home`, the CLI's state folder): which commands may create one, and opening its warehouse.
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Storage, Warehouse } from "../functions/app/ports.js";

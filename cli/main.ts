@@ -81,7 +81,7 @@ export function printSummary(reports: FileReport[], missing = 0): void {
   const sum = (pick: (r: FileReport) => number) => reports.reduce((n, r) => n + pick(r), 0);
   line(
     `${reports.length} file${reports.length === 1 ? "" : "s"}: ${reports.length - failed} processed, ${failed} failed; ` +
-      `${sum((r) => r.salesNew)} new sales, ${sum((r) => r.duplicates)} duplicates, ${sum((r) => r.rejected)} rejected rows, ${sum((r) => r.warnings)} warnings` +
+      `${sum((r) => r.transactionsNew)} new sales, ${sum((r) => r.duplicates)} duplicates, ${sum((r) => r.rejected)} rejected rows, ${sum((r) => r.warnings)} warnings` +
       (missing ? `; ${missing} path${missing === 1 ? "" : "s"} not found` : ""),
   );
 }
@@ -103,7 +103,7 @@ export function printReport(report: FileReport): void {
     return;
   }
   line(
-    `✔ ${r.path}: ${r.rowsRead} rows read, ${r.salesNew} sales new, ${r.duplicates} duplicates, ${r.rejected} rejected, ${r.warnings} warnings, ${time}` +
+    `✔ ${r.path}: ${r.rowsRead} rows read, ${r.transactionsNew} sales new, ${r.duplicates} duplicates, ${r.rejected} rejected, ${r.warnings} warnings, ${time}` +
       (r.threads ? ` on ${r.threads} threads` : ""),
   );
   if (r.encoding) line(`  warning: ${encodingWarning(r.encoding)}`);

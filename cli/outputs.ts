@@ -16,7 +16,7 @@ import type { RedshiftDataClient } from "@aws-sdk/client-redshift-data";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { SSMClient } from "@aws-sdk/client-ssm";
 import type { Storage, Warehouse } from "../functions/app/ports.js";
-import type { RedshiftConnection } from "../functions/aws/ssm.js";
+import type { WarehouseSettings } from "../functions/aws/ssm.js";
 import { DEFAULT_READER_DB_USER } from "../functions/warehouse/reader-role.js";
 import { UsageError } from "./errors.js";
 
@@ -27,11 +27,11 @@ interface DeployedStack {
   region: string;
   rawBucketName: string;
   transformedBucketName: string;
-  /** The SSM parameter holding the warehouse connection JSON (functions/aws/ssm.ts). */
+  /** The SSM parameter holding the warehouse settings JSON (functions/aws/ssm.ts `WarehouseSettings`). */
   warehouseParameterName: string;
   extractTransformFunctionName: string;
   /** The SSM SecureString holding the transaction-id key (`forget` writes a withdrawal keyed with it); stacks of older releases lack it. */
-  transactionSecretParameter?: string;
+  transactionIdKeyParameter?: string;
 }
 
 const REQUIRED = ["rawBucketName", "transformedBucketName", "warehouseParameterName", "extractTransformFunctionName"] as const;
@@ -76,6 +76,8 @@ export function parseOutputs(json: string, source: string, region?: string): Dep
     process.env.AWS_REGION ??
     ["deadLetterQueueUrl", "loadQueueUrl", "loadQueueArn", "alarmTopicArn", "deadLetterQueueArn"].map((k) => regionOf(value[k])).find(Boolean);
   if (!found) throw new UsageError(`${source}: no AWS region in the stack outputs: give --region or set AWS_REGION`);
+  // Stacks deployed before the rename name this output transactionSecretParameter.
+  const transactionIdKeyParameter = [value.transactionIdKeyParameter, value.transactionSecretParameter].find((v): v is string => typeof v === "string" && v !== "");
   return {
     source,
     region: found,
@@ -83,7 +85,7 @@ export function parseOutputs(json: string, source: string, region?: string): Dep
     transformedBucketName: value.transformedBucketName as string,
     warehouseParameterName: value.warehouseParameterName as string,
     extractTransformFunctionName: value.extractTransformFunctionName as string,
-    ...(typeof value.transactionSecretParameter === "string" && value.transactionSecretParameter ? { transactionSecretParameter: value.transactionSecretParameter } : {}),
+    ...(transactionIdKeyParameter ? { transactionIdKeyParameter } : {}),
   };
 }
 
@@ -120,15 +122,15 @@ export async function stackClients(stack: DeployedStack): Promise<StackClients> 
   return { s3: new S3Client({ region }), lambda: new LambdaClient({ region }), redshift: new RedshiftDataClient({ region }), ssm: new SSMClient({ region }) };
 }
 
-/** The connection the CLI reads with: the reader's identity where the connection names the loader's user. */
-export function readerConnection(connection: RedshiftConnection): RedshiftConnection {
+/** The warehouse settings the CLI reads with: the reader's identity where the settings name the loader's user. */
+export function readerSettings(connection: WarehouseSettings): WarehouseSettings {
   const t = connection.target;
   if (t.kind === "provisioned" && "dbUser" in t) return { ...connection, target: { ...t, dbUser: connection.readerDbUser ?? DEFAULT_READER_DB_USER } };
   return connection;
 }
 
 /** Redshift errors that mean "this identity may not read the tables", explained. */
-function explainDenied(error: Error, stack: DeployedStack, connection: RedshiftConnection): Error {
+function explainDenied(error: Error, stack: DeployedStack, connection: WarehouseSettings): Error {
   if (!/permission denied|not authorized|AccessDenied/i.test(`${error.name} ${error.message}`)) return error;
   const t = connection.target;
   const who =
@@ -152,13 +154,13 @@ export interface OpenedStack {
 /** The stack's warehouse (Data API, reader identity) and buckets; `clients` may be given (tests). */
 export async function openStack(stack: DeployedStack, clients?: StackClients): Promise<OpenedStack> {
   const c = clients ?? (await stackClients(stack));
-  const [{ RedshiftWarehouse }, { S3Storage }, { readConnection }] = await Promise.all([
+  const [{ RedshiftWarehouse }, { S3Storage }, { readWarehouseSettings }] = await Promise.all([
     import("../functions/aws/redshift-warehouse.js"),
     import("../functions/aws/s3-storage.js"),
     import("../functions/aws/ssm.js"),
   ]);
-  const connection = readerConnection(
-    await readConnection(c.ssm, stack.warehouseParameterName, { maxAttempts: 3 }).catch((error: Error) => {
+  const connection = readerSettings(
+    await readWarehouseSettings(c.ssm, stack.warehouseParameterName, { maxAttempts: 3 }).catch((error: Error) => {
       throw new Error(`the warehouse connection of ${stack.source}: ${error.message}`);
     }),
   );

@@ -38,7 +38,7 @@ export async function checkFile(path: string): Promise<CheckReport> {
   if (!/\.csv$/i.test(path)) return { path, ok: false, error: "not a .csv file (the pipeline reads .csv files only)" };
   const info = await stat(path).catch(() => undefined);
   if (!info?.isFile()) return { path, ok: false, error: info ? "not a file" : "no such file" };
-  const run = transform(createReadStream(path), { secret: randomBytes(32), sourceKey: `check/${basename(path)}` });
+  const run = transform(createReadStream(path), { transactionIdKey: randomBytes(32), sourceKey: `check/${basename(path)}` });
   for (const output of Object.values(run.outputs)) output.resume();
   try {
     return { path, ok: true, summary: await run.done };

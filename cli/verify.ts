@@ -16,7 +16,7 @@ import { DeleteObjectCommand, ListObjectsV2Command, ListObjectVersionsCommand, P
 import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { RedshiftWarehouse } from "../functions/aws/redshift-warehouse.js";
-import { readConnection, readParameter } from "../functions/aws/ssm.js";
+import { readWarehouseSettings, readParameter } from "../functions/aws/ssm.js";
 import { generateSample } from "../functions/core/sample.js";
 import { DEFAULT_READER_DB_USER, readerTables } from "../functions/warehouse/reader-role.js";
 import type { CommandContext } from "./args.js";
@@ -99,7 +99,7 @@ export async function verify(clients: VerifyClients, outputs: VerifyOutputs, opt
   let warehouse: RedshiftWarehouse | undefined;
   let warehouseError: string | undefined;
   try {
-    warehouse = new RedshiftWarehouse(clients.redshift, await readConnection(clients.ssm, outputs.warehouseParameterName), { remainingTimeMs: () => 600_000 });
+    warehouse = new RedshiftWarehouse(clients.redshift, await readWarehouseSettings(clients.ssm, outputs.warehouseParameterName), { remainingTimeMs: () => 600_000 });
   } catch (error) {
     warehouseError = `the warehouse connection parameter ${outputs.warehouseParameterName}: ${message(error)}`;
   }

@@ -25,7 +25,7 @@ export interface StackLayout {
   rawTriggerSuffixes: string[];
   /** Transformed-bucket keys sent to the load queue. */
   transformedTriggerSuffixes: string[];
-  transactionSecretParameter: string;
+  transactionIdKeyParameter: string;
   grafanaAdminPasswordParameter: string;
   uploaderParameter(name: string): string;
 }
@@ -45,7 +45,8 @@ export function stackLayout(config: CoffeetlConfig): StackLayout {
     loadFunctionName: `coffeetl-${stack}-load`,
     rawTriggerSuffixes: caseInsensitiveSuffixes(".csv"),
     transformedTriggerSuffixes: [MANIFEST_FILE, FAILURE_FILE],
-    transactionSecretParameter: `${config.parameterPrefix}/transaction-secret`,
+    // The path of deployed stacks: a new path would be a new parameter with a new key.
+    transactionIdKeyParameter: `${config.parameterPrefix}/transaction-secret`,
     grafanaAdminPasswordParameter: `${config.parameterPrefix}/grafana-admin-password`,
     uploaderParameter: (name) => `${config.parameterPrefix}/uploaders/${name}`,
   };

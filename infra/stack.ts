@@ -55,7 +55,7 @@ export interface StackOutputs {
   uploadCredentialParameters: Record<string, pulumi.Output<string>>;
   extractTransformFunctionName: pulumi.Output<string>;
   loadFunctionName: pulumi.Output<string>;
-  transactionSecretParameter: pulumi.Output<string>;
+  transactionIdKeyParameter: pulumi.Output<string>;
   warehouseParameterName: string;
   /** Only with `coffeetl:warehouse: serverless`. */
   warehouseWorkgroupName?: pulumi.Output<string>;
@@ -117,8 +117,9 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
   };
 
   // Secrets.
-  const transactionSecret = new SecretParameter("transaction-secret", {
-    parameterName: layout.transactionSecretParameter,
+  // The logical name keeps its old word: renaming it would replace the parameter, and a new key changes every sale id.
+  const transactionIdKey = new SecretParameter("transaction-secret", {
+    parameterName: layout.transactionIdKeyParameter,
     description: "CoffeETL transaction-id HMAC key (changing it changes every transaction id)",
     length: 64,
     value: config.transactionSecret,
@@ -181,7 +182,7 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     entry: "functions/extract-transform/handler.ts",
     environment: {
       TRANSFORMED_BUCKET: transformed.name,
-      TRANSACTION_SECRET_PARAMETER: transactionSecret.name,
+      TRANSACTION_ID_KEY_PARAMETER: transactionIdKey.name,
       // Rows of a file under uploads/<name>/ must be for that uploader's branches (functions/core/branches.ts).
       UPLOADER_BRANCHES: JSON.stringify(config.uploaderBranches),
     },
@@ -195,7 +196,7 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
         Action: ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
         Resource: pulumi.interpolate`${transformed.arn}/*`,
       },
-      { Sid: "ReadTransactionSecret", Effect: "Allow", Action: "ssm:GetParameter", Resource: transactionSecret.arn },
+      { Sid: "ReadTransactionIdKey", Effect: "Allow", Action: "ssm:GetParameter", Resource: transactionIdKey.arn },
       ssmDecryptStatement(ctx),
     ],
     memoryMb: config.extractTransform.memoryMb,
@@ -208,7 +209,7 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     description: "CoffeETL: queued manifests -> Redshift, a batch per transaction (COPY manifest, staging, insert new)",
     entry: "functions/load/handler.ts",
     environment: {
-      SSM_PARAMETER_NAME: config.redshiftParameterName,
+      WAREHOUSE_PARAMETER_NAME: config.redshiftParameterName,
       LOAD_MANIFESTS_PER_TRANSACTION: String(config.loadQueue.manifestsPerTransaction),
       LOAD_POLL_MAX_MS: String(config.loadQueue.pollMaxMs),
     },
@@ -340,7 +341,7 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     uploadCredentialParameters: uploads.parameterNames,
     extractTransformFunctionName: extractTransform.name,
     loadFunctionName: load.name,
-    transactionSecretParameter: transactionSecret.name,
+    transactionIdKeyParameter: transactionIdKey.name,
     warehouseParameterName: config.redshiftParameterName,
     warehouseWorkgroupName: warehouse?.workgroupName,
     copyRoleArn: warehouse?.copyRole.arn,

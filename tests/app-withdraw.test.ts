@@ -11,7 +11,7 @@ import { tempDir } from "./helpers.js";
 
 const KEY = "uploads/leeds/2024-03-01.csv";
 const dir = await tempDir("coffeetl-withdraw-");
-const deps = () => ({ transformed: new FolderStorage(dir.path), secret: "k".repeat(32) });
+const deps = () => ({ transformed: new FolderStorage(dir.path), transactionIdKey: "k".repeat(32) });
 
 test("the withdrawal is the raw header row alone", () => {
   assert.equal(WITHDRAWAL.split("\n"), ["Timestamp,Location,Customer Name,Items Ordered,Total Amount,Payment Method,Card Number", ""]);

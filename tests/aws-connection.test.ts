@@ -3,13 +3,13 @@ import { GetParameterCommand, ParameterNotFound, SSMClient } from "@aws-sdk/clie
 import { mockClient } from "aws-sdk-client-mock";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { clearParameterCache, parseConnection, readConnection, readSecret } from "../functions/aws/ssm.js";
+import { clearParameterCache, parseWarehouseSettings, readWarehouseSettings, readTransactionIdKey } from "../functions/aws/ssm.js";
 
 process.env.AWS_REGION = "eu-west-1";
 const ROLE = "arn:aws:iam::123456789012:role/coffeetl-redshift-copy";
 const PASSWORD = "Sup3r-S3cret-Pa55word!";
 const P = "/coffeetl/test/redshift";
-const parse = (value: unknown) => parseConnection(typeof value === "string" ? value : JSON.stringify(value), P);
+const parse = (value: unknown) => parseWarehouseSettings(typeof value === "string" ? value : JSON.stringify(value), P);
 
 test("Serverless shape", () => {
   assert.equal(parse({ workgroupName: "coffeetl", database: "dev", copyRoleArn: ROLE }), {
@@ -77,7 +77,7 @@ test("invalid parameters: the error names the parameter and the problem, never t
   }
 });
 
-test("readConnection/readSecret: WithDecryption, cached per name, errors name the parameter", async () => {
+test("readWarehouseSettings/readTransactionIdKey: WithDecryption, cached per name, errors name the parameter", async () => {
   const ssm = mockClient(SSMClient);
   const client = new SSMClient({});
   clearParameterCache();
@@ -90,18 +90,18 @@ test("readConnection/readSecret: WithDecryption, cached per name, errors name th
   denied.name = "AccessDeniedException";
   ssm.on(GetParameterCommand, { Name: "/denied" }).rejects(denied);
 
-  await readConnection(client, P);
-  await readConnection(client, P);
-  assert.is(await readSecret(client, "/s"), "k".repeat(32));
+  await readWarehouseSettings(client, P);
+  await readWarehouseSettings(client, P);
+  assert.is(await readTransactionIdKey(client, "/s"), "k".repeat(32));
   const calls = ssm.commandCalls(GetParameterCommand).map((c) => c.args[0].input);
   assert.equal(calls, [{ Name: P, WithDecryption: true }, { Name: "/s", WithDecryption: true }], "each parameter read once, decrypted");
 
   const failure = (p: Promise<unknown>) => p.then(() => "", (e: Error) => e.message);
-  assert.is(await failure(readConnection(client, "/missing")), 'SSM parameter "/missing" does not exist (ParameterNotFound)');
-  assert.match(await failure(readConnection(client, "/denied")), /^SSM parameter "\/denied" could not be read: AccessDeniedException/);
-  assert.is(await failure(readSecret(client, "/empty")), 'SSM parameter "/empty" is empty');
-  assert.match(await failure(readSecret(client, "/short")), /"\/short" is too weak for an HMAC key: it holds \d+ characters/);
-  await failure(readConnection(client, "/missing"));
+  assert.is(await failure(readWarehouseSettings(client, "/missing")), 'SSM parameter "/missing" does not exist (ParameterNotFound)');
+  assert.match(await failure(readWarehouseSettings(client, "/denied")), /^SSM parameter "\/denied" could not be read: AccessDeniedException/);
+  assert.is(await failure(readTransactionIdKey(client, "/empty")), 'SSM parameter "/empty" is empty');
+  assert.match(await failure(readTransactionIdKey(client, "/short")), /"\/short" is too weak for an HMAC key: it holds \d+ characters/);
+  await failure(readWarehouseSettings(client, "/missing"));
   assert.is(ssm.commandCalls(GetParameterCommand, { Name: "/missing" }).length, 2, "failures are not cached");
   ssm.restore();
 });

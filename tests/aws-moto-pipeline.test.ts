@@ -31,8 +31,8 @@ async function suite() {
   const stack: MotoStack = await createMotoStack({ ...BASE_CONFIG, uploaderBranches: '{"york":["York","York Minster"]}' });
   console.log(`moto: ready in ${moto.startupMs} ms, stack created in ${Date.now() - setupStarted} ms`);
   process.env.TRANSFORMED_BUCKET = stack.transformedBucket;
-  process.env.TRANSACTION_SECRET_PARAMETER = stack.layout.transactionSecretParameter;
-  process.env.SSM_PARAMETER_NAME = String(stack.outputs.warehouseParameterName);
+  process.env.TRANSACTION_ID_KEY_PARAMETER = stack.layout.transactionIdKeyParameter;
+  process.env.WAREHOUSE_PARAMETER_NAME = String(stack.outputs.warehouseParameterName);
   process.env.UPLOADER_BRANCHES = JSON.stringify({ york: ["York", "York Minster"] });
 
   const s3 = new S3Client({});

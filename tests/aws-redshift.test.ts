@@ -6,7 +6,7 @@ import * as assert from "uvu/assert";
 import { KeyMismatchError, RetryLaterError, type LoadRequest, type Storage } from "../functions/app/ports.js";
 import { copyStatement, redshiftString, roleArnLiteral, s3UriLiteral } from "../functions/aws/redshift-sql.js";
 import { LOAD_STATEMENT_BUDGET, MAX_BATCH_STATEMENTS, RedshiftStatementError, RedshiftWarehouse, type RedshiftWarehouseOptions } from "../functions/aws/redshift-warehouse.js";
-import type { RedshiftConnection } from "../functions/aws/ssm.js";
+import type { WarehouseSettings } from "../functions/aws/ssm.js";
 import { OUTPUT_FILES, type Manifest } from "../functions/core/manifest.js";
 import { COLUMNS, LOAD_LOCK_TABLE, REDSHIFT_CREATE_TABLES, TABLES } from "../functions/core/schema.js";
 import { FakeRedshift } from "./fixtures/aws/fake-redshift.js";
@@ -14,7 +14,7 @@ import { RedshiftEngine } from "./fixtures/aws/redshift-engine.js";
 
 process.env.AWS_REGION = "eu-west-1";
 const ROLE = "arn:aws:iam::123456789012:role/coffeetl-redshift-copy";
-const serverless: RedshiftConnection = { target: { kind: "serverless", workgroupName: "coffeetl-wg", database: "coffee" }, copyRoleArn: ROLE };
+const serverless: WarehouseSettings = { target: { kind: "serverless", workgroupName: "coffeetl-wg", database: "coffee" }, copyRoleArn: ROLE };
 const client = new RedshiftDataClient({});
 let fake = new FakeRedshift();
 let sleeps: number[] = [];

@@ -25,7 +25,7 @@ import { clearParameterCache } from "../functions/aws/ssm.js";
 import { FAILURE_FILE } from "../functions/core/manifest.js";
 import { sampleChunks } from "../functions/core/sample.js";
 import { parseCommandLine } from "../cli/args.js";
-import { parseOutputs, readerConnection } from "../cli/outputs.js";
+import { parseOutputs, readerSettings } from "../cli/outputs.js";
 import { reprocessCommand as reprocessWith } from "../cli/reprocess.js";
 import { rejectsCommand, statusCommand } from "../cli/status.js";
 import { FakeRedshift } from "./fixtures/aws/fake-redshift.js";
@@ -102,8 +102,8 @@ const loader = new RedshiftWarehouse(client.redshift, connection, { copyManifest
 
 // The extract-transform Lambda's work, then the load Lambda's: both good files in one batch.
 const manifests: string[] = [];
-for (const key of [MARCH_3, BROKEN]) manifests.push((await transformObject({ raw, transformed, secret: SECRET }, key)).manifestKey);
-await transformObject({ raw, transformed, secret: SECRET }, UNREADABLE).catch(() => undefined);
+for (const key of [MARCH_3, BROKEN]) manifests.push((await transformObject({ raw, transformed, transactionIdKey: SECRET }, key)).manifestKey);
+await transformObject({ raw, transformed, transactionIdKey: SECRET }, UNREADABLE).catch(() => undefined);
 const batchesBefore = redshift.mock.commandCalls(BatchExecuteStatementCommand).length;
 const outcomes = await loadManifests({ transformed, warehouse: loader }, manifests);
 assert.ok(outcomes.every((o) => o.ok), JSON.stringify(outcomes));
@@ -205,7 +205,7 @@ test("rejects --outputs of a load made before the warehouse kept its lines: from
   assert.match((gone as Error).message, /2024-03-03\.csv: its lines are not in the warehouse .* not in the transformed bucket any more \(kept 30 days\)/);
   // Its transformed files while they last (here: transformed again, as within the 30 days): every
   // warning from warnings.csv, not only the manifest's first 100.
-  await transformObject({ raw, transformed, secret: SECRET }, MARCH_3);
+  await transformObject({ raw, transformed, transactionIdKey: SECRET }, MARCH_3);
   const back = await cli(["rejects", "2024-03-03.csv", "--outputs", outputsFile], rejectsCommand);
   assert.match(back.out, /^212 +\| rejected \| unknown payment method/m);
   assert.equal([...back.out.matchAll(/^(\d+) +\| warning +\| total differs/gm)].map((m) => Number(m[1])), WARNED);
@@ -259,8 +259,15 @@ test("outputs.json: parsed into a typed target; errors name the file and what is
   assert.throws(() => parseOutputs("{", "o.json"), /o\.json: not JSON; expected the output of `pulumi stack output --json`/);
   assert.throws(() => parseOutputs(JSON.stringify({ rawBucketName: RAW }), "o.json"), /missing stack outputs transformedBucketName, warehouseParameterName, extractTransformFunctionName/);
   const provisioned = { target: { kind: "provisioned" as const, clusterIdentifier: "c", database: "dev", dbUser: "loader" }, copyRoleArn: ROLE };
-  assert.equal(readerConnection(provisioned).target, { kind: "provisioned", clusterIdentifier: "c", database: "dev", dbUser: "coffeetl_grafana" });
-  assert.equal(readerConnection({ ...provisioned, readerDbUser: "ops_reader" }).target, { ...provisioned.target, dbUser: "ops_reader" });
+  assert.equal(readerSettings(provisioned).target, { kind: "provisioned", clusterIdentifier: "c", database: "dev", dbUser: "coffeetl_grafana" });
+  assert.equal(readerSettings({ ...provisioned, readerDbUser: "ops_reader" }).target, { ...provisioned.target, dbUser: "ops_reader" });
+});
+
+test("outputs.json: the transaction-id key's parameter under its name, or under the name stacks of older releases gave it", () => {
+  const key = "/coffeetl/acme-prod/transaction-secret";
+  assert.is(parseOutputs(JSON.stringify({ ...OUTPUTS, transactionIdKeyParameter: key }), "o.json").transactionIdKeyParameter, key);
+  assert.is(parseOutputs(JSON.stringify({ ...OUTPUTS, transactionSecretParameter: key }), "o.json").transactionIdKeyParameter, key);
+  assert.is(parseOutputs(JSON.stringify({ ...OUTPUTS, transactionSecretParameter: "" }), "o.json").transactionIdKeyParameter, undefined);
 });
 
 test("the built CLI takes --outputs for status, rejects and reprocess without a home, and names a missing outputs file", () => {

@@ -40,7 +40,7 @@ const OUTPUTS = {
   extractTransformFunctionName: "acme-prod-extract-transform-9f8e7d",
   loadFunctionName: "acme-prod-load-0a1b2c",
   warehouseParameterName: PARAMETER,
-  transactionSecretParameter: SECRET_PARAMETER,
+  transactionIdKeyParameter: SECRET_PARAMETER,
   copyRoleArn: ROLE,
 };
 
@@ -49,8 +49,8 @@ process.env.AWS_ACCESS_KEY_ID ??= "AKIAIOSFODNN7EXAMPLE";
 process.env.AWS_SECRET_ACCESS_KEY ??= "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 // The functions' environment (infra/stack.ts).
 process.env.TRANSFORMED_BUCKET = TRANSFORMED;
-process.env.TRANSACTION_SECRET_PARAMETER = SECRET_PARAMETER;
-process.env.SSM_PARAMETER_NAME = PARAMETER;
+process.env.TRANSACTION_ID_KEY_PARAMETER = SECRET_PARAMETER;
+process.env.WAREHOUSE_PARAMETER_NAME = PARAMETER;
 process.env.POWERTOOLS_SERVICE_NAME = "coffeetl-forget-test";
 process.env.LOG_LEVEL = "WARN";
 
@@ -306,13 +306,13 @@ test("usage: --timeout goes with --outputs; a stack without the secret's output 
   assert.instance(local, Error);
   assert.match((local as Error).message, /--timeout goes with --outputs/);
   const old = join(dir.path, "old-outputs.json");
-  const { transactionSecretParameter: _, ...older } = OUTPUTS;
+  const { transactionIdKeyParameter: _, ...older } = OUTPUTS;
   writeFileSync(old, JSON.stringify(older));
   await upload(MARCH_4, day);
   await deliver();
   const error = await cli(["forget", "2024-03-04.csv", "--yes", "--outputs", old], (ctx) => forgetCommand(ctx)).catch((e: Error) => e);
   assert.instance(error, Error);
-  assert.match((error as Error).message, /old-outputs\.json has no transactionSecretParameter output/);
+  assert.match((error as Error).message, /old-outputs\.json has no transactionIdKeyParameter output/);
 });
 
 test("the built CLI takes forget --outputs without a home, and names a missing outputs file", () => {

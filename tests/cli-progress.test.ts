@@ -7,7 +7,7 @@ import { IngestProgress, duration } from "../cli/progress.js";
 import type { FileReport } from "../functions/local/pipeline.js";
 import { tempDir } from "./helpers.js";
 
-const report = (path: string, ok = true): FileReport => ({ path, key: path, ok, rowsRead: 0, salesNew: 0, duplicates: 0, rejected: 0, warnings: 0, durationMs: 0 });
+const report = (path: string, ok = true): FileReport => ({ path, key: path, ok, rowsRead: 0, transactionsNew: 0, duplicates: 0, rejected: 0, warnings: 0, durationMs: 0 });
 
 test("a terminal sees phase, share, rows/s and ETA for the transform, then rows, rows/s and ETA for the load", async () => {
   const dir = await tempDir();

@@ -131,7 +131,7 @@ test("--prefix re-emits each raw .csv object (any case) under the prefix as an S
 
   // The event is one the extract-transform handler acts on: it transforms the object.
   process.env.TRANSFORMED_BUCKET = "coffeetl-acme-transformed";
-  process.env.TRANSACTION_SECRET_PARAMETER = "/coffeetl/acme/transaction-secret";
+  process.env.TRANSACTION_ID_KEY_PARAMETER = "/coffeetl/acme/transaction-secret";
   mockClient(SSMClient).on(GetParameterCommand).resolves({ Parameter: { Value: "test-hmac-key-0123456789abcdef" } });
   const { handler } = await import("../functions/extract-transform/handler.js");
   const summary = await handler(events[0]!, lambdaContext() as unknown as Context);

@@ -35,8 +35,8 @@ async function suite() {
   const moto = await startMoto();
   const stack = await createMotoStack(BASE_CONFIG);
   process.env.TRANSFORMED_BUCKET = stack.transformedBucket;
-  process.env.TRANSACTION_SECRET_PARAMETER = stack.layout.transactionSecretParameter;
-  process.env.SSM_PARAMETER_NAME = String(stack.outputs.warehouseParameterName);
+  process.env.TRANSACTION_ID_KEY_PARAMETER = stack.layout.transactionIdKeyParameter;
+  process.env.WAREHOUSE_PARAMETER_NAME = String(stack.outputs.warehouseParameterName);
   const dir = await tempDir();
   const s3 = new S3Client({});
   const sqs = new SQSClient({});

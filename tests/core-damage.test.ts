@@ -72,7 +72,7 @@ for (const [name, { what, rejected }] of Object.entries(CASES)) {
 
 test("every fixture gives the same files whatever the chunk size (CR and LF never split apart) and with worker threads", async () => {
   const runWith = async (input: Buffer, chunkBytes: number, workers: number) => {
-    const run = transform(Readable.from([input]), { secret: SECRET, sourceKey: "k.csv", chunkBytes, workers });
+    const run = transform(Readable.from([input]), { transactionIdKey: SECRET, sourceKey: "k.csv", chunkBytes, workers });
     const names = Object.keys(run.outputs) as Array<keyof typeof run.outputs>;
     const [summary, ...texts] = await Promise.all([run.done, ...names.map((n) => text(run.outputs[n]))]);
     return { summary, texts };
@@ -101,7 +101,7 @@ test("an over-long line is rejected alone, also one longer than a chunk, and lat
   for (const [length, chunkBytes] of [[MAX_LINE_BYTES + 10, 1 << 20], [3 * 1024 * 1024, 64 * 1024], [200_000, 1000]] as const) {
     const lines = [...base];
     lines.splice(5, 0, `01/03/2024 09:40,Kendal,${"x".repeat(length)},Regular Latte - 2.15,2.15,CASH,`);
-    const run = transform(Readable.from([Buffer.from(lines.join("\n"))]), { secret: SECRET, sourceKey: "k.csv", chunkBytes });
+    const run = transform(Readable.from([Buffer.from(lines.join("\n"))]), { transactionIdKey: SECRET, sourceKey: "k.csv", chunkBytes });
     const [summary, , , , , rejects] = await Promise.all([run.done, ...Object.values(run.outputs).map((o) => text(o))]);
     assert.equal([summary.rowsRead, summary.rows.transactions, summary.rejected], [31, 30, 1], `${length} bytes`);
     assert.is(rejects, `line_number,reason\n6,line longer than ${MAX_LINE_BYTES} bytes\n`);
@@ -147,11 +147,11 @@ test("ingest loads every damaged fixture: other lines in the warehouse, the dama
   const local = await openLocalPipeline({ home: home.path });
   try {
     const [base] = await local.ingest([join(DAMAGED, "base.csv")]);
-    assert.equal([base!.ok, base!.rowsRead, base!.salesNew, base!.rejected], [true, 30, 30, 0]);
+    assert.equal([base!.ok, base!.rowsRead, base!.transactionsNew, base!.rejected], [true, 30, 30, 0]);
     for (const [name, { rejected }] of Object.entries(CASES)) {
       const [report] = await local.ingest([join(DAMAGED, name)]);
       // Every readable line's sale is one base.csv already loaded: same sale, same id.
-      const pick = (r: typeof report) => [r!.ok, r!.rowsRead, r!.salesNew, r!.duplicates, r!.rejected];
+      const pick = (r: typeof report) => [r!.ok, r!.rowsRead, r!.transactionsNew, r!.duplicates, r!.rejected];
       assert.equal(pick(report), [true, 30, 0, 30 - rejected.length, rejected.length], name);
       assert.equal(report!.firstRejects!.map((r) => r.line), rejected.map(([line]) => line), name);
       if (rejected.length) assert.match(readFileSync(report!.rejectsPath!, "utf8"), new RegExp(`\n${rejected[0]![0]},`));

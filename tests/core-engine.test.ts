@@ -14,7 +14,7 @@ import { runChunks } from "../functions/core/engine/run-chunks.js";
 import { MAX_LINE_BYTES, TOTAL_DIFFERS } from "../functions/core/rules.js";
 import { sampleChunks } from "../functions/core/sample.js";
 
-const OPTIONS: ChunkOptions = { secret: "engine-test-secret-0123", sourceKey: "day.csv" };
+const OPTIONS: ChunkOptions = { transactionIdKey: "engine-test-secret-0123", sourceKey: "day.csv" };
 const collect = async (input: Array<string | Buffer>, chunkBytes: number) => {
   const chunks: Chunk[] = [];
   for await (const chunk of chunksOf(Readable.from(input.map((p) => Buffer.from(p))), chunkBytes)) chunks.push(chunk);

@@ -176,7 +176,7 @@ test(`${COPIES} mutated fixtures (seed ${SEED}), one damaged line each: counts a
       const kind = copy.what.split(": ")[1]!.split(" ")[0]!;
       kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
       await raw.put(copy.key, Readable.from([copy.bytes]));
-      const outcome = await transformObject({ raw, transformed, secret: SECRET, workers: 0 }, copy.key);
+      const outcome = await transformObject({ raw, transformed, transactionIdKey: SECRET, workers: 0 }, copy.key);
       const load = await loadManifest({ transformed, warehouse }, outcome.manifestKey);
       const counts = [load.rowsRead, load.transactionsNew + load.transactionsDuplicate + load.rowsRejected];
       assert.equal(counts, [copy.dataLines, copy.dataLines], `${copy.what}: rows read, new + duplicates + rejected`);

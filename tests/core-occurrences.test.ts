@@ -2,12 +2,12 @@
 // n-th occurrence id, and finding it costs one keyed hash per copy, not one per earlier copy.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { Occurrences, type OccurrenceKey } from "../functions/core/sale-identity.js";
+import { Occurrences, type OccurrenceId } from "../functions/core/sale-identity.js";
 
 /** A stand-in keyed hash: the first id's first byte, then n in the next four bytes. Counts its calls. */
-function countingKey(): { key: OccurrenceKey; calls: () => number } {
+function countingKey(): { key: OccurrenceId; calls: () => number } {
   let calls = 0;
-  const key: OccurrenceKey = (first, at, n, out, outAt) => {
+  const key: OccurrenceId = (first, at, n, out, outAt) => {
     calls++;
     out.fill(0, outAt, outAt + 16);
     out[outAt] = first[at]! ^ 0xff;

@@ -24,10 +24,10 @@ import {
   branchId,
   Occurrences,
   occurrenceContent,
-  occurrenceKeys,
+  occurrenceIds,
   productId,
   saleContent,
-  transactionKeys,
+  transactionIds,
   type SaleContentColumns,
 } from "../functions/core/sale-identity.js";
 
@@ -131,7 +131,7 @@ const LATTE: Item = { size: "Regular", product: "Latte", flavour: null, pricePen
 const TEA: Item = { size: "Large", product: "Tea", flavour: "Mint", pricePence: 160 };
 const idOf = (columns: SaleContentColumns) => {
   const out = new Uint8Array(16);
-  transactionKeys(SECRET)(columns, 0, out, 0);
+  transactionIds(SECRET)(columns, 0, out, 0);
   return Buffer.from(out).toString("hex");
 };
 const nodeHmac = (message: string) => createHmac("sha256", SECRET).update(message).digest("hex").slice(0, 32);
@@ -151,10 +151,10 @@ test("a sale's id is HMAC-SHA256 over its content with items sorted: basket orde
 test("the n-th identical sale gets HMAC('occurrence', first id, n); the first keeps its id", () => {
   const first = Buffer.from(idOf(sale([LATTE])), "hex");
   const out = new Uint8Array(16);
-  occurrenceKeys(SECRET)(first, 0, 2, out, 0);
+  occurrenceIds(SECRET)(first, 0, 2, out, 0);
   assert.is(Buffer.from(out).toString("hex"), nodeHmac(occurrenceContent(first.toString("hex"), 2)));
 
-  const occurrences = new Occurrences(occurrenceKeys(SECRET));
+  const occurrences = new Occurrences(occurrenceIds(SECRET));
   const ids = Buffer.concat([first, first, first, Buffer.from(idOf(sale([TEA])), "hex")]);
   assert.equal([0, 1, 2, 3].map((i) => occurrences.number(ids, i * 16)), [1, 2, 3, 1]);
   const hexes = [0, 1, 2, 3].map((i) => ids.subarray(i * 16, i * 16 + 16).toString("hex"));

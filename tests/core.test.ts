@@ -1,4 +1,4 @@
-// The pure transform core: variants, damage, keys, normal forms, dedupe, rejects, PII.
+// The pure transform core: variants, damage, keys, normal forms, keepOnce, rejects, PII.
 import { readFileSync } from "node:fs";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -17,7 +17,7 @@ import { text } from "node:stream/consumers";
 import { transform } from "../functions/core/transform.js";
 import { readRecords } from "../functions/core/engine/read-lines.js";
 import { parse } from "../functions/core/engine/parse.js";
-import { clean, dedupe, firstNormalForm, normalise, numberOccurrences, rowsOf } from "../functions/core/engine/steps.js";
+import { clean, keepOnce, firstNormalForm, normalise, numberOccurrences, rowsOf } from "../functions/core/engine/steps.js";
 
 const read = (name: string) => readFileSync(fixture(name));
 
@@ -320,7 +320,7 @@ test("chunked and multi-threaded transforms give the same files, line numbers an
   lines.splice(2500, 0, "01/05/2024 13:00,Leeds,Broken Row,Regular Latte - 2.15,2.15,CHEQUE,");
   const input = lines.join("\n") + day;
   const runWith = async (chunkBytes: number, workers: number, sourceKey = "k.csv") => {
-    const run = transform(Readable.from([Buffer.from(input)]), { secret: "s", sourceKey, chunkBytes, workers });
+    const run = transform(Readable.from([Buffer.from(input)]), { transactionIdKey: "s", sourceKey, chunkBytes, workers });
     const names = Object.keys(run.outputs) as Array<keyof typeof run.outputs>;
     const [summary, ...texts] = await Promise.all([run.done, ...names.map((n) => text(run.outputs[n]))]);
     return { summary, files: Object.fromEntries(names.map((n, i) => [n, texts[i]])) };
@@ -390,36 +390,36 @@ test("steps stand alone: parse keeps PII columns, clean returns sales without th
   assert.not.ok("customerName" in cleaned);
   assert.not.ok("cardNumber" in cleaned);
   assertNoPii(JSON.stringify(cleaned), "clean's output");
-  assert.is(cleaned.transactionKey.length, 16 * cleaned.count);
+  assert.is(cleaned.transactionId.length, 16 * cleaned.count);
   const firstId = csvRows((await transformText(readFileSync(fixture("canonical.csv")), "s")).files.transactions)[0]!.transaction_id;
-  assert.is(Buffer.from(cleaned.transactionKey.subarray(0, 16)).toString("hex"), firstId);
+  assert.is(Buffer.from(cleaned.transactionId.subarray(0, 16)).toString("hex"), firstId);
 });
 
 test("numberOccurrences gives a repeated chunk's sales new ids, the same every time, without changing its input", () => {
   const { sales } = stepsOver("canonical.csv");
   const keyed = clean("s")(sales);
-  const before = keyed.transactionKey.slice();
+  const before = keyed.transactionId.slice();
   const run = () => {
     const number = numberOccurrences("s");
-    return [number(keyed), number(keyed), number(keyed)].map((s) => Buffer.from(s.transactionKey).toString("hex"));
+    return [number(keyed), number(keyed), number(keyed)].map((s) => Buffer.from(s.transactionId).toString("hex"));
   };
   const [once, twice, thrice] = run();
   assert.is(once, before.reduce((hex, b) => hex + b.toString(16).padStart(2, "0"), ""), "first occurrences keep the plain id");
   const all = [once!, twice!, thrice!].flatMap((hex) => hex.match(/.{32}/g)!);
   assert.is(new Set(all).size, 3 * keyed.count);
   assert.equal(run(), [once, twice, thrice]);
-  assert.equal(keyed.transactionKey, before);
+  assert.equal(keyed.transactionId, before);
   // Another secret, other occurrence ids.
-  assert.is.not(Buffer.from(numberOccurrences("t")(numberOccurrences("t")(keyed)).transactionKey).toString("hex"), twice);
+  assert.is.not(Buffer.from(numberOccurrences("t")(numberOccurrences("t")(keyed)).transactionId).toString("hex"), twice);
 });
 
-test("dedupe keeps every sale, each branch and product once, and sums repeated items without changing its input", () => {
+test("keepOnce keeps every sale, each branch and product once, and sums repeated items without changing its input", () => {
   const { entities } = stepsOver("canonical.csv");
   const t = entities.transactions;
   // The same chunk seen twice: sales stay (numbering tells them apart), entities are not repeated.
-  const dedupeFile = dedupe();
-  const first = dedupeFile(entities);
-  const again = dedupeFile(entities);
+  const keepOnceFile = keepOnce();
+  const first = keepOnceFile(entities);
+  const again = keepOnceFile(entities);
   assert.is(rowsOf(first.transactions).length, t.count);
   assert.is(rowsOf(again.transactions).length, t.count);
   assert.equal(again.branches, []);
@@ -432,7 +432,7 @@ test("dedupe keeps every sale, each branch and product once, and sums repeated i
   assert.ok(entities.transactionItems.quantity.every((q) => q === 1));
   // An earlier selection (here: all but the first sale) is honoured, not re-widened.
   const selected = Int32Array.from({ length: t.count - 1 }, (_, i) => i + 1);
-  const narrowed = dedupe()({ ...entities, transactions: { ...t, selected } });
+  const narrowed = keepOnce()({ ...entities, transactions: { ...t, selected } });
   assert.equal([...rowsOf(narrowed.transactions)], [...selected]);
   assert.ok([...rowsOf(narrowed.transactionItems)].every((i) => entities.transactionItems.sale[i] !== 0));
 });

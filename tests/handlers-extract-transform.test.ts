@@ -18,7 +18,7 @@ const OUT = "coffeetl-transformed-test";
 const SECRET_PARAM = "/coffeetl/test/transaction-secret";
 process.env.AWS_REGION = "eu-west-1";
 process.env.TRANSFORMED_BUCKET = OUT;
-process.env.TRANSACTION_SECRET_PARAMETER = SECRET_PARAM;
+process.env.TRANSACTION_ID_KEY_PARAMETER = SECRET_PARAM;
 process.env.POWERTOOLS_SERVICE_NAME = "coffeetl-extract-transform-test";
 process.env.LOG_LEVEL = "INFO";
 
@@ -195,14 +195,14 @@ test("every record is processed; an unreadable file records failed.json and the 
 });
 
 test("a missing secret parameter fails with an error naming it", async () => {
-  process.env.TRANSACTION_SECRET_PARAMETER = "/coffeetl/test/missing";
+  process.env.TRANSACTION_ID_KEY_PARAMETER = "/coffeetl/test/missing";
   s3.putText(RAW, "uploads/new.csv", fixture.toString().replace(/Leeds/g, "Hull"));
   try {
     const error = await invoke(s3Event(RAW, "uploads/new.csv")).then(() => undefined, (e: Error) => e);
     assert.ok(error);
     assert.match(error!.message, /SSM parameter "\/coffeetl\/test\/missing" does not exist/);
   } finally {
-    process.env.TRANSACTION_SECRET_PARAMETER = SECRET_PARAM;
+    process.env.TRANSACTION_ID_KEY_PARAMETER = SECRET_PARAM;
   }
 });
 

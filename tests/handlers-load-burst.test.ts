@@ -24,14 +24,14 @@ const BATCH_SIZE = 100; // coffeetl:loadBatchSize default
 const MAX_RECEIVES = 3; // coffeetl:loadMaxReceives default
 process.env.AWS_REGION = "eu-west-1";
 process.env.TRANSFORMED_BUCKET = OUT;
-process.env.TRANSACTION_SECRET_PARAMETER = "/coffeetl/burst/transaction-secret";
-process.env.SSM_PARAMETER_NAME = "/coffeetl/burst/redshift";
+process.env.TRANSACTION_ID_KEY_PARAMETER = "/coffeetl/burst/transaction-secret";
+process.env.WAREHOUSE_PARAMETER_NAME = "/coffeetl/burst/redshift";
 process.env.LOAD_MANIFESTS_PER_TRANSACTION = "100"; // coffeetl:loadManifestsPerTransaction default
 
 const s3 = new FakeS3();
 const ssm = mockClient(SSMClient);
-ssm.on(GetParameterCommand, { Name: process.env.TRANSACTION_SECRET_PARAMETER }).resolves({ Parameter: { Value: "burst-hmac-key-0123456789abcdef" } });
-ssm.on(GetParameterCommand, { Name: process.env.SSM_PARAMETER_NAME }).resolves({
+ssm.on(GetParameterCommand, { Name: process.env.TRANSACTION_ID_KEY_PARAMETER }).resolves({ Parameter: { Value: "burst-hmac-key-0123456789abcdef" } });
+ssm.on(GetParameterCommand, { Name: process.env.WAREHOUSE_PARAMETER_NAME }).resolves({
   Parameter: { Value: JSON.stringify({ workgroupName: "coffeetl-wg", database: "coffee", copyRoleArn: "arn:aws:iam::123456789012:role/copy" }) },
 });
 const redshift = new FakeRedshift();

@@ -21,13 +21,13 @@ const OUT = "coffeetl-transformed-timeout";
 const N = 6;
 process.env.AWS_REGION = "eu-west-1";
 process.env.TRANSFORMED_BUCKET = OUT;
-process.env.TRANSACTION_SECRET_PARAMETER = "/coffeetl/timeout/transaction-secret";
-process.env.SSM_PARAMETER_NAME = "/coffeetl/timeout/redshift";
+process.env.TRANSACTION_ID_KEY_PARAMETER = "/coffeetl/timeout/transaction-secret";
+process.env.WAREHOUSE_PARAMETER_NAME = "/coffeetl/timeout/redshift";
 
 const s3 = new FakeS3();
 const ssm = mockClient(SSMClient);
-ssm.on(GetParameterCommand, { Name: process.env.TRANSACTION_SECRET_PARAMETER }).resolves({ Parameter: { Value: "timeout-hmac-key-0123456789abcdef" } });
-ssm.on(GetParameterCommand, { Name: process.env.SSM_PARAMETER_NAME }).resolves({
+ssm.on(GetParameterCommand, { Name: process.env.TRANSACTION_ID_KEY_PARAMETER }).resolves({ Parameter: { Value: "timeout-hmac-key-0123456789abcdef" } });
+ssm.on(GetParameterCommand, { Name: process.env.WAREHOUSE_PARAMETER_NAME }).resolves({
   Parameter: { Value: JSON.stringify({ workgroupName: "coffeetl-wg", database: "coffee", copyRoleArn: "arn:aws:iam::123456789012:role/copy" }) },
 });
 const sqs = mockClient(SQSClient);

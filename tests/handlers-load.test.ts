@@ -36,7 +36,7 @@ const PARAMS = {
 };
 process.env.AWS_REGION = "eu-west-1";
 process.env.TRANSFORMED_BUCKET = OUT;
-process.env.TRANSACTION_SECRET_PARAMETER = "/coffeetl/test/transaction-secret";
+process.env.TRANSACTION_ID_KEY_PARAMETER = "/coffeetl/test/transaction-secret";
 process.env.POWERTOOLS_SERVICE_NAME = "coffeetl-load-test";
 
 const fixture = readFileSync(new URL("./fixtures/aws/leeds-raw.csv", import.meta.url));
@@ -62,7 +62,7 @@ const { handler } = await import("../functions/load/handler.js");
 const context = lambdaContext() as unknown as Context;
 /** The handler over one SQS message per S3 event given. */
 async function load(events: unknown | unknown[], parameter: string) {
-  process.env.SSM_PARAMETER_NAME = parameter;
+  process.env.WAREHOUSE_PARAMETER_NAME = parameter;
   const event = sqsEvent((Array.isArray(events) ? events : [events]).map((e) => sqsRecord(e)));
   try {
     const response = await handler(event as SQSEvent, context);
@@ -191,17 +191,17 @@ test("a missing SSM parameter fails every message, naming the parameter", async 
   const { response, ids } = await load([s3Event(OUT, MANIFEST), s3Event(OUT, MANIFEST)], "/coffeetl/test/absent");
   assert.equal(response.batchItemFailures, ids.map((itemIdentifier) => ({ itemIdentifier })));
   assert.match(String(logged("load failed before any manifest").at(-1)!.errorMessage), /SSM parameter "\/coffeetl\/test\/absent" does not exist/);
-  delete process.env.SSM_PARAMETER_NAME;
+  delete process.env.WAREHOUSE_PARAMETER_NAME;
   const event = sqsEvent([sqsRecord(s3Event(OUT, MANIFEST))]);
   const unset = await handler(event, context);
   assert.equal(unset.batchItemFailures, [{ itemIdentifier: event.Records[0]!.messageId }]);
-  assert.match(String(logged("load failed before any manifest").at(-1)!.errorMessage), /environment variable SSM_PARAMETER_NAME is not set/);
+  assert.match(String(logged("load failed before any manifest").at(-1)!.errorMessage), /environment variable WAREHOUSE_PARAMETER_NAME is not set/);
 });
 
 test("S3's test event, other objects and non-create events are skipped without reading SSM; a non-S3 body fails alone", async () => {
   ssm.resetHistory();
   freshRedshift();
-  process.env.SSM_PARAMETER_NAME = "/coffeetl/test/serverless";
+  process.env.WAREHOUSE_PARAMETER_NAME = "/coffeetl/test/serverless";
   const test = sqsRecord({ Service: "Amazon S3", Event: "s3:TestEvent", Time: "2024-05-01T10:00:00.000Z", Bucket: OUT, RequestId: "r", HostId: "h" });
   const others = sqsRecord({ Records: [s3Record(OUT, `${PREFIX}/transactions.csv`), s3Record(OUT, `${PREFIX}/rejects.csv`), s3Record(OUT, MANIFEST, "ObjectRemoved:Delete")] });
   const garbage = sqsRecord("not json at all");

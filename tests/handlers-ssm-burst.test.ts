@@ -7,7 +7,7 @@ import { GetParameterCommand, SSMClient, ThrottlingException } from "@aws-sdk/cl
 import { mockClient } from "aws-sdk-client-mock";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { clearParameterCache, DEFAULT_RETRY, readSecret, type RetryOptions } from "../functions/aws/ssm.js";
+import { clearParameterCache, DEFAULT_RETRY, readTransactionIdKey, type RetryOptions } from "../functions/aws/ssm.js";
 
 const NAME = "/coffeetl/acme-prod/transaction-secret";
 const SECRET = "s".repeat(64);
@@ -63,7 +63,7 @@ async function burst(containers: number, retry: Partial<RetryOptions>, clock: Vi
   await clock.run(
     Promise.all(
       Array.from({ length: containers }, () =>
-        readSecret(new SSMClient({ region: "eu-west-2", maxAttempts: 1 }), NAME, { ...retry, sleep: clock.sleep }).then(
+        readTransactionIdKey(new SSMClient({ region: "eu-west-2", maxAttempts: 1 }), NAME, { ...retry, sleep: clock.sleep }).then(
           (value) => {
             assert.is(value, SECRET);
             done.push(clock.now);
@@ -83,7 +83,7 @@ test("a throttled read is retried with full-jitter exponential backoff, then suc
   ssm.reset();
   const throttle = new ThrottlingException({ message: "Rate exceeded", Message: "Rate exceeded", $metadata: {} });
   ssm.on(GetParameterCommand).rejectsOnce(throttle).rejectsOnce(throttle).rejectsOnce(throttle).resolves({ Parameter: { Value: SECRET } });
-  const value = await readSecret(new SSMClient({}), NAME, { sleep: async (ms) => void sleeps.push(ms), random: () => 0.5 });
+  const value = await readTransactionIdKey(new SSMClient({}), NAME, { sleep: async (ms) => void sleeps.push(ms), random: () => 0.5 });
   assert.is(value, SECRET);
   assert.is(ssm.commandCalls(GetParameterCommand).length, 4);
   assert.equal(sleeps, [50, 100, 200], "half of 100, 200, 400 ms (random() = 0.5)");
@@ -95,7 +95,7 @@ test("retries give up after maxAttempts, naming the parameter; a non-retryable e
   clearParameterCache();
   ssm.reset();
   ssm.on(GetParameterCommand).rejects(new ThrottlingException({ message: "Rate exceeded", Message: "Rate exceeded", $metadata: {} }));
-  const error = await readSecret(new SSMClient({}), NAME, { maxAttempts: 4, sleep: async () => {} }).then(() => undefined, (e: Error) => e);
+  const error = await readTransactionIdKey(new SSMClient({}), NAME, { maxAttempts: 4, sleep: async () => {} }).then(() => undefined, (e: Error) => e);
   assert.match(error!.message, /^SSM parameter "\/coffeetl\/acme-prod\/transaction-secret" could not be read after 4 attempts: ThrottlingException: Rate exceeded$/);
   assert.is(ssm.commandCalls(GetParameterCommand).length, 4);
 
@@ -103,7 +103,7 @@ test("retries give up after maxAttempts, naming the parameter; a non-retryable e
   ssm.reset();
   const denied = Object.assign(new Error("User is not authorized"), { name: "AccessDeniedException", $metadata: { httpStatusCode: 400 } });
   ssm.on(GetParameterCommand).rejects(denied);
-  const e2 = await readSecret(new SSMClient({}), NAME, { sleep: async () => assert.unreachable("no retry") }).then(() => undefined, (e: Error) => e);
+  const e2 = await readTransactionIdKey(new SSMClient({}), NAME, { sleep: async () => assert.unreachable("no retry") }).then(() => undefined, (e: Error) => e);
   assert.match(e2!.message, /could not be read: AccessDeniedException/);
   assert.is(ssm.commandCalls(GetParameterCommand).length, 1);
 
@@ -111,7 +111,7 @@ test("retries give up after maxAttempts, naming the parameter; a non-retryable e
   clearParameterCache();
   ssm.reset();
   ssm.on(GetParameterCommand).rejectsOnce(Object.assign(new Error("oops"), { name: "InternalServerError", $metadata: { httpStatusCode: 500 } })).resolves({ Parameter: { Value: SECRET } });
-  assert.is(await readSecret(new SSMClient({}), NAME, { sleep: async () => {} }), SECRET);
+  assert.is(await readTransactionIdKey(new SSMClient({}), NAME, { sleep: async () => {} }), SECRET);
 });
 
 test("the stand-in really throttles: without retries most of 500 cold starts fail", async () => {

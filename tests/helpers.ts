@@ -54,11 +54,11 @@ export interface TransformedText {
 /** Runs the pure transform over bytes and collects its five outputs as text. */
 export async function transformText(
   input: string | Buffer,
-  secret = "test-secret",
+  transactionIdKey = "test-secret",
   sourceKey = "fixture.csv",
-  options: Omit<TransformOptions, "secret" | "sourceKey"> = {},
+  options: Omit<TransformOptions, "transactionIdKey" | "sourceKey"> = {},
 ): Promise<TransformedText> {
-  const run = transform(Readable.from([Buffer.from(input)]), { ...options, secret, sourceKey });
+  const run = transform(Readable.from([Buffer.from(input)]), { ...options, transactionIdKey, sourceKey });
   const names = Object.keys(run.outputs) as OutputName[];
   const texts = Promise.all(names.map((n) => text(run.outputs[n])));
   const [summary, contents] = await Promise.all([run.done, texts]);

@@ -15,7 +15,7 @@ test("names carry the stack: queues, functions, parameters under the stack's pre
     ["coffeetl-acme-prod-dlq", "coffeetl-acme-prod-load", "coffeetl-acme-prod-load-dlq", "coffeetl-acme-prod-extract-transform", "coffeetl-acme-prod-load"],
   );
   assert.equal(
-    [layout.transactionSecretParameter, layout.grafanaAdminPasswordParameter, layout.uploaderParameter("leeds")],
+    [layout.transactionIdKeyParameter, layout.grafanaAdminPasswordParameter, layout.uploaderParameter("leeds")],
     ["/coffeetl/acme-prod/transaction-secret", "/coffeetl/acme-prod/grafana-admin-password", "/coffeetl/acme-prod/uploaders/leeds"],
   );
 });

@@ -79,9 +79,9 @@ test("functions: runtime, architecture, bundle, environment, log groups, no rese
   }
   assert.is(et.inputs.name, "coffeetl-acme-prod-extract-transform");
   assert.is(et.inputs.environment.variables.TRANSFORMED_BUCKET, h.one(T.bucket, "transformed").id);
-  assert.is(et.inputs.environment.variables.TRANSACTION_SECRET_PARAMETER, "/coffeetl/acme-prod/transaction-secret");
+  assert.is(et.inputs.environment.variables.TRANSACTION_ID_KEY_PARAMETER, "/coffeetl/acme-prod/transaction-secret");
   assert.is(et.inputs.environment.variables.UPLOADER_BRANCHES, "{}", "uploads are checked against their uploader's branches (its own name without a list)");
-  assert.is(load.inputs.environment.variables.SSM_PARAMETER_NAME, PARAMETER);
+  assert.is(load.inputs.environment.variables.WAREHOUSE_PARAMETER_NAME, PARAMETER);
   assert.is(load.inputs.environment.variables.LOAD_MANIFESTS_PER_TRANSACTION, "100");
   assert.is(load.inputs.environment.variables.LOAD_POLL_MAX_MS, "1000");
   // Neither reserves concurrency (a reservation fails on a new account's limit of 10).

@@ -129,7 +129,7 @@ const DUPLICATES = `SELECT
   (SELECT COUNT(*) FROM transactions t WHERE NOT EXISTS (SELECT 1 FROM transaction_items i WHERE i.transaction_id = t.transaction_id))::int AS sales_without_items,
   (SELECT COUNT(*) FROM transaction_items i WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.transaction_id = i.transaction_id))::int AS items_without_sale`;
 
-const salesNew = (run: Run) => [...run.stdout.matchAll(/(\d+) sales new/g)].reduce((n, m) => n + Number(m[1]), 0);
+const transactionsNew = (run: Run) => [...run.stdout.matchAll(/(\d+) sales new/g)].reduce((n, m) => n + Number(m[1]), 0);
 
 if (!adminUrl) {
   console.log("[skip] concurrent loads: COFFEETL_TEST_DATABASE_URL is not set (run scripts/start-postgres.sh)");
@@ -151,7 +151,7 @@ if (!adminUrl) {
       assert.is(run.status, 0, run.stdout + run.stderr);
       [single] = await db.query<Figures>(FIGURES);
       assert.ok(single!.sales > 0);
-      assert.is(salesNew(run), single!.sales, "each sale reported new once");
+      assert.is(transactionsNew(run), single!.sales, "each sale reported new once");
     } finally {
       await db.drop();
     }
@@ -179,7 +179,7 @@ if (!adminUrl) {
         });
         assert.equal((await db.query<Figures>(FIGURES))[0], single);
         // Between them the two loaders reported each sale as new exactly once.
-        assert.is(salesNew(a) + salesNew(b), single!.sales);
+        assert.is(transactionsNew(a) + transactionsNew(b), single!.sales);
       } finally {
         await db.drop();
       }
@@ -263,7 +263,7 @@ WHERE l.granted AND l.pid <> pg_backend_pid() AND l.pid <> ${"$"}1`;
       const file = join(dir.path, `v${i + 1}.csv`);
       await writeFile(file, dayFile(n));
       await raw.putFile(key, file);
-      const t = await transformObject({ raw, transformed, secret: KEY }, key, { modifiedMs: 1_700_000_000_000 + i * 60_000 });
+      const t = await transformObject({ raw, transformed, transactionIdKey: KEY }, key, { modifiedMs: 1_700_000_000_000 + i * 60_000 });
       versions.push(t.manifestKey);
     }
     const loaders = [0, 1].map(() => PostgresWarehouse.open({ databaseUrl: db.databaseUrl }));
@@ -332,7 +332,7 @@ WHERE l.granted AND l.pid <> pg_backend_pid() AND l.pid <> ${"$"}1`;
       await rm(join(homeB, "transaction-id.key"));
       const fixed = await ingest(join(work.path, "home-key-b"), db.databaseUrl, files.slice(0, 3), { COFFEETL_TRANSACTION_KEY: "", COFFEETL_KEY_FILE: keyFile });
       assert.is(fixed.status, 0, fixed.stdout + fixed.stderr);
-      assert.is(salesNew(fixed), 0, "the same sales: the same ids");
+      assert.is(transactionsNew(fixed), 0, "the same sales: the same ids");
       assert.equal(await db.query(FIGURES), before);
     } finally {
       await db.drop();

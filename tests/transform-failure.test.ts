@@ -24,7 +24,7 @@ const OUT = "coffeetl-transformed-failure";
 const SECRET_PARAM = "/coffeetl/test/failure-secret";
 process.env.AWS_REGION = "eu-west-1";
 process.env.TRANSFORMED_BUCKET = OUT;
-process.env.TRANSACTION_SECRET_PARAMETER = SECRET_PARAM;
+process.env.TRANSACTION_ID_KEY_PARAMETER = SECRET_PARAM;
 process.env.COFFEETL_TRANSACTION_KEY = "failure-test-key-0123456789abcdef";
 
 const s3 = new FakeS3();

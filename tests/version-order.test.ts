@@ -25,7 +25,7 @@ const OUT = "coffeetl-transformed-order";
 const SECRET_PARAM = "/coffeetl/test/order-secret";
 process.env.AWS_REGION = "eu-west-1";
 process.env.TRANSFORMED_BUCKET = OUT;
-process.env.TRANSACTION_SECRET_PARAMETER = SECRET_PARAM;
+process.env.TRANSACTION_ID_KEY_PARAMETER = SECRET_PARAM;
 process.env.LOG_LEVEL = "ERROR";
 
 const s3 = new FakeS3();

@@ -89,7 +89,7 @@ if (!adminUrl) {
       await db.query(`CREATE ROLE ${replaced} LOGIN IN ROLE ${WRITER_ROLE}`);
       const [b] = await ingestAs(replaced, "legacy_crlf.csv");
       assert.ok(b!.ok, b!.error);
-      assert.ok(b!.salesNew > 0, "new sales loaded by the replaced identity");
+      assert.ok(b!.transactionsNew > 0, "new sales loaded by the replaced identity");
       const loads = await db.query<{ n: number }>("SELECT COUNT(*)::int AS n FROM loads");
       assert.is(loads[0]!.n, 2);
 

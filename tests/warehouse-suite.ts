@@ -70,7 +70,7 @@ export function warehouseSuite(test: Test, backend: Backend): void {
       assert.equal(Object.keys(reports).sort(), [
         "broken_rows.csv", "canonical.csv", "excel_resaved.csv", "header_bom.csv", "legacy_crlf.csv", "not_csv.csv", "padded.csv", "prose.csv",
       ]);
-      const pick = (r: FileReport) => [r.ok, r.rowsRead, r.salesNew, r.duplicates, r.rejected, r.warnings];
+      const pick = (r: FileReport) => [r.ok, r.rowsRead, r.transactionsNew, r.duplicates, r.rejected, r.warnings];
       assert.equal(pick(reports["canonical.csv"]!), [true, 5, 5, 0, 0, 0]);
       assert.equal(pick(reports["legacy_crlf.csv"]!), [true, 3, 3, 0, 0, 0]);
       assert.equal(pick(reports["header_bom.csv"]!), [true, 2, 2, 0, 0, 0]);
@@ -115,7 +115,7 @@ export function warehouseSuite(test: Test, backend: Backend): void {
       const before = await figures(local);
       const again = await local.ingest([FIXTURES]);
       assert.equal(await figures(local), before);
-      assert.ok(again.filter((r) => r.ok).every((r) => r.salesNew === 0));
+      assert.ok(again.filter((r) => r.ok).every((r) => r.transactionsNew === 0));
       // Loading the very same manifest once more is acknowledged without a change.
       const manifestKey = `${again.find((r) => r.key.endsWith("/canonical.csv"))!.prefix}/manifest.json`;
       const result = await loadManifest({ transformed: local.transformed, warehouse: local.warehouse }, manifestKey);
@@ -128,7 +128,7 @@ export function warehouseSuite(test: Test, backend: Backend): void {
       const folder = join(home, "upload");
       await cp(join(FIXTURES, "broken_rows.csv"), join(folder, "kendal.csv"));
       const [first] = await local.ingest([join(folder, "kendal.csv")]);
-      assert.equal([first!.salesNew, first!.rejected], [3, 5]);
+      assert.equal([first!.transactionsNew, first!.rejected], [3, 5]);
       const fixed = (await readFile(join(FIXTURES, "broken_rows.csv"), "utf8"))
         .replace("Regular Latte - 2.15,2.15,CARD\n", "Regular Latte - 2.15,2.15,CARD,\n")
         .replace("31/02/2024", "02/03/2024")
@@ -137,7 +137,7 @@ export function warehouseSuite(test: Test, backend: Backend): void {
         .replace(",,2.15,CASH,", ",Regular Latte - 2.15,2.15,CASH,");
       await writeFile(join(folder, "kendal.csv"), fixed);
       const [second] = await local.ingest([join(folder, "kendal.csv")]);
-      assert.equal([second!.ok, second!.rowsRead, second!.salesNew, second!.duplicates, second!.rejected], [true, 8, 5, 3, 0]);
+      assert.equal([second!.ok, second!.rowsRead, second!.transactionsNew, second!.duplicates, second!.rejected], [true, 8, 5, 3, 0]);
       assert.is((await figures(local)).sales, 8);
     }));
 
@@ -145,7 +145,7 @@ export function warehouseSuite(test: Test, backend: Backend): void {
     session(async (local) => {
       const content = await readFile(join(FIXTURES, "canonical.csv"), "utf8");
       await local.raw.put("raw/twice.csv", content + content);
-      const deps = { raw: local.raw, transformed: local.transformed, secret: "s", occurrenceWindow: 2 };
+      const deps = { raw: local.raw, transformed: local.transformed, transactionIdKey: "s", occurrenceWindow: 2 };
       const { manifest, manifestKey } = await transformObject(deps, "raw/twice.csv");
       assert.is(manifest.rows.transactions, 10);
       const load = await loadManifest({ transformed: local.transformed, warehouse: local.warehouse }, manifestKey);
@@ -175,11 +175,11 @@ export function warehouseSuite(test: Test, backend: Backend): void {
       const [first] = await local.ingest([path]);
       const before = await figures(local);
       const paidBefore = await payments();
-      assert.is(first!.salesNew, before.sales);
+      assert.is(first!.transactionsNew, before.sales);
 
       await writeFile(path, corrected.join(""));
       const [second] = await local.ingest([path]);
-      assert.equal([second!.ok, second!.salesNew, second!.duplicates], [true, 1, first!.salesNew - 1]);
+      assert.equal([second!.ok, second!.transactionsNew, second!.duplicates], [true, 1, first!.transactionsNew - 1]);
 
       const after = await figures(local);
       assert.is(after.sales, before.sales, "the wrong sale replaced, not kept beside the corrected one");
@@ -199,7 +199,7 @@ export function warehouseSuite(test: Test, backend: Backend): void {
       // The original again: restored, the corrected version now the one replaced.
       await writeFile(path, original);
       const [third] = await local.ingest([path]);
-      assert.equal([third!.ok, third!.salesNew], [true, 1]);
+      assert.equal([third!.ok, third!.transactionsNew], [true, 1]);
       assert.equal(await payments(), paidBefore);
       assert.equal(await figures(local), { ...before, loads: 2 });
       const outcomes = await local.warehouse.query<{ outcome: string }>("SELECT outcome FROM file_outcomes ORDER BY recorded_at, outcome");
@@ -219,7 +219,7 @@ export function warehouseSuite(test: Test, backend: Backend): void {
       // a.csv again without its first three sales: the two b.csv holds stay, the third goes.
       await writeFile(join(folder, "a.csv"), lines.slice(3).join(""));
       const [again] = await local.ingest([join(folder, "a.csv")]);
-      assert.equal([again!.salesNew, again!.duplicates], [0, 2]);
+      assert.equal([again!.transactionsNew, again!.duplicates], [0, 2]);
       assert.is((await figures(local)).sales, 4);
       // Every sale is held by the current load of its source_key, and every item by a sale.
       const strays = async () =>
@@ -231,13 +231,13 @@ export function warehouseSuite(test: Test, backend: Backend): void {
       // b.csv again holding only a's fourth sale: the two only it held now go; the fourth stays a's.
       await writeFile(join(folder, "b.csv"), lines[3]!);
       const [b2] = await local.ingest([join(folder, "b.csv")]);
-      assert.equal([b2!.salesNew, b2!.duplicates], [0, 1]);
+      assert.equal([b2!.transactionsNew, b2!.duplicates], [0, 1]);
       assert.is((await figures(local)).sales, 2);
       assert.equal(await strays(), { sales: 0, items: 0 });
       // The original a.csv restores its first three; then a without them again leaves b's fourth.
       await writeFile(join(folder, "a.csv"), content);
       const [a3] = await local.ingest([join(folder, "a.csv")]);
-      assert.equal([a3!.salesNew, a3!.duplicates], [3, 2]);
+      assert.equal([a3!.transactionsNew, a3!.duplicates], [3, 2]);
       assert.is((await figures(local)).sales, 5);
       await writeFile(join(folder, "a.csv"), lines.slice(4).join(""));
       await local.ingest([join(folder, "a.csv")]);
@@ -256,7 +256,7 @@ export function warehouseSuite(test: Test, backend: Backend): void {
       const outcomes = [];
       for (const n of ["a", "b", "c"]) {
         await local.raw.put(`up/${n}.csv`, await readFile(join(folder, `${n}.csv`), "utf8"));
-        outcomes.push(await transformObject({ raw: local.raw, transformed: local.transformed, secret: "batch-secret" }, `up/${n}.csv`));
+        outcomes.push(await transformObject({ raw: local.raw, transformed: local.transformed, transactionIdKey: "batch-secret" }, `up/${n}.csv`));
       }
       // c's sales file damaged after the transform: its COPY fails, so its batch does.
       const broken = local.transformed.path(`${outcomes[2]!.prefix}/transactions.csv`);
@@ -285,7 +285,7 @@ export function warehouseSuite(test: Test, backend: Backend): void {
       const reports = await local.ingest([SHARED_SAMPLES!]);
       assert.ok(reports.every((r) => r.ok), JSON.stringify(reports.filter((r) => !r.ok)));
       const padded = reports.find((r) => r.key.includes("space_padded_fields"))!;
-      assert.equal([padded.salesNew, padded.duplicates], [0, 268]);
+      assert.equal([padded.transactionsNew, padded.duplicates], [0, 268]);
       const expected = { sales: 2479, revenue: "14692.95", units: 7001, items_value: "14692.95", branches: 5, products: 81, loads: 8 };
       assert.equal(await figures(local), expected);
       await local.ingest([SHARED_SAMPLES!]);

@@ -26,8 +26,8 @@ import { WHOLE_OBJECT_BYTES } from "../core/limits.js";
 export interface TransformDeps {
   raw: Storage;
   transformed: Storage;
-  /** Key of the transaction-id HMAC. */
-  secret: string | Buffer;
+  /** The transaction-id key (the HMAC key of sale ids). */
+  transactionIdKey: string | Buffer;
   log?: Log;
   /** Worker threads for the transform; by default as many as help for the object's size. */
   workers?: number | undefined;
@@ -111,7 +111,7 @@ export async function transformObject(deps: TransformDeps, key: string, options:
   }
   const order = options.order ?? (options.modifiedMs !== undefined ? fileOrder(options.modifiedMs, sha256) : undefined);
 
-  const fingerprint = keyFingerprint(deps.secret);
+  const fingerprint = keyFingerprint(deps.transactionIdKey);
   if (await transformed.exists(manifestKey)) {
     // Reused only when keyed with this key: after a key change (the warehouse's key given at last)
     // the same content is transformed again, so its ids are the warehouse's.
@@ -139,7 +139,7 @@ export async function transformObject(deps: TransformDeps, key: string, options:
     input.on("data", (chunk: Buffer) => report((bytesRead += chunk.length), first.size));
   }
   const workers = deps.workers ?? workersFor(first.size);
-  const run = transform(input, { secret: deps.secret, sourceKey: key, workers, occurrenceWindow: deps.occurrenceWindow, branches: options.branches });
+  const run = transform(input, { transactionIdKey: deps.transactionIdKey, sourceKey: key, workers, occurrenceWindow: deps.occurrenceWindow, branches: options.branches });
   const write = async (file: string, output: Readable) =>
     transformed.put(`${prefix}/${file}`, whole ? await buffer(output) : output, { contentType: "text/csv" });
   const uploads = [

@@ -25,7 +25,7 @@ import { DEFAULT_READER_DB_USER, ensureRedshiftReaderRole } from "../warehouse/r
 import { ensureRedshiftWriterRole } from "../warehouse/roles.js";
 import { lineNotesCsv, withLineNotes } from "../warehouse/line-notes.js";
 import { LINE_NOTES_FILE, REDSHIFT_DIALECT, copyManifest, copyStatement, lineNotesStatements } from "./redshift-sql.js";
-import type { RedshiftConnection } from "./ssm.js";
+import type { WarehouseSettings } from "./ssm.js";
 
 export interface RedshiftWarehouseOptions {
   /** Milliseconds left in this invocation (`context.getRemainingTimeInMillis`). Default: 15 minutes from now. */
@@ -126,7 +126,7 @@ export class RedshiftWarehouse implements Warehouse {
 
   constructor(
     private readonly client: RedshiftDataClient,
-    private readonly connection: RedshiftConnection,
+    private readonly connection: WarehouseSettings,
     options: RedshiftWarehouseOptions = {},
   ) {
     const until = Date.now() + 15 * 60_000;

@@ -1,4 +1,4 @@
-// Configuration read from SSM Parameter Store: the transaction-id secret and the warehouse connection.
+// Configuration read from SSM Parameter Store: the transaction-id key and the warehouse settings.
 // Values are cached for the life of the container (per client and parameter name). Errors name the
 // parameter and what is wrong with it, never its value.
 //
@@ -104,14 +104,14 @@ export function parameterNameFromEnv(variable: string): string {
 }
 
 /** The transaction-id HMAC key (a SecureString). */
-export async function readSecret(client: SSMClient, name: string, retry?: Partial<RetryOptions>): Promise<string> {
+export async function readTransactionIdKey(client: SSMClient, name: string, retry?: Partial<RetryOptions>): Promise<string> {
   const value = await readParameter(client, name, retry);
   const weak = keyWeakness(value);
   if (weak) throw new Error(`SSM parameter "${name}" is too weak for an HMAC key: it ${weak}`);
   return value;
 }
 
-// ---- the warehouse connection --------------------------------------------------------------------
+// ---- the warehouse settings ----------------------------------------------------------------------
 
 /** Where the Data API sends statements. Holds no password: none is ever sent. */
 export type RedshiftTarget =
@@ -119,7 +119,8 @@ export type RedshiftTarget =
   | { kind: "provisioned"; clusterIdentifier: string; database: string; dbUser: string }
   | { kind: "provisioned"; clusterIdentifier: string; database: string; secretArn: string };
 
-export interface RedshiftConnection {
+/** The warehouse parameter's JSON: where the load and the CLI send statements, and the role COPY assumes. */
+export interface WarehouseSettings {
   target: RedshiftTarget;
   /** The IAM role Redshift assumes to read the transformed bucket in COPY. */
   copyRoleArn: string;
@@ -135,13 +136,13 @@ const DATABASE = /^[A-Za-z_][A-Za-z0-9_$-]{0,126}$/;
 const DB_USER = /^[A-Za-z0-9_.@+$-]{1,128}$/;
 
 /**
- * Parses the connection JSON. Accepted shapes:
+ * Parses the warehouse settings JSON. Accepted shapes:
  * - `{workgroupName, database, copyRoleArn}`: Redshift Serverless;
  * - `{clusterIdentifier, database, dbUser | secretArn, copyRoleArn}`: provisioned cluster;
  * - `{host, port, "database-name", user, password, copyRoleArn}` (bootcamp): the cluster identifier is
  *   the first label of the host, the user becomes DbUser (temporary credentials); the password is ignored.
  */
-export function parseConnection(text: string, name: string): RedshiftConnection {
+export function parseWarehouseSettings(text: string, name: string): WarehouseSettings {
   const fail = (what: string): never => {
     throw new Error(`SSM parameter "${name}" ${what}`);
   };
@@ -226,6 +227,6 @@ export function parseConnection(text: string, name: string): RedshiftConnection 
   };
 }
 
-export async function readConnection(client: SSMClient, name: string, retry?: Partial<RetryOptions>): Promise<RedshiftConnection> {
-  return parseConnection(await readParameter(client, name, retry), name);
+export async function readWarehouseSettings(client: SSMClient, name: string, retry?: Partial<RetryOptions>): Promise<WarehouseSettings> {
+  return parseWarehouseSettings(await readParameter(client, name, retry), name);
 }

@@ -1,4 +1,4 @@
-// The transaction-id key (the HMAC secret that keys sale ids, sale-identity.ts): how strong it must
+// The transaction-id key (the HMAC key that keys sale ids, sale-identity.ts): how strong it must
 // be, and the fingerprint that lets manifests and the warehouse refuse sales keyed with another.
 import { createHash } from "node:crypto";
 
@@ -7,8 +7,8 @@ import { createHash } from "node:crypto";
  * keyed with another key are refused: `sha256("coffeetl-key-fingerprint:" + key)`, 16 hex chars.
  * It reveals nothing usable about the key.
  */
-export const keyFingerprint = (secret: string | Buffer): string =>
-  createHash("sha256").update("coffeetl-key-fingerprint:").update(secret).digest("hex").slice(0, 16);
+export const keyFingerprint = (key: string | Buffer): string =>
+  createHash("sha256").update("coffeetl-key-fingerprint:").update(key).digest("hex").slice(0, 16);
 
 /** The least a transaction-id key may hold, however it is given (variable, key file, SSM, made by a home). */
 export const MIN_KEY_CHARS = 16;

@@ -22,7 +22,7 @@ export const COPY_MANIFEST_PREFIX = "_load-batches";
 export interface TransformSummary {
   /** Data rows read (header and blank lines excluded). */
   rowsRead: number;
-  /** Rows per table file (after dedupe). */
+  /** Rows per table file (after `keepOnce`). */
   rows: Record<TableName, number>;
   rejected: number;
   /**

@@ -49,12 +49,12 @@ const CARD_AT = 6;
  * total, payment, card. Legacy: time, branch, customer, basket of `size,product,price` triplets,
  * payment, total, card. Either may carry either date style.
  */
-export type Variant = "canonical" | "legacy";
+export type Layout = "canonical" | "legacy";
 
 /** Column (0-based) of the payment method and of the total in each layout: the two swap places. */
-const PAYMENT_AT: Record<Variant, number> = { canonical: 5, legacy: 4 };
-const TOTAL_AT: Record<Variant, number> = { canonical: 4, legacy: 5 };
-const OTHER: Record<Variant, Variant> = { canonical: "legacy", legacy: "canonical" };
+const PAYMENT_AT: Record<Layout, number> = { canonical: 5, legacy: 4 };
+const TOTAL_AT: Record<Layout, number> = { canonical: 4, legacy: 5 };
+const OTHER: Record<Layout, Layout> = { canonical: "legacy", legacy: "canonical" };
 const NO_LAYOUT = "unknown payment method: expected CASH or CARD in column 6 (canonical layout) or column 5 (legacy layout)";
 
 /** `CASH` or `CARD`, in any case; anything else is no payment method. */
@@ -68,7 +68,7 @@ export function parsePayment(text: string): PaymentMethod | null {
  * A line's layout is where its payment method is. It is tried first in the layout of the line
  * before (files rarely mix), then in the other; null when neither place holds one.
  */
-export function layoutOf(fields: string[], previous: Variant): Variant | null {
+export function layoutOf(fields: string[], previous: Layout): Layout | null {
   if (parsePayment(fields[PAYMENT_AT[previous]]!) !== null) return previous;
   return parsePayment(fields[PAYMENT_AT[OTHER[previous]]]!) === null ? null : OTHER[previous];
 }
@@ -277,10 +277,10 @@ function readLegacyBasket(basket: string, out: Item[]): string | null {
 }
 
 /** Appends a row's basket items to `out` in its layout; a string says what is wrong. A sale has at least one item. */
-function readBasket(basket: string, variant: Variant, cache: Map<string, Item | string>, out: Item[]): string | null {
+function readBasket(basket: string, layout: Layout, cache: Map<string, Item | string>, out: Item[]): string | null {
   if (basket === "") return "empty basket";
   const before = out.length;
-  const problem = variant === "canonical" ? readCanonicalBasket(basket, cache, out) : readLegacyBasket(basket, out);
+  const problem = layout === "canonical" ? readCanonicalBasket(basket, cache, out) : readLegacyBasket(basket, out);
   return problem === null && out.length === before ? "empty basket" : problem;
 }
 
@@ -315,7 +315,7 @@ export function rowReader(options: RowReaderOptions = {}) {
   const times = new Map<string, string | null>();
   const branches = new Map<string, string | null>();
   let lastBranch: string | undefined;
-  let layout: Variant = "canonical";
+  let layout: Layout = "canonical";
   const row: SaleRow = { time: "", branch: "", customerName: "", cardNumber: "", payment: "CASH", totalPence: 0 };
   return function readRow(f: string[], basketOut: Item[]): SaleRow | string {
     if (f.length !== COLUMN_COUNT) return `expected ${COLUMN_COUNT} columns, found ${f.length}`;

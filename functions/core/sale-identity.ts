@@ -55,8 +55,8 @@ export const saleContent = (time: string, branch: string, customerName: string, 
  * The keyed id of a sale's first occurrence in its file (`saleContent` under HMAC-SHA256), its first
  * 128 bits written as 16 bytes into `out` at `at` (32 hex chars in the files).
  */
-export function transactionKeys(secret: string | Buffer): (sales: SaleContentColumns, sale: number, out: Uint8Array, at: number) => void {
-  const hmac = hmacSha256(secret);
+export function transactionIds(transactionIdKey: string | Buffer): (sales: SaleContentColumns, sale: number, out: Uint8Array, at: number) => void {
+  const hmac = hmacSha256(transactionIdKey);
   const texts = new Map<Item, string>();
   const textOf = (item: Item) => {
     let text = texts.get(item);
@@ -98,13 +98,13 @@ export const occurrenceContent = (firstIdHex: string, n: number): string => `occ
  * first 128 bits written at `outAt`. The first occurrence keeps the plain id, so a sale's id changes
  * only if it repeats.
  */
-export function occurrenceKeys(secret: string | Buffer): OccurrenceKey {
-  const hmac = hmacSha256(secret);
+export function occurrenceIds(transactionIdKey: string | Buffer): OccurrenceId {
+  const hmac = hmacSha256(transactionIdKey);
   return (first, at, n, out, outAt) => hmac(occurrenceContent(hexAt(first, at), n), out, outAt, 16);
 }
 
-/** Writes the id of the n-th occurrence of the sale whose first id is at `at` (`occurrenceKeys`). */
-export type OccurrenceKey = (first: Uint8Array, at: number, n: number, out: Uint8Array, outAt: number) => void;
+/** Writes the id of the n-th occurrence of the sale whose first id is at `at` (`occurrenceIds`). */
+export type OccurrenceId = (first: Uint8Array, at: number, n: number, out: Uint8Array, outAt: number) => void;
 
 /**
  * Numbers identical sales of one file in file order (docs/design.md §4): the first keeps its id,
@@ -118,7 +118,7 @@ export class Occurrences {
   private readonly first = new Uint8Array(16);
 
   constructor(
-    private readonly occurrenceKey: OccurrenceKey,
+    private readonly occurrenceId: OccurrenceId,
     private readonly window: number = OCCURRENCE_WINDOW,
   ) {
     this.seen = new RecentIds(window);
@@ -133,15 +133,15 @@ export class Occurrences {
    */
   private readonly lastN = new Map<string, number>();
 
-  /** Numbers the sale whose first-occurrence id is at `at` in `keys`, writing its final id there; returns n. */
-  number(keys: Uint8Array, at: number): number {
-    if (this.seen.addBytes(keys, at)) return 1;
-    this.first.set(keys.subarray(at, at + 16));
+  /** Numbers the sale whose first-occurrence id is at `at` in `ids`, writing its final id there; returns n. */
+  number(ids: Uint8Array, at: number): number {
+    if (this.seen.addBytes(ids, at)) return 1;
+    this.first.set(ids.subarray(at, at + 16));
     const first = Buffer.from(this.first).toString("hex");
     let n = (this.lastN.get(first) ?? 1) + 1;
     for (; ; n++) {
-      this.occurrenceKey(this.first, 0, n, keys, at);
-      if (this.seen.addBytes(keys, at)) break;
+      this.occurrenceId(this.first, 0, n, ids, at);
+      if (this.seen.addBytes(ids, at)) break;
     }
     if (this.lastN.size >= this.window) this.lastN.clear();
     this.lastN.set(first, n);

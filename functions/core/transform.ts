@@ -16,8 +16,8 @@ import { COLUMN_LIMITS } from "./schema.js";
 export { workersFor } from "./engine/worker-pool.js";
 
 export interface TransformOptions {
-  /** Key of the transaction-id HMAC (docs/design.md §4). */
-  secret: string | Buffer;
+  /** The transaction-id key (the HMAC key of sale ids) (docs/design.md §4). */
+  transactionIdKey: string | Buffer;
   /** Written to `transactions.source_key`. */
   sourceKey: string;
   /** Bytes per chunk (default 256 KiB). */
@@ -76,7 +76,7 @@ async function run(input: Readable, files: TableFiles, options: TransformOptions
   const f = files.files;
   const { rejected, notText } = merger;
   const rowsRead = merger.salesRead + rejected;
-  // A header and no rows is a version that withdraws the day: it loads with no sales (retraction).
+  // A header and no rows is a version that withdraws the day: it loads with no sales (a withdrawal).
   // An empty file (nothing, or blank lines) stays a failure: an upload gone wrong must not wipe a day.
   const headerOnly = rowsRead === 0 && sawText;
   const encoding = decoded.encoding();

@@ -1,7 +1,7 @@
 // extract-transform Lambda: an S3 ObjectCreated event on the raw bucket → transformObject (the same
 // service `coffeetl ingest` runs) from S3 to S3. Only event adaptation lives here.
 //
-// Env: TRANSFORMED_BUCKET (destination), TRANSACTION_SECRET_PARAMETER (SSM SecureString holding the
+// Env: TRANSFORMED_BUCKET (destination), TRANSACTION_ID_KEY_PARAMETER (SSM SecureString holding the
 // transaction-id HMAC key), optional TRANSFORMED_KMS_KEY_ID (SSE-KMS instead of SSE-S3), LOG_LEVEL,
 // POWERTOOLS_SERVICE_NAME.
 //
@@ -21,7 +21,7 @@ import { s3Order } from "../core/version-order.js";
 import { createLogger, logPort, startInvocation } from "../aws/logger.js";
 import { S3Storage } from "../aws/s3-storage.js";
 import { forEachCreatedObject } from "../aws/s3-events.js";
-import { parameterNameFromEnv, readSecret } from "../aws/ssm.js";
+import { parameterNameFromEnv, readTransactionIdKey } from "../aws/ssm.js";
 
 const logger = createLogger("coffeetl-extract-transform");
 const log = logPort(logger);
@@ -81,7 +81,7 @@ async function deps(rawBucket: string) {
   return {
     raw: new S3Storage(s3, rawBucket),
     transformed: new S3Storage(s3, transformedBucket, kmsKeyId ? { serverSideEncryption: "aws:kms", kmsKeyId } : {}),
-    secret: await readSecret(ssm, parameterNameFromEnv("TRANSACTION_SECRET_PARAMETER")),
+    transactionIdKey: await readTransactionIdKey(ssm, parameterNameFromEnv("TRANSACTION_ID_KEY_PARAMETER")),
     log,
   };
 }

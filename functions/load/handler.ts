@@ -6,7 +6,7 @@
 // `file_outcomes` row (stage transform, outcome failed, its reason), so a transform failure reaches
 // the warehouse too.
 //
-// Env: SSM_PARAMETER_NAME (warehouse connection JSON, see functions/aws/ssm.ts),
+// Env: WAREHOUSE_PARAMETER_NAME (the SSM parameter with the warehouse settings JSON, functions/aws/ssm.ts),
 // LOAD_MANIFESTS_PER_TRANSACTION (optional), LOAD_POLL_MAX_MS (optional: the Data API polling cap),
 // LOG_LEVEL, POWERTOOLS_SERVICE_NAME.
 //
@@ -35,7 +35,7 @@ import { createLogger, errorFields, logPort, startInvocation } from "../aws/logg
 import { RedshiftWarehouse } from "../aws/redshift-warehouse.js";
 import { S3Storage } from "../aws/s3-storage.js";
 import { parseQueuedS3Message } from "../aws/s3-events.js";
-import { parameterNameFromEnv, readConnection } from "../aws/ssm.js";
+import { parameterNameFromEnv, readWarehouseSettings } from "../aws/ssm.js";
 import { describeReaderGaps, readerGaps } from "../warehouse/reader-role.js";
 
 const logger = createLogger("coffeetl-load");
@@ -225,7 +225,7 @@ async function loadBucket(bucket: string, manifestKeys: string[], context: Conte
 /** The transformed bucket and the warehouse (its schema ensured once per container and connection). */
 async function warehouseFor(bucket: string, context: Context | undefined): Promise<{ transformed: S3Storage; warehouse: RedshiftWarehouse }> {
   const { s3, ssm, redshift } = aws();
-  const connection = await readConnection(ssm, parameterNameFromEnv("SSM_PARAMETER_NAME"));
+  const connection = await readWarehouseSettings(ssm, parameterNameFromEnv("WAREHOUSE_PARAMETER_NAME"));
   const transformed = new S3Storage(s3, bucket);
   const pollMaxMs = Number(process.env.LOAD_POLL_MAX_MS);
   const warehouse = new RedshiftWarehouse(redshift, connection, {

@@ -51,7 +51,7 @@ export interface FileReport {
   /** Why the file failed; rows are never quoted. */
   error?: string;
   rowsRead: number;
-  salesNew: number;
+  transactionsNew: number;
   duplicates: number;
   rejected: number;
   warnings: number;
@@ -98,7 +98,7 @@ export interface LocalPipeline {
   close(): Promise<void>;
 }
 
-const KEY_ENV = "COFFEETL_TRANSACTION_KEY";
+const TRANSACTION_ID_KEY_ENV = "COFFEETL_TRANSACTION_KEY";
 const KEY_FILE_ENV = "COFFEETL_KEY_FILE";
 const HOME_KEY_FILE = "transaction-id.key";
 /** What makes a folder a CoffeETL home, whichever way its key is given (cli/home.ts reads it). */
@@ -132,7 +132,7 @@ async function markHome(home: string): Promise<void> {
  * Every way meets one minimum (keyWeakness), and a home keeps the key it was first used with: a
  * different one is refused (its sales would get a second id) with how to move the home on purpose.
  */
-async function transactionKey(home: string, keyFile: string | undefined): Promise<{ key: string; source: string }> {
+async function readTransactionIdKey(home: string, keyFile: string | undefined): Promise<{ key: string; source: string }> {
   const homeKey = join(home, HOME_KEY_FILE);
   const recordedPath = join(home, HOME_KEY_FINGERPRINT);
   const given = await givenKey(keyFile);
@@ -144,8 +144,8 @@ async function transactionKey(home: string, keyFile: string | undefined): Promis
   const chosen = given ?? (own ? { key: own, source: homeKey } : undefined);
   if (!chosen && recorded) {
     throw new Error(
-      `${home} was keyed with a key given by ${KEY_ENV} or a key file (fingerprint ${recorded}), and none is given now: ` +
-        `set ${KEY_ENV} or pass --key-file FILE with that key (a new key here would give every sale a second id)`,
+      `${home} was keyed with a key given by ${TRANSACTION_ID_KEY_ENV} or a key file (fingerprint ${recorded}), and none is given now: ` +
+        `set ${TRANSACTION_ID_KEY_ENV} or pass --key-file FILE with that key (a new key here would give every sale a second id)`,
     );
   }
   const result = chosen ?? { key: randomBytes(32).toString("hex"), source: homeKey };
@@ -167,9 +167,9 @@ async function transactionKey(home: string, keyFile: string | undefined): Promis
 
 /** The key from $COFFEETL_TRANSACTION_KEY, else from the key file (option or $COFFEETL_KEY_FILE). */
 async function givenKey(keyFile: string | undefined): Promise<{ key: string; source: string } | undefined> {
-  const variable = process.env[KEY_ENV];
+  const variable = process.env[TRANSACTION_ID_KEY_ENV];
   // Set but blank is a mistake (an unset variable in a script), never "make a key".
-  if (variable !== undefined && variable !== "") return { key: variable.trim(), source: `$${KEY_ENV}` };
+  if (variable !== undefined && variable !== "") return { key: variable.trim(), source: `$${TRANSACTION_ID_KEY_ENV}` };
   const file = keyFile ?? (process.env[KEY_FILE_ENV] || undefined);
   if (!file) return undefined;
   const key = (
@@ -398,10 +398,10 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
   const transformed = new FolderStorage(join(home, "transformed"));
   await markHome(home);
   // Reading commands (status, sql, dashboards) need no key: a home keyed by a variable opens without it.
-  const keyed = options.readOnly ? undefined : await transactionKey(home, options.keyFile);
-  const secret = keyed?.key ?? "";
+  const keyed = options.readOnly ? undefined : await readTransactionIdKey(home, options.keyFile);
+  const transactionIdKey = keyed?.key ?? "";
   const keySource = keyed?.source ?? "";
-  const fingerprint = keyed ? keyFingerprint(secret) : "";
+  const fingerprint = keyed ? keyFingerprint(transactionIdKey) : "";
   const opened = await PostgresWarehouse.open(
     options.databaseUrl ? { databaseUrl: options.databaseUrl } : { dataDir: join(home, "warehouse"), ...(options.engine ? { engine: options.engine } : {}) },
   );
@@ -415,7 +415,7 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
   await replayOutcomes(opened, join(home, OUTCOME_JOURNAL), log);
   const keyHint =
     `This machine's key (fingerprint ${fingerprint}) is from ${keySource}. Give it the warehouse's key: ` +
-    `set ${KEY_ENV} to the key, or pass --key-file FILE (or set ${KEY_FILE_ENV}); without either, the key made once in ${join(home, HOME_KEY_FILE)} is used`;
+    `set ${TRANSACTION_ID_KEY_ENV} to the key, or pass --key-file FILE (or set ${KEY_FILE_ENV}); without either, the key made once in ${join(home, HOME_KEY_FILE)} is used`;
 
   // No Data API limit here: a backfill's batches are bounded by their sales (LOCAL_BATCH_SALES) instead.
   const maxBatch = options.maxBatch ?? (Number(process.env.COFFEETL_LOAD_BATCH) || LOCAL_MANIFESTS_PER_TRANSACTION);
@@ -430,7 +430,7 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
 
   async function transformOne({ path, key }: { path: string; key: string }, hooks: IngestHooks): Promise<Pending> {
     const started = Date.now();
-    const report: FileReport = { path, key, ok: false, rowsRead: 0, salesNew: 0, duplicates: 0, rejected: 0, warnings: 0, durationMs: 0 };
+    const report: FileReport = { path, key, ok: false, rowsRead: 0, transactionsNew: 0, duplicates: 0, rejected: 0, warnings: 0, durationMs: 0 };
     try {
       if (!key.toLowerCase().endsWith(".csv")) throw new Error("not a .csv file");
       const { size, mtimeMs } = await stat(path);
@@ -439,7 +439,7 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
       // from the raw folder itself, by reprocess, is not copied onto itself).
       if (path !== raw.path(key)) await raw.putFile(key, path);
       const outcome = await transformObject(
-        { raw, transformed, secret, log, workers: options.threads, onProgress: hooks.onProgress && ((read, total) => hooks.onProgress!(path, read, total)) },
+        { raw, transformed, transactionIdKey, log, workers: options.threads, onProgress: hooks.onProgress && ((read, total) => hooks.onProgress!(path, read, total)) },
         key,
         // The file's own modification time orders its versions (an older copy ingested later loses).
         { modifiedMs: mtimeMs },
@@ -496,7 +496,7 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
       Object.assign(report, {
         ok: true,
         rowsRead: r.rowsRead,
-        salesNew: r.transactionsNew,
+        transactionsNew: r.transactionsNew,
         duplicates: r.transactionsDuplicate,
         rejected: r.rowsRejected,
         warnings: r.warnings,
@@ -553,7 +553,7 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
     async withdraw(keys) {
       if (!keyed) throw new Error("this home was opened to read only: it cannot withdraw files");
       const manifests = [];
-      for (const key of keys) manifests.push(await writeWithdrawal({ transformed, secret, log }, key));
+      for (const key of keys) manifests.push(await writeWithdrawal({ transformed, transactionIdKey, log }, key));
       return loadManifests({ transformed, warehouse, log, keyHint }, manifests, { maxBatch });
     },
     async close() {

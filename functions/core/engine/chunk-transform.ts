@@ -7,10 +7,10 @@ import { csvField } from "./csv-writer.js";
 import { parse } from "./parse.js";
 import { readRecords } from "./read-lines.js";
 import type { Entities } from "./records.js";
-import { clean, dedupe, firstNormalForm, normalise, numberOccurrences, rowsOf } from "./steps.js";
+import { clean, keepOnce, firstNormalForm, normalise, numberOccurrences, rowsOf } from "./steps.js";
 
 export interface ChunkOptions {
-  secret: string | Buffer;
+  transactionIdKey: string | Buffer;
   sourceKey: string;
   /**
    * true (default): identical sales are numbered here (`numberOccurrences`), for a transformer
@@ -52,15 +52,15 @@ const freshBytes: Allocate = (bytes) => new Uint8Array(bytes);
 
 /** One file's chunk transformer. Each instance keeps the steps' state for the chunks it sees. */
 export function createChunkTransformer(options: ChunkOptions, allocate: Allocate = freshBytes) {
-  const numbering = options.numberOccurrences === false ? undefined : numberOccurrences(options.secret, options.occurrenceWindow);
-  const steps = { parse: parse(options.branches ? { branches: options.branches } : {}), clean: clean(options.secret), normalise: normalise(), dedupe: dedupe() };
+  const numbering = options.numberOccurrences === false ? undefined : numberOccurrences(options.transactionIdKey, options.occurrenceWindow);
+  const steps = { parse: parse(options.branches ? { branches: options.branches } : {}), clean: clean(options.transactionIdKey), normalise: normalise(), keepOnce: keepOnce() };
   const render = renderer(options.sourceKey, allocate);
   return (chunk: Chunk): ChunkResult => {
     const records = readRecords(chunk);
     // Only the first chunk can hold a header.
     const sales = steps.parse(records, { first: chunk.index === 0 });
     const cleaned = steps.clean(sales);
-    const entities = steps.dedupe(steps.normalise(firstNormalForm(numbering ? numbering(cleaned) : cleaned)));
+    const entities = steps.keepOnce(steps.normalise(firstNormalForm(numbering ? numbering(cleaned) : cleaned)));
     return { ...render(entities), index: chunk.index, sales: sales.count, notText: records.notText };
   };
 }
@@ -180,16 +180,16 @@ function renderer(sourceKey: string, allocate: Allocate) {
         const i = itemRows[k]!;
         const price = it.unitPricePence[i]!;
         const quantity = it.quantity[i]!;
-        items.hex(t.transactionKey, sale * 16, COMMA);
+        items.hex(t.transactionId, sale * 16, COMMA);
         items.field(productBytes(it.productId[i]!), COMMA);
         items.field(amountBytes(price), COMMA);
         items.field(quantity < 10 ? quantities[quantity]! : Buffer.from(String(quantity)), NEWLINE);
       }
       itemCounts[x] = k - first;
       if (totalDiffers(t.itemsPence[sale]!, t.totalPence[sale]!)) warnings.push({ line: t.line[sale]!, reason: TOTAL_DIFFERS });
-      keys.set(t.transactionKey.subarray(sale * 16, sale * 16 + 16), x * 16);
+      keys.set(t.transactionId.subarray(sale * 16, sale * 16 + 16), x * 16);
       const total = t.totalPence[sale]!;
-      transactions.hex(t.transactionKey, sale * 16, COMMA);
+      transactions.hex(t.transactionId, sale * 16, COMMA);
       transactions.field(branchBytes(t.branchId[sale]!), COMMA);
       transactions.field(timeBytes(t.time[sale]!), COMMA);
       transactions.field(paymentBytes(t.payment[sale]!), COMMA);

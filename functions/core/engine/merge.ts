@@ -2,7 +2,7 @@
 // sale (numbered here when the chunks were transformed apart, in worker threads), and each
 // reject and warning with its line and reason.
 import type { Reject } from "../rules.js";
-import { Occurrences, occurrenceKeys } from "../sale-identity.js";
+import { Occurrences, occurrenceIds } from "../sale-identity.js";
 import type { ChunkResult } from "./chunk-transform.js";
 import { csvField, type TableFiles } from "./csv-writer.js";
 import { addNew } from "./steps.js";
@@ -30,9 +30,9 @@ export class ChunkMerger {
   constructor(
     private readonly files: TableFiles,
     numberHere: boolean,
-    options: { secret: string | Buffer; occurrenceWindow?: number | undefined },
+    options: { transactionIdKey: string | Buffer; occurrenceWindow?: number | undefined },
   ) {
-    this.occurrences = numberHere ? new Occurrences(occurrenceKeys(options.secret), options.occurrenceWindow) : undefined;
+    this.occurrences = numberHere ? new Occurrences(occurrenceIds(options.transactionIdKey), options.occurrenceWindow) : undefined;
   }
 
   add(result: ChunkResult): void {

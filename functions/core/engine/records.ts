@@ -42,7 +42,7 @@ export interface RawSales extends SaleColumns {
 /** After `clean`: personal data gone, each sale identified by its keyed id. */
 export interface Sales extends SaleColumns {
   /** Each sale's keyed id as bytes, 16 per sale (32 hex chars in the files): cheap to compare and to send between threads. */
-  transactionKey: Uint8Array;
+  transactionId: Uint8Array;
 }
 
 /** First normal form: the basket list column unnested, one row per item naming its sale. */
@@ -65,7 +65,7 @@ export interface ProductRow {
 
 export interface TransactionColumns {
   count: number;
-  transactionKey: Uint8Array;
+  transactionId: Uint8Array;
   branchId: string[];
   time: string[];
   payment: PaymentMethod[];
@@ -86,7 +86,7 @@ export interface TransactionItemColumns {
 
 /**
  * The 3NF entities of one chunk. `branches` and `products` hold only the entities met for the
- * first time. A `selected` list (rows kept, in order) is how `dedupe` drops rows without
+ * first time. A `selected` list (rows kept, in order) is how `keepOnce` drops rows without
  * copying columns; without one every row is kept.
  */
 export interface Entities {

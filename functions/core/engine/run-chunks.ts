@@ -8,7 +8,7 @@ import { ChunkMerger } from "./merge.js";
 import { COLLECT_EVERY_BYTES, IN_FLIGHT_PER_WORKER, WorkerPool } from "./worker-pool.js";
 
 export interface RunChunksOptions {
-  secret: string | Buffer;
+  transactionIdKey: string | Buffer;
   sourceKey: string;
   /** Worker threads; 0 transforms in the calling thread. */
   workers: number;
@@ -27,7 +27,7 @@ export async function runChunks(chunks: AsyncIterable<Chunk>, files: TableFiles,
   const merger = new ChunkMerger(files, workers > 0, options);
   let sawText = false;
   const pool =
-    workers > 0 ? new WorkerPool(workers, { secret: options.secret, sourceKey: options.sourceKey, numberOccurrences: false, ...(options.branches ? { branches: options.branches } : {}) }) : undefined;
+    workers > 0 ? new WorkerPool(workers, { transactionIdKey: options.transactionIdKey, sourceKey: options.sourceKey, numberOccurrences: false, ...(options.branches ? { branches: options.branches } : {}) }) : undefined;
   const transformHere = pool ? undefined : createChunkTransformer(options);
   try {
     // Results are merged in chunk order; a few chunks may be in flight at once.

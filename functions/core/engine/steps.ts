@@ -2,20 +2,20 @@
 // applied a chunk at a time. Each is its own function from one chunk's columns to the
 // next form (records.ts), so they can be reordered or replaced; the factories hold what a step
 // must remember across the chunks of one file. Rejects pass through every step unchanged.
-// Order: parse → clean → numberOccurrences → firstNormalForm → normalise → dedupe.
+// Order: parse → clean → numberOccurrences → firstNormalForm → normalise → keepOnce.
 import { ITEM_CACHE_LIMIT, sameItemRow, type Item } from "../rules.js";
-import { branchId, Occurrences, occurrenceKeys, productId, transactionKeys } from "../sale-identity.js";
+import { branchId, Occurrences, occurrenceIds, productId, transactionIds } from "../sale-identity.js";
 import type { BranchRow, Entities, ProductRow, RawSales, SaleItems, Sales } from "./records.js";
 
 /** Identifies each sale by its keyed id, then drops customer name and card number for good. */
-export function clean(secret: string | Buffer) {
-  const writeKey = transactionKeys(secret);
+export function clean(transactionIdKey: string | Buffer) {
+  const writeId = transactionIds(transactionIdKey);
   return function cleanSales(sales: RawSales): Sales {
-    const transactionKey = new Uint8Array(16 * sales.count);
-    for (let i = 0; i < sales.count; i++) writeKey(sales, i, transactionKey, 16 * i);
+    const transactionId = new Uint8Array(16 * sales.count);
+    for (let i = 0; i < sales.count; i++) writeId(sales, i, transactionId, 16 * i);
     // A new object of the listed columns only: nothing downstream can reach the personal data.
     const { count, line, time, branch, payment, totalPence, itemStart, items, rejects } = sales;
-    return { count, line, time, branch, payment, totalPence, itemStart, items, rejects, transactionKey };
+    return { count, line, time, branch, payment, totalPence, itemStart, items, rejects, transactionId };
   };
 }
 
@@ -25,13 +25,13 @@ export function clean(secret: string | Buffer) {
  * identical lines stay two sales and the same content seen again gets the same ids. Call it on
  * the file's chunks in file order.
  */
-export function numberOccurrences(secret: string | Buffer, window?: number) {
-  const occurrences = new Occurrences(occurrenceKeys(secret), window);
+export function numberOccurrences(transactionIdKey: string | Buffer, window?: number) {
+  const occurrences = new Occurrences(occurrenceIds(transactionIdKey), window);
   return function numberSales(sales: Sales): Sales {
     // A copy: the input column is never changed.
-    const transactionKey = sales.transactionKey.slice();
-    for (let i = 0; i < sales.count; i++) occurrences.number(transactionKey, 16 * i);
-    return { ...sales, transactionKey };
+    const transactionId = sales.transactionId.slice();
+    for (let i = 0; i < sales.count; i++) occurrences.number(transactionId, 16 * i);
+    return { ...sales, transactionId };
   };
 }
 
@@ -98,7 +98,7 @@ export function normalise() {
       products,
       transactions: {
         count,
-        transactionKey: sales.transactionKey,
+        transactionId: sales.transactionId,
         branchId: saleBranch,
         time: sales.time,
         payment: sales.payment,
@@ -124,10 +124,10 @@ export function normalise() {
  * columns are never changed: merged item rows are left out of a `selected` list, and summed
  * quantities go to a new column.
  */
-export function dedupe() {
+export function keepOnce() {
   const branches = new Set<string>();
   const products = new Set<string>();
-  return function dedupeEntities(entities: Entities): Entities {
+  return function keepOnceInFile(entities: Entities): Entities {
     const t = entities.transactions;
     const it = entities.transactionItems;
     const saleRows = rowsOf(t);
