@@ -33,7 +33,7 @@ interface Session {
   /** COPY of headerless CSV into a table. */
   copyCsv(table: string, columns: readonly string[], body: Readable): Promise<void>;
 }
-interface Connection {
+interface Database {
   session: Session;
   transaction<T>(work: (session: Session) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -157,7 +157,7 @@ async function makeTemplate(dir: string): Promise<void> {
   }
 }
 
-async function openPglite(dataDir: string | undefined, mode: EngineMode, template: boolean): Promise<Connection> {
+async function openPglite(dataDir: string | undefined, mode: EngineMode, template: boolean): Promise<Database> {
   if (dataDir && !isDataDir(dataDir)) {
     // A cache that cannot be written (a read-only home directory) costs the start, never the home: initdb in place.
     const copied = template && (await ensureTemplate([...schemaStatements(), SET_SCHEMA_MARK, ...DROP_TEMPLATE_DATABASES], makeTemplate).then((t) => copyTemplate(t, dataDir)).then(() => true, () => false));
@@ -177,7 +177,7 @@ async function openPglite(dataDir: string | undefined, mode: EngineMode, templat
   };
 }
 
-async function openServer(url: string): Promise<Connection> {
+async function openServer(url: string): Promise<Database> {
   const [{ default: pg }, { from: copyFrom }] = await Promise.all([import("pg"), import("pg-copy-streams")]);
   const client = new pg.Client({
     connectionString: url,
@@ -263,22 +263,22 @@ export class PostgresWarehouse implements Warehouse {
   private serverCounted = false;
 
   private constructor(
-    private readonly connection: Connection,
+    private readonly database: Database,
     private readonly options: PostgresWarehouseOptions,
   ) {}
 
   static async open(options: PostgresWarehouseOptions): Promise<PostgresWarehouse> {
-    const connection = options.databaseUrl
+    const database = options.databaseUrl
       ? await openServer(options.databaseUrl)
       : await openPglite(options.dataDir, options.engine ?? "heavy", options.template ?? true);
-    return new PostgresWarehouse(connection, options);
+    return new PostgresWarehouse(database, options);
   }
 
   async ensureSchema(): Promise<void> {
     if (this.schemaReady) return;
-    const { embedded } = this.connection;
+    const { embedded } = this.database;
     if (embedded) {
-      const [row] = await this.connection.session.query<{ mark: string | null }>(SELECT_SCHEMA_MARK);
+      const [row] = await this.database.session.query<{ mark: string | null }>(SELECT_SCHEMA_MARK);
       if (row?.mark === SCHEMA_MARK) {
         this.schemaReady = true;
         return;
@@ -286,7 +286,7 @@ export class PostgresWarehouse implements Warehouse {
     }
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.connection.transaction(async (s) => {
+        await this.database.transaction(async (s) => {
           for (const statement of CREATE_TABLES) await s.query(statement);
           // Only what is missing: ADD COLUMN and CREATE INDEX need the tables' owner even with IF NOT
           // EXISTS, and a replaced loader identity is not the owner (it loads through coffeetl_writer).
@@ -321,7 +321,7 @@ export class PostgresWarehouse implements Warehouse {
     const base = this.options.retryBaseMs ?? 100;
     for (let attempt = 1; ; attempt++) {
       try {
-        const results = await this.connection.transaction((s) => this.loadIn(s, requests));
+        const results = await this.database.transaction((s) => this.loadIn(s, requests));
         await this.keepStatistics(results);
         return results;
       } catch (error) {
@@ -373,33 +373,33 @@ export class PostgresWarehouse implements Warehouse {
    * (never analyzed: zero), and an ingest into an analyzed warehouse adds no ANALYZE of its own.
    */
   private async keepStatistics(results: LoadResult[]): Promise<void> {
-    if (!this.connection.embedded && !this.serverCounted) {
-      const [row] = await this.connection.session.query<{ n: number | string }>("SELECT GREATEST(reltuples, 0) AS n FROM pg_class WHERE oid = 'transactions'::regclass");
+    if (!this.database.embedded && !this.serverCounted) {
+      const [row] = await this.database.session.query<{ n: number | string }>("SELECT GREATEST(reltuples, 0) AS n FROM pg_class WHERE oid = 'transactions'::regclass");
       this.rowsAtAnalyze = Number(row?.n ?? 0);
       this.serverCounted = true;
     }
     this.rowsSinceAnalyze += results.reduce((n, r) => n + r.transactionsNew, 0);
     if (this.rowsSinceAnalyze < Math.max(1_000, this.rowsAtAnalyze / 5)) return;
-    await this.connection.session.query(`ANALYZE ${LOAD_TABLES.join(", ")}`);
-    const [row] = await this.connection.session.query<{ n: number }>("SELECT COUNT(*) AS n FROM transactions");
+    await this.database.session.query(`ANALYZE ${LOAD_TABLES.join(", ")}`);
+    const [row] = await this.database.session.query<{ n: number }>("SELECT COUNT(*) AS n FROM transactions");
     this.rowsAtAnalyze = Number(row?.n ?? 0);
     this.rowsSinceAnalyze = 0;
   }
 
   async recordOutcome(outcome: FileOutcome): Promise<void> {
     await this.ensureSchema();
-    await this.connection.session.query(recordOutcomeStatement(POSTGRES_DIALECT, outcome));
+    await this.database.session.query(recordOutcomeStatement(POSTGRES_DIALECT, outcome));
   }
 
   async query<T = Record<string, unknown>>(sql: string): Promise<T[]> {
-    return this.connection.session.query<T>(sql);
+    return this.database.session.query<T>(sql);
   }
 
   async queryColumns(sql: string): Promise<ColumnRows> {
-    return this.connection.session.queryColumns(sql);
+    return this.database.session.queryColumns(sql);
   }
 
   close(): Promise<void> {
-    return this.connection.close();
+    return this.database.close();
   }
 }
