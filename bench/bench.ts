@@ -30,20 +30,21 @@ const workerSource = (root: string) =>
   [join(root, "functions/core/engine/transform-worker.ts"), join(root, "functions/core/transform-worker.ts")].find((path) => existsSync(path))!;
 
 /** Bundles a source tree's phase runner and transform worker into `outdir`. */
-const buildPhases = (root: string, outdir: string) => build({
-  entryPoints: { phase: join(root, "bench/phase.ts"), "transform-worker": workerSource(root) },
-  absWorkingDir: root,
-  outdir,
-  outExtension: { ".js": ".mjs" },
-  bundle: true,
-  platform: "node",
-  format: "esm",
-  target: "node22",
-  // PGlite finds its WebAssembly files next to its own module: leave it (and pg) in node_modules.
-  external: ["@electric-sql/pglite", "pg", "pg-copy-streams"],
-  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-  logLevel: "warning",
-});
+const buildPhases = (root: string, outdir: string) =>
+  build({
+    entryPoints: { phase: join(root, "bench/phase.ts"), "transform-worker": workerSource(root) },
+    absWorkingDir: root,
+    outdir,
+    outExtension: { ".js": ".mjs" },
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node22",
+    // PGlite finds its WebAssembly files next to its own module: leave it (and pg) in node_modules.
+    external: ["@electric-sql/pglite", "pg", "pg-copy-streams"],
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    logLevel: "warning",
+  });
 await buildPhases(ROOT, BUILD);
 
 /** The baseline commit's tree (git archive, no worktree), sharing this tree's node_modules, built. */
@@ -71,7 +72,12 @@ interface Phase {
   transactions?: number;
 }
 const runPhaseOf = (build: string, args: string[]): Phase =>
-  JSON.parse(execFileSync(process.execPath, [join(build, "phase.mjs"), ...args], { encoding: "utf8", maxBuffer: 1 << 20 }).trim().split("\n").pop()!);
+  JSON.parse(
+    execFileSync(process.execPath, [join(build, "phase.mjs"), ...args], { encoding: "utf8", maxBuffer: 1 << 20 })
+      .trim()
+      .split("\n")
+      .pop()!,
+  );
 const runPhase = (...args: string[]): Phase => runPhaseOf(BUILD, args);
 
 const results: Array<{ phase: string; sales: number } & Phase> = [];
@@ -136,22 +142,64 @@ for (const rows of phases.has("transform") || phases.has("load") ? sizes : []) {
     `  ${median(rounds.map((r) => base(r).seconds / pick(r).seconds)).toFixed(3)}x baseline's speed (median of rounds)`;
   print("csv-parse alone (reference floor)", rows, typical(rounds.map((r) => r.floor)));
   // One sale per till line: the sample holds identical sales (same minute, name and basket), all kept.
-  const kept = rounds.map((r) => [r.single, r.threaded]).flat().filter((p): p is Phase => p !== undefined);
+  const kept = rounds
+    .map((r) => [r.single, r.threaded])
+    .flat()
+    .filter((p): p is Phase => p !== undefined);
   if (kept.some((p) => p.transactions !== rows)) throw new Error(`sales written ${kept.map((p) => p.transactions).join(", ")}, not ${rows}`);
   console.log(`every transform wrote ${rows.toLocaleString("en-GB")} sales of ${rows.toLocaleString("en-GB")} lines`);
   const single = typical(rounds.map((r) => r.single));
-  print("transform (1 thread)", rows, single, versusFloor((r) => r.single));
-  if (threads) print(`transform (${threads} worker threads)`, rows, typical(rounds.map((r) => r.threaded!)), versusFloor((r) => r.threaded!));
+  print(
+    "transform (1 thread)",
+    rows,
+    single,
+    versusFloor((r) => r.single),
+  );
+  if (threads)
+    print(
+      `transform (${threads} worker threads)`,
+      rows,
+      typical(rounds.map((r) => r.threaded!)),
+      versusFloor((r) => r.threaded!),
+    );
   if (baseline) {
-    print(`baseline ${baseline.commit} (1 thread)`, rows, typical(rounds.map((r) => r.baseSingle!)), versusFloor((r) => r.baseSingle!));
-    if (threads) print(`baseline ${baseline.commit} (${threads} threads)`, rows, typical(rounds.map((r) => r.baseThreaded!)), versusFloor((r) => r.baseThreaded!));
-    console.log(`  this build vs baseline: 1 thread${versusBase((r) => r.single, (r) => r.baseSingle!)}`);
-    if (threads) console.log(`  this build vs baseline: ${threads} threads${versusBase((r) => r.threaded!, (r) => r.baseThreaded!)}`);
+    print(
+      `baseline ${baseline.commit} (1 thread)`,
+      rows,
+      typical(rounds.map((r) => r.baseSingle!)),
+      versusFloor((r) => r.baseSingle!),
+    );
+    if (threads)
+      print(
+        `baseline ${baseline.commit} (${threads} threads)`,
+        rows,
+        typical(rounds.map((r) => r.baseThreaded!)),
+        versusFloor((r) => r.baseThreaded!),
+      );
+    console.log(
+      `  this build vs baseline: 1 thread${versusBase(
+        (r) => r.single,
+        (r) => r.baseSingle!,
+      )}`,
+    );
+    if (threads)
+      console.log(
+        `  this build vs baseline: ${threads} threads${versusBase(
+          (r) => r.threaded!,
+          (r) => r.baseThreaded!,
+        )}`,
+      );
   }
   const times = (pick: (r: Round) => Phase | undefined) =>
-    rounds.map((r) => pick(r)?.seconds.toFixed(2)).filter(Boolean).join(" / ");
-  console.log(`  rounds (s): csv-parse ${times((r) => r.floor)}; 1 thread ${times((r) => r.single)}${threads ? `; ${threads} threads ${times((r) => r.threaded)}` : ""}`);
-  if (baseline) console.log(`  baseline rounds (s): 1 thread ${times((r) => r.baseSingle)}${threads ? `; ${threads} threads ${times((r) => r.baseThreaded)}` : ""}`);
+    rounds
+      .map((r) => pick(r)?.seconds.toFixed(2))
+      .filter(Boolean)
+      .join(" / ");
+  console.log(
+    `  rounds (s): csv-parse ${times((r) => r.floor)}; 1 thread ${times((r) => r.single)}${threads ? `; ${threads} threads ${times((r) => r.threaded)}` : ""}`,
+  );
+  if (baseline)
+    console.log(`  baseline rounds (s): 1 thread ${times((r) => r.baseSingle)}${threads ? `; ${threads} threads ${times((r) => r.baseThreaded)}` : ""}`);
   if (!phases.has("load")) {
     await rm(home, { recursive: true, force: true, maxRetries: 2 }).catch(() => {});
     continue;

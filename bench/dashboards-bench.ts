@@ -61,7 +61,9 @@ for (let d = 0; d < DAYS; d++) {
     sales += outcome.manifest.rows.transactions;
   }
 }
-console.log(`\nDashboards on a young warehouse (${new URL(serverUrl).host}): ${sales.toLocaleString("en-GB")} sales in ${manifests.length} files, transformed in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+console.log(
+  `\nDashboards on a young warehouse (${new URL(serverUrl).host}): ${sales.toLocaleString("en-GB")} sales in ${manifests.length} files, transformed in ${((Date.now() - started) / 1000).toFixed(0)} s`,
+);
 
 const name = `coffeetl_dbench_${process.pid}`;
 const admin = new pg.Client({ connectionString: serverUrl });
@@ -101,7 +103,12 @@ try {
     await client.end();
     const slowest = [...timings].sort((a, b) => b.ms - a.ms);
     const failed = timings.filter((t) => t.error);
-    console.log(`${label}: ${timings.length} queries in ${(timings.reduce((n, t) => n + t.ms, 0) / 1000).toFixed(1)} s; slowest ${slowest.slice(0, 3).map((t) => `${(t.ms / 1000).toFixed(2)} s (${t.query}…)`).join(", ")}${failed.length ? `; FAILED: ${failed.map((f) => `${f.query}…: ${f.error}`).join("; ")}` : ""}`);
+    console.log(
+      `${label}: ${timings.length} queries in ${(timings.reduce((n, t) => n + t.ms, 0) / 1000).toFixed(1)} s; slowest ${slowest
+        .slice(0, 3)
+        .map((t) => `${(t.ms / 1000).toFixed(2)} s (${t.query}…)`)
+        .join(", ")}${failed.length ? `; FAILED: ${failed.map((f) => `${f.query}…: ${f.error}`).join("; ")}` : ""}`,
+    );
   };
   await timed("  as loaded (statistics from the loader's ANALYZE)");
   // A young Redshift: no statistics at all (the planner sees only the tables' sizes).

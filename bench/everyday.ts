@@ -40,14 +40,22 @@ function timed(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv 
   const child = spawnSync(process.execPath, args, {
     cwd: options.cwd ?? DATA,
     // Through NODE_OPTIONS, so that a process the command starts (npm run demo's CLI) reports too.
-    env: { ...process.env, ...options.env, COFFEETL_BENCH_RSS_FILE: RSS_FILE, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import=${RSS_PRELOAD}`.trim() },
+    env: {
+      ...process.env,
+      ...options.env,
+      COFFEETL_BENCH_RSS_FILE: RSS_FILE,
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import=${RSS_PRELOAD}`.trim(),
+    },
     encoding: "utf8",
     maxBuffer: 16 << 20,
   });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (child.status !== 0) throw new Error(`${args.join(" ")} exited ${child.status}: ${(child.stderr || child.stdout).slice(-2000)}`);
   // A command spawning another (npm run demo) reports each process: the highest is the peak.
-  const exits = readFileSync(RSS_FILE, "utf8").split("\n").filter(Boolean).map((l) => l.split(" ").map(Number));
+  const exits = readFileSync(RSS_FILE, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => l.split(" ").map(Number));
   return { seconds, peakRssMb: Math.max(0, ...exits.map(([rss]) => rss!)), cpuSeconds: exits.reduce((n, [, cpu]) => n + (cpu ?? 0), 0) };
 }
 
@@ -119,7 +127,10 @@ await writeFile(onePath, (await Promise.all(files.map((f) => readFile(f, "utf8")
 const dayRows = readFileSync(files[0]!, "utf8").split("\n").filter(Boolean).length;
 const backfillRows = readFileSync(onePath, "utf8").split("\n").filter(Boolean).length;
 
-const load = () => loadavg().map((l) => l.toFixed(1)).join(" ");
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ");
 console.log(`Everyday commands (issue 23): ${rounds} interleaved rounds, medians; load average at start ${load()}`);
 
 // The template a new home starts from is made once per machine; the first ever new home pays it.
@@ -196,14 +207,27 @@ for (const what of ["first ingest", "ingest", "sql", "status"]) {
   );
 }
 for (const what of ["first ingest", "ingest", "sql", "status"]) {
-  console.log(`  rounds ${what} (s): ${backends.map((b) => `${b} ${results.get(`${what}|${b}`)!.map((r) => r.seconds.toFixed(2)).join("/")}`).join("; ")}`);
+  console.log(
+    `  rounds ${what} (s): ${backends
+      .map(
+        (b) =>
+          `${b} ${results
+            .get(`${what}|${b}`)!
+            .map((r) => r.seconds.toFixed(2))
+            .join("/")}`,
+      )
+      .join("; ")}`,
+  );
 }
 
 // The backfill: 153 day files against one file of the same sales, each into a new home, open included.
 const backfill = new Map<string, Run[]>();
 for (let round = 0; round < 3; round++) {
   for (const backend of serverUrl ? (["pglite", "server"] as const) : (["pglite"] as const)) {
-    for (const [name, paths] of [["153 files", [days]], ["one file", [onePath]]] as const) {
+    for (const [name, paths] of [
+      ["153 files", [days]],
+      ["one file", [onePath]],
+    ] as const) {
       const server = backend === "server" ? ["--database-url", await newDatabase()] : [];
       const run = timed(cli("ingest", ...paths, "--home", join(DATA, `backfill-${backend}-${name.replace(" ", "-")}-${round}`), ...server), { env: cacheEnv });
       backfill.set(`${backend}|${name}`, [...(backfill.get(`${backend}|${name}`) ?? []), run]);
@@ -229,15 +253,26 @@ for (let round = 0; round < 3; round++) {
   }
 }
 console.log(`\nnpm run demo (28 day files into a new home, then two queries; median of 3 interleaved rounds):`);
-for (const t of trees) console.log(`  ${t.name}: ${fmt(typical(demoRuns.get(t.name)!))} (rounds ${demoRuns.get(t.name)!.map((r) => r.seconds.toFixed(1)).join("/")})`);
+for (const t of trees)
+  console.log(
+    `  ${t.name}: ${fmt(typical(demoRuns.get(t.name)!))} (rounds ${demoRuns
+      .get(t.name)!
+      .map((r) => r.seconds.toFixed(1))
+      .join("/")})`,
+  );
 if (baseline) {
   const ours = demoRuns.get("this tree")!;
   const theirs = demoRuns.get(`baseline ${baseline.commit}`)!;
-  console.log(`  this tree is ${median(ours.map((r, i) => theirs[i]!.seconds / r.seconds)).toFixed(2)}x as fast as the baseline (median of the rounds' ratios)`);
+  console.log(
+    `  this tree is ${median(ours.map((r, i) => theirs[i]!.seconds / r.seconds)).toFixed(2)}x as fast as the baseline (median of the rounds' ratios)`,
+  );
 }
 
 // The extract-transform Lambda handler's CPU for one day file (bundled, Lambda's V8 limits).
-const handler = execFileSync(process.execPath, ["--import", "tsx", join(ROOT, "bench/handler-memory.ts"), String(dayRows), "--invocations=5"], { encoding: "utf8", env: { ...process.env, NODE_NO_WARNINGS: "1" } });
+const handler = execFileSync(process.execPath, ["--import", "tsx", join(ROOT, "bench/handler-memory.ts"), String(dayRows), "--invocations=5"], {
+  encoding: "utf8",
+  env: { ...process.env, NODE_NO_WARNINGS: "1" },
+});
 const h = JSON.parse(handler.trim().split("\n").pop()!) as { cpuMs: number[]; peakRssMb: number };
 console.log(
   `\nextract-transform handler, one day file (${dayRows} sales), stubbed S3: CPU ${h.cpuMs[0]} ms on a container's first invocation, ` +

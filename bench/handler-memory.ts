@@ -161,10 +161,14 @@ if (CHILD) {
       logLevel: "warning",
       banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
     });
-    const child = spawnSync(process.execPath, [...lambdaNodeFlags(lambdaMemory), outfile, String(sales), ...process.argv.filter((a) => a.startsWith("--invocations="))], {
-      env: { ...process.env, COFFEETL_BENCH_CHILD: "1", COFFEETL_BENCH_RAW_SIZE: String(rawSize), NODE_NO_WARNINGS: "1" },
-      stdio: ["ignore", "inherit", "inherit"],
-    });
+    const child = spawnSync(
+      process.execPath,
+      [...lambdaNodeFlags(lambdaMemory), outfile, String(sales), ...process.argv.filter((a) => a.startsWith("--invocations="))],
+      {
+        env: { ...process.env, COFFEETL_BENCH_CHILD: "1", COFFEETL_BENCH_RAW_SIZE: String(rawSize), NODE_NO_WARNINGS: "1" },
+        stdio: ["ignore", "inherit", "inherit"],
+      },
+    );
     process.exitCode = child.status ?? 1;
   } finally {
     rmSync(dir, { recursive: true, force: true });

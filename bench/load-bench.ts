@@ -125,7 +125,9 @@ if (!skip.has("lock")) {
     withLock.push(await loadAll(POSTGRES_DIALECT, 1));
   }
   console.log(`40 day files (${sales} sales), one manifest per transaction, one loader (median of 3 interleaved rounds):`);
-  console.log(`  without the LOCK ${fmt(median(without))} (${rate(sales, median(without))}); with it ${fmt(median(withLock))} (${rate(sales, median(withLock))}); rounds ${without.map((s) => s.toFixed(2)).join("/")} vs ${withLock.map((s) => s.toFixed(2)).join("/")}`);
+  console.log(
+    `  without the LOCK ${fmt(median(without))} (${rate(sales, median(without))}); with it ${fmt(median(withLock))} (${rate(sales, median(withLock))}); rounds ${without.map((s) => s.toFixed(2)).join("/")} vs ${withLock.map((s) => s.toFixed(2)).join("/")}`,
+  );
 
   // A second loader started while a first loads a 100,000-sale file: how long it waits.
   const [big] = await dayFiles(join(DATA, "big"), 1, 100_000);
@@ -151,7 +153,10 @@ if (!skip.has("lock")) {
   await c.ensureSchema();
   await d.ensureSchema();
   const [both] = await seconds(() =>
-    Promise.all([loadManifests({ transformed, warehouse: c }, manifests, { maxBatch: 1 }), loadManifests({ transformed, warehouse: d }, manifests, { maxBatch: 1 })]),
+    Promise.all([
+      loadManifests({ transformed, warehouse: c }, manifests, { maxBatch: 1 }),
+      loadManifests({ transformed, warehouse: d }, manifests, { maxBatch: 1 }),
+    ]),
   );
   const [{ n }] = (await db2.sql<{ n: string }>("SELECT COUNT(*) AS n FROM transactions")) as [{ n: string }];
   console.log(`  two loaders over the same 40 files at once: ${fmt(both)} wall (one alone: ${fmt(median(withLock))}); ${n} sales, as one loader's ${sales}`);
@@ -177,7 +182,9 @@ if (!skip.has("ingest")) {
       const local = await openLocalPipeline({ home, ...(databaseUrl ? { databaseUrl } : {}) });
       return [local, await local.ingest(paths)] as const;
     });
-    const [f] = await local.warehouse.query<{ sales: number; revenue: string }>("SELECT COUNT(*) AS sales, SUM(total_amount)::text AS revenue FROM transactions");
+    const [f] = await local.warehouse.query<{ sales: number; revenue: string }>(
+      "SELECT COUNT(*) AS sales, SUM(total_amount)::text AS revenue FROM transactions",
+    );
     await local.close();
     if (reports.some((r) => !r.ok)) throw new Error("a bench file failed");
     return { s, figures: `${f!.sales} sales, £${f!.revenue}` };
@@ -214,7 +221,9 @@ if (!skip.has("burst")) {
   const warehouse = await PostgresWarehouse.open({ databaseUrl: db.url });
   await warehouse.ensureSchema();
   const [s, outcomes] = await seconds(() => loadManifests({ transformed, warehouse }, manifests));
-  const [{ n, loads }] = (await db.sql<{ n: string; loads: string }>("SELECT (SELECT COUNT(*) FROM transactions) AS n, (SELECT COUNT(*) FROM loads) AS loads")) as [{ n: string; loads: string }];
+  const [{ n, loads }] = (await db.sql<{ n: string; loads: string }>(
+    "SELECT (SELECT COUNT(*) FROM transactions) AS n, (SELECT COUNT(*) FROM loads) AS loads",
+  )) as [{ n: string; loads: string }];
   if (outcomes.some((o) => !o.ok) || Number(n) !== sales) throw new Error(`burst: ${n} sales of ${sales}`);
   console.log(
     `burst: 500 day files' manifests (${sales.toLocaleString("en-GB")} sales) in ${Math.ceil(manifests.length / MANIFESTS_PER_TRANSACTION)} transactions of ${MANIFESTS_PER_TRANSACTION}: ` +
@@ -249,7 +258,11 @@ if (!skip.has("growth")) {
   };
   const times: string[] = [];
   let empty = 0;
-  for (const [size, slice] of [[0, manifests.slice(0, 3)], [1_000_000, manifests.slice(3, 6)], [5_000_000, manifests.slice(6, 9)]] as const) {
+  for (const [size, slice] of [
+    [0, manifests.slice(0, 3)],
+    [1_000_000, manifests.slice(3, 6)],
+    [5_000_000, manifests.slice(6, 9)],
+  ] as const) {
     if (size > held) {
       const [g] = await seconds(() => grow(size));
       console.log(`  (made a ${size.toLocaleString("en-GB")}-sale history in ${fmt(g)})`);
@@ -271,7 +284,9 @@ if (!skip.has("copy")) {
   const home = join(DATA, "million-home");
   const { transformed, manifests } = await transformAll(home, [big!]);
   const prefix = manifests[0]!.slice(0, -"/manifest.json".length);
-  const psql = (existsSync("/usr/bin/psql") ? "/usr/bin/psql" : execFileSync("bash", ["-c", "ls /usr/lib/postgresql/*/bin/psql | tail -n1"], { encoding: "utf8" }).trim());
+  const psql = existsSync("/usr/bin/psql")
+    ? "/usr/bin/psql"
+    : execFileSync("bash", ["-c", "ls /usr/lib/postgresql/*/bin/psql | tail -n1"], { encoding: "utf8" }).trim();
   const ours: number[] = [];
   const floor: number[] = [];
   for (let round = 0; round < 3; round++) {
@@ -288,7 +303,11 @@ if (!skip.has("copy")) {
     const schema = await PostgresWarehouse.open({ databaseUrl: bare.url });
     await schema.ensureSchema();
     await schema.close();
-    const script = ["BEGIN;", ...TABLES.map((t) => `\\copy ${t} (${COLUMNS[t].join(", ")}) FROM '${transformed.path(`${prefix}/${t}.csv`)}' WITH (FORMAT csv, HEADER true)`), "COMMIT;"].join("\n");
+    const script = [
+      "BEGIN;",
+      ...TABLES.map((t) => `\\copy ${t} (${COLUMNS[t].join(", ")}) FROM '${transformed.path(`${prefix}/${t}.csv`)}' WITH (FORMAT csv, HEADER true)`),
+      "COMMIT;",
+    ].join("\n");
     const [c] = await seconds(async () => execFileSync(psql, ["-q", "-v", "ON_ERROR_STOP=1", bare.url], { input: script }));
     floor.push(c);
     await bare.drop();

@@ -29,13 +29,25 @@ if (phase === "transform") {
   const { seconds, cpuSeconds, result } = await measure(() => transformObject({ raw, transformed, transactionIdKey: "bench-secret", workers }, key));
   if (result.status === "refused") throw new Error(result.failure.reason);
   const m = result.manifest;
-  console.log(JSON.stringify({ seconds, cpuSeconds, peakRssMb: process.resourceUsage().maxRSS / 1024, rows: m.rowsRead, manifestKey: result.manifestKey, transactions: m.rows.transactions, items: m.rows.transaction_items }));
+  console.log(
+    JSON.stringify({
+      seconds,
+      cpuSeconds,
+      peakRssMb: process.resourceUsage().maxRSS / 1024,
+      rows: m.rowsRead,
+      manifestKey: result.manifestKey,
+      transactions: m.rows.transactions,
+      items: m.rows.transaction_items,
+    }),
+  );
 } else if (phase === "load") {
   const warehouse = await PostgresWarehouse.open(extra ? { databaseUrl: extra } : { dataDir: join(home, `warehouse-${process.pid}`) });
   await warehouse.ensureSchema();
   const { seconds, cpuSeconds, result } = await measure(() => loadManifest({ transformed, warehouse }, key));
   await warehouse.close();
-  console.log(JSON.stringify({ seconds, cpuSeconds, peakRssMb: process.resourceUsage().maxRSS / 1024, rows: result.rowsRead, transactionsNew: result.transactionsNew }));
+  console.log(
+    JSON.stringify({ seconds, cpuSeconds, peakRssMb: process.resourceUsage().maxRSS / 1024, rows: result.rowsRead, transactionsNew: result.transactionsNew }),
+  );
 } else if (phase === "csv-parse") {
   // The floor for any csv-parse based transform: parse every record, do nothing with it.
   const { seconds, cpuSeconds, result } = await measure(async () => {

@@ -14,7 +14,9 @@ export interface CommandContext {
 }
 
 const toParseArgs = (options: Record<string, OptionSpec>) =>
-  Object.fromEntries(Object.entries(options).map(([name, o]) => [name, { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) }]));
+  Object.fromEntries(
+    Object.entries(options).map(([name, o]) => [name, { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) }]),
+  );
 
 /** The package's version: package.json is one folder up from cli/, two from the bundle in dist/cli/. */
 function version(): string {
@@ -66,7 +68,8 @@ export function parseCommandLine(argv: string[]): { spec?: CommandSpec; ctx?: Co
       throw new UsageError(`${spec.name}: unknown option ${token.rawName}${guess ? ` (did you mean --${guess}?)` : ""}`, spec.name);
     }
     const name = token.rawName;
-    if (option.type === "boolean" && token.value !== undefined) throw new UsageError(`${spec.name}: ${name} takes no value, got ${JSON.stringify(token.value)}`, spec.name);
+    if (option.type === "boolean" && token.value !== undefined)
+      throw new UsageError(`${spec.name}: ${name} takes no value, got ${JSON.stringify(token.value)}`, spec.name);
     if (option.type === "string" && (token.value === undefined || (!token.inlineValue && /^--?[a-z]/i.test(token.value) && !/^-\d/.test(token.value)))) {
       throw new UsageError(`${spec.name}: ${name} needs a value${option.value ? ` (${name} ${option.value})` : ""}`, spec.name);
     }
@@ -74,7 +77,10 @@ export function parseCommandLine(argv: string[]): { spec?: CommandSpec; ctx?: Co
   const args = parsed.positionals.slice(1);
   if (args.length < spec.minArgs) throw new UsageError(`${spec.name} needs ${spec.args}`, spec.name);
   if (args.length > spec.maxArgs) {
-    throw new UsageError(`${spec.name} takes ${spec.maxArgs === 0 ? "no arguments" : spec.args}, got ${args.map((a) => JSON.stringify(a)).join(" ")}`, spec.name);
+    throw new UsageError(
+      `${spec.name} takes ${spec.maxArgs === 0 ? "no arguments" : spec.args}, got ${args.map((a) => JSON.stringify(a)).join(" ")}`,
+      spec.name,
+    );
   }
   const values = parsed.values as Record<string, string | string[] | boolean | undefined>;
   const home = (values.home as string | undefined) ?? process.env.COFFEETL_HOME ?? ".coffeetl";
@@ -111,10 +117,10 @@ export function dateOption(ctx: CommandContext, name: string): Date | undefined 
   const raw = ctx.values[name];
   if (raw === undefined) return undefined;
   const date = typeof raw === "string" && /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(raw) ? new Date(raw.replace(" ", "T")) : undefined;
-  if (!date || Number.isNaN(date.getTime())) throw new UsageError(`--${name} takes a date (YYYY-MM-DD) or an ISO time, got ${JSON.stringify(raw)}`, ctx.spec.name);
+  if (!date || Number.isNaN(date.getTime()))
+    throw new UsageError(`--${name} takes a date (YYYY-MM-DD) or an ISO time, got ${JSON.stringify(raw)}`, ctx.spec.name);
   return date;
 }
-
 
 /** Edit distance (insertions, deletions, substitutions, adjacent swaps), for "did you mean". */
 function distance(a: string, b: string): number {
@@ -136,6 +142,9 @@ function closest(word: string, candidates: string[]): string | undefined {
 }
 
 const didYouMean = (name: string): string => {
-  const guess = closest(name, COMMANDS.map((c) => c.name));
+  const guess = closest(
+    name,
+    COMMANDS.map((c) => c.name),
+  );
   return guess ? ` (did you mean \`coffeetl ${guess}\`?)` : "";
 };

@@ -29,7 +29,10 @@ interface DashboardsArgs {
   port?: number;
 }
 
-const connectionOf = (args: Pick<DashboardsArgs, "home" | "databaseUrl">) => ({ home: args.home, ...(args.databaseUrl ? { databaseUrl: args.databaseUrl } : {}) });
+const connectionOf = (args: Pick<DashboardsArgs, "home" | "databaseUrl">) => ({
+  home: args.home,
+  ...(args.databaseUrl ? { databaseUrl: args.databaseUrl } : {}),
+});
 
 /** What the page says it shows: a server needs no home, so none is named then. */
 const sourceOf = (args: Pick<DashboardsArgs, "home" | "databaseUrl">) =>
@@ -77,7 +80,11 @@ export async function renderDashboardsPage(
   const given = Object.keys(options.run?.variables ?? {});
   const refused = [...new Set(runs.flatMap((r) => r.errors.filter((e) => given.some((n) => e.startsWith(`variable $${n}:`)))))];
   if (refused.length) throw new UsageError(`dashboards: ${refused.map((e) => e.replace(/^variable \$/, "--var ")).join("; ")}`, "dashboards");
-  const asked = { ...(options.run?.from ? { from: options.run.from } : {}), ...(options.run?.to ? { to: options.run.to } : {}), variables: options.run?.variables ?? {} };
+  const asked = {
+    ...(options.run?.from ? { from: options.run.from } : {}),
+    ...(options.run?.to ? { to: options.run.to } : {}),
+    variables: options.run?.variables ?? {},
+  };
   return { html: renderPreview(runs, { source: options.source, generatedAt: new Date(), live: options.live ?? false, asked }), runs };
 }
 
@@ -112,7 +119,10 @@ export async function dashboardsCommand(args: DashboardsArgs): Promise<void> {
       // the signal, and the status becomes 130, when it finds itself the only listener left.
       let stopping = false;
       const stop = () => {
-        if (!stopping) { stopping = true; void server.close().then(done); }
+        if (!stopping) {
+          stopping = true;
+          void server.close().then(done);
+        }
       };
       process.on("SIGINT", stop);
       process.on("SIGTERM", stop);
@@ -125,8 +135,13 @@ export async function dashboardsCommand(args: DashboardsArgs): Promise<void> {
   let page: { html: string; runs: DashboardRun[] };
   try {
     const count = await opened.warehouse.query<{ n: string | number }>("SELECT COUNT(*) AS n FROM transactions");
-    if (Number(count[0]?.n ?? 0) === 0) process.stderr.write("warning: the warehouse has no sales yet (panels show \"No data\"): run `coffeetl ingest FILES...` first\n");
-    page = await renderDashboardsPage(opened.warehouse, { ...(args.dashboardsDir ? { dashboardsDir: args.dashboardsDir } : {}), source: sourceOf(args), run: options });
+    if (Number(count[0]?.n ?? 0) === 0)
+      process.stderr.write('warning: the warehouse has no sales yet (panels show "No data"): run `coffeetl ingest FILES...` first\n');
+    page = await renderDashboardsPage(opened.warehouse, {
+      ...(args.dashboardsDir ? { dashboardsDir: args.dashboardsDir } : {}),
+      source: sourceOf(args),
+      run: options,
+    });
   } finally {
     await opened.close();
   }
@@ -174,7 +189,9 @@ export async function startPreviewServer(args: Omit<DashboardsArgs, "out"> & { d
     // Only this server's own names: a page on another site whose name resolves to 127.0.0.1 (DNS
     // rebinding) would otherwise read the warehouse's figures through the visitor's browser.
     if (!hosts.has((req.headers.host ?? "").toLowerCase())) {
-      res.writeHead(421, { "content-type": "text/plain; charset=utf-8" }).end(`this preview answers only ${[...hosts].map((h) => `http://${h}/`).join(" or ")}\n`);
+      res
+        .writeHead(421, { "content-type": "text/plain; charset=utf-8" })
+        .end(`this preview answers only ${[...hosts].map((h) => `http://${h}/`).join(" or ")}\n`);
       return;
     }
     const url = new URL(req.url ?? "/", "http://localhost");
@@ -205,7 +222,9 @@ export async function startPreviewServer(args: Omit<DashboardsArgs, "out"> & { d
       void opened?.close();
       failed(
         error.code === "EADDRINUSE"
-          ? new Error(`dashboards: port ${args.port} on 127.0.0.1 is taken by another program; choose another with --port N, or leave --port out for a free one`)
+          ? new Error(
+              `dashboards: port ${args.port} on 127.0.0.1 is taken by another program; choose another with --port N, or leave --port out for a free one`,
+            )
           : error.code === "EACCES"
             ? new Error(`dashboards: not allowed to listen on port ${args.port}; choose one above 1023 with --port N`)
             : error,

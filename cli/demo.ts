@@ -55,6 +55,8 @@ export async function demoCommand(
   } finally {
     await close();
   }
-  line(`\nThe warehouse is in ${home}. Next: coffeetl status --home ${ctx.connection.home}; coffeetl dashboards --home ${ctx.connection.home} --out dashboards.html`);
+  line(
+    `\nThe warehouse is in ${home}. Next: coffeetl status --home ${ctx.connection.home}; coffeetl dashboards --home ${ctx.connection.home} --out dashboards.html`,
+  );
   return 0;
 }

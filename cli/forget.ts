@@ -57,7 +57,8 @@ interface ForgetOptions {
 
 export async function forgetCommand(ctx: CommandContext, options: ForgetOptions = {}): Promise<number> {
   const file = ctx.args[0]!;
-  if (ctx.connection.outputs === undefined && ctx.values.timeout !== undefined) throw new UsageError("forget: --timeout goes with --outputs (the deployed stack)", "forget");
+  if (ctx.connection.outputs === undefined && ctx.values.timeout !== undefined)
+    throw new UsageError("forget: --timeout goes with --outputs (the deployed stack)", "forget");
   if (ctx.connection.outputs !== undefined) return forgetOnAws(ctx, file, options);
   const { warehouse, close } = await openWarehouse(ctx.connection);
   let plan: Plan | string;
@@ -118,7 +119,15 @@ async function forgetOnAws(ctx: CommandContext, file: string, options: ForgetOpt
     const before = await latestOutcome(opened.warehouse, plan.key, lit);
     const manifestKey = await writeOnAws(opened, plan.key);
     line(`Wrote the withdrawal of ${plan.key} to s3://${opened.stack.transformedBucketName}/${manifestKey}; the load function takes it from there.`);
-    const outcome = await waitForWithdrawal(opened.warehouse, plan.key, loadIdOf(manifestKey.slice(0, -MANIFEST_FILE.length - 1)), lit, timeout * 1000, before, options);
+    const outcome = await waitForWithdrawal(
+      opened.warehouse,
+      plan.key,
+      loadIdOf(manifestKey.slice(0, -MANIFEST_FILE.length - 1)),
+      lit,
+      timeout * 1000,
+      before,
+      options,
+    );
     if (outcome === "withdrawn") {
       line(`Withdrew ${what}.`);
       return 0;
@@ -139,7 +148,9 @@ async function forgetOnAws(ctx: CommandContext, file: string, options: ForgetOpt
 async function writeOnAws(opened: OpenedStack, key: string): Promise<string> {
   const { stack, clients, transformed } = opened;
   if (!stack.transactionIdKeyParameter) {
-    throw new Error(`${stack.source} has no transactionIdKeyParameter output (a stack of an older release?): \`pulumi up\` with this release, then write the outputs again`);
+    throw new Error(
+      `${stack.source} has no transactionIdKeyParameter output (a stack of an older release?): \`pulumi up\` with this release, then write the outputs again`,
+    );
   }
   const [{ readTransactionIdKey }, { transformWithdrawal }] = await Promise.all([import("../functions/aws/ssm.js"), import("../functions/app/withdraw.js")]);
   // The same key the extract-transform function uses: the load refuses transformed files keyed otherwise.
@@ -149,7 +160,8 @@ async function writeOnAws(opened: OpenedStack, key: string): Promise<string> {
   const written = await transformWithdrawal({ transformed, transactionIdKey }, key);
   // Written before (forget, a re-upload, forget again): nothing was rewritten, so no notification
   // would fire; writing the manifest again sends it to the load, which makes that version current again.
-  if (written.status === "skipped") await transformed.put(written.manifestKey, JSON.stringify(written.manifest, null, 2) + "\n", { contentType: "application/json" });
+  if (written.status === "skipped")
+    await transformed.put(written.manifestKey, JSON.stringify(written.manifest, null, 2) + "\n", { contentType: "application/json" });
   return written.manifestKey;
 }
 

@@ -33,7 +33,6 @@ function removePartialsOnSignal(): () => void {
   return () => handlers.forEach((off) => off());
 }
 
-
 /** The bytes the run will read: the files given and the .csv files in the folders given (as expandPaths finds them). */
 async function inputBytes(path: string): Promise<number> {
   const info = await stat(path);

@@ -18,7 +18,8 @@ export async function main(argv: string[]): Promise<number> {
   // Named in the home's lock, so a command waiting for this one can say what holds the home.
   process.title = `coffeetl ${spec.name}`;
   const elsewhere = ctx!.connection.databaseUrl !== undefined || ctx!.connection.outputs !== undefined;
-  if ((spec.home === "requires" && ctx!.connection.outputs === undefined) || (spec.home === "requires-local" && !elsewhere)) requireHome(ctx!.connection.home, spec.name);
+  if ((spec.home === "requires" && ctx!.connection.outputs === undefined) || (spec.home === "requires-local" && !elsewhere))
+    requireHome(ctx!.connection.home, spec.name);
 
   switch (spec.name) {
     case "ingest":
@@ -95,7 +96,9 @@ export function printReport(report: FileReport): void {
     return;
   }
   if (r.outcome === "superseded") {
-    line(`= ${r.path}: superseded on arrival: an older version than the one loaded (load ${r.newerLoadId?.slice(0, 12)}), which stays; nothing changed (if this copy is the one you mean, \`touch\` it and ingest it again)`);
+    line(
+      `= ${r.path}: superseded on arrival: an older version than the one loaded (load ${r.newerLoadId?.slice(0, 12)}), which stays; nothing changed (if this copy is the one you mean, \`touch\` it and ingest it again)`,
+    );
     return;
   }
   if (r.outcome === "withdrawn") {

@@ -77,7 +77,9 @@ export function parseOutputs(json: string, source: string, region?: string): Dep
     ["deadLetterQueueUrl", "loadQueueUrl", "loadQueueArn", "alarmTopicArn", "deadLetterQueueArn"].map((k) => regionOf(value[k])).find(Boolean);
   if (!found) throw new UsageError(`${source}: no AWS region in the stack outputs: give --region or set AWS_REGION`);
   // Stacks deployed before the rename name this output transactionSecretParameter.
-  const transactionIdKeyParameter = [value.transactionIdKeyParameter, value.transactionSecretParameter].find((v): v is string => typeof v === "string" && v !== "");
+  const transactionIdKeyParameter = [value.transactionIdKeyParameter, value.transactionSecretParameter].find(
+    (v): v is string => typeof v === "string" && v !== "",
+  );
   return {
     source,
     region: found,
@@ -94,7 +96,9 @@ export async function readOutputsText(file: string): Promise<string> {
   return file === "-"
     ? await text(process.stdin)
     : await readFile(file, "utf8").catch((error: NodeJS.ErrnoException) => {
-        throw new Error(`cannot read ${file}: ${error.code === "ENOENT" ? "no such file" : error.message} (write it with \`pulumi stack output --json > ${file}\`)`);
+        throw new Error(
+          `cannot read ${file}: ${error.code === "ENOENT" ? "no such file" : error.message} (write it with \`pulumi stack output --json > ${file}\`)`,
+        );
       });
 }
 
@@ -171,7 +175,12 @@ export async function openStack(stack: DeployedStack, clients?: StackClients): P
       return super.query<T>(sql).catch((error: Error) => Promise.reject(explainDenied(error, stack, connection)));
     }
   }
-  const warehouse = new ReaderWarehouse(c.redshift, connection, { pollInitialMs: 100, pollMaxMs: 1_000, remainingTimeMs: deadline(5 * 60_000), safetyMarginMs: 0 });
+  const warehouse = new ReaderWarehouse(c.redshift, connection, {
+    pollInitialMs: 100,
+    pollMaxMs: 1_000,
+    remainingTimeMs: deadline(5 * 60_000),
+    safetyMarginMs: 0,
+  });
   return {
     stack,
     clients: c,

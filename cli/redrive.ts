@@ -43,7 +43,10 @@ export function parseStackOutputs(json: string, where: string): StackOutputs {
   }
   const need = ["rawBucketName", "extractTransformFunctionName", "deadLetterQueueUrl"] as const;
   const missing = need.filter((k) => typeof value[k] !== "string");
-  if (missing.length) throw new Error(`${where}: missing stack output${missing.length > 1 ? "s" : ""} ${missing.join(", ")} (is this \`pulumi stack output --json\` of a CoffeETL stack?)`);
+  if (missing.length)
+    throw new Error(
+      `${where}: missing stack output${missing.length > 1 ? "s" : ""} ${missing.join(", ")} (is this \`pulumi stack output --json\` of a CoffeETL stack?)`,
+    );
   const optional = (k: string) => (typeof value[k] === "string" ? { [k]: value[k] as string } : {});
   return {
     rawBucketName: value.rawBucketName as string,
@@ -90,7 +93,10 @@ const STEPS = {
 
 /** An AWS call's failure, named by service and operation. */
 class CallError extends Error {
-  constructor(readonly call: string, cause: unknown) {
+  constructor(
+    readonly call: string,
+    cause: unknown,
+  ) {
     const e = cause as Error;
     super(`${e?.name && e.name !== "Error" ? `${e.name}: ` : ""}${e?.message ?? String(cause)}`, { cause });
   }
@@ -132,21 +138,24 @@ async function invokeAsync(lambda: LambdaClient, functionName: string, payload: 
   const result = await call("Lambda Invoke", () =>
     lambda.send(new InvokeCommand({ FunctionName: functionName, InvocationType: "Event", Payload: Buffer.from(JSON.stringify(payload)) })),
   );
-  if (result.StatusCode !== 202) throw new CallError("Lambda Invoke", new Error(`Lambda did not accept the invocation of ${functionName} (status ${result.StatusCode})`));
+  if (result.StatusCode !== 202)
+    throw new CallError("Lambda Invoke", new Error(`Lambda did not accept the invocation of ${functionName} (status ${result.StatusCode})`));
 }
 
 /** Runs `work` over `items`, `width` at a time. */
 async function eachLimited<T>(items: T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   let failed = false;
-  await Promise.all(Array.from({ length: Math.min(width, items.length) }, async () => {
-    try {
-      while (!failed && next < items.length) await work(items[next++]!);
-    } catch (error) {
-      failed = true; // the others stop at their next item
-      throw error;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(width, items.length) }, async () => {
+      try {
+        while (!failed && next < items.length) await work(items[next++]!);
+      } catch (error) {
+        failed = true; // the others stop at their next item
+        throw error;
+      }
+    }),
+  );
 }
 
 async function moveLoadDeadLetters(sqs: SQSClient, outputs: StackOutputs, dryRun: boolean): Promise<RedriveReport["loadMoveTask"]> {
@@ -156,11 +165,15 @@ async function moveLoadDeadLetters(sqs: SQSClient, outputs: StackOutputs, dryRun
   );
   const messages = Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0);
   if (messages === 0) return { messages, note: "empty" };
-  const running = await call("SQS ListMessageMoveTasks", () => sqs.send(new ListMessageMoveTasksCommand({ SourceArn: outputs.loadDeadLetterQueueArn, MaxResults: 1 })));
+  const running = await call("SQS ListMessageMoveTasks", () =>
+    sqs.send(new ListMessageMoveTasksCommand({ SourceArn: outputs.loadDeadLetterQueueArn, MaxResults: 1 })),
+  );
   if (running.Results?.some((t) => t.Status === "RUNNING")) return { messages, note: "a move task is already running" };
   if (dryRun) return { messages, note: "dry run" };
   const task = await call("SQS StartMessageMoveTask", () =>
-    sqs.send(new StartMessageMoveTaskCommand({ SourceArn: outputs.loadDeadLetterQueueArn, ...(outputs.loadQueueArn ? { DestinationArn: outputs.loadQueueArn } : {}) })),
+    sqs.send(
+      new StartMessageMoveTaskCommand({ SourceArn: outputs.loadDeadLetterQueueArn, ...(outputs.loadQueueArn ? { DestinationArn: outputs.loadQueueArn } : {}) }),
+    ),
   );
   return { messages, ...(task.TaskHandle ? { taskHandle: task.TaskHandle } : {}) };
 }
@@ -224,10 +237,15 @@ async function reinvokeFailedEvents(
       }
       if (done.length) {
         const result = await call("SQS DeleteMessageBatch", () =>
-          clients.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) })),
+          clients.sqs.send(
+            new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }),
+          ),
         );
         if (result.Failed?.length) {
-          throw new CallError("SQS DeleteMessageBatch", new Error(`could not delete ${result.Failed.length} redriven message(s) from the dead-letter queue: ${result.Failed[0]!.Message}`));
+          throw new CallError(
+            "SQS DeleteMessageBatch",
+            new Error(`could not delete ${result.Failed.length} redriven message(s) from the dead-letter queue: ${result.Failed[0]!.Message}`),
+          );
         }
       }
     }
@@ -237,7 +255,10 @@ async function reinvokeFailedEvents(
         const batch = keep.slice(i, i + 10);
         await call("SQS ChangeMessageVisibilityBatch", () =>
           clients.sqs.send(
-            new ChangeMessageVisibilityBatchCommand({ QueueUrl: queueUrl, Entries: batch.map((m, n) => ({ Id: String(n), ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 0 })) }),
+            new ChangeMessageVisibilityBatchCommand({
+              QueueUrl: queueUrl,
+              Entries: batch.map((m, n) => ({ Id: String(n), ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 0 })),
+            }),
           ),
         );
       }
@@ -303,7 +324,8 @@ export async function redrive(
     if (moved) report.loadMoveTask = moved;
   });
   await step(STEPS.reinvoke, () => reinvokeFailedEvents(clients, outputs, dryRun, report));
-  if (options.prefix !== undefined) await step(STEPS.reemit, async () => void (await reemitPrefix(clients, outputs, options.prefix!, options.region, dryRun, undefined, report)));
+  if (options.prefix !== undefined)
+    await step(STEPS.reemit, async () => void (await reemitPrefix(clients, outputs, options.prefix!, options.region, dryRun, undefined, report)));
   return report;
 }
 
@@ -312,7 +334,11 @@ const regionOfQueue = (url: string) => /^https:\/\/sqs\.([a-z0-9-]+)\.amazonaws\
 
 export async function redriveCommand(ctx: CommandContext): Promise<number> {
   const file = ctx.values.outputs as string | undefined;
-  if (!file) throw new UsageError("redrive needs --outputs FILE: the stack outputs, from `pulumi stack output --json > outputs.json` (- reads standard input)", "redrive");
+  if (!file)
+    throw new UsageError(
+      "redrive needs --outputs FILE: the stack outputs, from `pulumi stack output --json > outputs.json` (- reads standard input)",
+      "redrive",
+    );
   const json = file === "-" ? await text(process.stdin) : await readFile(file, "utf8");
   const outputs = parseStackOutputs(json, file === "-" ? "standard input" : file);
   const region = (ctx.values.region as string | undefined) ?? process.env.AWS_REGION ?? regionOfQueue(outputs.deadLetterQueueUrl);
@@ -335,12 +361,18 @@ export async function redriveCommand(ctx: CommandContext): Promise<number> {
         ? `Load dead-letter queue: moving ${move.messages} message(s) back to the load queue (task ${move.taskHandle}).`
         : `Load dead-letter queue: ${move?.messages ?? 0} message(s)${move?.note ? ` (${move.note})` : ""}.`,
   );
-  say(STEPS.reinvoke, () => `Extract-transform dead-letter queue: ${report.reinvoked} failed event(s) ${verb || "re-invoked and removed"}${verb ? " re-invoked" : ""}.`);
-  if (failed(STEPS.reinvoke) && report.reinvoked) line(`  ${report.reinvoked} failed event(s) were re-invoked and removed before that; the others are still in the queue.`);
+  say(
+    STEPS.reinvoke,
+    () => `Extract-transform dead-letter queue: ${report.reinvoked} failed event(s) ${verb || "re-invoked and removed"}${verb ? " re-invoked" : ""}.`,
+  );
+  if (failed(STEPS.reinvoke) && report.reinvoked)
+    line(`  ${report.reinvoked} failed event(s) were re-invoked and removed before that; the others are still in the queue.`);
   if (report.unreadable) line(`  ${report.unreadable} message(s) are not Lambda failure records; left in the queue (visible) for a look.`);
   if (prefix !== undefined) {
-    say(STEPS.reemit, () =>
-      `Raw objects under ${JSON.stringify(prefix)}: ${report.reemitted} .csv object(s) ${verb || "sent to"}${verb ? " sent to" : ""} ${outputs.extractTransformFunctionName}${report.skippedNotCsv ? `; ${report.skippedNotCsv} other object(s) skipped` : ""}.`,
+    say(
+      STEPS.reemit,
+      () =>
+        `Raw objects under ${JSON.stringify(prefix)}: ${report.reemitted} .csv object(s) ${verb || "sent to"}${verb ? " sent to" : ""} ${outputs.extractTransformFunctionName}${report.skippedNotCsv ? `; ${report.skippedNotCsv} other object(s) skipped` : ""}.`,
     );
   }
   return report.unreadable || report.failures.length ? 1 : 0;

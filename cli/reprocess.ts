@@ -17,7 +17,10 @@ function rawPrefix(given: string | undefined): string {
   if (!given) return "";
   const looksLikePath = given.startsWith(".") || given.startsWith(sep) || existsSync(given);
   const path = looksLikePath ? resolve(given) : given;
-  const prefix = path.split(/[\\/]+/).filter(Boolean).join("/");
+  const prefix = path
+    .split(/[\\/]+/)
+    .filter(Boolean)
+    .join("/");
   return looksLikePath && existsSync(path) && !path.toLowerCase().endsWith(".csv") ? `${prefix}/` : prefix;
 }
 
@@ -42,7 +45,9 @@ export async function reprocessCommand(
     warn(`coffeetl: no raw .csv files${prefix ? ` under ${JSON.stringify(prefix)}` : ""}${since ? ` stored since ${ctx.values.since}` : ""} in ${raw.name}`);
     return 1;
   }
-  line(`Reprocessing ${paths.length} raw file${paths.length === 1 ? "" : "s"}${prefix ? ` under ${prefix}` : ""}${since ? ` stored since ${ctx.values.since}` : ""}.`);
+  line(
+    `Reprocessing ${paths.length} raw file${paths.length === 1 ? "" : "s"}${prefix ? ` under ${prefix}` : ""}${since ? ` stored since ${ctx.values.since}` : ""}.`,
+  );
   const reports = await runFiles(ctx.connection, paths, { threads }, print.printReport);
   print.printSummary(reports);
   return reports.some((r) => !r.ok) ? 1 : 0;
@@ -54,7 +59,8 @@ export async function reprocessCommand(
  * as an upload does. Idempotent as there: content already transformed with the stack's key is skipped.
  */
 async function reprocessOnAws(ctx: CommandContext, clients?: Pick<StackClients, "s3" | "lambda">): Promise<number> {
-  if (ctx.values.threads !== undefined) throw new UsageError("reprocess: --threads is for a local home; on AWS the extract-transform function runs the files", "reprocess");
+  if (ctx.values.threads !== undefined)
+    throw new UsageError("reprocess: --threads is for a local home; on AWS the extract-transform function runs the files", "reprocess");
   const since = dateOption(ctx, "since");
   const prefix = ctx.args[0] ?? "";
   const dryRun = ctx.values["dry-run"] === true;

@@ -6,7 +6,12 @@ import { UsageError } from "./errors.js";
 
 export async function sampleCommand(ctx: CommandContext): Promise<number> {
   const rows = intOption(ctx, "rows", 1, 100_000_000);
-  const options = { rows, seed: ctx.values.seed as string | undefined, branch: ctx.values.branch as string | undefined, date: ctx.values.date as string | undefined };
+  const options = {
+    rows,
+    seed: ctx.values.seed as string | undefined,
+    branch: ctx.values.branch as string | undefined,
+    date: ctx.values.date as string | undefined,
+  };
   try {
     resolveSampleOptions(options);
   } catch (error) {

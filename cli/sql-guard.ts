@@ -33,8 +33,10 @@ function tokens(sql: string): Token[] | string {
     } else if (sql.startsWith("/*", i)) {
       let depth = 0;
       for (; i < sql.length; i++) {
-        if (sql.startsWith("/*", i)) { depth++; i++; }
-        else if (sql.startsWith("*/", i)) {
+        if (sql.startsWith("/*", i)) {
+          depth++;
+          i++;
+        } else if (sql.startsWith("*/", i)) {
           i++;
           if (--depth === 0) break;
         }
@@ -97,7 +99,8 @@ export function readOnlyRefusal(sql: string): string | undefined {
   const first = statement.find((t) => t.kind !== "open");
   const keyword = first?.kind === "word" ? first.text.toUpperCase() : "";
   if (keyword === "COPY") return "COPY reads and writes the database machine's files and runs its programs";
-  if (keyword !== "SELECT" && keyword !== "WITH") return `${keyword ? `a ${keyword} statement` : "not a statement"}; only a SELECT (or WITH ... SELECT) runs read-only`;
+  if (keyword !== "SELECT" && keyword !== "WITH")
+    return `${keyword ? `a ${keyword} statement` : "not a statement"}; only a SELECT (or WITH ... SELECT) runs read-only`;
   for (const [i, t] of statement.entries()) {
     if (t.kind !== "word" && t.kind !== "quoted") continue;
     const name = t.kind === "word" ? t.text.toLowerCase() : t.text;

@@ -52,9 +52,12 @@ async function queryText(ctx: CommandContext): Promise<string> {
   if (file === undefined && arg === undefined) throw new UsageError('sql needs a query: "QUERY", --file FILE, or - to read standard input', "sql");
   const from = file ?? (arg === "-" ? "-" : undefined);
   if (from === undefined) return arg!;
-  const query = from === "-" ? await text(process.stdin) : await readFile(from, "utf8").catch((e: NodeJS.ErrnoException) => {
-    throw new Error(`sql: cannot read ${from}: ${e.code === "ENOENT" ? "no such file" : e.message}`);
-  });
+  const query =
+    from === "-"
+      ? await text(process.stdin)
+      : await readFile(from, "utf8").catch((e: NodeJS.ErrnoException) => {
+          throw new Error(`sql: cannot read ${from}: ${e.code === "ENOENT" ? "no such file" : e.message}`);
+        });
   if (!query.trim()) throw new Error(`sql: ${from === "-" ? "standard input" : from} holds no query`);
   return query;
 }
@@ -86,7 +89,8 @@ export async function sqlCommand(ctx: CommandContext): Promise<number> {
     const refusal = readOnlyRefusal(query);
     if (refusal) throw new Error(`sql: refused without --write: ${refusal}`);
   }
-  if (ctx.connection.outputs !== undefined) throw new UsageError("sql: runs on a home or --database-url; on AWS use the Redshift query editor (status and rejects take --outputs)", "sql");
+  if (ctx.connection.outputs !== undefined)
+    throw new UsageError("sql: runs on a home or --database-url; on AWS use the Redshift query editor (status and rejects take --outputs)", "sql");
   const { warehouse, close } = await openWarehouse(ctx.connection);
   let result: ColumnRows;
   try {
@@ -99,7 +103,13 @@ export async function sqlCommand(ctx: CommandContext): Promise<number> {
     const names = uniqueNames(result.columns);
     const renamed = names.filter((n, i) => n !== result.columns[i]);
     if (renamed.length) warn(`coffeetl: columns sharing a name are ${renamed.join(", ")} in the JSON`);
-    await write(JSON.stringify(result.rows.map((r) => Object.fromEntries(names.map((n, i) => [n, r[i]]))), null, 2) + "\n");
+    await write(
+      JSON.stringify(
+        result.rows.map((r) => Object.fromEntries(names.map((n, i) => [n, r[i]]))),
+        null,
+        2,
+      ) + "\n",
+    );
   } else if (ctx.values.csv) await write(formatCsv(result));
   else await write(formatColumns(result.columns, result.rows));
   return 0;
@@ -108,6 +118,7 @@ export async function sqlCommand(ctx: CommandContext): Promise<number> {
 /** PostgreSQL's "cannot execute DROP TABLE in a read-only transaction" gains how to allow it. */
 function readOnlyHint(error: Error): Error {
   if (/read-only transaction/.test(error.message)) error.message += " (sql is read-only; add --write to change the warehouse)";
-  else if (/permission denied|must be superuser/.test(error.message)) error.message += ` (sql reads as the read-only role ${READER_ROLE}; --write runs as the connection's own user)`;
+  else if (/permission denied|must be superuser/.test(error.message))
+    error.message += ` (sql reads as the read-only role ${READER_ROLE}; --write runs as the connection's own user)`;
   return error;
 }

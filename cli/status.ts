@@ -90,17 +90,30 @@ export async function statusCommand(ctx: CommandContext): Promise<number> {
   // For scripts: `status --failed` exits 1 while any file's latest outcome is a failure.
   const exitStatus = ctx.values.failed && chosen.length > 0 ? 1 : 0;
   if (ctx.values.json) {
-    await write(JSON.stringify(shown.map(({ nth: _, ...r }: OutcomeRow & { nth?: unknown }) => r), null, 2) + "\n");
+    await write(
+      JSON.stringify(
+        shown.map(({ nth: _, ...r }: OutcomeRow & { nth?: unknown }) => r),
+        null,
+        2,
+      ) + "\n",
+    );
     return exitStatus;
   }
   const tally = new Map<string, number>();
   for (const r of all) tally.set(r.outcome, (tally.get(r.outcome) ?? 0) + 1);
-  const counts = ["loaded", "already_loaded", "superseded", "withdrawn", "failed"].filter((o) => tally.has(o)).map((o) => `${tally.get(o)} ${o.replace("_", " ")}`);
-  line(`${all.length} file${all.length === 1 ? "" : "s"}${since ? ` since ${ctx.values.since}` : ""}${counts.length ? `: ${counts.join(", ")}` : ""} (latest outcome of each file)`);
+  const counts = ["loaded", "already_loaded", "superseded", "withdrawn", "failed"]
+    .filter((o) => tally.has(o))
+    .map((o) => `${tally.get(o)} ${o.replace("_", " ")}`);
+  line(
+    `${all.length} file${all.length === 1 ? "" : "s"}${since ? ` since ${ctx.values.since}` : ""}${counts.length ? `: ${counts.join(", ")}` : ""} (latest outcome of each file)`,
+  );
   if (fromLoadsOnly) line("This warehouse has no file_outcomes table yet: only loaded files are listed, failures are not recorded.");
   if (readerProblem) line(readerProblem);
   if (shown.length === 0) {
-    const none = ctx.connection.outputs !== undefined ? "No files yet: an upload to the raw bucket loads within minutes." : "No files yet: `coffeetl ingest PATH...` loads some.";
+    const none =
+      ctx.connection.outputs !== undefined
+        ? "No files yet: an upload to the raw bucket loads within minutes."
+        : "No files yet: `coffeetl ingest PATH...` loads some.";
     line(ctx.values.failed ? "No failed files." : none);
     return 0;
   }
@@ -120,7 +133,8 @@ export async function statusCommand(ctx: CommandContext): Promise<number> {
   await write(formatTable(table));
   if (chosen.length > shown.length) line(`(${chosen.length - shown.length} more; --limit 0 lists all)`);
   const on = ctx.connection.outputs !== undefined ? ` --outputs ${ctx.connection.outputs}` : "";
-  if (ctx.values.failed) line(`After fixing the cause: \`coffeetl reprocess PREFIX${on}\` runs them again; \`coffeetl rejects FILE${on}\` shows a file's rejected lines.`);
+  if (ctx.values.failed)
+    line(`After fixing the cause: \`coffeetl reprocess PREFIX${on}\` runs them again; \`coffeetl rejects FILE${on}\` shows a file's rejected lines.`);
   return exitStatus;
 }
 
@@ -181,7 +195,13 @@ async function notesInFiles(transformed: Storage, prefix: string): Promise<FileN
   const manifest = parseManifest(await read(MANIFEST_FILE), `${prefix}/${MANIFEST_FILE}`);
   const rejects = await read(manifest.files.rejects ?? REJECTS_FILE);
   const warnings = manifest.files.warnings ? await read(manifest.files.warnings) : undefined;
-  return { rowsRead: manifest.rowsRead, rejected: manifest.rejected, warnings: manifest.warnings, notes: lineNotes(rejects, warnings), from: "transformed files" };
+  return {
+    rowsRead: manifest.rowsRead,
+    rejected: manifest.rejected,
+    warnings: manifest.warnings,
+    notes: lineNotes(rejects, warnings),
+    from: "transformed files",
+  };
 }
 
 export async function rejectsCommand(ctx: CommandContext): Promise<number> {
@@ -190,7 +210,9 @@ export async function rejectsCommand(ctx: CommandContext): Promise<number> {
   const opened = await openWarehouse(ctx.connection);
   const { warehouse, close } = opened;
   const lit = opened.literal ?? literal;
-  const transformed = opened.transformed ?? (ctx.connection.databaseUrl && !isHome(ctx.connection.home) ? undefined : new FolderStorage(join(resolve(ctx.connection.home), "transformed")));
+  const transformed =
+    opened.transformed ??
+    (ctx.connection.databaseUrl && !isHome(ctx.connection.home) ? undefined : new FolderStorage(join(resolve(ctx.connection.home), "transformed")));
   let keys: string[];
   let latest: OutcomeRow | undefined;
   let found: FileNotes | undefined;
@@ -204,7 +226,13 @@ export async function rejectsCommand(ctx: CommandContext): Promise<number> {
       const expected = Number(latest.rows_rejected ?? 0) + Number(latest.warnings ?? 0);
       const kept = latest.rows_read === null ? undefined : await notesInWarehouse(warehouse, loadIdOf(prefix));
       if (kept && (kept.length > 0 || expected === 0)) {
-        found = { rowsRead: Number(latest.rows_read), rejected: Number(latest.rows_rejected ?? 0), warnings: Number(latest.warnings ?? 0), notes: kept, from: "warehouse" };
+        found = {
+          rowsRead: Number(latest.rows_read),
+          rejected: Number(latest.rows_rejected ?? 0),
+          warnings: Number(latest.warnings ?? 0),
+          notes: kept,
+          from: "warehouse",
+        };
       } else if (transformed) {
         found = await notesInFiles(transformed, prefix).catch((error: Error) => {
           missing = error.message;
@@ -215,7 +243,8 @@ export async function rejectsCommand(ctx: CommandContext): Promise<number> {
   } finally {
     await close();
   }
-  if (keys.length === 0) throw new Error(`rejects: no file ${JSON.stringify(file)} in the warehouse (\`coffeetl status${onAws ? " --outputs FILE" : ""}\` lists the files)`);
+  if (keys.length === 0)
+    throw new Error(`rejects: no file ${JSON.stringify(file)} in the warehouse (\`coffeetl status${onAws ? " --outputs FILE" : ""}\` lists the files)`);
   if (keys.length > 1) throw new Error(`rejects: ${keys.length} files match ${JSON.stringify(file)}; give more of the key:\n  ${keys.join("\n  ")}`);
   const key = keys[0]!;
   if (!latest) throw new Error(`rejects: no outcome recorded for ${key}`);
@@ -231,7 +260,10 @@ export async function rejectsCommand(ctx: CommandContext): Promise<number> {
   }
   const { notes } = found;
   if (ctx.values.json) {
-    await write(JSON.stringify({ key, outcome: latest.outcome, rowsRead: found.rowsRead, rejected: found.rejected, warnings: found.warnings, lines: notes }, null, 2) + "\n");
+    await write(
+      JSON.stringify({ key, outcome: latest.outcome, rowsRead: found.rowsRead, rejected: found.rejected, warnings: found.warnings, lines: notes }, null, 2) +
+        "\n",
+    );
     return 0;
   }
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;

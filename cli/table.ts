@@ -5,13 +5,22 @@ export function formatColumns(columns: string[], rows: unknown[][]): string {
   if (columns.length === 0) return `(${rows.length} row${rows.length === 1 ? "" : "s"})\n`;
   const cells = rows.map((row) => columns.map((_, i) => cell(row[i])));
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i]!.length)));
-  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join(" | ").trimEnd();
-  return [line(columns), widths.map((w) => "-".repeat(w)).join("-+-"), ...cells.map(line), `(${rows.length} row${rows.length === 1 ? "" : "s"})`].join("\n") + "\n";
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join(" | ")
+      .trimEnd();
+  return (
+    [line(columns), widths.map((w) => "-".repeat(w)).join("-+-"), ...cells.map(line), `(${rows.length} row${rows.length === 1 ? "" : "s"})`].join("\n") + "\n"
+  );
 }
 
 /** Row objects as an aligned text table (status, rejects, demo). */
 export function formatTable(rows: Record<string, unknown>[]): string {
   if (rows.length === 0) return "(0 rows)\n";
   const columns = Object.keys(rows[0]!);
-  return formatColumns(columns, rows.map((r) => columns.map((c) => r[c])));
+  return formatColumns(
+    columns,
+    rows.map((r) => columns.map((c) => r[c])),
+  );
 }

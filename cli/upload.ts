@@ -92,7 +92,8 @@ function explain(error: Error & { name?: string }, profile: UploadProfile): stri
   if (error.name === "AccessDenied" || /access denied/i.test(error.message)) {
     return `access denied: these credentials may only write under s3://${profile.bucket}/${profile.prefix} (revoked or rotated? ask the operator for a new profile)`;
   }
-  if (error.name === "InvalidAccessKeyId" || error.name === "SignatureDoesNotMatch") return `the upload credentials were refused (${error.name}); ask the operator for a new profile`;
+  if (error.name === "InvalidAccessKeyId" || error.name === "SignatureDoesNotMatch")
+    return `the upload credentials were refused (${error.name}); ask the operator for a new profile`;
   return error.message;
 }
 
@@ -122,7 +123,11 @@ export async function uploadFiles(
 ): Promise<UploadReport[]> {
   const client = new S3Client({
     region: profile.region,
-    credentials: { accessKeyId: profile.accessKeyId, secretAccessKey: profile.secretAccessKey, ...(profile.sessionToken ? { sessionToken: profile.sessionToken } : {}) },
+    credentials: {
+      accessKeyId: profile.accessKeyId,
+      secretAccessKey: profile.secretAccessKey,
+      ...(profile.sessionToken ? { sessionToken: profile.sessionToken } : {}),
+    },
   });
   const tty = options.progress?.isTTY ? options.progress : undefined;
   const reports: UploadReport[] = [];
@@ -153,7 +158,9 @@ export async function uploadFiles(
           const elapsed = Date.now() - started;
           const rate = elapsed > 0 ? (loaded * 1000) / elapsed : 0;
           const eta = rate > 0 && loaded < info.size ? `  ETA ${duration(((info.size - loaded) * 1000) / rate)}` : "";
-          tty.write(`\r\x1b[K[${index + 1}/${paths.length}] ${basename(path)}  ${Math.floor((100 * loaded) / Math.max(1, info.size))}%  ${kb(loaded)}/${kb(info.size)}${eta}`);
+          tty.write(
+            `\r\x1b[K[${index + 1}/${paths.length}] ${basename(path)}  ${Math.floor((100 * loaded) / Math.max(1, info.size))}%  ${kb(loaded)}/${kb(info.size)}${eta}`,
+          );
         });
       }
       let result;
@@ -207,12 +214,18 @@ export async function uploadCommand(ctx: CommandContext): Promise<number> {
     progress: process.stderr,
     onReport(r) {
       const time = `${(r.durationMs / 1000).toFixed(2)}s`;
-      line(r.ok ? `✔ ${r.path} → s3://${profile.bucket}/${r.key} (${kb(r.bytes)}, ${time}${r.versionId ? `, version ${r.versionId}` : ""})` : `✘ ${r.path}: ${r.error}`);
+      line(
+        r.ok
+          ? `✔ ${r.path} → s3://${profile.bucket}/${r.key} (${kb(r.bytes)}, ${time}${r.versionId ? `, version ${r.versionId}` : ""})`
+          : `✘ ${r.path}: ${r.error}`,
+      );
     },
   });
   const failed = reports.filter((r) => !r.ok).length + refused.length;
   const total = reports.length + refused.length;
   const uploaded = total - failed;
-  line(`${total} file${total === 1 ? "" : "s"}: ${uploaded} uploaded, ${failed} failed.${uploaded ? " Uploaded files are transformed and loaded within minutes." : " Nothing was uploaded."}`);
+  line(
+    `${total} file${total === 1 ? "" : "s"}: ${uploaded} uploaded, ${failed} failed.${uploaded ? " Uploaded files are transformed and loaded within minutes." : " Nothing was uploaded."}`,
+  );
   return failed ? 1 : 0;
 }

@@ -99,7 +99,9 @@ export async function verify(clients: VerifyClients, outputs: VerifyOutputs, opt
   let warehouse: RedshiftWarehouse | undefined;
   let warehouseError: string | undefined;
   try {
-    warehouse = new RedshiftWarehouse(clients.redshift, await readWarehouseSettings(clients.ssm, outputs.warehouseParameterName), { remainingTimeMs: () => 600_000 });
+    warehouse = new RedshiftWarehouse(clients.redshift, await readWarehouseSettings(clients.ssm, outputs.warehouseParameterName), {
+      remainingTimeMs: () => 600_000,
+    });
   } catch (error) {
     warehouseError = `the warehouse connection parameter ${outputs.warehouseParameterName}: ${message(error)}`;
   }
@@ -122,7 +124,7 @@ export async function verify(clients: VerifyClients, outputs: VerifyOutputs, opt
   }
   if (uploaded) {
     if (!warehouse) {
-      add({ name: "canary transformed and loaded", ok: false, detail: warehouseError!, fix: "see docs/deploy.md, \"The warehouse connection parameter\"" });
+      add({ name: "canary transformed and loaded", ok: false, detail: warehouseError!, fix: 'see docs/deploy.md, "The warehouse connection parameter"' });
     } else {
       const started = Date.now();
       let outcome: { outcome?: unknown; reason?: unknown } | undefined;
@@ -164,7 +166,7 @@ export async function verify(clients: VerifyClients, outputs: VerifyOutputs, opt
   // 4. The reader may SELECT every table.
   const reader = options.readerDbUser ?? DEFAULT_READER_DB_USER;
   if (!warehouse) {
-    add({ name: "reader can SELECT every table", ok: false, detail: warehouseError!, fix: "see docs/deploy.md, \"The warehouse connection parameter\"" });
+    add({ name: "reader can SELECT every table", ok: false, detail: warehouseError!, fix: 'see docs/deploy.md, "The warehouse connection parameter"' });
   } else {
     try {
       const tables = readerTables();
@@ -183,7 +185,12 @@ export async function verify(clients: VerifyClients, outputs: VerifyOutputs, opt
           : { name: "reader can SELECT every table", ok: true, detail: `${reader}: ${tables.length} tables` },
       );
     } catch (error) {
-      add({ name: "reader can SELECT every table", ok: false, detail: message(error), fix: `check that database user ${reader} exists (coffeetl:grafanaReaderDbUser)` });
+      add({
+        name: "reader can SELECT every table",
+        ok: false,
+        detail: message(error),
+        fix: `check that database user ${reader} exists (coffeetl:grafanaReaderDbUser)`,
+      });
     }
   }
 
@@ -197,7 +204,12 @@ export async function verify(clients: VerifyClients, outputs: VerifyOutputs, opt
     add(
       healthy
         ? { name: "Grafana answers /api/health", ok: true, detail: base }
-        : { name: "Grafana answers /api/health", ok: false, detail: `HTTP ${response.status}${body.database ? `, database ${body.database}` : ""}`, fix: "look at the host's grafana service (docs/deploy.md, Grafana)" },
+        : {
+            name: "Grafana answers /api/health",
+            ok: false,
+            detail: `HTTP ${response.status}${body.database ? `, database ${body.database}` : ""}`,
+            fix: "look at the host's grafana service (docs/deploy.md, Grafana)",
+          },
     );
   } catch (error) {
     add({
@@ -229,7 +241,12 @@ export async function verify(clients: VerifyClients, outputs: VerifyOutputs, opt
             },
       );
     } catch (error) {
-      add({ name: "Grafana viewer login", ok: false, detail: `${login}: ${message((error as Error).cause ?? error)}`, fix: healthy ? `check parameter ${viewerParameter}` : "fix Grafana's health first" });
+      add({
+        name: "Grafana viewer login",
+        ok: false,
+        detail: `${login}: ${message((error as Error).cause ?? error)}`,
+        fix: healthy ? `check parameter ${viewerParameter}` : "fix Grafana's health first",
+      });
     }
   }
 
@@ -246,7 +263,12 @@ export async function verify(clients: VerifyClients, outputs: VerifyOutputs, opt
     } while (NextToken);
     add(
       alarming.length
-        ? { name: "alarms not in ALARM", ok: false, detail: alarming.join(", "), fix: "read each alarm's description (aws cloudwatch describe-alarms --alarm-names ...): it says what to do" }
+        ? {
+            name: "alarms not in ALARM",
+            ok: false,
+            detail: alarming.join(", "),
+            fix: "read each alarm's description (aws cloudwatch describe-alarms --alarm-names ...): it says what to do",
+          }
         : { name: "alarms not in ALARM", ok: true, detail: "none in ALARM" },
     );
   } catch (error) {
@@ -257,8 +279,16 @@ export async function verify(clients: VerifyClients, outputs: VerifyOutputs, opt
   try {
     const counts = await Promise.all(
       [outputs.deadLetterQueueUrl, outputs.loadDeadLetterQueueUrl].map(async (QueueUrl) => {
-        const a = (await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }))).Attributes ?? {};
-        return { name: QueueUrl.split("/").pop()!, messages: Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) };
+        const a =
+          (
+            await clients.sqs.send(
+              new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }),
+            )
+          ).Attributes ?? {};
+        return {
+          name: QueueUrl.split("/").pop()!,
+          messages: Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0),
+        };
       }),
     );
     const full = counts.filter((c) => c.messages > 0);
@@ -323,11 +353,13 @@ async function removeCanary(clients: VerifyClients, outputs: VerifyOutputs, ware
 
 export async function verifyCommand(ctx: CommandContext, clients?: VerifyClients): Promise<number> {
   const file = ctx.values.outputs as string | undefined;
-  if (!file) throw new UsageError("verify needs --outputs FILE: the stack outputs, from `pulumi stack output --json > outputs.json` (- reads standard input)", "verify");
+  if (!file)
+    throw new UsageError("verify needs --outputs FILE: the stack outputs, from `pulumi stack output --json > outputs.json` (- reads standard input)", "verify");
   const outputs = parseVerifyOutputs(await readOutputsText(file), file === "-" ? "standard input" : file);
   const timeoutText = (ctx.values.timeout as string | undefined) ?? "300";
   const timeout = Number(timeoutText);
-  if (!Number.isInteger(timeout) || timeout < 1 || timeout > 3600) throw new UsageError(`--timeout must be whole seconds from 1 to 3600, got ${JSON.stringify(timeoutText)}`, "verify");
+  if (!Number.isInteger(timeout) || timeout < 1 || timeout > 3600)
+    throw new UsageError(`--timeout must be whole seconds from 1 to 3600, got ${JSON.stringify(timeoutText)}`, "verify");
   const region = (ctx.values.region as string | undefined) ?? process.env.AWS_REGION ?? regionOf(outputs.deadLetterQueueUrl);
   if (!region) throw new UsageError("verify: no AWS region: give --region or set AWS_REGION", "verify");
   clients ??= {

@@ -202,7 +202,14 @@ export function parseCidr(text: string): { address: number; prefix: number } | u
 
 /** Lower-case slug of the stack name, for physical names with stricter rules (buckets, workgroups). */
 export function slug(stack: string, max: number): string {
-  return stack.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, max).replace(/-+$/, "") || "stack";
+  return (
+    stack
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, "-")
+      .replace(/^-+|-+$/g, "")
+      .slice(0, max)
+      .replace(/-+$/, "") || "stack"
+  );
 }
 
 /** `arm64` for Graviton types (`t4g`, `m7gd`, `c7gn`...), else `x86_64`. */
@@ -223,7 +230,10 @@ function parseList(value: string): string[] | undefined {
     }
     return undefined;
   }
-  return text.split(",").map((x) => x.trim()).filter((x) => x.length > 0);
+  return text
+    .split(",")
+    .map((x) => x.trim())
+    .filter((x) => x.length > 0);
 }
 
 /** Pure: validates the raw config strings of stack `stack`, throwing one ConfigError listing every problem. */
@@ -315,7 +325,9 @@ export function parseConfig(raw: RawConfig, stack: string): CoffeetlConfig {
   const secretArn = pattern("redshiftSecretArn", /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/, "a Secrets Manager secret ARN");
   if (clusterIdentifier && workgroupName) problems.push("set only one of coffeetl:redshiftClusterIdentifier and coffeetl:redshiftWorkgroupName");
   if (warehouse === "serverless" && (clusterIdentifier || workgroupName || secretArn || dbUser)) {
-    problems.push("coffeetl:warehouse is serverless: the stack creates the workgroup, so remove coffeetl:redshiftClusterIdentifier/WorkgroupName/DbUser/SecretArn");
+    problems.push(
+      "coffeetl:warehouse is serverless: the stack creates the workgroup, so remove coffeetl:redshiftClusterIdentifier/WorkgroupName/DbUser/SecretArn",
+    );
   }
 
   const serverlessDatabase = pattern("warehouseDatabase", /^[a-z_][a-z0-9_$]{0,63}$/, "a lower-case database name") ?? "coffeetl";
@@ -343,10 +355,14 @@ export function parseConfig(raw: RawConfig, stack: string): CoffeetlConfig {
       );
     }
     if (clusterIdentifier && !dbUser && !secretArn) {
-      problems.push("coffeetl:redshiftClusterIdentifier needs the database identity: `pulumi config set redshiftDbUser <user>` (temporary credentials) or redshiftSecretArn");
+      problems.push(
+        "coffeetl:redshiftClusterIdentifier needs the database identity: `pulumi config set redshiftDbUser <user>` (temporary credentials) or redshiftSecretArn",
+      );
     }
     if (clusterIdentifier && dbUser && !database) {
-      problems.push("coffeetl:redshiftDbUser needs coffeetl:redshiftDatabase (the credentials are issued for that database only): `pulumi config set redshiftDatabase <name>`");
+      problems.push(
+        "coffeetl:redshiftDbUser needs coffeetl:redshiftDatabase (the credentials are issued for that database only): `pulumi config set redshiftDatabase <name>`",
+      );
     }
     if (dbUser && secretArn) problems.push("set only one of coffeetl:redshiftDbUser and coffeetl:redshiftSecretArn");
     if (workgroupName && (dbUser || secretArn)) {
@@ -360,7 +376,8 @@ export function parseConfig(raw: RawConfig, stack: string): CoffeetlConfig {
   // loads run, so it needs none. 1 s is the least AWS allows with batches of more than 10.
   const batchingWindowSeconds = int("loadBatchingWindowSeconds", 1, 0, 300);
   // AWS rejects an SQS mapping with more than 10 messages per batch and no batching window.
-  if (batchSize > 10 && batchingWindowSeconds < 1) problems.push(`coffeetl:loadBatchSize ${batchSize} (above 10) needs coffeetl:loadBatchingWindowSeconds of at least 1`);
+  if (batchSize > 10 && batchingWindowSeconds < 1)
+    problems.push(`coffeetl:loadBatchSize ${batchSize} (above 10) needs coffeetl:loadBatchingWindowSeconds of at least 1`);
   const loadQueue: LoadQueueSettings = {
     batchSize,
     batchingWindowSeconds,
@@ -405,7 +422,8 @@ export function parseConfig(raw: RawConfig, stack: string): CoffeetlConfig {
         } else uploaderBranches[name] = (list as string[]).map((b) => b.trim());
       }
       // It travels in the function's environment (4 KB for all its variables).
-      if (JSON.stringify(uploaderBranches).length > 2048) problems.push("coffeetl:uploaderBranches is over 2 KB as JSON: list fewer names per uploader, or name uploaders after their branch");
+      if (JSON.stringify(uploaderBranches).length > 2048)
+        problems.push("coffeetl:uploaderBranches is over 2 KB as JSON: list fewer names per uploader, or name uploaders after their branch");
     }
   }
 
@@ -471,7 +489,15 @@ export function parseConfig(raw: RawConfig, stack: string): CoffeetlConfig {
     stack,
     redshiftParameterName: redshiftParameterName ?? "",
     warehouse,
-    serverless: { database: serverlessDatabase, adminUsername, baseCapacity, subnetIds: warehouseSubnetIds, maxCapacity, usageLimit, protect: bool("warehouseProtect", true) },
+    serverless: {
+      database: serverlessDatabase,
+      adminUsername,
+      baseCapacity,
+      subnetIds: warehouseSubnetIds,
+      maxCapacity,
+      usageLimit,
+      protect: bool("warehouseProtect", true),
+    },
     redshift: { clusterIdentifier, workgroupName, dbUser, database, secretArn },
     grafana: {
       allowedCidrs,
@@ -480,7 +506,11 @@ export function parseConfig(raw: RawConfig, stack: string): CoffeetlConfig {
       architecture: architectureOf(instanceType),
       volumeSizeGb: int("grafanaVolumeSizeGb", 20, 8, 1024),
       image: pattern("grafanaImage", /^[\w./-]+(:[\w.-]+)?(@sha256:[0-9a-f]{64})?$/, "a container image reference") ?? DEFAULT_GRAFANA_IMAGE,
-      plugins: pinnedPlugins(pattern("grafanaPlugins", /^[\w.@,-]+$/, "a comma-separated list of Grafana plugin ids"), str("grafanaRedshiftPluginVersion"), problems),
+      plugins: pinnedPlugins(
+        pattern("grafanaPlugins", /^[\w.@,-]+$/, "a comma-separated list of Grafana plugin ids"),
+        str("grafanaRedshiftPluginVersion"),
+        problems,
+      ),
       associatePublicIp: grafanaPublicIp,
       ...grafanaExtra,
     },

@@ -43,9 +43,7 @@ export class DeadLetterQueue extends pulumi.ComponentResource {
       `${name}-policy`,
       {
         queueUrl: this.queue.url,
-        policy: policyJson([
-          denyInsecureTransport("sqs", this.queue.arn),
-        ]),
+        policy: policyJson([denyInsecureTransport("sqs", this.queue.arn)]),
       },
       { parent: this },
     );

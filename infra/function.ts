@@ -69,7 +69,11 @@ export class PipelineFunction extends pulumi.ComponentResource {
 
     this.role = new aws.iam.Role(
       `${name}-role`,
-      { description: `CoffeETL ${args.functionName} execution role`, assumeRolePolicy: assumeRolePolicy("lambda.amazonaws.com"), tags: { ...args.tags, ...args.roleTags } },
+      {
+        description: `CoffeETL ${args.functionName} execution role`,
+        assumeRolePolicy: assumeRolePolicy("lambda.amazonaws.com"),
+        tags: { ...args.tags, ...args.roleTags },
+      },
       parent,
     );
     const rolePolicy = new aws.iam.RolePolicy(
@@ -157,7 +161,13 @@ export class PipelineFunction extends pulumi.ComponentResource {
     alarm("errors", "Errors", "Sum", alarms.errors, `failed more than ${alarms.errors} time(s) in 5 minutes`);
     alarm("throttles", "Throttles", "Sum", alarms.throttles, `was throttled more than ${alarms.throttles} time(s) in 5 minutes (account concurrency used up?)`);
     if (args.async) {
-      alarm("event-age", "AsyncEventAge", "Maximum", alarms.asyncEventAgeSeconds, `has events waiting over ${alarms.asyncEventAgeSeconds} s to run (retries or throttling; they go to the DLQ at the maximum age)`);
+      alarm(
+        "event-age",
+        "AsyncEventAge",
+        "Maximum",
+        alarms.asyncEventAgeSeconds,
+        `has events waiting over ${alarms.asyncEventAgeSeconds} s to run (retries or throttling; they go to the DLQ at the maximum age)`,
+      );
     }
 
     this.registerOutputs({ name: this.name, arn: this.arn, logGroupName: this.logGroup.name });

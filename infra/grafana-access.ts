@@ -24,7 +24,13 @@ export function grafanaWarehouseStatements(ctx: AwsContext, target: WarehouseTar
     {
       Sid: "ReadTheWarehouse",
       Effect: "Allow",
-      Action: ["redshift-data:ExecuteStatement", "redshift-data:ListDatabases", "redshift-data:ListSchemas", "redshift-data:ListTables", "redshift-data:DescribeTable"],
+      Action: [
+        "redshift-data:ExecuteStatement",
+        "redshift-data:ListDatabases",
+        "redshift-data:ListSchemas",
+        "redshift-data:ListTables",
+        "redshift-data:DescribeTable",
+      ],
       Resource: warehouses,
     },
     {

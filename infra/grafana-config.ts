@@ -71,18 +71,24 @@ const PLUGIN_VERSION = /^\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?$/;
  */
 export function pinnedPlugins(listText: string | undefined, versionText: string | undefined, problems: string[]): string {
   const version = versionText?.trim() || DEFAULT_REDSHIFT_PLUGIN_VERSION;
-  if (!PLUGIN_VERSION.test(version)) problems.push(`coffeetl:grafanaRedshiftPluginVersion must be a version such as ${DEFAULT_REDSHIFT_PLUGIN_VERSION} (got "${version}")`);
-  const ids = (listText ?? REDSHIFT_PLUGIN).split(",").map((p) => p.trim()).filter(Boolean);
+  if (!PLUGIN_VERSION.test(version))
+    problems.push(`coffeetl:grafanaRedshiftPluginVersion must be a version such as ${DEFAULT_REDSHIFT_PLUGIN_VERSION} (got "${version}")`);
+  const ids = (listText ?? REDSHIFT_PLUGIN)
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean);
   const out = ids.map((id) => {
     if (id.includes("@")) {
-      if (!PLUGIN_VERSION.test(id.slice(id.indexOf("@") + 1))) problems.push(`coffeetl:grafanaPlugins: "${id}" must be id@version, e.g. ${DEFAULT_GRAFANA_PLUGINS}`);
+      if (!PLUGIN_VERSION.test(id.slice(id.indexOf("@") + 1)))
+        problems.push(`coffeetl:grafanaPlugins: "${id}" must be id@version, e.g. ${DEFAULT_GRAFANA_PLUGINS}`);
       return id;
     }
     if (id === REDSHIFT_PLUGIN) return `${id}@${version}`;
     problems.push(`coffeetl:grafanaPlugins: pin "${id}" to a version (${id}@x.y.z), or Grafana installs whatever is newest at each start`);
     return id;
   });
-  if (!out.some((p) => p === REDSHIFT_PLUGIN || p.startsWith(`${REDSHIFT_PLUGIN}@`))) problems.push(`coffeetl:grafanaPlugins must include ${REDSHIFT_PLUGIN} (the warehouse's data source)`);
+  if (!out.some((p) => p === REDSHIFT_PLUGIN || p.startsWith(`${REDSHIFT_PLUGIN}@`)))
+    problems.push(`coffeetl:grafanaPlugins must include ${REDSHIFT_PLUGIN} (the warehouse's data source)`);
   return out.join(",");
 }
 
@@ -94,7 +100,9 @@ function parseViewers(text: string, problems: string[]): GrafanaViewer[] {
   try {
     value = JSON.parse(text);
   } catch {
-    problems.push(`coffeetl:grafanaViewers must be a list of {login, email, name}, e.g. \`pulumi config set --path 'grafanaViewers[0].login' jo\` (got text that is not a list)`);
+    problems.push(
+      `coffeetl:grafanaViewers must be a list of {login, email, name}, e.g. \`pulumi config set --path 'grafanaViewers[0].login' jo\` (got text that is not a list)`,
+    );
     return [];
   }
   if (!Array.isArray(value)) {
@@ -109,13 +117,18 @@ function parseViewers(text: string, problems: string[]): GrafanaViewer[] {
     const at = `coffeetl:grafanaViewers[${i}]`;
     if (!v || typeof v !== "object" || Array.isArray(v)) return problems.push(`${at} must be an object {login, email, name}`);
     const { login, email, name } = v as Record<string, unknown>;
-    if (typeof login !== "string" || !LOGIN.test(login)) return problems.push(`${at}.login must be 1-40 of a-z, 0-9, ".", "_", "-" (got ${JSON.stringify(login)})`);
+    if (typeof login !== "string" || !LOGIN.test(login))
+      return problems.push(`${at}.login must be 1-40 of a-z, 0-9, ".", "_", "-" (got ${JSON.stringify(login)})`);
     if (login === "admin") return problems.push(`${at}.login "admin" is Grafana's administrator: choose another login`);
     if (seen.has(login)) return problems.push(`${at}.login "${login}" is listed twice`);
     if (typeof email !== "string" || !EMAIL.test(email)) return problems.push(`${at}.email must be an e-mail address (got ${JSON.stringify(email)})`);
     const taken = emails.get(email.toLowerCase());
-    if (taken !== undefined) return problems.push(`${at}.email "${email}" is also coffeetl:grafanaViewers[${taken}]'s: Grafana allows one account per e-mail address; give each viewer their own`);
-    if (name !== undefined && (typeof name !== "string" || name.length > 100 || /[\n\r"]/.test(name))) return problems.push(`${at}.name must be text of at most 100 characters`);
+    if (taken !== undefined)
+      return problems.push(
+        `${at}.email "${email}" is also coffeetl:grafanaViewers[${taken}]'s: Grafana allows one account per e-mail address; give each viewer their own`,
+      );
+    if (name !== undefined && (typeof name !== "string" || name.length > 100 || /[\n\r"]/.test(name)))
+      return problems.push(`${at}.name must be text of at most 100 characters`);
     seen.add(login);
     emails.set(email.toLowerCase(), i);
     viewers.push({ login, email, ...(typeof name === "string" && name.trim() ? { name: name.trim() } : {}) });
@@ -135,7 +148,8 @@ export function parseGrafanaConfig(raw: Partial<Record<GrafanaConfigKey, string>
   const viewersText = str("grafanaViewers");
   const viewers = viewersText === undefined ? [] : parseViewers(viewersText, problems);
   const readerDbUser = str("grafanaReaderDbUser") ?? DEFAULT_READER_DB_USER;
-  if (!/^[a-z_][a-z0-9_]{0,126}$/.test(readerDbUser)) problems.push(`coffeetl:grafanaReaderDbUser must be a lower-case database user name (got "${readerDbUser}")`);
+  if (!/^[a-z_][a-z0-9_]{0,126}$/.test(readerDbUser))
+    problems.push(`coffeetl:grafanaReaderDbUser must be a lower-case database user name (got "${readerDbUser}")`);
   const sizeText = str("grafanaDataVolumeSizeGb");
   let dataVolumeSizeGb = 10;
   if (sizeText !== undefined) {

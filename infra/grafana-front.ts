@@ -21,9 +21,7 @@ export interface GrafanaFrontArgs {
   stack: string;
   /** Viewer IPv4 CIDRs; a /0 (coffeetl:allowPublicGrafana) leaves the ACL open. */
   allowedCidrs: string[];
-  origin:
-    | { kind: "public"; domainName: pulumi.Input<string> }
-    | { kind: "vpc"; instanceArn: pulumi.Input<string>; privateDnsName: pulumi.Input<string> };
+  origin: { kind: "public"; domainName: pulumi.Input<string> } | { kind: "vpc"; instanceArn: pulumi.Input<string>; privateDnsName: pulumi.Input<string> };
   originSecret: pulumi.Input<string>;
   tags?: Record<string, string>;
 }
@@ -39,7 +37,11 @@ export class GrafanaFront extends pulumi.ComponentResource {
     // With the stack's aws: settings (profile, assumed roles, default tags): infra/aws-provider.ts.
     const usEast1 = regionalProvider(`${name}-us-east-1`, "us-east-1", parent);
     const global = { parent: this, provider: usEast1 };
-    const metric = (suffix: string) => ({ cloudwatchMetricsEnabled: true, metricName: `coffeetl-${args.stack}-grafana-${suffix}`.slice(0, 128), sampledRequestsEnabled: true });
+    const metric = (suffix: string) => ({
+      cloudwatchMetricsEnabled: true,
+      metricName: `coffeetl-${args.stack}-grafana-${suffix}`.slice(0, 128),
+      sampledRequestsEnabled: true,
+    });
 
     const open = args.allowedCidrs.some((c) => c.endsWith("/0"));
     const rules: aws.types.input.wafv2.WebAclRule[] = [];
@@ -76,7 +78,14 @@ export class GrafanaFront extends pulumi.ComponentResource {
         domainName: args.origin.domainName,
         // The host has no certificate CloudFront would trust; the leg is HTTP inside AWS's network,
         // limited to CloudFront's addresses and the secret header.
-        customOriginConfig: { httpPort: 80, httpsPort: 443, originProtocolPolicy: "http-only", originSslProtocols: ["TLSv1.2"], originReadTimeout: 60, originKeepaliveTimeout: 5 },
+        customOriginConfig: {
+          httpPort: 80,
+          httpsPort: 443,
+          originProtocolPolicy: "http-only",
+          originSslProtocols: ["TLSv1.2"],
+          originReadTimeout: 60,
+          originKeepaliveTimeout: 5,
+        },
       };
     } else {
       const vpcOrigin = new aws.cloudfront.VpcOrigin(
@@ -94,7 +103,10 @@ export class GrafanaFront extends pulumi.ComponentResource {
         },
         parent,
       );
-      originTarget = { domainName: args.origin.privateDnsName, vpcOriginConfig: { vpcOriginId: vpcOrigin.id, originReadTimeout: 60, originKeepaliveTimeout: 5 } };
+      originTarget = {
+        domainName: args.origin.privateDnsName,
+        vpcOriginConfig: { vpcOriginId: vpcOrigin.id, originReadTimeout: 60, originKeepaliveTimeout: 5 },
+      };
     }
 
     this.distribution = new aws.cloudfront.Distribution(

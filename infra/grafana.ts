@@ -75,7 +75,12 @@ export class Grafana extends pulumi.ComponentResource {
     // Secrets and viewer logins.
     const originSecret = new SecretParameter(
       `${name}-origin-secret`,
-      { parameterName: `${args.parameterPrefix}/grafana/origin-secret`, description: "CoffeETL Grafana: header CloudFront sends and the host checks", length: 40, tags: args.tags },
+      {
+        parameterName: `${args.parameterPrefix}/grafana/origin-secret`,
+        description: "CoffeETL Grafana: header CloudFront sends and the host checks",
+        length: 40,
+        tags: args.tags,
+      },
       parent,
     );
     this.viewers = new GrafanaViewers(`${name}-viewers`, { viewers: args.viewers, parameterPrefix: args.parameterPrefix, tags: args.tags }, parent);
@@ -114,7 +119,13 @@ export class Grafana extends pulumi.ComponentResource {
       {
         role: this.role.id,
         policy: policyJson([
-          { Sid: "ListAssets", Effect: "Allow", Action: "s3:ListBucket", Resource: this.assets.arn, Condition: { StringLike: { "s3:prefix": ["grafana/", "grafana/*"] } } },
+          {
+            Sid: "ListAssets",
+            Effect: "Allow",
+            Action: "s3:ListBucket",
+            Resource: this.assets.arn,
+            Condition: { StringLike: { "s3:prefix": ["grafana/", "grafana/*"] } },
+          },
           { Sid: "ReadAssets", Effect: "Allow", Action: "s3:GetObject", Resource: pulumi.interpolate`${this.assets.arn}/grafana/*` },
           { Sid: "ReadOwnParameters", Effect: "Allow", Action: "ssm:GetParameter", Resource: ownParameters },
           {
@@ -168,12 +179,26 @@ export class Grafana extends pulumi.ComponentResource {
     const cloudfront = aws.ec2.getManagedPrefixListOutput({ name: CLOUDFRONT_ORIGIN_FACING_PREFIX_LIST }, parent);
     new aws.vpc.SecurityGroupIngressRule(
       `${name}-ingress-cloudfront`,
-      { securityGroupId: this.securityGroup.id, ipProtocol: "tcp", fromPort: ORIGIN_PORT, toPort: ORIGIN_PORT, prefixListId: cloudfront.id, description: "CloudFront origin-facing" },
+      {
+        securityGroupId: this.securityGroup.id,
+        ipProtocol: "tcp",
+        fromPort: ORIGIN_PORT,
+        toPort: ORIGIN_PORT,
+        prefixListId: cloudfront.id,
+        description: "CloudFront origin-facing",
+      },
       parent,
     );
     new aws.vpc.SecurityGroupEgressRule(
       `${name}-egress-https`,
-      { securityGroupId: this.securityGroup.id, ipProtocol: "tcp", fromPort: 443, toPort: 443, cidrIpv4: "0.0.0.0/0", description: "HTTPS to AWS APIs and image/plugin registries" },
+      {
+        securityGroupId: this.securityGroup.id,
+        ipProtocol: "tcp",
+        fromPort: 443,
+        toPort: 443,
+        cidrIpv4: "0.0.0.0/0",
+        description: "HTTPS to AWS APIs and image/plugin registries",
+      },
       parent,
     );
     const egressChecked = args.associatePublicIp ? pulumi.output(true) : requirePrivateEgress(args.vpcId, args.subnetId, this);
@@ -182,7 +207,13 @@ export class Grafana extends pulumi.ComponentResource {
     const zone = aws.ec2.getSubnetOutput({ id: args.subnetId }, parent).availabilityZone;
     this.dataVolume = new aws.ebs.Volume(
       `${name}-data`,
-      { availabilityZone: zone, size: args.dataVolumeSizeGb, type: "gp3", encrypted: true, tags: { ...args.tags, Name: `coffeetl-${args.stack}-grafana-data` } },
+      {
+        availabilityZone: zone,
+        size: args.dataVolumeSizeGb,
+        type: "gp3",
+        encrypted: true,
+        tags: { ...args.tags, Name: `coffeetl-${args.stack}-grafana-data` },
+      },
       { parent: this, protect: false },
     );
 
@@ -198,7 +229,12 @@ export class Grafana extends pulumi.ComponentResource {
           { deviceName: "/dev/xvda", ebs: { volumeSize: args.volumeSizeGb, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" } },
         ],
         networkInterfaces: [
-          { subnetId: args.subnetId, securityGroups: [this.securityGroup.id], associatePublicIpAddress: String(args.associatePublicIp), deleteOnTermination: "true" },
+          {
+            subnetId: args.subnetId,
+            securityGroups: [this.securityGroup.id],
+            associatePublicIpAddress: String(args.associatePublicIp),
+            deleteOnTermination: "true",
+          },
         ],
         monitoring: { enabled: true },
         tagSpecifications: [
@@ -256,7 +292,12 @@ export class Grafana extends pulumi.ComponentResource {
       readerDbUser: args.readerDbUser,
       adminPasswordParameter: args.adminPasswordParameter.name,
       originSecretParameter: originSecret.name,
-      viewers: this.viewers.accounts.map((a) => ({ login: a.login, email: a.email, ...(a.name ? { name: a.name } : {}), passwordParameter: a.passwordParameter })),
+      viewers: this.viewers.accounts.map((a) => ({
+        login: a.login,
+        email: a.email,
+        ...(a.name ? { name: a.name } : {}),
+        passwordParameter: a.passwordParameter,
+      })),
     });
     const settingsObject = new aws.s3.BucketObjectv2(
       `${name}-settings`,
@@ -269,19 +310,34 @@ export class Grafana extends pulumi.ComponentResource {
       {
         bucket: this.assets.bucket.id,
         key: "grafana/VERSION",
-        content: settings.apply((s) => `${digestOf([["files", sha256], ["settings.json", s]])}\n`),
+        content: settings.apply(
+          (s) =>
+            `${digestOf([
+              ["files", sha256],
+              ["settings.json", s],
+            ])}\n`,
+        ),
         contentType: "text/plain",
         tags: args.tags,
       },
       { parent: this, dependsOn: [settingsObject] },
     );
 
-    this.registerOutputs({ url: this.url, instanceId: this.instance.id, assetsBucket: this.assets.name, viewerParameters: this.viewers.accounts.map((a) => a.passwordParameter) });
+    this.registerOutputs({
+      url: this.url,
+      instanceId: this.instance.id,
+      assetsBucket: this.assets.name,
+      viewerParameters: this.viewers.accounts.map((a) => a.passwordParameter),
+    });
   }
 }
 
 /** Why a private host in `subnet` (route table `tableId` with `routes`) could not get out, or undefined. */
-export function privateEgressProblem(subnet: string, tableId: string | undefined, routes: { cidrBlock?: string; natGatewayId?: string; transitGatewayId?: string; networkInterfaceId?: string }[]): string | undefined {
+export function privateEgressProblem(
+  subnet: string,
+  tableId: string | undefined,
+  routes: { cidrBlock?: string; natGatewayId?: string; transitGatewayId?: string; networkInterfaceId?: string }[],
+): string | undefined {
   const out = routes.find((r) => r.cidrBlock === "0.0.0.0/0" && (r.natGatewayId || r.transitGatewayId || r.networkInterfaceId));
   if (out) return undefined;
   return (
@@ -299,7 +355,9 @@ function requirePrivateEgress(vpcId: pulumi.Input<string>, subnetId: pulumi.Inpu
   const opts = { parent };
   return pulumi.all([vpcId, subnetId]).apply(async ([vpc, subnet]) => {
     const explicit = await aws.ec2.getRouteTables({ vpcId: vpc, filters: [{ name: "association.subnet-id", values: [subnet] }] }, opts);
-    const main = explicit.ids?.length ? explicit : await aws.ec2.getRouteTables({ vpcId: vpc, filters: [{ name: "association.main", values: ["true"] }] }, opts);
+    const main = explicit.ids?.length
+      ? explicit
+      : await aws.ec2.getRouteTables({ vpcId: vpc, filters: [{ name: "association.main", values: ["true"] }] }, opts);
     const tableId = main.ids?.[0];
     const routes = tableId ? ((await aws.ec2.getRouteTable({ routeTableId: tableId }, opts)).routes ?? []) : [];
     const problem = privateEgressProblem(subnet, tableId, routes);

@@ -81,7 +81,14 @@ export class Network extends pulumi.ComponentResource {
     );
     new aws.ec2.FlowLog(
       `${name}-flow-log`,
-      { vpcId: vpc.vpcId, trafficType: "REJECT", logDestinationType: "cloud-watch-logs", logDestination: flowLogs.arn, iamRoleArn: flowRole.arn, tags: args.tags },
+      {
+        vpcId: vpc.vpcId,
+        trafficType: "REJECT",
+        logDestinationType: "cloud-watch-logs",
+        logDestination: flowLogs.arn,
+        iamRoleArn: flowRole.arn,
+        tags: args.tags,
+      },
       { parent: this },
     );
     this.registerOutputs({ vpcId: this.vpcId, hostSubnetId: this.hostSubnetId });

@@ -50,9 +50,7 @@ export class SecureBucket extends pulumi.ComponentResource {
       `${name}-policy`,
       {
         bucket,
-        policy: policyJson([
-          denyInsecureTransport("s3", [this.arn, pulumi.interpolate`${this.arn}/*`]),
-        ]),
+        policy: policyJson([denyInsecureTransport("s3", [this.arn, pulumi.interpolate`${this.arn}/*`])]),
       },
       // S3 rejects policy writes racing the public access block.
       { parent: this, dependsOn: [publicAccess] },

@@ -163,7 +163,11 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
       : undefined;
   // Its database roles (reader, writer), created as the namespace's admin by statements safe to re-run.
   const warehouseRoles = warehouse
-    ? createWarehouseRoles("warehouse-roles", { workgroupName: warehouse.workgroupName, database: config.serverless.database, adminSecretArn: warehouse.namespace.adminPasswordSecretArn })
+    ? createWarehouseRoles("warehouse-roles", {
+        workgroupName: warehouse.workgroupName,
+        database: config.serverless.database,
+        adminSecretArn: warehouse.namespace.adminPasswordSecretArn,
+      })
     : [];
   const target: WarehouseTarget = {
     workgroupArn: warehouse?.workgroupArn ?? (config.redshift.workgroupName ? lookupWorkgroupArn(config.redshift.workgroupName) : undefined),
@@ -309,18 +313,22 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
   }
 
   // Dashboards.
-  const grafana = new Grafana("grafana", {
-    context: ctx,
-    stack,
-    vpcId: network.vpcId,
-    subnetId: network.hostSubnetId,
-    ...config.grafana,
-    parameterPrefix: config.parameterPrefix,
-    adminPasswordParameter: grafanaPassword,
-    warehouseParameterName: config.redshiftParameterName,
-    warehouseStatements: grafanaWarehouseStatements(ctx, target, config.grafana.readerDbUser),
-    tags,
-  }, warehouse ? { dependsOn: [warehouse, ...warehouseRoles] } : undefined);
+  const grafana = new Grafana(
+    "grafana",
+    {
+      context: ctx,
+      stack,
+      vpcId: network.vpcId,
+      subnetId: network.hostSubnetId,
+      ...config.grafana,
+      parameterPrefix: config.parameterPrefix,
+      adminPasswordParameter: grafanaPassword,
+      warehouseParameterName: config.redshiftParameterName,
+      warehouseStatements: grafanaWarehouseStatements(ctx, target, config.grafana.readerDbUser),
+      tags,
+    },
+    warehouse ? { dependsOn: [warehouse, ...warehouseRoles] } : undefined,
+  );
 
   return {
     rawBucketName: raw.name,

@@ -64,7 +64,11 @@ export class UploadCheck extends pulumi.ComponentResource {
 
     const role = new aws.iam.Role(
       `${name}-scheduler-role`,
-      { description: `CoffeETL ${args.functionName} schedule`, assumeRolePolicy: assumeRolePolicy("scheduler.amazonaws.com", args.context.accountId), tags: args.tags },
+      {
+        description: `CoffeETL ${args.functionName} schedule`,
+        assumeRolePolicy: assumeRolePolicy("scheduler.amazonaws.com", args.context.accountId),
+        tags: args.tags,
+      },
       parent,
     );
     const invoke = new aws.iam.RolePolicy(

@@ -32,7 +32,8 @@ export function warehouseAccessStatements(ctx: AwsContext, target: WarehouseTarg
   const { scope, workgroupArn } = target;
   const cluster = scope.clusterIdentifier;
   // The configuration refuses an unnamed warehouse (infra/config.ts): never grant "any cluster".
-  if (!workgroupArn && !cluster) throw new Error("warehouse access needs a workgroup or a cluster identifier (coffeetl:redshiftWorkgroupName / redshiftClusterIdentifier)");
+  if (!workgroupArn && !cluster)
+    throw new Error("warehouse access needs a workgroup or a cluster identifier (coffeetl:redshiftWorkgroupName / redshiftClusterIdentifier)");
 
   const warehouses: pulumi.Input<string>[] = [];
   if (workgroupArn) warehouses.push(workgroupArn);
@@ -41,7 +42,13 @@ export function warehouseAccessStatements(ctx: AwsContext, target: WarehouseTarg
   const runActions =
     client === "load"
       ? ["redshift-data:BatchExecuteStatement", "redshift-data:ExecuteStatement"]
-      : ["redshift-data:ExecuteStatement", "redshift-data:ListDatabases", "redshift-data:ListSchemas", "redshift-data:ListTables", "redshift-data:DescribeTable"];
+      : [
+          "redshift-data:ExecuteStatement",
+          "redshift-data:ListDatabases",
+          "redshift-data:ListSchemas",
+          "redshift-data:ListTables",
+          "redshift-data:DescribeTable",
+        ];
   const statements: PolicyStatement[] = [
     { Sid: "RunStatementsOnTheWarehouse", Effect: "Allow", Action: runActions, Resource: warehouses },
     {

@@ -92,7 +92,10 @@ export class ServerlessWarehouse extends pulumi.ComponentResource {
     const unchanged = pulumi.output(
       aws.redshiftserverless
         .getNamespace({ namespaceName: args.warehouseName }, parent)
-        .then((live) => live, () => undefined) // not created yet
+        .then(
+          (live) => live,
+          () => undefined,
+        ) // not created yet
         .then((live) => {
           const problem = namespaceReplacementProblem(args.warehouseName, live, { database: args.database, adminUsername: args.adminUsername });
           if (problem) throw new Error(problem);

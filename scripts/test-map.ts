@@ -34,8 +34,14 @@ const SOURCE_DIRS = ["functions", "cli", "infra", "grafana/lib", "scripts", "ben
 const NOT_IMPORTED: [matches: (file: string) => boolean, how: string][] = [
   [(f) => f.startsWith("bench/"), "benchmark code, run by `npm run bench`"],
   [(f) => f === "bin/coffeetl.js", "the CLI's entry, spawned by every suite that runs `coffeetl`"],
-  [(f) => f.endsWith("transform-worker.ts"), "started by path as a worker thread by the transform on large files when a second core helps and the worker script sits beside it (not in the Lambda bundle)"],
-  [(f) => /^grafana\/lib\/preview-client\./.test(f), "read as text and inlined into the dashboard preview page by `grafana/lib/render.ts`; drawn in Chromium by `dashboards*.test.ts`"],
+  [
+    (f) => f.endsWith("transform-worker.ts"),
+    "started by path as a worker thread by the transform on large files when a second core helps and the worker script sits beside it (not in the Lambda bundle)",
+  ],
+  [
+    (f) => /^grafana\/lib\/preview-client\./.test(f),
+    "read as text and inlined into the dashboard preview page by `grafana/lib/render.ts`; drawn in Chromium by `dashboards*.test.ts`",
+  ],
   [(f) => f === "cli/uploader.ts", "the branch uploader's entry, bundled by `scripts/build-uploader.js` (run by `uploader.test.ts`)"],
   [(f) => f.startsWith("scripts/"), "tooling, run by npm scripts"],
 ];
@@ -84,10 +90,7 @@ export interface TestMap {
 
 export function deriveMap(root = ROOT): TestMap {
   const rel = (p: string) => posix(relative(root, p));
-  const sources = [
-    ...(existsSync(join(root, "index.ts")) ? ["index.ts"] : []),
-    ...SOURCE_DIRS.flatMap((d) => walk(join(root, d), isCode).map(rel)),
-  ];
+  const sources = [...(existsSync(join(root, "index.ts")) ? ["index.ts"] : []), ...SOURCE_DIRS.flatMap((d) => walk(join(root, d), isCode).map(rel))];
   const testFiles = walk(join(root, "tests"), (p) => p.endsWith(".ts")).map(rel);
   const suites = testFiles.filter((f) => f.endsWith(".test.ts"));
   const supportFiles = testFiles.filter((f) => !f.endsWith(".test.ts"));
@@ -112,13 +115,22 @@ export function deriveMap(root = ROOT): TestMap {
   const named = new Map<string, string[]>();
   const texts = new Map(suites.map((s) => [s, readFileSync(join(root, s), "utf8")]));
   for (const source of sources) {
-    direct.set(source, suites.filter((s) => imports.get(s)!.includes(source)));
+    direct.set(
+      source,
+      suites.filter((s) => imports.get(s)!.includes(source)),
+    );
     support.set(
       source,
       supportFiles.filter((s) => imports.get(s)!.includes(source)).map((file) => ({ file, suites: [...reach.get(file)!].sort() })),
     );
-    importers.set(source, sources.filter((s) => s !== source && imports.get(s)!.includes(source)));
-    named.set(source, suites.filter((s) => texts.get(s)!.includes(source)));
+    importers.set(
+      source,
+      sources.filter((s) => s !== source && imports.get(s)!.includes(source)),
+    );
+    named.set(
+      source,
+      suites.filter((s) => texts.get(s)!.includes(source)),
+    );
   }
   return { sources, suites, direct, support, importers, named };
 }
@@ -139,7 +151,10 @@ export function renderMap(map: TestMap): string {
     out.push(`### ${heading}`, "", "| Source | Tests that import it | Also reached through a test support file |", "| --- | --- | --- |");
     for (const f of files) {
       const direct = map.direct.get(f)!;
-      const viaSupport = map.support.get(f)!.map((s) => `${inTests(s.file)} (${suiteList(s.suites)})`).join("; ");
+      const viaSupport = map.support
+        .get(f)!
+        .map((s) => `${inTests(s.file)} (${suiteList(s.suites)})`)
+        .join("; ");
       out.push(`| ${code(f)} | ${direct.length ? direct.map((s) => code(inTests(s))).join(", ") : "—"} | ${viaSupport} |`);
     }
     out.push("");

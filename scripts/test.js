@@ -65,7 +65,10 @@ async function worker() {
     // uvu's Total leaves skipped tests out; a crash after the summary still counts as a failure.
     const bad = Math.max(0, total - ok) + (code !== 0 && total === ok ? 1 : 0);
     failed += bad;
-    const notes = out.split("\n").filter((l) => /^\s*(skip|SKIP)\b/.test(l) || l.includes("[skip]")).map((l) => "    " + l.trim());
+    const notes = out
+      .split("\n")
+      .filter((l) => /^\s*(skip|SKIP)\b/.test(l) || l.includes("[skip]"))
+      .map((l) => "    " + l.trim());
     console.log(`${bad ? "✘" : "✔"} ${name}: ${ok}/${total} passed${skip ? `, ${skip} skipped` : ""} (${secs}s)`);
     if (notes.length) console.log(notes.join("\n"));
     if (bad) console.log(out);

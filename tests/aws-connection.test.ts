@@ -94,9 +94,20 @@ test("readWarehouseSettings/readTransactionIdKey: WithDecryption, cached per nam
   await readWarehouseSettings(client, P);
   assert.is(await readTransactionIdKey(client, "/s"), "k".repeat(32));
   const calls = ssm.commandCalls(GetParameterCommand).map((c) => c.args[0].input);
-  assert.equal(calls, [{ Name: P, WithDecryption: true }, { Name: "/s", WithDecryption: true }], "each parameter read once, decrypted");
+  assert.equal(
+    calls,
+    [
+      { Name: P, WithDecryption: true },
+      { Name: "/s", WithDecryption: true },
+    ],
+    "each parameter read once, decrypted",
+  );
 
-  const failure = (p: Promise<unknown>) => p.then(() => "", (e: Error) => e.message);
+  const failure = (p: Promise<unknown>) =>
+    p.then(
+      () => "",
+      (e: Error) => e.message,
+    );
   assert.is(await failure(readWarehouseSettings(client, "/missing")), 'SSM parameter "/missing" does not exist (ParameterNotFound)');
   assert.match(await failure(readWarehouseSettings(client, "/denied")), /^SSM parameter "\/denied" could not be read: AccessDeniedException/);
   assert.is(await failure(readTransactionIdKey(client, "/empty")), 'SSM parameter "/empty" is empty');

@@ -19,10 +19,20 @@ function captured(run: () => void): Record<string, unknown>[] {
     process.stdout.write = out;
     process.stderr.write = err;
   }
-  return lines.join("").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return lines
+    .join("")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-const context = { awsRequestId: "req-1", functionName: "coffeetl-acme-prod-load", functionVersion: "$LATEST", memoryLimitInMB: "512", invokedFunctionArn: "arn:aws:lambda:eu-west-2:1:function:f" } as unknown as Context;
+const context = {
+  awsRequestId: "req-1",
+  functionName: "coffeetl-acme-prod-load",
+  functionVersion: "$LATEST",
+  memoryLimitInMB: "512",
+  invokedFunctionArn: "arn:aws:lambda:eu-west-2:1:function:f",
+} as unknown as Context;
 
 test("the service name comes from POWERTOOLS_SERVICE_NAME, else the default given", () => {
   const before = process.env.POWERTOOLS_SERVICE_NAME;
@@ -46,7 +56,14 @@ test("info, warn and error each write their level, message and the caller's fiel
     log.warn("late");
     log.error("failed", { reason: "timeout" });
   });
-  assert.equal(lines.map((l) => [l.level, l.message]), [["INFO", "loaded"], ["WARN", "late"], ["ERROR", "failed"]]);
+  assert.equal(
+    lines.map((l) => [l.level, l.message]),
+    [
+      ["INFO", "loaded"],
+      ["WARN", "late"],
+      ["ERROR", "failed"],
+    ],
+  );
   assert.equal([lines[0]!.key, lines[0]!.sales, lines[2]!.reason], ["uploads/leeds/a.csv", 3, "timeout"]);
 });
 

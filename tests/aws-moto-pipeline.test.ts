@@ -65,11 +65,17 @@ async function suite() {
     const summary = await transform(events[0]!, context);
     assert.equal(summary, { transformed: 1, alreadyTransformed: 0, skipped: 0, refused: 0 });
     const responses = await drainLoadQueue();
-    assert.equal(responses.map((r) => r.batchItemFailures), [[]]);
+    assert.equal(
+      responses.map((r) => r.batchItemFailures),
+      [[]],
+    );
     const loaded = [...redshift.loads.values()];
     assert.is(loaded.length, 1);
     assert.is(loaded[0]!.source_key, key);
-    assert.ok(redshift.loadBatches()[0]!.Sqls!.some((q) => q.includes(`'${put.VersionId}'`)), "the load names the version the transform read");
+    assert.ok(
+      redshift.loadBatches()[0]!.Sqls!.some((q) => q.includes(`'${put.VersionId}'`)),
+      "the load names the version the transform read",
+    );
     assert.is(await depth(stack.loadQueueUrl), 0);
   });
 
@@ -98,11 +104,18 @@ async function suite() {
     const rows = [...redshift.loads.values()];
     const yorkRow = rows.find((r) => r.source_key === "uploads/york/2024-05-01.csv")!;
     const other = rows.find((r) => r.source_key === "backfill/2024-05-01.csv")!;
-    const leedsLines = leeds.toString().split("\n").filter((l) => l.includes(",Leeds,")).length;
+    const leedsLines = leeds
+      .toString()
+      .split("\n")
+      .filter((l) => l.includes(",Leeds,")).length;
     assert.ok(leedsLines > 0);
     const leedsAlone = rows.find((r) => r.source_key === "uploads/leeds/day one/2024-05-01.csv")!;
     // Leeds rows with another problem are rejected either way; every other Leeds row only here.
-    assert.is(Number(yorkRow.rows_rejected) - Number(other.rows_rejected), leedsLines - Number(leedsAlone.rows_rejected), "every Leeds row of the York upload rejected");
+    assert.is(
+      Number(yorkRow.rows_rejected) - Number(other.rows_rejected),
+      leedsLines - Number(leedsAlone.rows_rejected),
+      "every Leeds row of the York upload rejected",
+    );
     assert.is(Number(yorkRow.transactions_new), Number(other.transactions_new) / 2, "the York rows, and only they, loaded");
     assert.ok(Number(yorkRow.transactions_new) > 0, "York's rows loaded");
     // The reason, as the rejects file gives it to `coffeetl rejects`.
@@ -110,7 +123,9 @@ async function suite() {
     const storage = new listed.S3Storage(s3, stack.transformedBucket);
     const keys: string[] = [];
     for await (const k of storage.list("uploads/york/2024-05-01/")) keys.push(k);
-    const rejects = await (await s3.send(new GetObjectCommand({ Bucket: stack.transformedBucket, Key: keys.find((k) => k.endsWith("/rejects.csv"))! }))).Body!.transformToString();
+    const rejects = await (
+      await s3.send(new GetObjectCommand({ Bucket: stack.transformedBucket, Key: keys.find((k) => k.endsWith("/rejects.csv"))! }))
+    ).Body!.transformToString();
     const reasons = (parseCsv(rejects, { columns: true }) as { reason: string }[]).map((r) => r.reason);
     assert.ok(reasons.includes('branch "Leeds" is not one this uploader may send (its branches: York, York Minster)'), reasons.join("\n"));
   });
@@ -138,11 +153,19 @@ async function suite() {
   test("a missing bucket is named as such, and exists() does not answer false for it", async () => {
     const { S3Storage } = await import("../functions/aws/s3-storage.js");
     const gone = "coffeetl-moto-gone-bucket";
-    await s3.send(new (await import("@aws-sdk/client-s3")).CreateBucketCommand({ Bucket: gone, CreateBucketConfiguration: { LocationConstraint: "eu-west-2" } }));
+    await s3.send(
+      new (await import("@aws-sdk/client-s3")).CreateBucketCommand({ Bucket: gone, CreateBucketConfiguration: { LocationConstraint: "eu-west-2" } }),
+    );
     await s3.send(new DeleteBucketCommand({ Bucket: gone }));
     const storage = new S3Storage(s3, gone);
-    await storage.get("a.csv").then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /coffeetl-moto-gone-bucket: no such bucket/));
-    await storage.exists("a.csv").then(() => assert.unreachable("answered for a missing bucket"), (e: Error) => assert.match(e.message, /no such bucket/));
+    await storage.get("a.csv").then(
+      () => assert.unreachable(),
+      (e: Error) => assert.match(e.message, /coffeetl-moto-gone-bucket: no such bucket/),
+    );
+    await storage.exists("a.csv").then(
+      () => assert.unreachable("answered for a missing bucket"),
+      (e: Error) => assert.match(e.message, /no such bucket/),
+    );
     assert.is(await new S3Storage(s3, stack.transformedBucket).exists("nothing/here.json"), false, "a missing key in a bucket that exists is still false");
   });
 

@@ -55,14 +55,18 @@ async function suite() {
       responseContext: { statusCode: 200, functionError: "Unhandled" },
     });
   const visible = async (url: string) =>
-    Number((await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["ApproximateNumberOfMessages"] }))).Attributes!.ApproximateNumberOfMessages);
+    Number(
+      (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["ApproximateNumberOfMessages"] }))).Attributes!
+        .ApproximateNumberOfMessages,
+    );
 
   test("redrive: each step on its own (moto has no move tasks: that step fails, named), an honest dry run, non-records left visible", async () => {
     for (const body of [failureRecord("uploads/leeds/a.csv"), "a note someone sent by hand", failureRecord("uploads/leeds/b c.csv")]) {
       await sqs.send(new SendMessageCommand({ QueueUrl: stack.deadLetterQueueUrl, MessageBody: body }));
     }
     await sqs.send(new SendMessageCommand({ QueueUrl: stack.loadDeadLetterQueueUrl, MessageBody: "{}" }));
-    for (const Key of ["uploads/leeds/d.csv", "uploads/leeds/e.CSV", "uploads/leeds/notes.txt"]) await s3.send(new PutObjectCommand({ Bucket: stack.rawBucket, Key, Body: "x" }));
+    for (const Key of ["uploads/leeds/d.csv", "uploads/leeds/e.CSV", "uploads/leeds/notes.txt"])
+      await s3.send(new PutObjectCommand({ Bucket: stack.rawBucket, Key, Body: "x" }));
     const outputs = join(dir.path, "outputs.json");
     writeFileSync(outputs, JSON.stringify(stack.outputs));
 
@@ -82,7 +86,12 @@ async function suite() {
     assert.match(run.stdout, /Extract-transform dead-letter queue: 2 failed event\(s\) re-invoked and removed\./);
     assert.match(run.stdout, /Raw objects under "uploads\/leeds\/": 2 \.csv object\(s\) sent to coffeetl-moto-extract-transform/);
     const payloads = invokes().map((q) => JSON.parse(q.body) as { Records: { s3: { object: { key: string } } }[] });
-    assert.equal(payloads.map((p) => p.Records[0]!.s3.object.key).sort(), ["uploads/leeds/a.csv", "uploads/leeds/b+c.csv", "uploads/leeds/d.csv", "uploads/leeds/e.CSV"]);
+    assert.equal(payloads.map((p) => p.Records[0]!.s3.object.key).sort(), [
+      "uploads/leeds/a.csv",
+      "uploads/leeds/b+c.csv",
+      "uploads/leeds/d.csv",
+      "uploads/leeds/e.CSV",
+    ]);
     assert.is(await visible(stack.deadLetterQueueUrl), 1, "the non-record is visible again at once, not in 5 minutes");
 
     const again = await coffeetl(["redrive", "--outputs", outputs]);

@@ -64,7 +64,7 @@ async function suite() {
 
   test("upload: a part that fails is reported as that failure, and the parts sent are removed (the abort is allowed)", async () => {
     const big = join(dir.path, "2024-05-01.csv");
-    const line = "01/05/2024 08:01,Leeds,Zebedee Quillfeather,\"Regular Latte - 2.15\",2.15,CARD,4929111122223333\n";
+    const line = '01/05/2024 08:01,Leeds,Zebedee Quillfeather,"Regular Latte - 2.15",2.15,CARD,4929111122223333\n';
     writeFileSync(big, line.repeat(Math.ceil((17 * 1024 * 1024) / line.length)));
     proxy.fault = (r) =>
       r.method === "PUT" && /[?&]partNumber=2(&|$)/.test(r.url)

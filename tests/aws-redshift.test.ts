@@ -5,7 +5,13 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { KeyMismatchError, RetryLaterError, type LoadRequest, type Storage } from "../functions/app/ports.js";
 import { copyStatement, redshiftString, roleArnLiteral, s3UriLiteral } from "../functions/aws/redshift-sql.js";
-import { LOAD_STATEMENT_BUDGET, MAX_BATCH_STATEMENTS, RedshiftStatementError, RedshiftWarehouse, type RedshiftWarehouseOptions } from "../functions/aws/redshift-warehouse.js";
+import {
+  LOAD_STATEMENT_BUDGET,
+  MAX_BATCH_STATEMENTS,
+  RedshiftStatementError,
+  RedshiftWarehouse,
+  type RedshiftWarehouseOptions,
+} from "../functions/aws/redshift-warehouse.js";
 import type { WarehouseSettings } from "../functions/aws/ssm.js";
 import { OUTPUT_FILES, type Manifest } from "../functions/core/manifest.js";
 import { COLUMNS, LOAD_LOCK_TABLE, REDSHIFT_CREATE_TABLES, TABLES } from "../functions/core/schema.js";
@@ -69,9 +75,24 @@ test("COPY statement: staging table, explicit columns, role, CSV with header, NU
 
 test("schema step on a warehouse of an earlier release adds the new loads columns once; a current one gets none", async () => {
   // Created by an earlier release: `loads` without source_version / superseded_by.
-  for (const c of ["load_id", "source_key", "source_sha256", "loaded_at", "rows_read", "transactions_new", "transactions_duplicate", "rows_rejected", "warnings"]) fake.columns.add(`loads.${c}`);
+  for (const c of [
+    "load_id",
+    "source_key",
+    "source_sha256",
+    "loaded_at",
+    "rows_read",
+    "transactions_new",
+    "transactions_duplicate",
+    "rows_rejected",
+    "warnings",
+  ])
+    fake.columns.add(`loads.${c}`);
   await warehouse().ensureSchema();
-  const alters = () => fake.batchInputs().flatMap((b) => b.Sqls ?? []).filter((s) => s.startsWith("ALTER TABLE"));
+  const alters = () =>
+    fake
+      .batchInputs()
+      .flatMap((b) => b.Sqls ?? [])
+      .filter((s) => s.startsWith("ALTER TABLE"));
   assert.equal(alters(), [
     "ALTER TABLE loads ADD COLUMN source_version VARCHAR(1024)",
     "ALTER TABLE loads ADD COLUMN superseded_by VARCHAR(64)",
@@ -113,7 +134,14 @@ test("load: one batch = LOCK first, staging, COPY of every table file, merge, pe
     assert.not.ok(copy.includes("MANIFEST"));
   }
   assert.equal(result, {
-    loadId: "a".repeat(64), loaded: true, outcome: "loaded", rowsRead: 10, transactionsNew: 9, transactionsDuplicate: 0, rowsRejected: 1, warnings: 2,
+    loadId: "a".repeat(64),
+    loaded: true,
+    outcome: "loaded",
+    rowsRead: 10,
+    transactionsNew: 9,
+    transactionsDuplicate: 0,
+    rowsRejected: 1,
+    warnings: 2,
   });
   assert.ok(sleeps.length >= 2, "polled with sleeps");
 });
@@ -136,7 +164,14 @@ test("loadBatch: several manifests, one transaction, one COPY per table over a C
     };
   });
   const results = await warehouse({ copyManifests: store }).loadBatch(requests);
-  assert.equal(results.map((r) => [r.loadId[0], r.outcome]), [["1", "loaded"], ["2", "loaded"], ["3", "loaded"]]);
+  assert.equal(
+    results.map((r) => [r.loadId[0], r.outcome]),
+    [
+      ["1", "loaded"],
+      ["2", "loaded"],
+      ["3", "loaded"],
+    ],
+  );
   const batches = fake.loadBatches();
   assert.is(batches.length, 1, "one transaction");
   const copies = batches[0]!.Sqls!.filter((s) => s.startsWith("COPY "));
@@ -153,12 +188,17 @@ test("loadBatch: several manifests, one transaction, one COPY per table over a C
   }
   // Loaded again: each manifest is reported as already loaded.
   const again = await warehouse({ copyManifests: store }).loadBatch(requests);
-  assert.equal(again.map((r) => [r.outcome, r.transactionsNew, r.transactionsDuplicate]), [1, 2, 3].map(() => ["already_loaded", 0, 9]));
-  // Two manifests of one raw key never share a batch (their order decides which is current).
-  await warehouse({ copyManifests: store }).loadBatch([requests[0]!, { ...requests[1]!, manifest: requests[0]!.manifest }]).then(
-    () => assert.unreachable(),
-    (e: Error) => assert.match(e.message, /two manifests of uploads\/branch-1\.csv/),
+  assert.equal(
+    again.map((r) => [r.outcome, r.transactionsNew, r.transactionsDuplicate]),
+    [1, 2, 3].map(() => ["already_loaded", 0, 9]),
   );
+  // Two manifests of one raw key never share a batch (their order decides which is current).
+  await warehouse({ copyManifests: store })
+    .loadBatch([requests[0]!, { ...requests[1]!, manifest: requests[0]!.manifest }])
+    .then(
+      () => assert.unreachable(),
+      (e: Error) => assert.match(e.message, /two manifests of uploads\/branch-1\.csv/),
+    );
 });
 
 /** A Redshift stand-in that runs the SQL (keys not enforced), over table files held in memory. */
@@ -168,7 +208,11 @@ async function engineOver(objects: Map<string, string>): Promise<RedshiftEngine>
   return engine;
 }
 const memoryStore = (objects: Map<string, string>) =>
-  ({ name: "coffeetl-transformed", uri: (key: string) => `s3://coffeetl-transformed/${key}`, put: async (key: string, body: unknown) => void objects.set(`s3://coffeetl-transformed/${key}`, String(body)) }) as unknown as Storage;
+  ({
+    name: "coffeetl-transformed",
+    uri: (key: string) => `s3://coffeetl-transformed/${key}`,
+    put: async (key: string, body: unknown) => void objects.set(`s3://coffeetl-transformed/${key}`, String(body)),
+  }) as unknown as Storage;
 
 /**
  * `n` files of one branch-day each: file i holds a sale of its own and one sale every file holds
@@ -201,8 +245,15 @@ function branchFiles(n: number, objects: Map<string, string>): LoadRequest[] {
 test("a batch refused by the key check becomes a KeyMismatchError naming both fingerprints, not retried", async () => {
   const objects = new Map<string, string>();
   const engine = await engineOver(objects);
-  await engine.transaction(["INSERT INTO warehouse_identity (key_fingerprint, created_at) VALUES ('fedcba9876543210', CAST('2024-05-01 09:00:00' AS TIMESTAMP))"]);
-  const error = await warehouse().loadBatch([branchFiles(1, objects)[0]!]).then(() => undefined, (e: Error) => e);
+  await engine.transaction([
+    "INSERT INTO warehouse_identity (key_fingerprint, created_at) VALUES ('fedcba9876543210', CAST('2024-05-01 09:00:00' AS TIMESTAMP))",
+  ]);
+  const error = await warehouse()
+    .loadBatch([branchFiles(1, objects)[0]!])
+    .then(
+      () => undefined,
+      (e: Error) => e,
+    );
   assert.instance(error, KeyMismatchError);
   assert.match(error!.message, /fingerprint fedcba9876543210, but this load's were keyed with 0123456789abcdef/);
   assert.is(fake.loadBatches().length, 1);
@@ -212,21 +263,34 @@ test("a batch refused by the key check becomes a KeyMismatchError naming both fi
 test("the key check refuses through the result rows, not an error text: the batch finishes, writes nothing, and its rows carry the refusal", async () => {
   const objects = new Map<string, string>();
   const engine = await engineOver(objects);
-  await engine.transaction(["INSERT INTO warehouse_identity (key_fingerprint, created_at) VALUES ('fedcba9876543210', CAST('2024-05-01 09:00:00' AS TIMESTAMP))"]);
-  const error = await warehouse({ copyManifests: memoryStore(objects) }).loadBatch(branchFiles(3, objects)).then(() => undefined, (e: Error) => e);
+  await engine.transaction([
+    "INSERT INTO warehouse_identity (key_fingerprint, created_at) VALUES ('fedcba9876543210', CAST('2024-05-01 09:00:00' AS TIMESTAMP))",
+  ]);
+  const error = await warehouse({ copyManifests: memoryStore(objects) })
+    .loadBatch(branchFiles(3, objects))
+    .then(
+      () => undefined,
+      (e: Error) => e,
+    );
   assert.instance(error, KeyMismatchError);
   assert.is((error as KeyMismatchError).warehouseFingerprint, "fedcba9876543210");
   // The batch itself finished: no statement failed, so no error text was there to match.
   const [batch] = [...fake.statements.entries()].filter(([, s]) => s.sqls.some((q) => q.startsWith("COPY stage_")));
   assert.is(batch![1].final.Status, "FINISHED");
   const result = fake.statements.get(`${batch![0]}:${batch![1].sqls.length}`)!.rows!;
-  assert.equal(result.map((r) => [r.outcome, r.held_key]), [0, 1, 2].map(() => ["other_key", "fedcba9876543210"]));
-  const counts = await engine.transaction(
-    ["transactions", "transaction_items", "branches", "products", "loads", "load_sales", "file_outcomes", "warehouse_identity"].map((t) => `SELECT '${t}' AS t, COUNT(*) AS n FROM ${t}`),
+  assert.equal(
+    result.map((r) => [r.outcome, r.held_key]),
+    [0, 1, 2].map(() => ["other_key", "fedcba9876543210"]),
   );
-  assert.equal(counts.map((rows) => `${rows![0]!.t}=${rows![0]!.n}`), [
-    "transactions=0", "transaction_items=0", "branches=0", "products=0", "loads=0", "load_sales=0", "file_outcomes=0", "warehouse_identity=1",
-  ]);
+  const counts = await engine.transaction(
+    ["transactions", "transaction_items", "branches", "products", "loads", "load_sales", "file_outcomes", "warehouse_identity"].map(
+      (t) => `SELECT '${t}' AS t, COUNT(*) AS n FROM ${t}`,
+    ),
+  );
+  assert.equal(
+    counts.map((rows) => `${rows![0]!.t}=${rows![0]!.n}`),
+    ["transactions=0", "transaction_items=0", "branches=0", "products=0", "loads=0", "load_sales=0", "file_outcomes=0", "warehouse_identity=1"],
+  );
   await engine.close();
 });
 
@@ -239,13 +303,18 @@ for (const files of [5, 50]) {
     assert.ok(batch!.Sqls!.length <= 32, `${batch!.Sqls!.length} statements`);
     assert.ok(batch!.Sqls!.length <= LOAD_STATEMENT_BUDGET && LOAD_STATEMENT_BUDGET <= 32);
     // The shared sale is new for the first file only; every file's own sale is new.
-    assert.equal(results.map((r) => [r.outcome, r.transactionsNew, r.transactionsDuplicate]), results.map((_, i) => ["loaded", i === 0 ? 2 : 1, i === 0 ? 0 : 1]));
-    const [[sales], [listings]] = (await engine.transaction(["SELECT COUNT(*) AS n FROM transactions", "SELECT COUNT(*) AS n FROM load_sales"])) as [Record<string, unknown>[], Record<string, unknown>[]];
+    assert.equal(
+      results.map((r) => [r.outcome, r.transactionsNew, r.transactionsDuplicate]),
+      results.map((_, i) => ["loaded", i === 0 ? 2 : 1, i === 0 ? 0 : 1]),
+    );
+    const [[sales], [listings]] = (await engine.transaction(["SELECT COUNT(*) AS n FROM transactions", "SELECT COUNT(*) AS n FROM load_sales"])) as [
+      Record<string, unknown>[],
+      Record<string, unknown>[],
+    ];
     assert.equal([sales!.n, listings!.n], [files + 1, files - 1]);
     await engine.close();
   });
 }
-
 
 test("provisioned targets send ClusterIdentifier with DbUser or SecretArn", async () => {
   const secretArn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:coffeetl-AbCdEf";
@@ -276,7 +345,12 @@ test("the polling cap is configurable (pollMaxMs, the load's LOAD_POLL_MAX_MS)",
 test("a FAILED batch throws with Redshift's error text", async () => {
   const text = "Load into table 'stage_transactions' failed.  Check 'stl_load_errors' system table for details.";
   fake.plannedBatches.push({ Status: "FAILED", Error: text });
-  const error = await warehouse().loadBatch([request()]).then(() => undefined, (e: Error) => e);
+  const error = await warehouse()
+    .loadBatch([request()])
+    .then(
+      () => undefined,
+      (e: Error) => e,
+    );
   assert.instance(error, RedshiftStatementError);
   assert.ok(error!.message.includes(text), error!.message);
   // The first COPY: after the lock, four staging tables and the file list.
@@ -287,7 +361,10 @@ test("a FAILED batch throws with Redshift's error text", async () => {
 
 test("serialization conflicts and throttling retry the whole batch", async () => {
   const warnings: unknown[] = [];
-  fake.plannedBatches.push({ Status: "FAILED", Error: "ERROR: 1023 DETAIL: Serializable isolation violation on table - 123, transactions - 456 (pid:789)" }, "throttle");
+  fake.plannedBatches.push(
+    { Status: "FAILED", Error: "ERROR: 1023 DETAIL: Serializable isolation violation on table - 123, transactions - 456 (pid:789)" },
+    "throttle",
+  );
   const [result] = await warehouse({ log: { info() {}, warn: (m, x) => warnings.push([m, x]), error() {} } }).loadBatch([request()]);
   assert.is(result!.loaded, true);
   assert.is(fake.loadBatches().length, 3);
@@ -297,10 +374,12 @@ test("serialization conflicts and throttling retry the whole batch", async () =>
 test("retries are bounded", async () => {
   const conflict = { Status: "FAILED" as const, Error: "ERROR: 1023 DETAIL: Serializable isolation violation on table" };
   fake.plannedBatches.push(conflict, conflict, conflict, conflict, conflict);
-  await warehouse({ maxAttempts: 3 }).loadBatch([request()]).then(
-    () => assert.unreachable(),
-    (e: Error) => assert.match(e.message, /Serializable isolation violation/),
-  );
+  await warehouse({ maxAttempts: 3 })
+    .loadBatch([request()])
+    .then(
+      () => assert.unreachable(),
+      (e: Error) => assert.match(e.message, /Serializable isolation violation/),
+    );
   assert.is(fake.batchInputs().length, 3);
 });
 
@@ -308,7 +387,10 @@ test("polling stops before the invocation times out: the statement is cancelled 
   fake.runningPolls = Infinity;
   let clock = 60_000;
   const w = warehouse({ remainingTimeMs: () => clock, sleep: async (ms) => void (clock -= ms) });
-  const error = await w.loadBatch([request()]).then(() => undefined, (e: Error) => e);
+  const error = await w.loadBatch([request()]).then(
+    () => undefined,
+    (e: Error) => e,
+  );
   assert.ok(error);
   assert.match(error!.message, /still running with \d+ s of the invocation left; cancelled/);
   assert.instance(error, RetryLaterError, "a passing cause: the caller returns the batch whole");
@@ -323,7 +405,16 @@ test("a second load of the same id reports loaded: false, with the counts of the
   const [first] = await w.loadBatch([request("c".repeat(64))]);
   assert.is(first!.loaded, true);
   const [again] = await w.loadBatch([request("c".repeat(64))]);
-  assert.equal(again, { loadId: "c".repeat(64), loaded: false, outcome: "already_loaded", rowsRead: 10, transactionsNew: 0, transactionsDuplicate: 9, rowsRejected: 1, warnings: 2 });
+  assert.equal(again, {
+    loadId: "c".repeat(64),
+    loaded: false,
+    outcome: "already_loaded",
+    rowsRead: 10,
+    transactionsNew: 0,
+    transactionsDuplicate: 9,
+    rowsRejected: 1,
+    warnings: 2,
+  });
   assert.equal([again!.loaded, again!.outcome], [false, "already_loaded"], "the loads row was written by an earlier load");
 });
 

@@ -71,9 +71,9 @@ test("get pins a version; a missing key is a clear error", async () => {
 
 test("exists: 404 is false, any other error (e.g. 403 without s3:ListBucket) is thrown", async () => {
   const storage = new S3Storage(client, BUCKET);
-  s3.mock.on(HeadObjectCommand, { Key: "forbidden.csv" }).rejects(
-    new S3ServiceException({ name: "Forbidden", $fault: "client", $metadata: { httpStatusCode: 403 }, message: "Forbidden" }),
-  );
+  s3.mock
+    .on(HeadObjectCommand, { Key: "forbidden.csv" })
+    .rejects(new S3ServiceException({ name: "Forbidden", $fault: "client", $metadata: { httpStatusCode: 403 }, message: "Forbidden" }));
   await storage.exists("forbidden.csv").then(
     () => assert.unreachable(),
     (e: Error) => assert.is(e.name, "Forbidden"),

@@ -92,7 +92,10 @@ s3.putText(RAW, "uploads/leeds/notes.txt", "not a csv");
 
 // Locally the reports are printed per file; on AWS the command prints its own lines.
 const reprocessCommand = (ctx: Parameters<typeof reprocessWith>[0]) =>
-  reprocessWith(ctx, { printReport: () => assert.unreachable("no local file report on AWS"), printSummary: () => assert.unreachable("no local summary on AWS") });
+  reprocessWith(ctx, {
+    printReport: () => assert.unreachable("no local file report on AWS"),
+    printSummary: () => assert.unreachable("no local summary on AWS"),
+  });
 
 const client = { s3: new S3Client({ region: REGION }), redshift: new RedshiftDataClient({ region: REGION }) };
 const raw = new S3Storage(client.s3, RAW);
@@ -106,10 +109,16 @@ for (const key of [MARCH_3, BROKEN]) manifests.push((await transformObject({ raw
 await transformObject({ raw, transformed, transactionIdKey: SECRET }, UNREADABLE).catch(() => undefined);
 const batchesBefore = redshift.mock.commandCalls(BatchExecuteStatementCommand).length;
 const outcomes = await loadManifests({ transformed, warehouse: loader }, manifests);
-assert.ok(outcomes.every((o) => o.ok), JSON.stringify(outcomes));
+assert.ok(
+  outcomes.every((o) => o.ok),
+  JSON.stringify(outcomes),
+);
 const failureKey = s3.keys(TRANSFORMED).find((k) => k.startsWith("uploads/kendal/not_csv/") && k.endsWith(FAILURE_FILE))!;
 await recordTransformFailure({ transformed, warehouse: loader }, failureKey);
-const loadBatches = redshift.mock.commandCalls(BatchExecuteStatementCommand).slice(batchesBefore).map((c) => c.args[0].input.Sqls!);
+const loadBatches = redshift.mock
+  .commandCalls(BatchExecuteStatementCommand)
+  .slice(batchesBefore)
+  .map((c) => c.args[0].input.Sqls!);
 
 /** Runs a command as `coffeetl ARGS` would (parsing included) and captures its standard output. */
 async function cli(args: string[], run: (ctx: ReturnType<typeof parseCommandLine>["ctx"] & object) => Promise<number>) {
@@ -132,17 +141,33 @@ async function cli(args: string[], run: (ctx: ReturnType<typeof parseCommandLine
 test("the load keeps rejected lines and warnings in a transaction of its own: 3 statements, the load's own count unchanged", () => {
   assert.is(loadBatches.length, 2, "one load transaction of both files, one for their line notes");
   const [load, notes] = loadBatches as [string[], string[]];
-  assert.ok(load.some((s) => s.startsWith("COPY stage_transactions ") && s.includes(" MANIFEST ")), "a multi-file batch");
-  assert.not.ok(load.some((s) => /line_notes/.test(s)), "nothing of the notes in the load's transaction");
-  assert.equal(notes.map((s) => s.split(" ").slice(0, 2).join(" ")), ["LOCK load_lock", "DELETE FROM", "COPY line_notes"]);
-  assert.match(notes[2]!, new RegExp(`FROM 's3://${TRANSFORMED}/_load-batches/[0-9a-f]{32}/line_notes\\.csv' IAM_ROLE '${ROLE}' FORMAT AS CSV IGNOREHEADER 1 TRUNCATECOLUMNS`));
+  assert.ok(
+    load.some((s) => s.startsWith("COPY stage_transactions ") && s.includes(" MANIFEST ")),
+    "a multi-file batch",
+  );
+  assert.not.ok(
+    load.some((s) => /line_notes/.test(s)),
+    "nothing of the notes in the load's transaction",
+  );
+  assert.equal(
+    notes.map((s) => s.split(" ").slice(0, 2).join(" ")),
+    ["LOCK load_lock", "DELETE FROM", "COPY line_notes"],
+  );
+  assert.match(
+    notes[2]!,
+    new RegExp(`FROM 's3://${TRANSFORMED}/_load-batches/[0-9a-f]{32}/line_notes\\.csv' IAM_ROLE '${ROLE}' FORMAT AS CSV IGNOREHEADER 1 TRUNCATECOLUMNS`),
+  );
   // The Data API takes at most 40 statements per batch: say where the load stands.
   assert.ok(load.length <= MAX_BATCH_STATEMENTS && notes.length <= 3, `${load.length} + ${notes.length} statements`);
-  console.log(`  a 2-file load: ${load.length} statements in its transaction (Data API maximum ${MAX_BATCH_STATEMENTS}), then ${notes.length} for its line notes`);
+  console.log(
+    `  a 2-file load: ${load.length} statements in its transaction (Data API maximum ${MAX_BATCH_STATEMENTS}), then ${notes.length} for its line notes`,
+  );
 });
 
 test("line_notes holds every rejected line and warning of each loaded file, no content", async () => {
-  const [rows] = (await engine.transaction(["SELECT l.source_key, n.line_number, n.kind, n.reason FROM line_notes n JOIN loads l ON l.load_id = n.load_id ORDER BY 1, 2"])) as [Record<string, unknown>[]];
+  const [rows] = (await engine.transaction([
+    "SELECT l.source_key, n.line_number, n.kind, n.reason FROM line_notes n JOIN loads l ON l.load_id = n.load_id ORDER BY 1, 2",
+  ])) as [Record<string, unknown>[]];
   const of = (key: string) => rows.filter((r) => r.source_key === key).map((r) => `${r.line_number}:${r.kind}`);
   assert.equal(of(BROKEN), ["2:rejected", "3:rejected", "4:rejected", "5:rejected", "6:rejected", "8:warning"]);
   assert.ok(of(MARCH_3).includes("212:rejected"), of(MARCH_3).join(" "));
@@ -158,7 +183,10 @@ test("status --outputs: each file's latest outcome from the deployed warehouse, 
   assert.match(out, /\| loaded +\| 300 +\| 299 +\| 0 +\| 1 +\| 130 +\| uploads\/leeds\/2024-03-03\.csv/);
   assert.match(out, /\| loaded +\| 8 +\| 3 +\| 0 +\| 5 +\| 1 +\| uploads\/kendal\/broken_rows\.csv/);
   assert.match(out, /\| failed +\| .*uploads\/kendal\/not_csv\.csv +\| binary content/);
-  const calls = redshift.mock.commandCalls(ExecuteStatementCommand).slice(before).map((c) => c.args[0].input);
+  const calls = redshift.mock
+    .commandCalls(ExecuteStatementCommand)
+    .slice(before)
+    .map((c) => c.args[0].input);
   assert.ok(calls.length > 0);
   for (const input of calls) {
     assert.is(input.WorkgroupName, "analytics");
@@ -167,7 +195,10 @@ test("status --outputs: each file's latest outcome from the deployed warehouse, 
   const hint = await cli(["status", "--failed", "--outputs", outputsFile], statusCommand);
   assert.match(hint.out, new RegExp(`\`coffeetl reprocess PREFIX --outputs ${outputsFile}\` runs them again`));
   const failed = await cli(["status", "--failed", "--json", "--outputs", outputsFile], statusCommand);
-  assert.equal(JSON.parse(failed.out).map((r: { source_key: string }) => r.source_key), [UNREADABLE]);
+  assert.equal(
+    JSON.parse(failed.out).map((r: { source_key: string }) => r.source_key),
+    [UNREADABLE],
+  );
 });
 
 test("rejects --outputs: line 212 of the 3 March file, with its reason, also after the transformed bucket's files expired", async () => {
@@ -190,7 +221,10 @@ test("rejects --outputs: line 212 of the 3 March file, with its reason, also aft
 
   const broken = await cli(["rejects", "broken_rows.csv", "--json", "--outputs", outputsFile], rejectsCommand);
   const lines = (JSON.parse(broken.out) as { lines: { line: number; kind: string; reason: string }[] }).lines;
-  assert.equal(lines.map((l) => `${l.line}:${l.kind}`), ["2:rejected", "3:rejected", "4:rejected", "5:rejected", "6:rejected", "8:warning"]);
+  assert.equal(
+    lines.map((l) => `${l.line}:${l.kind}`),
+    ["2:rejected", "3:rejected", "4:rejected", "5:rejected", "6:rejected", "8:warning"],
+  );
   assert.match(lines.at(-1)!.reason, /total differs/);
 
   const failed = await cli(["rejects", "not_csv.csv", "--outputs", outputsFile], rejectsCommand);
@@ -208,14 +242,20 @@ test("rejects --outputs of a load made before the warehouse kept its lines: from
   await transformObject({ raw, transformed, transactionIdKey: SECRET }, MARCH_3);
   const back = await cli(["rejects", "2024-03-03.csv", "--outputs", outputsFile], rejectsCommand);
   assert.match(back.out, /^212 +\| rejected \| unknown payment method/m);
-  assert.equal([...back.out.matchAll(/^(\d+) +\| warning +\| total differs/gm)].map((m) => Number(m[1])), WARNED);
+  assert.equal(
+    [...back.out.matchAll(/^(\d+) +\| warning +\| total differs/gm)].map((m) => Number(m[1])),
+    WARNED,
+  );
 });
 
 test("reprocess --outputs PREFIX: each raw .csv under the prefix sent to the extract-transform function as its S3 event; --dry-run and --since", async () => {
   lambda.resetHistory();
   const dry = await cli(["reprocess", "uploads/leeds/", "--dry-run", "--outputs", outputsFile], reprocessCommand);
   assert.is(dry.code, 0);
-  assert.match(dry.out, new RegExp(`^Would send 1 raw file under s3://${RAW}/uploads/leeds/ to ${FUNCTION}:\\n  ${MARCH_3}\\n\\(1 other object skipped: not \\.csv\\)`));
+  assert.match(
+    dry.out,
+    new RegExp(`^Would send 1 raw file under s3://${RAW}/uploads/leeds/ to ${FUNCTION}:\\n  ${MARCH_3}\\n\\(1 other object skipped: not \\.csv\\)`),
+  );
   assert.is(lambda.commandCalls(InvokeCommand).length, 0, "a dry run sends nothing");
 
   const sent = await cli(["reprocess", "uploads/", "--outputs", outputsFile], reprocessCommand);
@@ -240,7 +280,10 @@ test("a read the warehouse refuses says which grant the operator's identity lack
   try {
     const error = await cli(["status", "--outputs", outputsFile], statusCommand).catch((e: Error) => e);
     assert.instance(error, Error);
-    assert.match((error as Error).message, /refused the read: your AWS identity's database user .* needs the coffeetl_reader role: tag the IAM role you use with RedshiftDbRoles=coffeetl_reader/);
+    assert.match(
+      (error as Error).message,
+      /refused the read: your AWS identity's database user .* needs the coffeetl_reader role: tag the IAM role you use with RedshiftDbRoles=coffeetl_reader/,
+    );
   } finally {
     redshift.engine = real;
   }
@@ -257,7 +300,10 @@ test("outputs.json: parsed into a typed target; errors name the file and what is
     extractTransformFunctionName: FUNCTION,
   });
   assert.throws(() => parseOutputs("{", "o.json"), /o\.json: not JSON; expected the output of `pulumi stack output --json`/);
-  assert.throws(() => parseOutputs(JSON.stringify({ rawBucketName: RAW }), "o.json"), /missing stack outputs transformedBucketName, warehouseParameterName, extractTransformFunctionName/);
+  assert.throws(
+    () => parseOutputs(JSON.stringify({ rawBucketName: RAW }), "o.json"),
+    /missing stack outputs transformedBucketName, warehouseParameterName, extractTransformFunctionName/,
+  );
   const provisioned = { target: { kind: "provisioned" as const, clusterIdentifier: "c", database: "dev", dbUser: "loader" }, copyRoleArn: ROLE };
   assert.equal(readerSettings(provisioned).target, { kind: "provisioned", clusterIdentifier: "c", database: "dev", dbUser: "coffeetl_grafana" });
   assert.equal(readerSettings({ ...provisioned, readerDbUser: "ops_reader" }).target, { ...provisioned.target, dbUser: "ops_reader" });

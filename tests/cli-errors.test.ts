@@ -8,7 +8,12 @@ import { UsageError } from "../cli/errors.js";
 import { ROOT, tempDir } from "./helpers.js";
 
 const dir = await tempDir("coffeetl-errors-");
-const coffeetl = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, "bin/coffeetl.js"), ...args], { cwd: dir.path, encoding: "utf8", env: { ...process.env, COFFEETL_HOME: join(dir.path, "home") } });
+const coffeetl = (...args: string[]) =>
+  spawnSync(process.execPath, [join(ROOT, "bin/coffeetl.js"), ...args], {
+    cwd: dir.path,
+    encoding: "utf8",
+    env: { ...process.env, COFFEETL_HOME: join(dir.path, "home") },
+  });
 
 test("a UsageError is an Error with its message and, when known, its command", () => {
   const e = new UsageError("--rows takes a whole number", "sample");

@@ -68,12 +68,16 @@ const transformHandler = (await import("../functions/extract-transform/handler.j
 // The load function's work (functions/load/handler.ts runs loadManifests on a RedshiftWarehouse over
 // the Data API; its schema step needs Redshift's catalogue, which the stand-in's engine lacks).
 const transformed = new S3Storage(new S3Client({ region: REGION }), TRANSFORMED);
-const loader = new RedshiftWarehouse(new RedshiftDataClient({ region: REGION }), { target: { kind: "serverless", workgroupName: "analytics", database: "dev" }, copyRoleArn: ROLE }, {
-  copyManifests: transformed,
-  pollInitialMs: 1,
-  pollMaxMs: 1,
-  sleep: async () => {},
-});
+const loader = new RedshiftWarehouse(
+  new RedshiftDataClient({ region: REGION }),
+  { target: { kind: "serverless", workgroupName: "analytics", database: "dev" }, copyRoleArn: ROLE },
+  {
+    copyManifests: transformed,
+    pollInitialMs: 1,
+    pollMaxMs: 1,
+    sleep: async () => {},
+  },
+);
 
 const dir = await tempDir();
 const outputsFile = join(dir.path, "outputs.json");
@@ -189,12 +193,19 @@ test("forget --outputs without --yes: says what would go, changes nothing, reads
   const readsBefore = secretReads().length;
   const dry = await cli(["forget", "2024-03-04.csv", "--outputs", outputsFile], (ctx) => forgetCommand(ctx));
   assert.is(dry.code, 0, dry.err);
-  assert.match(dry.out, /^Would withdraw uploads\/leeds\/2024-03-04\.csv \(load [0-9a-f]{12}, 200 rows\): 160 sales and their items; 40 sales another file also holds stay\.\n/);
+  assert.match(
+    dry.out,
+    /^Would withdraw uploads\/leeds\/2024-03-04\.csv \(load [0-9a-f]{12}, 200 rows\): 160 sales and their items; 40 sales another file also holds stay\.\n/,
+  );
   assert.match(dry.out, /Nothing changed\. Run again with --yes/);
   assert.equal(await snapshot(), before);
   assert.is(secretReads().length, readsBefore);
   // Planned through the Data API, as the stack's reader.
-  assert.ok(redshift.mock.commandCalls(ExecuteStatementCommand).some((c) => /FROM loads WHERE source_key = 'uploads\/leeds\/2024-03-04\.csv'/.test(c.args[0].input.Sql!)));
+  assert.ok(
+    redshift.mock
+      .commandCalls(ExecuteStatementCommand)
+      .some((c) => /FROM loads WHERE source_key = 'uploads\/leeds\/2024-03-04\.csv'/.test(c.args[0].input.Sql!)),
+  );
 });
 
 let withdrawnAll = "";
@@ -214,7 +225,10 @@ test("forget --outputs --yes: the withdrawal lands in the transformed bucket, th
   assert.is(manifest.rowsRead, 0);
   assert.is(manifest.source.key, MARCH_4);
   assert.match(run.out, new RegExp(`^Wrote the withdrawal of uploads/leeds/2024-03-04\\.csv to s3://${TRANSFORMED}/${manifestKey.replace(/\./g, "\\.")};`));
-  assert.match(run.out, /\nWithdrew uploads\/leeds\/2024-03-04\.csv \(load [0-9a-f]{12}, 200 rows\): 160 sales and their items; 40 sales another file also holds stay\.\n$/);
+  assert.match(
+    run.out,
+    /\nWithdrew uploads\/leeds\/2024-03-04\.csv \(load [0-9a-f]{12}, 200 rows\): 160 sales and their items; 40 sales another file also holds stay\.\n$/,
+  );
   assert.match(run.err, /… waiting for the load function to withdraw it \(\d+ s of at most 300 s\)/);
   // The secret was read decrypted, from the parameter the outputs name.
   assert.equal(secretReads().at(-1)!.args[0].input, { Name: SECRET_PARAMETER, WithDecryption: true });
@@ -228,7 +242,9 @@ test("forget --outputs --yes: the withdrawal lands in the transformed bucket, th
     "no item without its sale",
   );
   assert.is(
-    await count(`SELECT COUNT(*) AS n FROM transaction_items WHERE transaction_id IN (SELECT transaction_id FROM load_sales m JOIN loads l ON l.load_id = m.load_id WHERE l.source_key = '${RESENT}')`),
+    await count(
+      `SELECT COUNT(*) AS n FROM transaction_items WHERE transaction_id IN (SELECT transaction_id FROM load_sales m JOIN loads l ON l.load_id = m.load_id WHERE l.source_key = '${RESENT}')`,
+    ),
     itemsOfShared,
   );
   const [current] = await rows(`SELECT rows_read FROM loads WHERE source_key = '${MARCH_4}' AND superseded_by IS NULL`);
@@ -270,7 +286,12 @@ test("forget --outputs --yes with no load in time: says how to check later, exit
   const run = await cli(["forget", "2024-03-04.csv", "--yes", "--timeout", "1", "--outputs", outputsFile], (ctx) => forgetCommand(ctx, { pollMs: 50 }));
   withdrawnAll += run.all;
   assert.is(run.code, 1);
-  assert.match(run.err, new RegExp(`not shown withdrawn within 1 s\\. The withdrawal is written .*\`coffeetl status --outputs ${outputsFile.replace(/\./g, "\\.")}\` shows the file withdrawn`));
+  assert.match(
+    run.err,
+    new RegExp(
+      `not shown withdrawn within 1 s\\. The withdrawal is written .*\`coffeetl status --outputs ${outputsFile.replace(/\./g, "\\.")}\` shows the file withdrawn`,
+    ),
+  );
   // Delivered later, it withdraws the file.
   await deliver();
   assert.is(await count(`SELECT COUNT(*) AS n FROM transactions WHERE source_key = '${MARCH_4}'`), 0);
@@ -316,10 +337,14 @@ test("usage: --timeout goes with --outputs; a stack without the secret's output 
 });
 
 test("the built CLI takes forget --outputs without a home, and names a missing outputs file", () => {
-  const r = spawnSync(process.execPath, [join(ROOT, "bin/coffeetl.js"), "forget", "x.csv", "--outputs", join(dir.path, "missing.json"), "--home", join(dir.path, "no-home")], {
-    cwd: dir.path,
-    encoding: "utf8",
-  });
+  const r = spawnSync(
+    process.execPath,
+    [join(ROOT, "bin/coffeetl.js"), "forget", "x.csv", "--outputs", join(dir.path, "missing.json"), "--home", join(dir.path, "no-home")],
+    {
+      cwd: dir.path,
+      encoding: "utf8",
+    },
+  );
   assert.is(r.status, 1, r.stderr);
   assert.match(r.stderr, /cannot read .*missing\.json: no such file \(write it with `pulumi stack output --json > /);
   assert.not.match(r.stderr, /no CoffeETL home/);

@@ -49,7 +49,10 @@ test("forget: dry run, then withdraw keeping shared sales; status says withdrawn
   const after = sql(FIGURES)[0]!;
   assert.equal([Number(after.sales), Number(after.orphan_items), Number(after.current_loads)], [15, 0, 2], "other.csv's 15 sales stay");
   const keys = sql(`SELECT DISTINCT source_key FROM transactions`).map((r) => String(r.source_key));
-  assert.ok(keys.every((k) => k.endsWith("other.csv")), keys.join(", "));
+  assert.ok(
+    keys.every((k) => k.endsWith("other.csv")),
+    keys.join(", "),
+  );
   const status = run("status");
   assert.match(status.out, /withdrawn.*wrong-branch\.csv/);
   assert.match(run("status", "--json").out, /"outcome": "withdrawn"/);

@@ -7,7 +7,17 @@ import { IngestProgress, duration } from "../cli/progress.js";
 import type { FileReport } from "../functions/local/pipeline.js";
 import { tempDir } from "./helpers.js";
 
-const report = (path: string, ok = true): FileReport => ({ path, key: path, ok, rowsRead: 0, transactionsNew: 0, duplicates: 0, rejected: 0, warnings: 0, durationMs: 0 });
+const report = (path: string, ok = true): FileReport => ({
+  path,
+  key: path,
+  ok,
+  rowsRead: 0,
+  transactionsNew: 0,
+  duplicates: 0,
+  rejected: 0,
+  warnings: 0,
+  durationMs: 0,
+});
 
 test("a terminal sees phase, share, rows/s and ETA for the transform, then rows, rows/s and ETA for the load", async () => {
   const dir = await tempDir();
@@ -42,7 +52,10 @@ test("a terminal sees phase, share, rows/s and ETA for the transform, then rows,
     now = 10_000;
     assert.is(batch.render(), "[1-3/5] 3 files  load  30,000 rows  2s");
     progress.stop();
-    assert.ok(writes.every((w) => w.startsWith("\r\x1b[K")), "redraws overwrite the one status line");
+    assert.ok(
+      writes.every((w) => w.startsWith("\r\x1b[K")),
+      "redraws overwrite the one status line",
+    );
   } finally {
     await dir.remove();
   }

@@ -40,15 +40,23 @@ const FUNCTION_ARN = "arn:aws:lambda:eu-west-2:123456789012:function:coffeetl-ac
 const s3 = new FakeS3();
 const sqs = mockClient(SQSClient);
 const lambda = mockClient(LambdaClient);
-const clients = { sqs: new SQSClient({ region: "eu-west-2" }), lambda: new LambdaClient({ region: "eu-west-2" }), s3: new (await import("@aws-sdk/client-s3")).S3Client({ region: "eu-west-2" }) };
+const clients = {
+  sqs: new SQSClient({ region: "eu-west-2" }),
+  lambda: new LambdaClient({ region: "eu-west-2" }),
+  s3: new (await import("@aws-sdk/client-s3")).S3Client({ region: "eu-west-2" }),
+};
 
 /** A dead-letter queue holding messages until they are deleted; received ones stay hidden (visibility). */
 function fakeQueues(asyncFailures: string[], loadMessages: number) {
   let parked = asyncFailures.map((Body, i) => ({ MessageId: `m${i}`, ReceiptHandle: `r${i}`, Body }));
   const hidden = new Set<string>();
   sqs.reset();
-  sqs.on(GetQueueAttributesCommand, { QueueUrl: OUTPUTS.loadDeadLetterQueueUrl }).resolves({ Attributes: { ApproximateNumberOfMessages: String(loadMessages) } });
-  sqs.on(GetQueueAttributesCommand, { QueueUrl: OUTPUTS.deadLetterQueueUrl }).callsFake(async () => ({ Attributes: { ApproximateNumberOfMessages: String(parked.length) } }));
+  sqs
+    .on(GetQueueAttributesCommand, { QueueUrl: OUTPUTS.loadDeadLetterQueueUrl })
+    .resolves({ Attributes: { ApproximateNumberOfMessages: String(loadMessages) } });
+  sqs
+    .on(GetQueueAttributesCommand, { QueueUrl: OUTPUTS.deadLetterQueueUrl })
+    .callsFake(async () => ({ Attributes: { ApproximateNumberOfMessages: String(parked.length) } }));
   sqs.on(ListMessageMoveTasksCommand).resolves({ Results: [{ Status: "COMPLETED" }] });
   sqs.on(StartMessageMoveTaskCommand).resolves({ TaskHandle: "task-1" });
   sqs.on(ReceiveMessageCommand).callsFake(async (input) => {
@@ -82,7 +90,10 @@ const failureRecord = (key: string) =>
 
 test("stack outputs are read from `pulumi stack output --json`; missing ones are named", () => {
   assert.equal(parseStackOutputs(JSON.stringify({ ...OUTPUTS, grafanaUrl: "http://x" }), "o.json"), OUTPUTS);
-  assert.throws(() => parseStackOutputs(JSON.stringify({ rawBucketName: RAW }), "o.json"), /o\.json: missing stack outputs extractTransformFunctionName, deadLetterQueueUrl/);
+  assert.throws(
+    () => parseStackOutputs(JSON.stringify({ rawBucketName: RAW }), "o.json"),
+    /o\.json: missing stack outputs extractTransformFunctionName, deadLetterQueueUrl/,
+  );
 });
 
 test("redrive moves the load DLQ back, re-invokes each parked event then deletes it, keeps what it cannot read", async () => {
@@ -94,10 +105,20 @@ test("redrive moves the load DLQ back, re-invokes each parked event then deletes
   const move = sqs.commandCalls(StartMessageMoveTaskCommand)[0]!.args[0].input;
   assert.equal(move, { SourceArn: OUTPUTS.loadDeadLetterQueueArn, DestinationArn: OUTPUTS.loadQueueArn });
   const invokes = lambda.commandCalls(InvokeCommand).map((c) => c.args[0].input);
-  assert.equal(invokes.map((i) => [i.FunctionName, i.InvocationType]), [[FUNCTION_ARN, "Event"], [FUNCTION_ARN, "Event"]]);
+  assert.equal(
+    invokes.map((i) => [i.FunctionName, i.InvocationType]),
+    [
+      [FUNCTION_ARN, "Event"],
+      [FUNCTION_ARN, "Event"],
+    ],
+  );
   const keys = invokes.map((i) => objectEvent((JSON.parse(Buffer.from(i.Payload as Uint8Array).toString()) as S3Event).Records[0]!).key);
   assert.equal(keys, ["uploads/leeds/a.csv", "uploads/york/b day.csv"]);
-  assert.equal(queues.left().map((m) => m.Body), ["not json"], "only the unreadable message is left");
+  assert.equal(
+    queues.left().map((m) => m.Body),
+    ["not json"],
+    "only the unreadable message is left",
+  );
 
   // Twice: nothing is left to redrive, nothing is invoked again.
   const again = await redrive(clients, OUTPUTS, { region: "eu-west-2" });
@@ -110,7 +131,9 @@ test("a message is deleted only once Lambda accepted its invocation", async () =
   lambda.reset();
   lambda.on(InvokeCommand).rejects(Object.assign(new Error("Rate exceeded"), { name: "TooManyRequestsException" }));
   const report = await redrive(clients, OUTPUTS, { region: "eu-west-2" });
-  assert.equal(report.failures, [{ step: "re-invoking the extract-transform dead-letter queue's events", call: "Lambda Invoke", error: "TooManyRequestsException: Rate exceeded" }]);
+  assert.equal(report.failures, [
+    { step: "re-invoking the extract-transform dead-letter queue's events", call: "Lambda Invoke", error: "TooManyRequestsException: Rate exceeded" },
+  ]);
   assert.is(queues.left().length, 1);
   assert.is(sqs.commandCalls(StartMessageMoveTaskCommand).length, 0, "an empty load DLQ starts no move task");
 });
@@ -120,19 +143,25 @@ test("--prefix re-emits each raw .csv object (any case) under the prefix as an S
   lambda.reset();
   lambda.on(InvokeCommand).resolves({ StatusCode: 202 });
   const canonical = readFileSync(fixture("canonical.csv"));
-  for (const key of ["uploads/leeds/2024-03-01.csv", "uploads/leeds/LEEDS 2.CSV", "uploads/leeds/notes.txt", "uploads/york/2024-03-01.csv"]) s3.putText(RAW, key, canonical);
+  for (const key of ["uploads/leeds/2024-03-01.csv", "uploads/leeds/LEEDS 2.CSV", "uploads/leeds/notes.txt", "uploads/york/2024-03-01.csv"])
+    s3.putText(RAW, key, canonical);
   const dry = await redrive(clients, OUTPUTS, { region: "eu-west-2", prefix: "uploads/leeds/", dryRun: true });
   assert.equal([dry.reemitted, dry.skippedNotCsv, lambda.commandCalls(InvokeCommand).length], [2, 1, 0], "a dry run invokes nothing");
   const report = await redrive(clients, OUTPUTS, { region: "eu-west-2", prefix: "uploads/leeds/" });
   assert.equal([report.reemitted, report.skippedNotCsv], [2, 1]);
   const events = lambda.commandCalls(InvokeCommand).map((c) => JSON.parse(Buffer.from(c.args[0].input.Payload as Uint8Array).toString()) as S3Event);
-  assert.ok(events.every((e) => e.Records.length === 1), "one object per invocation, as S3 sends them");
+  assert.ok(
+    events.every((e) => e.Records.length === 1),
+    "one object per invocation, as S3 sends them",
+  );
   assert.equal(events.map((e) => objectEvent(e.Records[0]!).key).sort(), ["uploads/leeds/2024-03-01.csv", "uploads/leeds/LEEDS 2.CSV"]);
 
   // The event is one the extract-transform handler acts on: it transforms the object.
   process.env.TRANSFORMED_BUCKET = "coffeetl-acme-transformed";
   process.env.TRANSACTION_ID_KEY_PARAMETER = "/coffeetl/acme/transaction-secret";
-  mockClient(SSMClient).on(GetParameterCommand).resolves({ Parameter: { Value: "test-hmac-key-0123456789abcdef" } });
+  mockClient(SSMClient)
+    .on(GetParameterCommand)
+    .resolves({ Parameter: { Value: "test-hmac-key-0123456789abcdef" } });
   const { handler } = await import("../functions/extract-transform/handler.js");
   const summary = await handler(events[0]!, lambdaContext() as unknown as Context);
   assert.is(summary.transformed, 1);

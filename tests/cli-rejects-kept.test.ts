@@ -15,7 +15,10 @@ test("rejects after the home's transformed files are deleted: every rejected lin
     const home = join(dir.path, "home");
     // The fixture's five rejected lines and one warning, and 119 more totals that differ from their items.
     const base = readFileSync(fixture("broken_rows.csv"), "utf8").trimEnd().split("\n");
-    const extra = Array.from({ length: 119 }, (_, i) => `02/03/2024 11:${String(i % 60).padStart(2, "0")},Kendal,Guest,Regular Latte - 2.15,${(3 + i / 100).toFixed(2)},CASH,`);
+    const extra = Array.from(
+      { length: 119 },
+      (_, i) => `02/03/2024 11:${String(i % 60).padStart(2, "0")},Kendal,Guest,Regular Latte - 2.15,${(3 + i / 100).toFixed(2)},CASH,`,
+    );
     const file = join(dir.path, "kendal_2024-03-02.csv");
     writeFileSync(file, [...base, ...extra].join("\n") + "\n");
     const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args, "--home", home], { cwd: ROOT, encoding: "utf8" });
@@ -27,11 +30,17 @@ test("rejects after the home's transformed files are deleted: every rejected lin
     assert.is(r.status, 0, r.stderr);
     const got = JSON.parse(r.stdout) as { rejected: number; warnings: number; lines: { line: number; kind: string; reason: string }[] };
     assert.equal([got.rejected, got.warnings], [5, 120]);
-    assert.equal(got.lines.filter((l) => l.kind === "rejected").map((l) => l.line), [2, 3, 4, 5, 6]);
+    assert.equal(
+      got.lines.filter((l) => l.kind === "rejected").map((l) => l.line),
+      [2, 3, 4, 5, 6],
+    );
     const warned = got.lines.filter((l) => l.kind === "warning").map((l) => l.line);
     assert.is(warned.length, 120, "every warning, not the manifest's first 100");
     assert.equal(warned.slice(0, 2), [8, 10]);
-    assert.ok(got.lines.every((l) => !/Guest|Zebedee/.test(l.reason)), "reasons only, no content");
+    assert.ok(
+      got.lines.every((l) => !/Guest|Zebedee/.test(l.reason)),
+      "reasons only, no content",
+    );
   } finally {
     await dir.remove();
   }
@@ -42,7 +51,10 @@ test("rejects reads one store, the warehouse's line_notes: with the transformed 
   try {
     const home = join(dir.path, "home");
     const base = readFileSync(fixture("broken_rows.csv"), "utf8").trimEnd().split("\n");
-    const extra = Array.from({ length: 119 }, (_, i) => `02/03/2024 12:${String(i % 60).padStart(2, "0")},Kendal,Guest,Regular Latte - 2.15,${(4 + i / 100).toFixed(2)},CASH,`);
+    const extra = Array.from(
+      { length: 119 },
+      (_, i) => `02/03/2024 12:${String(i % 60).padStart(2, "0")},Kendal,Guest,Regular Latte - 2.15,${(4 + i / 100).toFixed(2)},CASH,`,
+    );
     const file = join(dir.path, "kendal_2024-03-03.csv");
     writeFileSync(file, [...base, ...extra].join("\n") + "\n");
     const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args, "--home", home], { cwd: ROOT, encoding: "utf8" });
@@ -57,9 +69,15 @@ test("rejects reads one store, the warehouse's line_notes: with the transformed 
     assert.is(r.status, 0, r.stderr);
     assert.match(r.stdout, /kendal_2024-03-03\.csv: 127 rows read, 5 rejected, 120 warnings/);
     const listed = [...r.stdout.matchAll(/^(\d+) +\| (rejected|warning) +\| (.+)$/gm)].map((m) => [Number(m[1]), m[2], m[3]!.trim()] as const);
-    assert.equal(listed.filter(([, kind]) => kind === "rejected").map(([line]) => line), [2, 3, 4, 5, 6]);
+    assert.equal(
+      listed.filter(([, kind]) => kind === "rejected").map(([line]) => line),
+      [2, 3, 4, 5, 6],
+    );
     assert.is(listed.filter(([, kind]) => kind === "warning").length, 120, "every warning");
-    assert.ok(listed.every(([, , reason]) => reason.length > 0), "each with its problem");
+    assert.ok(
+      listed.every(([, , reason]) => reason.length > 0),
+      "each with its problem",
+    );
     assert.not.match(r.stdout, /have their line recorded/);
   } finally {
     await dir.remove();

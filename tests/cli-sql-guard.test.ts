@@ -17,7 +17,8 @@ test("a SELECT, a WITH ... SELECT, a parenthesised SELECT run", () => {
     "SELECT $$ ; COPY $$, $tag$ pg_ls_dir() $tag$",
     "SELECT /* nested /* ; */ DROP */ 1",
     "SELECT E'it\\'s; fine'",
-  ]) assert.is(readOnlyRefusal(sql), undefined, sql);
+  ])
+    assert.is(readOnlyRefusal(sql), undefined, sql);
 });
 
 test("other statements are refused, naming the statement", () => {
@@ -42,7 +43,7 @@ test("functions that reach the server's files, run SQL text, connect elsewhere o
     ["SELECT query_to_xml('DELETE FROM t', true, true, '')", "query_to_xml() runs SQL text of its own"],
     ["SELECT dblink_exec('host=x', 'DROP TABLE t')", "dblink_exec() connects to other databases"],
     ["SELECT set_config('default_transaction_read_only', 'off', false)", "set_config() acts on the database server"],
-    ['SELECT "pg_read_file"(\'/etc/passwd\')', "pg_read_file() reads the database machine's files"],
+    ["SELECT \"pg_read_file\"('/etc/passwd')", "pg_read_file() reads the database machine's files"],
     ["SELECT 'pg_terminate_backend'::regproc, pg_terminate_backend", "pg_terminate_backend() acts on the database server"],
     ["WITH x AS (SELECT pg_reload_conf()) SELECT * FROM x", "pg_reload_conf() acts on the database server"],
   ];

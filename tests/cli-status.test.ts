@@ -40,7 +40,10 @@ test("status lists each file's latest outcome and counts; --failed only the fail
   assert.not.match(failed.stdout, /canonical\.csv/);
   assert.match(failed.stdout, /\(2 rows\)[\s\S]*coffeetl reprocess/);
   const rows = json<{ source_key: string; outcome: string; reason: string | null }[]>(["status", "--failed"], 1);
-  assert.equal(rows.map((r) => [r.source_key.split("/").pop(), r.outcome]).sort(), [["not_csv.csv", "failed"], ["prose.csv", "failed"]]);
+  assert.equal(rows.map((r) => [r.source_key.split("/").pop(), r.outcome]).sort(), [
+    ["not_csv.csv", "failed"],
+    ["prose.csv", "failed"],
+  ]);
   assert.is(json(["status", "--limit", "3"]).length, 3);
   assert.is(json(["status", "--since", "2999-01-01"]).length, 0);
 });
@@ -53,7 +56,10 @@ test("rejects FILE prints a file's rejected lines and warnings with line numbers
   assert.match(r.stdout, /^5 +\| rejected \| unknown payment method/m);
   assert.match(r.stdout, /^8 +\| warning +\| total differs from the sum of its item prices/m);
   const lines = json<{ lines: { line: number; kind: string }[] }>(["rejects", fixture("broken_rows.csv")]).lines;
-  assert.equal(lines.map((l) => `${l.line}:${l.kind}`), ["2:rejected", "3:rejected", "4:rejected", "5:rejected", "6:rejected", "8:warning"]);
+  assert.equal(
+    lines.map((l) => `${l.line}:${l.kind}`),
+    ["2:rejected", "3:rejected", "4:rejected", "5:rejected", "6:rejected", "8:warning"],
+  );
   assert.match(run(["rejects", "canonical.csv"]).stdout, /5 rows read, 0 rejected, 0 warnings[\s\S]*Every line was read/);
   const failed = run(["rejects", "not_csv.csv"]);
   assert.is(failed.code, 0);
@@ -71,7 +77,11 @@ test("reprocess runs the home's raw files again: idempotent, raw files untouched
       .map((f) => `${f}:${statSync(f).mtimeMs}`)
       .sort();
   const before = rawFiles();
-  const figures = () => json(["sql", "SELECT (SELECT COUNT(*) FROM transactions) AS sales, (SELECT COUNT(*) FROM transaction_items) AS items, (SELECT COUNT(*) FROM loads) AS loads"]);
+  const figures = () =>
+    json([
+      "sql",
+      "SELECT (SELECT COUNT(*) FROM transactions) AS sales, (SELECT COUNT(*) FROM transaction_items) AS items, (SELECT COUNT(*) FROM loads) AS loads",
+    ]);
   const counts = figures();
   for (let round = 0; round < 2; round++) {
     const r = run(["reprocess"]);

@@ -42,7 +42,11 @@ test("a folder with no .csv files is refused, naming it", async () => {
 });
 
 test("checkFile refuses what the pipeline would never read, saying why", async () => {
-  assert.equal(await checkFile(at("tills/notes.txt")), { path: at("tills/notes.txt"), ok: false, error: "not a .csv file (the pipeline reads .csv files only)" });
+  assert.equal(await checkFile(at("tills/notes.txt")), {
+    path: at("tills/notes.txt"),
+    ok: false,
+    error: "not a .csv file (the pipeline reads .csv files only)",
+  });
   assert.equal(await checkFile(at("nothing.csv")), { path: at("nothing.csv"), ok: false, error: "no such file" });
   mkdirSync(at("dir.csv"));
   assert.equal(await checkFile(at("dir.csv")), { path: at("dir.csv"), ok: false, error: "not a file" });
@@ -55,14 +59,22 @@ test("a good file: the rows and sales the pipeline would load", async () => {
   assert.ok(report.summary!.rowsRead > 0);
   assert.is(report.summary!.rejected, 0);
   const out = printed(() => printCheck(report));
-  assert.match(out, new RegExp(`^✔ ${at("leeds.csv").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: ${report.summary!.rowsRead} rows read, ${report.summary!.rows.transactions} sales, 0 rejected, `));
+  assert.match(
+    out,
+    new RegExp(
+      `^✔ ${at("leeds.csv").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: ${report.summary!.rowsRead} rows read, ${report.summary!.rows.transactions} sales, 0 rejected, `,
+    ),
+  );
 });
 
 test("a file the transform fails whole: ok false, the reason without the throwaway key's prefix", async () => {
   const report = await checkFile(fixture("not_csv.csv"));
   assert.is(report.ok, false);
   assert.ok(report.error && !report.error.startsWith("check/"), report.error);
-  assert.match(printed(() => printCheck(report)), /^✘ .*not_csv\.csv: the pipeline would fail it: /);
+  assert.match(
+    printed(() => printCheck(report)),
+    /^✘ .*not_csv\.csv: the pipeline would fail it: /,
+  );
 });
 
 test("rejected lines are printed by number and reason, three at most, never their content", async () => {

@@ -15,7 +15,13 @@ import { FakeS3 } from "./fixtures/aws/fake-s3.js";
 import { ROOT, fixture, tempDir } from "./helpers.js";
 
 const SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-const PROFILE = { bucket: "coffeetl-acme-prod-raw-1", prefix: "uploads/leeds/", region: "eu-west-2", accessKeyId: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: SECRET };
+const PROFILE = {
+  bucket: "coffeetl-acme-prod-raw-1",
+  prefix: "uploads/leeds/",
+  region: "eu-west-2",
+  accessKeyId: "AKIAIOSFODNN7EXAMPLE",
+  secretAccessKey: SECRET,
+};
 const s3 = new FakeS3();
 const ssm = mockClient(SSMClient);
 ssm.on(GetParameterCommand, { Name: "/coffeetl/acme-prod/uploaders/leeds", WithDecryption: true }).resolves({ Parameter: { Value: JSON.stringify(PROFILE) } });
@@ -49,18 +55,25 @@ test("files go to <prefix><name> byte for byte, multipart when large; bad files 
   const notes = join(dir.path, "notes.txt");
   writeFileSync(notes, "hello");
   const seen: UploadReport[] = [];
-  const reports = await uploadFiles(PROFILE, [fixture("canonical.csv"), big, upper, notes, join(dir.path, "gone.csv"), join(ROOT, "tests/fixtures/aws/../raw/canonical.csv")], {
-    onReport: (r) => seen.push(r),
-  });
+  const reports = await uploadFiles(
+    PROFILE,
+    [fixture("canonical.csv"), big, upper, notes, join(dir.path, "gone.csv"), join(ROOT, "tests/fixtures/aws/../raw/canonical.csv")],
+    {
+      onReport: (r) => seen.push(r),
+    },
+  );
   assert.equal(seen, reports, "reported as each file finishes, in order");
-  assert.equal(reports.map((r) => [r.key, r.ok]), [
-    ["uploads/leeds/canonical.csv", true],
-    ["uploads/leeds/leeds_2024-03-01.csv", true],
-    ["uploads/leeds/LEEDS.CSV", true],
-    ["uploads/leeds/notes.txt", false],
-    ["uploads/leeds/gone.csv", false],
-    ["uploads/leeds/canonical.csv", false],
-  ]);
+  assert.equal(
+    reports.map((r) => [r.key, r.ok]),
+    [
+      ["uploads/leeds/canonical.csv", true],
+      ["uploads/leeds/leeds_2024-03-01.csv", true],
+      ["uploads/leeds/LEEDS.CSV", true],
+      ["uploads/leeds/notes.txt", false],
+      ["uploads/leeds/gone.csv", false],
+      ["uploads/leeds/canonical.csv", false],
+    ],
+  );
   assert.match(reports[3]!.error!, /not a \.csv file/);
   assert.match(reports[4]!.error!, /no such file/);
   assert.match(reports[5]!.error!, /same file name as .*canonical\.csv/);
@@ -69,7 +82,11 @@ test("files go to <prefix><name> byte for byte, multipart when large; bad files 
   assert.ok(stored.multipart, "a 9 MB file goes in parts");
   assert.ok(stored.body.equals(readFileSync(big)));
   assert.is(stored.contentType, "text/csv");
-  assert.equal(s3.keys(PROFILE.bucket).filter((k) => !k.startsWith(PROFILE.prefix)), [], "nothing outside the prefix");
+  assert.equal(
+    s3.keys(PROFILE.bucket).filter((k) => !k.startsWith(PROFILE.prefix)),
+    [],
+    "nothing outside the prefix",
+  );
   assert.ok(reports[0]!.versionId, "the new object version is reported");
 });
 

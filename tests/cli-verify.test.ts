@@ -91,7 +91,17 @@ async function suite() {
   // An alarm of the stack (its actions name the alarm topic), in OK.
   const topic = `arn:aws:sns:${REGION}:${ACCOUNT}:coffeetl-moto-alarms`;
   await cloudwatch.send(
-    new PutMetricAlarmCommand({ AlarmName: "coffeetl-moto-load-dlq", AlarmActions: [topic], Namespace: "AWS/SQS", MetricName: "ApproximateNumberOfMessagesVisible", Statistic: "Maximum", Period: 60, EvaluationPeriods: 1, Threshold: 0, ComparisonOperator: "GreaterThanThreshold" }),
+    new PutMetricAlarmCommand({
+      AlarmName: "coffeetl-moto-load-dlq",
+      AlarmActions: [topic],
+      Namespace: "AWS/SQS",
+      MetricName: "ApproximateNumberOfMessagesVisible",
+      Statistic: "Maximum",
+      Period: 60,
+      EvaluationPeriods: 1,
+      Threshold: 0,
+      ComparisonOperator: "GreaterThanThreshold",
+    }),
   );
   await cloudwatch.send(new SetAlarmStateCommand({ AlarmName: "coffeetl-moto-load-dlq", StateValue: "OK", StateReason: "test" }));
 
@@ -115,7 +125,16 @@ async function suite() {
   test("a healthy stack: every check ✔, the canary loaded and then removed from the warehouse and both buckets; exit 0", async () => {
     const { status, out } = await run();
     assert.is(status, 0, out);
-    for (const name of ["raw bucket takes an upload", "canary transformed and loaded", "canary removed", "reader can SELECT every table", "Grafana answers /api/health", "Grafana viewer login", "alarms not in ALARM", "dead-letter queues empty"]) {
+    for (const name of [
+      "raw bucket takes an upload",
+      "canary transformed and loaded",
+      "canary removed",
+      "reader can SELECT every table",
+      "Grafana answers /api/health",
+      "Grafana viewer login",
+      "alarms not in ALARM",
+      "dead-letter queues empty",
+    ]) {
       assert.match(out, new RegExp(`✔ ${name}: `), name);
     }
     assert.match(out, /All 8 checks passed\./);
@@ -123,7 +142,10 @@ async function suite() {
     assert.is(loaded.length, 1, "the canary went through the real handlers");
     const key = String(loaded[0]!.source_key);
     for (const table of ["transaction_items", "load_sales", "transactions", "loads", "file_outcomes"]) {
-      assert.ok(executed.some((q) => q.startsWith(`DELETE FROM ${table} `) && q.includes(key)), `canary rows deleted from ${table}`);
+      assert.ok(
+        executed.some((q) => q.startsWith(`DELETE FROM ${table} `) && q.includes(key)),
+        `canary rows deleted from ${table}`,
+      );
     }
     assert.is(await canaryObjects(), 0, "no canary object left in either bucket");
   });
@@ -155,7 +177,10 @@ async function suite() {
     const { status, out } = await run();
     revoked.clear();
     assert.is(status, 1);
-    assert.match(out, /✘ reader can SELECT every table: coffeetl_grafana may not SELECT file_outcomes\n    fix: .*GRANT SELECT ON file_outcomes TO coffeetl_grafana/);
+    assert.match(
+      out,
+      /✘ reader can SELECT every table: coffeetl_grafana may not SELECT file_outcomes\n    fix: .*GRANT SELECT ON file_outcomes TO coffeetl_grafana/,
+    );
     assert.match(out, /1 of 8 checks failed\./);
   });
 
@@ -177,7 +202,10 @@ async function suite() {
     refuseLogins = false;
     assert.is(status, 1);
     assert.match(out, /✔ Grafana answers \/api\/health/);
-    assert.match(out, /✘ Grafana viewer login: acme-viewer: refused \(HTTP 401\)\n    fix: the host sets viewer passwords from \/coffeetl\/moto\/grafana\/viewers\/acme-viewer/);
+    assert.match(
+      out,
+      /✘ Grafana viewer login: acme-viewer: refused \(HTTP 401\)\n    fix: the host sets viewer passwords from \/coffeetl\/moto\/grafana\/viewers\/acme-viewer/,
+    );
     assert.match(out, /1 of 8 checks failed\./);
   });
 

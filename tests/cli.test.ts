@@ -21,7 +21,11 @@ const json = <T = Record<string, unknown>[]>(args: string[]): T => {
 
 /** Every file under a folder, recursively. */
 const filesUnder = (dir: string): string[] =>
-  existsSync(dir) ? readdirSync(dir, { recursive: true, encoding: "utf8" }).map((f) => join(dir, f)).filter((f) => statSync(f).isFile()) : [];
+  existsSync(dir)
+    ? readdirSync(dir, { recursive: true, encoding: "utf8" })
+        .map((f) => join(dir, f))
+        .filter((f) => statSync(f).isFile())
+    : [];
 
 const dir = await tempDir();
 const home = join(dir.path, "home");
@@ -52,7 +56,11 @@ test("ingest prints per-file figures, reports a missing path and still runs the 
   assert.match(all.stderr, /nope\.csv: no such file or folder/);
   assert.not.match(all.stderr, /\r/, "no progress redraws when stderr is not a terminal");
   assertNoPii(all.stdout + all.stderr, "ingest output");
-  assert.equal(filesUnder(home).filter((f) => f.endsWith(".partial")), [], "a failed transform leaves no half-written file");
+  assert.equal(
+    filesUnder(home).filter((f) => f.endsWith(".partial")),
+    [],
+    "a failed transform leaves no half-written file",
+  );
 
   const good = run(["ingest", fixture("canonical.csv"), fixture("legacy_crlf.csv")], { COFFEETL_HOME: home });
   assert.is(good.code, 0, good.stdout + good.stderr);
@@ -78,7 +86,10 @@ test("raw keys never collide: a/uploads/day.csv and b/uploads/day.csv are two fi
   const again = spawnSync(process.execPath, [BIN, "ingest", "uploads/day.csv", "--home", home], { cwd: join(dir.path, "a"), encoding: "utf8" });
   assert.match(again.stdout, /1 file: 1 processed, 0 failed; 0 new sales, 30 duplicates/);
   const loads = json<{ source_key: string }[]>(["sql", "SELECT source_key FROM loads WHERE source_key LIKE '%/uploads/day.csv' ORDER BY 1", "--home", home]);
-  assert.equal(loads.map((l) => l.source_key.split("/").slice(-3).join("/")), ["a/uploads/day.csv", "b/uploads/day.csv"]);
+  assert.equal(
+    loads.map((l) => l.source_key.split("/").slice(-3).join("/")),
+    ["a/uploads/day.csv", "b/uploads/day.csv"],
+  );
 });
 
 test("sql is read-only unless --write: DROP TABLE fails and changes nothing, one statement only", () => {
@@ -123,7 +134,11 @@ test("sql keeps every column of a name (table, --json, --csv); the query from --
   const [, values] = /\n-[-+]+\n(.*)\n/.exec(table.stdout)!;
   const [expected] = json<{ sum: string; n: number }[]>(["sql", "SELECT SUM(total_amount), COUNT(DISTINCT branch_id) AS n FROM transactions", "--home", home]);
   assert.ok(expected!.n !== 84);
-  assert.equal(values!.split("|").map((v) => v.trim()), ["84", expected!.sum, String(expected!.n)], "the branch count under the second count, not in place of the first");
+  assert.equal(
+    values!.split("|").map((v) => v.trim()),
+    ["84", expected!.sum, String(expected!.n)],
+    "the branch count under the second count, not in place of the first",
+  );
   const two = run(["sql", "SELECT 1 AS a, 2 AS a", "--home", home]);
   assert.match(two.stdout, /^a \| a\n--\+--\n1 \| 2\n\(1 row\)\n$/);
   const asJson = run(["sql", "SELECT 1 AS a, 2 AS a, 3 AS a_2", "--json", "--home", home]);
@@ -134,7 +149,11 @@ test("sql keeps every column of a name (table, --json, --csv); the query from --
   const file = join(dir.path, "query.sql");
   writeFileSync(file, "-- sales; one per line\nSELECT COUNT(*) AS n FROM transactions\n");
   assert.equal(JSON.parse(run(["sql", "--file", file, "--json", "--home", home]).stdout), [{ n: 84 }]);
-  const stdin = spawnSync(process.execPath, [BIN, "sql", "-", "--json", "--home", home], { cwd: ROOT, encoding: "utf8", input: "SELECT COUNT(*) AS n FROM transactions" });
+  const stdin = spawnSync(process.execPath, [BIN, "sql", "-", "--json", "--home", home], {
+    cwd: ROOT,
+    encoding: "utf8",
+    input: "SELECT COUNT(*) AS n FROM transactions",
+  });
   assert.equal(JSON.parse(stdin.stdout), [{ n: 84 }], stdin.stderr);
 });
 
@@ -232,7 +251,10 @@ test("dashboards: a taken --port is one clear line", async () => {
       child.on("close", (code) => resolve({ code, stderr }));
     });
     assert.is(r.code, 1);
-    assert.is(r.stderr, `coffeetl: dashboards: port ${port} on 127.0.0.1 is taken by another program; choose another with --port N, or leave --port out for a free one\n`);
+    assert.is(
+      r.stderr,
+      `coffeetl: dashboards: port ${port} on 127.0.0.1 is taken by another program; choose another with --port N, or leave --port out for a free one\n`,
+    );
   } finally {
     taken.close();
   }
@@ -286,7 +308,8 @@ test("usage errors exit 2 with a hint; per-command --help; --version", () => {
   }
   const general = run(["--help"]);
   assert.is(general.code, 0);
-  for (const c of ["ingest", "sql", "status", "rejects", "reprocess", "upload", "redrive", "verify", "sample", "dashboards", "demo"]) assert.match(general.stdout, new RegExp(`\\n  ${c} `));
+  for (const c of ["ingest", "sql", "status", "rejects", "reprocess", "upload", "redrive", "verify", "sample", "dashboards", "demo"])
+    assert.match(general.stdout, new RegExp(`\\n  ${c} `));
   const ingest = run(["ingest", "--help"]);
   assert.is(ingest.code, 0);
   assert.match(ingest.stdout, /^Usage: coffeetl ingest PATH\.\.\. \[options\]/);
@@ -345,7 +368,10 @@ test("half-written files: a stopped run removes its own, the next run removes a 
   child.kill("SIGTERM");
   assert.is(await exited, 143, stderr);
   assert.match(stderr, /stopped by SIGTERM; half-written files removed/);
-  assert.equal(filesUnder(home).filter((f) => f.endsWith(".partial")), []);
+  assert.equal(
+    filesUnder(home).filter((f) => f.endsWith(".partial")),
+    [],
+  );
 
   // A run killed outright (SIGKILL) cannot clean up: the next run removes what it left.
   const dead = spawnSync(process.execPath, ["-e", "console.log(process.pid)"], { encoding: "utf8" }).stdout.trim();

@@ -31,7 +31,10 @@ const CASES: Record<string, { what: string; rejected: Array<[number, RegExp]> }>
   "long_branch_bytes.csv": { what: "a branch of 51 characters, 102 bytes", rejected: [[3, /^branch name longer than 100 bytes$/]] },
   "unshowable_branch.csv": {
     what: "a right-to-left override and a tab in branch names",
-    rejected: [[4, /^branch name has a control or invisible character \(U\+202E\) that dashboards cannot show$/], [9, /\(U\+0009\)/]],
+    rejected: [
+      [4, /^branch name has a control or invisible character \(U\+202E\) that dashboards cannot show$/],
+      [9, /\(U\+0009\)/],
+    ],
   },
   "invalid_utf8.csv": { what: "invalid UTF-8 in a branch name", rejected: [[7, /^not valid UTF-8 text \(save the file as UTF-8\)$/]] },
   "mixed_layouts.csv": {
@@ -60,12 +63,21 @@ for (const [name, { what, rejected }] of Object.entries(CASES)) {
     assert.is(summary.rowsRead, 30);
     assert.is(summary.rejected, rejected.length);
     const rejects = csvRows(files.rejects);
-    assert.equal(rejects.map((r) => Number(r.line_number)), rejected.map(([line]) => line));
+    assert.equal(
+      rejects.map((r) => Number(r.line_number)),
+      rejected.map(([line]) => line),
+    );
     rejected.forEach(([, reason], i) => assert.match(rejects[i]!.reason!, reason));
-    assert.equal(summary.firstRejects, rejects.map((r) => ({ line: Number(r.line_number), reason: r.reason })));
+    assert.equal(
+      summary.firstRejects,
+      rejects.map((r) => ({ line: Number(r.line_number), reason: r.reason })),
+    );
     // Line for line the sales of base.csv, less the rejected lines: same content, same ids.
     const damagedLines = new Set(rejected.map(([line]) => line));
-    assert.equal(idsOf(files.transactions), base.filter((_, i) => !damagedLines.has(i + 1)));
+    assert.equal(
+      idsOf(files.transactions),
+      base.filter((_, i) => !damagedLines.has(i + 1)),
+    );
     assertNoPii(Object.values(files).join("\n"), `${name} outputs`);
   });
 }
@@ -98,7 +110,11 @@ test("a NUL byte far into a large file rejects its line alone", async () => {
 
 test("an over-long line is rejected alone, also one longer than a chunk, and later line numbers stay right", async () => {
   const base = read("base.csv").toString().split("\n");
-  for (const [length, chunkBytes] of [[MAX_LINE_BYTES + 10, 1 << 20], [3 * 1024 * 1024, 64 * 1024], [200_000, 1000]] as const) {
+  for (const [length, chunkBytes] of [
+    [MAX_LINE_BYTES + 10, 1 << 20],
+    [3 * 1024 * 1024, 64 * 1024],
+    [200_000, 1000],
+  ] as const) {
     const lines = [...base];
     lines.splice(5, 0, `01/03/2024 09:40,Kendal,${"x".repeat(length)},Regular Latte - 2.15,2.15,CASH,`);
     const run = transform(Readable.from([Buffer.from(lines.join("\n"))]), { transactionIdKey: SECRET, sourceKey: "k.csv", chunkBytes });
@@ -116,7 +132,10 @@ test("a file that is not text as a whole fails as binary; one readable line is e
     () => assert.unreachable("noise should fail"),
     (error: Error) => {
       assert.instance(error, UnreadableFileError);
-      assert.match(error.message, /^binary content, not a text file: \d+ of \d+ lines hold NUL bytes or invalid UTF-8 \(a spreadsheet\? save the sheet as "CSV UTF-8/);
+      assert.match(
+        error.message,
+        /^binary content, not a text file: \d+ of \d+ lines hold NUL bytes or invalid UTF-8 \(a spreadsheet\? save the sheet as "CSV UTF-8/,
+      );
     },
   );
   const good = read("base.csv").toString().split("\n")[0]!;
@@ -153,7 +172,11 @@ test("ingest loads every damaged fixture: other lines in the warehouse, the dama
       // Every readable line's sale is one base.csv already loaded: same sale, same id.
       const pick = (r: typeof report) => [r!.ok, r!.rowsRead, r!.transactionsNew, r!.duplicates, r!.rejected];
       assert.equal(pick(report), [true, 30, 0, 30 - rejected.length, rejected.length], name);
-      assert.equal(report!.firstRejects!.map((r) => r.line), rejected.map(([line]) => line), name);
+      assert.equal(
+        report!.firstRejects!.map((r) => r.line),
+        rejected.map(([line]) => line),
+        name,
+      );
       if (rejected.length) assert.match(readFileSync(report!.rejectsPath!, "utf8"), new RegExp(`\n${rejected[0]![0]},`));
     }
     const [row] = await local.warehouse.query<{ n: number }>("SELECT COUNT(*) AS n FROM transactions");

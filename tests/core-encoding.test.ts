@@ -106,7 +106,10 @@ test("`coffeetl ingest` of a Windows-1252 and a UTF-16 export: loaded, one warni
     const ingest = run("ingest", dir.path);
     assert.is(ingest.status, 0, ingest.stdout + ingest.stderr);
     assert.match(ingest.stdout, /✔ .*cafe-1252\.csv: \d+ rows read, \d+ sales new, 0 duplicates, 0 rejected/);
-    assert.match(ingest.stdout, /cafe-1252\.csv.*\n {2}warning: the file is Windows-1252 text, not UTF-8: decoded as such; to avoid this, save it as "CSV UTF-8/);
+    assert.match(
+      ingest.stdout,
+      /cafe-1252\.csv.*\n {2}warning: the file is Windows-1252 text, not UTF-8: decoded as such; to avoid this, save it as "CSV UTF-8/,
+    );
     assert.match(ingest.stdout, /cafe-utf16\.csv.*\n {2}warning: the file is UTF-16 \(little-endian\) text, not UTF-8/);
     const sql = run("sql", "SELECT DISTINCT branch_name FROM branches ORDER BY 1", "--json");
     assert.is(sql.status, 0, sql.stderr);

@@ -30,7 +30,10 @@ test("chunksOf cuts whole lines, numbers each chunk's first line, and never spli
   const chunks = await collect(["l1\r\nl2\r", "\nl3\nl4\rl5"], 4);
   assert.equal(Buffer.concat(chunks.map((c) => c.bytes)).toString(), "l1\r\nl2\r\nl3\nl4\rl5");
   for (const c of chunks) assert.not.ok(c.bytes.toString().startsWith("\n"), `chunk ${c.index} starts inside a CRLF`);
-  assert.equal(chunks.map((c) => c.index), chunks.map((_, i) => i));
+  assert.equal(
+    chunks.map((c) => c.index),
+    chunks.map((_, i) => i),
+  );
   let line = 1;
   for (const c of chunks) {
     assert.is(c.firstLine, line);
@@ -48,7 +51,12 @@ test("chunksOf keeps only the start of an over-long line, enough to reject it", 
 test("readRecords rejects a bad line alone, with its number and reason, and reads its neighbours", () => {
   const bytes = Buffer.from(["a,b", "c,\0d", "e,f", '"g,h', "i,j", ",,,", "k,l"].join("\n"));
   const records = readRecords({ index: 1, bytes, firstLine: 10 });
-  assert.equal(records.fields, [["a", "b"], ["e", "f"], ["i", "j"], ["k", "l"]]);
+  assert.equal(records.fields, [
+    ["a", "b"],
+    ["e", "f"],
+    ["i", "j"],
+    ["k", "l"],
+  ]);
   assert.equal(Array.from(records.line), [10, 12, 14, 16]);
   assert.equal(records.rejects, [
     { line: 11, reason: "NUL byte in the line (binary data, not text)" },
@@ -68,7 +76,10 @@ test("a chunk's result: one transaction line per sale, its item lines, warnings 
   assert.is(result.sales, sales);
   assert.is(Buffer.from(result.transactions).toString().split("\n").length - 1, sales);
   assert.is(result.itemCounts.length, sales);
-  assert.is(Buffer.from(result.items).toString().split("\n").length - 1, result.itemCounts.reduce((a, b) => a + b, 0));
+  assert.is(
+    Buffer.from(result.items).toString().split("\n").length - 1,
+    result.itemCounts.reduce((a, b) => a + b, 0),
+  );
   assert.is(result.transactionIds.length, 16 * sales);
   assert.equal(result.warnings, [{ line: 7, reason: TOTAL_DIFFERS }]);
   assert.ok(result.branches.length === 1 && result.products.length > 0);
@@ -91,14 +102,27 @@ test("merging chunks transformed apart numbers an identical sale across them lik
   const body = dayLines.slice(0, 5);
   const chunks = [chunk(0, body, 1), chunk(1, body, 6)];
   const inOrder = createChunkTransformer(OPTIONS);
-  const one = await merged(chunks.map((c) => inOrder(c)), false);
+  const one = await merged(
+    chunks.map((c) => inOrder(c)),
+    false,
+  );
   // Apart: each chunk by its own transformer that does not number (as in worker threads).
-  const apart = await merged(chunks.map((c) => createChunkTransformer({ ...OPTIONS, numberOccurrences: false })(c)), true);
+  const apart = await merged(
+    chunks.map((c) => createChunkTransformer({ ...OPTIONS, numberOccurrences: false })(c)),
+    true,
+  );
   assert.equal(apart.texts, one.texts);
-  const ids = one.texts.transactions!.trim().split("\n").slice(1).map((l) => l.slice(0, 32));
+  const ids = one.texts
+    .transactions!.trim()
+    .split("\n")
+    .slice(1)
+    .map((l) => l.slice(0, 32));
   assert.is(new Set(ids).size, 10, "ten sales, ten ids");
   // Without numbering at the merge, the repeats would keep the first ids: the test can tell.
-  const unnumbered = await merged(chunks.map((c) => createChunkTransformer({ ...OPTIONS, numberOccurrences: false })(c)), false);
+  const unnumbered = await merged(
+    chunks.map((c) => createChunkTransformer({ ...OPTIONS, numberOccurrences: false })(c)),
+    false,
+  );
   assert.is.not(unnumbered.texts.transactions, one.texts.transactions);
   assert.is(one.merger.salesRead, 10);
   assert.is(one.texts.branches!.trim().split("\n").length, 2, "the branch once, under its header row");

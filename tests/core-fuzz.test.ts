@@ -103,7 +103,20 @@ const MUTATIONS: Record<string, Mutation> = {
   },
   truncate: (l, pick) => [{ ...l, content: l.content.subarray(0, pick(l.content.length)) }],
   multibyte: (l, pick) => [{ ...l, content: insert(l.content, at(l.content, pick), ["é", "€", "😀", "\u00a0"][pick(4)]!) }],
-  longProduct: (l) => [{ ...l, content: Buffer.from(l.content.toString("latin1").replace(/(Regular |Large |,)(Latte|Mocha|Chai latte|Hot chocolate|Americano|Filter coffee|Flavoured iced latte|Speciality Tea|Smoothies)/, `$1${"Oat ".repeat(33)}$2`), "latin1") }],
+  longProduct: (l) => [
+    {
+      ...l,
+      content: Buffer.from(
+        l.content
+          .toString("latin1")
+          .replace(
+            /(Regular |Large |,)(Latte|Mocha|Chai latte|Hot chocolate|Americano|Filter coffee|Flavoured iced latte|Speciality Tea|Smoothies)/,
+            `$1${"Oat ".repeat(33)}$2`,
+          ),
+        "latin1",
+      ),
+    },
+  ],
   longLine: (l, pick) => [{ ...l, content: insert(l.content, at(l.content, pick), "x".repeat(17_000 + pick(40_000))) }],
   spaces: (l, pick) => {
     const commas = [...l.content.keys()].filter((i) => l.content[i] === 44);
@@ -152,7 +165,10 @@ async function makeCopy(n: number, next: () => number): Promise<Copy> {
   // Identical lines share a sale's content: if the damaged one goes, the last of them loses its id.
   const twins = dataIndex.filter((i) => lines[i]!.content.equals(lines[target]!.content));
   const lost = idOfLine.get(twins[twins.length - 1]!);
-  const mustLoad = saleLines.filter((i) => i !== target).map((i) => idOfLine.get(i)!).filter((id) => id !== lost);
+  const mustLoad = saleLines
+    .filter((i) => i !== target)
+    .map((i) => idOfLine.get(i)!)
+    .filter((id) => id !== lost);
   const mayReject = new Set([...rejectedLines].map((line) => (line - 1 > target ? line + shift : line)));
   for (let k = 0; k < damaged.length; k++) mayReject.add(target + 1 + k);
   const dataLines = mutated.filter((l, i) => !(header && i === 0) && !isBlank(l.content)).length;
@@ -183,9 +199,7 @@ test(`${COPIES} mutated fixtures (seed ${SEED}), one damaged line each: counts a
       const rejects = csvRows(await text((await transformed.get(`${outcome.prefix}/rejects.csv`)).body));
       for (const r of rejects) assert.ok(copy.mayReject.has(Number(r.line_number)), `${copy.what}: line ${r.line_number} rejected (${r.reason})`);
       if (rejects.length > copy.ownRejects) rejectedCopies++;
-      const found = await warehouse.query<{ transaction_id: string }>(
-        `SELECT transaction_id FROM transactions WHERE source_key = '${copy.key}'`,
-      );
+      const found = await warehouse.query<{ transaction_id: string }>(`SELECT transaction_id FROM transactions WHERE source_key = '${copy.key}'`);
       const inWarehouse = new Set(found.map((r) => r.transaction_id));
       const missing = copy.mustLoad.filter((id) => !inWarehouse.has(id));
       assert.equal(missing, [], `${copy.what}: undamaged sales missing from the warehouse`);

@@ -75,7 +75,12 @@ test("branch names: empty, too long, unshowable or not the uploader's are refuse
 });
 
 test("canonical items: optional size, flavour after ' - ', price last; each fault named", () => {
-  assert.equal(parseCanonicalItem("Large Flavoured latte - Vanilla - 2.85"), { size: "Large", product: "Flavoured latte", flavour: "Vanilla", pricePence: 285 });
+  assert.equal(parseCanonicalItem("Large Flavoured latte - Vanilla - 2.85"), {
+    size: "Large",
+    product: "Flavoured latte",
+    flavour: "Vanilla",
+    pricePence: 285,
+  });
   assert.equal(parseCanonicalItem("Speciality Tea - Peppermint - 1.30"), { size: null, product: "Speciality Tea", flavour: "Peppermint", pricePence: 130 });
   assert.match(parseCanonicalItem("Large Latte") as string, /has no price/);
   assert.match(parseCanonicalItem("Large Latte - 2.3.0") as string, /unreadable price/);
@@ -89,13 +94,28 @@ test("a row reader reads both layouts, keeps the layout from line to line, and n
   const items: Item[] = [];
   const canonical = read(CANONICAL, items) as SaleRow;
   assert.type(canonical, "object");
-  assert.equal({ ...canonical }, { time: "2021-08-25 09:00:00", branch: "Chesterfield", customerName: "Ann", cardNumber: "1234", payment: "CARD", totalPence: 390 });
-  assert.equal(items.map((i) => [i.size, i.product, i.pricePence]), [["Regular", "Latte", 230], ["Large", "Tea", 160]]);
+  assert.equal(
+    { ...canonical },
+    { time: "2021-08-25 09:00:00", branch: "Chesterfield", customerName: "Ann", cardNumber: "1234", payment: "CARD", totalPence: 390 },
+  );
+  assert.equal(
+    items.map((i) => [i.size, i.product, i.pricePence]),
+    [
+      ["Regular", "Latte", 230],
+      ["Large", "Tea", 160],
+    ],
+  );
   const legacy = read(LEGACY, items) as SaleRow;
   assert.is(legacy.payment, "CASH");
   assert.is(legacy.totalPence, 365);
   // The legacy triplets, an empty size kept unknown (null), never guessed.
-  assert.equal(items.slice(2).map((i) => [i.size, i.product, i.pricePence]), [["Large", "Latte", 245], [null, "Tea", 120]]);
+  assert.equal(
+    items.slice(2).map((i) => [i.size, i.product, i.pricePence]),
+    [
+      ["Large", "Latte", 245],
+      [null, "Tea", 120],
+    ],
+  );
 
   // Several faults: the reason is the first in the documented order.
   const bad = (fields: string[]) => read(fields, []) as string;
@@ -156,7 +176,10 @@ test("the n-th identical sale gets HMAC('occurrence', first id, n); the first ke
 
   const occurrences = new Occurrences(occurrenceIds(SECRET));
   const ids = Buffer.concat([first, first, first, Buffer.from(idOf(sale([TEA])), "hex")]);
-  assert.equal([0, 1, 2, 3].map((i) => occurrences.number(ids, i * 16)), [1, 2, 3, 1]);
+  assert.equal(
+    [0, 1, 2, 3].map((i) => occurrences.number(ids, i * 16)),
+    [1, 2, 3, 1],
+  );
   const hexes = [0, 1, 2, 3].map((i) => ids.subarray(i * 16, i * 16 + 16).toString("hex"));
   assert.is(hexes[0], first.toString("hex"));
   assert.is(hexes[1], nodeHmac(occurrenceContent(first.toString("hex"), 2)));
@@ -200,7 +223,10 @@ test("the rules stand alone: nothing they import, directly or not, is the engine
   for (const rules of ["rules.ts", "sale-identity.ts", "keys.ts"]) visit(join(core, rules));
   const reached = [...seen].map((f) => relative(core, f)).sort();
   assert.ok(reached.includes("branches.ts") && reached.includes("hmac.ts"), `the walk follows imports: ${reached.join(", ")}`);
-  assert.equal(reached.filter((f) => f.startsWith("engine/")), []);
+  assert.equal(
+    reached.filter((f) => f.startsWith("engine/")),
+    [],
+  );
 });
 
 test.run();

@@ -36,7 +36,10 @@ test("money is parsed to exact pence and formatted back", () => {
   assert.is(formatPence(1730), "17.30");
   assert.is(formatPence(0), "0.00");
   // 0.1 + 0.2 style drift cannot happen: a basket summed in pence is exact.
-  assert.is([215, 325, 130].reduce((a, b) => a + b), parsePence("6.70"));
+  assert.is(
+    [215, 325, 130].reduce((a, b) => a + b),
+    parsePence("6.70"),
+  );
 });
 
 test("dates are day-first or ISO with explicit formats, told apart by shape; invalid days rejected", () => {
@@ -69,7 +72,12 @@ test("canonical file: every sale, 3NF tables with the schema's columns, quantiti
   assert.equal(branches, [{ branch_id: branchId("Kendal"), branch_name: "Kendal" }]);
   const products = csvRows(files.products);
   const iced = products.find((p) => p.product_name === "Flavoured iced latte")!;
-  assert.equal(iced, { product_id: productId("Flavoured iced latte", "Large", "Hazelnut"), product_name: "Flavoured iced latte", size: "Large", flavour: "Hazelnut" });
+  assert.equal(iced, {
+    product_id: productId("Flavoured iced latte", "Large", "Hazelnut"),
+    product_name: "Flavoured iced latte",
+    size: "Large",
+    flavour: "Hazelnut",
+  });
   // `Hot chocolate` and `Hot Chocolate` are different products.
   assert.ok(products.some((p) => p.product_name === "Hot chocolate"));
   assert.ok(products.some((p) => p.product_name === "Hot Chocolate"));
@@ -82,10 +90,16 @@ test("canonical file: every sale, 3NF tables with the schema's columns, quantiti
   assert.is(sales.filter((s) => s.transaction_time === "2024-03-01 09:02:00").length, 2);
   const items = csvRows(files.transaction_items);
   const americano = items.filter((i) => i.product_id === productId("Americano", "Regular", null));
-  assert.equal(americano.map((i) => [i.unit_price, i.quantity]), [["1.95", "2"]]);
+  assert.equal(
+    americano.map((i) => [i.unit_price, i.quantity]),
+    [["1.95", "2"]],
+  );
   // Every item value adds up to the totals.
   const itemsPence = items.reduce((n, i) => n + parsePence(i.unit_price!)! * Number(i.quantity), 0);
-  assert.is(itemsPence, sales.reduce((n, s) => n + parsePence(s.total_amount!)!, 0));
+  assert.is(
+    itemsPence,
+    sales.reduce((n, s) => n + parsePence(s.total_amount!)!, 0),
+  );
   assertNoPii(Object.values(files).join("\n"), "transformed files");
 });
 
@@ -97,16 +111,25 @@ test("legacy file: CRLF, yyyy-mm-dd, triplets with empty size kept NULL, flavour
   const mocha = products.find((p) => p.product_name === "Mocha")!;
   assert.is(mocha.size, "", "unknown size is written as NULL");
   const iced = products.filter((p) => p.product_name === "Flavoured iced latte");
-  assert.equal(iced.map((p) => [p.size, p.flavour]).sort(), [["", "Hazelnut"], ["Large", "Hazelnut"]]);
+  assert.equal(iced.map((p) => [p.size, p.flavour]).sort(), [
+    ["", "Hazelnut"],
+    ["Large", "Hazelnut"],
+  ]);
   assert.ok(products.some((p) => p.product_id === productId("Flavoured iced latte", "Large", "Hazelnut")));
   const sales = csvRows(files.transactions);
-  assert.equal(sales.map((s) => [s.transaction_time, s.payment_method, s.total_amount]), [
-    ["2020-10-01 09:00:00", "CARD", "6.85"],
-    ["2020-10-01 09:01:00", "CASH", "4.30"],
-    ["2020-10-01 09:02:00", "CARD", "3.25"],
-  ]);
+  assert.equal(
+    sales.map((s) => [s.transaction_time, s.payment_method, s.total_amount]),
+    [
+      ["2020-10-01 09:00:00", "CARD", "6.85"],
+      ["2020-10-01 09:01:00", "CASH", "4.30"],
+      ["2020-10-01 09:02:00", "CARD", "3.25"],
+    ],
+  );
   const lattes = csvRows(files.transaction_items).filter((i) => i.product_id === productId("Latte", "Regular", null));
-  assert.equal(lattes.map((i) => i.quantity), ["2"]);
+  assert.equal(
+    lattes.map((i) => i.quantity),
+    ["2"],
+  );
   assertNoPii(Object.values(files).join("\n"), "transformed files");
 });
 
@@ -133,11 +156,14 @@ test("spreadsheet re-saves: d/m/yyyy H:MM, whole-pound totals, mangled cards", a
   const { summary, files } = await transformText(read("excel_resaved.csv"));
   assert.is(summary.rejected, 0);
   const sales = csvRows(files.transactions);
-  assert.equal(sales.map((s) => [s.transaction_time, s.total_amount]), [
-    ["2024-03-01 09:00:00", "5.40"],
-    ["2024-03-01 09:02:00", "2.90"],
-    ["2024-03-01 09:10:00", "4.00"],
-  ]);
+  assert.equal(
+    sales.map((s) => [s.transaction_time, s.total_amount]),
+    [
+      ["2024-03-01 09:00:00", "5.40"],
+      ["2024-03-01 09:02:00", "2.90"],
+      ["2024-03-01 09:10:00", "4.00"],
+    ],
+  );
   // The card number is not part of the id: the re-saved sale is the one from the original file.
   const original = await transformText(read("canonical.csv"));
   assert.is(sales[0]!.transaction_id, csvRows(original.files.transactions)[0]!.transaction_id);
@@ -161,7 +187,10 @@ test("broken rows are rejected with line and reason, good rows kept, mismatched 
   assert.is(summary.rows.transactions, 3);
   assert.is(summary.rowsRead, 8);
   assert.is(summary.warnings, 1);
-  assert.equal(summary.firstWarnings?.map((w) => w.line), [8]);
+  assert.equal(
+    summary.firstWarnings?.map((w) => w.line),
+    [8],
+  );
   // The mismatched sale is still loaded with the till's total.
   assert.ok(csvRows(files.transactions).some((s) => s.total_amount === "9.99"));
   assertNoPii(files.rejects, "rejects.csv");
@@ -183,11 +212,21 @@ test("one sale per till line: identical lines stay sales, numbered; the same con
   const items = csvRows(files.transaction_items);
   const itemRows = async (input: string) => (await transformText(input)).summary.rows.transaction_items;
   assert.is(items.length, 2 * (await itemRows(content)) + (await itemRows(first + "\n")));
-  for (const id of thrice) assert.ok(items.some((i) => i.transaction_id === id), "items of every sale");
+  for (const id of thrice)
+    assert.ok(
+      items.some((i) => i.transaction_id === id),
+      "items of every sale",
+    );
   // Seen again (re-upload, padded or re-saved copy, an export that overlaps): the same ids line for line.
   assert.equal(await ids(content + first + "\n" + content), thrice);
   assert.equal(await ids(content + first + "\n"), thrice.slice(0, 6), "a partial export is a prefix");
-  const resaved = "\uFEFF" + (content + first + "\n" + content).replace(/CARD,\d+/g, "CARD,4.11122E+15").split("\n").join("\r\n") + "   \r\n";
+  const resaved =
+    "\uFEFF" +
+    (content + first + "\n" + content)
+      .replace(/CARD,\d+/g, "CARD,4.11122E+15")
+      .split("\n")
+      .join("\r\n") +
+    "   \r\n";
   assert.equal(await ids(resaved), thrice);
 });
 
@@ -297,7 +336,10 @@ test("sample files are deterministic, canonical and fully readable", async () =>
   assert.is(summary.rowsRead, 300);
   assert.is(summary.rejected, 0);
   assert.is(summary.warnings, 0);
-  assert.ok(csvRows(files.products).some((p) => p.product_name === "Hot Chocolate"), "Leeds sells Hot Chocolate");
+  assert.ok(
+    csvRows(files.products).some((p) => p.product_name === "Hot Chocolate"),
+    "Leeds sells Hot Chocolate",
+  );
   assert.is(summary.rows.transactions, 300);
 });
 
@@ -305,7 +347,10 @@ test("a large sample keeps every sale, identical ones included (the bench checks
   const rows = 30_000;
   const day = [...sampleChunks({ rows, seed: "dupes", branch: "Chesterfield", date: "2024-03-01" })].join("");
   // Without the card (not part of a sale's identity), some lines are identical: they must stay.
-  const sales = day.trimEnd().split("\n").map((l) => l.slice(0, l.lastIndexOf(",")));
+  const sales = day
+    .trimEnd()
+    .split("\n")
+    .map((l) => l.slice(0, l.lastIndexOf(",")));
   assert.ok(new Set(sales).size < rows, "the sample holds identical sales");
   const { summary, files } = await transformText(day);
   assert.equal([summary.rowsRead, summary.rows.transactions, summary.rejected], [rows, rows, 0]);
@@ -330,12 +375,20 @@ test("chunked and multi-threaded transforms give the same files, line numbers an
   assert.is(whole.summary.rejected, 3);
   assert.equal(
     csvRows(whole.files.rejects!).map((r) => [r.line_number, r.reason!.slice(0, 30)]),
-    [["1001", "malformed CSV: a quote opens a"], ["1002", "expected 7 columns, found 4"], ["2502", "unknown payment method: expect"]],
+    [
+      ["1001", "malformed CSV: a quote opens a"],
+      ["1002", "expected 7 columns, found 4"],
+      ["2502", "unknown payment method: expect"],
+    ],
   );
   // The day twice: every sale twice, each its own sale (numbered across chunks and threads alike).
   assert.is(whole.summary.rows.transactions, 8000);
   assert.is(new Set(csvRows(whole.files.transactions!).map((s) => s.transaction_id)).size, 8000);
-  for (const [chunkBytes, workers] of [[16 * 1024, 0], [16 * 1024, 2], [50_000, 3]] as const) {
+  for (const [chunkBytes, workers] of [
+    [16 * 1024, 0],
+    [16 * 1024, 2],
+    [50_000, 3],
+  ] as const) {
     const other = await runWith(chunkBytes, workers);
     assert.equal(other.summary, whole.summary, `chunks of ${chunkBytes} bytes, ${workers} workers`);
     assert.equal(other.files, whole.files, `chunks of ${chunkBytes} bytes, ${workers} workers`);
@@ -368,11 +421,14 @@ test("extreme values render whole: the largest total, big quantities, a non-ASCI
   const { summary, files } = await transformText(input, "s", "uploads/café-ß/01-03-2024.csv");
   assert.is(summary.rows.transactions, 1);
   assert.is(summary.warnings, 1);
-  assert.is(files.rejects, "line_number,reason\n2,\"total over 99,999,999.99\"\n", "DECIMAL(10,2) holds no more");
+  assert.is(files.rejects, 'line_number,reason\n2,"total over 99,999,999.99"\n', "DECIMAL(10,2) holds no more");
   const [sale] = csvRows(files.transactions);
   assert.is(sale!.total_amount, "99999999.99");
   assert.is(sale!.source_key, "uploads/café-ß/01-03-2024.csv");
-  assert.equal(csvRows(files.transaction_items).map((i) => [i.unit_price, i.quantity]), [["2.45", "40"]]);
+  assert.equal(
+    csvRows(files.transaction_items).map((i) => [i.unit_price, i.quantity]),
+    [["2.45", "40"]],
+  );
 });
 
 /** The steps by hand over one chunk of a fixture, as `createChunkTransformer` runs them. */
@@ -385,7 +441,10 @@ const stepsOver = (name: string) => {
 test("steps stand alone: parse keeps PII columns, clean returns sales without them", async () => {
   const { sales } = stepsOver("canonical.csv");
   assert.ok(sales.count > 0);
-  assert.ok(sales.customerName.some((name) => name.length > 0), "the fixture has customer names");
+  assert.ok(
+    sales.customerName.some((name) => name.length > 0),
+    "the fixture has customer names",
+  );
   const cleaned = clean("s")(sales);
   assert.not.ok("customerName" in cleaned);
   assert.not.ok("cardNumber" in cleaned);
@@ -404,7 +463,11 @@ test("numberOccurrences gives a repeated chunk's sales new ids, the same every t
     return [number(keyed), number(keyed), number(keyed)].map((s) => Buffer.from(s.transactionId).toString("hex"));
   };
   const [once, twice, thrice] = run();
-  assert.is(once, before.reduce((hex, b) => hex + b.toString(16).padStart(2, "0"), ""), "first occurrences keep the plain id");
+  assert.is(
+    once,
+    before.reduce((hex, b) => hex + b.toString(16).padStart(2, "0"), ""),
+    "first occurrences keep the plain id",
+  );
   const all = [once!, twice!, thrice!].flatMap((hex) => hex.match(/.{32}/g)!);
   assert.is(new Set(all).size, 3 * keyed.count);
   assert.equal(run(), [once, twice, thrice]);
@@ -427,8 +490,14 @@ test("keepOnce keeps every sale, each branch and product once, and sums repeated
   // Repeated basket items became quantities on kept rows; the input column still says 1.
   const items = first.transactionItems;
   const quantities = [...rowsOf(items)].map((i) => items.quantity[i]!);
-  assert.ok(quantities.some((q) => q > 1), "the fixture repeats an item in a basket");
-  assert.is(quantities.reduce((a, b) => a + b, 0), entities.transactionItems.count);
+  assert.ok(
+    quantities.some((q) => q > 1),
+    "the fixture repeats an item in a basket",
+  );
+  assert.is(
+    quantities.reduce((a, b) => a + b, 0),
+    entities.transactionItems.count,
+  );
   assert.ok(entities.transactionItems.quantity.every((q) => q === 1));
   // An earlier selection (here: all but the first sale) is honoured, not re-widened.
   const selected = Int32Array.from({ length: t.count - 1 }, (_, i) => i + 1);

@@ -27,7 +27,10 @@ test.before(async () => {
     await mkdir(dir, { recursive: true });
     for (const [i, name] of NAMES.entries()) {
       // The generator writes Leeds' day; the branch column is then renamed, quoted as CSV needs.
-      const body = (await text(generateSample({ branch: "Leeds", date: `2024-03-0${i + 1}`, rows: 20 + i * 7, seed: i }))).replace(/,Leeds,/g, `,${csvField(name)},`);
+      const body = (await text(generateSample({ branch: "Leeds", date: `2024-03-0${i + 1}`, rows: 20 + i * 7, seed: i }))).replace(
+        /,Leeds,/g,
+        `,${csvField(name)},`,
+      );
       await writeFile(join(dir, `branch_${i}_0${i + 1}-03-2024_09-00-00.csv`), body);
     }
     return [dir];
@@ -57,7 +60,10 @@ test("the stand-in reads `\\` as an escape, and the old name filter breaks or fa
   const old = "SELECT COUNT(*) AS n FROM transactions t JOIN branches b ON b.branch_id = t.branch_id WHERE b.branch_name IN (${branch:sqlstring})";
   const range = { from: new Date("2024-01-01T00:00:00Z"), to: new Date("2024-12-31T00:00:00Z") };
   const faked = await db.query<{ n: string }>(renderSql(old, new Map([["branch", { values: [NAMES[1]!], multi: true }]]), range));
-  assert.ok(faked.some((r) => Number(r.n) === 999999), `the injected branch shows 999999 sales: ${JSON.stringify(faked)}`);
+  assert.ok(
+    faked.some((r) => Number(r.n) === 999999),
+    `the injected branch shows 999999 sales: ${JSON.stringify(faked)}`,
+  );
   let failed = false;
   try {
     await db.query(renderSql(old, new Map([["branch", { values: [NAMES[0]!, "Leeds"], multi: true }]]), range));
@@ -87,7 +93,13 @@ function checkRun(run: DashboardRun, names: string[]): void {
   assert.equal([...new Set(series.fields.find((f) => f.name === "branch")!.values as string[])].sort(), [...names].sort());
   const share = panel(run, "Revenue share by branch").frames[0]!.fields.find((f) => f.name === "share")!.values as number[];
   assert.ok(Math.abs(share.reduce((a, b) => a + b, 0) - 100) < 1e-6, "shares add up to 100");
-  for (const title of ["Top products by revenue", "Top products by units", "Payment mix", "Average basket size", "Busiest hours (average sales per trading day)"])
+  for (const title of [
+    "Top products by revenue",
+    "Top products by units",
+    "Payment mix",
+    "Average basket size",
+    "Busiest hours (average sales per trading day)",
+  ])
     assert.ok(panel(run, title).frames[0]!.length > 0, `${title} has rows`);
 }
 

@@ -39,12 +39,18 @@ if (!adminUrl) {
       for (let d = 1; d <= 12; d++)
         for (const branch of branches) {
           const date = `2024-03-${String(d).padStart(2, "0")}`;
-          await pipeline(generateSample({ branch, date, rows: 600, seed: d }), createWriteStream(join(dir, sampleFileName(branch, date, SAMPLE_BRANCHES[branch]!.open))));
+          await pipeline(
+            generateSample({ branch, date, rows: 600, seed: d }),
+            createWriteStream(join(dir, sampleFileName(branch, date, SAMPLE_BRANCHES[branch]!.open))),
+          );
         }
       const local = await openLocalPipeline({ home: home.path, databaseUrl: url.toString() });
       try {
         const reports = await local.ingest([dir]);
-        assert.ok(reports.every((r) => r.ok), "every file loaded");
+        assert.ok(
+          reports.every((r) => r.ok),
+          "every file loaded",
+        );
       } finally {
         await local.close();
       }
@@ -73,7 +79,9 @@ if (!adminUrl) {
       const check = new pg.Client({ connectionString: url.toString() });
       await check.connect();
       try {
-        const [stats] = (await check.query("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'transactions'")).rows as { last_analyze: Date | null }[];
+        const [stats] = (await check.query("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'transactions'")).rows as {
+          last_analyze: Date | null;
+        }[];
         assert.ok(stats?.last_analyze, "the loader analyzed the tables it found without statistics");
         await runAll("as loaded");
         // A young Redshift: no statistics at all (the planner sees only the tables' sizes).

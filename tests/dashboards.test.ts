@@ -61,7 +61,10 @@ test("dashboardsCommand writes one self-contained page with every dashboard, pan
   } finally {
     process.stdout.write = write;
   }
-  assert.match(logged.join(""), /2 dashboards, \d+ panels from the warehouse, 1 with no data, 6 CloudWatch placeholders; ranges: .*CoffeETL · Sales: 2024-03-06 00:00 → 2024-03-30 23:59 \(the data's whole history/);
+  assert.match(
+    logged.join(""),
+    /2 dashboards, \d+ panels from the warehouse, 1 with no data, 6 CloudWatch placeholders; ranges: .*CoffeETL · Sales: 2024-03-06 00:00 → 2024-03-30 23:59 \(the data's whole history/,
+  );
   const html = readFileSync(out, "utf8");
   for (const d of dashboards) assert.ok(html.includes(`data-dashboard-uid="${d.uid}"`), `${d.uid} in the page`);
   const panelCount = dashboards.reduce((n, d) => n + allPanels(d).length, 0);
@@ -69,7 +72,10 @@ test("dashboardsCommand writes one self-contained page with every dashboard, pan
   assert.match(html, /<input name="from" value="" placeholder="whole history"/, "no range asked: each dashboard's whole history");
   assert.match(html, /<span class="range" [^>]*>2024-03-06 00:00 → 2024-03-30 23:59 \(Europe\/London\)<\/span>/, "Sales: every generated sale, in UK days");
   // The list shows names; each option stands for the branch's id (hex), which Grafana's URL carries.
-  assert.match(html, /<select name="var-branch" data-variable="branch" multiple size="4"><option value="\$__all" selected>All<\/option><option value="[0-9a-f]{32}" data-text="Chesterfield">Chesterfield<\/option>/);
+  assert.match(
+    html,
+    /<select name="var-branch" data-variable="branch" multiple size="4"><option value="\$__all" selected>All<\/option><option value="[0-9a-f]{32}" data-text="Chesterfield">Chesterfield<\/option>/,
+  );
   assert.not.match(html, /name="var-stack"/, "the stack constant is hidden");
   // Offline: no external scripts, styles or fonts.
   assert.not.match(html, /<script[^>]+src=|<link[^>]+href="http|@import|url\(http/i);
@@ -125,10 +131,14 @@ async function panelsOf(page: Page) {
   );
 }
 const statOf = async (page: Page, dashboard: string, title: string) =>
-  page.$eval(`section[data-dashboard-uid="${dashboard}"]`, (s, t) => {
-    const panel = [...s.querySelectorAll(".panel")].find((p) => p.querySelector("h3")?.textContent === t);
-    return panel?.querySelector(".stat-value")?.textContent ?? panel?.textContent ?? "";
-  }, title);
+  page.$eval(
+    `section[data-dashboard-uid="${dashboard}"]`,
+    (s, t) => {
+      const panel = [...s.querySelectorAll(".panel")].find((p) => p.querySelector("h3")?.textContent === t);
+      return panel?.querySelector(".stat-value")?.textContent ?? panel?.textContent ?? "";
+    },
+    title,
+  );
 const rangeOf = (page: Page, dashboard: string) => page.$eval(`section[data-dashboard-uid="${dashboard}"] .range`, (e) => e.textContent ?? "");
 
 if (!existsSync(CHROMIUM)) {
@@ -139,7 +149,16 @@ if (!existsSync(CHROMIUM)) {
     const { chromium } = await import("playwright-core");
     return chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
   };
   const open = async (url: string, problems: string[] = []) => {
@@ -161,7 +180,10 @@ if (!existsSync(CHROMIUM)) {
     const problems: string[] = [];
     const page = await open(pathToFileURL(out).href, problems);
     const headings = await page.$$eval(".dashboard h2", (hs) => hs.map((h) => h.textContent));
-    assert.equal(headings, dashboards.map((d) => d.title));
+    assert.equal(
+      headings,
+      dashboards.map((d) => d.title),
+    );
     const panels = await panelsOf(page);
     const sql = panels.filter((p) => p.kind === "sql");
     assert.ok(sql.length >= 15);
@@ -179,7 +201,7 @@ if (!existsSync(CHROMIUM)) {
     for (const p of cw) assert.ok(p.status === "placeholder" && p.text.includes("CloudWatch: shown in Grafana only"));
     assert.ok(panels.find((p) => p.title === "Revenue")!.stat.startsWith("£"));
     assert.is(panels.find((p) => p.title === "Rows rejected")!.color, "orange", "its own threshold (1 and more)");
-    assert.match(await page.textContent(".controls .tz") ?? "", /UK time \(Europe\/London\)/);
+    assert.match((await page.textContent(".controls .tz")) ?? "", /UK time \(Europe\/London\)/);
     // A static page cannot re-run queries: the controls say which command renders the choice.
     await page.selectOption('select[name="var-branch"]', ["Leeds"]);
     await page.fill('input[name="from"]', "2024-03-20");
@@ -195,16 +217,60 @@ if (!existsSync(CHROMIUM)) {
     assert.ok(statuses.includes("Broken SQL=error"), statuses.join(", "));
     assert.ok(statuses.includes("Undefined variable=error"), statuses.join(", "));
     assert.ok(statuses.includes("Time series without a time column=error"), statuses.join(", "));
-    assert.match(await broken.textContent("body") ?? "", /syntax error at or near "SELEC"/);
+    assert.match((await broken.textContent("body")) ?? "", /syntax error at or near "SELEC"/);
   });
 
   // Grafana's palette-classic-by-name on the dark theme: the classic palette's colours with a contrast
   // of 3 or more against #181b1f (derived from Grafana's createVisualizationColors), indexed by the
   // npm string-hash of the series name.
-  const BY_NAME = ["#73BF69", "#FADE2A", "#5794F2", "#FF9830", "#F2495C", "#B877D9", "#37872D", "#E0B400", "#FA6400", "#C8F2C2", "#FFF899", "#C0D8FF",
-    "#FFCB7D", "#FFA6B0", "#DEB6F2", "#447EBC", "#C15C17", "#B7DBAB", "#F4D598", "#70DBED", "#F9BA8F", "#F29191", "#82B5D8", "#E5A8E2", "#AEA2E0",
-    "#629E51", "#E5AC0E", "#64B0C8", "#E0752D", "#9AC48A", "#F2C96D", "#65C5DB", "#F9934E", "#EA6460", "#5195CE", "#D683CE", "#806EB7", "#967302",
-    "#E0F9D7", "#FCEACA", "#CFFAFF", "#F9E2D2", "#FCE2DE", "#BADFF4", "#F9D9F9", "#DEDAF7"];
+  const BY_NAME = [
+    "#73BF69",
+    "#FADE2A",
+    "#5794F2",
+    "#FF9830",
+    "#F2495C",
+    "#B877D9",
+    "#37872D",
+    "#E0B400",
+    "#FA6400",
+    "#C8F2C2",
+    "#FFF899",
+    "#C0D8FF",
+    "#FFCB7D",
+    "#FFA6B0",
+    "#DEB6F2",
+    "#447EBC",
+    "#C15C17",
+    "#B7DBAB",
+    "#F4D598",
+    "#70DBED",
+    "#F9BA8F",
+    "#F29191",
+    "#82B5D8",
+    "#E5A8E2",
+    "#AEA2E0",
+    "#629E51",
+    "#E5AC0E",
+    "#64B0C8",
+    "#E0752D",
+    "#9AC48A",
+    "#F2C96D",
+    "#65C5DB",
+    "#F9934E",
+    "#EA6460",
+    "#5195CE",
+    "#D683CE",
+    "#806EB7",
+    "#967302",
+    "#E0F9D7",
+    "#FCEACA",
+    "#CFFAFF",
+    "#F9E2D2",
+    "#FCE2DE",
+    "#BADFF4",
+    "#F9D9F9",
+    "#DEDAF7",
+  ];
   const stringHash = (s: string) => {
     let h = 5381;
     for (let i = s.length - 1; i >= 0; i--) h = (h * 33) ^ s.charCodeAt(i);
@@ -230,13 +296,22 @@ if (!existsSync(CHROMIUM)) {
         }));
         const chart = (window as { echarts: { getInstanceByDom(e: unknown): any } }).echarts.getInstanceByDom(p.querySelector(".plot")!);
         const axis = chart.getModel().getComponent("xAxis", 0).axis;
-        return { head: [...p.querySelectorAll(".legend-table th")].map((th) => th.textContent), rows, extent: axis.scale.getExtent(), labels: axis.getViewLabels().map((l: { formattedLabel: string }) => l.formattedLabel) };
+        return {
+          head: [...p.querySelectorAll(".legend-table th")].map((th) => th.textContent),
+          rows,
+          extent: axis.scale.getExtent(),
+          labels: axis.getViewLabels().map((l: { formattedLabel: string }) => l.formattedLabel),
+        };
       });
       assert.equal(series.head, ["Name", "Total"]);
       const names = series.rows.map((r) => r.name!);
       assert.equal([...names].sort(), ["Chesterfield", "Leeds", "London Brixton"]);
       const totals = series.rows.map((r) => Number(r.total!.replace(/[£,]/g, "")));
-      assert.equal(totals, [...totals].sort((a, b) => b - a), "largest first");
+      assert.equal(
+        totals,
+        [...totals].sort((a, b) => b - a),
+        "largest first",
+      );
       const revenue = Number((await statOf(page, "coffeetl-sales", "Revenue")).replace(/[£,]/g, ""));
       assert.ok(Math.abs(totals.reduce((a, b) => a + b, 0) - revenue) < 0.01, "the totals add up to Revenue");
       for (const r of series.rows) assert.is(r.color, rgb(BY_NAME[stringHash(r.name!) % BY_NAME.length]!), `${r.name}: Grafana's colour for its name`);
@@ -263,7 +338,8 @@ if (!existsSync(CHROMIUM)) {
       for (const b of bars) assert.ok(b.right <= b.width, `${b.title}: value labels end at ${Math.round(b.right)} px of ${b.width}`);
       const pie = await page.$eval(`${sales} .panel[data-panel-type="piechart"]`, (p) => ({
         head: [...p.querySelectorAll(".legend-table th")].map((th) => th.textContent),
-        position: (window as { echarts: { getInstanceByDom(e: unknown): any } }).echarts.getInstanceByDom(p.querySelector(".plot")!).getOption().series[0].label.position,
+        position: (window as { echarts: { getInstanceByDom(e: unknown): any } }).echarts.getInstanceByDom(p.querySelector(".plot")!).getOption().series[0].label
+          .position,
       }));
       assert.equal(pie, { head: ["Name", "Value", "Percent"], position: "inside" });
       mkdirSync(ARTIFACTS, { recursive: true });
@@ -277,7 +353,13 @@ if (!existsSync(CHROMIUM)) {
     const server = await startPreviewServer({ home: warehouse!.home, db: pipeline.warehouse });
     try {
       const count = async (where: string) =>
-        Number((await pipeline.warehouse.query<{ n: string }>(`SELECT COUNT(*) AS n FROM transactions t JOIN branches b ON b.branch_id = t.branch_id WHERE ${where}`))[0]!.n);
+        Number(
+          (
+            await pipeline.warehouse.query<{ n: string }>(
+              `SELECT COUNT(*) AS n FROM transactions t JOIN branches b ON b.branch_id = t.branch_id WHERE ${where}`,
+            )
+          )[0]!.n,
+        );
       const page = await open(server.url);
       assert.is(await page.getAttribute("#controls", "data-live"), "true");
       assert.is(await statOf(page, "coffeetl-sales", "Sales"), (await count("TRUE")).toLocaleString("en-GB"), "whole history: every sale");
@@ -291,14 +373,20 @@ if (!existsSync(CHROMIUM)) {
       await page.waitForSelector("body[data-preview-ready=true]");
       const url = new URL(page.url());
       const [leedsId] = await pipeline.warehouse.query<{ id: string }>("SELECT branch_id AS id FROM branches WHERE branch_name = 'Leeds'");
-      assert.equal([url.searchParams.get("from"), url.searchParams.get("to"), url.searchParams.getAll("var-branch")], ["2024-03-20", "2024-03-30 23:59", [leedsId!.id]]);
+      assert.equal(
+        [url.searchParams.get("from"), url.searchParams.get("to"), url.searchParams.getAll("var-branch")],
+        ["2024-03-20", "2024-03-30 23:59", [leedsId!.id]],
+      );
       assert.match(await rangeOf(page, "coffeetl-sales"), /^2024-03-20 00:00 → 2024-03-30 23:59/);
       const leeds = await count(`b.branch_name = 'Leeds' AND ${LONDON_TO_UTC} BETWEEN '2024-03-20 00:00:00' AND '2024-03-30 23:59:00'`);
       assert.ok(leeds > 0 && leeds < (await count("TRUE")));
       assert.is(await statOf(page, "coffeetl-sales", "Sales"), leeds.toLocaleString("en-GB"));
       assert.equal(await page.$$eval('select[name="var-branch"] option:checked', (os) => os.map((o) => o.textContent)), ["Leeds"]);
       const league = await page.$$eval('section[data-dashboard-uid="coffeetl-sales"] .panel', (ps) =>
-        [...(ps.find((p) => p.querySelector("h3")?.textContent === "Branch league table")?.querySelectorAll("tbody tr td:first-child") ?? [])].map((td) => td.textContent));
+        [...(ps.find((p) => p.querySelector("h3")?.textContent === "Branch league table")?.querySelectorAll("tbody tr td:first-child") ?? [])].map(
+          (td) => td.textContent,
+        ),
+      );
       assert.equal(league, ["Leeds"]);
 
       // A preset: the last 7 days up to the newest sale.
@@ -311,7 +399,7 @@ if (!existsSync(CHROMIUM)) {
       // A bad value is a clear message, not a broken page.
       const bad = await page.goto(`${server.url}?var-shop=x`);
       assert.is(bad?.status(), 400);
-      assert.match(await page.textContent("body") ?? "", /no dashboard has such a variable/);
+      assert.match((await page.textContent("body")) ?? "", /no dashboard has such a variable/);
     } finally {
       await server.close();
       await pipeline.close();

@@ -33,10 +33,14 @@ if (!adminUrl || !canUnshare) {
       writeFileSync(small, dayFile(20, "York"));
       const mount = join(dir.path, "disk");
       const script = `mkdir -p "$1" && mount -t tmpfs -o size=512k tmpfs "$1" && exec "$2" "$3" ingest "$4" "$5" --home "$1/home" --database-url "$6"`;
-      const r = spawnSync("unshare", ["-m", "--propagation", "private", "sh", "-c", script, "sh", mount, process.execPath, join(ROOT, "bin/coffeetl.js"), big, small, url.toString()], {
-        encoding: "utf8",
-        env: { ...process.env, COFFEETL_TRANSACTION_KEY: "disk-full-test-key-0123456789" },
-      });
+      const r = spawnSync(
+        "unshare",
+        ["-m", "--propagation", "private", "sh", "-c", script, "sh", mount, process.execPath, join(ROOT, "bin/coffeetl.js"), big, small, url.toString()],
+        {
+          encoding: "utf8",
+          env: { ...process.env, COFFEETL_TRANSACTION_KEY: "disk-full-test-key-0123456789" },
+        },
+      );
       const out = r.stdout + r.stderr;
       assert.is(r.status, 1, out);
       assert.match(out, /✘ .*big\.csv: failed: no space left on the device for .*big\.csv/);

@@ -25,7 +25,13 @@ test("local: control characters in names and a key too long for its outputs are 
     const deep = join(files, ...Array.from({ length: 6 }, (_, i) => `${i}`.padEnd(200, "x")));
     mkdirSync(deep, { recursive: true });
     const long = join(deep, "day.csv");
-    for (const [path, branch] of [[newline, "Leeds"], [tab, "York"], [good, "Hull"], [long, "Bath"]] as const) writeFileSync(path, dayFile(5, branch));
+    for (const [path, branch] of [
+      [newline, "Leeds"],
+      [tab, "York"],
+      [good, "Hull"],
+      [long, "Bath"],
+    ] as const)
+      writeFileSync(path, dayFile(5, branch));
 
     const reports = await local.ingest([newline, tab, good, long]);
     const byPath = new Map(reports.map((r) => [r.path, r]));
@@ -44,9 +50,18 @@ test("local: control characters in names and a key too long for its outputs are 
     );
     assert.is(rows.length, 3, JSON.stringify(rows));
     const keys = rows.map((r) => r.source_key);
-    assert.ok(keys.some((k) => k.endsWith(visibleKey("leeds\nday.csv"))), keys.join(" | "));
-    assert.ok(keys.some((k) => k.endsWith("york\\tday.csv")), keys.join(" | "));
-    assert.ok(keys.some((k) => Buffer.byteLength(k) <= 1024 && k.endsWith("...")), "the long key, clipped to its column");
+    assert.ok(
+      keys.some((k) => k.endsWith(visibleKey("leeds\nday.csv"))),
+      keys.join(" | "),
+    );
+    assert.ok(
+      keys.some((k) => k.endsWith("york\\tday.csv")),
+      keys.join(" | "),
+    );
+    assert.ok(
+      keys.some((k) => Buffer.byteLength(k) <= 1024 && k.endsWith("...")),
+      "the long key, clipped to its column",
+    );
     const [sales] = await local.warehouse.query<{ n: number }>("SELECT COUNT(*) AS n FROM transactions");
     assert.is(Number(sales!.n), 5, "the good file loaded");
   } finally {

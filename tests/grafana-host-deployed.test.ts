@@ -32,7 +32,10 @@ if (skip) {
   const work = mkdtempSync(join(tmpdir(), "coffeetl-host-deployed-"));
   chmodSync(work, 0o755); // the Grafana stand-in (uid 472) writes its report here
 
-  writeFileSync(join(work, "user-data.sh"), renderGrafanaUserData({ region: "eu-west-2", assetsBucket: BUCKET, dataVolumeId: "vol-0123456789abcdef0", stack: "t" }));
+  writeFileSync(
+    join(work, "user-data.sh"),
+    renderGrafanaUserData({ region: "eu-west-2", assetsBucket: BUCKET, dataVolumeId: "vol-0123456789abcdef0", stack: "t" }),
+  );
   const put = (path: string, content: string) => {
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, content);
@@ -59,13 +62,20 @@ if (skip) {
   put(join(work, "params/coffeetl/t/grafana/origin-secret"), SECRETS.origin);
   put(join(work, "params/coffeetl/t/grafana/viewers/jo"), SECRETS.jo);
   put(join(work, "params/coffeetl/t/grafana/viewers/sam"), SECRETS.sam);
-  put(join(work, "params/coffeetl/t/redshift"), JSON.stringify({ workgroupName: "coffeetl-t", database: "sales", copyRoleArn: "arn:aws:iam::123456789012:role/copy" }));
+  put(
+    join(work, "params/coffeetl/t/redshift"),
+    JSON.stringify({ workgroupName: "coffeetl-t", database: "sales", copyRoleArn: "arn:aws:iam::123456789012:role/copy" }),
+  );
 
-  const driver = spawnSync("unshare", ["-m", "-n", "--propagation", "private", process.execPath, "--import", "tsx", join(REPO_ROOT, "tests/host/namespace-driver.ts"), work, BUCKET], {
-    cwd: REPO_ROOT,
-    encoding: "utf8",
-    timeout: 300_000,
-  });
+  const driver = spawnSync(
+    "unshare",
+    ["-m", "-n", "--propagation", "private", process.execPath, "--import", "tsx", join(REPO_ROOT, "tests/host/namespace-driver.ts"), work, BUCKET],
+    {
+      cwd: REPO_ROOT,
+      encoding: "utf8",
+      timeout: 300_000,
+    },
+  );
   let report: any;
   try {
     report = JSON.parse(readFileSync(join(work, "report.json"), "utf8"));
@@ -110,7 +120,10 @@ if (skip) {
 
   test("the viewers are Viewer accounts with their parameters' passwords", () => {
     const db = JSON.parse(report.runs[0].db);
-    const accounts = db.users.filter((u: any) => u.login !== "admin").map((u: any) => `${u.login}:${u.email}:${u.role}:${u.password}`).sort();
+    const accounts = db.users
+      .filter((u: any) => u.login !== "admin")
+      .map((u: any) => `${u.login}:${u.email}:${u.role}:${u.password}`)
+      .sort();
     assert.equal(accounts, [`jo:jo@client.example:Viewer:${SECRETS.jo}`, `sam:sam@client.example:Viewer:${SECRETS.sam}`]);
     assert.is(db.users.find((u: any) => u.login === "admin").password, SECRETS.admin);
   });
@@ -120,7 +133,11 @@ if (skip) {
     const tools = new Set(calls.map((c) => c[0]));
     for (const tool of ["aws", "jq", "curl", "systemctl"]) assert.ok(tools.has(tool), `${tool} was recorded`);
     for (const call of calls) {
-      for (const [name, secret] of Object.entries(SECRETS)) assert.not.ok(call.some((a) => a.includes(secret)), `the ${name} secret is on the command line: ${call.join(" ")}`);
+      for (const [name, secret] of Object.entries(SECRETS))
+        assert.not.ok(
+          call.some((a) => a.includes(secret)),
+          `the ${name} secret is on the command line: ${call.join(" ")}`,
+        );
     }
   });
 

@@ -22,7 +22,14 @@ if (tools.length) {
   test.run();
 } else {
   const ADMIN_PASSWORD = "AdminPw1";
-  interface User { id: number; login: string; email: string; name: string; password: string; role: string }
+  interface User {
+    id: number;
+    login: string;
+    email: string;
+    name: string;
+    password: string;
+    role: string;
+  }
   const users = new Map<number, User>([[1, { id: 1, login: "admin", email: "admin@localhost", name: "admin", password: ADMIN_PASSWORD, role: "Admin" }]]);
   let nextId = 2;
   const calls: string[] = [];
@@ -54,7 +61,11 @@ if (tools.length) {
     if (who.role !== "Admin") return send(403, { message: "Permission denied" });
     const id = Number(/\/(\d+)(\/password)?$/.exec(path)?.[1]);
     const data = await body(req);
-    if (req.method === "GET" && path === "/api/users") return send(200, [...users.values()].map(({ id, login, email, name }) => ({ id, login, email, name, isAdmin: id === 1 })));
+    if (req.method === "GET" && path === "/api/users")
+      return send(
+        200,
+        [...users.values()].map(({ id, login, email, name }) => ({ id, login, email, name, isAdmin: id === 1 })),
+      );
     if (req.method === "POST" && path === "/api/admin/users") {
       if ([...users.values()].some((u) => u.login === data.login)) return send(412, { message: "user already exists" });
       const user = { id: nextId++, login: data.login, email: data.email, name: data.name, password: data.password, role: "Viewer" };
@@ -63,10 +74,11 @@ if (tools.length) {
     }
     const user = users.get(id);
     if (!user) return send(404, { message: "user not found" });
-    if (req.method === "PUT" && path.endsWith("/password")) return (user.password = data.password), send(200, {});
-    if (req.method === "PUT" && path.startsWith("/api/users/")) return Object.assign(user, { login: data.login, email: data.email, name: data.name }), send(200, {});
-    if (req.method === "PATCH" && path.startsWith("/api/orgs/1/users/")) return (user.role = data.role), send(200, {});
-    if (req.method === "DELETE" && path.startsWith("/api/admin/users/")) return users.delete(id), send(200, {});
+    if (req.method === "PUT" && path.endsWith("/password")) return ((user.password = data.password), send(200, {}));
+    if (req.method === "PUT" && path.startsWith("/api/users/"))
+      return (Object.assign(user, { login: data.login, email: data.email, name: data.name }), send(200, {}));
+    if (req.method === "PATCH" && path.startsWith("/api/orgs/1/users/")) return ((user.role = data.role), send(200, {}));
+    if (req.method === "DELETE" && path.startsWith("/api/admin/users/")) return (users.delete(id), send(200, {}));
     send(404, { message: `no route ${req.method} ${path}` });
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -134,18 +146,38 @@ esac`,
   const sync = (): Promise<{ code: number; stderr: string }> =>
     new Promise((resolve) => {
       const child = spawn("bash", [join(REPO_ROOT, "grafana/host/sync.sh")], {
-        env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, COFFEETL_ROOT: root, COFFEETL_NGINX_CONF: join(work, "nginx.conf"), COFFEETL_GRAFANA_URL: grafanaUrl },
+        env: {
+          ...process.env,
+          PATH: `${bin}:${process.env.PATH}`,
+          COFFEETL_ROOT: root,
+          COFFEETL_NGINX_CONF: join(work, "nginx.conf"),
+          COFFEETL_GRAFANA_URL: grafanaUrl,
+        },
       });
       let stderr = "";
       child.stderr.on("data", (d) => (stderr += d));
       child.on("close", (code) => resolve({ code: code ?? -1, stderr }));
     });
   const read = (path: string) => (existsSync(path) ? readFileSync(path, "utf8") : "");
-  const restarts = () => read(join(work, "systemctl.log")).split("\n").filter((l) => l.includes("restart coffeetl-grafana")).length;
-  const viewers = () => [...users.values()].filter((u) => u.id !== 1).map((u) => `${u.login}:${u.role}:${u.password}`).sort();
+  const restarts = () =>
+    read(join(work, "systemctl.log"))
+      .split("\n")
+      .filter((l) => l.includes("restart coffeetl-grafana")).length;
+  const viewers = () =>
+    [...users.values()]
+      .filter((u) => u.id !== 1)
+      .map((u) => `${u.login}:${u.role}:${u.password}`)
+      .sort();
   const env = () => read(join(root, "state/grafana.env"));
   const SERVERLESS = { workgroupName: "coffeetl-t", database: "sales", copyRoleArn: "arn:aws:iam::123456789012:role/copy" };
-  const BOOTCAMP = { host: "acme-dw.abc123.eu-west-2.redshift.amazonaws.com", port: "5439", "database-name": "dev", user: "loader", password: "x", copyRoleArn: SERVERLESS.copyRoleArn };
+  const BOOTCAMP = {
+    host: "acme-dw.abc123.eu-west-2.redshift.amazonaws.com",
+    port: "5439",
+    "database-name": "dev",
+    user: "loader",
+    password: "x",
+    copyRoleArn: SERVERLESS.copyRoleArn,
+  };
 
   test.after(() => {
     server.close();
@@ -162,7 +194,13 @@ esac`,
     assert.match(env(), /^REDSHIFT_DATABASE=sales$/m);
     assert.match(env(), /^COFFEETL_STACK=t$/m);
     assert.match(env(), /^GF_SERVER_ROOT_URL=https:\/\/d111\.cloudfront\.net\/$/m);
-    for (const off of ["GF_USERS_ALLOW_SIGN_UP=false", "GF_AUTH_ANONYMOUS_ENABLED=false", "GF_SNAPSHOTS_EXTERNAL_ENABLED=false", "GF_PUBLIC_DASHBOARDS_ENABLED=false", "GF_SECURITY_COOKIE_SECURE=true"])
+    for (const off of [
+      "GF_USERS_ALLOW_SIGN_UP=false",
+      "GF_AUTH_ANONYMOUS_ENABLED=false",
+      "GF_SNAPSHOTS_EXTERNAL_ENABLED=false",
+      "GF_PUBLIC_DASHBOARDS_ENABLED=false",
+      "GF_SECURITY_COOKIE_SECURE=true",
+    ])
       assert.ok(env().includes(off), off);
     assert.not.ok(env().includes(ADMIN_PASSWORD), "the admin password is in a file, not the environment");
     assert.match(read(join(root, "state/provisioning/datasources/redshift.yaml")), /useServerless: true/);
@@ -185,7 +223,10 @@ esac`,
     assert.is(run.code, 0, run.stderr);
     assert.is(JSON.parse(read(join(root, "grafana/dashboards/sales.json"))).title, "Sales (edited)");
     assert.is(restarts(), 1, "Grafana re-reads dashboards itself");
-    assert.not.ok(calls.some((c) => c.startsWith("PUT /api/admin/users")), "valid passwords are not reset");
+    assert.not.ok(
+      calls.some((c) => c.startsWith("PUT /api/admin/users")),
+      "valid passwords are not reset",
+    );
     assert.equal(viewers(), ["jo:Viewer:JoPassword1", "sam:Viewer:SamPassword1"]);
   });
 
@@ -215,7 +256,10 @@ esac`,
       assert.match(env(), /^REDSHIFT_DB_USER=coffeetl_grafana$/m);
       assert.not.match(env(), /loader/);
     }
-    publish({ viewers: ["jo"], connection: { clusterIdentifier: "acme-dw", database: "analytics", dbUser: "loader", readerDbUser: "someone_else", copyRoleArn: SERVERLESS.copyRoleArn } });
+    publish({
+      viewers: ["jo"],
+      connection: { clusterIdentifier: "acme-dw", database: "analytics", dbUser: "loader", readerDbUser: "someone_else", copyRoleArn: SERVERLESS.copyRoleArn },
+    });
     const run = await sync();
     assert.is.not(run.code, 0);
     assert.match(run.stderr, /readerDbUser \(someone_else\) is not coffeetl:grafanaReaderDbUser \(coffeetl_grafana\)/);

@@ -13,12 +13,24 @@ const PROJECT = "grafana/lib/tsconfig.preview-client.json";
 
 test("the preview's browser script type-checks as browser code", () => {
   // --listFiles: the check, then the files it covered.
-  const tsc = spawnSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "--noEmit", "-p", PROJECT, "--listFiles"], { cwd: ROOT, encoding: "utf8" });
+  const tsc = spawnSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "--noEmit", "-p", PROJECT, "--listFiles"], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
   assert.is(tsc.status, 0, `tsc -p ${PROJECT}:\n${tsc.stdout}${tsc.stderr}`);
   const files = tsc.stdout.split("\n");
-  assert.ok(files.some((f) => f.endsWith("grafana/lib/preview-client.js")), "the script is in the program");
-  assert.ok(files.some((f) => f.endsWith("grafana/lib/render.ts")), "with the data type render.ts writes");
-  assert.ok(files.some((f) => /lib\.dom\.d\.ts$/.test(f)), "and the DOM");
+  assert.ok(
+    files.some((f) => f.endsWith("grafana/lib/preview-client.js")),
+    "the script is in the program",
+  );
+  assert.ok(
+    files.some((f) => f.endsWith("grafana/lib/render.ts")),
+    "with the data type render.ts writes",
+  );
+  assert.ok(
+    files.some((f) => /lib\.dom\.d\.ts$/.test(f)),
+    "and the DOM",
+  );
 });
 
 test("it is checked whatever its first lines say (checkJs), and it is plain JavaScript a browser runs", () => {

@@ -11,7 +11,14 @@ import { openLocalPipeline } from "../functions/local/pipeline.js";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { CREATE_TABLES } from "../functions/core/schema.js";
-import { describeReaderGaps, ensureRedshiftReaderRole, READER_ROLE, readerGaps, readerTables, redshiftReaderRoleStatements } from "../functions/warehouse/reader-role.js";
+import {
+  describeReaderGaps,
+  ensureRedshiftReaderRole,
+  READER_ROLE,
+  readerGaps,
+  readerTables,
+  redshiftReaderRoleStatements,
+} from "../functions/warehouse/reader-role.js";
 import { fixture, ROOT, tempDir } from "./helpers.js";
 
 test("the reader reads the tables the schema step creates, nothing else", () => {
@@ -46,7 +53,10 @@ test("Redshift: role, grants, default privileges, and the provisioned reader's o
 });
 
 test("Redshift: no grant the loader cannot make (schema public is not its own); each grant on its own, failures reported", async () => {
-  assert.not.ok(redshiftReaderRoleStatements({ roleExists: false }, "u").some((s) => /ON SCHEMA/.test(s)), "never a grant on the schema");
+  assert.not.ok(
+    redshiftReaderRoleStatements({ roleExists: false }, "u").some((s) => /ON SCHEMA/.test(s)),
+    "never a grant on the schema",
+  );
   const ran: string[] = [];
   const warnings: Record<string, unknown>[] = [];
   const db = {
@@ -57,9 +67,16 @@ test("Redshift: no grant the loader cannot make (schema public is not its own); 
     },
   };
   assert.is(await ensureRedshiftReaderRole(db, { readerDbUser: "coffeetl_grafana", log: { warn: (_m, extra) => warnings.push(extra ?? {}) } }), false);
-  for (const later of ["ALTER DEFAULT PRIVILEGES", "CREATE USER", "GRANT ROLE"]) assert.ok(ran.some((s) => s.startsWith(later)), `${later} still ran after the failed grant`);
+  for (const later of ["ALTER DEFAULT PRIVILEGES", "CREATE USER", "GRANT ROLE"])
+    assert.ok(
+      ran.some((s) => s.startsWith(later)),
+      `${later} still ran after the failed grant`,
+    );
   assert.is(warnings.length, 1);
-  assert.equal((warnings[0]!.failed as { statement: string }[]).map((f) => f.statement), [`GRANT SELECT ON TABLE ${readerTables().join(", ")} TO ROLE "${READER_ROLE}"`]);
+  assert.equal(
+    (warnings[0]!.failed as { statement: string }[]).map((f) => f.statement),
+    [`GRANT SELECT ON TABLE ${readerTables().join(", ")} TO ROLE "${READER_ROLE}"`],
+  );
 });
 
 test("Redshift: a loader without CREATE ROLE warns with the admin's statements and does not fail the load", async () => {
@@ -75,7 +92,9 @@ test("Redshift: a loader without CREATE ROLE warns with the admin's statements a
   assert.ok((warnings[0]!.statements as string[]).includes(`CREATE ROLE "${READER_ROLE}"`));
   warnings.length = 0;
   // A concurrent schema step (Redshift's serializable conflict) is a warning too.
-  const racing = { query: async (sql: string) => (sql.startsWith("GRANT") ? Promise.reject(new Error("ERROR: 1023 DETAIL: Serializable isolation violation")) : []) };
+  const racing = {
+    query: async (sql: string) => (sql.startsWith("GRANT") ? Promise.reject(new Error("ERROR: 1023 DETAIL: Serializable isolation violation")) : []),
+  };
   assert.is(await ensureRedshiftReaderRole(racing as never, { log: { warn: (_m, extra) => warnings.push(extra ?? {}) } }), false);
   assert.is(warnings.length, 1);
   // Any other failure is not swallowed.
@@ -162,7 +181,8 @@ FROM information_schema.table_privileges p JOIN pg_roles r ON r.rolname = p.gran
     await admin.connect();
     const db = await database(admin);
     const home = await tempDir();
-    const status = () => spawnSync(process.execPath, [join(ROOT, "bin/coffeetl.js"), "status", "--home", home.path, "--database-url", db.url], { cwd: ROOT, encoding: "utf8" });
+    const status = () =>
+      spawnSync(process.execPath, [join(ROOT, "bin/coffeetl.js"), "status", "--home", home.path, "--database-url", db.url], { cwd: ROOT, encoding: "utf8" });
     try {
       const local = await openLocalPipeline({ home: home.path, databaseUrl: db.url });
       try {
@@ -178,7 +198,10 @@ FROM information_schema.table_privileges p JOIN pg_roles r ON r.rolname = p.gran
       await owner.query(`REVOKE SELECT ON transaction_items FROM ${READER_ROLE}`);
       const gap = status();
       assert.is(gap.status, 0, gap.stderr);
-      assert.match(gap.stdout, /Grafana's reader role coffeetl_reader may not SELECT transaction_items: .*GRANT SELECT ON TABLE transaction_items TO "coffeetl_reader"/);
+      assert.match(
+        gap.stdout,
+        /Grafana's reader role coffeetl_reader may not SELECT transaction_items: .*GRANT SELECT ON TABLE transaction_items TO "coffeetl_reader"/,
+      );
       await owner.query(`GRANT SELECT ON transaction_items TO ${READER_ROLE}`);
       await owner.end();
       assert.not.match(status().stdout, /reader role/);

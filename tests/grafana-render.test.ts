@@ -17,13 +17,31 @@ const run: DashboardRun = {
   rangeReason: "given",
   timeZone: "Europe/London",
   anchor: { now: new Date("2024-03-08T00:00:00Z"), reason: "the newest sale" },
-  variables: [{ name: "branch", label: "Branch", type: "query", value: { values: ["1"], multi: true, texts: [`Leeds ${EVIL}`] }, options: ["1", "2"], texts: [`Leeds ${EVIL}`, "York"] }],
+  variables: [
+    {
+      name: "branch",
+      label: "Branch",
+      type: "query",
+      value: { values: ["1"], multi: true, texts: [`Leeds ${EVIL}`] },
+      options: ["1", "2"],
+      texts: [`Leeds ${EVIL}`, "York"],
+    },
+  ],
   panels: [
     {
       panel: { id: 7, type: "stat", title: `Takings ${EVIL}`, gridPos: { x: 12, y: 0, w: 6, h: 4 }, fieldConfig: { defaults: { unit: "currencyGBP" } } },
       empty: false,
       kind: "sql",
-      frames: [{ refId: "A", length: 1, fields: [{ name: "total", type: "number", values: [12.5] }, { name: "note", type: "string", values: [EVIL] }] }],
+      frames: [
+        {
+          refId: "A",
+          length: 1,
+          fields: [
+            { name: "total", type: "number", values: [12.5] },
+            { name: "note", type: "string", values: [EVIL] },
+          ],
+        },
+      ],
       sql: ["SELECT 1"],
       errors: [],
     },
@@ -56,7 +74,10 @@ test("the data is JSON the page parses back as it was, and it cannot close its s
   assert.not.match(match![1]!, "</");
   const data = JSON.parse(match![1]!) as PreviewData;
   const [dash] = data.dashboards;
-  assert.equal([dash!.uid, dash!.timeZone, dash!.range], ["sales", "Europe/London", { from: Date.parse("2024-03-01T00:00:00Z"), to: Date.parse("2024-03-08T00:00:00Z") }]);
+  assert.equal(
+    [dash!.uid, dash!.timeZone, dash!.range],
+    ["sales", "Europe/London", { from: Date.parse("2024-03-01T00:00:00Z"), to: Date.parse("2024-03-08T00:00:00Z") }],
+  );
   const [panel] = dash!.panels;
   assert.equal([panel!.domId, panel!.type, panel!.kind, panel!.empty], ["panel-0-7", "stat", "sql", false]);
   assert.equal(panel!.frames, run.panels[0]!.frames, "values as the queries returned them, markup included");
@@ -64,7 +85,10 @@ test("the data is JSON the page parses back as it was, and it cannot close its s
 });
 
 test("panels sit on the 24-column grid at their gridPos, waiting for the script", () => {
-  assert.match(html, /<div class="panel" id="panel-0-7" data-panel-id="7" data-panel-type="stat" data-panel-kind="sql" data-panel-unit="currencyGBP" data-panel-status="pending" style="grid-column:13 \/ span 6;grid-row:1 \/ span 4">/);
+  assert.match(
+    html,
+    /<div class="panel" id="panel-0-7" data-panel-id="7" data-panel-type="stat" data-panel-kind="sql" data-panel-unit="currencyGBP" data-panel-status="pending" style="grid-column:13 \/ span 6;grid-row:1 \/ span 4">/,
+  );
   assert.match(html, "grid-template-columns: repeat(24, minmax(0, 1fr))");
 });
 

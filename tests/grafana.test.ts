@@ -13,18 +13,27 @@ const RAW = new URL("./fixtures/raw", import.meta.url).pathname;
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { checkQueries, checkStructure } from "../grafana/lib/check.js";
-import { expandMacros, formatWallClock, interpolateVariables, parseGrafanaTime, parseTimeInput, renderSql, variableReferences, type VariableValues } from "../grafana/lib/interpolate.js";
-import { runDashboard } from "../grafana/lib/run.js";
 import {
-  allPanels,
-  GRAFANA_DIR,
-  provisioningFiles,
-  readDashboard,
-  readDashboards,
-  readProvisionedDataSources,
-  type Dashboard,
-} from "../grafana/lib/model.js";
-import { FIXTURES, generatedWarehouse, hasSharedSamples, openTestWarehouse, SHARED_SAMPLES, sharedSamplesWarehouse, type TestWarehouse } from "./fixtures/grafana/warehouse.js";
+  expandMacros,
+  formatWallClock,
+  interpolateVariables,
+  parseGrafanaTime,
+  parseTimeInput,
+  renderSql,
+  variableReferences,
+  type VariableValues,
+} from "../grafana/lib/interpolate.js";
+import { runDashboard } from "../grafana/lib/run.js";
+import { allPanels, GRAFANA_DIR, provisioningFiles, readDashboard, readDashboards, readProvisionedDataSources, type Dashboard } from "../grafana/lib/model.js";
+import {
+  FIXTURES,
+  generatedWarehouse,
+  hasSharedSamples,
+  openTestWarehouse,
+  SHARED_SAMPLES,
+  sharedSamplesWarehouse,
+  type TestWarehouse,
+} from "./fixtures/grafana/warehouse.js";
 
 const dashboards = readDashboards();
 const datasources = readProvisionedDataSources(provisioningFiles());
@@ -36,7 +45,10 @@ const byUid = (uid: string): Dashboard => {
 };
 const titles = (d: Dashboard): string[] => allPanels(d).map((p) => p.title ?? "");
 const expectError = (errors: string[], pattern: RegExp): void =>
-  assert.ok(errors.some((e) => pattern.test(e)), `expected an error matching ${pattern}, got:\n${errors.join("\n")}`);
+  assert.ok(
+    errors.some((e) => pattern.test(e)),
+    `expected an error matching ${pattern}, got:\n${errors.join("\n")}`,
+  );
 
 // ---------- provisioning ----------
 
@@ -100,9 +112,25 @@ test("the dashboards pass every structural check", () => {
 test("Sales has the panels the issue asks for, and every SQL panel filters by the branch variable", () => {
   const sales = byUid("coffeetl-sales");
   assert.equal(sales.time, { from: "now-30d", to: "now" });
-  const want = [/^Revenue$/, /^Sales$/, /Average sale value/, /Average basket size/, /Latest sale/, /Revenue over time by branch/, /Revenue share by branch/,
-    /Top products by revenue/, /Top products by units/, /Payment mix/, /Busiest hours/, /league table/];
-  for (const re of want) assert.ok(titles(sales).some((t) => re.test(t)), `a panel titled ${re}`);
+  const want = [
+    /^Revenue$/,
+    /^Sales$/,
+    /Average sale value/,
+    /Average basket size/,
+    /Latest sale/,
+    /Revenue over time by branch/,
+    /Revenue share by branch/,
+    /Top products by revenue/,
+    /Top products by units/,
+    /Payment mix/,
+    /Busiest hours/,
+    /league table/,
+  ];
+  for (const re of want)
+    assert.ok(
+      titles(sales).some((t) => re.test(t)),
+      `a panel titled ${re}`,
+    );
   const branch = sales.templating?.list?.find((v) => v.name === "branch");
   assert.ok(branch?.multi && branch.includeAll, "branch is multi-select with All");
   for (const p of allPanels(sales))
@@ -115,8 +143,19 @@ test("Sales has the panels the issue asks for, and every SQL panel filters by th
 
 test("Pipeline health has loads panels and CloudWatch panels for both Lambdas and the dead-letter queue", () => {
   const health = byUid("coffeetl-pipeline");
-  for (const re of [/Files loaded per day/, /Rows rejected and warnings per file/, /Duplicate/, /Last load per branch/, /Lambda errors/, /Lambda duration/, /Dead-letter queue/])
-    assert.ok(titles(health).some((t) => re.test(t)), `a panel titled ${re}`);
+  for (const re of [
+    /Files loaded per day/,
+    /Rows rejected and warnings per file/,
+    /Duplicate/,
+    /Last load per branch/,
+    /Lambda errors/,
+    /Lambda duration/,
+    /Dead-letter queue/,
+  ])
+    assert.ok(
+      titles(health).some((t) => re.test(t)),
+      `a panel titled ${re}`,
+    );
   const cw = allPanels(health).flatMap((p) => (p.targets ?? []).filter((t) => t.datasource?.uid === "coffeetl-cloudwatch"));
   const fns = new Set(cw.filter((t) => t.namespace === "AWS/Lambda").map((t) => JSON.stringify(t.dimensions)));
   assert.equal([...fns].sort(), ['{"FunctionName":"coffeetl-${stack}-extract-transform"}', '{"FunctionName":"coffeetl-${stack}-load"}']);
@@ -143,10 +182,13 @@ test("the broken fixture fails each structural check", () => {
 });
 
 test("provisioning problems are caught: a data source with keys or editable, or a missing uid", () => {
-  const errors = checkStructure([], [
-    { file: "x.yaml", name: "a", uid: "a", type: "grafana-redshift-datasource", editable: "true", jsonData: { authType: "keys" } },
-    { file: "x.yaml", name: "b", type: "cloudwatch", editable: "false", jsonData: { authType: "default" } },
-  ]);
+  const errors = checkStructure(
+    [],
+    [
+      { file: "x.yaml", name: "a", uid: "a", type: "grafana-redshift-datasource", editable: "true", jsonData: { authType: "keys" } },
+      { file: "x.yaml", name: "b", type: "cloudwatch", editable: "false", jsonData: { authType: "default" } },
+    ],
+  );
   expectError(errors, /a must be editable: false/);
   expectError(errors, /a must use the instance role/);
   expectError(errors, /"b" has no fixed uid/);
@@ -157,7 +199,10 @@ test("provisioning problems are caught: a data source with keys or editable, or 
 const range = { from: new Date("2024-03-01T00:00:00.000Z"), to: new Date("2024-03-30T20:40:00.000Z") };
 
 test("macros expand as the Redshift plugin's macros.go", () => {
-  assert.is(expandMacros("WHERE $__timeFilter(t.transaction_time)", range), "WHERE t.transaction_time BETWEEN '2024-03-01T00:00:00Z' AND '2024-03-30T20:40:00Z'");
+  assert.is(
+    expandMacros("WHERE $__timeFilter(t.transaction_time)", range),
+    "WHERE t.transaction_time BETWEEN '2024-03-01T00:00:00Z' AND '2024-03-30T20:40:00Z'",
+  );
   assert.is(expandMacros("SELECT $__timeGroup(t.transaction_time, '1d')", range), `SELECT floor(extract(epoch from t.transaction_time)/86400)*86400 AS "time"`);
   assert.is(expandMacros("$__timeGroup(x,'1h')", range), `floor(extract(epoch from x)/3600)*3600 AS "time"`);
   assert.is(expandMacros("$__timeFrom() $__timeTo()", range), "'2024-03-01T00:00:00Z' '2024-03-30T20:40:00Z'");
@@ -216,7 +261,8 @@ test("generated data: every variable and panel query runs and returns rows of th
   assert.equal(errors, []);
   const sqlPanels = runs.flatMap((r) => r.run.panels.filter((p) => p.kind === "sql"));
   assert.ok(sqlPanels.length >= 15, `${sqlPanels.length} SQL panels ran`);
-  for (const p of sqlPanels) if (!p.panel.fieldConfig?.defaults?.noValue) assert.ok(p.frames.length && p.frames.every((f) => f.length > 0), `${p.panel.title} has rows`);
+  for (const p of sqlPanels)
+    if (!p.panel.fieldConfig?.defaults?.noValue) assert.ok(p.frames.length && p.frames.every((f) => f.length > 0), `${p.panel.title} has rows`);
   assert.is(runs.flatMap((r) => r.run.panels.filter((p) => p.kind === "cloudwatch")).length, 6);
 
   // The numbers are the warehouse's: the default range (30 days up to the latest sale) holds all the generated sales.
@@ -226,12 +272,19 @@ test("generated data: every variable and panel query runs and returns rows of th
   assert.is(sales.anchor.reason, "latest transactions.transaction_time");
   assert.is(sales.anchor.now.toISOString(), "2024-03-30T20:41:00.000Z");
   assert.equal(sales.variables[0]?.value.texts, ["Chesterfield", "Leeds", "London Brixton"]);
-  assert.equal(sales.variables[0]?.value.values, (await db.query<{ id: string }>("SELECT branch_id AS id FROM branches ORDER BY branch_name")).map((r) => r.id), "the values are the branches' ids");
+  assert.equal(
+    sales.variables[0]?.value.values,
+    (await db.query<{ id: string }>("SELECT branch_id AS id FROM branches ORDER BY branch_name")).map((r) => r.id),
+    "the values are the branches' ids",
+  );
   const stat = (title: string): unknown => sales.panels.find((p) => p.panel.title === title)?.frames[0]?.fields[0]?.values[0];
   assert.is(stat("Sales"), Number(truth!.n));
   assert.is(stat("Revenue"), Number(truth!.revenue));
   const series = sales.panels.find((p) => p.panel.title === "Revenue over time by branch")!.frames[0]!;
-  assert.equal(series.fields.map((f) => `${f.name}:${f.type}`), ["time:time", "branch:string", "revenue:number"]);
+  assert.equal(
+    series.fields.map((f) => `${f.name}:${f.type}`),
+    ["time:time", "branch:string", "revenue:number"],
+  );
 
   const health = runs.find((r) => r.run.dashboard.uid === "coffeetl-pipeline")!.run;
   const hstat = (title: string): unknown => health.panels.find((p) => p.panel.title === title)?.frames[0]?.fields[0]?.values[0];
@@ -242,7 +295,11 @@ test("generated data: every variable and panel query runs and returns rows of th
   const perBranch = health.panels.find((p) => p.panel.title === "Last load per branch")!.frames[0]!;
   assert.equal([...(perBranch.fields[0]!.values as string[])].sort(), ["(no new sales in file)", "Chesterfield", "Leeds", "London Brixton"]);
   const files = perBranch.fields.find((f) => f.name === "Files loaded")!.values;
-  assert.is((files as number[]).reduce((a, b) => a + b, 0), generated.reports.length, "every load is attributed once");
+  assert.is(
+    (files as number[]).reduce((a, b) => a + b, 0),
+    generated.reports.length,
+    "every load is attributed once",
+  );
 });
 
 test("the broken fixture fails at run time: broken SQL, undefined variable, time series without time", async () => {
@@ -288,7 +345,8 @@ test("Busiest hours: average sales per trading day of each weekday, not a sum th
   const db = generated!.pipeline.warehouse;
   // Two more Saturdays at one branch: Saturday now occurs on three days, other weekdays on one.
   const extra = await mkdtemp(join(tmpdir(), "coffeetl-saturdays-"));
-  for (const date of ["2024-03-16", "2024-03-23"]) await writeFile(join(extra, sampleFileName("Leeds", date, 9)), await text(generateSample({ branch: "Leeds", date, rows: 30, seed: 3 })));
+  for (const date of ["2024-03-16", "2024-03-23"])
+    await writeFile(join(extra, sampleFileName("Leeds", date, 9)), await text(generateSample({ branch: "Leeds", date, rows: 30, seed: 3 })));
   assert.ok((await generated!.pipeline.ingest([extra])).every((r) => r.ok));
   await rm(extra, { recursive: true, force: true });
   const run = await runDashboard(byUid("coffeetl-sales"), db);
@@ -309,11 +367,17 @@ test("Busiest hours: average sales per trading day of each weekday, not a sum th
   for (const [key, count] of cells) {
     const [dow, hour] = key.split(" ");
     const value = table.fields.find((f) => f.name === NAMES[Number(dow)])!.values[hours.indexOf(hour!)] as number;
-    assert.ok(Math.abs(value - count / days.get(Number(dow))!.size) < 1e-9, `${NAMES[Number(dow)]} ${hour}: ${value} vs ${count}/${days.get(Number(dow))!.size}`);
+    assert.ok(
+      Math.abs(value - count / days.get(Number(dow))!.size) < 1e-9,
+      `${NAMES[Number(dow)]} ${hour}: ${value} vs ${count}/${days.get(Number(dow))!.size}`,
+    );
     checked++;
   }
   assert.ok(checked > 20, `${checked} cells checked`);
-  assert.ok([...days.values()].some((d) => d.size > 1), "some weekday occurs on several days (the case a sum gets wrong)");
+  assert.ok(
+    [...days.values()].some((d) => d.size > 1),
+    "some weekday occurs on several days (the case a sum gets wrong)",
+  );
 });
 
 test("options as Grafana's URL gives them: a branch, a range; unknown values are clear errors", async () => {
@@ -338,7 +402,7 @@ test("options as Grafana's URL gives them: a branch, a range; unknown values are
   assert.is(parseTimeInput("2024-07-01 09:00", new Date(), "Europe/London").toISOString(), "2024-07-01T08:00:00.000Z");
 });
 
-test("an empty warehouse: no errors, every SQL panel is \"No data\" or zero", async () => {
+test('an empty warehouse: no errors, every SQL panel is "No data" or zero', async () => {
   const empty = await openTestWarehouse(async () => []);
   try {
     await empty.pipeline.warehouse.ensureSchema();
@@ -370,7 +434,6 @@ if (hasSharedSamples()) {
   console.log(`[skip] real samples: ${SHARED_SAMPLES} not found`);
 }
 
-
 test("Failed files lists files whose latest outcome is failed: not a loaded file, not one that failed and then loaded", async () => {
   const home = await mkdtemp(join(tmpdir(), "coffeetl-grafana-failed-"));
   const pipeline = await openLocalPipeline({ home });
@@ -381,7 +444,10 @@ test("Failed files lists files whose latest outcome is failed: not a loaded file
     const fixed = join(dir, "fixed_later.csv");
     await writeFile(fixed, readFileSync(join(RAW, "prose.csv")));
     const first = await pipeline.ingest([join(RAW, "not_csv.csv"), join(RAW, "prose.csv"), join(RAW, "canonical.csv"), fixed]);
-    assert.equal(first.map((r) => r.ok), [false, false, true, false]);
+    assert.equal(
+      first.map((r) => r.ok),
+      [false, false, true, false],
+    );
     await new Promise((r) => setTimeout(r, 20)); // a later recorded_at for the fixed upload
     await writeFile(fixed, good);
     const second = await pipeline.ingest([fixed]);
@@ -392,7 +458,10 @@ test("Failed files lists files whose latest outcome is failed: not a loaded file
     const table = panel("table", "Failed files");
     assert.equal(table.errors, []);
     const frame = table.frames[0]!;
-    assert.equal(frame.fields.map((f) => f.name), ["Recorded at", "Stage", "File", "Reason"]);
+    assert.equal(
+      frame.fields.map((f) => f.name),
+      ["Recorded at", "Stage", "File", "Reason"],
+    );
     const files = (frame.fields[2]!.values as string[]).map((k) => k.split("/").pop());
     assert.equal([...files].sort(), ["not_csv.csv", "prose.csv"]);
     for (const reason of frame.fields[3]!.values as string[]) assert.ok(reason && reason.length > 0, "a reason");

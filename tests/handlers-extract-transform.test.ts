@@ -30,7 +30,9 @@ const PREFIX = `uploads/leeds 2024+v2/file/${createHash("sha256").update(fixture
 
 const s3 = new FakeS3();
 const ssm = mockClient(SSMClient);
-ssm.on(GetParameterCommand, { Name: SECRET_PARAM }).resolves({ Parameter: { Name: SECRET_PARAM, Type: "SecureString", Value: "test-hmac-key-0123456789abcdef" } });
+ssm
+  .on(GetParameterCommand, { Name: SECRET_PARAM })
+  .resolves({ Parameter: { Name: SECRET_PARAM, Type: "SecureString", Value: "test-hmac-key-0123456789abcdef" } });
 ssm.on(GetParameterCommand, { Name: "/coffeetl/test/missing" }).rejects(new ParameterNotFound({ message: "", $metadata: {} }));
 
 const capture = captureOutput();
@@ -63,7 +65,10 @@ test("an ObjectCreated event for a URL-encoded key writes the table files, then 
 
   const gets = s3.mock.commandCalls(GetObjectCommand).map((c) => c.args[0].input);
   assert.ok(gets.length >= 1 && gets.every((g) => g.Bucket === RAW && g.Key === KEY), "reads the decoded key from the event's bucket");
-  assert.ok(gets.slice(1).every((g) => g.VersionId), "the second read is pinned to the version hashed");
+  assert.ok(
+    gets.slice(1).every((g) => g.VersionId),
+    "the second read is pinned to the version hashed",
+  );
 
   for (const key of written) {
     const object = s3.objects.get(`${OUT}/${key}`)!;
@@ -92,7 +97,10 @@ test("table files have exactly the schema's columns, and every sale of the file 
   assert.ok(transactions.every((t) => t.source_key === KEY && /^[0-9a-f]{32}$/.test(t.transaction_id!)));
 
   const items = parseCsv(s3.text(OUT, `${PREFIX}/transaction_items.csv`), { columns: true }) as Record<string, string>[];
-  assert.ok(items.some((i) => i.quantity === "2"), "the repeated tea became a quantity");
+  assert.ok(
+    items.some((i) => i.quantity === "2"),
+    "the repeated tea became a quantity",
+  );
   const rejects = s3.text(OUT, `${PREFIX}/rejects.csv`);
   assert.match(rejects, /^line_number,reason\n7,/);
 
@@ -163,7 +171,10 @@ test("the event's versionId is the version read: an older version's event transf
   (event.Records[0]!.s3.object as { versionId?: string }).versionId = v1;
   s3.mock.resetHistory();
   await invoke(event);
-  const gets = s3.mock.commandCalls(GetObjectCommand).map((c) => c.args[0].input).filter((g) => g.Bucket === RAW);
+  const gets = s3.mock
+    .commandCalls(GetObjectCommand)
+    .map((c) => c.args[0].input)
+    .filter((g) => g.Bucket === RAW);
   assert.ok(gets.length >= 1 && gets.every((g) => g.VersionId === v1), "every read pinned to the event's version");
   const hash = createHash("sha256").update(first).digest("hex").slice(0, 16);
   const manifest = JSON.parse(s3.text(OUT, `uploads/york/2024-05-01/${hash}/manifest.json`)) as Manifest;
@@ -188,17 +199,26 @@ test("every record is processed; an unreadable file records failed.json and the 
   assert.equal([failure.source.key, typeof failure.reason, typeof failure.failedAt], ["uploads/broken.csv", "string", "string"]);
   // A retry leaves an unchanged failure as it is: no new event, so the load records it once.
   await new Promise((r) => setTimeout(r, 5));
-  await invoke({ Records: [s3Record(RAW, "uploads/broken.csv")] }).then(() => assert.unreachable("still fails"), () => undefined);
+  await invoke({ Records: [s3Record(RAW, "uploads/broken.csv")] }).then(
+    () => assert.unreachable("still fails"),
+    () => undefined,
+  );
   assert.is(s3.text(OUT, failedKey!), written, "failed.json not rewritten");
   assert.not.ok(s3.keys(OUT).some((k) => k.startsWith("uploads/broken/") && k.endsWith("/manifest.json")));
-  assert.ok(s3.keys(OUT).some((k) => k.startsWith("uploads/york/2024-05-02/") && k.endsWith("/manifest.json")), "the other record was transformed");
+  assert.ok(
+    s3.keys(OUT).some((k) => k.startsWith("uploads/york/2024-05-02/") && k.endsWith("/manifest.json")),
+    "the other record was transformed",
+  );
 });
 
 test("a missing secret parameter fails with an error naming it", async () => {
   process.env.TRANSACTION_ID_KEY_PARAMETER = "/coffeetl/test/missing";
   s3.putText(RAW, "uploads/new.csv", fixture.toString().replace(/Leeds/g, "Hull"));
   try {
-    const error = await invoke(s3Event(RAW, "uploads/new.csv")).then(() => undefined, (e: Error) => e);
+    const error = await invoke(s3Event(RAW, "uploads/new.csv")).then(
+      () => undefined,
+      (e: Error) => e,
+    );
     assert.ok(error);
     assert.match(error!.message, /SSM parameter "\/coffeetl\/test\/missing" does not exist/);
   } finally {

@@ -85,7 +85,11 @@ for (;;) {
   const before = redshift.loadBatches().length;
   const response = await load(event, context);
   queue.complete(response);
-  invocations.push({ messages: event.Records.length, failures: response.batchItemFailures.map((f) => f.itemIdentifier), transactions: redshift.loadBatches().length - before });
+  invocations.push({
+    messages: event.Records.length,
+    failures: response.batchItemFailures.map((f) => f.itemIdentifier),
+    transactions: redshift.loadBatches().length - before,
+  });
 }
 const loadMs = Date.now() - loadStarted;
 
@@ -100,7 +104,11 @@ test("500 manifests, first pass: at most 20 transactions, at most 4 COPYs each, 
   assert.is(firstPass.length, 5, "five invocations of 100 messages");
   assert.ok(firstPassTransactions <= 20, `${firstPassTransactions} transactions`);
   for (const b of loadBatches) assert.ok(copiesOf(b) <= 4, `${copiesOf(b)} COPYs in one transaction`);
-  assert.equal(firstPass.flatMap((i) => i.failures), [BAD_MESSAGE], "only the bad file's message is reported failed");
+  assert.equal(
+    firstPass.flatMap((i) => i.failures),
+    [BAD_MESSAGE],
+    "only the bad file's message is reported failed",
+  );
   // Redshift's load error names the bad file and line (the stand-in's stl_load_errors).
   assert.ok(redshift.copyErrors.length > 0 && redshift.copyErrors.every((e) => e.uri === `s3://${OUT}/${badFile}` && e.reason === "Extra column(s) found"));
 });
@@ -110,7 +118,10 @@ test("every other file loads exactly once", () => {
   const perLoad = new Map<string, number>();
   for (const r of results) if (r.outcome === "loaded") perLoad.set(String(r.load_id), (perLoad.get(String(r.load_id)) ?? 0) + 1);
   assert.is(perLoad.size, FILES - 1);
-  assert.ok([...perLoad.values()].every((n) => n === 1), "no file loaded twice");
+  assert.ok(
+    [...perLoad.values()].every((n) => n === 1),
+    "no file loaded twice",
+  );
   assert.is(results.filter((r) => r.outcome === "already_loaded").length, 0, "good messages were never redelivered");
   assert.is(redshift.loads.size, FILES - 1);
   assert.is(queue.deleted.length, FILES - 1);
@@ -118,11 +129,18 @@ test("every other file loads exactly once", () => {
 
 test("the bad file is retried alone, then parked in the dead-letter queue with its reason recorded", () => {
   const retries = invocations.slice(firstPass.length);
-  assert.equal(retries.map((i) => [i.messages, i.failures, i.transactions]), [
-    [1, [BAD_MESSAGE], 1],
-    [1, [BAD_MESSAGE], 1],
-  ], "received 3 times in all, each retry one transaction of one manifest");
-  assert.equal(queue.deadLetters.map((m) => [m.id, m.receives]), [[BAD_MESSAGE, MAX_RECEIVES]]);
+  assert.equal(
+    retries.map((i) => [i.messages, i.failures, i.transactions]),
+    [
+      [1, [BAD_MESSAGE], 1],
+      [1, [BAD_MESSAGE], 1],
+    ],
+    "received 3 times in all, each retry one transaction of one manifest",
+  );
+  assert.equal(
+    queue.deadLetters.map((m) => [m.id, m.receives]),
+    [[BAD_MESSAGE, MAX_RECEIVES]],
+  );
   assert.is(queue.depth, 0);
   // A failed file_outcomes row per failed attempt, with the reason and never row content.
   const outcomes = redshift.mock

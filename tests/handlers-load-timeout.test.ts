@@ -89,7 +89,10 @@ test("a batch of N that cannot finish in time: cancelled once, not split, no fai
   const entries = calls.flatMap((c) => c.Entries ?? []);
   assert.equal(entries.map((e) => e.ReceiptHandle).sort(), records.map((r) => r.receiptHandle).sort());
   assert.ok(entries.every((e) => e.VisibilityTimeout === RETRY_SOON_SECONDS && RETRY_SOON_SECONDS <= 60));
-  const done = capture.lines().filter((l) => l.message === "batch done").at(-1)!;
+  const done = capture
+    .lines()
+    .filter((l) => l.message === "batch done")
+    .at(-1)!;
   assert.equal([done.failedManifests, done.deferredManifests], [0, N]);
 });
 
@@ -117,7 +120,10 @@ test("no batch starts without time for it: the first takes 400 s of 600, the sec
     const response = await load(sqsEvent(fresh) as SQSEvent, slowContext(600_000));
     assert.is(redshift.loadBatches().length, 1, "only the first batch started");
     assert.is(redshift.loads.size, N / 2);
-    assert.equal(response.batchItemFailures.map((f) => f.itemIdentifier), fresh.slice(N / 2).map((r) => r.messageId));
+    assert.equal(
+      response.batchItemFailures.map((f) => f.itemIdentifier),
+      fresh.slice(N / 2).map((r) => r.messageId),
+    );
     assert.equal(sent().failedOutcomes, []);
     assert.is(sqs.commandCalls(ChangeMessageVisibilityBatchCommand).flatMap((c) => c.args[0].input.Entries ?? []).length, N / 2);
   } finally {

@@ -88,7 +88,10 @@ function assertLoadBatch(batch: { Sqls?: string[] }) {
     assert.ok(copy[0]!.includes(` FROM 's3://${OUT}/${PREFIX}/${table}.csv' `), copy[0]);
     assert.ok(copy[0]!.includes(` IAM_ROLE '${ROLE}' `), "the role from SSM");
     assert.ok(copy[0]!.includes("FORMAT AS CSV IGNOREHEADER 1"));
-    assert.ok(sqls.some((s) => s.startsWith(`INSERT INTO ${table} `)), `inserts into ${table}`);
+    assert.ok(
+      sqls.some((s) => s.startsWith(`INSERT INTO ${table} `)),
+      `inserts into ${table}`,
+    );
   }
   assert.is(sqls.filter((s) => s.startsWith("INSERT INTO loads ")).length, 1, "records the load");
 }
@@ -99,8 +102,14 @@ test("an SQS message holding a manifest event (URL-encoded key) loads it in one 
   assert.equal(response, { batchItemFailures: [] });
   const batches = redshift.batchInputs();
   assert.is(batches.length, 3, "schema creation, the load, then the file's rejected line and warning (line_notes)");
-  assert.equal(redshift.lineNoteBatches().map((b) => b.Sqls!.length), [3]);
-  assert.ok(batches[0]!.Sqls!.every((s) => /^(CREATE|ALTER|GRANT|INSERT INTO (warehouse_identity|load_lock)|LOCK|SELECT|DELETE)/.test(s)), "schema batch");
+  assert.equal(
+    redshift.lineNoteBatches().map((b) => b.Sqls!.length),
+    [3],
+  );
+  assert.ok(
+    batches[0]!.Sqls!.every((s) => /^(CREATE|ALTER|GRANT|INSERT INTO (warehouse_identity|load_lock)|LOCK|SELECT|DELETE)/.test(s)),
+    "schema batch",
+  );
   const loads = redshift.loadBatches();
   assert.is(loads.length, 1);
   assertLoadBatch(loads[0]!);
@@ -111,7 +120,13 @@ test("an SQS message holding a manifest event (URL-encoded key) loads it in one 
   assert.ok(done);
   assert.equal([done!.manifestKey, done!.rowsRead, done!.transactionsNew, done!.rowsRejected, done!.warnings], [MANIFEST, 8, 7, 1, 1]);
   assert.type(done!.durationMs, "number");
-  assert.equal(pick(logged("batch done").at(-1)!, ["messages", "loaded", "alreadyLoaded", "skipped", "failedMessages"]), { messages: 1, loaded: 1, alreadyLoaded: 0, skipped: 0, failedMessages: 0 });
+  assert.equal(pick(logged("batch done").at(-1)!, ["messages", "loaded", "alreadyLoaded", "skipped", "failedMessages"]), {
+    messages: 1,
+    loaded: 1,
+    alreadyLoaded: 0,
+    skipped: 0,
+    failedMessages: 0,
+  });
 });
 
 test("a redelivered message (the same manifest again, twice in one batch) loads once", async () => {
@@ -138,7 +153,10 @@ test("the bootcamp-shaped parameter: cluster from the host, DbUser from user, an
   for (const call of redshift.mock.calls()) {
     const input = call.args[0].input as Record<string, unknown>;
     if ("Sqls" in input || "Sql" in input) {
-      assert.equal([input.ClusterIdentifier, input.DbUser, input.Database, input.SecretArn, input.WorkgroupName], ["mycluster", "bootcamp_user", "bootcamp_db", undefined, undefined]);
+      assert.equal(
+        [input.ClusterIdentifier, input.DbUser, input.Database, input.SecretArn, input.WorkgroupName],
+        ["mycluster", "bootcamp_user", "bootcamp_db", undefined, undefined],
+      );
     }
   }
   const everyRequest = JSON.stringify([...redshift.mock.calls(), ...s3.mock.calls(), ...ssm.calls()].map((c) => c.args[0].input));
@@ -159,11 +177,18 @@ test("Grafana's reader lacking SELECT: a warning with the administrator's GRANT 
   redshift.answer = (sql) => (/svv_relation_privileges/.test(sql) ? [{ relation_name: "branches" }] : undefined);
   await load(s3Event(OUT, MANIFEST), "/coffeetl/test/reader-gap");
   const missing = readerTables().filter((t) => t !== "branches");
-  const warning = capture.lines().filter((l) => /^Grafana's reader role coffeetl_reader may not SELECT/.test(String(l.message))).at(-1);
+  const warning = capture
+    .lines()
+    .filter((l) => /^Grafana's reader role coffeetl_reader may not SELECT/.test(String(l.message)))
+    .at(-1);
   assert.ok(warning, "warned");
   assert.equal(warning!.tablesWithoutSelect, missing);
   assert.match(String(warning!.message), new RegExp(`GRANT SELECT ON TABLE ${missing.join(", ")} TO ROLE "coffeetl_reader"`));
-  const metric = () => capture.lines().filter((l) => l._aws !== undefined).at(-1)!.ReaderTablesWithoutSelect;
+  const metric = () =>
+    capture
+      .lines()
+      .filter((l) => l._aws !== undefined)
+      .at(-1)!.ReaderTablesWithoutSelect;
   assert.is(metric(), missing.length);
   redshift.answer = () => undefined; // an administrator granted them again
   await load(s3Event(OUT, MANIFEST), "/coffeetl/test/reader-gap");
@@ -181,15 +206,24 @@ test("a FAILED load: its message is reported failed (not thrown), with Redshift'
   assert.ok(String(failure.error).includes(text), String(failure.error));
   assert.is(redshift.loads.size, 0);
   // Lambda counts a partial batch failure as a success: the handler's own metric is what alarms.
-  const emf = capture.lines().filter((l) => l._aws !== undefined).at(-1)!;
+  const emf = capture
+    .lines()
+    .filter((l) => l._aws !== undefined)
+    .at(-1)!;
   assert.equal([emf.ManifestsFailed, emf.MessagesFailed, emf.ManifestsLoaded, emf.service], [1, 1, 0, "coffeetl-load-test"]);
   // The failure is recorded where a query sees it (file_outcomes), by the load service.
-  assert.ok(redshift.mock.calls().some((c) => JSON.stringify(c.args[0].input).includes("file_outcomes")), "a file_outcomes row is written");
+  assert.ok(
+    redshift.mock.calls().some((c) => JSON.stringify(c.args[0].input).includes("file_outcomes")),
+    "a file_outcomes row is written",
+  );
 });
 
 test("a missing SSM parameter fails every message, naming the parameter", async () => {
   const { response, ids } = await load([s3Event(OUT, MANIFEST), s3Event(OUT, MANIFEST)], "/coffeetl/test/absent");
-  assert.equal(response.batchItemFailures, ids.map((itemIdentifier) => ({ itemIdentifier })));
+  assert.equal(
+    response.batchItemFailures,
+    ids.map((itemIdentifier) => ({ itemIdentifier })),
+  );
   assert.match(String(logged("load failed before any manifest").at(-1)!.errorMessage), /SSM parameter "\/coffeetl\/test\/absent" does not exist/);
   delete process.env.WAREHOUSE_PARAMETER_NAME;
   const event = sqsEvent([sqsRecord(s3Event(OUT, MANIFEST))]);
@@ -203,7 +237,9 @@ test("S3's test event, other objects and non-create events are skipped without r
   freshRedshift();
   process.env.WAREHOUSE_PARAMETER_NAME = "/coffeetl/test/serverless";
   const test = sqsRecord({ Service: "Amazon S3", Event: "s3:TestEvent", Time: "2024-05-01T10:00:00.000Z", Bucket: OUT, RequestId: "r", HostId: "h" });
-  const others = sqsRecord({ Records: [s3Record(OUT, `${PREFIX}/transactions.csv`), s3Record(OUT, `${PREFIX}/rejects.csv`), s3Record(OUT, MANIFEST, "ObjectRemoved:Delete")] });
+  const others = sqsRecord({
+    Records: [s3Record(OUT, `${PREFIX}/transactions.csv`), s3Record(OUT, `${PREFIX}/rejects.csv`), s3Record(OUT, MANIFEST, "ObjectRemoved:Delete")],
+  });
   const garbage = sqsRecord("not json at all");
   const wrongShape = sqsRecord({ hello: "world" });
   const response = await handler(sqsEvent([test, others, garbage, wrongShape]), context);
@@ -211,11 +247,12 @@ test("S3's test event, other objects and non-create events are skipped without r
   assert.is(ssm.commandCalls(GetParameterCommand).length, 0);
   assert.is(redshift.mock.calls().length, 0);
   assert.is(logged("skipped").filter((l) => l.reason === "s3:TestEvent").length, 1);
-  assert.equal(logged("skipped").filter((l) => l.messageId === others.messageId).map((l) => l.reason), [
-    "not a manifest.json or failed.json key",
-    "not a manifest.json or failed.json key",
-    "not an ObjectCreated event",
-  ]);
+  assert.equal(
+    logged("skipped")
+      .filter((l) => l.messageId === others.messageId)
+      .map((l) => l.reason),
+    ["not a manifest.json or failed.json key", "not a manifest.json or failed.json key", "not an ObjectCreated event"],
+  );
   assert.match(String(logged("unreadable message").at(-1)!.errorMessage), /not an S3 event notification/);
 });
 
@@ -257,7 +294,14 @@ test("a failed.json event records one transform failure row; a manifest in the s
   const inserts = outcomeInserts();
   assert.is(inserts.length, 1, "one file_outcomes row");
   const sql = inserts[0]!;
-  for (const part of [`'${BROKEN}'`, `'${failure.source.sha256}'`, "'transform'", "'failed'", `'${failure.reason}'`, `CAST('${failure.failedAt.replace("T", " ").replace("Z", "")}' AS TIMESTAMP)`]) {
+  for (const part of [
+    `'${BROKEN}'`,
+    `'${failure.source.sha256}'`,
+    "'transform'",
+    "'failed'",
+    `'${failure.reason}'`,
+    `CAST('${failure.failedAt.replace("T", " ").replace("Z", "")}' AS TIMESTAMP)`,
+  ]) {
     assert.ok(sql.includes(part), `${part} in ${sql}`);
   }
   // Addressed like the loads (the connection from SSM).
@@ -292,7 +336,11 @@ test("a failed.json that cannot be recorded (absent, malformed, the warehouse re
   const second = await load([s3Event(OUT, FAILED), s3Event(OUT, MANIFEST)], "/coffeetl/test/serverless");
   assert.equal(second.response.batchItemFailures, [{ itemIdentifier: second.ids[0]! }], "retried, then parked in the load DLQ");
   assert.is(redshift.loads.size, 1, "the manifest loaded all the same");
-  assert.equal(pick(logged("batch done").at(-1)!, ["failuresRecorded", "failuresUnrecorded", "failedMessages"]), { failuresRecorded: 0, failuresUnrecorded: 1, failedMessages: 1 });
+  assert.equal(pick(logged("batch done").at(-1)!, ["failuresRecorded", "failuresUnrecorded", "failedMessages"]), {
+    failuresRecorded: 0,
+    failuresUnrecorded: 1,
+    failedMessages: 1,
+  });
   freshRedshift();
 });
 

@@ -82,7 +82,12 @@ test("a throttled read is retried with full-jitter exponential backoff, then suc
   const sleeps: number[] = [];
   ssm.reset();
   const throttle = new ThrottlingException({ message: "Rate exceeded", Message: "Rate exceeded", $metadata: {} });
-  ssm.on(GetParameterCommand).rejectsOnce(throttle).rejectsOnce(throttle).rejectsOnce(throttle).resolves({ Parameter: { Value: SECRET } });
+  ssm
+    .on(GetParameterCommand)
+    .rejectsOnce(throttle)
+    .rejectsOnce(throttle)
+    .rejectsOnce(throttle)
+    .resolves({ Parameter: { Value: SECRET } });
   const value = await readTransactionIdKey(new SSMClient({}), NAME, { sleep: async (ms) => void sleeps.push(ms), random: () => 0.5 });
   assert.is(value, SECRET);
   assert.is(ssm.commandCalls(GetParameterCommand).length, 4);
@@ -95,22 +100,34 @@ test("retries give up after maxAttempts, naming the parameter; a non-retryable e
   clearParameterCache();
   ssm.reset();
   ssm.on(GetParameterCommand).rejects(new ThrottlingException({ message: "Rate exceeded", Message: "Rate exceeded", $metadata: {} }));
-  const error = await readTransactionIdKey(new SSMClient({}), NAME, { maxAttempts: 4, sleep: async () => {} }).then(() => undefined, (e: Error) => e);
-  assert.match(error!.message, /^SSM parameter "\/coffeetl\/acme-prod\/transaction-secret" could not be read after 4 attempts: ThrottlingException: Rate exceeded$/);
+  const error = await readTransactionIdKey(new SSMClient({}), NAME, { maxAttempts: 4, sleep: async () => {} }).then(
+    () => undefined,
+    (e: Error) => e,
+  );
+  assert.match(
+    error!.message,
+    /^SSM parameter "\/coffeetl\/acme-prod\/transaction-secret" could not be read after 4 attempts: ThrottlingException: Rate exceeded$/,
+  );
   assert.is(ssm.commandCalls(GetParameterCommand).length, 4);
 
   clearParameterCache();
   ssm.reset();
   const denied = Object.assign(new Error("User is not authorized"), { name: "AccessDeniedException", $metadata: { httpStatusCode: 400 } });
   ssm.on(GetParameterCommand).rejects(denied);
-  const e2 = await readTransactionIdKey(new SSMClient({}), NAME, { sleep: async () => assert.unreachable("no retry") }).then(() => undefined, (e: Error) => e);
+  const e2 = await readTransactionIdKey(new SSMClient({}), NAME, { sleep: async () => assert.unreachable("no retry") }).then(
+    () => undefined,
+    (e: Error) => e,
+  );
   assert.match(e2!.message, /could not be read: AccessDeniedException/);
   assert.is(ssm.commandCalls(GetParameterCommand).length, 1);
 
   // A 5xx is transient.
   clearParameterCache();
   ssm.reset();
-  ssm.on(GetParameterCommand).rejectsOnce(Object.assign(new Error("oops"), { name: "InternalServerError", $metadata: { httpStatusCode: 500 } })).resolves({ Parameter: { Value: SECRET } });
+  ssm
+    .on(GetParameterCommand)
+    .rejectsOnce(Object.assign(new Error("oops"), { name: "InternalServerError", $metadata: { httpStatusCode: 500 } }))
+    .resolves({ Parameter: { Value: SECRET } });
   assert.is(await readTransactionIdKey(new SSMClient({}), NAME, { sleep: async () => {} }), SECRET);
 });
 
@@ -128,7 +145,7 @@ test("500 cold starts at once against 40 reads/s: every container gets its secre
   const stats = throttledSsm(clock, 40);
   // Seeded jitter: the same schedule every run.
   let seed = 42;
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const r = await burst(500, { random }, clock);
   assert.equal(r.failures, []);
   assert.is(r.done.length, 500);

@@ -41,8 +41,12 @@ test("a branch whose only file is from yesterday, and one with none at all, are 
   assert.equal([...new Set(prefixes)], ["uploads/leeds/", "uploads/york/", "uploads/hull/"], "each uploader's own prefix, with the trailing slash");
   const emf = capture.lines().find((l) => l._aws !== undefined)!;
   assert.ok(emf, "an Embedded Metric Format line");
-  const directive = (emf._aws as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] }).CloudWatchMetrics[0]!;
-  assert.equal([directive.Namespace, directive.Metrics[0]!.Name, directive.Metrics[0]!.Unit, directive.Dimensions], ["CoffeETL", "BranchesWithoutUpload", "Count", [["service"]]]);
+  const directive = (emf._aws as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] })
+    .CloudWatchMetrics[0]!;
+  assert.equal(
+    [directive.Namespace, directive.Metrics[0]!.Name, directive.Metrics[0]!.Unit, directive.Dimensions],
+    ["CoffeETL", "BranchesWithoutUpload", "Count", [["service"]]],
+  );
   assert.equal([emf.BranchesWithoutUpload, emf.service], [2, "coffeetl-acme-prod-upload-check"], "the alarm's metric and dimension");
   const warn = capture.lines().find((l) => l.message === "no upload today")!;
   assert.equal([warn.missing, warn.date], [["york", "hull"], "2024-07-01"]);
@@ -53,7 +57,10 @@ test("everyone uploaded: the metric is 0 (the alarm stays OK)", async () => {
   s3.putText(RAW, "uploads/hull/2024-07-01.CSV", "x");
   const result = await handler({}, context, new Date("2024-07-01T09:00:00Z"));
   assert.equal(result.missing, []);
-  const emf = capture.lines().filter((l) => l._aws !== undefined).at(-1)!;
+  const emf = capture
+    .lines()
+    .filter((l) => l._aws !== undefined)
+    .at(-1)!;
   assert.is(emf.BranchesWithoutUpload, 0);
 });
 

@@ -15,9 +15,7 @@ export const FIXTURES = join(ROOT, "tests/fixtures/raw");
 export const fixture = (name: string) => join(FIXTURES, name);
 
 /** The real branch files beside the project (not shipped with it); undefined when absent. */
-export const SHARED_SAMPLES = [join(ROOT, "../shared/samples"), process.env.COFFEETL_SAMPLES ?? ""].find(
-  (p) => p && existsSync(p),
-);
+export const SHARED_SAMPLES = [join(ROOT, "../shared/samples"), process.env.COFFEETL_SAMPLES ?? ""].find((p) => p && existsSync(p));
 
 /** Names and card numbers planted in the fixtures: none may appear outside the raw files. */
 export const FIXTURE_PII = [
@@ -76,12 +74,16 @@ export function csvRows(content: string): Record<string, string>[] {
     for (let i = 0; i < line.length; i++) {
       const c = line[i]!;
       if (quoted) {
-        if (c === '"' && line[i + 1] === '"') { cur += '"'; i++; }
-        else if (c === '"') quoted = false;
+        if (c === '"' && line[i + 1] === '"') {
+          cur += '"';
+          i++;
+        } else if (c === '"') quoted = false;
         else cur += c;
       } else if (c === '"') quoted = true;
-      else if (c === ",") { cells.push(cur); cur = ""; }
-      else cur += c;
+      else if (c === ",") {
+        cells.push(cur);
+        cur = "";
+      } else cur += c;
     }
     cells.push(cur);
     return Object.fromEntries(header.map((h, i) => [h, cells[i] ?? ""]));

@@ -118,7 +118,12 @@ test("one minimum strength for every way of giving the key", () => {
   const short = join(dir.path, "short.key");
   writeFileSync(short, "fifteen-chars!!\n");
   const cases: Array<[string, Record<string, string>, string[], RegExp]> = [
-    ["variable of one character", { COFFEETL_TRANSACTION_KEY: "a" }, [], /\$COFFEETL_TRANSACTION_KEY: holds 1 character; a transaction-id key needs at least 16/],
+    [
+      "variable of one character",
+      { COFFEETL_TRANSACTION_KEY: "a" },
+      [],
+      /\$COFFEETL_TRANSACTION_KEY: holds 1 character; a transaction-id key needs at least 16/,
+    ],
     ["empty key file", {}, ["--key-file", empty], /key file .*empty\.key: holds 0 characters; a transaction-id key needs at least 16/],
     ["empty key file by variable", { COFFEETL_KEY_FILE: empty }, [], /holds 0 characters/],
     ["key file of 15 characters", {}, ["--key-file", short], /short\.key: holds 15 characters; a transaction-id key needs at least 16/],

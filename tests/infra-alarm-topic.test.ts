@@ -10,7 +10,13 @@ const d = await declare(() => {
 });
 
 test("a topic per component, tagged", () => {
-  assert.equal(d.byType("aws:sns/topic:Topic").map((t) => t.name).sort(), ["alarms", "silent"]);
+  assert.equal(
+    d
+      .byType("aws:sns/topic:Topic")
+      .map((t) => t.name)
+      .sort(),
+    ["alarms", "silent"],
+  );
   assert.equal(d.one("aws:sns/topic:Topic", "alarms").inputs.tags, { team: "data" });
 });
 

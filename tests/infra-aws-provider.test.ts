@@ -25,7 +25,10 @@ const d = await declare(() => {
 
 test("every aws: key but the region, typed: JSON lists and objects, booleans, numeric keys as numbers", () => {
   assert.equal(Object.keys(args).sort(), ["allowedAccountIds", "defaultTags", "maxRetries", "profile", "secretKey", "skipMetadataApiCheck"]);
-  assert.equal([args.profile, args.allowedAccountIds, args.defaultTags, args.skipMetadataApiCheck, args.maxRetries], ["acme", ["123456789012"], { tags: { owner: "data" } }, false, 7]);
+  assert.equal(
+    [args.profile, args.allowedAccountIds, args.defaultTags, args.skipMetadataApiCheck, args.maxRetries],
+    ["acme", ["123456789012"], { tags: { owner: "data" } }, false, 7],
+  );
   assert.ok(pulumi.Output.isInstance(args.secretKey), "credentials are wrapped as secrets");
 });
 

@@ -40,19 +40,28 @@ test("function target: S3 may invoke it only for this bucket and account; the no
   assert.is(n.inputs.bucket, RAW.id);
   assert.equal(n.dependsOn, ["raw-trigger-permission"]);
   const rules = n.inputs.lambdaFunctions as any[];
-  assert.equal(rules.map((r) => r.filterSuffix), caseInsensitiveSuffixes(".csv"));
+  assert.equal(
+    rules.map((r) => r.filterSuffix),
+    caseInsensitiveSuffixes(".csv"),
+  );
   for (const r of rules) assert.equal(r.events, ["s3:ObjectCreated:*"]);
   assert.is(n.inputs.queues, undefined);
 });
 
 test("queue target: one rule per suffix, no invoke permission, waits for the queue policy", () => {
   const n = d.one("aws:s3/bucketNotification:BucketNotification", "transformed-trigger-notification");
-  assert.equal((n.inputs.queues as any[]).map((r) => [r.queueArn, r.filterSuffix]), [
-    ["arn:aws:sqs:eu-west-2:123456789012:load", "manifest.json"],
-    ["arn:aws:sqs:eu-west-2:123456789012:load", "failed.json"],
-  ]);
+  assert.equal(
+    (n.inputs.queues as any[]).map((r) => [r.queueArn, r.filterSuffix]),
+    [
+      ["arn:aws:sqs:eu-west-2:123456789012:load", "manifest.json"],
+      ["arn:aws:sqs:eu-west-2:123456789012:load", "failed.json"],
+    ],
+  );
   assert.equal(n.dependsOn, ["load-policy"]);
-  assert.equal(d.byType("aws:lambda/permission:Permission").map((p) => p.name), ["raw-trigger-permission"]);
+  assert.equal(
+    d.byType("aws:lambda/permission:Permission").map((p) => p.name),
+    ["raw-trigger-permission"],
+  );
 });
 
 test.run();

@@ -29,7 +29,11 @@ for (const entry of ENTRIES) {
     assert.not.match(code, /from\s+["']@aws-sdk\//, "the AWS SDK is bundled, not imported from the runtime");
     const imports = [...code.matchAll(/^import\s[^;]*?from\s*"([^"]+)";?$/gm)].map((m) => m[1]!);
     assert.ok(imports.length > 0, "the bundle imports Node built-ins");
-    assert.equal(imports.filter((name) => !isBuiltin(name)), [], "only Node built-ins are imported");
+    assert.equal(
+      imports.filter((name) => !isBuiltin(name)),
+      [],
+      "only Node built-ins are imported",
+    );
     const file = join(dir, `${entry.split("/")[1]}.mjs`);
     writeFileSync(file, code);
     const module = (await import(pathToFileURL(file).href)) as { handler?: unknown };
@@ -54,7 +58,13 @@ test("grafana/ assets: YAML and JSON files only, stable digest that changes with
   write("b.yaml", "x: 1");
   write("notes.ts", "export {}");
   const first = readGrafanaAssets(tmp);
-  assert.equal(first.files.map((f) => [f.path, f.contentType]), [["a.json", "application/json"], ["b.yaml", "application/yaml"]]);
+  assert.equal(
+    first.files.map((f) => [f.path, f.contentType]),
+    [
+      ["a.json", "application/json"],
+      ["b.yaml", "application/yaml"],
+    ],
+  );
   assert.is(readGrafanaAssets(tmp).sha256, first.sha256);
   write("b.yaml", "x: 2");
   assert.is.not(readGrafanaAssets(tmp).sha256, first.sha256);

@@ -5,7 +5,11 @@ import * as assert from "uvu/assert";
 import * as pulumi from "@pulumi/pulumi";
 import { architectureOf, CONFIG_KEYS, ConfigError, loadConfig, parseCidr, parseConfig, type RawConfig } from "../infra/config.js";
 
-const VALID: RawConfig = { redshiftParameterName: "/coffeetl/acme-prod/redshift", grafanaAllowedCidrs: '["203.0.113.0/24"]', redshiftWorkgroupName: "analytics" };
+const VALID: RawConfig = {
+  redshiftParameterName: "/coffeetl/acme-prod/redshift",
+  grafanaAllowedCidrs: '["203.0.113.0/24"]',
+  redshiftWorkgroupName: "analytics",
+};
 
 /** The ConfigError `parseConfig` throws for `raw`. */
 function problems(raw: RawConfig, stack = "acme-prod"): string[] {
@@ -70,16 +74,30 @@ test("0.0.0.0/0 is refused unless allowPublicGrafana is true", () => {
 });
 
 test("CIDR lists: YAML list (JSON), comma-separated, duplicates removed", () => {
-  assert.equal(parseConfig({ ...VALID, grafanaAllowedCidrs: "203.0.113.0/24, 198.51.100.7/32,203.0.113.0/24" }, "s").grafana.allowedCidrs, ["203.0.113.0/24", "198.51.100.7/32"]);
+  assert.equal(parseConfig({ ...VALID, grafanaAllowedCidrs: "203.0.113.0/24, 198.51.100.7/32,203.0.113.0/24" }, "s").grafana.allowedCidrs, [
+    "203.0.113.0/24",
+    "198.51.100.7/32",
+  ]);
   assert.equal(parseCidr("10.0.0.0/8"), { address: 10 * 2 ** 24, prefix: 8 });
   assert.is(parseCidr("10.0.0.1/8"), undefined);
 });
 
 test("every problem is reported at once", () => {
-  const p = problems({ grafanaAllowedCidrs: '["nope"]', logRetentionDays: "45", maxRetryAttempts: "5", warehouse: "aurora", vpcId: "vpc-0abc", redshiftWorkgroupName: "analytics" }, "bad stack!");
+  const p = problems(
+    {
+      grafanaAllowedCidrs: '["nope"]',
+      logRetentionDays: "45",
+      maxRetryAttempts: "5",
+      warehouse: "aurora",
+      vpcId: "vpc-0abc",
+      redshiftWorkgroupName: "analytics",
+    },
+    "bad stack!",
+  );
   assert.is(p.length, 7, p.join("\n"));
   const text = p.join("\n");
-  for (const key of ["stack name", "redshiftParameterName", "grafanaAllowedCidrs", "logRetentionDays", "maxRetryAttempts", "coffeetl:warehouse", "subnetId"]) assert.ok(text.includes(key), key);
+  for (const key of ["stack name", "redshiftParameterName", "grafanaAllowedCidrs", "logRetentionDays", "maxRetryAttempts", "coffeetl:warehouse", "subnetId"])
+    assert.ok(text.includes(key), key);
   try {
     parseConfig({}, "s");
   } catch (error) {
@@ -88,7 +106,10 @@ test("every problem is reported at once", () => {
 });
 
 test("tuning keys and conflicts", () => {
-  const c = parseConfig({ ...VALID, loadReservedConcurrency: "1", grafanaInstanceType: "t3.small", alarmEmail: "ops@example.com", extractTransformReservedConcurrency: "10" }, "s");
+  const c = parseConfig(
+    { ...VALID, loadReservedConcurrency: "1", grafanaInstanceType: "t3.small", alarmEmail: "ops@example.com", extractTransformReservedConcurrency: "10" },
+    "s",
+  );
   assert.is(c.load.reservedConcurrency, 1);
   assert.is(c.grafana.architecture, "x86_64");
   assert.is(c.extractTransform.reservedConcurrency, 10);
@@ -98,12 +119,20 @@ test("tuning keys and conflicts", () => {
   assert.match(problems({ ...noWarehouse, warehouse: "serverless", redshiftClusterIdentifier: "c1" })[0]!, /stack creates the workgroup/);
   assert.match(problems({ ...noWarehouse, warehouse: "serverless", warehouseBaseCapacity: "12" })[0]!, /multiple of 8/);
   assert.match(problems({ ...VALID, forceDestroy: "yes" })[0]!, /forceDestroy must be true or false/);
-  assert.equal([architectureOf("m7gd.large"), architectureOf("c7gn.xlarge"), architectureOf("g5.xlarge"), architectureOf("m7i.large")], ["arm64", "arm64", "x86_64", "x86_64"]);
+  assert.equal(
+    [architectureOf("m7gd.large"), architectureOf("c7gn.xlarge"), architectureOf("g5.xlarge"), architectureOf("m7i.large")],
+    ["arm64", "arm64", "x86_64", "x86_64"],
+  );
 });
 
 test("loadConfig reads the stack's coffeetl: keys; the program fails before declaring anything", async () => {
   await pulumi.runtime.setMocks({ newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: () => ({}) }, "coffeetl", "acme-prod", false);
-  pulumi.runtime.setAllConfig({ "coffeetl:redshiftParameterName": "/p", "coffeetl:grafanaAllowedCidrs": '["192.0.2.0/24"]', "coffeetl:logLevel": "debug", "coffeetl:redshiftWorkgroupName": "analytics" });
+  pulumi.runtime.setAllConfig({
+    "coffeetl:redshiftParameterName": "/p",
+    "coffeetl:grafanaAllowedCidrs": '["192.0.2.0/24"]',
+    "coffeetl:logLevel": "debug",
+    "coffeetl:redshiftWorkgroupName": "analytics",
+  });
   const c = loadConfig();
   assert.is(c.stack, "acme-prod");
   assert.is(c.logLevel, "DEBUG");
@@ -131,7 +160,16 @@ test("an external warehouse must be named, with its identity: refused at preview
   assert.match(none[0]!, /redshiftClusterIdentifier/);
   assert.match(problems({ ...bare, redshiftClusterIdentifier: "acme-dw" })[0]!, /needs the database identity: `pulumi config set redshiftDbUser/);
   assert.match(problems({ ...bare, redshiftClusterIdentifier: "acme-dw", redshiftDbUser: "loader" })[0]!, /needs coffeetl:redshiftDatabase/);
-  assert.match(problems({ ...bare, redshiftClusterIdentifier: "acme-dw", redshiftDbUser: "loader", redshiftDatabase: "dw", redshiftSecretArn: "arn:aws:secretsmanager:eu-west-2:123456789012:secret:x" })[0]!, /only one of coffeetl:redshiftDbUser and coffeetl:redshiftSecretArn/);
+  assert.match(
+    problems({
+      ...bare,
+      redshiftClusterIdentifier: "acme-dw",
+      redshiftDbUser: "loader",
+      redshiftDatabase: "dw",
+      redshiftSecretArn: "arn:aws:secretsmanager:eu-west-2:123456789012:secret:x",
+    })[0]!,
+    /only one of coffeetl:redshiftDbUser and coffeetl:redshiftSecretArn/,
+  );
   assert.match(problems({ ...VALID, redshiftDbUser: "loader" }).join("\n"), /IAM identity/);
   // Accepted shapes.
   const cluster = parseConfig({ ...bare, redshiftClusterIdentifier: "acme-dw", redshiftDbUser: "loader", redshiftDatabase: "dw" }, "s");
@@ -142,7 +180,19 @@ test("an external warehouse must be named, with its identity: refused at preview
 
 test("load queue keys, uploaders, alarms off by 'off', Serverless limits", () => {
   const c = parseConfig(
-    { ...VALID, loadBatchSize: "500", loadBatchingWindowSeconds: "120", loadMaxConcurrency: "4", loadMaxReceives: "5", loadManifestsPerTransaction: "25", loadPollMaxMs: "3000", uploaders: "leeds, york", uploadDeadline: "10:30", alarmLambdaThrottles: "off", alarmQueueAgeSeconds: "900" },
+    {
+      ...VALID,
+      loadBatchSize: "500",
+      loadBatchingWindowSeconds: "120",
+      loadMaxConcurrency: "4",
+      loadMaxReceives: "5",
+      loadManifestsPerTransaction: "25",
+      loadPollMaxMs: "3000",
+      uploaders: "leeds, york",
+      uploadDeadline: "10:30",
+      alarmLambdaThrottles: "off",
+      alarmQueueAgeSeconds: "900",
+    },
     "s",
   );
   assert.equal(c.loadQueue, { batchSize: 500, batchingWindowSeconds: 120, maxConcurrency: 4, maxReceives: 5, manifestsPerTransaction: 25, pollMaxMs: 3000 });
@@ -153,8 +203,13 @@ test("load queue keys, uploaders, alarms off by 'off', Serverless limits", () =>
   assert.match(problems({ ...VALID, loadMaxConcurrency: "1" })[0]!, /loadMaxConcurrency must be an integer from 2 to 1000/);
   assert.match(problems({ ...VALID, loadPollMaxMs: "50" })[0]!, /loadPollMaxMs must be an integer from 100 to 30000/);
   assert.equal(c.uploaderBranches, {});
-  assert.equal(parseConfig({ ...VALID, uploaders: "north,york", uploaderBranches: '{"north":["Leeds"," York "]}' }, "s").uploaderBranches, { north: ["Leeds", "York"] });
-  assert.match(problems({ ...VALID, uploaders: "york", uploaderBranches: '{"leeds":["Leeds"]}' })[0]!, /uploaderBranches: "leeds" is not in coffeetl:uploaders/);
+  assert.equal(parseConfig({ ...VALID, uploaders: "north,york", uploaderBranches: '{"north":["Leeds"," York "]}' }, "s").uploaderBranches, {
+    north: ["Leeds", "York"],
+  });
+  assert.match(
+    problems({ ...VALID, uploaders: "york", uploaderBranches: '{"leeds":["Leeds"]}' })[0]!,
+    /uploaderBranches: "leeds" is not in coffeetl:uploaders/,
+  );
   assert.match(problems({ ...VALID, uploaders: "york", uploaderBranches: '{"york":[]}' })[0]!, /uploaderBranches\.york must be a non-empty list/);
   assert.match(problems({ ...VALID, uploaders: "york", uploaderBranches: '["York"]' })[0]!, /must map uploader names to lists/);
   assert.match(problems({ ...VALID, uploaders: '["Leeds City"]' })[0]!, /"Leeds City" must be 1-40 of a-z/);
@@ -166,9 +221,15 @@ test("load queue keys, uploaders, alarms off by 'off', Serverless limits", () =>
   const { redshiftWorkgroupName: _unused, ...bare } = VALID;
   const s = parseConfig({ ...bare, warehouse: "serverless" }, "s").serverless;
   assert.equal([s.maxCapacity, s.usageLimit], [32, { rpuHours: 8, period: "daily", breachAction: "deactivate" }], "a daily cap that stops queries");
-  const off = parseConfig({ ...bare, warehouse: "serverless", warehouseUsageLimitRpuHours: "off", warehouseMaxCapacity: "128", warehouseBaseCapacity: "16" }, "s").serverless;
+  const off = parseConfig(
+    { ...bare, warehouse: "serverless", warehouseUsageLimitRpuHours: "off", warehouseMaxCapacity: "128", warehouseBaseCapacity: "16" },
+    "s",
+  ).serverless;
   assert.equal([off.maxCapacity, off.baseCapacity, off.usageLimit], [128, 16, undefined]);
-  assert.match(problems({ ...bare, warehouse: "serverless", warehouseBaseCapacity: "64", warehouseMaxCapacity: "32" })[0]!, /at least warehouseBaseCapacity 64/);
+  assert.match(
+    problems({ ...bare, warehouse: "serverless", warehouseBaseCapacity: "64", warehouseMaxCapacity: "32" })[0]!,
+    /at least warehouseBaseCapacity 64/,
+  );
   assert.match(problems({ ...bare, warehouse: "serverless", warehouseUsageLimitAction: "stop" })[0]!, /log, emit-metric or deactivate/);
 });
 
@@ -183,7 +244,10 @@ test("viewers: one account per e-mail address, refused at preview with the fix",
 test("plugins are pinned: the Redshift plugin at its own key's version; an unpinned plugin is refused", () => {
   assert.match(parseConfig(VALID, "s").grafana.plugins, /^grafana-redshift-datasource@\d+\.\d+\.\d+$/);
   assert.is(parseConfig({ ...VALID, grafanaRedshiftPluginVersion: "2.6.0" }, "s").grafana.plugins, "grafana-redshift-datasource@2.6.0");
-  assert.is(parseConfig({ ...VALID, grafanaPlugins: "grafana-redshift-datasource,grafana-clock-panel@2.1.8" }, "s").grafana.plugins.split(",")[1], "grafana-clock-panel@2.1.8");
+  assert.is(
+    parseConfig({ ...VALID, grafanaPlugins: "grafana-redshift-datasource,grafana-clock-panel@2.1.8" }, "s").grafana.plugins.split(",")[1],
+    "grafana-clock-panel@2.1.8",
+  );
   assert.match(problems({ ...VALID, grafanaPlugins: "grafana-redshift-datasource,grafana-clock-panel" })[0]!, /pin "grafana-clock-panel" to a version/);
   assert.match(problems({ ...VALID, grafanaRedshiftPluginVersion: "latest" })[0]!, /grafanaRedshiftPluginVersion must be a version/);
   assert.match(problems({ ...VALID, grafanaPlugins: "grafana-clock-panel@2.1.8" })[0]!, /must include grafana-redshift-datasource/);

@@ -46,7 +46,10 @@ test("with a threshold, an alarm on visible messages notifies the topic of the a
 });
 
 test("without a threshold, no alarm", () => {
-  assert.equal(d.byType("aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => a.name), ["dlq-alarm"]);
+  assert.equal(
+    d.byType("aws:cloudwatch/metricAlarm:MetricAlarm").map((a) => a.name),
+    ["dlq-alarm"],
+  );
 });
 
 test.run();

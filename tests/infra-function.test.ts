@@ -10,7 +10,12 @@ import { statementsOf } from "./infra/harness.js";
 
 const DLQ = "arn:aws:sqs:eu-west-2:123456789012:coffeetl-acme-prod-dlq";
 const TOPIC = "arn:aws:sns:eu-west-2:123456789012:alarms";
-const ctx = { partition: pulumi.output("aws"), region: pulumi.output("eu-west-2"), accountId: pulumi.output("123456789012"), dnsSuffix: pulumi.output("amazonaws.com") };
+const ctx = {
+  partition: pulumi.output("aws"),
+  region: pulumi.output("eu-west-2"),
+  accountId: pulumi.output("123456789012"),
+  dnsSuffix: pulumi.output("amazonaws.com"),
+};
 const common = {
   description: "d",
   entry: "functions/upload-check/handler.ts",
@@ -35,8 +40,16 @@ const d = await declare(() => {
 
 test("the function: fixed name, arm64, its log group, the environment every function gets; made after its policy and log group", () => {
   const fn = d.one("aws:lambda/function:Function", "et");
-  assert.equal([fn.inputs.name, fn.inputs.runtime, fn.inputs.architectures, fn.inputs.memorySize, fn.inputs.timeout], ["coffeetl-acme-prod-extract-transform", "nodejs22.x", ["arm64"], 512, 60]);
-  assert.equal(fn.inputs.environment.variables, { RAW_BUCKET: "raw", LOG_LEVEL: "INFO", POWERTOOLS_SERVICE_NAME: "coffeetl-acme-prod-extract-transform", NODE_OPTIONS: "--enable-source-maps" });
+  assert.equal(
+    [fn.inputs.name, fn.inputs.runtime, fn.inputs.architectures, fn.inputs.memorySize, fn.inputs.timeout],
+    ["coffeetl-acme-prod-extract-transform", "nodejs22.x", ["arm64"], 512, 60],
+  );
+  assert.equal(fn.inputs.environment.variables, {
+    RAW_BUCKET: "raw",
+    LOG_LEVEL: "INFO",
+    POWERTOOLS_SERVICE_NAME: "coffeetl-acme-prod-extract-transform",
+    NODE_OPTIONS: "--enable-source-maps",
+  });
   assert.is(fn.inputs.loggingConfig.logGroup, "/aws/lambda/coffeetl-acme-prod-extract-transform");
   assert.is(fn.inputs.reservedConcurrentExecutions, -1, "no concurrency reserved unless asked");
   assert.match(fn.inputs.tags["coffeetl:code-sha256"], /^[0-9a-f]{16}$/);
@@ -49,12 +62,19 @@ test("its role: assumed by Lambda only; may write its own log streams, send to i
   assert.equal(statementsOf(role.inputs.assumeRolePolicy)[0]!.Principal, { Service: "lambda.amazonaws.com" });
   assert.is(role.inputs.tags.RedshiftDbRoles, "coffeetl_writer");
   const statements = statementsOf(d.one("aws:iam/rolePolicy:RolePolicy", "et-policy").inputs.policy);
-  assert.equal(statements.map((s) => s.Sid), ["WriteOwnLogs", "SendFailedEventsToDeadLetterQueue", "ReadRaw"]);
+  assert.equal(
+    statements.map((s) => s.Sid),
+    ["WriteOwnLogs", "SendFailedEventsToDeadLetterQueue", "ReadRaw"],
+  );
   assert.equal(statements[0]!.Action, ["logs:CreateLogStream", "logs:PutLogEvents"]);
   assert.match(statements[0]!.Resource, /:log-group:.*:log-stream:\*$/);
   assert.is(statements[1]!.Resource, DLQ);
   const load = statementsOf(d.one("aws:iam/rolePolicy:RolePolicy", "load-policy").inputs.policy);
-  assert.equal(load.map((s) => s.Sid), ["WriteOwnLogs", "ReadRaw"], "a queue consumer has no dead-letter statement");
+  assert.equal(
+    load.map((s) => s.Sid),
+    ["WriteOwnLogs", "ReadRaw"],
+    "a queue consumer has no dead-letter statement",
+  );
 });
 
 test("asynchronous: bounded retries and event age, failures to the dead-letter queue; none for a queue consumer", () => {
@@ -62,7 +82,10 @@ test("asynchronous: bounded retries and event age, failures to the dead-letter q
   assert.equal([cfg.inputs.maximumRetryAttempts, cfg.inputs.maximumEventAgeInSeconds], [2, 3600]);
   assert.equal(cfg.inputs.destinationConfig, { onFailure: { destination: DLQ } });
   assert.equal(cfg.dependsOn, ["et-policy"]);
-  assert.equal(d.byType("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig").map((c) => c.name), ["et-async"]);
+  assert.equal(
+    d.byType("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig").map((c) => c.name),
+    ["et-async"],
+  );
 });
 
 test("alarms: only those with a threshold, on this function, to the topic", () => {

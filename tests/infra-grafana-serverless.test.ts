@@ -9,13 +9,19 @@ import { roleBootstrapStatements, WRITER_ROLE } from "../functions/warehouse/rol
 import { createRedshiftLikeDatabase } from "./fixtures/redshift-standin.js";
 import { ACCOUNT, asList, runProgram, statementsOf } from "./infra/harness.js";
 
-const h = await runProgram({ redshiftParameterName: "/coffeetl/newco-dev/redshift", grafanaAllowedCidrs: "192.0.2.0/24", warehouse: "serverless", warehouseDatabase: "sales" }, "newco-dev");
+const h = await runProgram(
+  { redshiftParameterName: "/coffeetl/newco-dev/redshift", grafanaAllowedCidrs: "192.0.2.0/24", warehouse: "serverless", warehouseDatabase: "sales" },
+  "newco-dev",
+);
 const WORKGROUP_ARN = `arn:aws:redshift-serverless:eu-west-2:${ACCOUNT}:workgroup/0f0e0d0c-aaaa-bbbb-cccc-000000000001`;
 
 test("the database roles are made as the namespace's admin by statements safe to run twice: a procedure that checks first, then its call", () => {
   const statements = h.byType("aws:redshiftdata/statement:Statement");
   const namespace = h.one("aws:redshiftserverless/namespace:Namespace", "warehouse-namespace");
-  assert.equal(statements.map((s) => s.inputs.sql), roleBootstrapStatements());
+  assert.equal(
+    statements.map((s) => s.inputs.sql),
+    roleBootstrapStatements(),
+  );
   for (const s of statements) {
     assert.equal([s.inputs.workgroupName, s.inputs.database], ["coffeetl-newco-dev", "sales"]);
     assert.is(s.inputs.secretArn, namespace.props.adminPasswordSecretArn);
@@ -41,8 +47,13 @@ if (!adminUrl) {
     const db = await createRedshiftLikeDatabase(adminUrl);
     try {
       for (let run = 1; run <= 2; run++) for (const s of h.byType("aws:redshiftdata/statement:Statement")) await db.query(s.inputs.sql);
-      const roles = await db.query<{ role_name: string }>(`SELECT role_name FROM svv_roles WHERE role_name IN ('coffeetl_reader', 'coffeetl_writer') ORDER BY 1`);
-      assert.equal(roles.map((r) => r.role_name), ["coffeetl_reader", "coffeetl_writer"]);
+      const roles = await db.query<{ role_name: string }>(
+        `SELECT role_name FROM svv_roles WHERE role_name IN ('coffeetl_reader', 'coffeetl_writer') ORDER BY 1`,
+      );
+      assert.equal(
+        roles.map((r) => r.role_name),
+        ["coffeetl_reader", "coffeetl_writer"],
+      );
     } finally {
       await db.drop();
     }
@@ -52,9 +63,21 @@ if (!adminUrl) {
 test("Grafana: its own IAMR user on that workgroup only, mapped to the reader role; no cluster user, no secret", () => {
   const s = statementsOf(h.one("aws:iam/rolePolicy:RolePolicy", "grafana-policy").inputs.policy).filter((x) => x.Effect === "Allow");
   const allowed = (action: string) => s.filter((x) => asList(x.Action).includes(action));
-  assert.equal(allowed("redshift-serverless:GetCredentials").map((x) => x.Resource), [WORKGROUP_ARN]);
-  assert.equal(allowed("redshift-data:ExecuteStatement").map((x) => x.Resource), [[WORKGROUP_ARN]]);
-  for (const action of ["redshift:GetClusterCredentials", "redshift:GetClusterCredentialsWithIAM", "secretsmanager:GetSecretValue", "redshift-data:BatchExecuteStatement"]) assert.is(allowed(action).length, 0, action);
+  assert.equal(
+    allowed("redshift-serverless:GetCredentials").map((x) => x.Resource),
+    [WORKGROUP_ARN],
+  );
+  assert.equal(
+    allowed("redshift-data:ExecuteStatement").map((x) => x.Resource),
+    [[WORKGROUP_ARN]],
+  );
+  for (const action of [
+    "redshift:GetClusterCredentials",
+    "redshift:GetClusterCredentialsWithIAM",
+    "secretsmanager:GetSecretValue",
+    "redshift-data:BatchExecuteStatement",
+  ])
+    assert.is(allowed(action).length, 0, action);
   assert.is(h.one("aws:iam/role:Role", "grafana-role").inputs.tags.RedshiftDbRoles, "coffeetl_reader");
 });
 

@@ -20,7 +20,10 @@ const d = await declare(() => {
 });
 
 test("one SecureString per viewer under the viewers' path, each with its own 24-character password", () => {
-  const params = d.byType("aws:ssm/parameter:Parameter").map((p) => [p.inputs.name, p.inputs.type]).sort();
+  const params = d
+    .byType("aws:ssm/parameter:Parameter")
+    .map((p) => [p.inputs.name, p.inputs.type])
+    .sort();
   assert.equal(params, [
     ["/coffeetl/acme-prod/grafana/viewers/ana", "SecureString"],
     ["/coffeetl/acme-prod/grafana/viewers/bo", "SecureString"],
@@ -31,7 +34,10 @@ test("one SecureString per viewer under the viewers' path, each with its own 24-
 });
 
 test("the accounts carry each viewer with its parameter's name and ARN; no viewers, nothing made", async () => {
-  assert.equal(viewers!.accounts.map((a) => a.login), ["ana", "bo"]);
+  assert.equal(
+    viewers!.accounts.map((a) => a.login),
+    ["ana", "bo"],
+  );
   assert.is(await settle(viewers!.accounts[0]!.passwordParameter), "/coffeetl/acme-prod/grafana/viewers/ana");
   assert.match((await settle(viewers!.accounts[1]!.passwordParameterArn))!, /:parameter\/coffeetl\/acme-prod\/grafana\/viewers\/bo$/);
   assert.equal(none!.accounts, []);

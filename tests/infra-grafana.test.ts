@@ -22,7 +22,17 @@ const VIEWERS = [
   { login: "ops", email: "ops@client.example" },
 ];
 const CIDRS = ["203.0.113.0/24", "198.51.100.7/32"];
-const h = await runProgram({ redshiftParameterName: "/coffeetl/acme-prod/redshift", redshiftClusterIdentifier: "acme-dw", redshiftDbUser: "coffeetl_loader", redshiftDatabase: "analytics", grafanaAllowedCidrs: JSON.stringify(CIDRS), grafanaViewers: JSON.stringify(VIEWERS) }, "acme-prod");
+const h = await runProgram(
+  {
+    redshiftParameterName: "/coffeetl/acme-prod/redshift",
+    redshiftClusterIdentifier: "acme-dw",
+    redshiftDbUser: "coffeetl_loader",
+    redshiftDatabase: "analytics",
+    grafanaAllowedCidrs: JSON.stringify(CIDRS),
+    grafanaViewers: JSON.stringify(VIEWERS),
+  },
+  "acme-prod",
+);
 
 const T = {
   sg: "aws:ec2/securityGroup:SecurityGroup",
@@ -57,7 +67,10 @@ test("grafanaAllowedCidrs are enforced at the front: a WAF web ACL (us-east-1) t
   const acl = h.one("aws:wafv2/webAcl:WebAcl", "grafana-front-acl");
   const ipSet = h.one("aws:wafv2/ipSet:IpSet", "grafana-front-allowed");
   assert.equal([acl.inputs.scope, acl.inputs.defaultAction], ["CLOUDFRONT", { block: {} }]);
-  assert.equal(acl.inputs.rules.map((r: any) => [r.action, r.statement.ipSetReferenceStatement.arn]), [[{ allow: {} }, ipSet.props.arn]]);
+  assert.equal(
+    acl.inputs.rules.map((r: any) => [r.action, r.statement.ipSetReferenceStatement.arn]),
+    [[{ allow: {} }, ipSet.props.arn]],
+  );
   assert.equal([ipSet.inputs.scope, ipSet.inputs.addresses], ["CLOUDFRONT", CIDRS]);
   assert.is(h.one("aws:cloudfront/distribution:Distribution", "grafana-front-cdn").inputs.webAclId, acl.props.arn);
   const provider = h.one("pulumi:providers:aws", "grafana-front-us-east-1");
@@ -69,9 +82,10 @@ test("no security group rule admits an address range to the host: only CloudFron
   assert.not.ok(hostGroup.inputs.ingress?.length, "no inline rules");
   assert.is(h.byType("aws:ec2/securityGroupRule:SecurityGroupRule").length, 0);
   const rules = h.byType(T.ingress).filter((r) => r.inputs.securityGroupId === hostGroup.id);
-  assert.equal(rules.map((r) => [r.inputs.prefixListId, r.inputs.cidrIpv4, r.inputs.cidrIpv6, r.inputs.referencedSecurityGroupId, r.inputs.fromPort, r.inputs.toPort]), [
-    ["pl-4fa04526", undefined, undefined, undefined, 80, 80],
-  ]);
+  assert.equal(
+    rules.map((r) => [r.inputs.prefixListId, r.inputs.cidrIpv4, r.inputs.cidrIpv6, r.inputs.referencedSecurityGroupId, r.inputs.fromPort, r.inputs.toPort]),
+    [["pl-4fa04526", undefined, undefined, undefined, 80, 80]],
+  );
   const lookup = h.invokes.find((i) => i.token === "aws:ec2/getManagedPrefixList:getManagedPrefixList");
   assert.equal(lookup?.args.name, "com.amazonaws.global.cloudfront.origin-facing");
   for (const r of h.byType(T.ingress)) assert.not.ok(r.inputs.cidrIpv4 || r.inputs.cidrIpv6, `${r.name} admits an address range`);
@@ -95,16 +109,39 @@ test("the Grafana role can obtain credentials only for the reader identity", () 
     `arn:aws:redshift:eu-west-2:${ACCOUNT}:dbname:acme-dw/analytics`,
   ]);
   assert.equal(allowed(s, "redshift:GetClusterCredentials")[0]?.Condition, { StringEquals: { "redshift:DbUser": "coffeetl_grafana" } });
-  for (const action of ["redshift:GetClusterCredentialsWithIAM", "redshift:JoinGroup", "redshift:CreateClusterUser", "secretsmanager:GetSecretValue", "redshift-data:BatchExecuteStatement"])
+  for (const action of [
+    "redshift:GetClusterCredentialsWithIAM",
+    "redshift:JoinGroup",
+    "redshift:CreateClusterUser",
+    "secretsmanager:GetSecretValue",
+    "redshift-data:BatchExecuteStatement",
+  ])
     assert.is(allowed(s, action).length, 0, `${action} is the loader's`);
   // Serverless: the role's own IAMR user, mapped to the reader role by this tag.
   assert.is(h.one("aws:iam/role:Role", "grafana-role").inputs.tags.RedshiftDbRoles, "coffeetl_reader");
 
   // The three connection shapes as the config narrows them.
-  const ctx = { partition: pulumi.output("aws"), region: pulumi.output("eu-west-2"), accountId: pulumi.output(ACCOUNT), dnsSuffix: pulumi.output("amazonaws.com") };
-  const provisioned = grafanaWarehouseStatements(ctx, { managed: false, scope: { clusterIdentifier: "acme-dw", dbUser: "loader", database: "dev" } }, "coffeetl_grafana");
-  const serverless = grafanaWarehouseStatements(ctx, { managed: true, workgroupArn: "arn:aws:redshift-serverless:eu-west-2:1:workgroup/x", scope: {} }, "coffeetl_grafana");
-  const withSecret = grafanaWarehouseStatements(ctx, { managed: false, scope: { clusterIdentifier: "acme-dw", secretArn: "arn:aws:secretsmanager:eu-west-2:1:secret:loader" } }, "coffeetl_grafana");
+  const ctx = {
+    partition: pulumi.output("aws"),
+    region: pulumi.output("eu-west-2"),
+    accountId: pulumi.output(ACCOUNT),
+    dnsSuffix: pulumi.output("amazonaws.com"),
+  };
+  const provisioned = grafanaWarehouseStatements(
+    ctx,
+    { managed: false, scope: { clusterIdentifier: "acme-dw", dbUser: "loader", database: "dev" } },
+    "coffeetl_grafana",
+  );
+  const serverless = grafanaWarehouseStatements(
+    ctx,
+    { managed: true, workgroupArn: "arn:aws:redshift-serverless:eu-west-2:1:workgroup/x", scope: {} },
+    "coffeetl_grafana",
+  );
+  const withSecret = grafanaWarehouseStatements(
+    ctx,
+    { managed: false, scope: { clusterIdentifier: "acme-dw", secretArn: "arn:aws:secretsmanager:eu-west-2:1:secret:loader" } },
+    "coffeetl_grafana",
+  );
   assert.equal(allowed(serverless, "redshift-serverless:GetCredentials")[0]?.Resource, "arn:aws:redshift-serverless:eu-west-2:1:workgroup/x");
   assert.is(allowed(serverless, "redshift:GetClusterCredentials").length, 0);
   for (const statements of [provisioned, withSecret]) {
@@ -112,7 +149,10 @@ test("the Grafana role can obtain credentials only for the reader identity", () 
     assert.is(allowed(statements, "redshift-serverless:GetCredentials").length, 0);
   }
   return settle(pulumi.output(allowed(provisioned, "redshift:GetClusterCredentials")[0]!.Resource as pulumi.Input<string>[])).then((resources) => {
-    assert.equal(resources, [`arn:aws:redshift:eu-west-2:${ACCOUNT}:dbuser:acme-dw/coffeetl_grafana`, `arn:aws:redshift:eu-west-2:${ACCOUNT}:dbname:acme-dw/dev`]);
+    assert.equal(resources, [
+      `arn:aws:redshift:eu-west-2:${ACCOUNT}:dbuser:acme-dw/coffeetl_grafana`,
+      `arn:aws:redshift:eu-west-2:${ACCOUNT}:dbname:acme-dw/dev`,
+    ]);
   });
 });
 
@@ -129,9 +169,15 @@ test("viewers from config: one SecureString each, listed as an output, named in 
     { login: "ops", email: "ops@client.example", passwordParameter: names[1] },
   ]);
   const own = (name: string) => `arn:aws:ssm:eu-west-2:${ACCOUNT}:parameter${name}`;
-  const expected = ["/coffeetl/acme-prod/grafana-admin-password", "/coffeetl/acme-prod/grafana/origin-secret", ...names, "/coffeetl/acme-prod/redshift"].map(own);
+  const expected = ["/coffeetl/acme-prod/grafana-admin-password", "/coffeetl/acme-prod/grafana/origin-secret", ...names, "/coffeetl/acme-prod/redshift"].map(
+    own,
+  );
   const s = hostPolicy();
-  assert.equal(allowed(s, "ssm:GetParameter").map((x) => x.Resource), [expected], "its own parameters only: not the transaction secret");
+  assert.equal(
+    allowed(s, "ssm:GetParameter").map((x) => x.Resource),
+    [expected],
+    "its own parameters only: not the transaction secret",
+  );
   const decrypt = allowed(s, "kms:Decrypt")[0]!;
   assert.equal(decrypt.Condition.StringEquals["kms:EncryptionContext:PARAMETER_ARN"], expected, "decrypts only those parameters");
   assert.is(h.byType("aws:iam/rolePolicyAttachment:RolePolicyAttachment").length, 0, "no AmazonSSMManagedInstanceCore (it reads every parameter)");
@@ -177,14 +223,27 @@ test("the bill: no dashboard that queries the warehouse refreshes more often tha
   assert.ok(warehouse >= 2, "both CoffeETL dashboards read the warehouse");
   assert.is(settings().minRefreshInterval, "1h", "the host sets GF_DASHBOARDS_MIN_REFRESH_INTERVAL from it");
   // The key moves it; a faster saved refresh is capped, a slower one kept.
-  assert.is(parseConfig({ redshiftParameterName: "/p", redshiftWorkgroupName: "analytics", grafanaAllowedCidrs: '["203.0.113.0/24"]', grafanaRefreshInterval: "2h" }, "s").grafana.refreshInterval, "2h");
+  assert.is(
+    parseConfig(
+      { redshiftParameterName: "/p", redshiftWorkgroupName: "analytics", grafanaAllowedCidrs: '["203.0.113.0/24"]', grafanaRefreshInterval: "2h" },
+      "s",
+    ).grafana.refreshInterval,
+    "2h",
+  );
   const panel = { refresh: "5m", panels: [{ datasource: { type: "grafana-redshift-datasource", uid: "coffeetl-redshift" } }] };
   assert.is(JSON.parse(stampDashboard(JSON.stringify(panel), undefined, "2h")).refresh, "2h");
   assert.is(JSON.parse(stampDashboard(JSON.stringify({ ...panel, refresh: "1d" }), undefined, "2h")).refresh, "1d");
-  assert.is(JSON.parse(stampDashboard(JSON.stringify({ ...panel, panels: [] }), undefined, "2h")).refresh, "5m", "a dashboard that never queries the warehouse keeps its own");
+  assert.is(
+    JSON.parse(stampDashboard(JSON.stringify({ ...panel, panels: [] }), undefined, "2h")).refresh,
+    "5m",
+    "a dashboard that never queries the warehouse keeps its own",
+  );
   let problems: string[] = [];
   try {
-    parseConfig({ redshiftParameterName: "/p", redshiftWorkgroupName: "analytics", grafanaAllowedCidrs: '["203.0.113.0/24"]', grafanaRefreshInterval: "10s" }, "s");
+    parseConfig(
+      { redshiftParameterName: "/p", redshiftWorkgroupName: "analytics", grafanaAllowedCidrs: '["203.0.113.0/24"]', grafanaRefreshInterval: "10s" },
+      "s",
+    );
   } catch (error) {
     problems = (error as ConfigError).problems;
   }
@@ -202,8 +261,23 @@ test("a dashboard file change does not replace the instance: same user data and 
     const { Grafana } = await import("../infra/grafana.js");
     const original = h.one(T.instance, "grafana");
     const before = h.resources.length;
-    const ctx = { partition: pulumi.output("aws"), region: pulumi.output("eu-west-2"), accountId: pulumi.output(ACCOUNT), dnsSuffix: pulumi.output("amazonaws.com") };
-    const settingsOf = parseConfig({ redshiftParameterName: "/coffeetl/acme-prod/redshift", redshiftClusterIdentifier: "acme-dw", redshiftDbUser: "coffeetl_loader", redshiftDatabase: "analytics", grafanaAllowedCidrs: JSON.stringify(CIDRS), grafanaViewers: JSON.stringify(VIEWERS) }, "acme-prod");
+    const ctx = {
+      partition: pulumi.output("aws"),
+      region: pulumi.output("eu-west-2"),
+      accountId: pulumi.output(ACCOUNT),
+      dnsSuffix: pulumi.output("amazonaws.com"),
+    };
+    const settingsOf = parseConfig(
+      {
+        redshiftParameterName: "/coffeetl/acme-prod/redshift",
+        redshiftClusterIdentifier: "acme-dw",
+        redshiftDbUser: "coffeetl_loader",
+        redshiftDatabase: "analytics",
+        grafanaAllowedCidrs: JSON.stringify(CIDRS),
+        grafanaViewers: JSON.stringify(VIEWERS),
+      },
+      "acme-prod",
+    );
     const edited = new Grafana("grafana", {
       ...settingsOf.grafana,
       context: ctx,
@@ -212,7 +286,10 @@ test("a dashboard file change does not replace the instance: same user data and 
       vpcId: "vpc-0a1b2c3d",
       subnetId: "subnet-0a",
       assetsDir: changed,
-      adminPasswordParameter: { name: "/coffeetl/acme-prod/grafana-admin-password", arn: `arn:aws:ssm:eu-west-2:${ACCOUNT}:parameter/coffeetl/acme-prod/grafana-admin-password` },
+      adminPasswordParameter: {
+        name: "/coffeetl/acme-prod/grafana-admin-password",
+        arn: `arn:aws:ssm:eu-west-2:${ACCOUNT}:parameter/coffeetl/acme-prod/grafana-admin-password`,
+      },
       warehouseParameterName: "/coffeetl/acme-prod/redshift",
       warehouseStatements: [],
       tags: { "coffeetl:stack": "acme-prod" },
@@ -225,7 +302,8 @@ test("a dashboard file change does not replace the instance: same user data and 
     const template = later.find((r) => r.type === "aws:ec2/launchTemplate:LaunchTemplate")!;
     assert.is(instance.inputs.userData, original.inputs.userData, "user data does not change with a dashboard");
     const originalTemplate = h.one("aws:ec2/launchTemplate:LaunchTemplate", "grafana-template").inputs;
-    for (const key of new Set([...Object.keys(template.inputs), ...Object.keys(originalTemplate)])) assert.equal(template.inputs[key], originalTemplate[key], `launch template ${key}`);
+    for (const key of new Set([...Object.keys(template.inputs), ...Object.keys(originalTemplate)]))
+      assert.equal(template.inputs[key], originalTemplate[key], `launch template ${key}`);
     assert.equal(instance.inputs.launchTemplate, original.inputs.launchTemplate);
     assert.is(instance.inputs.userDataReplaceOnChange, true, "only a change of the host itself replaces it");
     const laterObject = (key: string) => later.find((r) => r.type === T.object && r.inputs.key === key)!;
@@ -240,7 +318,17 @@ test("a dashboard file change does not replace the instance: same user data and 
 test("config: viewers validated, a domain/certificate front refused clearly, a private host without a way out refused", () => {
   const problems = (raw: Record<string, string>): string[] => {
     try {
-      parseConfig({ redshiftParameterName: "/p", redshiftClusterIdentifier: "acme-dw", redshiftDbUser: "coffeetl_loader", redshiftDatabase: "analytics", grafanaAllowedCidrs: '["192.0.2.0/24"]', ...raw }, "acme-prod");
+      parseConfig(
+        {
+          redshiftParameterName: "/p",
+          redshiftClusterIdentifier: "acme-dw",
+          redshiftDbUser: "coffeetl_loader",
+          redshiftDatabase: "analytics",
+          grafanaAllowedCidrs: '["192.0.2.0/24"]',
+          ...raw,
+        },
+        "acme-prod",
+      );
     } catch (error) {
       if (error instanceof ConfigError) return error.problems;
       throw error;
@@ -249,12 +337,21 @@ test("config: viewers validated, a domain/certificate front refused clearly, a p
   };
   assert.equal(problems({ grafanaViewers: JSON.stringify(VIEWERS) }), []);
   assert.match(problems({ grafanaViewers: '[{"login":"admin","email":"a@b.co"}]' }).join("\n"), /"admin" is Grafana's administrator/);
-  assert.match(problems({ grafanaViewers: '[{"login":"jo","email":"x"},{"login":"Jo!","email":"j@b.co"}]' }).join("\n"), /\[0\]\.email must be an e-mail[\s\S]*\[1\]\.login must be/);
+  assert.match(
+    problems({ grafanaViewers: '[{"login":"jo","email":"x"},{"login":"Jo!","email":"j@b.co"}]' }).join("\n"),
+    /\[0\]\.email must be an e-mail[\s\S]*\[1\]\.login must be/,
+  );
   assert.match(problems({ grafanaViewers: '[{"login":"jo","email":"j@b.co"},{"login":"jo","email":"j@b.co"}]' }).join("\n"), /listed twice/);
-  assert.match(problems({ grafanaDomain: "grafana.client.example" }).join("\n"), /not supported yet; remove them: Grafana is served over HTTPS at the CloudFront address/);
+  assert.match(
+    problems({ grafanaDomain: "grafana.client.example" }).join("\n"),
+    /not supported yet; remove them: Grafana is served over HTTPS at the CloudFront address/,
+  );
   assert.match(problems({ grafanaPublicIp: "false" }).join("\n"), /grafanaPublicIp is false, but the stack's own VPC has no NAT gateway/);
   // A client subnet: checked at preview against its route table (tests/infra-provisioned.test.ts has one with a NAT route).
-  assert.match(privateEgressProblem("subnet-1", "rtb-1", [{ cidrBlock: "10.0.0.0/16" }, { cidrBlock: "0.0.0.0/0" }])!, /subnet subnet-1 has no route to the internet through a NAT gateway.*route table rtb-1/);
+  assert.match(
+    privateEgressProblem("subnet-1", "rtb-1", [{ cidrBlock: "10.0.0.0/16" }, { cidrBlock: "0.0.0.0/0" }])!,
+    /subnet subnet-1 has no route to the internet through a NAT gateway.*route table rtb-1/,
+  );
   assert.match(privateEgressProblem("subnet-1", undefined, [])!, /route table not found/);
   assert.is(privateEgressProblem("subnet-1", "rtb-1", [{ cidrBlock: "0.0.0.0/0", natGatewayId: "nat-1" }]), undefined);
 });

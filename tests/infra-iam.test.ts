@@ -4,7 +4,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { arn, assumeRolePolicy, denyInsecureTransport, lookupAwsContext, parameterArn, policyJson, ssmDecryptStatement, type AwsContext } from "../infra/iam.js";
+import {
+  arn,
+  assumeRolePolicy,
+  denyInsecureTransport,
+  lookupAwsContext,
+  parameterArn,
+  policyJson,
+  ssmDecryptStatement,
+  type AwsContext,
+} from "../infra/iam.js";
 import { declare } from "./infra/component.js";
 import { ACCOUNT, REGION, settle } from "./infra/harness.js";
 
@@ -12,7 +21,12 @@ let looked: AwsContext | undefined;
 await declare(() => {
   looked = lookupAwsContext();
 });
-const ctx: AwsContext = { partition: pulumi.output("aws-cn"), region: pulumi.output("cn-north-1"), accountId: pulumi.output("111122223333"), dnsSuffix: pulumi.output("amazonaws.com.cn") };
+const ctx: AwsContext = {
+  partition: pulumi.output("aws-cn"),
+  region: pulumi.output("cn-north-1"),
+  accountId: pulumi.output("111122223333"),
+  dnsSuffix: pulumi.output("amazonaws.com.cn"),
+};
 
 test("lookupAwsContext: partition, region, account and DNS suffix from the provider's lookups", async () => {
   assert.equal(

@@ -42,7 +42,10 @@ test("after maxReceives a message moves to its dead-letter queue, which accepts 
 
 test("S3 may send only from the transformed bucket of this account, and only over TLS", () => {
   const statements = statementsOf(d.one("aws:sqs/queuePolicy:QueuePolicy", "load-policy").inputs.policy);
-  assert.equal(statements.map((s) => s.Effect), ["Deny", "Allow"]);
+  assert.equal(
+    statements.map((s) => s.Effect),
+    ["Deny", "Allow"],
+  );
   assert.equal(statements[0]!.Condition, { Bool: { "aws:SecureTransport": "false" } });
   const allow = statements[1]!;
   assert.equal(allow.Principal, { Service: "s3.amazonaws.com" });

@@ -8,7 +8,12 @@ import { Network } from "../infra/network.js";
 import { declare } from "./infra/component.js";
 import { settle, statementsOf } from "./infra/harness.js";
 
-const ctx = { partition: pulumi.output("aws"), region: pulumi.output("eu-west-2"), accountId: pulumi.output("123456789012"), dnsSuffix: pulumi.output("amazonaws.com") };
+const ctx = {
+  partition: pulumi.output("aws"),
+  region: pulumi.output("eu-west-2"),
+  accountId: pulumi.output("123456789012"),
+  dnsSuffix: pulumi.output("amazonaws.com"),
+};
 let client: Network | undefined;
 let own: Network | undefined;
 const d = await declare(() => {
@@ -19,7 +24,10 @@ const d = await declare(() => {
 test("a client network: its VPC and subnet, and nothing created under the component", async () => {
   assert.equal([await settle(client!.vpcId), await settle(client!.hostSubnetId)], ["vpc-client", "subnet-client"]);
   assert.is(client!.warehouseSubnetIds, undefined);
-  assert.equal(d.resources.filter((r) => r.parent === "coffeetl:network:Network::client"), []);
+  assert.equal(
+    d.resources.filter((r) => r.parent === "coffeetl:network:Network::client"),
+    [],
+  );
 });
 
 test("its own network: three zones of public subnets, no NAT gateway; the host in the first subnet, a workgroup across all", async () => {

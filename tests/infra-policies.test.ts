@@ -53,10 +53,22 @@ test("the rules apply to what the program declares (not vacuously)", () => {
 });
 
 const cases: [string, string, () => DeclaredResource[]][] = [
-  ["s3 public access", "s3-public-access-blocked", () => mutate("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "raw-public-access", (p) => (p.blockPublicPolicy = false))],
+  [
+    "s3 public access",
+    "s3-public-access-blocked",
+    () => mutate("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "raw-public-access", (p) => (p.blockPublicPolicy = false)),
+  ],
   ["s3 missing access block", "s3-public-access-blocked", () => without("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "transformed-public-access")],
-  ["s3 ACLs", "s3-acls-disabled", () => mutate("aws:s3/bucketOwnershipControls:BucketOwnershipControls", "raw-ownership", (p) => (p.rule.objectOwnership = "ObjectWriter"))],
-  ["s3 encryption", "s3-encrypted-at-rest", () => without("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "raw-encryption")],
+  [
+    "s3 ACLs",
+    "s3-acls-disabled",
+    () => mutate("aws:s3/bucketOwnershipControls:BucketOwnershipControls", "raw-ownership", (p) => (p.rule.objectOwnership = "ObjectWriter")),
+  ],
+  [
+    "s3 encryption",
+    "s3-encrypted-at-rest",
+    () => without("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "raw-encryption"),
+  ],
   ["s3 TLS", "s3-tls-only", () => mutate("aws:s3/bucketPolicy:BucketPolicy", "transformed-policy", (p) => (p.policy = JSON.stringify({ Statement: [] })))],
   [
     "s3 public grant",
@@ -69,7 +81,11 @@ const cases: [string, string, () => DeclaredResource[]][] = [
       }),
   ],
   ["s3 lifecycle", "s3-lifecycle-configured", () => without("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "transformed-lifecycle")],
-  ["raw versioning", "s3-versioning-on-upload-buckets", () => mutate("aws:s3/bucketVersioning:BucketVersioning", "raw-versioning", (p) => (p.versioningConfiguration.status = "Suspended"))],
+  [
+    "raw versioning",
+    "s3-versioning-on-upload-buckets",
+    () => mutate("aws:s3/bucketVersioning:BucketVersioning", "raw-versioning", (p) => (p.versioningConfiguration.status = "Suspended")),
+  ],
   [
     "service:* action",
     "iam-no-wildcard-actions",
@@ -93,11 +109,25 @@ const cases: [string, string, () => DeclaredResource[]][] = [
   [
     "FullAccess policy",
     "iam-no-full-access-managed-policies",
-    () => add({ type: "aws:iam/rolePolicyAttachment:RolePolicyAttachment", name: "grafana-s3", id: "att-1", props: { role: "grafana-role", policyArn: "arn:aws:iam::aws:policy/AmazonS3FullAccess" } }),
+    () =>
+      add({
+        type: "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        name: "grafana-s3",
+        id: "att-1",
+        props: { role: "grafana-role", policyArn: "arn:aws:iam::aws:policy/AmazonS3FullAccess" },
+      }),
   ],
-  ["permission without sourceAccount", "lambda-permission-scoped", () => mutate("aws:lambda/permission:Permission", "raw-to-extract-transform-permission", (p) => delete p.sourceAccount)],
+  [
+    "permission without sourceAccount",
+    "lambda-permission-scoped",
+    () => mutate("aws:lambda/permission:Permission", "raw-to-extract-transform-permission", (p) => delete p.sourceAccount),
+  ],
   ["deprecated runtime", "lambda-supported-runtime", () => mutate("aws:lambda/function:Function", "load", (p) => (p.runtime = "nodejs18.x"))],
-  ["no failure destination", "lambda-async-failures-kept", () => without("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", "extract-transform-async")],
+  [
+    "no failure destination",
+    "lambda-async-failures-kept",
+    () => without("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", "extract-transform-async"),
+  ],
   ["queue consumer without redrive", "lambda-async-failures-kept", () => mutate("aws:sqs/queue:Queue", "load-queue", (p) => delete p.redrivePolicy)],
   ["log retention", "lambda-logs-retained", () => mutate("aws:cloudwatch/logGroup:LogGroup", "load-logs", (p) => delete p.retentionInDays)],
   ["unencrypted queue", "sqs-encrypted", () => mutate("aws:sqs/queue:Queue", "dead-letters", (p) => (p.sqsManagedSseEnabled = false))],
@@ -107,12 +137,25 @@ const cases: [string, string, () => DeclaredResource[]][] = [
   [
     "upload identity with a policy of its own",
     "iam-users-without-policies",
-    () => add({ type: "aws:iam/userPolicy:UserPolicy", name: "uploads-leeds-policy", id: "p", props: { user: "coffeetl-acme-prod-upload-leeds", policy: "{}" } }),
+    () =>
+      add({ type: "aws:iam/userPolicy:UserPolicy", name: "uploads-leeds-policy", id: "p", props: { user: "coffeetl-acme-prod-upload-leeds", policy: "{}" } }),
   ],
-  ["IMDSv1", "ec2-imdsv2-required", () => mutate("aws:ec2/launchTemplate:LaunchTemplate", "grafana-template", (p) => (p.metadataOptions.httpTokens = "optional"))],
-  ["unencrypted root", "ec2-ebs-encrypted", () => mutate("aws:ec2/launchTemplate:LaunchTemplate", "grafana-template", (p) => (p.blockDeviceMappings[0].ebs.encrypted = "false"))],
+  [
+    "IMDSv1",
+    "ec2-imdsv2-required",
+    () => mutate("aws:ec2/launchTemplate:LaunchTemplate", "grafana-template", (p) => (p.metadataOptions.httpTokens = "optional")),
+  ],
+  [
+    "unencrypted root",
+    "ec2-ebs-encrypted",
+    () => mutate("aws:ec2/launchTemplate:LaunchTemplate", "grafana-template", (p) => (p.blockDeviceMappings[0].ebs.encrypted = "false")),
+  ],
   ["key pair", "ec2-no-key-pair", () => mutate("aws:ec2/instance:Instance", "grafana", (p) => (p.keyName = "ops"))],
-  ["world ingress", "ec2-no-world-ingress", () => mutate("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "grafana-ingress-cloudfront", (p) => (p.cidrIpv4 = "0.0.0.0/0"))],
+  [
+    "world ingress",
+    "ec2-no-world-ingress",
+    () => mutate("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "grafana-ingress-cloudfront", (p) => (p.cidrIpv4 = "0.0.0.0/0")),
+  ],
   [
     "SSH",
     "ec2-no-ssh-rdp",
@@ -133,7 +176,11 @@ const cases: [string, string, () => DeclaredResource[]][] = [
       return mutate("aws:ec2/instance:Instance", "grafana", (p) => (p.userData += `\necho ${password} > /tmp/p\n`));
     },
   ],
-  ["inline password", "no-secrets-in-user-data", () => mutate("aws:ec2/instance:Instance", "grafana", (p) => (p.userData += "\nGF_SECURITY_ADMIN_PASSWORD=hunter2\n"))],
+  [
+    "inline password",
+    "no-secrets-in-user-data",
+    () => mutate("aws:ec2/instance:Instance", "grafana", (p) => (p.userData += "\nGF_SECURITY_ADMIN_PASSWORD=hunter2\n")),
+  ],
   [
     "public warehouse",
     "redshift-not-public",
@@ -149,7 +196,12 @@ for (const [label, rule, make] of cases) {
 
 test("every rule has a failing case above", () => {
   const covered = new Set(cases.map(([, rule]) => rule));
-  assert.equal(policyRules().map((r) => r.id).filter((id) => !covered.has(id)), []);
+  assert.equal(
+    policyRules()
+      .map((r) => r.id)
+      .filter((id) => !covered.has(id)),
+    [],
+  );
 });
 
 test.run();

@@ -20,11 +20,15 @@ const h = await runProgram({
   loadBatchingWindowSeconds: "5",
   loadPollMaxMs: "2500",
 });
-const allowed = (policy: string, action: string) => statementsOf(h.one("aws:iam/rolePolicy:RolePolicy", policy).inputs.policy).filter((s) => s.Effect === "Allow" && asList(s.Action).includes(action));
+const allowed = (policy: string, action: string) =>
+  statementsOf(h.one("aws:iam/rolePolicy:RolePolicy", policy).inputs.policy).filter((s) => s.Effect === "Allow" && asList(s.Action).includes(action));
 const arn = (resource: string) => `arn:aws:redshift:eu-west-2:${ACCOUNT}:${resource}`;
 
 test("Data API and credentials narrowed to the named cluster, user and database", () => {
-  for (const [policy, user] of [["load-policy", "coffeetl_loader"], ["grafana-policy", "coffeetl_grafana"]] as const) {
+  for (const [policy, user] of [
+    ["load-policy", "coffeetl_loader"],
+    ["grafana-policy", "coffeetl_grafana"],
+  ] as const) {
     assert.equal(allowed(policy, "redshift-data:ExecuteStatement")[0]?.Resource, [arn("cluster:acme-dw")], policy);
     // Grafana: its own read-only user (tests/infra-grafana.test.ts), never the loader's.
     assert.equal(allowed(policy, "redshift:GetClusterCredentials")[0]?.Resource, [arn(`dbuser:acme-dw/${user}`), arn("dbname:acme-dw/analytics")], policy);
@@ -43,7 +47,10 @@ test("the client's network: no VPC built, Grafana in the given subnet, private a
   assert.is(h.outputs.grafanaUrl, "https://d111111abcdef8.cloudfront.net");
   // The CIDRs are enforced at the front (WAF), never as security group rules.
   assert.equal(h.one("aws:wafv2/ipSet:IpSet", "grafana-front-allowed").inputs.addresses, ["10.20.0.0/16", "192.0.2.10/32"]);
-  assert.equal(h.byType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").map((r) => [r.inputs.cidrIpv4, r.inputs.prefixListId]), [[undefined, "pl-4fa04526"]]);
+  assert.equal(
+    h.byType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").map((r) => [r.inputs.cidrIpv4, r.inputs.prefixListId]),
+    [[undefined, "pl-4fa04526"]],
+  );
 });
 
 test("tuning keys reach the resources", () => {

@@ -24,7 +24,10 @@ test("a generated value: its length, letters and digits only (no shell-special c
 
 test("a value given is stored as a secret, and no password is generated for it", () => {
   assert.is(secretValue(d.one("aws:ssm/parameter:Parameter", "kept").inputs.value), "an-earlier-secret");
-  assert.equal(d.byType("random:index/randomPassword:RandomPassword").map((r) => r.name), ["admin-value"]);
+  assert.equal(
+    d.byType("random:index/randomPassword:RandomPassword").map((r) => r.name),
+    ["admin-value"],
+  );
 });
 
 test.run();

@@ -65,7 +65,10 @@ test("versioning and the noncurrent-version expiry exist only on the versioned b
   const noncurrent = (lifecycle!.inputs.rules as any[]).find((r) => r.id === "expire-noncurrent-versions");
   assert.equal(noncurrent?.noncurrentVersionExpiration, { noncurrentDays: 30 });
   assert.equal(noncurrent?.expiration, { expiredObjectDeleteMarker: true });
-  assert.not.ok((lifecycle!.inputs.rules as any[]).some((r) => r.id === "expire-objects"), "current objects are kept");
+  assert.not.ok(
+    (lifecycle!.inputs.rules as any[]).some((r) => r.id === "expire-objects"),
+    "current objects are kept",
+  );
 });
 
 test("expirationDays expires current objects", () => {

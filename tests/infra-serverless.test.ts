@@ -18,7 +18,8 @@ const h = await runProgram(
   "NewCo_dev",
 );
 const WORKGROUP_ARN = `arn:aws:redshift-serverless:eu-west-2:${ACCOUNT}:workgroup/0f0e0d0c-aaaa-bbbb-cccc-000000000001`;
-const allowed = (policy: string, action: string) => statementsOf(h.one("aws:iam/rolePolicy:RolePolicy", policy).inputs.policy).filter((s) => s.Effect === "Allow" && asList(s.Action).includes(action));
+const allowed = (policy: string, action: string) =>
+  statementsOf(h.one("aws:iam/rolePolicy:RolePolicy", policy).inputs.policy).filter((s) => s.Effect === "Allow" && asList(s.Action).includes(action));
 
 test("namespace with an AWS-managed admin password, private workgroup in the stack's subnets", () => {
   const ns = h.one("aws:redshiftserverless/namespace:Namespace", "warehouse-namespace");
@@ -29,7 +30,10 @@ test("namespace with an AWS-managed admin password, private workgroup in the sta
   assert.not.ok(ns.inputs.adminUserPassword, "no password in the state");
   assert.equal(ns.inputs.iamRoles, [copyRole.props.arn]);
   const wg = h.one("aws:redshiftserverless/workgroup:Workgroup", "warehouse-workgroup");
-  assert.equal([wg.inputs.workgroupName, wg.inputs.namespaceName, wg.inputs.publiclyAccessible, wg.inputs.baseCapacity], ["coffeetl-newco-dev", "coffeetl-newco-dev", false, 8]);
+  assert.equal(
+    [wg.inputs.workgroupName, wg.inputs.namespaceName, wg.inputs.publiclyAccessible, wg.inputs.baseCapacity],
+    ["coffeetl-newco-dev", "coffeetl-newco-dev", false, 8],
+  );
   assert.equal(wg.inputs.subnetIds, ["subnet-0a", "subnet-0b", "subnet-0c"]);
   assert.equal(wg.inputs.securityGroupIds, ["sg-warehouse-sg"]);
   assert.is(h.byType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").filter((r) => r.inputs.securityGroupId === "sg-warehouse-sg").length, 0);
@@ -39,7 +43,10 @@ test("the namespace is protected by default, and checked against the live one be
   const ns = h.one("aws:redshiftserverless/namespace:Namespace", "warehouse-namespace");
   assert.is(ns.protect, true, "protect: a config change or destroy cannot delete the loaded history");
   const lookups = h.invokes.filter((i) => i.token === "aws:redshiftserverless/getNamespace:getNamespace");
-  assert.equal(lookups.map((i) => i.args.namespaceName), ["coffeetl-newco-dev"]);
+  assert.equal(
+    lookups.map((i) => i.args.namespaceName),
+    ["coffeetl-newco-dev"],
+  );
 });
 
 test("COPY role: trusted by both Redshift principals with no condition AWS does not document for it; reads only the transformed bucket", () => {
@@ -52,10 +59,13 @@ test("COPY role: trusted by both Redshift principals with no condition AWS does 
   });
   const transformed = `arn:aws:s3:::${h.one("aws:s3/bucket:Bucket", "transformed").id}`;
   const s = statementsOf(h.one("aws:iam/rolePolicy:RolePolicy", "warehouse-copy-policy").inputs.policy);
-  assert.equal(s.map((x) => [x.Action, x.Resource]), [
-    [["s3:ListBucket", "s3:GetBucketLocation"], transformed],
-    ["s3:GetObject", `${transformed}/*`],
-  ]);
+  assert.equal(
+    s.map((x) => [x.Action, x.Resource]),
+    [
+      [["s3:ListBucket", "s3:GetBucketLocation"], transformed],
+      ["s3:GetObject", `${transformed}/*`],
+    ],
+  );
 });
 
 test("the COPY role's trust, its comment and docs/deploy.md agree: the same AWS page, no aws:SourceAccount asked of clients", () => {
@@ -103,11 +113,21 @@ test("capacity: a maximum, a daily usage limit that stops queries, an alarm befo
   const topic = h.one("aws:sns/topic:Topic", "alarms").props.arn;
   const capacity = h.one("aws:cloudwatch/metricAlarm:MetricAlarm", "warehouse-max-capacity-alarm");
   assert.equal(
-    [capacity.inputs.namespace, capacity.inputs.metricName, capacity.inputs.dimensions, capacity.inputs.threshold, capacity.inputs.comparisonOperator, capacity.inputs.alarmActions],
+    [
+      capacity.inputs.namespace,
+      capacity.inputs.metricName,
+      capacity.inputs.dimensions,
+      capacity.inputs.threshold,
+      capacity.inputs.comparisonOperator,
+      capacity.inputs.alarmActions,
+    ],
     ["AWS/Redshift-Serverless", "ComputeCapacity", { Workgroup: "coffeetl-newco-dev" }, 32, "GreaterThanOrEqualToThreshold", [topic]],
   );
   const usage = h.one("aws:cloudwatch/metricAlarm:MetricAlarm", "warehouse-usage-alarm");
-  assert.equal([usage.inputs.metricName, usage.inputs.statistic, usage.inputs.period, usage.inputs.threshold], ["ComputeSeconds", "Sum", 86400, 0.75 * 8 * 3600]);
+  assert.equal(
+    [usage.inputs.metricName, usage.inputs.statistic, usage.inputs.period, usage.inputs.threshold],
+    ["ComputeSeconds", "Sum", 86400, 0.75 * 8 * 3600],
+  );
   assert.ok(usage.inputs.threshold < limit.inputs.amount * 3600, "the alarm goes off before the limit stops queries");
 });
 
@@ -128,7 +148,11 @@ test("every log group the stack causes has a retention, the warehouse's log expo
     assert.ok(g, `the ${type} export's group is declared`);
   }
   const exports = h.one("aws:redshiftserverless/namespace:Namespace", "warehouse-namespace").inputs.logExports as string[];
-  for (const type of exports) assert.ok(groups.some((g) => g.inputs.name === `/aws/redshift/coffeetl-newco-dev/${type}`), `${type} is exported into a declared group`);
+  for (const type of exports)
+    assert.ok(
+      groups.some((g) => g.inputs.name === `/aws/redshift/coffeetl-newco-dev/${type}`),
+      `${type} is exported into a declared group`,
+    );
   assert.ok(groups.length > 2);
   for (const g of groups) assert.is(g.inputs.retentionInDays, 30, g.name);
 });
@@ -146,7 +170,10 @@ test("alarm e-mail: topic, subscription, alarm actions", () => {
 test("stack name slugged where AWS requires lower case; x86 AMI for an x86 type", () => {
   assert.ok(h.one("aws:s3/bucket:Bucket", "raw").id.startsWith("coffeetl-newco-dev-raw-"));
   assert.is(h.one("aws:lambda/function:Function", "load").inputs.name, "coffeetl-NewCo_dev-load");
-  assert.is(h.one("aws:ec2/launchTemplate:LaunchTemplate", "grafana-template").inputs.imageId, "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64");
+  assert.is(
+    h.one("aws:ec2/launchTemplate:LaunchTemplate", "grafana-template").inputs.imageId,
+    "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+  );
   assert.is(h.outputs.warehouseWorkgroupName, "coffeetl-newco-dev");
   assert.is(h.outputs.copyRoleArn, h.one("aws:iam/role:Role", "warehouse-copy-role").props.arn);
 });

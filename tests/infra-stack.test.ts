@@ -9,7 +9,15 @@ import { createStack } from "../infra/stack.js";
 import { declare } from "./infra/component.js";
 import { settle } from "./infra/harness.js";
 
-const config = parseConfig({ redshiftParameterName: "/coffeetl/acme-prod/redshift", grafanaAllowedCidrs: '["203.0.113.0/24"]', redshiftWorkgroupName: "analytics", uploaders: "leeds,york" }, "acme-prod");
+const config = parseConfig(
+  {
+    redshiftParameterName: "/coffeetl/acme-prod/redshift",
+    grafanaAllowedCidrs: '["203.0.113.0/24"]',
+    redshiftWorkgroupName: "analytics",
+    uploaders: "leeds,york",
+  },
+  "acme-prod",
+);
 let outputs: ReturnType<typeof createStack> | undefined;
 const d = await declare(() => {
   outputs = createStack(config);
@@ -34,10 +42,13 @@ test("transformed bucket → load queue (manifest.json, failed.json) → load fu
   const n = d.one("aws:s3/bucketNotification:BucketNotification", "transformed-to-load-queue-notification");
   assert.is(n.inputs.bucket, d.one("aws:s3/bucket:Bucket", "transformed").id);
   const load = queue("coffeetl-acme-prod-load");
-  assert.equal((n.inputs.queues as { queueArn: string; filterSuffix: string }[]).map((q) => [q.queueArn, q.filterSuffix]), [
-    [load.props.arn, "manifest.json"],
-    [load.props.arn, "failed.json"],
-  ]);
+  assert.equal(
+    (n.inputs.queues as { queueArn: string; filterSuffix: string }[]).map((q) => [q.queueArn, q.filterSuffix]),
+    [
+      [load.props.arn, "manifest.json"],
+      [load.props.arn, "failed.json"],
+    ],
+  );
   const mapping = d.one("aws:lambda/eventSourceMapping:EventSourceMapping", "load-queue-to-load-mapping");
   assert.equal([mapping.inputs.eventSourceArn, mapping.inputs.functionName], [load.props.arn, fn("load").props.arn]);
   assert.is(mapping.inputs.batchSize, config.loadQueue.batchSize);

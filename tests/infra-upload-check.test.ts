@@ -8,7 +8,12 @@ import { UploadCheck } from "../infra/upload-check.js";
 import { declare } from "./infra/component.js";
 import { statementsOf } from "./infra/harness.js";
 
-const ctx = { partition: pulumi.output("aws"), region: pulumi.output("eu-west-2"), accountId: pulumi.output("123456789012"), dnsSuffix: pulumi.output("amazonaws.com") };
+const ctx = {
+  partition: pulumi.output("aws"),
+  region: pulumi.output("eu-west-2"),
+  accountId: pulumi.output("123456789012"),
+  dnsSuffix: pulumi.output("amazonaws.com"),
+};
 const TOPIC = "arn:aws:sns:eu-west-2:123456789012:alarms";
 const d = await declare(() => {
   new UploadCheck("check", {
@@ -29,17 +34,31 @@ const d = await declare(() => {
 
 test("the schedule: the deadline's local time in its zone (daylight saving kept), retried, after its permission", () => {
   const s = d.one("aws:scheduler/schedule:Schedule", "check-schedule");
-  assert.equal([s.inputs.scheduleExpression, s.inputs.scheduleExpressionTimezone, s.inputs.flexibleTimeWindow], ["cron(30 10 * * ? *)", "Europe/London", { mode: "OFF" }]);
+  assert.equal(
+    [s.inputs.scheduleExpression, s.inputs.scheduleExpressionTimezone, s.inputs.flexibleTimeWindow],
+    ["cron(30 10 * * ? *)", "Europe/London", { mode: "OFF" }],
+  );
   assert.is(s.inputs.target.arn, d.one("aws:lambda/function:Function", "check-function").props.arn);
   assert.equal(s.dependsOn, ["check-scheduler-policy"]);
 });
 
 test("the function knows the uploaders and their zone, and may only list the uploads prefix", () => {
   const fn = d.one("aws:lambda/function:Function", "check-function");
-  assert.equal([fn.inputs.environment.variables.UPLOADERS, fn.inputs.environment.variables.UPLOAD_TIME_ZONE, fn.inputs.environment.variables.RAW_BUCKET], ["leeds,york", "Europe/London", "coffeetl-acme-raw-1"]);
+  assert.equal(
+    [fn.inputs.environment.variables.UPLOADERS, fn.inputs.environment.variables.UPLOAD_TIME_ZONE, fn.inputs.environment.variables.RAW_BUCKET],
+    ["leeds,york", "Europe/London", "coffeetl-acme-raw-1"],
+  );
   const own = statementsOf(d.one("aws:iam/rolePolicy:RolePolicy", "check-function-policy").inputs.policy).find((s) => s.Sid === "ListUploadPrefixes");
-  assert.equal(own, { Sid: "ListUploadPrefixes", Effect: "Allow", Action: "s3:ListBucket", Resource: "arn:aws:s3:::coffeetl-acme-raw-1", Condition: { StringLike: { "s3:prefix": "uploads/*" } } });
-  assert.not.ok(statementsOf(d.one("aws:iam/rolePolicy:RolePolicy", "check-function-policy").inputs.policy).some((s) => JSON.stringify(s.Action).includes("GetObject")));
+  assert.equal(own, {
+    Sid: "ListUploadPrefixes",
+    Effect: "Allow",
+    Action: "s3:ListBucket",
+    Resource: "arn:aws:s3:::coffeetl-acme-raw-1",
+    Condition: { StringLike: { "s3:prefix": "uploads/*" } },
+  });
+  assert.not.ok(
+    statementsOf(d.one("aws:iam/rolePolicy:RolePolicy", "check-function-policy").inputs.policy).some((s) => JSON.stringify(s.Action).includes("GetObject")),
+  );
 });
 
 test("the scheduler's role: assumed by the scheduler for this account, may invoke only this function", () => {
@@ -53,10 +72,19 @@ test("the scheduler's role: assumed by the scheduler for this account, may invok
 
 test("the alarm: any branch without an upload notifies the topic; a day without a check is not a breach; no event-age alarm", () => {
   const a = d.one("aws:cloudwatch/metricAlarm:MetricAlarm", "check-alarm").inputs;
-  assert.equal([a.namespace, a.metricName, a.threshold, a.comparisonOperator, a.treatMissingData], ["CoffeETL", "BranchesWithoutUpload", 0, "GreaterThanThreshold", "notBreaching"]);
+  assert.equal(
+    [a.namespace, a.metricName, a.threshold, a.comparisonOperator, a.treatMissingData],
+    ["CoffeETL", "BranchesWithoutUpload", 0, "GreaterThanThreshold", "notBreaching"],
+  );
   assert.equal(a.dimensions, { service: "coffeetl-acme-prod-upload-check" });
   assert.equal(a.alarmActions, [TOPIC]);
-  assert.equal(d.byType("aws:cloudwatch/metricAlarm:MetricAlarm").map((x) => x.name).sort(), ["check-alarm", "check-function-errors-alarm"]);
+  assert.equal(
+    d
+      .byType("aws:cloudwatch/metricAlarm:MetricAlarm")
+      .map((x) => x.name)
+      .sort(),
+    ["check-alarm", "check-function-errors-alarm"],
+  );
 });
 
 test.run();

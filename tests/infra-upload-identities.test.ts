@@ -24,7 +24,12 @@ test("one group policy: PutObject and abort only under the caller's own tagged p
   assert.is(more.length, 0);
   assert.is(policy!.inputs.group, "coffeetl-acme-prod-uploaders");
   assert.equal(statementsOf(policy!.inputs.policy), [
-    { Sid: "PutObjectsUnderOwnPrefix", Effect: "Allow", Action: ["s3:PutObject", "s3:AbortMultipartUpload"], Resource: "arn:aws:s3:::coffeetl-acme-raw-1/uploads/${aws:PrincipalTag/coffeetl-uploader}/*" },
+    {
+      Sid: "PutObjectsUnderOwnPrefix",
+      Effect: "Allow",
+      Action: ["s3:PutObject", "s3:AbortMultipartUpload"],
+      Resource: "arn:aws:s3:::coffeetl-acme-raw-1/uploads/${aws:PrincipalTag/coffeetl-uploader}/*",
+    },
   ]);
 });
 
@@ -34,10 +39,16 @@ test("each uploader: a user tagged with its name, in the group, with no policy o
     ["coffeetl-acme-prod-upload-leeds", "leeds"],
     ["coffeetl-acme-prod-upload-york", "york"],
   ]);
-  assert.equal(d.byType("aws:iam/userGroupMembership:UserGroupMembership").map((m) => [m.inputs.user, m.inputs.groups]).sort(), [
-    ["coffeetl-acme-prod-upload-leeds", ["coffeetl-acme-prod-uploaders"]],
-    ["coffeetl-acme-prod-upload-york", ["coffeetl-acme-prod-uploaders"]],
-  ]);
+  assert.equal(
+    d
+      .byType("aws:iam/userGroupMembership:UserGroupMembership")
+      .map((m) => [m.inputs.user, m.inputs.groups])
+      .sort(),
+    [
+      ["coffeetl-acme-prod-upload-leeds", ["coffeetl-acme-prod-uploaders"]],
+      ["coffeetl-acme-prod-upload-york", ["coffeetl-acme-prod-uploaders"]],
+    ],
+  );
   assert.is(d.byType("aws:iam/userPolicy:UserPolicy").length + d.byType("aws:iam/userPolicyAttachment:UserPolicyAttachment").length, 0);
 });
 
@@ -45,7 +56,13 @@ test("each key is stored as the JSON `coffeetl upload` reads, a secret in a Secu
   const p = d.one("aws:ssm/parameter:Parameter", "uploads-leeds-credentials");
   assert.equal([p.inputs.name, p.inputs.type], ["/coffeetl/acme-prod/uploaders/leeds", "SecureString"]);
   const key = d.one("aws:iam/accessKey:AccessKey", "uploads-leeds-key");
-  assert.equal(JSON.parse(secretValue(p.inputs.value) as string), { bucket: "coffeetl-acme-raw-1", prefix: "uploads/leeds/", region: "eu-west-2", accessKeyId: key.id, secretAccessKey: key.props.secret });
+  assert.equal(JSON.parse(secretValue(p.inputs.value) as string), {
+    bucket: "coffeetl-acme-raw-1",
+    prefix: "uploads/leeds/",
+    region: "eu-west-2",
+    accessKeyId: key.id,
+    secretAccessKey: key.props.secret,
+  });
 });
 
 test.run();

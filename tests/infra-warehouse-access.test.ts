@@ -8,7 +8,12 @@ import type { PolicyStatement } from "../infra/iam.js";
 import { warehouseAccessStatements } from "../infra/warehouse-access.js";
 import { settle } from "./infra/harness.js";
 
-const ctx = { partition: pulumi.output("aws"), region: pulumi.output("eu-west-2"), accountId: pulumi.output("123456789012"), dnsSuffix: pulumi.output("amazonaws.com") };
+const ctx = {
+  partition: pulumi.output("aws"),
+  region: pulumi.output("eu-west-2"),
+  accountId: pulumi.output("123456789012"),
+  dnsSuffix: pulumi.output("amazonaws.com"),
+};
 const WG = "arn:aws:redshift-serverless:eu-west-2:123456789012:workgroup/0f0e";
 
 /** The statements with every input resolved, by Sid. */
@@ -39,9 +44,14 @@ test("Grafana reads and browses, never runs a batch", async () => {
 });
 
 test("a cluster: that cluster, that user on that database, and a secret only when one is named", async () => {
-  const s = await resolved(warehouseAccessStatements(ctx, { managed: false, scope: { clusterIdentifier: "acme-dw", dbUser: "coffeetl", database: "dev" } }, "load"));
+  const s = await resolved(
+    warehouseAccessStatements(ctx, { managed: false, scope: { clusterIdentifier: "acme-dw", dbUser: "coffeetl", database: "dev" } }, "load"),
+  );
   assert.equal(s.RunStatementsOnTheWarehouse!.Resource, ["arn:aws:redshift:eu-west-2:123456789012:cluster:acme-dw"]);
-  assert.equal(s.ClusterTemporaryCredentials!.Resource, ["arn:aws:redshift:eu-west-2:123456789012:dbuser:acme-dw/coffeetl", "arn:aws:redshift:eu-west-2:123456789012:dbname:acme-dw/dev"]);
+  assert.equal(s.ClusterTemporaryCredentials!.Resource, [
+    "arn:aws:redshift:eu-west-2:123456789012:dbuser:acme-dw/coffeetl",
+    "arn:aws:redshift:eu-west-2:123456789012:dbname:acme-dw/dev",
+  ]);
   assert.is(s.ServerlessTemporaryCredentials, undefined);
   assert.is(s.ReadWarehouseSecret, undefined);
   const secret = "arn:aws:secretsmanager:eu-west-2:123456789012:secret:acme-dw-AbCdEf";
@@ -51,7 +61,10 @@ test("a cluster: that cluster, that user on that database, and a secret only whe
 });
 
 test("nothing but ReadOwnStatements has a wildcard resource", async () => {
-  for (const target of [{ workgroupArn: WG, managed: true, scope: {} }, { managed: false, scope: { clusterIdentifier: "c", dbUser: "u", database: "d", secretArn: "arn:s" } }]) {
+  for (const target of [
+    { workgroupArn: WG, managed: true, scope: {} },
+    { managed: false, scope: { clusterIdentifier: "c", dbUser: "u", database: "d", secretArn: "arn:s" } },
+  ]) {
     const s = await resolved(warehouseAccessStatements(ctx, target, "load"));
     for (const [sid, st] of Object.entries(s)) if (sid !== "ReadOwnStatements") assert.not.match(JSON.stringify(st.Resource), /"\*"|:\*"/, sid);
   }

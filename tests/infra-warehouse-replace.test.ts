@@ -24,9 +24,22 @@ test("under the mocks: a live namespace with another database stops the program,
     process.on("uncaughtException", (e) => resolve(e));
   });
   const run = runProgram(
-    { redshiftParameterName: "/coffeetl/newco-dev/redshift", grafanaAllowedCidrs: "192.0.2.0/24", warehouse: "serverless", warehouseDatabase: "analytics", warehouseProtect: "false" },
+    {
+      redshiftParameterName: "/coffeetl/newco-dev/redshift",
+      grafanaAllowedCidrs: "192.0.2.0/24",
+      warehouse: "serverless",
+      warehouseDatabase: "analytics",
+      warehouseProtect: "false",
+    },
     "newco-dev",
-    { "aws:redshiftserverless/getNamespace:getNamespace": (args) => ({ namespaceName: args.namespaceName, dbName: "sales", adminUsername: "coffeetl_admin", id: args.namespaceName }) },
+    {
+      "aws:redshiftserverless/getNamespace:getNamespace": (args) => ({
+        namespaceName: args.namespaceName,
+        dbName: "sales",
+        adminUsername: "coffeetl_admin",
+        id: args.namespaceName,
+      }),
+    },
   ).then(
     () => undefined,
     (e: Error) => e,

@@ -11,7 +11,13 @@ const PARAMETER = "/coffeetl/acme-prod/redshift";
 const CIDR = "203.0.113.0/24";
 const WORKGROUP_ARN = `arn:aws:redshift-serverless:eu-west-2:${ACCOUNT}:workgroup/11111111-2222-3333-4444-555555555555`;
 const h = await runProgram(
-  { redshiftParameterName: PARAMETER, grafanaAllowedCidrs: JSON.stringify([CIDR]), redshiftWorkgroupName: "analytics", uploaders: '["leeds","york"]', uploadDeadline: "10:00" },
+  {
+    redshiftParameterName: PARAMETER,
+    grafanaAllowedCidrs: JSON.stringify([CIDR]),
+    redshiftWorkgroupName: "analytics",
+    uploaders: '["leeds","york"]',
+    uploadDeadline: "10:00",
+  },
   "acme-prod",
 );
 
@@ -31,7 +37,8 @@ test("two data buckets (and the Grafana assets bucket), each private, encrypted 
   for (const bucket of buckets) {
     const block = forBucket("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", bucket);
     assert.is(block.length, 1, `${bucket.name}: public access block`);
-    for (const flag of ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"]) assert.is(block[0]!.inputs[flag], true, `${bucket.name}.${flag}`);
+    for (const flag of ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"])
+      assert.is(block[0]!.inputs[flag], true, `${bucket.name}.${flag}`);
     const ownership = forBucket("aws:s3/bucketOwnershipControls:BucketOwnershipControls", bucket);
     assert.is(ownership[0]?.inputs.rule.objectOwnership, "BucketOwnerEnforced");
     const sse = forBucket("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", bucket);
@@ -56,7 +63,10 @@ test("raw is versioned with a lifecycle for old versions; transformed expires", 
   assert.is(forBucket("aws:s3/bucketVersioning:BucketVersioning", transformed).length, 0);
   const rawRules = forBucket("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", raw)[0]!.inputs.rules as Record<string, any>[];
   assert.is(rawRules.find((r) => r.id === "expire-noncurrent-versions")?.noncurrentVersionExpiration.noncurrentDays, 90);
-  assert.not.ok(rawRules.some((r) => r.expiration?.days), "current raw objects never expire");
+  assert.not.ok(
+    rawRules.some((r) => r.expiration?.days),
+    "current raw objects never expire",
+  );
   const tRules = forBucket("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", transformed)[0]!.inputs.rules as Record<string, any>[];
   assert.is(tRules.find((r) => r.id === "expire-objects")?.expiration.days, 30);
 });
@@ -94,25 +104,52 @@ test("extract-transform role: read raw (versions), write transformed, read its s
   const s = policyOf("extract-transform");
   const raw = `arn:aws:s3:::${h.one(T.bucket, "raw").id}`;
   const transformed = `arn:aws:s3:::${h.one(T.bucket, "transformed").id}`;
-  assert.equal(allowed(s, "s3:GetObjectVersion").map((x) => x.Resource), [`${raw}/*`]);
-  assert.equal(allowed(s, "s3:PutObject").map((x) => x.Resource), [`${transformed}/*`]);
+  assert.equal(
+    allowed(s, "s3:GetObjectVersion").map((x) => x.Resource),
+    [`${raw}/*`],
+  );
+  assert.equal(
+    allowed(s, "s3:PutObject").map((x) => x.Resource),
+    [`${transformed}/*`],
+  );
   assert.equal(allowed(s, "s3:ListBucket")[0]?.Resource, [raw, transformed]);
-  assert.not.ok(allowed(s, "s3:PutObject").some((x) => String(x.Resource).startsWith(raw)), "raw files are never written");
-  assert.not.ok(s.some((x) => asList(x.Action).some((a: string) => /^s3:Delete/.test(a))), "nothing is deleted");
+  assert.not.ok(
+    allowed(s, "s3:PutObject").some((x) => String(x.Resource).startsWith(raw)),
+    "raw files are never written",
+  );
+  assert.not.ok(
+    s.some((x) => asList(x.Action).some((a: string) => /^s3:Delete/.test(a))),
+    "nothing is deleted",
+  );
   assert.equal(allowed(s, "ssm:GetParameter")[0]?.Resource, `arn:aws:ssm:eu-west-2:${ACCOUNT}:parameter/coffeetl/acme-prod/transaction-secret`);
   assert.equal(allowed(s, "kms:Decrypt")[0]?.Condition, { StringEquals: { "kms:ViaService": "ssm.eu-west-2.amazonaws.com" } });
   assert.equal(allowed(s, "sqs:SendMessage")[0]?.Resource, `arn:aws:sqs:eu-west-2:${ACCOUNT}:coffeetl-acme-prod-dlq`);
-  assert.not.ok(s.some((x) => asList(x.Action).some((a: string) => a.startsWith("redshift"))), "no warehouse access");
+  assert.not.ok(
+    s.some((x) => asList(x.Action).some((a: string) => a.startsWith("redshift"))),
+    "no warehouse access",
+  );
 });
 
 test("load role: read transformed, consume its queue, the one parameter, Data API and credentials on the one workgroup", () => {
   const s = policyOf("load");
   const transformed = `arn:aws:s3:::${h.one(T.bucket, "transformed").id}`;
-  assert.equal(allowed(s, "s3:GetObject").map((x) => x.Resource), [`${transformed}/*`]);
-  assert.equal(allowed(s, "s3:PutObject").map((x) => x.Resource), [`${transformed}/${COPY_MANIFEST_PREFIX}/*`], "only the COPY manifests' prefix");
+  assert.equal(
+    allowed(s, "s3:GetObject").map((x) => x.Resource),
+    [`${transformed}/*`],
+  );
+  assert.equal(
+    allowed(s, "s3:PutObject").map((x) => x.Resource),
+    [`${transformed}/${COPY_MANIFEST_PREFIX}/*`],
+    "only the COPY manifests' prefix",
+  );
   assert.equal(allowed(s, "ssm:GetParameter")[0]?.Resource, `arn:aws:ssm:eu-west-2:${ACCOUNT}:parameter/coffeetl/acme-prod/redshift`);
   assert.equal(allowed(s, "sqs:ReceiveMessage")[0]?.Resource, `arn:aws:sqs:eu-west-2:${ACCOUNT}:coffeetl-acme-prod-load`);
-  assert.equal(allowed(s, "sqs:ReceiveMessage")[0]?.Action, ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]);
+  assert.equal(allowed(s, "sqs:ReceiveMessage")[0]?.Action, [
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+  ]);
   assert.is(allowed(s, "sqs:SendMessage").length, 0, "a queue consumer sends nothing: the queue parks failures");
   const run = allowed(s, "redshift-data:BatchExecuteStatement")[0]!;
   assert.equal(run.Resource, [WORKGROUP_ARN], "the configured workgroup (looked up), not every workgroup");
@@ -124,7 +161,8 @@ test("load role: read transformed, consume its queue, the one parameter, Data AP
   assert.is(allowed(s, "redshift:GetClusterCredentials").length, 0, "no cluster credentials for a workgroup");
   assert.is(allowed(s, "secretsmanager:GetSecretValue").length, 0, "no secrets");
   for (const x of s) {
-    for (const r of asList<string>(x.Resource)) if (/:(redshift|redshift-serverless|secretsmanager):/.test(r)) assert.not.ok(r.includes("*"), `${x.Sid}: ${r} has a wildcard`);
+    for (const r of asList<string>(x.Resource))
+      if (/:(redshift|redshift-serverless|secretsmanager):/.test(r)) assert.not.ok(r.includes("*"), `${x.Sid}: ${r} has a wildcard`);
   }
 });
 
@@ -135,7 +173,13 @@ test("no policy allows * or service:* (on anything), `*` resources only for reso
     for (const s of statementsOf(doc.inputs.policy).filter((x) => x.Effect === "Allow")) {
       for (const a of asList<string>(s.Action)) assert.not.ok(a === "*" || a.endsWith(":*"), `${doc.name}: ${a}`);
       if (asList(s.Resource).includes("*")) {
-        for (const a of asList<string>(s.Action)) assert.ok(/^(cloudwatch:(Get|List|Describe)|ec2:DescribeRegions|tag:GetResources|redshift-data:(DescribeStatement|GetStatementResult|CancelStatement)|ssmmessages:(Create|Open)(Control|Data)Channel$)/.test(a), `${doc.name}: ${a} on *`);
+        for (const a of asList<string>(s.Action))
+          assert.ok(
+            /^(cloudwatch:(Get|List|Describe)|ec2:DescribeRegions|tag:GetResources|redshift-data:(DescribeStatement|GetStatementResult|CancelStatement)|ssmmessages:(Create|Open)(Control|Data)Channel$)/.test(
+              a,
+            ),
+            `${doc.name}: ${a} on *`,
+          );
       }
     }
   }
@@ -151,7 +195,11 @@ test("raw → extract-transform: .csv in every case spelling, one rule each, aft
   const rules = n.inputs.lambdaFunctions as Record<string, any>[];
   const suffixes = rules.map((r) => r.filterSuffix);
   assert.equal([...suffixes].sort(), [".CSV", ".CSv", ".CsV", ".Csv", ".cSV", ".cSv", ".csV", ".csv"]);
-  for (const r of rules) assert.equal([r.lambdaFunctionArn, r.events, r.filterPrefix], [`arn:aws:lambda:eu-west-2:${ACCOUNT}:function:${fn.inputs.name}`, ["s3:ObjectCreated:*"], undefined]);
+  for (const r of rules)
+    assert.equal(
+      [r.lambdaFunctionArn, r.events, r.filterPrefix],
+      [`arn:aws:lambda:eu-west-2:${ACCOUNT}:function:${fn.inputs.name}`, ["s3:ObjectCreated:*"], undefined],
+    );
   // S3 refuses overlapping rules for one event type: no suffix may end another.
   for (const a of suffixes) for (const b of suffixes) if (a !== b) assert.not.ok(a.endsWith(b), `${a} overlaps ${b}`);
   // What S3 would do with them (case-sensitive suffix match): every .csv spelling triggers, nothing else.
@@ -160,8 +208,20 @@ test("raw → extract-transform: .csv in every case spelling, one rule each, aft
   for (const key of ["uploads/leeds/notes.txt", "day.csv.gz", "day.xlsx", "csv"]) assert.not.ok(triggers(key), key);
   const permission = h.one("aws:lambda/permission:Permission", "raw-to-extract-transform-permission");
   assert.equal(
-    { action: permission.inputs.action, function: permission.inputs.function, principal: permission.inputs.principal, sourceArn: permission.inputs.sourceArn, sourceAccount: permission.inputs.sourceAccount },
-    { action: "lambda:InvokeFunction", function: fn.inputs.name, principal: "s3.amazonaws.com", sourceArn: `arn:aws:s3:::${bucket.id}`, sourceAccount: ACCOUNT },
+    {
+      action: permission.inputs.action,
+      function: permission.inputs.function,
+      principal: permission.inputs.principal,
+      sourceArn: permission.inputs.sourceArn,
+      sourceAccount: permission.inputs.sourceAccount,
+    },
+    {
+      action: "lambda:InvokeFunction",
+      function: fn.inputs.name,
+      principal: "s3.amazonaws.com",
+      sourceArn: `arn:aws:s3:::${bucket.id}`,
+      sourceAccount: ACCOUNT,
+    },
   );
   assert.ok(n.dependsOn.includes("raw-to-extract-transform-permission"), "notification depends on the permission");
 });
@@ -178,7 +238,12 @@ test("transformed → load queue: manifest.json and failed.json events to an enc
   ]);
   const sent = (key: string) => (n.inputs.queues as { filterSuffix: string }[]).some((r) => key.endsWith(r.filterSuffix));
   for (const key of ["uploads/leeds/day/0123456789abcdef/manifest.json", "uploads/leeds/day/0123456789abcdef/failed.json"]) assert.ok(sent(key), key);
-  for (const key of ["uploads/leeds/day/0123456789abcdef/transactions.csv", "uploads/leeds/day/0123456789abcdef/rejects.csv", "_load-batches/x/transactions.copy.json"]) assert.not.ok(sent(key), key);
+  for (const key of [
+    "uploads/leeds/day/0123456789abcdef/transactions.csv",
+    "uploads/leeds/day/0123456789abcdef/rejects.csv",
+    "_load-batches/x/transactions.copy.json",
+  ])
+    assert.not.ok(sent(key), key);
   assert.ok(n.dependsOn.includes("load-queue-policy"), "S3 checks the queue policy when the notification is written");
   assert.is(h.byType("aws:lambda/permission:Permission").length, 1, "only the raw trigger invokes a function");
   assert.equal([queue.inputs.name, queue.inputs.sqsManagedSseEnabled], ["coffeetl-acme-prod-load", true]);
@@ -186,7 +251,13 @@ test("transformed → load queue: manifest.json and failed.json events to an enc
   assert.equal([deny!.Effect, deny!.Principal, deny!.Action, deny!.Condition], ["Deny", "*", "sqs:*", { Bool: { "aws:SecureTransport": "false" } }]);
   assert.equal(
     [allow!.Effect, allow!.Principal, allow!.Action, allow!.Resource, allow!.Condition],
-    ["Allow", { Service: "s3.amazonaws.com" }, "sqs:SendMessage", queue.props.arn, { ArnEquals: { "aws:SourceArn": `arn:aws:s3:::${bucket.id}` }, StringEquals: { "aws:SourceAccount": ACCOUNT } }],
+    [
+      "Allow",
+      { Service: "s3.amazonaws.com" },
+      "sqs:SendMessage",
+      queue.props.arn,
+      { ArnEquals: { "aws:SourceArn": `arn:aws:s3:::${bucket.id}` }, StringEquals: { "aws:SourceAccount": ACCOUNT } },
+    ],
   );
 });
 
@@ -211,13 +282,24 @@ test("load queue → load: batches with a window, partial batch failures, maximu
   const mapping = h.one("aws:lambda/eventSourceMapping:EventSourceMapping", "load-queue-to-load-mapping");
   const load = h.one(T.fn, "load");
   assert.equal(
-    [mapping.inputs.eventSourceArn, mapping.inputs.functionName, mapping.inputs.batchSize, mapping.inputs.maximumBatchingWindowInSeconds, mapping.inputs.functionResponseTypes, mapping.inputs.scalingConfig],
+    [
+      mapping.inputs.eventSourceArn,
+      mapping.inputs.functionName,
+      mapping.inputs.batchSize,
+      mapping.inputs.maximumBatchingWindowInSeconds,
+      mapping.inputs.functionResponseTypes,
+      mapping.inputs.scalingConfig,
+    ],
     // A 1 s window: a lone file's manifest is not held 30 s for company (issue 23).
     [h.one("aws:sqs/queue:Queue", "load-queue").props.arn, load.props.arn, 100, 1, ["ReportBatchItemFailures"], { maximumConcurrency: 2 }],
   );
   assert.ok(mapping.dependsOn.includes("load-policy"), "Lambda checks the role's SQS permissions when the mapping is created");
   const configs = h.byType("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig");
-  assert.equal(configs.map((c) => c.inputs.functionName).sort(), ["coffeetl-acme-prod-extract-transform", "coffeetl-acme-prod-upload-check"], "the load is not invoked asynchronously");
+  assert.equal(
+    configs.map((c) => c.inputs.functionName).sort(),
+    ["coffeetl-acme-prod-extract-transform", "coffeetl-acme-prod-upload-check"],
+    "the load is not invoked asynchronously",
+  );
 });
 
 test("extract-transform failures: bounded retries, event age, the encrypted dead-letter queue", () => {
@@ -226,7 +308,10 @@ test("extract-transform failures: bounded retries, event age, the encrypted dead
   assert.is(queue.inputs.sqsManagedSseEnabled, true);
   assert.is(queue.inputs.messageRetentionSeconds, 1209600);
   const c = h.one("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", "extract-transform-async");
-  assert.equal([c!.inputs.maximumRetryAttempts, c!.inputs.maximumEventAgeInSeconds, c!.inputs.destinationConfig.onFailure.destination], [2, 21600, queue.props.arn]);
+  assert.equal(
+    [c!.inputs.maximumRetryAttempts, c!.inputs.maximumEventAgeInSeconds, c!.inputs.destinationConfig.onFailure.destination],
+    [2, 21600, queue.props.arn],
+  );
   const queuePolicy = statementsOf(h.one("aws:sqs/queuePolicy:QueuePolicy", "dead-letters-policy").inputs.policy)[0]!;
   assert.equal([queuePolicy.Effect, queuePolicy.Condition], ["Deny", { Bool: { "aws:SecureTransport": "false" } }]);
 });
@@ -235,7 +320,9 @@ test("alarms (defaults): errors and throttles of the functions, async event age,
   const topic = h.one("aws:sns/topic:Topic", "alarms");
   assert.is(h.byType("aws:sns/topicSubscription:TopicSubscription").length, 0, "no e-mail configured: a topic to subscribe to, no subscription");
   const alarms = h.byType("aws:cloudwatch/metricAlarm:MetricAlarm");
-  const summary = Object.fromEntries(alarms.map((a) => [a.name, [a.inputs.namespace, a.inputs.metricName, a.inputs.dimensions, a.inputs.comparisonOperator, a.inputs.threshold]]));
+  const summary = Object.fromEntries(
+    alarms.map((a) => [a.name, [a.inputs.namespace, a.inputs.metricName, a.inputs.dimensions, a.inputs.comparisonOperator, a.inputs.threshold]]),
+  );
   const fn = (name: string) => ({ FunctionName: `coffeetl-acme-prod-${name}` });
   assert.equal(summary, {
     "dead-letters-alarm": ["AWS/SQS", "ApproximateNumberOfMessagesVisible", { QueueName: "coffeetl-acme-prod-dlq" }, "GreaterThanThreshold", 0],
@@ -269,11 +356,17 @@ test("upload check: a time-zone-aware daily schedule at the deadline runs a func
   );
   const trust = statementsOf(h.one(T.role, "upload-check-scheduler-role").inputs.assumeRolePolicy)[0]!;
   assert.equal([trust.Principal, trust.Condition], [{ Service: "scheduler.amazonaws.com" }, { StringEquals: { "aws:SourceAccount": ACCOUNT } }]);
-  assert.equal(statementsOf(h.one(T.rolePolicy, "upload-check-scheduler-policy").inputs.policy).map((x) => [x.Action, x.Resource]), [["lambda:InvokeFunction", fn.props.arn]]);
+  assert.equal(
+    statementsOf(h.one(T.rolePolicy, "upload-check-scheduler-policy").inputs.policy).map((x) => [x.Action, x.Resource]),
+    [["lambda:InvokeFunction", fn.props.arn]],
+  );
   assert.equal(fn.inputs.environment.variables.UPLOADERS, "leeds,york");
   const s = policyOf("upload-check-function");
   const raw = `arn:aws:s3:::${h.one(T.bucket, "raw").id}`;
-  assert.equal(allowed(s, "s3:ListBucket").map((x) => [x.Resource, x.Condition]), [[raw, { StringLike: { "s3:prefix": "uploads/*" } }]]);
+  assert.equal(
+    allowed(s, "s3:ListBucket").map((x) => [x.Resource, x.Condition]),
+    [[raw, { StringLike: { "s3:prefix": "uploads/*" } }]],
+  );
   assert.is(allowed(s, "s3:GetObject").length, 0, "cannot read a file");
 });
 
@@ -283,14 +376,23 @@ test("upload identities: one user per branch in one group, PutObject under its o
   assert.is(group.inputs.name, "coffeetl-acme-prod-uploaders");
   const [statement, ...more] = statementsOf(h.one("aws:iam/groupPolicy:GroupPolicy", "uploads-group-policy").inputs.policy);
   assert.is(more.length, 0);
-  assert.equal([statement!.Effect, statement!.Action, statement!.Resource], ["Allow", ["s3:PutObject", "s3:AbortMultipartUpload"], `arn:aws:s3:::${raw.id}/uploads/\${aws:PrincipalTag/coffeetl-uploader}/*`]);
+  assert.equal(
+    [statement!.Effect, statement!.Action, statement!.Resource],
+    ["Allow", ["s3:PutObject", "s3:AbortMultipartUpload"], `arn:aws:s3:::${raw.id}/uploads/\${aws:PrincipalTag/coffeetl-uploader}/*`],
+  );
   assert.not.ok(statement!.Condition);
   for (const name of ["leeds", "york"]) {
     const user = h.one("aws:iam/user:User", `uploads-${name}`);
     assert.equal([user.inputs.name, user.inputs.tags["coffeetl-uploader"]], [`coffeetl-acme-prod-upload-${name}`, name]);
-    assert.not.ok(h.byType("aws:iam/userPolicy:UserPolicy").length || h.byType("aws:iam/userPolicyAttachment:UserPolicyAttachment").length, "no policy on a user");
+    assert.not.ok(
+      h.byType("aws:iam/userPolicy:UserPolicy").length || h.byType("aws:iam/userPolicyAttachment:UserPolicyAttachment").length,
+      "no policy on a user",
+    );
     assert.not.ok(h.byType("aws:iam/userLoginProfile:UserLoginProfile").length, "no console password");
-    assert.equal(h.one("aws:iam/userGroupMembership:UserGroupMembership", `uploads-${name}-membership`).inputs, { user: user.inputs.name, groups: [group.inputs.name] });
+    assert.equal(h.one("aws:iam/userGroupMembership:UserGroupMembership", `uploads-${name}-membership`).inputs, {
+      user: user.inputs.name,
+      groups: [group.inputs.name],
+    });
     const key = h.one("aws:iam/accessKey:AccessKey", `uploads-${name}-key`);
     assert.is(key.inputs.user, user.inputs.name);
     const parameter = h.one("aws:ssm/parameter:Parameter", `uploads-${name}-credentials`);
@@ -298,11 +400,18 @@ test("upload identities: one user per branch in one group, PutObject under its o
     assert.type(parameter.inputs.value, "object", "the value reaches the provider as a Pulumi secret");
     const value = JSON.parse(parameter.inputs.value.value);
     assert.equal(Object.keys(value), ["bucket", "prefix", "region", "accessKeyId", "secretAccessKey"]);
-    assert.equal([value.bucket, value.prefix, value.region, value.accessKeyId, value.secretAccessKey], [raw.id, `uploads/${name}/`, "eu-west-2", key.id, key.props.secret]);
-    for (const [output, v] of Object.entries(h.outputs)) assert.not.ok(JSON.stringify(v ?? "").includes(key.props.secret), `the secret key is in output ${output}`);
+    assert.equal(
+      [value.bucket, value.prefix, value.region, value.accessKeyId, value.secretAccessKey],
+      [raw.id, `uploads/${name}/`, "eu-west-2", key.id, key.props.secret],
+    );
+    for (const [output, v] of Object.entries(h.outputs))
+      assert.not.ok(JSON.stringify(v ?? "").includes(key.props.secret), `the secret key is in output ${output}`);
   }
   const outputs = h.outputs.uploadCredentialParameters as Record<string, unknown>;
-  assert.equal({ leeds: await settle(outputs.leeds as never), york: await settle(outputs.york as never) }, { leeds: "/coffeetl/acme-prod/uploaders/leeds", york: "/coffeetl/acme-prod/uploaders/york" });
+  assert.equal(
+    { leeds: await settle(outputs.leeds as never), york: await settle(outputs.york as never) },
+    { leeds: "/coffeetl/acme-prod/uploaders/leeds", york: "/coffeetl/acme-prod/uploaders/york" },
+  );
 });
 
 test("secrets: random values in SecureStrings, secret in Pulumi, never in user data", () => {

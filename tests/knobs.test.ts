@@ -20,7 +20,10 @@ function sources(dir: string): string[] {
     return statSync(path).isDirectory() ? sources(path) : name.endsWith(".ts") ? [path] : [];
   });
 }
-const code = ["functions", "cli", "infra"].flatMap((d) => sources(join(ROOT, d))).map((p) => readFileSync(p, "utf8")).join("\n");
+const code = ["functions", "cli", "infra"]
+  .flatMap((d) => sources(join(ROOT, d)))
+  .map((p) => readFileSync(p, "utf8"))
+  .join("\n");
 
 test("the table has its rows", () => {
   assert.ok(rows.length >= 30, `only ${rows.length} rows in docs/design.md §14`);

@@ -41,7 +41,8 @@ const BROKEN: Record<string, string> = {
   "functions/warehouse/steps.ts": 'import type { Port } from "../app/port.js";\nexport const statements: Port[] = [];\n',
   "functions/app/port.ts": "export interface Port { name: string }\n",
   // adapters: aws may use the shared warehouse SQL (allowed) but not local (forbidden)
-  "functions/aws/redshift.ts": 'import { statements } from "../warehouse/steps.js";\nimport { folder } from "../local/folder.js";\nexport const redshift = [statements, folder];\n',
+  "functions/aws/redshift.ts":
+    'import { statements } from "../warehouse/steps.js";\nimport { folder } from "../local/folder.js";\nexport const redshift = [statements, folder];\n',
   "functions/local/folder.ts": "export const folder = 1;\n",
   // one handler importing another
   "functions/load/handler.ts": 'import { handler as other } from "../extract-transform/handler.js";\nexport const handler = other;\n',

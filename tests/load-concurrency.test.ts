@@ -90,7 +90,10 @@ async function overlappingFiles(dir: string): Promise<string[]> {
     files.push(join(dir, `fixture_${name}`));
   }
   if (!SHARED_SAMPLES) return files;
-  for (const variant of (await readdir(SHARED_SAMPLES, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort()) {
+  for (const variant of (await readdir(SHARED_SAMPLES, { withFileTypes: true }))
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort()) {
     for (const name of (await readdir(join(SHARED_SAMPLES, variant))).filter((n) => n.endsWith(".csv"))) {
       const content = await readFile(join(SHARED_SAMPLES, variant, name), "utf8");
       const whole = join(dir, `${variant}.csv`);
@@ -174,8 +177,15 @@ if (!adminUrl) {
         }
         const [duplicates] = await db.query(DUPLICATES);
         assert.equal(duplicates, {
-          transactions: 0, transaction_items: 0, branches: 0, products: 0, loads: 0, load_sales: 0, warehouse_identity: 0,
-          sales_without_items: 0, items_without_sale: 0,
+          transactions: 0,
+          transaction_items: 0,
+          branches: 0,
+          products: 0,
+          loads: 0,
+          load_sales: 0,
+          warehouse_identity: 0,
+          sales_without_items: 0,
+          items_without_sale: 0,
         });
         assert.equal((await db.query<Figures>(FIGURES))[0], single);
         // Between them the two loaders reported each sale as new exactly once.
@@ -195,7 +205,9 @@ if (!adminUrl) {
       const first = await ingest(join(work.path, "home-read-a"), db.databaseUrl, files.slice(0, 2));
       assert.is(first.status, 0, first.stdout + first.stderr);
       // What a dashboard asks: every table the reader role reads, and sales by branch.
-      const DASHBOARD = `SELECT ${readerTables().map((t) => `(SELECT COUNT(*)::int FROM ${t}) AS ${t}`).join(", ")},
+      const DASHBOARD = `SELECT ${readerTables()
+        .map((t) => `(SELECT COUNT(*)::int FROM ${t}) AS ${t}`)
+        .join(", ")},
   (SELECT string_agg(b.branch_name || '=' || s.n, ',' ORDER BY b.branch_name) FROM branches b
    JOIN (SELECT branch_id, COUNT(*) AS n FROM transactions GROUP BY branch_id) s ON s.branch_id = b.branch_id) AS by_branch`;
       const [before] = await db.query(DASHBOARD);
@@ -219,7 +231,9 @@ WHERE l.granted AND l.pid <> pg_backend_pid() AND l.pid <> ${"$"}1`;
       }
       const loader = loaderLock();
       assert.ok(loader, `a load holds the loaders' lock in the mode of Redshift's LOCK (locks held: ${JSON.stringify(locks)})`);
-      const onData = locks.filter((l) => l.pid === loader!.pid && readerTables().includes(l.relname) && !["AccessShareLock", "RowShareLock", "RowExclusiveLock"].includes(l.mode));
+      const onData = locks.filter(
+        (l) => l.pid === loader!.pid && readerTables().includes(l.relname) && !["AccessShareLock", "RowShareLock", "RowExclusiveLock"].includes(l.mode),
+      );
       assert.equal(onData, [], "no data table locked against readers or writers of rows");
 
       // The dashboard answers at once, with the committed figures (the load has not committed).
@@ -247,8 +261,8 @@ WHERE l.granted AND l.pid <> pg_backend_pid() AND l.pid <> ${"$"}1`;
     } finally {
       for (const c of [blocker, reader, rival]) await c.end().catch(() => {});
       await db.drop();
-      }
-    });
+    }
+  });
 
   test("two loaders with v1 and v2 of one file at once, 24 trials on the keyless snapshot stand-in: the newest version stays every time", async () => {
     // Both versions transformed once (v2 the newer file); then each trial two warehouse connections
@@ -330,7 +344,10 @@ WHERE l.granted AND l.pid <> pg_backend_pid() AND l.pid <> ${"$"}1`;
       assert.match(refused.stderr, /holds another key .* delete .*key\.fingerprint and .*transaction-id\.key and run again/);
       await rm(join(homeB, "key.fingerprint"));
       await rm(join(homeB, "transaction-id.key"));
-      const fixed = await ingest(join(work.path, "home-key-b"), db.databaseUrl, files.slice(0, 3), { COFFEETL_TRANSACTION_KEY: "", COFFEETL_KEY_FILE: keyFile });
+      const fixed = await ingest(join(work.path, "home-key-b"), db.databaseUrl, files.slice(0, 3), {
+        COFFEETL_TRANSACTION_KEY: "",
+        COFFEETL_KEY_FILE: keyFile,
+      });
       assert.is(fixed.status, 0, fixed.stdout + fixed.stderr);
       assert.is(transactionsNew(fixed), 0, "the same sales: the same ids");
       assert.equal(await db.query(FIGURES), before);

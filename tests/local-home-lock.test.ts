@@ -60,9 +60,14 @@ test("two ingests on one home: the second waits for the first, and the figures e
     // The fixtures hold two unreadable files on purpose: both runs exit 1 for them, and only for them.
     for (const run of [a, b]) {
       assert.is(run.status, 1, run.stdout + run.stderr);
-      assert.equal([...run.stdout.matchAll(/✘ .*\/(\w+\.csv): failed/g)].map((m) => m[1]), ["not_csv.csv", "prose.csv"]);
+      assert.equal(
+        [...run.stdout.matchAll(/✘ .*\/(\w+\.csv): failed/g)].map((m) => m[1]),
+        ["not_csv.csv", "prose.csv"],
+      );
     }
-    const waited = [a, b].filter((r) => /is in use by another coffeetl command \(coffeetl ingest, pid \d+, since [^)]*\); waiting for it to finish/.test(r.stderr));
+    const waited = [a, b].filter((r) =>
+      /is in use by another coffeetl command \(coffeetl ingest, pid \d+, since [^)]*\); waiting for it to finish/.test(r.stderr),
+    );
     assert.is(waited.length, 1, "exactly one of them waited, and said so");
     // The one that waited found everything loaded.
     assert.ok(/ 0 new sales/.test(waited[0]!.stdout), waited[0]!.stdout);
@@ -148,7 +153,9 @@ test("a kill -9'd ingest: the waiting command says who holds the home, and takes
     const pid = ingest.child.pid!;
     assert.match(
       status.out.stderr,
-      new RegExp(`is in use by another coffeetl command \\(coffeetl ingest, pid ${pid}, since \\d\\d:\\d\\d:\\d\\d UTC, \\d+ s ago\\); waiting for it to finish\\.\\.\\. \\(Ctrl-C stops waiting; \`kill ${pid}\` stops that command\\)`),
+      new RegExp(
+        `is in use by another coffeetl command \\(coffeetl ingest, pid ${pid}, since \\d\\d:\\d\\d:\\d\\d UTC, \\d+ s ago\\); waiting for it to finish\\.\\.\\. \\(Ctrl-C stops waiting; \`kill ${pid}\` stops that command\\)`,
+      ),
     );
     ingest.child.kill("SIGKILL");
     const killed = Date.now();

@@ -15,13 +15,17 @@ process.env.COFFEETL_TRANSACTION_KEY = "template-test-key-0123456789abcdef";
 
 /** PostgreSQL's system identifier: initdb draws a new one; a copied data directory keeps its source's. */
 const IDENTITY = "SELECT system_identifier::text AS id FROM pg_control_system()";
-const FIGURES = "SELECT (SELECT COUNT(*) FROM transactions) AS sales, (SELECT SUM(total_amount)::text FROM transactions) AS revenue, (SELECT COUNT(*) FROM transaction_items) AS items";
+const FIGURES =
+  "SELECT (SELECT COUNT(*) FROM transactions) AS sales, (SELECT SUM(total_amount)::text FROM transactions) AS revenue, (SELECT COUNT(*) FROM transaction_items) AS items";
 
 async function ingestInto(home: string, engine?: "light" | "heavy") {
   const local = await openLocalPipeline({ home, ...(engine ? { engine } : {}) });
   try {
     const reports = await local.ingest([join(FIXTURES, "canonical.csv")]);
-    assert.ok(reports.every((r) => r.ok), JSON.stringify(reports));
+    assert.ok(
+      reports.every((r) => r.ok),
+      JSON.stringify(reports),
+    );
     const [{ id }] = (await local.warehouse.query<{ id: string }>(IDENTITY)) as [{ id: string }];
     const [figures] = await local.warehouse.query(FIGURES);
     return { id, figures };
@@ -41,7 +45,11 @@ test("new homes are copies of one template: initdb runs once per machine, not pe
     assert.is(second.id, first.id, "the second home's warehouse is the template's copy");
     assert.equal(second.figures, first.figures, "light and heavy starts load the same");
     assert.ok(Number((first.figures as { sales: number }).sales) > 0);
-    assert.equal(readdirSync(cache.path).filter((name) => name.startsWith("warehouse-")), templates, "no second template");
+    assert.equal(
+      readdirSync(cache.path).filter((name) => name.startsWith("warehouse-")),
+      templates,
+      "no second template",
+    );
   } finally {
     await Promise.all([a.remove(), b.remove()]);
   }
@@ -51,7 +59,9 @@ test("the CLI's new home starts from the template too, and its schema is whole",
   const home = await tempDir();
   try {
     const run = await new Promise<{ status: number | null; out: string }>((resolve) => {
-      const child = spawn(process.execPath, [join(ROOT, "bin/coffeetl.js"), "ingest", join(FIXTURES, "canonical.csv"), "--home", home.path], { env: process.env });
+      const child = spawn(process.execPath, [join(ROOT, "bin/coffeetl.js"), "ingest", join(FIXTURES, "canonical.csv"), "--home", home.path], {
+        env: process.env,
+      });
       let out = "";
       child.stdout.on("data", (d) => (out += d));
       child.stderr.on("data", (d) => (out += d));
@@ -64,9 +74,14 @@ test("the CLI's new home starts from the template too, and its schema is whole",
       const reference = await tempDir();
       const other = await ingestInto(reference.path).finally(() => reference.remove());
       assert.is(id, other.id);
-      const tables = await local.warehouse.query<{ t: string }>("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1");
+      const tables = await local.warehouse.query<{ t: string }>(
+        "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
+      );
       for (const table of ["branches", "file_outcomes", "load_sales", "loads", "products", "transaction_items", "transactions", "warehouse_identity"]) {
-        assert.ok(tables.some((r) => r.t === table), `${table} in ${tables.map((r) => r.t).join(", ")}`);
+        assert.ok(
+          tables.some((r) => r.t === table),
+          `${table} in ${tables.map((r) => r.t).join(", ")}`,
+        );
       }
     } finally {
       await local.close();
@@ -82,7 +97,10 @@ test("a new home's warehouse holds only the database it uses (template0 and temp
     const local = await openLocalPipeline({ home: home.path, engine: "light" });
     try {
       const names = await local.warehouse.query<{ datname: string }>("SELECT datname FROM pg_database ORDER BY 1");
-      assert.equal(names.map((r) => r.datname), ["postgres"]);
+      assert.equal(
+        names.map((r) => r.datname),
+        ["postgres"],
+      );
     } finally {
       await local.close();
     }
@@ -105,7 +123,9 @@ test("the CLI's embedded commands load no server driver (pg, pg-copy-streams) no
     );
     const run = (...args: string[]) =>
       new Promise<{ status: number | null; out: string }>((resolve) => {
-        const child = spawn(process.execPath, ["--import", preload, join(ROOT, "bin/coffeetl.js"), ...args, "--home", join(home.path, "h")], { env: process.env });
+        const child = spawn(process.execPath, ["--import", preload, join(ROOT, "bin/coffeetl.js"), ...args, "--home", join(home.path, "h")], {
+          env: process.env,
+        });
         let out = "";
         child.stdout.on("data", (d) => (out += d));
         child.stderr.on("data", (d) => (out += d));
@@ -117,7 +137,8 @@ test("the CLI's embedded commands load no server driver (pg, pg-copy-streams) no
     }
     const loaded = readFileSync(join(home.path, "loaded.txt"), "utf8");
     assert.ok(loaded.includes("proper-lockfile"), "the preload saw the CLI's CommonJS packages");
-    for (const unused of ["/node_modules/pg/", "/node_modules/pg-copy-streams/", "/node_modules/@aws-sdk/"]) assert.not.ok(loaded.includes(unused), `${unused} loaded`);
+    for (const unused of ["/node_modules/pg/", "/node_modules/pg-copy-streams/", "/node_modules/@aws-sdk/"])
+      assert.not.ok(loaded.includes(unused), `${unused} loaded`);
   } finally {
     await home.remove();
   }

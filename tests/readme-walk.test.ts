@@ -35,7 +35,13 @@ interface Ran {
 }
 
 const sh = (cmd: string, args: string[], options: { cwd?: string; input?: string } = {}): SpawnSyncReturns<string> =>
-  spawnSync(cmd, args, { cwd: options.cwd ?? clone, env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024, ...(options.input !== undefined ? { input: options.input } : {}) });
+  spawnSync(cmd, args, {
+    cwd: options.cwd ?? clone,
+    env,
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+    ...(options.input !== undefined ? { input: options.input } : {}),
+  });
 
 /** Splits a documented command line into words as sh does for the quoting the docs use ('…', "…"). */
 function words(line: string): string[] {
@@ -47,8 +53,10 @@ function words(line: string): string[] {
     if (quote) {
       if (c === quote) quote = undefined;
       else cur += c;
-    } else if (c === "'" || c === '"') { quote = c; any = true; }
-    else if (/\s/.test(c)) {
+    } else if (c === "'" || c === '"') {
+      quote = c;
+      any = true;
+    } else if (/\s/.test(c)) {
       if (cur || any) out.push(cur);
       cur = "";
       any = false;
@@ -179,7 +187,9 @@ test("every command of the README's command table, and its daily-check lines", (
   const table = readme.slice(readme.indexOf("## Command line"));
   const commands = [...table.slice(0, table.indexOf("\n\n", table.indexOf("| command |"))).matchAll(/^\| `(\w+)/gm)].map((m) => m[1]!);
   const files = join(clone, ".coffeetl-demo", "uploads");
-  const someFile = readdirSync(files).filter((f) => f.endsWith(".csv")).sort()[0]!;
+  const someFile = readdirSync(files)
+    .filter((f) => f.endsWith(".csv"))
+    .sort()[0]!;
   const walks: Record<string, () => void> = {
     ingest: () => ok(coffeetl(`coffeetl ingest ${files}`), /28 files: 28 processed, 0 failed; 0 new sales/),
     status: () => {
@@ -282,7 +292,11 @@ test("no command printed a deprecation warning or a stack trace", () => {
   if (!hasGit) return;
   assert.ok(ran.length > 20, `${ran.length} commands ran`);
   for (const r of ran) {
-    assert.not.match(r.stderr, /DeprecationWarning|\(node:\d+\) |NodeVersion|no longer supports|\n\s+at .+:\d+:\d+\)?\n/, `\`${r.line}\` printed:\n${r.stderr}`);
+    assert.not.match(
+      r.stderr,
+      /DeprecationWarning|\(node:\d+\) |NodeVersion|no longer supports|\n\s+at .+:\d+:\d+\)?\n/,
+      `\`${r.line}\` printed:\n${r.stderr}`,
+    );
   }
   console.log(`  ${ran.length} documented commands walked in ${seconds(Date.now() - started)}`);
 });

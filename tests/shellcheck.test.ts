@@ -33,14 +33,18 @@ if (spawnSync("shellcheck", ["--version"]).status !== 0) {
 } else {
   test("the project's shell scripts include the host sync, CI and scripts/", () => {
     const found = shellScripts().map((p) => relative(ROOT, p));
-    for (const expected of ["grafana/host/sync.sh", ".ci/run", "scripts/start-postgres.sh"]) assert.ok(found.includes(expected), `${expected} in ${found.join(", ")}`);
+    for (const expected of ["grafana/host/sync.sh", ".ci/run", "scripts/start-postgres.sh"])
+      assert.ok(found.includes(expected), `${expected} in ${found.join(", ")}`);
   });
 
   test("shellcheck finds nothing in any of them, nor in the rendered user data", () => {
     const work = mkdtempSync(join(tmpdir(), "coffeetl-shellcheck-"));
     try {
       const userData = join(work, "grafana-user-data.sh");
-      writeFileSync(userData, renderGrafanaUserData({ region: "eu-west-2", assetsBucket: "coffeetl-t-grafana-abc", dataVolumeId: "vol-0123456789abcdef0", stack: "t" }));
+      writeFileSync(
+        userData,
+        renderGrafanaUserData({ region: "eu-west-2", assetsBucket: "coffeetl-t-grafana-abc", dataVolumeId: "vol-0123456789abcdef0", stack: "t" }),
+      );
       const files = [...shellScripts(), userData];
       const r = spawnSync("shellcheck", ["--format=gcc", "--external-sources", ...files], { cwd: ROOT, encoding: "utf8" });
       assert.is(r.stdout.trim(), "", `shellcheck:\n${r.stdout}${r.stderr}`);

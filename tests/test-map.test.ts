@@ -19,7 +19,9 @@ test("tests/README.md's map is the one derived from the imports of tests/**", ()
     const b = derived.split("\n");
     const at = a.findIndex((line, i) => line !== b[i]);
     const line = readme.slice(0, start).split("\n").length + at;
-    assert.unreachable(`tests/README.md's map is out of date (first difference at README line ${line}: README ${JSON.stringify(a[at])}, derived ${JSON.stringify(b[at])}). Regenerate it: ${REGENERATE}`);
+    assert.unreachable(
+      `tests/README.md's map is out of date (first difference at README line ${line}: README ${JSON.stringify(a[at])}, derived ${JSON.stringify(b[at])}). Regenerate it: ${REGENERATE}`,
+    );
   }
 });
 

@@ -67,7 +67,11 @@ const outcomesOf = (local: LocalPipeline, key: string) =>
     `SELECT source_key, source_sha256, stage, outcome, reason, CAST(recorded_at AS TEXT) AS recorded_at FROM file_outcomes WHERE source_key = '${key}'`,
   );
 /** recorded_at as the warehouse gives it back, from failed.json's failedAt. */
-const asRecorded = (iso: string) => iso.replace("T", " ").replace("Z", "").replace(/\.?0+$/, "");
+const asRecorded = (iso: string) =>
+  iso
+    .replace("T", " ")
+    .replace("Z", "")
+    .replace(/\.?0+$/, "");
 
 test("an unreadable file: one failed.json on each target, read back through the shared reader with the same fields, recorded from it", async () => {
   // AWS: the handler's event fails (so it reaches the DLQ) after writing failed.json.

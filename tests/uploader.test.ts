@@ -66,7 +66,10 @@ test("uploads to the stand-in S3 with the branch's credentials file: a folder's 
       moto.stderr.on("data", (d) => {
         err += d;
         const m = /Running on http:\/\/127\.0\.0\.1:(\d+)/.exec(err);
-        if (m) { clearTimeout(timer); resolve(m[1]!); }
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
       });
     });
     const endpoint = `http://127.0.0.1:${port}`;
@@ -75,7 +78,13 @@ test("uploads to the stand-in S3 with the branch's credentials file: a folder's 
     const credentials = join(alone, "leeds.json");
     writeFileSync(
       credentials,
-      JSON.stringify({ bucket: BUCKET, prefix: "uploads/leeds/", region: "eu-west-2", accessKeyId: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" }),
+      JSON.stringify({
+        bucket: BUCKET,
+        prefix: "uploads/leeds/",
+        region: "eu-west-2",
+        accessKeyId: "AKIAIOSFODNN7EXAMPLE",
+        secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+      }),
     );
     chmodSync(credentials, 0o600);
     const env = { AWS_ENDPOINT_URL: endpoint };
@@ -103,7 +112,9 @@ test("no instruction anywhere fetches coffeetl from the registry", () => {
   const docs = ["README.md", ...readdirSync(join(ROOT, "docs")).map((f) => `docs/${f}`), "grafana/lib/preview-client.js", "cli/demo.ts"];
   for (const doc of docs) {
     const text = readFileSync(join(ROOT, doc), "utf8");
-    const bad = text.split("\n").filter((l) => /npx\s+coffeetl/.test(l) && !/^Never `npx coffeetl`|never\s*$|`npx coffeetl` \(which would fetch/.test(l.trim()));
+    const bad = text
+      .split("\n")
+      .filter((l) => /npx\s+coffeetl/.test(l) && !/^Never `npx coffeetl`|never\s*$|`npx coffeetl` \(which would fetch/.test(l.trim()));
     assert.equal(bad, [], `${doc} tells someone to run npx coffeetl`);
   }
   assert.ok(existsSync(join(ROOT, "scripts/build-uploader.js")));

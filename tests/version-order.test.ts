@@ -30,7 +30,9 @@ process.env.LOG_LEVEL = "ERROR";
 
 const s3 = new FakeS3();
 const ssm = mockClient(SSMClient);
-ssm.on(GetParameterCommand, { Name: SECRET_PARAM }).resolves({ Parameter: { Name: SECRET_PARAM, Type: "SecureString", Value: "order-test-hmac-key-0123456789" } });
+ssm
+  .on(GetParameterCommand, { Name: SECRET_PARAM })
+  .resolves({ Parameter: { Name: SECRET_PARAM, Type: "SecureString", Value: "order-test-hmac-key-0123456789" } });
 const capture = captureOutput();
 const { handler } = await import("../functions/extract-transform/handler.js");
 const context = lambdaContext() as unknown as Context;
@@ -170,7 +172,10 @@ test("retraction: a header-only new version withdraws the day's sales (status: w
     const other = "uploads/hull/2024-03-02.csv";
     await handler(upload(other, dayFile(10, "Hull"), "0300000000000000A0"), context);
     await db.load([manifestOf(other)]);
-    const failure = await handler(upload(other, "\n\n", "0300000000000000B0"), context).then(() => "", (e: Error) => e.message);
+    const failure = await handler(upload(other, "\n\n", "0300000000000000B0"), context).then(
+      () => "",
+      (e: Error) => e.message,
+    );
     assert.match(failure, /no data rows/);
     assert.is(await db.sales(other), 10);
   } finally {
@@ -191,7 +196,9 @@ test("AWS: a raw key too long for its outputs is refused with a failed.json the 
   assert.match(written.reason, /S3 keys are at most 1024/);
   const outcome = await recordTransformFailure({ transformed: new S3Storage(new S3Client({}), OUT), warehouse: db.w }, failed[0]!);
   assert.is(outcome.outcome, "failed");
-  const [row] = await db.w.query<{ source_key: string; reason: string }>(`SELECT source_key, reason FROM file_outcomes WHERE reason LIKE '%S3 keys are at most%'`);
+  const [row] = await db.w.query<{ source_key: string; reason: string }>(
+    `SELECT source_key, reason FROM file_outcomes WHERE reason LIKE '%S3 keys are at most%'`,
+  );
   assert.ok(row, "recorded");
   assert.ok(Buffer.byteLength(row!.source_key) <= 1024 && row!.source_key.startsWith("uploads/ddd"));
 });

@@ -9,7 +9,11 @@ import { deleteLineNotesStatement, lineNotesCsv, selectLineNotesStatement, withL
 
 const ID_A = "a".repeat(64);
 const ID_B = "0123456789abcdef".repeat(4);
-const notes = (kind: LineNotesFile["kind"], csv: string, uri = `mem:${kind}.csv`): LineNotesFile => ({ kind, uri, open: async () => Readable.from([Buffer.from(csv)]) });
+const notes = (kind: LineNotesFile["kind"], csv: string, uri = `mem:${kind}.csv`): LineNotesFile => ({
+  kind,
+  uri,
+  open: async () => Readable.from([Buffer.from(csv)]),
+});
 const request = (loadId: string, rejected: number, warnings: number, files?: LineNotesFile[]) =>
   ({ loadId, manifest: { rejected, warnings }, notes: files }) as unknown as LoadRequest;
 const text = async (r: Readable) => {

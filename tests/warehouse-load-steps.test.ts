@@ -35,7 +35,10 @@ function functionSpans(path: string): { name: string; lines: number }[] {
 
 test("no function of the load's SQL is over 60 lines", () => {
   const spans = files.flatMap(functionSpans);
-  assert.ok(spans.some((s) => s.name === "loadStatements"), "found the composer");
+  assert.ok(
+    spans.some((s) => s.name === "loadStatements"),
+    "found the composer",
+  );
   const long = spans.filter((s) => s.lines > 60).map((s) => `${s.name}: ${s.lines} lines`);
   assert.equal(long, []);
 });
@@ -43,13 +46,21 @@ test("no function of the load's SQL is over 60 lines", () => {
 test("each step opens with the invariant it keeps", () => {
   const steps = ["lock-and-stage", "refuse-another-key", "arrival", "supersede", "hold-and-count", "insert-new", "record-outcomes"];
   for (const step of steps) {
-    const head = readFileSync(join(LOAD, `${step}.ts`), "utf8").split("\n").slice(0, 8).join("\n");
+    const head = readFileSync(join(LOAD, `${step}.ts`), "utf8")
+      .split("\n")
+      .slice(0, 8)
+      .join("\n");
     assert.match(head, /^\/\/ .*Keeps: /m, `${step}.ts states what it keeps`);
   }
   // The composer lists them in that order.
   const index = readFileSync(join(LOAD, "index.ts"), "utf8");
-  const order = ["lockAndStage(", "refuseAnotherKey(", "arrival(", "supersede(", "holdAndCount(", "insertNew(", "recordOutcomes("].map((call) => index.indexOf(`${call}`, index.indexOf("export function loadStatements")));
-  assert.ok(order.every((at, i) => at > 0 && (i === 0 || at > order[i - 1]!)), `steps in order: ${order}`);
+  const order = ["lockAndStage(", "refuseAnotherKey(", "arrival(", "supersede(", "holdAndCount(", "insertNew(", "recordOutcomes("].map((call) =>
+    index.indexOf(`${call}`, index.indexOf("export function loadStatements")),
+  );
+  assert.ok(
+    order.every((at, i) => at > 0 && (i === 0 || at > order[i - 1]!)),
+    `steps in order: ${order}`,
+  );
 });
 
 test(`a batch of 1, 2 or 100 files is at most ${LOAD_STATEMENT_BUDGET} statements with its COPYs, of the Data API's 40`, () => {
@@ -62,7 +73,11 @@ test(`a batch of 1, 2 or 100 files is at most ${LOAD_STATEMENT_BUDGET} statement
       manifest: { source: { key: `uploads/b${n}.csv`, sha256: "b".repeat(64) }, rowsRead: 3, rejected: 0, warnings: 0 },
     }) as unknown as LoadRequest;
   for (const n of [1, 2, 100]) {
-    const sql = loadStatements(POSTGRES_DIALECT, Array.from({ length: n }, (_, i) => request(i + 1)), "2024-05-01T10:00:00.000Z");
+    const sql = loadStatements(
+      POSTGRES_DIALECT,
+      Array.from({ length: n }, (_, i) => request(i + 1)),
+      "2024-05-01T10:00:00.000Z",
+    );
     const total = sql.prepare.length + TABLES.length + sql.merge.length + 1;
     assert.ok(total <= LOAD_STATEMENT_BUDGET, `${n} files: ${total} statements`);
   }

@@ -52,9 +52,15 @@ if (!adminUrl) {
     try {
       for (let run = 1; run <= 3; run++) for (const sql of roleBootstrapStatements(roles)) await db.query(sql);
       const rows = await db.query<{ role_name: string }>(`SELECT role_name FROM svv_roles WHERE role_name LIKE '%_${suffix}' ORDER BY 1`);
-      assert.equal(rows.map((r) => r.role_name), roles);
+      assert.equal(
+        rows.map((r) => r.role_name),
+        roles,
+      );
       // The stand-in fails as Redshift does on what the old stack ran.
-      const bare = await db.query(`CREATE ROLE ${roles[0]}`).then(() => undefined, (e: Error) => e.message);
+      const bare = await db.query(`CREATE ROLE ${roles[0]}`).then(
+        () => undefined,
+        (e: Error) => e.message,
+      );
       assert.match(String(bare), /already exists/);
     } finally {
       await db.drop();
@@ -82,7 +88,11 @@ if (!adminUrl) {
       const [a] = await ingestAs(first, "canonical.csv");
       assert.ok(a!.ok, a!.error);
       const owners = await db.query<{ o: string }>("SELECT DISTINCT tableowner AS o FROM pg_tables WHERE schemaname = 'public'");
-      assert.equal(owners.map((r) => r.o), [first], "the first loader owns the tables");
+      assert.equal(
+        owners.map((r) => r.o),
+        [first],
+        "the first loader owns the tables",
+      );
 
       // The load role is replaced: the old user can no longer sign in, a new one appears.
       await db.query(`ALTER ROLE ${first} NOLOGIN`);

@@ -68,7 +68,14 @@ export function warehouseSuite(test: Test, backend: Backend): void {
     session(async (local, home) => {
       const reports = byName(await local.ingest([FIXTURES]));
       assert.equal(Object.keys(reports).sort(), [
-        "broken_rows.csv", "canonical.csv", "excel_resaved.csv", "header_bom.csv", "legacy_crlf.csv", "not_csv.csv", "padded.csv", "prose.csv",
+        "broken_rows.csv",
+        "canonical.csv",
+        "excel_resaved.csv",
+        "header_bom.csv",
+        "legacy_crlf.csv",
+        "not_csv.csv",
+        "padded.csv",
+        "prose.csv",
       ]);
       const pick = (r: FileReport) => [r.ok, r.rowsRead, r.transactionsNew, r.duplicates, r.rejected, r.warnings];
       assert.equal(pick(reports["canonical.csv"]!), [true, 5, 5, 0, 0, 0]);
@@ -168,8 +175,10 @@ export function warehouseSuite(test: Test, backend: Backend): void {
       const folder = join(home, "upload");
       await mkdir(folder, { recursive: true });
       const path = join(folder, "day.csv");
-      const payments = () => local.warehouse.query<{ payment_method: string; n: number }>(
-        "SELECT payment_method, COUNT(*) AS n FROM transactions GROUP BY payment_method ORDER BY 1");
+      const payments = () =>
+        local.warehouse.query<{ payment_method: string; n: number }>(
+          "SELECT payment_method, COUNT(*) AS n FROM transactions GROUP BY payment_method ORDER BY 1",
+        );
 
       await writeFile(path, original);
       const [first] = await local.ingest([path]);
@@ -187,7 +196,8 @@ export function warehouseSuite(test: Test, backend: Backend): void {
       const n = (rows: typeof paidBefore, m: string) => Number(rows.find((r) => r.payment_method === m)?.n ?? 0);
       assert.equal([n(paidAfter, "CASH"), n(paidAfter, "CARD")], [n(paidBefore, "CASH") - 1, n(paidBefore, "CARD") + 1]);
       const [orphans] = await local.warehouse.query<{ n: number }>(
-        "SELECT COUNT(*) AS n FROM transaction_items i WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.transaction_id = i.transaction_id)");
+        "SELECT COUNT(*) AS n FROM transaction_items i WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.transaction_id = i.transaction_id)",
+      );
       assert.is(Number(orphans!.n), 0, "the replaced sale's items went with it");
       // Both versions are in loads: the first replaced by the second.
       const loads = await local.warehouse.query<{ load_id: string; superseded_by: string | null }>("SELECT load_id, superseded_by FROM loads");
@@ -203,7 +213,10 @@ export function warehouseSuite(test: Test, backend: Backend): void {
       assert.equal(await payments(), paidBefore);
       assert.equal(await figures(local), { ...before, loads: 2 });
       const outcomes = await local.warehouse.query<{ outcome: string }>("SELECT outcome FROM file_outcomes ORDER BY recorded_at, outcome");
-      assert.equal(outcomes.map((o) => o.outcome), ["loaded", "loaded", "superseded", "loaded", "superseded"]);
+      assert.equal(
+        outcomes.map((o) => o.outcome),
+        ["loaded", "loaded", "superseded", "loaded", "superseded"],
+      );
     }));
 
   test("superseding keeps the sales another file also holds", () =>
@@ -223,10 +236,12 @@ export function warehouseSuite(test: Test, backend: Backend): void {
       assert.is((await figures(local)).sales, 4);
       // Every sale is held by the current load of its source_key, and every item by a sale.
       const strays = async () =>
-        (await local.warehouse.query<{ sales: number; items: number }>(
-          `SELECT (SELECT COUNT(*) FROM transactions t WHERE NOT EXISTS (SELECT 1 FROM loads l WHERE l.source_key = t.source_key AND l.superseded_by IS NULL)) AS sales,
+        (
+          await local.warehouse.query<{ sales: number; items: number }>(
+            `SELECT (SELECT COUNT(*) FROM transactions t WHERE NOT EXISTS (SELECT 1 FROM loads l WHERE l.source_key = t.source_key AND l.superseded_by IS NULL)) AS sales,
              (SELECT COUNT(*) FROM transaction_items i WHERE NOT EXISTS (SELECT 1 FROM transactions t WHERE t.transaction_id = i.transaction_id)) AS items`,
-        ))[0];
+          )
+        )[0];
       assert.equal(await strays(), { sales: 0, items: 0 });
       // b.csv again holding only a's fourth sale: the two only it held now go; the fourth stays a's.
       await writeFile(join(folder, "b.csv"), lines[3]!);
@@ -251,7 +266,13 @@ export function warehouseSuite(test: Test, backend: Backend): void {
       const folder = join(home, "upload");
       await mkdir(folder, { recursive: true });
       await writeFile(join(folder, "a.csv"), content);
-      await writeFile(join(folder, "b.csv"), content.split(/(?<=\n)/).slice(0, 2).join(""));
+      await writeFile(
+        join(folder, "b.csv"),
+        content
+          .split(/(?<=\n)/)
+          .slice(0, 2)
+          .join(""),
+      );
       await writeFile(join(folder, "c.csv"), await readFile(join(FIXTURES, "legacy_crlf.csv")));
       const outcomes = [];
       for (const n of ["a", "b", "c"]) {
@@ -262,17 +283,39 @@ export function warehouseSuite(test: Test, backend: Backend): void {
       const broken = local.transformed.path(`${outcomes[2]!.prefix}/transactions.csv`);
       await writeFile(broken, (await readFile(broken, "utf8")).replace(/\d{4}-\d{2}-\d{2} /, "not-a-date "));
       const deps = { transformed: local.transformed, warehouse: local.warehouse };
-      const results = await loadManifests(deps, outcomes.map((o) => o.manifestKey));
-      assert.equal(results.map((r) => r.ok), [true, true, false]);
-      assert.equal(results.slice(0, 2).map((r) => [r.result!.transactionsNew, r.result!.transactionsDuplicate]), [[5, 0], [0, 2]]);
+      const results = await loadManifests(
+        deps,
+        outcomes.map((o) => o.manifestKey),
+      );
+      assert.equal(
+        results.map((r) => r.ok),
+        [true, true, false],
+      );
+      assert.equal(
+        results.slice(0, 2).map((r) => [r.result!.transactionsNew, r.result!.transactionsDuplicate]),
+        [
+          [5, 0],
+          [0, 2],
+        ],
+      );
       assert.match(results[2]!.error!, /timestamp|date/i);
       assert.is((await figures(local)).sales, 5);
       const failed = await local.warehouse.query<{ source_key: string; stage: string; reason: string }>(
-        "SELECT source_key, stage, reason FROM file_outcomes WHERE outcome = 'failed'");
-      assert.equal(failed.map((f) => [f.source_key, f.stage]), [["up/c.csv", "load"]]);
+        "SELECT source_key, stage, reason FROM file_outcomes WHERE outcome = 'failed'",
+      );
+      assert.equal(
+        failed.map((f) => [f.source_key, f.stage]),
+        [["up/c.csv", "load"]],
+      );
       // Loaded again: the two report already loaded and change nothing.
-      const again = await loadManifests(deps, outcomes.slice(0, 2).map((o) => o.manifestKey));
-      assert.equal(again.map((r) => r.result!.outcome), ["already_loaded", "already_loaded"]);
+      const again = await loadManifests(
+        deps,
+        outcomes.slice(0, 2).map((o) => o.manifestKey),
+      );
+      assert.equal(
+        again.map((r) => r.result!.outcome),
+        ["already_loaded", "already_loaded"],
+      );
       assert.is((await figures(local)).sales, 5);
     }));
 
@@ -283,7 +326,10 @@ export function warehouseSuite(test: Test, backend: Backend): void {
   test("the real sample files give the known figures, and again after a second ingest", () =>
     session(async (local) => {
       const reports = await local.ingest([SHARED_SAMPLES!]);
-      assert.ok(reports.every((r) => r.ok), JSON.stringify(reports.filter((r) => !r.ok)));
+      assert.ok(
+        reports.every((r) => r.ok),
+        JSON.stringify(reports.filter((r) => !r.ok)),
+      );
       const padded = reports.find((r) => r.key.includes("space_padded_fields"))!;
       assert.equal([padded.transactionsNew, padded.duplicates], [0, 268]);
       const expected = { sales: 2479, revenue: "14692.95", units: 7001, items_value: "14692.95", branches: 5, products: 81, loads: 8 };
@@ -291,6 +337,9 @@ export function warehouseSuite(test: Test, backend: Backend): void {
       await local.ingest([SHARED_SAMPLES!]);
       assert.equal(await figures(local), expected);
       const names = await local.warehouse.query<{ branch_name: string }>("SELECT branch_name FROM branches ORDER BY 1");
-      assert.equal(names.map((b) => b.branch_name), ["Chesterfield", "Isle of Wight", "Leeds", "London Brixton", "Newcastle upon Tyne"]);
+      assert.equal(
+        names.map((b) => b.branch_name),
+        ["Chesterfield", "Isle of Wight", "Leeds", "London Brixton", "Newcastle upon Tyne"],
+      );
     }));
 }

@@ -11,7 +11,16 @@ import { text } from "node:stream/consumers";
 import { MANIFEST_FILE, parseManifest } from "../core/manifest.js";
 import { TABLES } from "../core/schema.js";
 import { silentLog, type Log } from "./log.js";
-import { KeyMismatchError, RetryLaterError, type LineNotesFile, type LoadRequest, type LoadResult, type Storage, type TableFile, type Warehouse } from "./ports.js";
+import {
+  KeyMismatchError,
+  RetryLaterError,
+  type LineNotesFile,
+  type LoadRequest,
+  type LoadResult,
+  type Storage,
+  type TableFile,
+  type Warehouse,
+} from "./ports.js";
 import { MANIFESTS_PER_TRANSACTION } from "../core/limits.js";
 
 interface LoadDeps {
@@ -37,7 +46,6 @@ export interface ManifestOutcome {
   /** Not loaded for now (time, throttling, conflicts), nothing recorded: to be tried again soon. */
   deferred?: boolean;
 }
-
 
 /** A load is identified by its transformed prefix (source key + content hash). */
 export const loadIdOf = (prefix: string): string => createHash("sha256").update(prefix).digest("hex");
@@ -79,8 +87,7 @@ function batchesOf(items: Array<{ index: number; request: LoadRequest }>, max: n
   let keys = new Set<string>();
   for (const item of items) {
     const key = item.request.manifest.source.key;
-    const fits =
-      current.length < max && !keys.has(key) && (current.length === 0 || current[0]!.request.keyFingerprint === item.request.keyFingerprint);
+    const fits = current.length < max && !keys.has(key) && (current.length === 0 || current[0]!.request.keyFingerprint === item.request.keyFingerprint);
     if (!fits) {
       batches.push(current);
       current = [];

@@ -68,7 +68,6 @@ async function sha256Of(body: Readable): Promise<string> {
   return hash.digest("hex");
 }
 
-
 interface TransformObjectOptions {
   /** The raw object's version to read (the S3 event's `versionId`); the latest when omitted. */
   versionId?: string;
@@ -115,10 +114,12 @@ export async function transformObject(deps: TransformDeps, key: string, options:
   if (await transformed.exists(manifestKey)) {
     // Reused only when keyed with this key: after a key change (the warehouse's key given at last)
     // the same content is transformed again, so its ids are the warehouse's.
-    const manifest = await text((await transformed.get(manifestKey)).body).then(
-      (t) => parseManifest(t, manifestKey),
-      () => undefined,
-    ).catch(() => undefined);
+    const manifest = await text((await transformed.get(manifestKey)).body)
+      .then(
+        (t) => parseManifest(t, manifestKey),
+        () => undefined,
+      )
+      .catch(() => undefined);
     if (manifest?.keyFingerprint === fingerprint) {
       // The same content uploaded again after another version (v1, v2, v1 again) is the newest
       // version now: its manifest takes the new order (and on S3 its rewrite triggers the load).
@@ -139,7 +140,13 @@ export async function transformObject(deps: TransformDeps, key: string, options:
     input.on("data", (chunk: Buffer) => report((bytesRead += chunk.length), first.size));
   }
   const workers = deps.workers ?? workersFor(first.size);
-  const run = transform(input, { transactionIdKey: deps.transactionIdKey, sourceKey: key, workers, occurrenceWindow: deps.occurrenceWindow, branches: options.branches });
+  const run = transform(input, {
+    transactionIdKey: deps.transactionIdKey,
+    sourceKey: key,
+    workers,
+    occurrenceWindow: deps.occurrenceWindow,
+    branches: options.branches,
+  });
   const write = async (file: string, output: Readable) =>
     transformed.put(`${prefix}/${file}`, whole ? await buffer(output) : output, { contentType: "text/csv" });
   const uploads = [

@@ -96,7 +96,11 @@ export function isRetryable(error: unknown, extra?: RegExp): boolean {
 }
 
 /** Names a batch by its manifests, so a retried batch rewrites the same COPY manifests. */
-const batchId = (requests: LoadRequest[]) => createHash("sha256").update(requests.map((r) => r.loadId).join(",")).digest("hex").slice(0, 32);
+const batchId = (requests: LoadRequest[]) =>
+  createHash("sha256")
+    .update(requests.map((r) => r.loadId).join(","))
+    .digest("hex")
+    .slice(0, 32);
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -153,7 +157,10 @@ export class RedshiftWarehouse implements Warehouse {
   async ensureSchema(): Promise<void> {
     await this.batch([...REDSHIFT_CREATE_TABLES], "create schema", CREATE_RACE);
     await this.addMissingColumns();
-    await ensureRedshiftReaderRole(this, { readerDbUser: this.connection.target.kind === "provisioned" ? (this.connection.readerDbUser ?? DEFAULT_READER_DB_USER) : undefined, log: this.log });
+    await ensureRedshiftReaderRole(this, {
+      readerDbUser: this.connection.target.kind === "provisioned" ? (this.connection.readerDbUser ?? DEFAULT_READER_DB_USER) : undefined,
+      log: this.log,
+    });
     // The loader's rights in a role its IAM role maps to: a replaced load role keeps them.
     await ensureRedshiftWriterRole(this, { log: this.log });
   }
@@ -169,9 +176,11 @@ export class RedshiftWarehouse implements Warehouse {
       if (present.has(`${c.table}.${c.column}`)) continue;
       this.log.info("adding a column of this release", { table: c.table, column: c.column });
       // Another container adding it at the same moment is fine: "already exists" is retried, then found.
-      await this.batch([`ALTER TABLE ${c.table} ADD COLUMN ${c.column} ${c.type}`], `add column ${c.table}.${c.column}`, CREATE_RACE).catch((error: unknown) => {
-        if (!/already exists/i.test(String((error as Error).message))) throw error;
-      });
+      await this.batch([`ALTER TABLE ${c.table} ADD COLUMN ${c.column} ${c.type}`], `add column ${c.table}.${c.column}`, CREATE_RACE).catch(
+        (error: unknown) => {
+          if (!/already exists/i.test(String((error as Error).message))) throw error;
+        },
+      );
     }
   }
 
@@ -181,8 +190,10 @@ export class RedshiftWarehouse implements Warehouse {
     const copies = await this.copies(requests);
     const sqls = [...sql.prepare, ...copies, ...sql.merge, sql.result];
     const size = sqls.reduce((n, q) => n + Buffer.byteLength(q), 0);
-    if (size > MAX_BATCH_SQL_BYTES) throw new Error(`${what}: batch SQL is ${size} bytes, over the ${MAX_BATCH_SQL_BYTES} kept under the Data API's limit: load fewer manifests at once`);
-    if (sqls.length > LOAD_STATEMENT_BUDGET) throw new Error(`${what}: ${sqls.length} statements, over the load's budget of ${LOAD_STATEMENT_BUDGET} of the Data API's ${MAX_BATCH_STATEMENTS}`);
+    if (size > MAX_BATCH_SQL_BYTES)
+      throw new Error(`${what}: batch SQL is ${size} bytes, over the ${MAX_BATCH_SQL_BYTES} kept under the Data API's limit: load fewer manifests at once`);
+    if (sqls.length > LOAD_STATEMENT_BUDGET)
+      throw new Error(`${what}: ${sqls.length} statements, over the load's budget of ${LOAD_STATEMENT_BUDGET} of the Data API's ${MAX_BATCH_STATEMENTS}`);
     const name = `coffeetl-load-${(requests.length === 1 ? requests[0]!.loadId : batchId(requests)).slice(0, 16)}`;
     const id = (await this.batch(sqls, what, undefined, name)).Id!;
     // The batch's last statement reports each file; a sub-statement's result is read by `<id>:<n>`.
@@ -206,7 +217,10 @@ export class RedshiftWarehouse implements Warehouse {
     if (!store) throw new Error("a load with rejected lines or warnings needs the copyManifests storage (the transformed bucket) for its line notes");
     const key = `${COPY_MANIFEST_PREFIX}/${batchId(noted)}/${LINE_NOTES_FILE}`;
     await store.put(key, lineNotesCsv(noted, { header: true }), { contentType: "text/csv" });
-    await this.batch(lineNotesStatements(noted, store.uri(key), this.connection.copyRoleArn), `line notes of ${noted.length} file${noted.length === 1 ? "" : "s"}`);
+    await this.batch(
+      lineNotesStatements(noted, store.uri(key), this.connection.copyRoleArn),
+      `line notes of ${noted.length} file${noted.length === 1 ? "" : "s"}`,
+    );
   }
 
   /** One COPY per table: straight from the file for one manifest, else over a COPY manifest. */

@@ -39,11 +39,11 @@ export const recordsOf = (event: S3Event | undefined): S3EventRecord[] => (Array
 
 /** One error for a batch of failed records, so Lambda retries the event and then parks it in the DLQ. */
 export class RecordsFailedError extends Error {
-  constructor(readonly failures: { key: string; error: Error }[], total: number) {
-    super(
-      `${failures.length} of ${total} record(s) failed: ` +
-        failures.map((f) => `${f.key}: ${f.error.name}: ${f.error.message}`).join("; "),
-    );
+  constructor(
+    readonly failures: { key: string; error: Error }[],
+    total: number,
+  ) {
+    super(`${failures.length} of ${total} record(s) failed: ` + failures.map((f) => `${f.key}: ${f.error.name}: ${f.error.message}`).join("; "));
     this.name = "RecordsFailedError";
   }
 }

@@ -1,13 +1,6 @@
 // The Storage port over one S3 bucket: streamed reads, streamed (multipart) server-side-encrypted writes.
 import { Readable } from "node:stream";
-import {
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  paginateListObjectsV2,
-  type S3Client,
-  type ServerSideEncryption,
-} from "@aws-sdk/client-s3";
+import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, paginateListObjectsV2, type S3Client, type ServerSideEncryption } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import type { Storage, StoredObject } from "../app/ports.js";
 
@@ -78,9 +71,7 @@ export class S3Storage implements Storage {
     const where = this.uri(key) + (options.versionId ? ` (version ${options.versionId})` : "");
     let response;
     try {
-      response = await this.client.send(
-        new GetObjectCommand({ Bucket: this.name, Key: key, ...(options.versionId ? { VersionId: options.versionId } : {}) }),
-      );
+      response = await this.client.send(new GetObjectCommand({ Bucket: this.name, Key: key, ...(options.versionId ? { VersionId: options.versionId } : {}) }));
     } catch (error) {
       if (isNoSuchBucket(error)) throw new NoSuchBucketError(this.name, { cause: error });
       if (isNotFound(error)) throw new Error(`${where}: no such object`, { cause: error });

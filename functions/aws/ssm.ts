@@ -199,9 +199,10 @@ export function parseWarehouseSettings(text: string, name: string): WarehouseSet
       database: check("database", database, DATABASE, "a database name"),
     };
     return {
-      target: secretArn !== undefined
-        ? { ...base, secretArn: check("secretArn", secretArn, SECRET_ARN, "a Secrets Manager secret ARN") }
-        : { ...base, dbUser: check("dbUser", dbUser!, DB_USER, "a database user name") },
+      target:
+        secretArn !== undefined
+          ? { ...base, secretArn: check("secretArn", secretArn, SECRET_ARN, "a Secrets Manager secret ARN") }
+          : { ...base, dbUser: check("dbUser", dbUser!, DB_USER, "a database user name") },
       copyRoleArn,
       ...(readerDbUser !== undefined ? { readerDbUser } : {}),
     };
@@ -211,8 +212,7 @@ export function parseWarehouseSettings(text: string, name: string): WarehouseSet
   const label = host!.toLowerCase().split(".")[0] ?? "";
   if (!CLUSTER_ID.test(label) || !/\.redshift(-serverless)?\.amazonaws\.com(\.cn)?$/.test(host!.toLowerCase()))
     fail(`has an invalid "host": expected a Redshift cluster endpoint (<cluster>.<id>.<region>.redshift.amazonaws.com)`);
-  if (/\.redshift-serverless\./.test(host!.toLowerCase()))
-    fail(`has a Redshift Serverless "host": use {"workgroupName", "database", "copyRoleArn"} instead`);
+  if (/\.redshift-serverless\./.test(host!.toLowerCase())) fail(`has a Redshift Serverless "host": use {"workgroupName", "database", "copyRoleArn"} instead`);
   const database = str("database-name") ?? str("database") ?? fail(`is missing "database-name"`);
   const user = str("user") ?? fail(`is missing "user"`);
   return {

@@ -7,7 +7,10 @@ export const UPLOAD_ROOT_PREFIX = "uploads/";
 
 /** `Isle of Wight`, `isle-of-wight`, ` ISLE  OF WIGHT ` → `isle-of-wight`. */
 export const branchSlug = (name: string): string =>
-  name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
+  name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "");
 
 /**
  * The branch names allowed in `key`, or undefined when the key is not an uploader's. `overrides`:

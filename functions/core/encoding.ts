@@ -83,7 +83,7 @@ const WINDOWS_1252_TEXT = (() => {
 function utf8Sequences(bytes: Buffer): { valid: number; invalid: number } {
   let valid = 0;
   let invalid = 0;
-  for (let i = 0; i < bytes.length; ) {
+  for (let i = 0; i < bytes.length;) {
     const b = bytes[i]!;
     if (b < 0x80) {
       i++;

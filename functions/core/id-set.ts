@@ -93,8 +93,7 @@ function checkId(bytes: Uint8Array, at: number): void {
 }
 
 /** Four bytes at `at`, big-endian (the order of the hex digits), as an unsigned 32-bit number. */
-const byteWord = (bytes: Uint8Array, at: number): number =>
-  ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
+const byteWord = (bytes: Uint8Array, at: number): number => ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
 
 const HEX_ID = /^[0-9a-f]{32}$/;
 

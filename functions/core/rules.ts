@@ -75,7 +75,11 @@ export function layoutOf(fields: string[], previous: Layout): Layout | null {
 
 /** A header row: words where a sale has a date, and no payment method in either layout's place (a damaged sale keeps those). */
 export const looksLikeHeader = (fields: string[]) =>
-  fields.length === COLUMN_COUNT && /[a-z]/i.test(fields[0]!) && !/\d/.test(fields[0]!) && parsePayment(fields[4]!) === null && parsePayment(fields[5]!) === null;
+  fields.length === COLUMN_COUNT &&
+  /[a-z]/i.test(fields[0]!) &&
+  !/\d/.test(fields[0]!) &&
+  parsePayment(fields[4]!) === null &&
+  parsePayment(fields[5]!) === null;
 
 // ── 3. Dates: day first, never `new Date(string)` ───────────────────────────────────────────────
 

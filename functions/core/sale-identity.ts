@@ -24,8 +24,7 @@ const hash128 = (text: string) => hash("sha256", text, "hex").slice(0, 32);
 export const branchId = (branchName: string): string => hash128(branchName);
 
 /** A product is its name, size and flavour; its price may change and is kept on the item row. */
-export const productId = (product: string, size: string | null, flavour: string | null): string =>
-  hash128([product, size ?? "", flavour ?? ""].join(SEP));
+export const productId = (product: string, size: string | null, flavour: string | null): string => hash128([product, size ?? "", flavour ?? ""].join(SEP));
 
 /** One basket item inside a sale's content: size, product, flavour and price in pence. */
 const itemText = (item: Item) => `${item.size ?? ""}${SEP}${item.product}${SEP}${item.flavour ?? ""}${SEP}${item.pricePence}`;

@@ -90,16 +90,7 @@ export const LOAD_LOCK_TABLE = "load_lock";
 export const LINE_NOTES_COLUMNS = ["load_id", "line_number", "kind", "reason"] as const;
 
 /** Every table a load writes. */
-export const LOAD_TABLES = [
-  "warehouse_identity",
-  "loads",
-  "load_sales",
-  "branches",
-  "products",
-  "transactions",
-  "transaction_items",
-  "file_outcomes",
-] as const;
+export const LOAD_TABLES = ["warehouse_identity", "loads", "load_sales", "branches", "products", "transactions", "transaction_items", "file_outcomes"] as const;
 
 interface TableDef {
   name: string;
@@ -261,6 +252,4 @@ export const ADDED_COLUMN_DEFS: ReadonlyArray<{ table: string; column: string; t
 ];
 
 /** PostgreSQL adds them idempotently; Redshift has no IF NOT EXISTS here (redshift-warehouse.ts checks first). */
-export const ADDED_COLUMNS: readonly string[] = ADDED_COLUMN_DEFS.map(
-  (c) => `ALTER TABLE ${c.table} ADD COLUMN IF NOT EXISTS ${c.column} ${c.type}`,
-);
+export const ADDED_COLUMNS: readonly string[] = ADDED_COLUMN_DEFS.map((c) => `ALTER TABLE ${c.table} ADD COLUMN IF NOT EXISTS ${c.column} ${c.type}`);

@@ -61,8 +61,7 @@ const schemaReady = new Map<string, Promise<void>>();
 const readerTablesWithoutSelect = new Map<string, number>();
 
 const isFailure = (key: string) => key.endsWith(`/${FAILURE_FILE}`);
-const wantObject = (key: string) =>
-  key.endsWith(`/${MANIFEST_FILE}`) || isFailure(key) ? undefined : `not a ${MANIFEST_FILE} or ${FAILURE_FILE} key`;
+const wantObject = (key: string) => (key.endsWith(`/${MANIFEST_FILE}`) || isFailure(key) ? undefined : `not a ${MANIFEST_FILE} or ${FAILURE_FILE} key`);
 
 export async function handler(event: SQSEvent, context?: Context): Promise<SQSBatchResponse> {
   startInvocation(logger, context);
@@ -119,7 +118,10 @@ export async function handler(event: SQSEvent, context?: Context): Promise<SQSBa
     for (const outcome of outcomes) {
       if (outcome.deferred) {
         deferredManifests++;
-        for (const id of keys.get(outcome.manifestKey) ?? []) { failed.add(id); retrySoon.add(id); }
+        for (const id of keys.get(outcome.manifestKey) ?? []) {
+          failed.add(id);
+          retrySoon.add(id);
+        }
       } else if (!outcome.ok) {
         failedManifests++;
         for (const id of keys.get(outcome.manifestKey) ?? []) failed.add(id);
@@ -142,7 +144,10 @@ export async function handler(event: SQSEvent, context?: Context): Promise<SQSBa
     }
     for (const [key, ids] of keys) {
       if (context?.getRemainingTimeInMillis && context.getRemainingTimeInMillis() < RECORD_MARGIN_MS) {
-        for (const id of ids) { failed.add(id); retrySoon.add(id); }
+        for (const id of ids) {
+          failed.add(id);
+          retrySoon.add(id);
+        }
         failuresUnrecorded++;
         continue;
       }

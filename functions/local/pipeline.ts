@@ -122,9 +122,11 @@ async function makeHome(home: string): Promise<void> {
 /** Marks the folder as a home (idempotent). */
 async function markHome(home: string): Promise<void> {
   const marker = join(home, HOME_MARKER);
-  await writePrivate(marker, "A CoffeETL home: raw copies, transformed files and the local warehouse (see README.md).\n", "wx").catch((e: NodeJS.ErrnoException) => {
-    if (e.code !== "EEXIST") throw e;
-  });
+  await writePrivate(marker, "A CoffeETL home: raw copies, transformed files and the local warehouse (see README.md).\n", "wx").catch(
+    (e: NodeJS.ErrnoException) => {
+      if (e.code !== "EEXIST") throw e;
+    },
+  );
 }
 
 /**
@@ -253,12 +255,23 @@ async function removeDeadLock(lockDir: string): Promise<boolean> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     // A waiter killed mid-takeover leaves its guard: it is old after a few seconds.
-    const age = Date.now() - (await stat(guard).then((s) => s.mtimeMs, () => Date.now()));
+    const age =
+      Date.now() -
+      (await stat(guard).then(
+        (s) => s.mtimeMs,
+        () => Date.now(),
+      ));
     if (age > 10_000) await rm(guard, { recursive: true, force: true });
     return false;
   }
   try {
-    const [owner, modified] = await Promise.all([lockOwner(lockDir), stat(lockDir).then((s) => s.mtimeMs, () => undefined)]);
+    const [owner, modified] = await Promise.all([
+      lockOwner(lockDir),
+      stat(lockDir).then(
+        (s) => s.mtimeMs,
+        () => undefined,
+      ),
+    ]);
     if (modified === undefined) return true; // released meanwhile
     const gone = owner ? owner.host === hostname() && !processAlive(owner.pid) : Date.now() - modified > 30_000; // a holder writes its name at once
     if (!gone && Date.now() - modified <= LOCK_STALE_MS) return false;
@@ -377,8 +390,6 @@ export async function expandPaths(paths: string[], rawRoot?: string): Promise<Ar
   return [...found].map(([key, path]) => ({ path, key }));
 }
 
-
-
 export async function openLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
   const home = resolve(options.home);
   await makeHome(home);
@@ -439,7 +450,14 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
       // from the raw folder itself, by reprocess, is not copied onto itself).
       if (path !== raw.path(key)) await raw.putFile(key, path);
       const outcome = await transformObject(
-        { raw, transformed, transactionIdKey, log, workers: options.threads, onProgress: hooks.onProgress && ((read, total) => hooks.onProgress!(path, read, total)) },
+        {
+          raw,
+          transformed,
+          transactionIdKey,
+          log,
+          workers: options.threads,
+          onProgress: hooks.onProgress && ((read, total) => hooks.onProgress!(path, read, total)),
+        },
         key,
         // The file's own modification time orders its versions (an older copy ingested later loses).
         { modifiedMs: mtimeMs },
@@ -472,18 +490,27 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
    * the same row, since no failed.json could be written.
    */
   async function recordFailure(key: string, failed: { failureKey: string } | { reason: string }): Promise<void> {
-    await ("failureKey" in failed
-      ? recordTransformFailure({ transformed, warehouse, log }, failed.failureKey)
-      : warehouse.recordOutcome(failureOutcome({ source: { bucket: raw.name, key }, reason: failed.reason }))
+    await (
+      "failureKey" in failed
+        ? recordTransformFailure({ transformed, warehouse, log }, failed.failureKey)
+        : warehouse.recordOutcome(failureOutcome({ source: { bucket: raw.name, key }, reason: failed.reason }))
     ).catch((e: Error) => log.error("could not record the failure", { key, error: e.message }));
   }
 
   /** Loads the pending files' manifests in batches, then reports every pending file in order. */
   async function flush(pending: Pending[], hooks: IngestHooks): Promise<void> {
     const toLoad = pending.filter((p) => p.manifestKey);
-    if (toLoad.length) hooks.onLoadStart?.(toLoad.map((p) => p.report.path), toLoad.reduce((n, p) => n + p.sales, 0));
+    if (toLoad.length)
+      hooks.onLoadStart?.(
+        toLoad.map((p) => p.report.path),
+        toLoad.reduce((n, p) => n + p.sales, 0),
+      );
     const started = Date.now();
-    const outcomes = await loadManifests({ transformed, warehouse, log, keyHint }, toLoad.map((p) => p.manifestKey!), { maxBatch });
+    const outcomes = await loadManifests(
+      { transformed, warehouse, log, keyHint },
+      toLoad.map((p) => p.manifestKey!),
+      { maxBatch },
+    );
     const loadMs = Date.now() - started;
     const totalSales = toLoad.reduce((n, p) => n + p.sales, 0) || 1;
     for (const [i, outcome] of outcomes.entries()) {
@@ -528,8 +555,15 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
       let sales = 0;
       // Files are transformed in order (small ones a few at a time, below); their manifests load in batches.
       const files = await expandPaths(paths, raw.name);
-      const sizes = await Promise.all(files.map((f) => stat(f.path).then((s) => s.size, () => 0)));
-      for (let next = 0; next < files.length; ) {
+      const sizes = await Promise.all(
+        files.map((f) =>
+          stat(f.path).then(
+            (s) => s.size,
+            () => 0,
+          ),
+        ),
+      );
+      for (let next = 0; next < files.length;) {
         // Small files go a few at a time: their transform is mostly waiting on the file system.
         // A large one goes alone (it has worker threads and the progress display to itself).
         let end = next + 1;

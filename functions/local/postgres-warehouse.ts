@@ -9,7 +9,17 @@ import { pipeline } from "node:stream/promises";
 import type { PGlite, Transaction } from "@electric-sql/pglite";
 import type { QueryArrayConfig, QueryConfig } from "pg";
 import type { FileOutcome, LoadRequest, LoadResult, TableFile, Warehouse } from "../app/ports.js";
-import { ADDED_COLUMN_DEFS, ADDED_COLUMNS, COLUMNS, CREATE_INDEXES, CREATE_TABLES, LINE_NOTES_COLUMNS, LOAD_TABLES, TABLES, type TableName } from "../core/schema.js";
+import {
+  ADDED_COLUMN_DEFS,
+  ADDED_COLUMNS,
+  COLUMNS,
+  CREATE_INDEXES,
+  CREATE_TABLES,
+  LINE_NOTES_COLUMNS,
+  LOAD_TABLES,
+  TABLES,
+  type TableName,
+} from "../core/schema.js";
 import { LINE_NOTES_TABLE, deleteLineNotesStatement, lineNotesCsv, withLineNotes } from "../warehouse/line-notes.js";
 import { postgresReaderRoleStatements } from "../warehouse/reader-role.js";
 import { copyTemplate, ensureTemplate, isDataDir } from "./warehouse-template.js";
@@ -46,7 +56,6 @@ const TIMESTAMP_OID = 1114;
 const INT8_OID = 20;
 const keepText = (value: string) => value;
 
-
 async function* csvSlices(body: Readable): AsyncGenerator<Blob> {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
@@ -79,7 +88,11 @@ function concatenatedCsv(table: TableName, files: TableFile[]): Readable {
             head = Buffer.concat([head, chunk]);
             const end = head.indexOf(10);
             if (end < 0 && head.length < 64 * 1024) continue;
-            const line = head.subarray(0, end < 0 ? head.length : end).toString("utf8").replace(/^\uFEFF/, "").replace(/\r$/, "");
+            const line = head
+              .subarray(0, end < 0 ? head.length : end)
+              .toString("utf8")
+              .replace(/^\uFEFF/, "")
+              .replace(/\r$/, "");
             if (line !== header) throw new Error(`${file.uri}: header is ${JSON.stringify(line.slice(0, 200))}, expected ${JSON.stringify(header)}`);
             seenHeader = true;
             chunk = head.subarray(end + 1);
@@ -160,7 +173,14 @@ async function makeTemplate(dir: string): Promise<void> {
 async function openPglite(dataDir: string | undefined, mode: EngineMode, template: boolean): Promise<Database> {
   if (dataDir && !isDataDir(dataDir)) {
     // A cache that cannot be written (a read-only home directory) costs the start, never the home: initdb in place.
-    const copied = template && (await ensureTemplate([...schemaStatements(), SET_SCHEMA_MARK, ...DROP_TEMPLATE_DATABASES], makeTemplate).then((t) => copyTemplate(t, dataDir)).then(() => true, () => false));
+    const copied =
+      template &&
+      (await ensureTemplate([...schemaStatements(), SET_SCHEMA_MARK, ...DROP_TEMPLATE_DATABASES], makeTemplate)
+        .then((t) => copyTemplate(t, dataDir))
+        .then(
+          () => true,
+          () => false,
+        ));
     if (!copied) await mkdir(dataDir, { recursive: true });
   }
   const { PGlite } = await import("@electric-sql/pglite");
@@ -374,7 +394,9 @@ export class PostgresWarehouse implements Warehouse {
    */
   private async keepStatistics(results: LoadResult[]): Promise<void> {
     if (!this.database.embedded && !this.serverCounted) {
-      const [row] = await this.database.session.query<{ n: number | string }>("SELECT GREATEST(reltuples, 0) AS n FROM pg_class WHERE oid = 'transactions'::regclass");
+      const [row] = await this.database.session.query<{ n: number | string }>(
+        "SELECT GREATEST(reltuples, 0) AS n FROM pg_class WHERE oid = 'transactions'::regclass",
+      );
       this.rowsAtAnalyze = Number(row?.n ?? 0);
       this.serverCounted = true;
     }

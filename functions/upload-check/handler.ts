@@ -28,7 +28,16 @@ export interface UploadCheckResult {
 /** The instant of local midnight of `now`'s date in `timeZone`, and that date. */
 export function startOfLocalDay(now: Date, timeZone: string): { start: Date; date: string } {
   const parts = Object.fromEntries(
-    new Intl.DateTimeFormat("en-GB", { timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" })
+    new Intl.DateTimeFormat("en-GB", {
+      timeZone,
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+      hourCycle: "h23",
+    })
       .formatToParts(now)
       .map((p) => [p.type, p.value]),
   );
@@ -51,7 +60,10 @@ export async function handler(_event: unknown, context?: Context, now: Date = ne
   startInvocation(logger, context);
   const bucket = process.env.RAW_BUCKET;
   if (!bucket) throw new Error("environment variable RAW_BUCKET is not set");
-  const uploaders = (process.env.UPLOADERS ?? "").split(",").map((x) => x.trim()).filter(Boolean);
+  const uploaders = (process.env.UPLOADERS ?? "")
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
   const timeZone = process.env.UPLOAD_TIME_ZONE || "Europe/London";
   const { start, date } = startOfLocalDay(now, timeZone);
   const client = (s3 ??= new S3Client({}));

@@ -86,15 +86,16 @@ ${tag}`;
 }
 
 /** Redshift: the statements, given what exists already (Redshift has no IF NOT EXISTS for roles or users). */
-export function redshiftReaderRoleStatements(state: { roleExists: boolean; userExists?: boolean }, readerDbUser?: string, role: string = READER_ROLE): string[] {
+export function redshiftReaderRoleStatements(
+  state: { roleExists: boolean; userExists?: boolean },
+  readerDbUser?: string,
+  role: string = READER_ROLE,
+): string[] {
   const r = quoteIdent(role);
   const out: string[] = [];
   if (!state.roleExists) out.push(`CREATE ROLE ${r}`);
   // No GRANT USAGE ON SCHEMA public: the loader does not own it (PUBLIC has USAGE on it already).
-  out.push(
-    `GRANT SELECT ON TABLE ${readerTables().join(", ")} TO ROLE ${r}`,
-    `ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO ROLE ${r}`,
-  );
+  out.push(`GRANT SELECT ON TABLE ${readerTables().join(", ")} TO ROLE ${r}`, `ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO ROLE ${r}`);
   if (readerDbUser !== undefined) {
     const u = quoteIdent(readerDbUser);
     // PASSWORD DISABLE: the user can only sign in with IAM temporary credentials (GetClusterCredentials).
@@ -119,10 +120,14 @@ export interface ReaderRoleLog {
  * the statements an administrator must run once) and the rest still run. Never throws for a missing
  * permission or a concurrent schema step; returns true when every statement ran.
  */
-export async function ensureRedshiftReaderRole(db: ReaderRoleRunner, options: { readerDbUser?: string; log?: ReaderRoleLog; role?: string } = {}): Promise<boolean> {
+export async function ensureRedshiftReaderRole(
+  db: ReaderRoleRunner,
+  options: { readerDbUser?: string; log?: ReaderRoleLog; role?: string } = {},
+): Promise<boolean> {
   const role = options.role ?? READER_ROLE;
   const roleRows = await db.query(`SELECT role_name FROM svv_roles WHERE role_name = ${quoteLiteral(role)}`);
-  const userRows = options.readerDbUser === undefined ? [] : await db.query(`SELECT usename FROM pg_user WHERE usename = ${quoteLiteral(options.readerDbUser)}`);
+  const userRows =
+    options.readerDbUser === undefined ? [] : await db.query(`SELECT usename FROM pg_user WHERE usename = ${quoteLiteral(options.readerDbUser)}`);
   const statements = redshiftReaderRoleStatements({ roleExists: roleRows.length > 0, userExists: userRows.length > 0 }, options.readerDbUser, role);
   const failed: { statement: string; error: string }[] = [];
   let raced = false;
@@ -142,12 +147,15 @@ export async function ensureRedshiftReaderRole(db: ReaderRoleRunner, options: { 
   }
   if (raced) options.log?.warn("coffeetl: reader role grants conflicted with a concurrent schema step; the next cold start grants again");
   if (failed.length) {
-    options.log?.warn("coffeetl: the loader may not make every grant of the read-only reader identity; Grafana cannot read until an administrator runs these once", {
-      failed,
-      statements: redshiftReaderRoleStatements({ roleExists: roleRows.length > 0, userExists: userRows.length > 0 }, options.readerDbUser, role).filter((s) =>
-        failed.some((f) => f.statement === s),
-      ),
-    });
+    options.log?.warn(
+      "coffeetl: the loader may not make every grant of the read-only reader identity; Grafana cannot read until an administrator runs these once",
+      {
+        failed,
+        statements: redshiftReaderRoleStatements({ roleExists: roleRows.length > 0, userExists: userRows.length > 0 }, options.readerDbUser, role).filter((s) =>
+          failed.some((f) => f.statement === s),
+        ),
+      },
+    );
   }
   return failed.length === 0 && !raced;
 }

@@ -73,9 +73,12 @@ export async function ensureRedshiftWriterRole(db: ReaderRoleRunner, options: { 
   const role = options.role ?? WRITER_ROLE;
   const rows = await db.query(`SELECT role_name FROM svv_roles WHERE role_name = '${role}'`);
   if (rows.length === 0) {
-    options.log?.warn(`coffeetl: the database role ${role} is missing: the loader's rights stay tied to its own database user, which a replaced IAM role loses; an administrator must run these once`, {
-      statements: [...roleBootstrapStatements(), ...redshiftWriterRoleStatements(role)],
-    });
+    options.log?.warn(
+      `coffeetl: the database role ${role} is missing: the loader's rights stay tied to its own database user, which a replaced IAM role loses; an administrator must run these once`,
+      {
+        statements: [...roleBootstrapStatements(), ...redshiftWriterRoleStatements(role)],
+      },
+    );
     return false;
   }
   for (const sql of redshiftWriterRoleStatements(role)) {

@@ -3,16 +3,7 @@
 // and panel query on a warehouse holding data. Both return readable problems, never throw.
 import { basename } from "node:path";
 import { timeRangeOf, variableReferences } from "./interpolate.js";
-import {
-  allPanels,
-  CLOUDWATCH_TYPE,
-  REDSHIFT_TYPE,
-  refOf,
-  type DashboardFile,
-  type Panel,
-  type ProvisionedDataSource,
-  type Variable,
-} from "./model.js";
+import { allPanels, CLOUDWATCH_TYPE, REDSHIFT_TYPE, refOf, type DashboardFile, type Panel, type ProvisionedDataSource, type Variable } from "./model.js";
 import { macrosExpand, runDashboard, type DashboardRun, type QueryRunner, type RunOptions } from "./run.js";
 
 export const GRID_COLUMNS = 24;
@@ -42,12 +33,7 @@ export function portabilityProblems(sql: string): string[] {
 const label = (f: DashboardFile): string => f.dashboard?.uid ?? basename(f.file);
 const panelLabel = (p: Panel): string => `panel ${JSON.stringify(p.title ?? `#${p.id ?? "?"}`)}`;
 
-function checkDatasource(
-  where: string,
-  ds: unknown,
-  byUid: Map<string, ProvisionedDataSource>,
-  errors: string[],
-): void {
+function checkDatasource(where: string, ds: unknown, byUid: Map<string, ProvisionedDataSource>, errors: string[]): void {
   const ref = refOf(ds as never);
   if (!ref?.uid) {
     errors.push(`${where}: no data source uid (every panel must name a provisioned data source)`);
@@ -62,8 +48,7 @@ function checkDatasource(
     errors.push(`${where}: data source uid ${JSON.stringify(ref.uid)} is not provisioned (known: ${[...byUid.keys()].join(", ")})`);
     return;
   }
-  if (ref.type && ref.type !== provisioned.type)
-    errors.push(`${where}: data source ${ref.uid} has type ${provisioned.type}, not ${ref.type}`);
+  if (ref.type && ref.type !== provisioned.type) errors.push(`${where}: data source ${ref.uid} has type ${provisioned.type}, not ${ref.type}`);
 }
 
 /** Structure: JSON, uids, data sources, variables defined before use, grid, titles, units, query models. */
@@ -146,14 +131,14 @@ export function checkStructure(files: DashboardFile[], datasources: ProvisionedD
         if (g.x < 0 || g.y < 0 || g.w < 1 || g.h < 1 || g.x + g.w > GRID_COLUMNS)
           errors.push(`${where}: gridPos x=${g.x} w=${g.w} is outside the ${GRID_COLUMNS}-column grid`);
         for (const o of placed)
-          if (g.x < o.x + o.w && o.x < g.x + g.w && g.y < o.y + o.h && o.y < g.y + g.h)
-            errors.push(`${where}: overlaps ${panelLabel(o.p)}`);
+          if (g.x < o.x + o.w && o.x < g.x + g.w && g.y < o.y + o.h && o.y < g.y + g.h) errors.push(`${where}: overlaps ${panelLabel(o.p)}`);
         placed.push({ p, ...g });
       }
       if (p.type === "row") continue;
       if (!p.fieldConfig?.defaults?.unit) errors.push(`${where}: no unit (fieldConfig.defaults.unit)`);
       // Without thresholds Grafana colours a stat green below 80 and red from 80 (its default).
-      if (p.type === "stat" && !(p.fieldConfig?.defaults?.thresholds?.steps ?? []).length) errors.push(`${where}: stat has no thresholds (Grafana's default turns it red from 80)`);
+      if (p.type === "stat" && !(p.fieldConfig?.defaults?.thresholds?.steps ?? []).length)
+        errors.push(`${where}: stat has no thresholds (Grafana's default turns it red from 80)`);
       checkDatasource(where, p.datasource, byUid, errors);
       const targets = p.targets ?? [];
       if (!targets.length) errors.push(`${where}: no queries`);
@@ -207,7 +192,8 @@ export async function checkQueries(files: DashboardFile[], db: QueryRunner, opti
       for (const e of p.errors) errors.push(`${at}: ${panelLabel(p.panel)}: ${e}`);
       // On a warehouse holding data, every panel must show something, unless it says what empty
       // means (a `noValue` text such as "No failed files": nothing to list is the good case).
-      if (p.kind === "sql" && !p.errors.length && p.empty && !p.panel.fieldConfig?.defaults?.noValue) errors.push(`${at}: ${panelLabel(p.panel)}: returned no rows`);
+      if (p.kind === "sql" && !p.errors.length && p.empty && !p.panel.fieldConfig?.defaults?.noValue)
+        errors.push(`${at}: ${panelLabel(p.panel)}: returned no rows`);
     }
   }
   return { errors, runs };

@@ -8,9 +8,10 @@ import { fileURLToPath } from "node:url";
  * The repository's grafana/ folder: one up from grafana/lib/ when run from source, but the CLI bundle
  * runs this code from dist/cli/, two below the repository root.
  */
-export const GRAFANA_DIR = [fileURLToPath(new URL("..", import.meta.url)), fileURLToPath(new URL("../../grafana/", import.meta.url))].find((dir) =>
-  existsSync(join(dir, "lib", "preview-client.js")),
-) ?? fileURLToPath(new URL("..", import.meta.url));
+export const GRAFANA_DIR =
+  [fileURLToPath(new URL("..", import.meta.url)), fileURLToPath(new URL("../../grafana/", import.meta.url))].find((dir) =>
+    existsSync(join(dir, "lib", "preview-client.js")),
+  ) ?? fileURLToPath(new URL("..", import.meta.url));
 export const DASHBOARDS_DIR = join(GRAFANA_DIR, "dashboards");
 export const DATASOURCES_DIR = join(GRAFANA_DIR, "provisioning", "datasources");
 
@@ -61,7 +62,14 @@ export interface Panel {
   description?: string;
   datasource?: DataSourceRef | string | null;
   gridPos?: GridPos;
-  fieldConfig?: { defaults?: Record<string, unknown> & { unit?: string; decimals?: number; thresholds?: { mode?: string; steps?: { color: string; value: number | null }[] } }; overrides?: FieldOverride[] };
+  fieldConfig?: {
+    defaults?: Record<string, unknown> & {
+      unit?: string;
+      decimals?: number;
+      thresholds?: { mode?: string; steps?: { color: string; value: number | null }[] };
+    };
+    overrides?: FieldOverride[];
+  };
   options?: Record<string, unknown>;
   targets?: Target[];
   panels?: Panel[];

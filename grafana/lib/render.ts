@@ -13,12 +13,15 @@ const require = createRequire(import.meta.url);
 const ROW_PX = 30;
 const GAP_PX = 8;
 
-const escapeHtml = (s: string): string =>
-  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+const escapeHtml = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 /** JSON safe inside a <script> element. */
 const scriptJson = (value: unknown): string =>
-  JSON.stringify(value).replace(/</g, "\\u003c").replace(/>/g, "\\u003e").replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
+  JSON.stringify(value)
+    .replace(/</g, "\\u003c")
+    .replace(/>/g, "\\u003e")
+    .replace(/\u2028/g, "\\u2028")
+    .replace(/\u2029/g, "\\u2029");
 
 const inlineScript = (code: string): string => code.replace(/<\/script/gi, "<\\/script");
 
@@ -64,12 +67,14 @@ function renderControls(runs: DashboardRun[], meta: PreviewMeta): string {
   const to = meta.asked?.to ?? "";
   const seen = new Set<string>();
   const variables = runs.flatMap((r) =>
-    r.variables.filter((v) => {
-      const def = (r.dashboard.templating?.list ?? []).find((x) => x.name === v.name);
-      if (seen.has(v.name) || def?.hide === 2 || v.type === "constant") return false;
-      seen.add(v.name);
-      return true;
-    }).map((v) => ({ v, def: (r.dashboard.templating?.list ?? []).find((x) => x.name === v.name) })),
+    r.variables
+      .filter((v) => {
+        const def = (r.dashboard.templating?.list ?? []).find((x) => x.name === v.name);
+        if (seen.has(v.name) || def?.hide === 2 || v.type === "constant") return false;
+        seen.add(v.name);
+        return true;
+      })
+      .map((v) => ({ v, def: (r.dashboard.templating?.list ?? []).find((x) => x.name === v.name) })),
   );
   const selects = variables
     .map(({ v, def }) => {
@@ -78,7 +83,10 @@ function renderControls(runs: DashboardRun[], meta: PreviewMeta): string {
       const all = def?.includeAll ? `<option value="$__all"${v.value.all ? " selected" : ""}>All</option>` : "";
       // Grafana's URL carries an option's value (a branch's id); the list shows its text.
       const options = v.options
-        .map((o, i) => `<option value="${escapeHtml(o)}" data-text="${escapeHtml(v.texts[i] ?? o)}"${!v.value.all && v.value.values.includes(o) ? " selected" : ""}>${escapeHtml(v.texts[i] ?? o)}</option>`)
+        .map(
+          (o, i) =>
+            `<option value="${escapeHtml(o)}" data-text="${escapeHtml(v.texts[i] ?? o)}"${!v.value.all && v.value.values.includes(o) ? " selected" : ""}>${escapeHtml(v.texts[i] ?? o)}</option>`,
+        )
         .join("");
       return `<label class="control">${escapeHtml(v.label)} <select name="var-${escapeHtml(v.name)}" data-variable="${escapeHtml(v.name)}"${multiple}${size}>${all}${options}</select></label>`;
     })
@@ -135,9 +143,7 @@ export function renderPreview(runs: DashboardRun[], meta: PreviewMeta): string {
         return `<span class="var"><b>${escapeHtml(v.label)}</b> ${escapeHtml(shown)}</span>`;
       })
       .join(" ");
-    const problems = run.errors.length
-      ? `<pre class="dash-error">${escapeHtml(run.errors.join("\n"))}</pre>`
-      : "";
+    const problems = run.errors.length ? `<pre class="dash-error">${escapeHtml(run.errors.join("\n"))}</pre>` : "";
     const panels = run.panels
       .map((p, pi) => {
         const g = p.panel.gridPos ?? { x: 0, y: 0, w: 24, h: 8 };
@@ -162,9 +168,7 @@ ${panels}
 </section>`;
   });
 
-  const nav = runs
-    .map((r, di) => `<a href="#${escapeHtml(r.dashboard.uid ?? `dashboard-${di}`)}">${escapeHtml(r.dashboard.title ?? "")}</a>`)
-    .join(" · ");
+  const nav = runs.map((r, di) => `<a href="#${escapeHtml(r.dashboard.uid ?? `dashboard-${di}`)}">${escapeHtml(r.dashboard.title ?? "")}</a>`).join(" · ");
 
   return `<!doctype html>
 <html lang="en">

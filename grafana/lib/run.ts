@@ -155,7 +155,10 @@ export function toFrame(refId: string, rows: Record<string, unknown>[]): Frame {
     const present = raw.filter((v) => v !== null && v !== undefined);
     let type: FieldType = "string";
     if (present.length && present.every((v) => v instanceof Date || (typeof v === "string" && TIMESTAMP_TEXT.test(v)))) type = "time";
-    else if (present.length && present.every((v) => typeof v === "number" || typeof v === "bigint" || (typeof v === "string" && /^-?\d+(\.\d+)?(e[+-]?\d+)?$/i.test(v))))
+    else if (
+      present.length &&
+      present.every((v) => typeof v === "number" || typeof v === "bigint" || (typeof v === "string" && /^-?\d+(\.\d+)?(e[+-]?\d+)?$/i.test(v)))
+    )
       type = name === "time" ? "time" : "number";
     else if (present.length && present.every((v) => typeof v === "boolean")) type = "boolean";
     const values = raw.map((v): string | number | boolean | null => {
@@ -277,7 +280,10 @@ async function resolveVariable(v: Variable, values: VariableValues, range: TimeR
       break;
     }
     case "custom":
-      options = String(v.query ?? "").split(/(?<!\\),/).map((s) => s.trim()).filter(Boolean);
+      options = String(v.query ?? "")
+        .split(/(?<!\\),/)
+        .map((s) => s.trim())
+        .filter(Boolean);
       break;
     case "textbox":
     case "constant": {
@@ -286,7 +292,10 @@ async function resolveVariable(v: Variable, values: VariableValues, range: TimeR
       break;
     }
     case "interval":
-      options = String(v.query ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+      options = String(v.query ?? "")
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
       break;
     default:
       throw new Error(`variable $${name}: type ${JSON.stringify(v.type)} is not supported offline`);
@@ -298,7 +307,10 @@ async function resolveVariable(v: Variable, values: VariableValues, range: TimeR
     const byText = new Map(options.map((o) => [textOf.get(o)!, o]));
     chosenValues = chosenValues.map((c) => (options.includes(c) ? c : (byText.get(c) ?? c)));
     const unknown = chosenValues.filter((c) => c !== "$__all" && !options.includes(c) && !free);
-    if (unknown.length) throw new Error(`variable $${name}: ${unknown.map((u) => JSON.stringify(u)).join(", ")} is not one of its values (${options.map((o) => textOf.get(o)).join(", ")})`);
+    if (unknown.length)
+      throw new Error(
+        `variable $${name}: ${unknown.map((u) => JSON.stringify(u)).join(", ")} is not one of its values (${options.map((o) => textOf.get(o)).join(", ")})`,
+      );
     if (chosenValues.includes("$__all") && !v.includeAll) throw new Error(`variable $${name} has no All option`);
     if (free) options = [chosenValues[0] ?? ""];
   }
@@ -327,7 +339,11 @@ export async function runDashboard(dashboard: Dashboard, db: QueryRunner, option
   const errors: string[] = [];
   const timeZone = dashboard.timezone && dashboard.timezone !== "browser" ? dashboard.timezone : "utc";
   const span = await dataSpan(dashboard, db);
-  const anchor = options.now ? { now: options.now, reason: "given" } : span ? { now: span.last, reason: `latest ${span.label}` } : { now: new Date(), reason: "wall clock (no data)" };
+  const anchor = options.now
+    ? { now: options.now, reason: "given" }
+    : span
+      ? { now: span.last, reason: `latest ${span.label}` }
+      : { now: new Date(), reason: "wall clock (no data)" };
   let range: TimeRange;
   let rangeReason: string;
   try {
@@ -411,7 +427,18 @@ export async function runDashboard(dashboard: Dashboard, db: QueryRunner, option
       run.errors.push(...checkShape(panel, run.frames));
     }
   }
-  return { dashboard, range, rangeReason, timeZone, anchor, ...(span ? { span: { first: span.first, last: span.last } } : {}), variables, panels, errors, unknownVariables };
+  return {
+    dashboard,
+    range,
+    rangeReason,
+    timeZone,
+    anchor,
+    ...(span ? { span: { first: span.first, last: span.last } } : {}),
+    variables,
+    panels,
+    errors,
+    unknownVariables,
+  };
 }
 
 /** Checks that the macros of a SQL text expand (no unknown macro, right argument counts). */

@@ -50,7 +50,9 @@ const save = () => writeFileSync(dbPath, JSON.stringify(db));
 save(); // a data folder uid 472 cannot write stops Grafana here
 
 // Provisioning: data sources and dashboard providers, then each provider's folder.
-const datasources = list("/etc/grafana/provisioning/datasources").filter((f) => f.endsWith(".yaml")).map((f) => read(`/etc/grafana/provisioning/datasources/${f}`) ?? "");
+const datasources = list("/etc/grafana/provisioning/datasources")
+  .filter((f) => f.endsWith(".yaml"))
+  .map((f) => read(`/etc/grafana/provisioning/datasources/${f}`) ?? "");
 const dashboards = [];
 for (const f of list("/etc/grafana/provisioning/dashboards").filter((n) => n.endsWith(".yaml"))) {
   const provider = read(`/etc/grafana/provisioning/dashboards/${f}`) ?? "";
@@ -96,11 +98,19 @@ createServer(async (req, res) => {
   if (!who) return send(401, { message: "Unauthorized" });
   if (path === "/api/user" && req.method === "GET") return send(200, { login: who.login });
   if (who.role !== "Admin") return send(403, { message: "Permission denied" });
-  if (path === "/api/search" && req.method === "GET") return send(200, dashboards.map((d) => ({ title: d.title, type: "dash-db" })));
+  if (path === "/api/search" && req.method === "GET")
+    return send(
+      200,
+      dashboards.map((d) => ({ title: d.title, type: "dash-db" })),
+    );
   const id = Number(/\/(\d+)(\/password)?$/.exec(path)?.[1]);
   const data = await body(req);
   const done = (value) => (save(), send(200, value));
-  if (req.method === "GET" && path === "/api/users") return send(200, db.users.map(({ id, login, email, name }) => ({ id, login, email, name })));
+  if (req.method === "GET" && path === "/api/users")
+    return send(
+      200,
+      db.users.map(({ id, login, email, name }) => ({ id, login, email, name })),
+    );
   if (req.method === "POST" && path === "/api/admin/users") {
     if (db.users.some((u) => u.login === data.login || u.email === data.email)) return send(412, { message: "user already exists" });
     const user = { id: db.nextId++, login: data.login, email: data.email, name: data.name, password: data.password, role: "Viewer" };
@@ -109,9 +119,9 @@ createServer(async (req, res) => {
   }
   const user = db.users.find((u) => u.id === id);
   if (!user) return send(404, { message: "user not found" });
-  if (req.method === "PUT" && path.endsWith("/password")) return (user.password = data.password), done({});
-  if (req.method === "PUT" && path.startsWith("/api/users/")) return Object.assign(user, { login: data.login, email: data.email, name: data.name }), done({});
-  if (req.method === "PATCH" && path.startsWith("/api/orgs/1/users/")) return (user.role = data.role), done({});
-  if (req.method === "DELETE" && path.startsWith("/api/admin/users/")) return (db.users = db.users.filter((u) => u.id !== id)), done({});
+  if (req.method === "PUT" && path.endsWith("/password")) return ((user.password = data.password), done({}));
+  if (req.method === "PUT" && path.startsWith("/api/users/")) return (Object.assign(user, { login: data.login, email: data.email, name: data.name }), done({}));
+  if (req.method === "PATCH" && path.startsWith("/api/orgs/1/users/")) return ((user.role = data.role), done({}));
+  if (req.method === "DELETE" && path.startsWith("/api/admin/users/")) return ((db.users = db.users.filter((u) => u.id !== id)), done({}));
   send(404, { message: `no route ${req.method} ${path}` });
 }).listen(3000, "127.0.0.1");

@@ -111,8 +111,10 @@ function unitCommands(unit: string, key: string): string[][] {
       if (quote) {
         if (c === quote) quote = "";
         else cur += c;
-      } else if (c === "'" || c === '"') { quote = c; has = true; }
-      else if (/\s/.test(c)) {
+      } else if (c === "'" || c === '"') {
+        quote = c;
+        has = true;
+      } else if (/\s/.test(c)) {
         if (cur || has) args.push(cur);
         cur = "";
         has = false;
@@ -153,7 +155,11 @@ function unreadableByGrafana(): string[] {
   const sources = [...unit.matchAll(/-v (\S+?):\S+/g)].map((m) => m[1]!);
   const out: string[] = [];
   for (const src of sources) {
-    const r = spawnSync("setpriv", ["--reuid=472", "--regid=0", "--clear-groups", "find", src, "(", "-type", "d", "!", "-executable", ")", "-o", "!", "-readable", "-print"], { encoding: "utf8" });
+    const r = spawnSync(
+      "setpriv",
+      ["--reuid=472", "--regid=0", "--clear-groups", "find", src, "(", "-type", "d", "!", "-executable", ")", "-o", "!", "-readable", "-print"],
+      { encoding: "utf8" },
+    );
     out.push(...r.stdout.split("\n").filter(Boolean), ...r.stderr.split("\n").filter(Boolean));
   }
   return [`mounts: ${sources.join(" ")}`, ...out];
@@ -163,7 +169,9 @@ const state = () => ({
   files: snapshot("/opt/coffeetl", "/etc/nginx", "/var/lib/coffeetl-grafana"),
   db: existsSync("/var/lib/coffeetl-grafana/grafana.db.json") ? readFileSync("/var/lib/coffeetl-grafana/grafana.db.json", "utf8") : "",
   calls: existsSync(join(work, "calls.log")) ? readFileSync(join(work, "calls.log"), "utf8").split("\n").filter(Boolean) : [],
-  systemctl: readFileSync(argvLog, "utf8").split("\u001e").filter((r) => r.replace(/^\0/, "").startsWith("systemctl\0")).length,
+  systemctl: readFileSync(argvLog, "utf8")
+    .split("\u001e")
+    .filter((r) => r.replace(/^\0/, "").startsWith("systemctl\0")).length,
 });
 
 const report: Record<string, unknown> = { runs: [] };
@@ -181,7 +189,20 @@ try {
 } finally {
   const pid = join(work, "grafana.pid");
   if (existsSync(pid)) spawnSync("kill", [readFileSync(pid, "utf8").trim()]);
-  report.argv = readFileSync(argvLog, "utf8").split("\u001e").map((r) => r.replace(/^\0/, "").split("\0").filter((_, i, a) => i < a.length - 1)).filter((a) => a.length);
-  report.grafana = existsSync(join(work, "grafana.log")) ? readFileSync(join(work, "grafana.log"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];
+  report.argv = readFileSync(argvLog, "utf8")
+    .split("\u001e")
+    .map((r) =>
+      r
+        .replace(/^\0/, "")
+        .split("\0")
+        .filter((_, i, a) => i < a.length - 1),
+    )
+    .filter((a) => a.length);
+  report.grafana = existsSync(join(work, "grafana.log"))
+    ? readFileSync(join(work, "grafana.log"), "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+    : [];
   writeFileSync(join(work, "report.json"), JSON.stringify(report, null, 1));
 }

@@ -26,15 +26,23 @@ if (args[0] === "restart" && args[1] === "coffeetl-grafana.service") {
   const pidFile = join(work, "grafana.pid");
   if (existsSync(pidFile)) spawnSync("kill", [readFileSync(pidFile, "utf8").trim()]);
   // The stand-in's own outputs, which uid 472 appends to.
-  for (const f of ["grafana.log", "calls.log"]) if (!existsSync(join(work, f))) { writeFileSync(join(work, f), ""); chmodSync(join(work, f), 0o666); }
+  for (const f of ["grafana.log", "calls.log"])
+    if (!existsSync(join(work, f))) {
+      writeFileSync(join(work, f), "");
+      chmodSync(join(work, f), 0o666);
+    }
   const config = join(work, "grafana-config.json");
   writeFileSync(config, JSON.stringify({ mounts, env, report: join(work, "grafana.log"), calls: join(work, "calls.log") }));
   const out = openSync(join(work, "grafana.out"), "a");
-  const child = spawn("setpriv", ["--reuid=472", "--regid=0", "--clear-groups", process.execPath, join(new URL(".", import.meta.url).pathname, "grafana-standin.mjs"), config], {
-    detached: true,
-    stdio: ["ignore", out, out],
-    env: { ...env, PATH: process.env.PATH },
-  });
+  const child = spawn(
+    "setpriv",
+    ["--reuid=472", "--regid=0", "--clear-groups", process.execPath, join(new URL(".", import.meta.url).pathname, "grafana-standin.mjs"), config],
+    {
+      detached: true,
+      stdio: ["ignore", out, out],
+      env: { ...env, PATH: process.env.PATH },
+    },
+  );
   writeFileSync(pidFile, String(child.pid));
   child.unref();
   for (let i = 0; i < 100; i++) {

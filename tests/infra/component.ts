@@ -60,7 +60,14 @@ export async function declare(build: () => unknown, stack = "acme-prod"): Promis
   const byType = (type: string) => resources.filter((r) => r.type === type);
   const one = (type: string, name: string) => {
     const found = resources.find((r) => r.type === type && r.name === name);
-    if (!found) throw new Error(`no ${type} named ${name}; declared: ${byType(type).map((r) => r.name).join(", ") || "none"}`);
+    if (!found)
+      throw new Error(
+        `no ${type} named ${name}; declared: ${
+          byType(type)
+            .map((r) => r.name)
+            .join(", ") || "none"
+        }`,
+      );
     return found;
   };
   return { resources, byType, one };

@@ -46,7 +46,10 @@ export function computed(type: string, name: string, inputs: Record<string, any>
     }
     case "aws:sqs/queue:Queue": {
       const n = inputs.name ?? `${name}-1234567`;
-      return { id: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${n}`, state: { name: n, arn: arn("sqs", n), url: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${n}` } };
+      return {
+        id: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${n}`,
+        state: { name: n, arn: arn("sqs", n), url: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${n}` },
+      };
     }
     case "aws:sns/topic:Topic":
       return { id: arn("sns", `${name}-1234567`), state: { arn: arn("sns", `${name}-1234567`) } };
@@ -57,7 +60,13 @@ export function computed(type: string, name: string, inputs: Record<string, any>
     case "aws:ssm/parameter:Parameter":
       return { id: inputs.name, state: { arn: arn("ssm", `parameter${inputs.name}`) } };
     case "aws:iam/accessKey:AccessKey":
-      return { id: `AKIAMOCK${name.replace(/[^A-Za-z0-9]/g, "").toUpperCase().slice(0, 12)}`, state: { secret: `MockSecretAccessKey${name.replace(/[^A-Za-z0-9]/g, "")}` } };
+      return {
+        id: `AKIAMOCK${name
+          .replace(/[^A-Za-z0-9]/g, "")
+          .toUpperCase()
+          .slice(0, 12)}`,
+        state: { secret: `MockSecretAccessKey${name.replace(/[^A-Za-z0-9]/g, "")}` },
+      };
     case "aws:iam/group:Group":
     case "aws:iam/user:User":
       return { id: inputs.name, state: { arn: `arn:aws:iam::${ACCOUNT}:${type.endsWith("Group") ? "group" : "user"}${inputs.path ?? "/"}${inputs.name}` } };
@@ -68,7 +77,15 @@ export function computed(type: string, name: string, inputs: Record<string, any>
     case "aws:ec2/launchTemplate:LaunchTemplate":
       return { id: `lt-${name}`, state: { latestVersion: 3, arn: arn("ec2", `launch-template/lt-${name}`) } };
     case "aws:ec2/instance:Instance":
-      return { id: `i-${name}`, state: { privateIp: "10.42.0.10", publicIp: "198.51.100.10", privateDns: "ip-10-42-0-10.eu-west-2.compute.internal", arn: arn("ec2", `instance/i-${name}`) } };
+      return {
+        id: `i-${name}`,
+        state: {
+          privateIp: "10.42.0.10",
+          publicIp: "198.51.100.10",
+          privateDns: "ip-10-42-0-10.eu-west-2.compute.internal",
+          arn: arn("ec2", `instance/i-${name}`),
+        },
+      };
     case "aws:ec2/eip:Eip":
       return { id: `eipalloc-${name}`, state: { publicIp: "198.51.100.20", publicDns: "ec2-198-51-100-20.eu-west-2.compute.amazonaws.com" } };
     case "aws:ebs/volume:Volume":
@@ -79,15 +96,27 @@ export function computed(type: string, name: string, inputs: Record<string, any>
       return { id: "vo_EXAMPLE", state: { arn: `arn:aws:cloudfront::${ACCOUNT}:vpcorigin/vo_EXAMPLE` } };
     case "aws:wafv2/ipSet:IpSet":
     case "aws:wafv2/webAcl:WebAcl":
-      return { id: `${name}-id`, state: { arn: `arn:aws:wafv2:us-east-1:${ACCOUNT}:global/${type.endsWith("IpSet") ? "ipset" : "webacl"}/${name}/${name}-id` } };
+      return {
+        id: `${name}-id`,
+        state: { arn: `arn:aws:wafv2:us-east-1:${ACCOUNT}:global/${type.endsWith("IpSet") ? "ipset" : "webacl"}/${name}/${name}-id` },
+      };
     case "aws:ec2/securityGroup:SecurityGroup":
       return { id: `sg-${name}`, state: { arn: arn("ec2", `security-group/sg-${name}`) } };
     case "awsx:ec2:Vpc":
-      return { id: `${name}`, state: { vpcId: "vpc-0a1b2c3d", publicSubnetIds: ["subnet-0a", "subnet-0b", "subnet-0c"], privateSubnetIds: [], isolatedSubnetIds: [] } };
+      return {
+        id: `${name}`,
+        state: { vpcId: "vpc-0a1b2c3d", publicSubnetIds: ["subnet-0a", "subnet-0b", "subnet-0c"], privateSubnetIds: [], isolatedSubnetIds: [] },
+      };
     case "aws:redshiftserverless/workgroup:Workgroup":
       return { id: inputs.workgroupName, state: { arn: arn("redshift-serverless", "workgroup/0f0e0d0c-aaaa-bbbb-cccc-000000000001") } };
     case "aws:redshiftserverless/namespace:Namespace":
-      return { id: inputs.namespaceName, state: { arn: arn("redshift-serverless", "namespace/0f0e0d0c-aaaa-bbbb-cccc-000000000002"), adminPasswordSecretArn: arn("secretsmanager", "secret:redshift!coffeetl-admin-AbCdEf") } };
+      return {
+        id: inputs.namespaceName,
+        state: {
+          arn: arn("redshift-serverless", "namespace/0f0e0d0c-aaaa-bbbb-cccc-000000000002"),
+          adminPasswordSecretArn: arn("secretsmanager", "secret:redshift!coffeetl-admin-AbCdEf"),
+        },
+      };
     default:
       return { id: `${name}-id`, state: {} };
   }
@@ -112,7 +141,15 @@ export async function runProgram(
       newResource(args) {
         const { id, state } = computed(args.type, args.name, args.inputs);
         const rel = relations.get(`${args.type}::${args.name}`) ?? { dependsOn: [] };
-        resources.push({ type: args.type, name: args.name, id, inputs: args.inputs, props: { ...args.inputs, ...state }, ...rel, ...(args.provider ? { provider: args.provider } : {}) });
+        resources.push({
+          type: args.type,
+          name: args.name,
+          id,
+          inputs: args.inputs,
+          props: { ...args.inputs, ...state },
+          ...rel,
+          ...(args.provider ? { provider: args.provider } : {}),
+        });
         return { id, state: { ...args.inputs, ...state } };
       },
       call(args) {
@@ -135,7 +172,10 @@ export async function runProgram(
           case "aws:ec2/getRouteTable:getRouteTable":
             return { id: args.inputs.routeTableId, routeTableId: args.inputs.routeTableId, routes: [{ cidrBlock: "0.0.0.0/0", natGatewayId: "nat-0abc" }] };
           case "aws:redshiftserverless/getWorkgroup:getWorkgroup":
-            return { arn: `arn:aws:redshift-serverless:${REGION}:${ACCOUNT}:workgroup/11111111-2222-3333-4444-555555555555`, workgroupName: args.inputs.workgroupName };
+            return {
+              arn: `arn:aws:redshift-serverless:${REGION}:${ACCOUNT}:workgroup/11111111-2222-3333-4444-555555555555`,
+              workgroupName: args.inputs.workgroupName,
+            };
           default:
             return {};
         }
@@ -171,7 +211,14 @@ export async function runProgram(
   const byType = (type: string) => resources.filter((r) => r.type === type);
   const one = (type: string, name: string) => {
     const found = resources.find((r) => r.type === type && r.name === name);
-    if (!found) throw new Error(`no ${type} named ${name}; declared: ${byType(type).map((r) => r.name).join(", ") || "none"}`);
+    if (!found)
+      throw new Error(
+        `no ${type} named ${name}; declared: ${
+          byType(type)
+            .map((r) => r.name)
+            .join(", ") || "none"
+        }`,
+      );
     return found;
   };
   return { resources, invokes, byType, one, outputs };

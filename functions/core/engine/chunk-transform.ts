@@ -53,7 +53,12 @@ const freshBytes: Allocate = (bytes) => new Uint8Array(bytes);
 /** One file's chunk transformer. Each instance keeps the steps' state for the chunks it sees. */
 export function createChunkTransformer(options: ChunkOptions, allocate: Allocate = freshBytes) {
   const numbering = options.numberOccurrences === false ? undefined : numberOccurrences(options.transactionIdKey, options.occurrenceWindow);
-  const steps = { parse: parse(options.branches ? { branches: options.branches } : {}), clean: clean(options.transactionIdKey), normalise: normalise(), keepOnce: keepOnce() };
+  const steps = {
+    parse: parse(options.branches ? { branches: options.branches } : {}),
+    clean: clean(options.transactionIdKey),
+    normalise: normalise(),
+    keepOnce: keepOnce(),
+  };
   const render = renderer(options.sourceKey, allocate);
   return (chunk: Chunk): ChunkResult => {
     const records = readRecords(chunk);
@@ -158,8 +163,7 @@ function renderer(sourceKey: string, allocate: Allocate) {
   const paymentBytes = runEncoder();
   const amounts: Uint8Array[] = [];
   // Prices and totals repeat all day long: format each amount once.
-  const amountBytes = (pence: number) =>
-    pence < 100_000 ? (amounts[pence] ??= Buffer.from(formatPence(pence))) : Buffer.from(formatPence(pence));
+  const amountBytes = (pence: number) => (pence < 100_000 ? (amounts[pence] ??= Buffer.from(formatPence(pence))) : Buffer.from(formatPence(pence)));
   const quantities = Array.from({ length: 10 }, (_, n) => Buffer.from(String(n)));
   return (e: Entities): Omit<ChunkResult, "index" | "sales" | "notText"> => {
     const t = e.transactions;

@@ -27,7 +27,14 @@ export async function runChunks(chunks: AsyncIterable<Chunk>, files: TableFiles,
   const merger = new ChunkMerger(files, workers > 0, options);
   let sawText = false;
   const pool =
-    workers > 0 ? new WorkerPool(workers, { transactionIdKey: options.transactionIdKey, sourceKey: options.sourceKey, numberOccurrences: false, ...(options.branches ? { branches: options.branches } : {}) }) : undefined;
+    workers > 0
+      ? new WorkerPool(workers, {
+          transactionIdKey: options.transactionIdKey,
+          sourceKey: options.sourceKey,
+          numberOccurrences: false,
+          ...(options.branches ? { branches: options.branches } : {}),
+        })
+      : undefined;
   const transformHere = pool ? undefined : createChunkTransformer(options);
   try {
     // Results are merged in chunk order; a few chunks may be in flight at once.

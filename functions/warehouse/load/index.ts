@@ -33,14 +33,7 @@ export function loadStatements(dialect: Dialect, requests: LoadRequest[], loaded
   const batch = openBatch(dialect, requests, loadedAt);
   return {
     prepare: lockAndStage(batch),
-    merge: [
-      ...refuseAnotherKey(batch),
-      ...arrival(),
-      ...supersede(),
-      ...holdAndCount(batch),
-      ...insertNew(batch),
-      ...recordOutcomes(batch),
-    ],
+    merge: [...refuseAnotherKey(batch), ...arrival(), ...supersede(), ...holdAndCount(batch), ...insertNew(batch), ...recordOutcomes(batch)],
     result: RESULT_STATEMENT,
     cleanup: [...TABLES.map(stagingTable), "stage_files", "stage_orphans", "stage_held"].map((t) => `DROP TABLE ${t}`),
   };
