@@ -574,7 +574,7 @@
     var legendOpts = panel.options.legend || {},
       target = body;
     var pct = /** @param {number | null | undefined} v */ function (v) {
-      return total ? num(/** @type {number} */ (v / total) * 100, 0) + "%" : "–";
+      return total ? num((Number(v) / total) * 100, 0) + "%" : "–";
     };
     if (legendOpts.displayMode === "table" && legendOpts.showLegend !== false) {
       var parts = withLegend(body, Math.min(Math.round(body.clientWidth * 0.5), 220));
@@ -714,7 +714,7 @@
       "rgb(" +
       a
         .map(function (x, i) {
-          return Math.round(x + /** @type {number} */ (b[i] - x) * u);
+          return Math.round(x + (Number(b[i]) - x) * u);
         })
         .join(",") +
       ")"
@@ -757,7 +757,7 @@
         var v = f.values[r],
           td = el("td", f.type === "number" ? "num" : "", format(v, cfg.unit, cfg.decimals, f.type));
         if (heatFields[i] && v !== null) {
-          td.style.background = heat(hi > lo ? /** @type {number} */ (v - lo) / (hi - lo) : 0);
+          td.style.background = heat(hi > lo ? (Number(v) - lo) / (hi - lo) : 0);
           td.style.color = "#111217";
           td.style.textAlign = "center";
         }
