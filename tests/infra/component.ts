@@ -2,7 +2,7 @@
 // records what it declares: the unit tests of infra/*.ts (tests/infra-<component>.test.ts). Uses
 // harness.ts's made-up AWS outputs. Call it once per test file: the mocks are set per process.
 import * as pulumi from "@pulumi/pulumi";
-import { ACCOUNT, REGION, computed, type Recorded } from "./harness.js";
+import { ACCOUNT, REGION, computed, finders, type Recorded } from "./harness.js";
 
 export interface Declared {
   resources: Recorded[];
@@ -57,19 +57,7 @@ export async function declare(build: () => unknown, stack = "acme-prod"): Promis
   });
   // Let registrations made inside applies reach the mocks.
   await new Promise((r) => setTimeout(r, 50));
-  const byType = (type: string) => resources.filter((r) => r.type === type);
-  const one = (type: string, name: string) => {
-    const found = resources.find((r) => r.type === type && r.name === name);
-    if (!found)
-      throw new Error(
-        `no ${type} named ${name}; declared: ${
-          byType(type)
-            .map((r) => r.name)
-            .join(", ") || "none"
-        }`,
-      );
-    return found;
-  };
+  const { byType, one } = finders(resources);
   return { resources, byType, one };
 }
 

@@ -208,6 +208,13 @@ export async function runProgram(
   // Let the last registrations (children created inside applies) reach the mocks.
   await new Promise((r) => setTimeout(r, 50));
 
+  const { byType, one } = finders(resources);
+  return { resources, invokes, byType, one, outputs };
+}
+
+/** The value of an Output (or a plain value), failing after `ms` rather than hanging. */
+/** Lookups over the resources the mocks recorded: all of a type, or the one of a type and name. */
+export function finders(resources: Recorded[]): Pick<Harness, "byType" | "one"> {
   const byType = (type: string) => resources.filter((r) => r.type === type);
   const one = (type: string, name: string) => {
     const found = resources.find((r) => r.type === type && r.name === name);
@@ -221,10 +228,9 @@ export async function runProgram(
       );
     return found;
   };
-  return { resources, invokes, byType, one, outputs };
+  return { byType, one };
 }
 
-/** The value of an Output (or a plain value), failing after `ms` rather than hanging. */
 export function settle<T>(value: pulumi.Input<T> | undefined, ms = 10_000): Promise<T | undefined> {
   if (value === undefined) return Promise.resolve(undefined);
   if (!pulumi.Output.isInstance(value)) return Promise.resolve(value as T);
