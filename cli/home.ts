@@ -67,7 +67,8 @@ interface OpenedWarehouse {
  * The warehouse for a reading command: a server given by URL directly (it needs no home), else the
  * home's embedded warehouse through the local pipeline (which guards the home against a second process).
  */
-export async function openWarehouse(connection: Connection, engine: EngineMode = "light"): Promise<OpenedWarehouse> {
+/** `arrayTypes` false: the command reads only the project's own statements (see PostgresWarehouse's option). */
+export async function openWarehouse(connection: Connection, engine: EngineMode = "light", arrayTypes = true): Promise<OpenedWarehouse> {
   if (connection.outputs !== undefined) {
     const { openStack, readOutputs } = await import("./outputs.js");
     const { redshiftString } = await import("../functions/aws/redshift-sql.js");
@@ -79,6 +80,6 @@ export async function openWarehouse(connection: Connection, engine: EngineMode =
     const warehouse = await PostgresWarehouse.open({ databaseUrl: connection.databaseUrl });
     return { warehouse, close: () => warehouse.close() };
   }
-  const local = await openHome(connection, { readOnly: true, engine });
+  const local = await openHome(connection, { readOnly: true, engine, arrayTypes });
   return { warehouse: local.warehouse, close: () => local.close() };
 }

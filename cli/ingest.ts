@@ -61,7 +61,7 @@ export async function runFiles(
   options: Pick<LocalPipelineOptions, "threads">,
   onReport: (report: FileReport) => void,
 ): Promise<FileReport[]> {
-  const local = await openHome(connection, { ...options, engine: await engineForFiles(paths) });
+  const local = await openHome(connection, { ...options, engine: await engineForFiles(paths), arrayTypes: false });
   const stopWatching = removePartialsOnSignal();
   try {
     await Promise.all([local.raw.removeStalePartials(), local.transformed.removeStalePartials()]);

@@ -74,7 +74,7 @@ export async function statusCommand(ctx: CommandContext): Promise<number> {
   const limit = intOption(ctx, "limit", 0, 1_000_000) ?? 20;
   const since = dateOption(ctx, "since");
   const where = since ? [`recorded_at >= ${literal(since.toISOString().replace("T", " ").replace("Z", ""))}`] : [];
-  const { warehouse, close } = await openWarehouse(ctx.connection);
+  const { warehouse, close } = await openWarehouse(ctx.connection, "light", false);
   let all: OutcomeRow[];
   let fromLoadsOnly: boolean;
   let readerProblem: string | undefined;
@@ -207,7 +207,7 @@ async function notesInFiles(transformed: Storage, prefix: string): Promise<FileN
 export async function rejectsCommand(ctx: CommandContext): Promise<number> {
   const file = ctx.args[0]!;
   const onAws = ctx.connection.outputs !== undefined;
-  const opened = await openWarehouse(ctx.connection);
+  const opened = await openWarehouse(ctx.connection, "light", false);
   const { warehouse, close } = opened;
   const lit = opened.literal ?? literal;
   const transformed =

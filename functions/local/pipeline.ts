@@ -42,6 +42,8 @@ export interface LocalPipelineOptions {
   readOnly?: boolean;
   /** The embedded warehouse's start, by the work to come (postgres-warehouse.ts; default heavy). */
   engine?: EngineMode;
+  /** False: the command runs only the project's own statements, so PGlite need not read array types (postgres-warehouse.ts). */
+  arrayTypes?: boolean;
 }
 
 export interface FileReport {
@@ -414,7 +416,7 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
   const keySource = keyed?.source ?? "";
   const fingerprint = keyed ? keyFingerprint(transactionIdKey) : "";
   const opened = await PostgresWarehouse.open(
-    options.databaseUrl ? { databaseUrl: options.databaseUrl } : { dataDir: join(home, "warehouse"), ...(options.engine ? { engine: options.engine } : {}) },
+    options.databaseUrl ? { databaseUrl: options.databaseUrl } : { dataDir: join(home, "warehouse"), ...(options.engine ? { engine: options.engine } : {}), ...(options.arrayTypes === false ? { arrayTypes: false } : {}) },
   );
   try {
     await opened.ensureSchema();
