@@ -416,7 +416,13 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
   const keySource = keyed?.source ?? "";
   const fingerprint = keyed ? keyFingerprint(transactionIdKey) : "";
   const opened = await PostgresWarehouse.open(
-    options.databaseUrl ? { databaseUrl: options.databaseUrl } : { dataDir: join(home, "warehouse"), ...(options.engine ? { engine: options.engine } : {}), ...(options.arrayTypes === false ? { arrayTypes: false } : {}) },
+    options.databaseUrl
+      ? { databaseUrl: options.databaseUrl }
+      : {
+          dataDir: join(home, "warehouse"),
+          ...(options.engine ? { engine: options.engine } : {}),
+          ...(options.arrayTypes === false ? { arrayTypes: false } : {}),
+        },
   );
   try {
     await opened.ensureSchema();
