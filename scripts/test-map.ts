@@ -51,7 +51,7 @@ const posix = (p: string) => p.split("\\").join("/");
 function walk(dir: string, keep: (file: string) => boolean, out: string[] = []): string[] {
   if (!existsSync(dir)) return out;
   for (const name of readdirSync(dir).sort()) {
-    if (name === "node_modules" || name === "dist") continue;
+    if (name === "node_modules" || name === "dist" || name.startsWith(".")) continue; // (dot folders: caches such as bench/.data)
     const path = join(dir, name);
     if (statSync(path).isDirectory()) walk(path, keep, out);
     else if (keep(path)) out.push(path);
