@@ -50,6 +50,11 @@ const onAws: Record<string, OptionSpec> = {
   outputs: { type: "string", value: "FILE", help: "on AWS: the stack outputs (`pulumi stack output --json`; - for stdin), instead of a home" },
   region: { type: "string", value: "REGION", help: "with --outputs: AWS region (default: $AWS_REGION, else the stack's)" },
 };
+/** The deployed stack, for the commands that only run on AWS (`redrive`, `verify`). */
+const stack: Record<string, OptionSpec> = {
+  outputs: { type: "string", value: "FILE", help: "stack outputs as JSON (`pulumi stack output --json`; - for stdin)" },
+  region: { type: "string", value: "REGION", help: "AWS region (default: $AWS_REGION, else the stack's outputs)" },
+};
 
 export const COMMANDS: CommandSpec[] = [
   {
@@ -192,10 +197,9 @@ export const COMMANDS: CommandSpec[] = [
       "message only once the invocation is accepted), and with --prefix sends the function an S3 event for every\n" +
       "raw .csv object under the prefix. Idempotent: a file already transformed and loaded changes nothing.",
     options: {
-      outputs: { type: "string", value: "FILE", help: "stack outputs as JSON (`pulumi stack output --json`; - for stdin)" },
+      ...stack,
       prefix: { type: "string", value: "PREFIX", help: "also re-emit every raw .csv object under this key prefix" },
       "dry-run": { type: "boolean", help: "say what would be redriven and re-emitted, change nothing" },
-      region: { type: "string", value: "REGION", help: "AWS region (default: $AWS_REGION, else the stack's outputs)" },
     },
     home: "none",
     warehouse: false,
@@ -213,11 +217,10 @@ export const COMMANDS: CommandSpec[] = [
       "may SELECT every table, that Grafana answers /api/health and a viewer can log in, that no alarm is in ALARM and\n" +
       "that both dead-letter queues are empty. Exit status 0 only when every check passed.",
     options: {
-      outputs: { type: "string", value: "FILE", help: "stack outputs as JSON (`pulumi stack output --json`; - for stdin)" },
+      ...stack,
       timeout: { type: "string", value: "SECONDS", help: "how long the canary may take to load (default 300)" },
       reader: { type: "string", value: "USER", help: "the Grafana reader's database user (default coffeetl_grafana)" },
       json: { type: "boolean", help: "the checks as JSON" },
-      region: { type: "string", value: "REGION", help: "AWS region (default: $AWS_REGION, else the stack's outputs)" },
     },
     home: "none",
     warehouse: false,

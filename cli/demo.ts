@@ -7,7 +7,8 @@ import { SAMPLE_BRANCHES, sampleChunks, sampleFileName } from "../functions/core
 import type { FileReport } from "../functions/local/pipeline.js";
 import type { CommandContext } from "./args.js";
 import { UsageError } from "./errors.js";
-import { isHome, openWarehouse } from "./home.js";
+import { isHome } from "../functions/local/home-marker.js";
+import { openWarehouse } from "./home.js";
 import { runFiles } from "./ingest.js";
 import { line, write } from "./output.js";
 import { formatTable } from "./table.js";

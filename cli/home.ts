@@ -1,10 +1,11 @@
 // The home (`--home`, the CLI's state folder): which commands may create one, and opening its warehouse.
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { Storage, Warehouse } from "../functions/app/ports.js";
 import type { LocalPipeline, LocalPipelineOptions } from "../functions/local/pipeline.js";
 import type { EngineMode } from "../functions/local/pglite-engine.js";
 import type { PostgresWarehouse } from "../functions/local/postgres-warehouse.js";
+import { HOME_MARKER, isHome } from "../functions/local/home-marker.js";
 import { UsageError } from "./errors.js";
 
 export interface Connection {
@@ -17,16 +18,6 @@ export interface Connection {
   /** AWS region with `outputs` (default: $AWS_REGION, else the stack's). */
   region?: string;
 }
-
-/**
- * The marker of a CoffeETL home, made by the first command that opens it, whichever way its key is
- * given (issue 24: the key file was the marker, so a home keyed by $COFFEETL_TRANSACTION_KEY or
- * --key-file was "not a home"). Homes made before the marker existed are known by their key file.
- */
-const HOME_MARKER = "coffeetl-home";
-const OLD_HOME_MARKER = "transaction-id.key";
-
-export const isHome = (home: string): boolean => [HOME_MARKER, OLD_HOME_MARKER].some((m) => existsSync(join(resolve(home), m)));
 
 /** Refuses a home that does not exist, so a typo in `--home` never starts a new, empty warehouse. */
 export function requireHome(home: string, command: string): void {

@@ -14,7 +14,8 @@ import { FolderStorage } from "../functions/local/folder-storage.js";
 import { describeReaderGaps, readerGaps } from "../functions/warehouse/reader-role.js";
 import { LINE_NOTES_TABLE, selectLineNotesStatement } from "../functions/warehouse/line-notes.js";
 import { dateOption, intOption, type CommandContext } from "./args.js";
-import { isHome, openWarehouse } from "./home.js";
+import { isHome } from "../functions/local/home-marker.js";
+import { openWarehouse } from "./home.js";
 import { line, write } from "./output.js";
 import { formatTable } from "./table.js";
 

@@ -2,7 +2,6 @@
 // that step fails, on its own) and its Docker-less Lambda (Invoke accepted, seen through a loopback
 // proxy). IAM enforcement is off here: with it on, moto miscomputes the signature of a request whose
 // query holds "/" (ListObjectsV2 with a prefix), and an operator's login may do all of this anyway.
-import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
@@ -12,7 +11,7 @@ import * as assert from "uvu/assert";
 import { s3CreatedRecord } from "../cli/redrive.js";
 import { ACCOUNT, BASE_CONFIG, REGION, createMotoStack, motoMissing, startMoto } from "./fixtures/aws/moto.js";
 import { startProxy } from "./fixtures/aws/proxy.js";
-import { ROOT, tempDir } from "./helpers.js";
+import { runCoffeetl, tempDir } from "./helpers.js";
 
 const missing = motoMissing();
 if (missing) {
@@ -32,19 +31,7 @@ async function suite() {
   const sqs = new SQSClient({});
 
   /** The CLI as the README runs it, its AWS calls through the proxy. */
-  function coffeetl(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, [join(ROOT, "bin/coffeetl.js"), ...args], {
-        cwd: dir.path,
-        env: { ...process.env, AWS_ENDPOINT_URL: proxy.endpoint, NO_COLOR: "1" },
-      });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d) => (stdout += d));
-      child.stderr.on("data", (d) => (stderr += d));
-      child.on("close", (status) => resolve({ status: status ?? -1, stdout, stderr }));
-    });
-  }
+  const coffeetl = (args: string[]) => runCoffeetl(args, { cwd: dir.path, env: { ...process.env, AWS_ENDPOINT_URL: proxy.endpoint, NO_COLOR: "1" } });
 
   const functionArn = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${stack.layout.extractTransformFunctionName}`;
   const failureRecord = (key: string) =>

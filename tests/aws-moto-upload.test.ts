@@ -1,6 +1,5 @@
 // `coffeetl upload` as the README writes it, against moto with its IAM enforcement on and the upload
 // identity's own policy (infra/upload-identities.ts); a failing part injected by a loopback proxy.
-import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { HeadObjectCommand, ListMultipartUploadsCommand, S3Client } from "@aws-sdk/client-s3";
@@ -8,7 +7,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { BASE_CONFIG, createMotoStack, motoMissing, startMoto } from "./fixtures/aws/moto.js";
 import { startProxy } from "./fixtures/aws/proxy.js";
-import { ROOT, fixture, tempDir } from "./helpers.js";
+import { fixture, runCoffeetl, tempDir } from "./helpers.js";
 
 const missing = motoMissing();
 if (missing) {
@@ -28,19 +27,7 @@ async function suite() {
   const s3 = new S3Client({});
 
   /** The CLI as the README runs it, its AWS calls through the proxy. */
-  function coffeetl(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, [join(ROOT, "bin/coffeetl.js"), ...args], {
-        cwd: dir.path,
-        env: { ...process.env, AWS_ENDPOINT_URL: proxy.endpoint, NO_COLOR: "1" },
-      });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d) => (stdout += d));
-      child.stderr.on("data", (d) => (stderr += d));
-      child.on("close", (status) => resolve({ status: status ?? -1, stdout, stderr }));
-    });
-  }
+  const coffeetl = (args: string[]) => runCoffeetl(args, { cwd: dir.path, env: { ...process.env, AWS_ENDPOINT_URL: proxy.endpoint, NO_COLOR: "1" } });
   const profile = (name: string, change: Record<string, string> = {}) => {
     const file = join(dir.path, `${name}-${Object.keys(change).join("-") || "profile"}.json`);
     writeFileSync(file, JSON.stringify({ ...stack.profiles[name], ...change }), { mode: 0o600 });

@@ -9,21 +9,29 @@ import { ROOT, fixture, tempDir } from "./helpers.js";
 
 const BIN = join(ROOT, "bin/coffeetl.js");
 
+/**
+ * A day file of the fixture's five rejected lines and one warning plus 119 more totals that differ
+ * from their items (120 warnings), ingested into a new home; `run` runs the CLI on that home.
+ */
+function ingestedDay(dir: string, fileName: string, hour: string, firstTotal: number) {
+  const home = join(dir, "home");
+  const base = readFileSync(fixture("broken_rows.csv"), "utf8").trimEnd().split("\n");
+  const extra = Array.from(
+    { length: 119 },
+    (_, i) => `02/03/2024 ${hour}:${String(i % 60).padStart(2, "0")},Kendal,Guest,Regular Latte - 2.15,${(firstTotal + i / 100).toFixed(2)},CASH,`,
+  );
+  const file = join(dir, fileName);
+  writeFileSync(file, [...base, ...extra].join("\n") + "\n");
+  const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args, "--home", home], { cwd: ROOT, encoding: "utf8" });
+  const ingest = run("ingest", file);
+  assert.is(ingest.status, 0, ingest.stdout + ingest.stderr);
+  return { home, run, ingest };
+}
+
 test("rejects after the home's transformed files are deleted: every rejected line and all 120 warnings, from the warehouse", async () => {
   const dir = await tempDir();
   try {
-    const home = join(dir.path, "home");
-    // The fixture's five rejected lines and one warning, and 119 more totals that differ from their items.
-    const base = readFileSync(fixture("broken_rows.csv"), "utf8").trimEnd().split("\n");
-    const extra = Array.from(
-      { length: 119 },
-      (_, i) => `02/03/2024 11:${String(i % 60).padStart(2, "0")},Kendal,Guest,Regular Latte - 2.15,${(3 + i / 100).toFixed(2)},CASH,`,
-    );
-    const file = join(dir.path, "kendal_2024-03-02.csv");
-    writeFileSync(file, [...base, ...extra].join("\n") + "\n");
-    const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args, "--home", home], { cwd: ROOT, encoding: "utf8" });
-    const ingest = run("ingest", file);
-    assert.is(ingest.status, 0, ingest.stdout + ingest.stderr);
+    const { home, run, ingest } = ingestedDay(dir.path, "kendal_2024-03-02.csv", "11", 3);
     assert.match(ingest.stdout, /5 rejected, 120 warnings/);
     rmSync(join(home, "transformed"), { recursive: true });
     const r = run("rejects", "kendal_2024-03-02.csv", "--json");
@@ -49,17 +57,7 @@ test("rejects after the home's transformed files are deleted: every rejected lin
 test("rejects reads one store, the warehouse's line_notes: with the transformed files still there but emptied, every line is listed, with line, kind and reason", async () => {
   const dir = await tempDir();
   try {
-    const home = join(dir.path, "home");
-    const base = readFileSync(fixture("broken_rows.csv"), "utf8").trimEnd().split("\n");
-    const extra = Array.from(
-      { length: 119 },
-      (_, i) => `02/03/2024 12:${String(i % 60).padStart(2, "0")},Kendal,Guest,Regular Latte - 2.15,${(4 + i / 100).toFixed(2)},CASH,`,
-    );
-    const file = join(dir.path, "kendal_2024-03-03.csv");
-    writeFileSync(file, [...base, ...extra].join("\n") + "\n");
-    const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args, "--home", home], { cwd: ROOT, encoding: "utf8" });
-    const ingest = run("ingest", file);
-    assert.is(ingest.status, 0, ingest.stdout + ingest.stderr);
+    const { home, run } = ingestedDay(dir.path, "kendal_2024-03-03.csv", "12", 4);
     // The transformed copies of the notes emptied to their header: only the warehouse still has them.
     const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
     const copies = walk(join(home, "transformed")).filter((f) => /\/(rejects|warnings)\.csv$/.test(f));

@@ -1,4 +1,5 @@
 // Shared test helpers: fixtures, temporary homes, the optional real samples.
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -37,6 +38,21 @@ export function assertNoPii(content: string, where: string, pii: readonly string
   for (const value of pii) {
     if (content.includes(value)) throw new Error(`${where} contains personal data (${value.slice(0, 3)}…)`);
   }
+}
+
+/** The built CLI (`bin/coffeetl.js`) in its own process, as users run it; resolves when it exits. */
+export function runCoffeetl(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(ROOT, "bin/coffeetl.js"), ...args], { cwd: options.cwd ?? ROOT, env: options.env ?? process.env });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (status) => resolve({ status: status ?? -1, stdout, stderr }));
+  });
 }
 
 export async function tempDir(prefix = "coffeetl-test-"): Promise<{ path: string; remove(): Promise<void> }> {

@@ -1,6 +1,7 @@
 // The whole pipeline on one machine: folders stand in for the two buckets, PostgreSQL (embedded
 // PGlite by default) for Redshift, and `ingest` for the S3 events. The services are the Lambdas'.
 // One process at a time per home (a lock file, proper-lockfile): PGlite must never be opened by two.
+import { HOME_KEY_FILE, HOME_MARKER } from "./home-marker.js";
 import { randomBytes } from "node:crypto";
 import { appendFile, chmod, mkdir, readFile, readdir, realpath, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
@@ -102,9 +103,6 @@ export interface LocalPipeline {
 
 const TRANSACTION_ID_KEY_ENV = "COFFEETL_TRANSACTION_KEY";
 const KEY_FILE_ENV = "COFFEETL_KEY_FILE";
-const HOME_KEY_FILE = "transaction-id.key";
-/** What makes a folder a CoffeETL home, whichever way its key is given (cli/home.ts reads it). */
-export const HOME_MARKER = "coffeetl-home";
 /** The fingerprint of the key a home's files were keyed with (never the key): a different key is refused. */
 const HOME_KEY_FINGERPRINT = "key.fingerprint";
 

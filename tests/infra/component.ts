@@ -2,7 +2,7 @@
 // records what it declares: the unit tests of infra/*.ts (tests/infra-<component>.test.ts). Uses
 // harness.ts's made-up AWS outputs. Call it once per test file: the mocks are set per process.
 import * as pulumi from "@pulumi/pulumi";
-import { ACCOUNT, REGION, computed, finders, type Recorded } from "./harness.js";
+import { computed, finders, lookup, type Recorded } from "./harness.js";
 
 export interface Declared {
   resources: Recorded[];
@@ -25,18 +25,7 @@ export async function declare(build: () => unknown, stack = "acme-prod"): Promis
         resources.push({ type: args.type, name: args.name, id, inputs: args.inputs, props: { ...args.inputs, ...state }, ...rel });
         return { id, state: { ...args.inputs, ...state } };
       },
-      call(args) {
-        switch (args.token) {
-          case "aws:index/getRegion:getRegion":
-            return { name: REGION, region: REGION, id: REGION };
-          case "aws:index/getCallerIdentity:getCallerIdentity":
-            return { accountId: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:user/ci`, userId: "AIDAEXAMPLE", id: ACCOUNT };
-          case "aws:index/getPartition:getPartition":
-            return { partition: "aws", dnsSuffix: "amazonaws.com", id: "aws" };
-          default:
-            return {};
-        }
-      },
+      call: (args) => lookup(args.token, args.inputs),
     },
     "coffeetl",
     stack,

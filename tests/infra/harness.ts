@@ -156,29 +156,7 @@ export async function runProgram(
         invokes.push({ token: args.token, args: args.inputs });
         const answer = answers[args.token];
         if (answer) return answer(args.inputs);
-        switch (args.token) {
-          case "aws:index/getRegion:getRegion":
-            return { name: REGION, region: REGION, id: REGION };
-          case "aws:index/getCallerIdentity:getCallerIdentity":
-            return { accountId: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:user/ci`, userId: "AIDAEXAMPLE", id: ACCOUNT };
-          case "aws:index/getPartition:getPartition":
-            return { partition: "aws", dnsSuffix: "amazonaws.com", id: "aws" };
-          case "aws:ec2/getManagedPrefixList:getManagedPrefixList":
-            return { id: "pl-4fa04526", name: args.inputs.name };
-          case "aws:ec2/getSubnet:getSubnet":
-            return { id: args.inputs.id, availabilityZone: "eu-west-2a" };
-          case "aws:ec2/getRouteTables:getRouteTables":
-            return { id: "eu-west-2", ids: ["rtb-0private"] };
-          case "aws:ec2/getRouteTable:getRouteTable":
-            return { id: args.inputs.routeTableId, routeTableId: args.inputs.routeTableId, routes: [{ cidrBlock: "0.0.0.0/0", natGatewayId: "nat-0abc" }] };
-          case "aws:redshiftserverless/getWorkgroup:getWorkgroup":
-            return {
-              arn: `arn:aws:redshift-serverless:${REGION}:${ACCOUNT}:workgroup/11111111-2222-3333-4444-555555555555`,
-              workgroupName: args.inputs.workgroupName,
-            };
-          default:
-            return {};
-        }
+        return lookup(args.token, args.inputs);
       },
     },
     "coffeetl",
@@ -213,6 +191,33 @@ export async function runProgram(
 }
 
 /** The value of an Output (or a plain value), failing after `ms` rather than hanging. */
+/** What the mocks answer a data-source call (getRegion, getCallerIdentity, ...): fixed, plausible values. */
+export function lookup(token: string, inputs: Record<string, any>): Record<string, unknown> {
+  switch (token) {
+    case "aws:index/getRegion:getRegion":
+      return { name: REGION, region: REGION, id: REGION };
+    case "aws:index/getCallerIdentity:getCallerIdentity":
+      return { accountId: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:user/ci`, userId: "AIDAEXAMPLE", id: ACCOUNT };
+    case "aws:index/getPartition:getPartition":
+      return { partition: "aws", dnsSuffix: "amazonaws.com", id: "aws" };
+    case "aws:ec2/getManagedPrefixList:getManagedPrefixList":
+      return { id: "pl-4fa04526", name: inputs.name };
+    case "aws:ec2/getSubnet:getSubnet":
+      return { id: inputs.id, availabilityZone: "eu-west-2a" };
+    case "aws:ec2/getRouteTables:getRouteTables":
+      return { id: "eu-west-2", ids: ["rtb-0private"] };
+    case "aws:ec2/getRouteTable:getRouteTable":
+      return { id: inputs.routeTableId, routeTableId: inputs.routeTableId, routes: [{ cidrBlock: "0.0.0.0/0", natGatewayId: "nat-0abc" }] };
+    case "aws:redshiftserverless/getWorkgroup:getWorkgroup":
+      return {
+        arn: `arn:aws:redshift-serverless:${REGION}:${ACCOUNT}:workgroup/11111111-2222-3333-4444-555555555555`,
+        workgroupName: inputs.workgroupName,
+      };
+    default:
+      return {};
+  }
+}
+
 /** Lookups over the resources the mocks recorded: all of a type, or the one of a type and name. */
 export function finders(resources: Recorded[]): Pick<Harness, "byType" | "one"> {
   const byType = (type: string) => resources.filter((r) => r.type === type);
