@@ -131,7 +131,7 @@ const load = () =>
   loadavg()
     .map((l) => l.toFixed(1))
     .join(" ");
-console.log(`Everyday commands (issue 23): ${rounds} interleaved rounds, medians; load average at start ${load()}`);
+console.log(`Everyday commands (issue 23) on node ${process.version}: ${rounds} interleaved rounds, medians; load average at start ${load()}`);
 
 // The template a new home starts from is made once per machine; the first ever new home pays it.
 const templateRun = timed(cli("ingest", files[0]!, "--home", join(DATA, "template-home")), { env: { COFFEETL_CACHE_DIR: join(DATA, "cache") } });
@@ -196,6 +196,11 @@ for (const what of ["first ingest", "ingest", "sql", "status"]) {
   console.log(
     `| ${labels[what]} | ${fmt(p)}${extra(p)} | ${s ? fmt(s) + extra(s) : "-"} | ${fmt(n)} | ${s ? ratio(what, "server").toFixed(2) + "x" : "-"} | ${ratio(what, "node").toFixed(1)}x |`,
   );
+}
+if (serverUrl) {
+  // The floor of any embedded command: PGlite's start with one query (sql "select 1") against the server path's whole day-file ingest.
+  const floor = median(results.get("sql|pglite")!.map((r, i) => r.seconds / results.get("ingest|server")![i]!.seconds));
+  console.log(`\nPGlite's start alone (sql "select 1" on PGlite) is ${floor.toFixed(2)}x the server path's whole day-file ingest (median of the rounds' ratios)`);
 }
 console.log(`\nThe same commands in CPU seconds (user + system, every thread; medians), which a loaded machine's run queue shares out:`);
 console.log(`| case | PGlite | PostgreSQL server | node -e 0 | PGlite / server | PGlite / node -e 0 |`);
