@@ -7,10 +7,11 @@
 // runs that commit's transform, interleaved round by round with this one's (an A/B in one run).
 import { execFileSync } from "node:child_process";
 import { createWriteStream, existsSync } from "node:fs";
-import { mkdir, rm, symlink } from "node:fs/promises";
-import { availableParallelism, cpus, tmpdir } from "node:os";
+import { mkdir, rm } from "node:fs/promises";
+import { availableParallelism, cpus } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
+import { baselineTree } from "./baseline.js";
 import { build } from "esbuild";
 import pg from "pg";
 import { generateSample } from "../functions/core/sample.js";
@@ -47,16 +48,9 @@ const buildPhases = (root: string, outdir: string) =>
   });
 await buildPhases(ROOT, BUILD);
 
-/** The baseline commit's tree (git archive, no worktree), sharing this tree's node_modules, built. */
+/** The baseline commit's tree (bench/baseline.ts), its phases built. */
 async function baselineBuild(ref: string): Promise<{ build: string; commit: string }> {
-  const commit = execFileSync("git", ["rev-parse", "--short", ref], { cwd: ROOT, encoding: "utf8" }).trim();
-  // Outside the project, so that the type check never sees a second copy of it.
-  const tree = join(tmpdir(), `coffeetl-bench-baseline-${commit}`);
-  if (!existsSync(join(tree, "bench/phase.ts"))) {
-    await mkdir(tree, { recursive: true });
-    execFileSync("sh", ["-c", `git archive ${commit} | tar -x -C ${JSON.stringify(tree)}`], { cwd: ROOT });
-    await symlink(join(ROOT, "node_modules"), join(tree, "node_modules"));
-  }
+  const { tree, commit } = baselineTree(ROOT, ref);
   await buildPhases(tree, join(tree, "bench/.build"));
   return { build: join(tree, "bench/.build"), commit };
 }

@@ -11,9 +11,10 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { loadavg, tmpdir } from "node:os";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { baselineTree } from "./baseline.js";
 import { SAMPLE_BRANCHES, sampleChunks } from "../functions/core/sample.js";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -95,17 +96,11 @@ async function dayFile(dir: string, i: number): Promise<string> {
   return path;
 }
 
-/** The baseline commit's tree (git archive, sharing this tree's node_modules), its CLI built. */
-function baselineTree(ref: string): { tree: string; commit: string } {
-  const commit = execFileSync("git", ["rev-parse", "--short", ref], { cwd: ROOT, encoding: "utf8" }).trim();
-  const tree = join(tmpdir(), `coffeetl-bench-baseline-${commit}`);
-  if (!existsSync(join(tree, "bin/coffeetl.js"))) {
-    execFileSync("sh", ["-c", `mkdir -p ${JSON.stringify(tree)} && git archive ${commit} | tar -x -C ${JSON.stringify(tree)}`], { cwd: ROOT });
-  }
-  if (!existsSync(join(tree, "node_modules"))) execFileSync("ln", ["-s", join(ROOT, "node_modules"), join(tree, "node_modules")]);
-  // Its own built CLI, as `npm ci` would leave it (else it would run through tsx, slower to start).
-  execFileSync(process.execPath, [join(tree, "scripts/build-cli.js")], { cwd: tree, stdio: "ignore" });
-  return { tree, commit };
+/** The baseline commit's tree (bench/baseline.ts), its CLI built as `npm ci` would leave it (else it would run through tsx, slower to start). */
+function baselineCli(ref: string): { tree: string; commit: string } {
+  const baseline = baselineTree(ROOT, ref);
+  execFileSync(process.execPath, [join(baseline.tree, "scripts/build-cli.js")], { cwd: baseline.tree, stdio: "ignore" });
+  return baseline;
 }
 
 await rm(DATA, { recursive: true, force: true, maxRetries: 2 });
@@ -150,7 +145,7 @@ const existingUrl = serverUrl ? await newDatabase() : undefined;
 const existingServer = join(DATA, "existing-server");
 if (existingUrl) timed(cli("ingest", files[0]!, "--home", existingServer, "--database-url", existingUrl));
 
-const baseline = baselineRef ? baselineTree(baselineRef) : undefined;
+const baseline = baselineRef ? baselineCli(baselineRef) : undefined;
 
 for (let round = 0; round < rounds; round++) {
   // Rotate which backend goes first, so none always gets the warmer (or quieter) slot.
@@ -200,7 +195,9 @@ for (const what of ["first ingest", "ingest", "sql", "status"]) {
 if (serverUrl) {
   // The floor of any embedded command: PGlite's start with one query (sql "select 1") against the server path's whole day-file ingest.
   const floor = median(results.get("sql|pglite")!.map((r, i) => r.seconds / results.get("ingest|server")![i]!.seconds));
-  console.log(`\nPGlite's start alone (sql "select 1" on PGlite) is ${floor.toFixed(2)}x the server path's whole day-file ingest (median of the rounds' ratios)`);
+  console.log(
+    `\nPGlite's start alone (sql "select 1" on PGlite) is ${floor.toFixed(2)}x the server path's whole day-file ingest (median of the rounds' ratios)`,
+  );
 }
 console.log(`\nThe same commands in CPU seconds (user + system, every thread; medians), which a loaded machine's run queue shares out:`);
 console.log(`| case | PGlite | PostgreSQL server | node -e 0 | PGlite / server | PGlite / node -e 0 |`);
