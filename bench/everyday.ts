@@ -2,8 +2,9 @@
 // Each case is the built CLI (`bin/coffeetl.js`, as users run it) in its own process, timed from
 // spawn to exit, with its peak RSS; the cases run in interleaved rounds (COFFEETL_BENCH_EVERYDAY_ROUNDS,
 // default 5) and each figure is the median round, in seconds and in CPU. Side by side, in the same rounds:
-//   - a new home's first ingest of one day file, a day file into an existing home, `sql "select 1"`
-//     and `status` on an existing home: embedded PGlite, a PostgreSQL server
+//   - a new home's first ingest of one day file, a day file into an existing home (its warehouse
+//     kept warm by the previous command, and gone cold), `sql "select 1"` and `status` on an
+//     existing home: embedded PGlite, a PostgreSQL server
 //     (COFFEETL_BENCH_DATABASE_URL) and bare `node -e 0`;
 //   - the 153-file backfill against one file of the same sales, each into a new home (open included);
 //   - `npm run demo` (scripts/demo.ts) of this tree and, with COFFEETL_BENCH_BASELINE=<git ref>, of that commit;
@@ -107,7 +108,7 @@ await rm(DATA, { recursive: true, force: true, maxRetries: 2 });
 await mkdir(join(DATA, "days"), { recursive: true });
 await writeFile(
   RSS_PRELOAD,
-  `import { appendFileSync } from "node:fs";\nprocess.on("exit", () => { const u = process.resourceUsage(); if (process.env.COFFEETL_BENCH_RSS_FILE) appendFileSync(process.env.COFFEETL_BENCH_RSS_FILE, Math.round(u.maxRSS / 1024) + " " + (u.userCPUTime + u.systemCPUTime) / 1e6 + "\\n"); });\n`,
+  `import { appendFileSync } from "node:fs";\nprocess.on("exit", () => { if (process.title.startsWith("coffeetl warm-keeper")) return; const u = process.resourceUsage(); if (process.env.COFFEETL_BENCH_RSS_FILE) appendFileSync(process.env.COFFEETL_BENCH_RSS_FILE, Math.round(u.maxRSS / 1024) + " " + (u.userCPUTime + u.systemCPUTime) / 1e6 + "\\n"); });\n`,
 );
 execFileSync(process.execPath, [join(ROOT, "scripts/build-cli.js")], { cwd: ROOT, stdio: "inherit" });
 const CLI = join(ROOT, "bin/coffeetl.js");
@@ -134,6 +135,28 @@ console.log(`  (a first new home on a machine, making the warehouse template: ${
 const cacheEnv = { COFFEETL_CACHE_DIR: join(DATA, "cache") };
 
 type Case = "node" | "pglite" | "server";
+// "cold ingest": a day file into an existing home whose warm warehouse has gone (idle for longer than
+// COFFEETL_WARM_SECONDS, as for a daily cron job): the command starts the keeper again and waits for it.
+const CASES = ["first ingest", "ingest", "cold ingest", "sql", "status"];
+
+/** Stops a home's warm-warehouse keeper, as its idle limit would, and waits until it has gone. */
+async function coolDown(home: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = (JSON.parse(readFileSync(join(home, "warehouse.warm/keeper.json"), "utf8")) as { pid: number }).pid;
+    process.kill(pid, "SIGTERM");
+  } catch {
+    return; // none running
+  }
+  for (;;) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 const backends: Case[] = serverUrl ? ["pglite", "server", "node"] : ["pglite", "node"];
 const results = new Map<string, Run[]>();
 const record = (name: string, run: Run) => results.set(name, [...(results.get(name) ?? []), run]);
@@ -152,7 +175,7 @@ for (let round = 0; round < rounds; round++) {
   const order = backends.map((_, i) => backends[(i + round) % backends.length]!);
   for (const backend of order) {
     if (backend === "node") {
-      for (const what of ["first ingest", "ingest", "sql", "status"]) record(`${what}|node`, timed(["-e", "0"]));
+      for (const what of CASES) record(`${what}|node`, timed(["-e", "0"]));
       continue;
     }
     const newHome = join(DATA, `new-${backend}-${round}`);
@@ -161,6 +184,8 @@ for (let round = 0; round < rounds; round++) {
     const db = backend === "server" ? ["--database-url", existingUrl!] : [];
     record(`first ingest|${backend}`, timed(cli("ingest", files[1]!, "--home", newHome, ...server), { env: cacheEnv }));
     record(`ingest|${backend}`, timed(cli("ingest", files[2 + round]!, "--home", home, ...db), { env: cacheEnv }));
+    await coolDown(home);
+    record(`cold ingest|${backend}`, timed(cli("ingest", files[2 + rounds + round]!, "--home", home, ...db), { env: cacheEnv }));
     record(`sql|${backend}`, timed(cli("sql", "select 1", "--home", home, ...db)));
     record(`status|${backend}`, timed(cli("status", "--home", home, ...db)));
   }
@@ -168,10 +193,11 @@ for (let round = 0; round < rounds; round++) {
 
 const fmt = (r: Run) => `${r.seconds.toFixed(2)} s, ${String(r.peakRssMb).padStart(3)} MB`;
 const rows = (n: number, r: Run) => `${Math.round(n / r.seconds).toLocaleString("en-GB")} rows/s`;
-const rowsOf: Record<string, number> = { "first ingest": dayRows, ingest: dayRows };
+const rowsOf: Record<string, number> = { "first ingest": dayRows, ingest: dayRows, "cold ingest": dayRows };
 const labels: Record<string, string> = {
   "first ingest": `a new home's first ingest of one day file (${dayRows} sales)`,
   ingest: "one day file into an existing home",
+  "cold ingest": "the same, its warm warehouse gone (idle past its limit)",
   sql: 'sql "select 1" on an existing home',
   status: "status on an existing home",
 };
@@ -183,7 +209,7 @@ const ratio = (what: string, other: Case, of: "seconds" | "cpuSeconds" = "second
 };
 console.log(`\n| case | PGlite (embedded) | PostgreSQL server | node -e 0 | PGlite / server | PGlite / node -e 0 |`);
 console.log(`|---|---|---|---|---|---|`);
-for (const what of ["first ingest", "ingest", "sql", "status"]) {
+for (const what of CASES) {
   const p = typical(results.get(`${what}|pglite`)!);
   const s = serverUrl ? typical(results.get(`${what}|server`)!) : undefined;
   const n = typical(results.get(`${what}|node`)!);
@@ -192,23 +218,16 @@ for (const what of ["first ingest", "ingest", "sql", "status"]) {
     `| ${labels[what]} | ${fmt(p)}${extra(p)} | ${s ? fmt(s) + extra(s) : "-"} | ${fmt(n)} | ${s ? ratio(what, "server").toFixed(2) + "x" : "-"} | ${ratio(what, "node").toFixed(1)}x |`,
   );
 }
-if (serverUrl) {
-  // The floor of any embedded command: PGlite's start with one query (sql "select 1") against the server path's whole day-file ingest.
-  const floor = median(results.get("sql|pglite")!.map((r, i) => r.seconds / results.get("ingest|server")![i]!.seconds));
-  console.log(
-    `\nPGlite's start alone (sql "select 1" on PGlite) is ${floor.toFixed(2)}x the server path's whole day-file ingest (median of the rounds' ratios)`,
-  );
-}
 console.log(`\nThe same commands in CPU seconds (user + system, every thread; medians), which a loaded machine's run queue shares out:`);
 console.log(`| case | PGlite | PostgreSQL server | node -e 0 | PGlite / server | PGlite / node -e 0 |`);
 console.log(`|---|---|---|---|---|---|`);
-for (const what of ["first ingest", "ingest", "sql", "status"]) {
+for (const what of CASES) {
   const cpu = (backend: Case) => typical(results.get(`${what}|${backend}`)!).cpuSeconds.toFixed(2);
   console.log(
     `| ${labels[what]} | ${cpu("pglite")} s | ${serverUrl ? cpu("server") + " s" : "-"} | ${cpu("node")} s | ${serverUrl ? ratio(what, "server", "cpuSeconds").toFixed(2) + "x" : "-"} | ${ratio(what, "node", "cpuSeconds").toFixed(1)}x |`,
   );
 }
-for (const what of ["first ingest", "ingest", "sql", "status"]) {
+for (const what of CASES) {
   console.log(
     `  rounds ${what} (s): ${backends
       .map(

@@ -7,6 +7,7 @@ import type { EngineMode } from "../functions/local/pglite-engine.js";
 import type { PostgresWarehouse } from "../functions/local/postgres-warehouse.js";
 import { HOME_MARKER, isHome } from "../functions/local/home-marker.js";
 import { UsageError } from "./errors.js";
+import { WARM_IDLE_SECONDS } from "../functions/core/limits.js";
 
 export interface Connection {
   home: string;
@@ -35,7 +36,17 @@ export async function openHome(connection: Connection, options: Partial<LocalPip
   // PGlite's WebAssembly compiles on V8's background threads while the pipeline's code loads (~0.1 s saved).
   if (connection.databaseUrl === undefined) (await import("../functions/local/pglite-engine.js")).warmEngine(engine);
   const { openLocalPipeline } = await import("../functions/local/pipeline.js");
-  return openLocalPipeline({ ...connection, ...options, engine });
+  return openLocalPipeline({ ...connection, ...options, engine, warmSeconds: engine === "light" ? warmSeconds() : 0 });
+}
+
+/** `$COFFEETL_WARM_SECONDS`: how long the warm warehouse waits for the next command (0: none is kept). */
+function warmSeconds(): number {
+  const given = process.env.COFFEETL_WARM_SECONDS;
+  if (given === undefined || given === "") return WARM_IDLE_SECONDS;
+  const seconds = Number(given);
+  if (!Number.isInteger(seconds) || seconds < 0)
+    throw new UsageError(`COFFEETL_WARM_SECONDS must be a whole number of seconds (0 keeps none), not ${JSON.stringify(given)}`, "coffeetl");
+  return seconds;
 }
 
 /** `$COFFEETL_ENGINE` (light or heavy) overrides the command's own choice of how the embedded warehouse starts. */

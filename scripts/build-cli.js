@@ -17,7 +17,8 @@ await mkdir(outdir, { recursive: true });
 const result = await build({
   absWorkingDir: root,
   // The transform's worker threads load `transform-worker.js` from beside the module that starts them.
-  entryPoints: { main: "cli/main.ts", "transform-worker": "functions/core/engine/transform-worker.ts" },
+  // The warm warehouse's keeper, a process of its own, is started from `warm-keeper.js` beside the module that starts it.
+  entryPoints: { main: "cli/main.ts", "transform-worker": "functions/core/engine/transform-worker.ts", "warm-keeper": "functions/local/warm-keeper.ts" },
   outdir,
   bundle: true,
   splitting: true,

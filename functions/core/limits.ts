@@ -23,6 +23,15 @@ export const LOCAL_MANIFESTS_PER_TRANSACTION = 500;
 /** Sales per local load transaction (sales): batches stay a few seconds long and memory stays flat. */
 export const LOCAL_BATCH_SALES = 200_000;
 
+// ---- The embedded warehouse -----------------------------------------------------------------------
+
+/**
+ * How long the warm warehouse's keeper waits for a home's next command before it closes the
+ * warehouse and exits (seconds; `$COFFEETL_WARM_SECONDS` overrides, 0 keeps none). Long enough for
+ * a day's session of commands (ingest, status, sql); an idle keeper holds about 100 MB.
+ */
+export const WARM_IDLE_SECONDS = 300;
+
 // ---- File sizes: how a file is read and transformed ----------------------------------------------
 // A branch's day file is about 50 KB, so every file of daily use is under all of these: read whole,
 // transformed on the main thread, several at once locally, in one light-ingest process.

@@ -45,6 +45,8 @@ export interface LocalPipelineOptions {
   engine?: EngineMode;
   /** False: the command runs only the project's own statements, so PGlite need not read array types (postgres-warehouse.ts). */
   arrayTypes?: boolean;
+  /** Light work only: keep the embedded warehouse open between commands for this many idle seconds (the warm warehouse; 0 or absent: not). */
+  warmSeconds?: number;
 }
 
 export interface FileReport {
@@ -420,6 +422,7 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
           dataDir: join(home, "warehouse"),
           ...(options.engine ? { engine: options.engine } : {}),
           ...(options.arrayTypes === false ? { arrayTypes: false } : {}),
+          ...(options.warmSeconds ? { warmSeconds: options.warmSeconds } : {}),
         },
   );
   try {

@@ -2,7 +2,9 @@
 // reached by URL through `pg`. Same load SQL as Redshift (warehouse/load/); only COPY differs: one
 // COPY per table streams every file of the batch, each file's header checked and dropped.
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
+import { resolve } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 // Types only: each engine's package loads when a warehouse on it opens (pg ~0.1 s, PGlite ~0.05 s).
@@ -24,32 +26,15 @@ import { LINE_NOTES_TABLE, deleteLineNotesStatement, lineNotesCsv, withLineNotes
 import { postgresReaderRoleStatements } from "../warehouse/reader-role.js";
 import { copyTemplate, ensureTemplate, isDataDir } from "./warehouse-template.js";
 import { pgliteModule, type EngineMode } from "./pglite-engine.js";
+import { recordPath } from "./warm-protocol.js";
 import { postgresWriterRoleStatements } from "../warehouse/roles.js";
 import { POSTGRES_DIALECT, type Dialect } from "../warehouse/literals.js";
 import { loadStatements, resultsFromRows, stagingTable } from "../warehouse/load/index.js";
 import { recordOutcomeStatement } from "../warehouse/sql.js";
+import type { ColumnRows, Database, Session } from "./database.js";
+
+export type { ColumnRows };
 import { COPY_SLICE_BYTES } from "../core/limits.js";
-
-export interface ColumnRows {
-  columns: string[];
-  rows: unknown[][];
-}
-
-/** What the warehouse needs of a connection: run SQL, stream a CSV in, run a transaction. */
-interface Session {
-  query<T>(sql: string): Promise<T[]>;
-  /** Rows as arrays beside the column names, so columns sharing a name are all kept (`coffeetl sql`). */
-  queryColumns(sql: string): Promise<ColumnRows>;
-  /** COPY of headerless CSV into a table. */
-  copyCsv(table: string, columns: readonly string[], body: Readable): Promise<void>;
-}
-interface Database {
-  session: Session;
-  transaction<T>(work: (session: Session) => Promise<T>): Promise<T>;
-  close(): Promise<void>;
-  /** PGlite runs no autovacuum: statistics are the loader's job. */
-  embedded: boolean;
-}
 
 // Timestamps stay naive text (`YYYY-MM-DD HH:MM:SS`), as stored; counts become numbers; money stays exact text.
 const TIMESTAMP_OID = 1114;
@@ -170,7 +155,8 @@ async function makeTemplate(dir: string): Promise<void> {
   }
 }
 
-async function openPglite(dataDir: string | undefined, mode: EngineMode, template: boolean, arrayTypes: boolean): Promise<Database> {
+/** Opens PGlite in this process (the keeper's own way in, warm-keeper.ts); PostgresWarehouse.open first stops a keeper. */
+export async function openPglite(dataDir: string | undefined, mode: EngineMode, template: boolean, arrayTypes: boolean): Promise<Database> {
   if (dataDir && !isDataDir(dataDir)) {
     // A cache that cannot be written (a read-only home directory) costs the start, never the home: initdb in place.
     const copied =
@@ -257,6 +243,26 @@ async function openServer(url: string): Promise<Database> {
   };
 }
 
+/**
+ * The embedded warehouse: through the home's keeper for light work when asked (warm-warehouse.ts),
+ * else opened here, after stopping any keeper (a data directory has one opener at a time).
+ */
+async function openEmbedded(options: PostgresWarehouseOptions): Promise<Database> {
+  const mode = options.engine ?? "heavy";
+  const dataDir = options.dataDir && resolve(options.dataDir);
+  if (dataDir && mode === "light" && options.warmSeconds) {
+    try {
+      return await (await import("./warm-warehouse.js")).openWarm(dataDir, options.warmSeconds);
+    } catch (error) {
+      // A home this user cannot write (read-only media, another's folder) is opened directly.
+      if (!UNWRITABLE.has(codeOf(error) ?? "")) throw error;
+    }
+  }
+  if (dataDir && existsSync(recordPath(dataDir))) await (await import("./warm-warehouse.js")).stopWarm(dataDir);
+  return openPglite(dataDir, mode, options.template ?? true, options.arrayTypes ?? true);
+}
+const UNWRITABLE = new Set(["EACCES", "EROFS", "EPERM"]);
+
 /** SQLSTATEs worth another attempt: serialization failure, deadlock, and a first-time CREATE race. */
 const RETRYABLE = new Set(["40001", "40P01"]);
 const CREATE_RACE = new Set(["23505", "42P07", "42710"]);
@@ -285,6 +291,11 @@ interface PostgresWarehouseOptions {
    * no arrays, passes false: the catalog query costs about 0.1 s of a day file's ingest.
    */
   arrayTypes?: boolean;
+  /**
+   * Embedded, light only: keep the warehouse open between commands in a keeper process that exits
+   * after this many idle seconds (warm-warehouse.ts); 0 or absent opens it in this process.
+   */
+  warmSeconds?: number;
 }
 
 export class PostgresWarehouse implements Warehouse {
@@ -301,9 +312,7 @@ export class PostgresWarehouse implements Warehouse {
   ) {}
 
   static async open(options: PostgresWarehouseOptions): Promise<PostgresWarehouse> {
-    const database = options.databaseUrl
-      ? await openServer(options.databaseUrl)
-      : await openPglite(options.dataDir, options.engine ?? "heavy", options.template ?? true, options.arrayTypes ?? true);
+    const database = options.databaseUrl ? await openServer(options.databaseUrl) : await openEmbedded(options);
     return new PostgresWarehouse(database, options);
   }
 

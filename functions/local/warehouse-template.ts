@@ -17,7 +17,7 @@ export function cacheDir(): string {
   return home ? join(home, ".cache", "coffeetl") : join(tmpdir(), "coffeetl-cache");
 }
 
-function pgliteVersion(): string {
+export function pgliteVersion(): string {
   try {
     const require = createRequire(import.meta.url);
     const main = require.resolve("@electric-sql/pglite");
