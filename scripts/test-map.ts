@@ -33,7 +33,10 @@ const SOURCE_DIRS = ["functions", "cli", "infra", "grafana/lib", "scripts", "ben
 /** How files that nothing imports are reached: what the imports cannot tell. */
 const NOT_IMPORTED: [matches: (file: string) => boolean, how: string][] = [
   [(f) => f.startsWith("bench/"), "benchmark code, run by `npm run bench`"],
-  [(f) => f === "bin/coffeetl.js", "the CLI's entry, spawned by every suite that runs `coffeetl`"],
+  [
+    (f) => f === "bin/coffeetl.js",
+    "the CLI's entry, run by every suite that runs `coffeetl` (through tests/helpers.ts's runCoffeetl, runCoffeetlSync or startCoffeetl, or by path where a suite runs it another way)",
+  ],
   [
     (f) => f.endsWith("transform-worker.ts"),
     "started by path as a worker thread by the transform on large files when a second core helps and the worker script sits beside it (not in the Lambda bundle)",

@@ -5,7 +5,6 @@
 // (transformObject, loadManifests on RedshiftWarehouse), then read through the CLI's own commands.
 // A file's rejected lines outlive its transformed files: the transformed bucket is emptied (its
 // 30-day expiry) and `rejects` still answers "why did line 212 of the 3 March file fail".
-import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { text } from "node:stream/consumers";
@@ -32,7 +31,7 @@ import { FakeRedshift } from "./fixtures/aws/fake-redshift.js";
 import { FakeS3 } from "./fixtures/aws/fake-s3.js";
 import { CONNECTION, PARAMETER, RAW, REGION, ROLE, TRANSFORMED } from "./fixtures/aws/acme-stack.js";
 import { RedshiftEngine } from "./fixtures/aws/redshift-engine.js";
-import { FIXTURE_PII, ROOT, fixture, tempDir, transformObject } from "./helpers.js";
+import { FIXTURE_PII, fixture, runCoffeetlSync, tempDir, transformObject } from "./helpers.js";
 
 const FUNCTION = "acme-prod-extract-transform-9f8e7d";
 const SECRET = "a-transaction-secret-of-enough-length";
@@ -317,18 +316,16 @@ test("outputs.json: the transaction-id key's parameter under its name, or under 
 });
 
 test("the built CLI takes --outputs for status, rejects and reprocess without a home, and names a missing outputs file", () => {
-  const bin = join(ROOT, "bin/coffeetl.js");
   for (const args of [["status"], ["rejects", "x.csv"], ["reprocess", "uploads/"]]) {
-    const r = spawnSync(process.execPath, [bin, ...args, "--outputs", join(dir.path, "missing.json"), "--home", join(dir.path, "no-home")], {
+    const r = runCoffeetlSync([...args, "--outputs", join(dir.path, "missing.json"), "--home", join(dir.path, "no-home")], {
       cwd: dir.path,
-      encoding: "utf8",
       env: { ...process.env, AWS_REGION: REGION },
     });
     assert.is(r.status, 1, `${args[0]}: ${r.stderr}`);
     assert.match(r.stderr, /cannot read .*missing\.json: no such file \(write it with `pulumi stack output --json > /);
     assert.not.match(r.stderr, /no CoffeETL home/);
   }
-  const region = spawnSync(process.execPath, [bin, "status", "--region", REGION, "--home", dir.path], { cwd: dir.path, encoding: "utf8" });
+  const region = runCoffeetlSync(["status", "--region", REGION, "--home", dir.path], { cwd: dir.path });
   assert.is(region.status, 2);
   assert.match(region.stderr, /status: --region goes with --outputs/);
 });

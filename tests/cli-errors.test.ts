@@ -1,19 +1,13 @@
 // cli/errors.ts: a UsageError is a mistake in how a command was called. It carries the command, and
 // the CLI answers it with exit status 2 and a pointer to that command's help.
-import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { UsageError } from "../cli/errors.js";
-import { ROOT, tempDir } from "./helpers.js";
+import { runCoffeetlSync, tempDir } from "./helpers.js";
 
 const dir = await tempDir("coffeetl-errors-");
-const coffeetl = (...args: string[]) =>
-  spawnSync(process.execPath, [join(ROOT, "bin/coffeetl.js"), ...args], {
-    cwd: dir.path,
-    encoding: "utf8",
-    env: { ...process.env, COFFEETL_HOME: join(dir.path, "home") },
-  });
+const coffeetl = (...args: string[]) => runCoffeetlSync(args, { cwd: dir.path, env: { ...process.env, COFFEETL_HOME: join(dir.path, "home") } });
 
 test("a UsageError is an Error with its message and, when known, its command", () => {
   const e = new UsageError("--rows takes a whole number", "sample");

@@ -5,7 +5,6 @@
 // (loadManifests on the Data API); the transformed bucket's notification (ObjectCreated on
 // `manifest.json`, through the load queue) is stood in for by `deliver`, which loads each manifest
 // written to the bucket since it last ran, in the order they were written.
-import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ExecuteStatementCommand, RedshiftDataClient } from "@aws-sdk/client-redshift-data";
@@ -28,7 +27,7 @@ import { FakeRedshift } from "./fixtures/aws/fake-redshift.js";
 import { FakeS3, lambdaContext, s3Record } from "./fixtures/aws/fake-s3.js";
 import { CONNECTION, PARAMETER, RAW, REGION, ROLE, TRANSFORMED } from "./fixtures/aws/acme-stack.js";
 import { RedshiftEngine } from "./fixtures/aws/redshift-engine.js";
-import { ROOT, tempDir } from "./helpers.js";
+import { runCoffeetlSync, tempDir } from "./helpers.js";
 
 const SECRET_PARAMETER = "/coffeetl/acme-prod/transaction-secret";
 const SECRET = "a-transaction-secret-of-enough-length-7Qz";
@@ -337,14 +336,7 @@ test("usage: --timeout goes with --outputs; a stack without the secret's output 
 });
 
 test("the built CLI takes forget --outputs without a home, and names a missing outputs file", () => {
-  const r = spawnSync(
-    process.execPath,
-    [join(ROOT, "bin/coffeetl.js"), "forget", "x.csv", "--outputs", join(dir.path, "missing.json"), "--home", join(dir.path, "no-home")],
-    {
-      cwd: dir.path,
-      encoding: "utf8",
-    },
-  );
+  const r = runCoffeetlSync(["forget", "x.csv", "--outputs", join(dir.path, "missing.json"), "--home", join(dir.path, "no-home")], { cwd: dir.path });
   assert.is(r.status, 1, r.stderr);
   assert.match(r.stderr, /cannot read .*missing\.json: no such file \(write it with `pulumi stack output --json > /);
   assert.not.match(r.stderr, /no CoffeETL home/);

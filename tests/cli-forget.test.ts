@@ -1,19 +1,17 @@
 // `coffeetl forget FILE` (issue 22 item 7): a dry run first; with --yes the file's sales and items go
 // (those another file also holds stay), its load is marked superseded by the withdrawal, `status`
 // says withdrawn, and a later ingest of the file loads it again. Through the built CLI.
-import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { dayFile } from "./day-file.js";
-import { ROOT, tempDir } from "./helpers.js";
+import { runCoffeetlSync, tempDir } from "./helpers.js";
 
-const BIN = join(ROOT, "bin/coffeetl.js");
 const dir = await tempDir();
 const home = join(dir.path, "home");
 const run = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [BIN, ...args, "--home", home], { cwd: dir.path, encoding: "utf8" });
+  const r = runCoffeetlSync([...args, "--home", home], { cwd: dir.path });
   return { status: r.status, out: r.stdout + r.stderr };
 };
 const sql = (query: string): Record<string, unknown>[] => {

@@ -2,7 +2,6 @@
 // dead-letter queue moved back, failed extract-transform events re-invoked and then deleted, raw
 // objects under a prefix re-emitted as S3 events the real handler accepts.
 import { readFileSync, writeFileSync } from "node:fs";
-import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import {
@@ -22,7 +21,7 @@ import * as assert from "uvu/assert";
 import { parseStackOutputs, redrive, s3CreatedRecord, type StackOutputs } from "../cli/redrive.js";
 import { objectEvent } from "../functions/aws/s3-events.js";
 import { FakeS3, lambdaContext } from "./fixtures/aws/fake-s3.js";
-import { ROOT, fixture, tempDir } from "./helpers.js";
+import { fixture, runCoffeetlSync, tempDir } from "./helpers.js";
 
 process.env.AWS_REGION = "eu-west-2";
 process.env.LOG_LEVEL = "WARN";
@@ -173,7 +172,7 @@ test("the real CLI: --outputs is required and read; a region comes from the queu
   try {
     const file = join(dir.path, "outputs.json");
     writeFileSync(file, JSON.stringify({ rawBucketName: RAW }));
-    const r = spawnSync(process.execPath, [join(ROOT, "bin/coffeetl.js"), "redrive", "--outputs", file], { encoding: "utf8" });
+    const r = runCoffeetlSync(["redrive", "--outputs", file]);
     assert.is(r.status, 1);
     assert.match(r.stderr, /outputs\.json: missing stack outputs extractTransformFunctionName, deadLetterQueueUrl/);
   } finally {

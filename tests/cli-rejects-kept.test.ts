@@ -1,13 +1,10 @@
 // `coffeetl rejects` on a local home reads a file's lines from the warehouse (`line_notes`, written
 // with the load), so it answers after the transformed files are gone, and lists every warning.
-import { spawnSync } from "node:child_process";
 import { readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { ROOT, fixture, tempDir } from "./helpers.js";
-
-const BIN = join(ROOT, "bin/coffeetl.js");
+import { fixture, runCoffeetlSync, tempDir } from "./helpers.js";
 
 /**
  * A day file of the fixture's five rejected lines and one warning plus 119 more totals that differ
@@ -22,7 +19,7 @@ function ingestedDay(dir: string, fileName: string, hour: string, firstTotal: nu
   );
   const file = join(dir, fileName);
   writeFileSync(file, [...base, ...extra].join("\n") + "\n");
-  const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args, "--home", home], { cwd: ROOT, encoding: "utf8" });
+  const run = (...args: string[]) => runCoffeetlSync([...args, "--home", home]);
   const ingest = run("ingest", file);
   assert.is(ingest.status, 0, ingest.stdout + ingest.stderr);
   return { home, run, ingest };

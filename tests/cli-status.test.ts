@@ -1,15 +1,13 @@
 // `coffeetl status`, `status --failed`, `rejects FILE` and `reprocess`, run as a user runs them, on one
 // shared home holding the project's fixtures (two of them unreadable).
-import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { FIXTURES, ROOT, fixture, tempDir } from "./helpers.js";
+import { FIXTURES, fixture, runCoffeetlSync, tempDir } from "./helpers.js";
 
-const BIN = join(ROOT, "bin/coffeetl.js");
 const run = (args: string[]) => {
-  const result = spawnSync(process.execPath, [BIN, ...args, "--home", home], { cwd: ROOT, encoding: "utf8" });
+  const result = runCoffeetlSync([...args, "--home", home]);
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 };
 const json = <T = Record<string, unknown>[]>(args: string[], code = 0): T => {
@@ -20,7 +18,7 @@ const json = <T = Record<string, unknown>[]>(args: string[], code = 0): T => {
 
 const dir = await tempDir();
 const home = join(dir.path, "home");
-const ingest = spawnSync(process.execPath, [BIN, "ingest", FIXTURES, "--home", home], { cwd: ROOT, encoding: "utf8" });
+const ingest = runCoffeetlSync(["ingest", FIXTURES, "--home", home]);
 if (ingest.status !== 1) throw new Error(`fixture ingest: exit ${ingest.status}\n${ingest.stdout}${ingest.stderr}`);
 
 // The load records every outcome in `file_outcomes`, transform failures included: status reads them.
@@ -107,7 +105,7 @@ test("reprocess runs the home's raw files again: idempotent, raw files untouched
 test("rejects FILE: a name two files end with is refused, listing both keys", () => {
   mkdirSync(join(dir.path, "copy"));
   copyFileSync(fixture("broken_rows.csv"), join(dir.path, "copy", "broken_rows.csv"));
-  assert.is(spawnSync(process.execPath, [BIN, "ingest", join(dir.path, "copy"), "--home", home], { cwd: ROOT }).status, 0);
+  assert.is(runCoffeetlSync(["ingest", join(dir.path, "copy"), "--home", home]).status, 0);
   const ambiguous = run(["rejects", "broken_rows.csv"]);
   assert.is(ambiguous.code, 1);
   // Both keys are listed, one a line; their order depends on where the project and the temp folder are.

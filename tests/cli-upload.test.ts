@@ -1,6 +1,5 @@
 // `coffeetl upload`: branch files into the raw bucket with a branch's upload profile, against the
 // in-memory S3 (tests/fixtures/aws/fake-s3.ts) and a mocked SSM; usage checked on the real CLI.
-import { spawnSync } from "node:child_process";
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
@@ -12,7 +11,7 @@ import { parseCommandLine } from "../cli/args.js";
 import { parseUploadProfile, readProfile, uploadFiles, type UploadReport } from "../cli/upload.js";
 import { clearParameterCache } from "../functions/aws/ssm.js";
 import { FakeS3 } from "./fixtures/aws/fake-s3.js";
-import { ROOT, fixture, tempDir } from "./helpers.js";
+import { ROOT, fixture, runCoffeetlSync, tempDir } from "./helpers.js";
 
 const SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 const PROFILE = {
@@ -124,12 +123,12 @@ test("the real CLI: a bad profile fails with the field named and no secret shown
   const file = join(dir.path, "bad.json");
   writeFileSync(file, JSON.stringify({ ...PROFILE, prefix: "uploads/leeds" }), { mode: 0o644 });
   chmodSync(file, 0o644);
-  const r = spawnSync(process.execPath, [join(ROOT, "bin/coffeetl.js"), "upload", fixture("canonical.csv"), "--credentials", file], { encoding: "utf8" });
+  const r = runCoffeetlSync(["upload", fixture("canonical.csv"), "--credentials", file]);
   assert.is(r.status, 1);
   assert.match(r.stderr, /bad\.json is readable by other users; chmod 600 it/);
   assert.match(r.stderr, /bad\.json: "prefix" must end with "\/"/);
   assert.not.ok((r.stdout + r.stderr).includes(SECRET));
-  const none = spawnSync(process.execPath, [join(ROOT, "bin/coffeetl.js"), "upload", fixture("canonical.csv"), "--stack", "acme-prod"], { encoding: "utf8" });
+  const none = runCoffeetlSync(["upload", fixture("canonical.csv"), "--stack", "acme-prod"]);
   assert.is(none.status, 2);
   assert.match(none.stderr, /upload needs --credentials FILE \(an upload profile\), or --stack STACK --uploader NAME/);
 });

@@ -1,16 +1,14 @@
 // The `coffeetl` command line, run as a user runs it (bin/coffeetl.js in a child process). One home
 // is shared by the tests that need a warehouse (PGlite takes seconds to create one).
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { FIXTURES, ROOT, assertNoPii, fixture, tempDir } from "./helpers.js";
+import { FIXTURES, ROOT, assertNoPii, fixture, runCoffeetl, runCoffeetlSync, startCoffeetl, tempDir } from "./helpers.js";
 
-const BIN = join(ROOT, "bin/coffeetl.js");
 const run = (args: string[], env: Record<string, string> = {}) => {
-  // A large maxBuffer: spawnSync's 1 MB default silently cut `sample --rows 150000` to 6,881 rows.
-  const result = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: "utf8", env: { ...process.env, ...env }, maxBuffer: 256 * 1024 * 1024 });
+  const result = runCoffeetlSync(args, { env: { ...process.env, ...env } });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 };
 const json = <T = Record<string, unknown>[]>(args: string[]): T => {
@@ -83,7 +81,7 @@ test("raw keys never collide: a/uploads/day.csv and b/uploads/day.csv are two fi
   assert.match(r.stdout, /a\/uploads\/day\.csv: 30 rows read, 30 sales new/);
   assert.match(r.stdout, /b\/uploads\/day\.csv: 40 rows read, 40 sales new/);
   // The same file named through its folder or directly, relative or absolute, is one raw key.
-  const again = spawnSync(process.execPath, [BIN, "ingest", "uploads/day.csv", "--home", home], { cwd: join(dir.path, "a"), encoding: "utf8" });
+  const again = runCoffeetlSync(["ingest", "uploads/day.csv", "--home", home], { cwd: join(dir.path, "a") });
   assert.match(again.stdout, /1 file: 1 processed, 0 failed; 0 new sales, 30 duplicates/);
   const loads = json<{ source_key: string }[]>(["sql", "SELECT source_key FROM loads WHERE source_key LIKE '%/uploads/day.csv' ORDER BY 1", "--home", home]);
   assert.equal(
@@ -149,11 +147,7 @@ test("sql keeps every column of a name (table, --json, --csv); the query from --
   const file = join(dir.path, "query.sql");
   writeFileSync(file, "-- sales; one per line\nSELECT COUNT(*) AS n FROM transactions\n");
   assert.equal(JSON.parse(run(["sql", "--file", file, "--json", "--home", home]).stdout), [{ n: 84 }]);
-  const stdin = spawnSync(process.execPath, [BIN, "sql", "-", "--json", "--home", home], {
-    cwd: ROOT,
-    encoding: "utf8",
-    input: "SELECT COUNT(*) AS n FROM transactions",
-  });
+  const stdin = runCoffeetlSync(["sql", "-", "--json", "--home", home], { input: "SELECT COUNT(*) AS n FROM transactions" });
   assert.equal(JSON.parse(stdin.stdout), [{ n: 84 }], stdin.stderr);
 });
 
@@ -244,12 +238,7 @@ test("dashboards: a taken --port is one clear line", async () => {
   await new Promise<void>((r) => taken.listen(0, "127.0.0.1", () => r()));
   const port = (taken.address() as { port: number }).port;
   try {
-    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [BIN, "dashboards", "--serve", "--port", String(port), "--home", home], { cwd: ROOT });
-      let stderr = "";
-      child.stderr.on("data", (d) => (stderr += d));
-      child.on("close", (code) => resolve({ code, stderr }));
-    });
+    const r = await runCoffeetl(["dashboards", "--serve", "--port", String(port), "--home", home]).then(({ status: code, stderr }) => ({ code, stderr }));
     assert.is(r.code, 1);
     assert.is(
       r.stderr,
@@ -324,18 +313,15 @@ test("usage errors exit 2 with a hint; per-command --help; --version", () => {
 });
 
 /** Runs the CLI with stdout into a pipe whose reader goes away after the first line. */
-function closeAfterFirstLine(args: string[]): Promise<{ code: number | null; stderr: string; first: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT });
-    let stderr = "";
-    let first = "";
-    child.stderr.on("data", (d) => (stderr += d));
-    child.stdout.once("data", (d: Buffer) => {
-      first = d.toString().split("\n")[0]!;
-      child.stdout.destroy();
-    });
-    child.on("close", (code) => resolve({ code, stderr, first }));
+async function closeAfterFirstLine(args: string[]): Promise<{ code: number | null; stderr: string; first: string }> {
+  const { child, done } = startCoffeetl(args);
+  let first = "";
+  child.stdout.once("data", (d: Buffer) => {
+    first = d.toString().split("\n")[0]!;
+    child.stdout.destroy();
   });
+  const { status: code, stderr } = await done;
+  return { code, stderr, first };
 }
 
 test("output to a closed pipe ends quietly (ingest … | head -1)", async () => {
@@ -355,10 +341,12 @@ test("half-written files: a stopped run removes its own, the next run removes a 
   // A file big enough to be mid-transform when the signal comes.
   const big = join(dir.path, "big.csv");
   writeFileSync(big, run(["sample", "--rows", "150000", "--seed", "big"]).stdout);
-  const child = spawn(process.execPath, [BIN, "ingest", big, "--threads", "0", "--home", home], { cwd: ROOT });
+  const { child, done } = startCoffeetl(["ingest", big, "--threads", "0", "--home", home]);
   let stderr = "";
-  child.stderr.on("data", (d) => (stderr += d));
-  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  const exited = done.then((r) => {
+    stderr = r.stderr;
+    return r.status;
+  });
   let partials: string[] = [];
   for (let i = 0; i < 600 && partials.length === 0; i++) {
     await new Promise((r) => setTimeout(r, 25));

@@ -1,14 +1,13 @@
 // Windows-1252 and UTF-16 exports (what Excel on Windows saves): decoded to the same sales as the
 // UTF-8 file, with the encoding named; through the transform core and through `coffeetl ingest`.
 // Damage stays damage: a UTF-8 file with one bad byte still rejects that line alone.
-import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { detectEncoding } from "../functions/core/encoding.js";
 import { UnreadableFileError } from "../functions/core/errors.js";
-import { ROOT, fixture, tempDir, transformText } from "./helpers.js";
+import { ROOT, fixture, runCoffeetlSync, tempDir, transformText } from "./helpers.js";
 
 // The canonical fixture with accented branch, customer and product names, CRLF as Windows writes.
 const UTF8 = readFileSync(fixture("canonical.csv"), "utf8")
@@ -101,8 +100,7 @@ test("`coffeetl ingest` of a Windows-1252 and a UTF-16 export: loaded, one warni
     const home = join(dir.path, "home");
     writeFileSync(join(dir.path, "cafe-1252.csv"), bytes(UTF8, "windows-1252"));
     writeFileSync(join(dir.path, "cafe-utf16.csv"), bytes(UTF8.replace(/01\/03\/2024/g, "02/03/2024"), "utf-16le", true));
-    const bin = join(ROOT, "bin/coffeetl.js");
-    const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args, "--home", home], { cwd: ROOT, encoding: "utf8" });
+    const run = (...args: string[]) => runCoffeetlSync([...args, "--home", home]);
     const ingest = run("ingest", dir.path);
     assert.is(ingest.status, 0, ingest.stdout + ingest.stderr);
     assert.match(ingest.stdout, /✔ .*cafe-1252\.csv: \d+ rows read, \d+ sales new, 0 duplicates, 0 rejected/);

@@ -8,8 +8,6 @@ import pg from "pg";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { openLocalPipeline } from "../functions/local/pipeline.js";
-import { spawnSync } from "node:child_process";
-import { join } from "node:path";
 import { CREATE_TABLES } from "../functions/core/schema.js";
 import {
   describeReaderGaps,
@@ -19,7 +17,7 @@ import {
   readerTables,
   redshiftReaderRoleStatements,
 } from "../functions/warehouse/reader-role.js";
-import { fixture, ROOT, tempDir } from "./helpers.js";
+import { fixture, runCoffeetlSync, tempDir } from "./helpers.js";
 
 test("the reader reads the tables the schema step creates, nothing else", () => {
   const tables = readerTables();
@@ -181,8 +179,7 @@ FROM information_schema.table_privileges p JOIN pg_roles r ON r.rolname = p.gran
     await admin.connect();
     const db = await database(admin);
     const home = await tempDir();
-    const status = () =>
-      spawnSync(process.execPath, [join(ROOT, "bin/coffeetl.js"), "status", "--home", home.path, "--database-url", db.url], { cwd: ROOT, encoding: "utf8" });
+    const status = () => runCoffeetlSync(["status", "--home", home.path, "--database-url", db.url]);
     try {
       const local = await openLocalPipeline({ home: home.path, databaseUrl: db.url });
       try {

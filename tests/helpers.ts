@@ -1,5 +1,5 @@
 // Shared test helpers: fixtures, temporary homes, the optional real samples.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -40,19 +40,78 @@ export function assertNoPii(content: string, where: string, pii: readonly string
   }
 }
 
-/** The built CLI (`bin/coffeetl.js`) in its own process, as users run it; resolves when it exits. */
-export function runCoffeetl(
-  args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
-): Promise<{ status: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(ROOT, "bin/coffeetl.js"), ...args], { cwd: options.cwd ?? ROOT, env: options.env ?? process.env });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (status) => resolve({ status: status ?? -1, stdout, stderr }));
+/** How a test runs the built CLI; each option left out is what the test process itself has. */
+export interface CoffeetlOptions {
+  /** The working directory (the repository's root unless given). */
+  cwd?: string;
+  /** The child's whole environment (this process's unless given). */
+  env?: NodeJS.ProcessEnv;
+  /** Node's own flags before bin/coffeetl.js, e.g. ["--import", preload] to watch what the CLI loads. */
+  nodeArgs?: string[];
+}
+
+export interface CoffeetlOutput {
+  stdout: string;
+  stderr: string;
+  /** stdout and stderr interleaved in the order they arrived, as a terminal shows them. */
+  combined: string;
+}
+
+export interface CoffeetlResult extends CoffeetlOutput {
+  /** The exit status; null when a signal ended the process. */
+  status: number | null;
+}
+
+/** A CLI process still running, for tests that signal it or watch its output before it ends. */
+export interface RunningCoffeetl {
+  child: ChildProcessWithoutNullStreams;
+  /** The output so far, appended to as it arrives. */
+  output: CoffeetlOutput;
+  /** Resolves once the process has exited and its streams have closed. */
+  done: Promise<CoffeetlResult>;
+}
+
+const coffeetlArgv = (args: string[], options: CoffeetlOptions) => [...(options.nodeArgs ?? []), join(ROOT, "bin/coffeetl.js"), ...args];
+
+/** Starts the built CLI (`bin/coffeetl.js`) in its own process, as users run it. */
+export function startCoffeetl(args: string[], options: CoffeetlOptions = {}): RunningCoffeetl {
+  const child = spawn(process.execPath, coffeetlArgv(args, options), { cwd: options.cwd ?? ROOT, env: options.env ?? process.env });
+  const output: CoffeetlOutput = { stdout: "", stderr: "", combined: "" };
+  child.stdout.on("data", (d) => {
+    output.stdout += d;
+    output.combined += d;
   });
+  child.stderr.on("data", (d) => {
+    output.stderr += d;
+    output.combined += d;
+  });
+  const done = new Promise<CoffeetlResult>((resolve) => child.on("close", (status) => resolve({ status, ...output })));
+  return { child, output, done };
+}
+
+/** The built CLI in its own process, as users run it; resolves when it exits. */
+export function runCoffeetl(args: string[], options: CoffeetlOptions = {}): Promise<CoffeetlResult> {
+  return startCoffeetl(args, options).done;
+}
+
+export interface CoffeetlSyncOptions extends CoffeetlOptions {
+  /** Text for its standard input, e.g. the query of `sql -`. */
+  input?: string;
+}
+
+/**
+ * The same, synchronously (no `combined`: spawnSync keeps the two streams apart). A large maxBuffer:
+ * spawnSync's 1 MB default silently cut `sample --rows 150000` to 6,881 rows.
+ */
+export function runCoffeetlSync(args: string[], options: CoffeetlSyncOptions = {}): Omit<CoffeetlResult, "combined"> {
+  const r = spawnSync(process.execPath, coffeetlArgv(args, options), {
+    cwd: options.cwd ?? ROOT,
+    env: options.env ?? process.env,
+    input: options.input,
+    encoding: "utf8",
+    maxBuffer: 1 << 30,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 export async function tempDir(prefix = "coffeetl-test-"): Promise<{ path: string; remove(): Promise<void> }> {

@@ -2,21 +2,19 @@
 // file is a home for every command; one minimum strength for every way of giving the key; a home
 // never changes key silently; raw copies and the key are private (0600 in a 0700 home).
 // Through the built CLI (bin/coffeetl.js), as the README runs it.
-import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createRedshiftLikeDatabase } from "./fixtures/redshift-standin.js";
-import { ROOT, fixture, tempDir } from "./helpers.js";
+import { fixture, runCoffeetlSync, tempDir } from "./helpers.js";
 
-const BIN = join(ROOT, "bin/coffeetl.js");
 const KEY = "home-key-test-0123456789abcdef";
 const run = (args: string[], env: Record<string, string | undefined> = {}) => {
   const base = { ...process.env };
   delete base.COFFEETL_TRANSACTION_KEY;
   delete base.COFFEETL_KEY_FILE;
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: "utf8", env: { ...base, ...env } as NodeJS.ProcessEnv });
+  const r = runCoffeetlSync(args, { env: { ...base, ...env } as NodeJS.ProcessEnv });
   return { status: r.status, out: r.stdout + r.stderr };
 };
 const dir = await tempDir();

@@ -3,7 +3,6 @@
 // failures the warehouse could not take are kept in the home and recorded by the next run; and a
 // rerun leaves the warehouse equal to a reference load of the same files. The connection runs
 // through a loopback proxy that the test cuts, as a server restart or a network drop would.
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, writeFileSync } from "node:fs";
 import { createServer, connect, type Socket } from "node:net";
@@ -12,26 +11,23 @@ import pg from "pg";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { dayFile } from "./day-file.js";
-import { ROOT, tempDir } from "./helpers.js";
+import { startCoffeetl, tempDir } from "./helpers.js";
 
 const adminUrl = process.env.COFFEETL_TEST_DATABASE_URL;
 const KEY = "lost-server-test-key-0123456789";
 const FILES = 8;
 
-function ingest(home: string, databaseUrl: string, paths: string[], onLine?: (line: string) => void) {
-  return new Promise<{ status: number | null; out: string }>((resolve) => {
-    const child = spawn(process.execPath, [join(ROOT, "bin/coffeetl.js"), "ingest", ...paths, "--home", home, "--database-url", databaseUrl], {
-      env: { ...process.env, COFFEETL_TRANSACTION_KEY: KEY, COFFEETL_LOAD_BATCH: "1" },
-    });
-    let out = "";
-    const take = (d: Buffer) => {
-      out += d;
-      for (const line of String(d).split("\n")) if (line) onLine?.(line);
-    };
-    child.stdout.on("data", take);
-    child.stderr.on("data", take);
-    child.on("close", (status) => resolve({ status, out }));
+async function ingest(home: string, databaseUrl: string, paths: string[], onLine?: (line: string) => void) {
+  const { child, done } = startCoffeetl(["ingest", ...paths, "--home", home, "--database-url", databaseUrl], {
+    env: { ...process.env, COFFEETL_TRANSACTION_KEY: KEY, COFFEETL_LOAD_BATCH: "1" },
   });
+  const take = (d: Buffer) => {
+    for (const line of String(d).split("\n")) if (line) onLine?.(line);
+  };
+  child.stdout.on("data", take);
+  child.stderr.on("data", take);
+  const { status, combined: out } = await done;
+  return { status, out };
 }
 
 async function database() {

@@ -3,7 +3,6 @@
 // and whose default isolation is REPEATABLE READ (Redshift's SNAPSHOT) or SERIALIZABLE. Two real
 // `coffeetl ingest --database-url` processes (separate homes, one key) load overlapping files.
 // Also: one identity per warehouse (a second home with another key is refused, loads nothing).
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { copyFile, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -16,7 +15,7 @@ import { readerTables } from "../functions/warehouse/reader-role.js";
 import { loadManifests } from "../functions/app/load-manifests.js";
 import { FolderStorage } from "../functions/local/folder-storage.js";
 import { PostgresWarehouse } from "../functions/local/postgres-warehouse.js";
-import { FIXTURES, ROOT, SHARED_SAMPLES, tempDir, transformObject } from "./helpers.js";
+import { FIXTURES, SHARED_SAMPLES, runCoffeetl, tempDir, transformObject } from "./helpers.js";
 import { dayFile } from "./day-file.js";
 
 const adminUrl = process.env.COFFEETL_TEST_DATABASE_URL;
@@ -68,16 +67,9 @@ interface Run {
 }
 
 function ingest(home: string, databaseUrl: string, paths: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(ROOT, "bin/coffeetl.js"), "ingest", ...paths, "--home", home, "--database-url", databaseUrl], {
-      // One manifest per transaction: as many transactions as files, the most chances to race.
-      env: { ...process.env, COFFEETL_TRANSACTION_KEY: KEY, COFFEETL_LOAD_BATCH: "1", ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  return runCoffeetl(["ingest", ...paths, "--home", home, "--database-url", databaseUrl], {
+    // One manifest per transaction: as many transactions as files, the most chances to race.
+    env: { ...process.env, COFFEETL_TRANSACTION_KEY: KEY, COFFEETL_LOAD_BATCH: "1", ...env },
   });
 }
 

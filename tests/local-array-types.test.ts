@@ -1,12 +1,11 @@
 // The embedded warehouse reads PGlite's array types at start unless a command says it runs only the
 // project's own statements (ingest, status, rejects: no array columns), which saves the catalog query.
 // `coffeetl sql` keeps them: a user's array column prints as an array.
-import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { PostgresWarehouse } from "../functions/local/postgres-warehouse.js";
-import { FIXTURES, ROOT, tempDir } from "./helpers.js";
+import { FIXTURES, runCoffeetlSync, tempDir } from "./helpers.js";
 
 const ARRAY = "SELECT ARRAY[1, 2] AS a, ARRAY['x', 'y'] AS b";
 
@@ -37,7 +36,7 @@ test("after an ingest (which skips array types), sql on the home prints arrays a
   const home = await tempDir();
   try {
     const env = { ...process.env, COFFEETL_TRANSACTION_KEY: "array-types-test-key-0123456789" };
-    const cli = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, "bin/coffeetl.js"), ...args, "--home", home.path], { env, encoding: "utf8" });
+    const cli = (...args: string[]) => runCoffeetlSync([...args, "--home", home.path], { env });
     const ingest = cli("ingest", join(FIXTURES, "canonical.csv"));
     assert.is(ingest.status, 0, ingest.stdout + ingest.stderr);
     const sql = cli("sql", "--csv", ARRAY);

@@ -1,36 +1,25 @@
 // One process per local home: two `coffeetl ingest` processes on one PGlite home. The second waits
 // for the first (saying so) instead of opening the embedded warehouse beside it; the warehouse is
 // never corrupted and its figures equal one run's.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { openLocalPipeline } from "../functions/local/pipeline.js";
-import { FIXTURES, ROOT, SHARED_SAMPLES, tempDir } from "./helpers.js";
+import { FIXTURES, SHARED_SAMPLES, runCoffeetlSync, startCoffeetl, tempDir, type CoffeetlOptions } from "./helpers.js";
 
 interface Run {
   status: number | null;
   stdout: string;
   stderr: string;
 }
+const UNKEYED: CoffeetlOptions = { env: { ...process.env, COFFEETL_TRANSACTION_KEY: "" } };
 const coffeetl = (home: string, ...args: string[]): Promise<Run> => started(home, ...args).done;
 /** A running `coffeetl` (its process, and its result when it ends). */
 const started = (home: string, ...args: string[]): { child: ChildProcess; done: Promise<Run>; stderr: () => string } => {
-  let err = "";
-  let child!: ChildProcess;
-  const done = new Promise<Run>((resolve) => {
-    child = spawn(process.execPath, [join(ROOT, "bin/coffeetl.js"), ...args, "--home", home], { env: { ...process.env, COFFEETL_TRANSACTION_KEY: "" } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout!.on("data", (d) => (stdout += d));
-    child.stderr!.on("data", (d) => {
-      stderr += d;
-      err += d;
-    });
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
-  return { child, done, stderr: () => err };
+  const { child, output, done } = startCoffeetl([...args, "--home", home], UNKEYED);
+  return { child, done, stderr: () => output.stderr };
 };
 
 const FIGURES = `SELECT (SELECT COUNT(*) FROM transactions) AS sales, (SELECT SUM(total_amount) FROM transactions) AS revenue,
@@ -117,11 +106,8 @@ test("a home in use: with no wait allowed, a clear error at once", async () => {
 
 /** Starts the CLI and returns the child with its output collected so far. */
 function start(home: string, ...args: string[]): { child: ChildProcess; out: { stdout: string; stderr: string }; done: Promise<number | null> } {
-  const child = spawn(process.execPath, [join(ROOT, "bin/coffeetl.js"), ...args, "--home", home], { env: { ...process.env, COFFEETL_TRANSACTION_KEY: "" } });
-  const out = { stdout: "", stderr: "" };
-  child.stdout!.on("data", (d) => (out.stdout += d));
-  child.stderr!.on("data", (d) => (out.stderr += d));
-  return { child, out, done: new Promise((resolve) => child.on("close", (code) => resolve(code))) };
+  const { child, output: out, done } = startCoffeetl([...args, "--home", home], UNKEYED);
+  return { child, out, done: done.then((r) => r.status) };
 }
 
 const until = async (what: string, ok: () => boolean, timeoutMs = 180_000): Promise<void> => {
@@ -144,7 +130,7 @@ test("a kill -9'd ingest: the waiting command says who holds the home, and takes
   const home = await tempDir();
   try {
     const big = join(home.path, "big.csv");
-    const sample = spawnSync(process.execPath, [join(ROOT, "bin/coffeetl.js"), "sample", "--rows", "150000", "--seed", "9"], { maxBuffer: 1 << 30 });
+    const sample = runCoffeetlSync(["sample", "--rows", "150000", "--seed", "9"]);
     writeFileSync(big, sample.stdout);
     const ingest = start(join(home.path, "h"), "ingest", big);
     await until("the ingest to take the home", () => holderPid(join(home.path, "h")) === ingest.child.pid);

@@ -1,13 +1,12 @@
 // A warm embedded warehouse (issue 23): a new home's PGlite data directory is a copy of a template
 // made once per machine (initdb and the schema), never a fresh initdb; both engine starts (light for
 // a little work, heavy for a lot) load the same. Run alone: node --import tsx tests/local-warehouse-template.test.ts
-import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { openLocalPipeline } from "../functions/local/pipeline.js";
-import { FIXTURES, ROOT, tempDir } from "./helpers.js";
+import { FIXTURES, runCoffeetl, tempDir } from "./helpers.js";
 
 const cache = await tempDir("coffeetl-template-cache-");
 process.env.COFFEETL_CACHE_DIR = cache.path;
@@ -58,15 +57,7 @@ test("new homes are copies of one template: initdb runs once per machine, not pe
 test("the CLI's new home starts from the template too, and its schema is whole", async () => {
   const home = await tempDir();
   try {
-    const run = await new Promise<{ status: number | null; out: string }>((resolve) => {
-      const child = spawn(process.execPath, [join(ROOT, "bin/coffeetl.js"), "ingest", join(FIXTURES, "canonical.csv"), "--home", home.path], {
-        env: process.env,
-      });
-      let out = "";
-      child.stdout.on("data", (d) => (out += d));
-      child.stderr.on("data", (d) => (out += d));
-      child.on("close", (status) => resolve({ status, out }));
-    });
+    const run = await runCoffeetl(["ingest", join(FIXTURES, "canonical.csv"), "--home", home.path]).then(({ status, combined: out }) => ({ status, out }));
     assert.is(run.status, 0, run.out);
     const local = await openLocalPipeline({ home: home.path, engine: "light" });
     try {
@@ -122,15 +113,7 @@ test("the CLI's embedded commands load no server driver (pg, pg-copy-streams) no
         `process.on("exit", () => appendFileSync(${JSON.stringify(join(home.path, "loaded.txt"))}, Object.keys(cache).join("\\n") + "\\n"));\n`,
     );
     const run = (...args: string[]) =>
-      new Promise<{ status: number | null; out: string }>((resolve) => {
-        const child = spawn(process.execPath, ["--import", preload, join(ROOT, "bin/coffeetl.js"), ...args, "--home", join(home.path, "h")], {
-          env: process.env,
-        });
-        let out = "";
-        child.stdout.on("data", (d) => (out += d));
-        child.stderr.on("data", (d) => (out += d));
-        child.on("close", (status) => resolve({ status, out }));
-      });
+      runCoffeetl([...args, "--home", join(home.path, "h")], { nodeArgs: ["--import", preload] }).then(({ status, combined: out }) => ({ status, out }));
     for (const args of [["ingest", join(FIXTURES, "canonical.csv")], ["sql", "select 1"], ["status"]]) {
       const result = await run(...args);
       assert.is(result.status, 0, result.out);

@@ -1,12 +1,10 @@
 // The same pipeline and load semantics on a PostgreSQL server, through --database-url.
 // .ci/run starts one (scripts/start-postgres.sh) and sets COFFEETL_TEST_DATABASE_URL.
-import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
 import pg from "pg";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { ROOT, fixture, tempDir } from "./helpers.js";
+import { fixture, runCoffeetlSync, tempDir } from "./helpers.js";
 import { warehouseSuite } from "./warehouse-suite.js";
 
 const adminUrl = process.env.COFFEETL_TEST_DATABASE_URL;
@@ -45,8 +43,7 @@ if (!adminUrl) {
     const db = await freshDatabase();
     const home = await tempDir();
     try {
-      const cli = (...args: string[]) =>
-        spawnSync(process.execPath, [join(ROOT, "bin/coffeetl.js"), ...args, "--home", home.path, "--database-url", db.databaseUrl], { encoding: "utf8" });
+      const cli = (...args: string[]) => runCoffeetlSync([...args, "--home", home.path, "--database-url", db.databaseUrl]);
       const ingest = cli("ingest", fixture("canonical.csv"), fixture("legacy_crlf.csv"));
       assert.is(ingest.status, 0, ingest.stdout + ingest.stderr);
       const sql = cli("sql", "SELECT COUNT(*) AS n, SUM(total_amount) AS revenue FROM transactions", "--json");
