@@ -238,18 +238,20 @@ interface Functions {
 }
 
 /** The two pipeline functions: raw file -> transformed files and manifest; queued manifests -> warehouse. */
-function createFunctions(
-  { config, ctx, layout, tags }: StackBasis,
-  { raw, transformed }: Buckets,
-  { deadLetters, loadQueue, functionAlarms }: Alerting,
-  { transactionIdKey }: Secrets,
-  { target }: Warehouse,
-): Functions {
-  const warehouseParameterArn = parameterArn(ctx, config.redshiftParameterName);
-  const functionSettings = { context: ctx, logRetentionDays: config.logRetentionDays, logLevel: config.logLevel, alarms: functionAlarms, tags };
-  const extractTransform = new PipelineFunction("extract-transform", {
-    ...functionSettings,
-    async: { maxRetryAttempts: config.maxRetryAttempts, maxEventAgeSeconds: config.maxEventAgeSeconds, deadLetterQueue: deadLetters },
+function createFunctions(basis: StackBasis, buckets: Buckets, alerting: Alerting, secrets: Secrets, warehouse: Warehouse): Functions {
+  return { extractTransform: createExtractTransform(basis, buckets, alerting, secrets), load: createLoad(basis, buckets, alerting, warehouse) };
+}
+
+/** What both functions share: context, logs, alarms, tags. */
+function functionSettings({ config, ctx, tags }: StackBasis, { functionAlarms }: Alerting) {
+  return { context: ctx, logRetentionDays: config.logRetentionDays, logLevel: config.logLevel, alarms: functionAlarms, tags };
+}
+
+function createExtractTransform(basis: StackBasis, { raw, transformed }: Buckets, alerting: Alerting, { transactionIdKey }: Secrets): PipelineFunction {
+  const { config, ctx, layout } = basis;
+  return new PipelineFunction("extract-transform", {
+    ...functionSettings(basis, alerting),
+    async: { maxRetryAttempts: config.maxRetryAttempts, maxEventAgeSeconds: config.maxEventAgeSeconds, deadLetterQueue: alerting.deadLetters },
     functionName: layout.extractTransformFunctionName,
     description: "CoffeETL: raw branch CSV -> cleaned, normalised table files and manifest",
     entry: "functions/extract-transform/handler.ts",
@@ -276,8 +278,12 @@ function createFunctions(
     timeoutSeconds: config.extractTransform.timeoutSeconds,
     reservedConcurrency: config.extractTransform.reservedConcurrency,
   });
-  const load = new PipelineFunction("load", {
-    ...functionSettings,
+}
+
+function createLoad(basis: StackBasis, { transformed }: Buckets, alerting: Alerting, { target }: Warehouse): PipelineFunction {
+  const { config, ctx, layout } = basis;
+  return new PipelineFunction("load", {
+    ...functionSettings(basis, alerting),
     functionName: layout.loadFunctionName,
     description: "CoffeETL: queued manifests -> Redshift, a batch per transaction (COPY manifest, staging, insert new)",
     entry: "functions/load/handler.ts",
@@ -291,13 +297,13 @@ function createFunctions(
         Sid: "ConsumeManifestQueue",
         Effect: "Allow",
         Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
-        Resource: loadQueue.arn,
+        Resource: alerting.loadQueue.arn,
       },
       // The COPY manifests listing a batch's files.
       { Sid: "WriteCopyManifests", Effect: "Allow", Action: "s3:PutObject", Resource: pulumi.interpolate`${transformed.arn}/${COPY_MANIFEST_PREFIX}/*` },
       { Sid: "ReadTransformedObjects", Effect: "Allow", Action: "s3:GetObject", Resource: pulumi.interpolate`${transformed.arn}/*` },
       { Sid: "ListTransformedBucket", Effect: "Allow", Action: "s3:ListBucket", Resource: transformed.arn },
-      { Sid: "ReadWarehouseConnection", Effect: "Allow", Action: "ssm:GetParameter", Resource: warehouseParameterArn },
+      { Sid: "ReadWarehouseConnection", Effect: "Allow", Action: "ssm:GetParameter", Resource: parameterArn(ctx, config.redshiftParameterName) },
       ssmDecryptStatement(ctx),
       ...warehouseAccessStatements(ctx, target, "load"),
     ],
@@ -308,7 +314,6 @@ function createFunctions(
     // Unreserved unless configured: the queue mapping's maximum concurrency bounds parallel loads.
     reservedConcurrency: config.load.reservedConcurrency,
   });
-  return { extractTransform, load };
 }
 
 /**
