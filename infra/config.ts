@@ -285,7 +285,7 @@ class ConfigReader {
 /** Pure: validates the raw config strings of stack `stack`, throwing one ConfigError listing every problem. */
 export function parseConfig(raw: RawConfig, stack: string): CoffeetlConfig {
   const read = new ConfigReader(raw);
-  // One section after another, in the order their problems are listed (tests and docs quote that order).
+  // One section after another: their problems are listed in this order (tests/infra-config-order.test.ts).
   checkStackName(read, stack);
   const redshiftParameterName = parseWarehouseParameter(read);
   const grafanaAccess = parseGrafanaAccess(read);

@@ -76,6 +76,7 @@ export class Grafana extends pulumi.ComponentResource {
     const rolePolicy = this.createRolePolicy(name, args, originSecret);
     const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: this.role.name, tags: args.tags }, { parent: this });
     this.securityGroup = this.createSecurityGroup(name, args);
+    // A host without a public address must have a way out: checked at preview, before its user data.
     const egressChecked = args.associatePublicIp ? pulumi.output(true) : requirePrivateEgress(args.vpcId, args.subnetId, this);
     this.dataVolume = this.createDataVolume(name, args);
     this.launchTemplate = this.createLaunchTemplate(name, args, profile);
