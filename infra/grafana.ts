@@ -66,14 +66,36 @@ export class Grafana extends pulumi.ComponentResource {
 
   constructor(name: string, args: GrafanaArgs, opts?: pulumi.ComponentResourceOptions) {
     super("coffeetl:grafana:Grafana", name, {}, opts);
-    const parent = { parent: this };
-    const ctx = args.context;
-
     // On a Serverless warehouse the stack creates, the reader role is made by infra/warehouse-roles.ts
     // (idempotent, as the namespace's admin); the loader's schema step grants on it.
+    const originSecret = this.createOriginSecret(name, args);
+    this.viewers = new GrafanaViewers(`${name}-viewers`, { viewers: args.viewers, parameterPrefix: args.parameterPrefix, tags: args.tags }, { parent: this });
+    this.assets = this.createAssetsBucket(name, args);
+    this.assetsSha256 = this.uploadAssets(name, args);
+    this.role = this.createRole(name, args);
+    const rolePolicy = this.createRolePolicy(name, args, originSecret);
+    const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: this.role.name, tags: args.tags }, { parent: this });
+    this.securityGroup = this.createSecurityGroup(name, args);
+    // A host without a public address must have a way out: checked at preview, before its user data.
+    const egressChecked = args.associatePublicIp ? pulumi.output(true) : requirePrivateEgress(args.vpcId, args.subnetId, this);
+    this.dataVolume = this.createDataVolume(name, args);
+    this.launchTemplate = this.createLaunchTemplate(name, args, profile);
+    this.instance = this.createInstance(name, args, egressChecked, rolePolicy);
+    this.attachDataVolume(name);
+    this.front = this.createFront(name, args, originSecret);
+    this.url = this.front.url;
+    this.publishSettings(name, args, originSecret);
+    this.registerOutputs({
+      url: this.url,
+      instanceId: this.instance.id,
+      assetsBucket: this.assets.name,
+      viewerParameters: this.viewers.accounts.map((a) => a.passwordParameter),
+    });
+  }
 
-    // Secrets and viewer logins.
-    const originSecret = new SecretParameter(
+  /** The header CloudFront sends and the host checks. */
+  private createOriginSecret(name: string, args: GrafanaArgs): SecretParameter {
+    return new SecretParameter(
       `${name}-origin-secret`,
       {
         parameterName: `${args.parameterPrefix}/grafana/origin-secret`,
@@ -81,18 +103,22 @@ export class Grafana extends pulumi.ComponentResource {
         length: 40,
         tags: args.tags,
       },
-      parent,
+      { parent: this },
     );
-    this.viewers = new GrafanaViewers(`${name}-viewers`, { viewers: args.viewers, parameterPrefix: args.parameterPrefix, tags: args.tags }, parent);
+  }
 
-    // Dashboards, provisioning and the host's sync script, one object per file.
-    this.assets = new SecureBucket(
+  /** Dashboards, provisioning and the host's sync script, one object per file. */
+  private createAssetsBucket(name: string, args: GrafanaArgs): SecureBucket {
+    return new SecureBucket(
       `${name}-assets`,
       { bucketPrefix: `coffeetl-${slug(args.stack, 15)}-grafana-`, versioned: false, forceDestroy: true, tags: args.tags },
-      parent,
+      { parent: this },
     );
+  }
+
+  /** Uploads grafana/ to the assets bucket; returns the files' digest. */
+  private uploadAssets(name: string, args: GrafanaArgs): string {
     const { files, sha256 } = readGrafanaAssets(args.assetsDir ?? join(REPO_ROOT, "grafana"), { stack: args.stack, refreshInterval: args.refreshInterval });
-    this.assetsSha256 = sha256;
     if (files.length === 0) pulumi.log.warn("grafana/ holds no provisioning or dashboard files: Grafana will start empty", this);
     for (const file of files) {
       new aws.s3.BucketObjectv2(
@@ -101,20 +127,28 @@ export class Grafana extends pulumi.ComponentResource {
         { parent: this, dependsOn: this.assets.ready },
       );
     }
+    return sha256;
+  }
 
-    // Instance role: tagged so that, on Serverless, its IAMR database user holds the reader role.
-    this.role = new aws.iam.Role(
+  /** Instance role: tagged so that, on Serverless, its IAMR database user holds the reader role. */
+  private createRole(name: string, args: GrafanaArgs): aws.iam.Role {
+    return new aws.iam.Role(
       `${name}-role`,
       { description: "CoffeETL Grafana host", assumeRolePolicy: assumeRolePolicy("ec2.amazonaws.com"), tags: { ...args.tags, RedshiftDbRoles: READER_ROLE } },
-      parent,
+      { parent: this },
     );
+  }
+
+  /** What the host may do: read its assets and own parameters, query the warehouse and metrics, Session Manager. */
+  private createRolePolicy(name: string, args: GrafanaArgs, originSecret: SecretParameter): aws.iam.RolePolicy {
+    const ctx = args.context;
     const ownParameters: pulumi.Input<string>[] = [
       args.adminPasswordParameter.arn,
       originSecret.arn,
       ...this.viewers.accounts.map((a) => a.passwordParameterArn),
       parameterArn(ctx, args.warehouseParameterName),
     ];
-    const rolePolicy = new aws.iam.RolePolicy(
+    return new aws.iam.RolePolicy(
       `${name}-policy`,
       {
         role: this.role.id,
@@ -165,13 +199,17 @@ export class Grafana extends pulumi.ComponentResource {
           },
         ]),
       },
-      parent,
+      { parent: this },
     );
-    const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: this.role.name, tags: args.tags }, parent);
+  }
 
-    // Network: in, the origin port from CloudFront's origin-facing addresses only (no address range,
-    // no SSH); out, HTTPS (AWS APIs, Docker Hub, grafana.com plugins). DNS, NTP, IMDS are not filtered.
-    this.securityGroup = new aws.ec2.SecurityGroup(
+  /**
+   * Network: in, the origin port from CloudFront's origin-facing addresses only (no address range,
+   * no SSH); out, HTTPS (AWS APIs, Docker Hub, grafana.com plugins). DNS, NTP, IMDS are not filtered.
+   */
+  private createSecurityGroup(name: string, args: GrafanaArgs): aws.ec2.SecurityGroup {
+    const parent = { parent: this };
+    const securityGroup = new aws.ec2.SecurityGroup(
       `${name}-sg`,
       { vpcId: args.vpcId, description: "CoffeETL Grafana: HTTP from CloudFront only, HTTPS out", tags: args.tags },
       parent,
@@ -180,7 +218,7 @@ export class Grafana extends pulumi.ComponentResource {
     new aws.vpc.SecurityGroupIngressRule(
       `${name}-ingress-cloudfront`,
       {
-        securityGroupId: this.securityGroup.id,
+        securityGroupId: securityGroup.id,
         ipProtocol: "tcp",
         fromPort: ORIGIN_PORT,
         toPort: ORIGIN_PORT,
@@ -192,7 +230,7 @@ export class Grafana extends pulumi.ComponentResource {
     new aws.vpc.SecurityGroupEgressRule(
       `${name}-egress-https`,
       {
-        securityGroupId: this.securityGroup.id,
+        securityGroupId: securityGroup.id,
         ipProtocol: "tcp",
         fromPort: 443,
         toPort: 443,
@@ -201,11 +239,13 @@ export class Grafana extends pulumi.ComponentResource {
       },
       parent,
     );
-    const egressChecked = args.associatePublicIp ? pulumi.output(true) : requirePrivateEgress(args.vpcId, args.subnetId, this);
+    return securityGroup;
+  }
 
-    // Grafana's state: its own volume in the subnet's zone, kept when the instance is replaced.
-    const zone = aws.ec2.getSubnetOutput({ id: args.subnetId }, parent).availabilityZone;
-    this.dataVolume = new aws.ebs.Volume(
+  /** Grafana's state: its own volume in the subnet's zone, kept when the instance is replaced. */
+  private createDataVolume(name: string, args: GrafanaArgs): aws.ebs.Volume {
+    const zone = aws.ec2.getSubnetOutput({ id: args.subnetId }, { parent: this }).availabilityZone;
+    return new aws.ebs.Volume(
       `${name}-data`,
       {
         availabilityZone: zone,
@@ -216,8 +256,10 @@ export class Grafana extends pulumi.ComponentResource {
       },
       { parent: this, protect: false },
     );
+  }
 
-    this.launchTemplate = new aws.ec2.LaunchTemplate(
+  private createLaunchTemplate(name: string, args: GrafanaArgs, profile: aws.iam.InstanceProfile): aws.ec2.LaunchTemplate {
+    return new aws.ec2.LaunchTemplate(
       `${name}-template`,
       {
         description: "CoffeETL Grafana host",
@@ -244,14 +286,16 @@ export class Grafana extends pulumi.ComponentResource {
         updateDefaultVersion: true,
         tags: args.tags,
       },
-      parent,
+      { parent: this },
     );
+  }
 
+  private createInstance(name: string, args: GrafanaArgs, egressChecked: pulumi.Output<boolean>, rolePolicy: aws.iam.RolePolicy): aws.ec2.Instance {
     // Names only, and nothing a dashboard, viewer or setting changes.
     const userData = pulumi
-      .all([ctx.region, this.assets.name, this.dataVolume.id, egressChecked])
+      .all([args.context.region, this.assets.name, this.dataVolume.id, egressChecked])
       .apply(([region, assetsBucket, dataVolumeId]) => renderGrafanaUserData({ region, assetsBucket, dataVolumeId, stack: args.stack }));
-    this.instance = new aws.ec2.Instance(
+    return new aws.ec2.Instance(
       name,
       {
         launchTemplate: { id: this.launchTemplate.id, version: this.launchTemplate.latestVersion.apply((v) => String(v)) },
@@ -263,25 +307,34 @@ export class Grafana extends pulumi.ComponentResource {
       // volume moves to the new one. The role comes first: the host uses it at first boot.
       { parent: this, dependsOn: [rolePolicy], replaceOnChanges: ["launchTemplate"] },
     );
-    // Detach (after stopping the old instance, so Grafana's database is flushed) before attaching anew.
+  }
+
+  /** Detach (after stopping the old instance, so Grafana's database is flushed) before attaching anew. */
+  private attachDataVolume(name: string): void {
     new aws.ec2.VolumeAttachment(
       `${name}-data-attachment`,
       { deviceName: "/dev/sdf", volumeId: this.dataVolume.id, instanceId: this.instance.id, stopInstanceBeforeDetaching: true },
       { parent: this, deleteBeforeReplace: true },
     );
+  }
 
-    // With a public address, a stable public name for CloudFront's origin while instances come and go.
+  /** The HTTPS front; with a public address, a stable public name for its origin while instances come and go. */
+  private createFront(name: string, args: GrafanaArgs, originSecret: SecretParameter): GrafanaFront {
     const origin: GrafanaFrontArgs["origin"] = args.associatePublicIp
-      ? { kind: "public", domainName: new aws.ec2.Eip(`${name}-ip`, { domain: "vpc", instance: this.instance.id, tags: args.tags }, parent).publicDns }
+      ? {
+          kind: "public",
+          domainName: new aws.ec2.Eip(`${name}-ip`, { domain: "vpc", instance: this.instance.id, tags: args.tags }, { parent: this }).publicDns,
+        }
       : { kind: "vpc", instanceArn: this.instance.arn, privateDnsName: this.instance.privateDns };
-    this.front = new GrafanaFront(
+    return new GrafanaFront(
       `${name}-front`,
       { stack: args.stack, allowedCidrs: args.allowedCidrs, origin, originSecret: originSecret.parameter.value, tags: args.tags },
-      parent,
+      { parent: this },
     );
-    this.url = this.front.url;
+  }
 
-    // What the host applies on its own (grafana/host/sync.sh): names, never values.
+  /** What the host applies on its own (grafana/host/sync.sh): names, never values; then the version it watches. */
+  private publishSettings(name: string, args: GrafanaArgs, originSecret: SecretParameter): void {
     const settings = pulumi.jsonStringify({
       stack: args.stack,
       rootUrl: pulumi.interpolate`${this.url}/`,
@@ -313,7 +366,7 @@ export class Grafana extends pulumi.ComponentResource {
         content: settings.apply(
           (s) =>
             `${digestOf([
-              ["files", sha256],
+              ["files", this.assetsSha256],
               ["settings.json", s],
             ])}\n`,
         ),
@@ -322,13 +375,6 @@ export class Grafana extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [settingsObject] },
     );
-
-    this.registerOutputs({
-      url: this.url,
-      instanceId: this.instance.id,
-      assetsBucket: this.assets.name,
-      viewerParameters: this.viewers.accounts.map((a) => a.passwordParameter),
-    });
   }
 }
 

@@ -5,6 +5,7 @@
 //   extract-transform failures, after retries ──► dead-letter queue; load failures ──► load dead-letter queue
 //   alarms (errors, throttles, event and queue age, dead letters, warehouse capacity) ──► alarm topic
 //   Grafana host ◄── grafana/ via its assets bucket; reads Redshift (Data API) and CloudWatch
+import type * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { COPY_MANIFEST_PREFIX } from "../functions/core/manifest.js";
 import { WRITER_ROLE } from "../functions/warehouse/roles.js";
@@ -12,11 +13,11 @@ import { slug, type CoffeetlConfig } from "./config.js";
 import { AlarmTopic } from "./alarm-topic.js";
 import { BucketTrigger } from "./bucket-trigger.js";
 import { DeadLetterQueue } from "./dead-letter-queue.js";
-import { PipelineFunction } from "./function.js";
+import { PipelineFunction, type FunctionAlarmSettings } from "./function.js";
 import { Grafana } from "./grafana.js";
 import { grafanaWarehouseStatements } from "./grafana-access.js";
 import { lookupAwsContext, parameterArn, ssmDecryptStatement, type AwsContext } from "./iam.js";
-import { stackLayout } from "./layout.js";
+import { stackLayout, type StackLayout } from "./layout.js";
 import { LoadQueue } from "./load-queue.js";
 import { metricAlarm } from "./metric-alarm.js";
 import { Network } from "./network.js";
@@ -63,13 +64,38 @@ export interface StackOutputs {
   alarmTopicArn: pulumi.Output<string>;
 }
 
-export function createStack(config: CoffeetlConfig, context: AwsContext = lookupAwsContext()): StackOutputs {
-  const ctx = context;
-  const stack = config.stack;
-  const tags = { "coffeetl:stack": stack };
-  const layout = stackLayout(config);
+/** What every part of the stack is built from. */
+interface StackBasis {
+  config: CoffeetlConfig;
+  ctx: AwsContext;
+  stack: string;
+  tags: Record<string, string>;
+  layout: StackLayout;
+}
 
-  // Storage.
+export function createStack(config: CoffeetlConfig, context: AwsContext = lookupAwsContext()): StackOutputs {
+  const basis: StackBasis = { config, ctx: context, stack: config.stack, tags: { "coffeetl:stack": config.stack }, layout: stackLayout(config) };
+  // Declared in this order (the data path first, Grafana last).
+  const buckets = createBuckets(basis);
+  const alerting = createAlerting(basis, buckets);
+  const secrets = createSecrets(basis);
+  const warehouse = createWarehouse(basis, alerting, buckets);
+  const functions = createFunctions(basis, buckets, alerting, secrets, warehouse);
+  createReaderGrantsAlarm(basis, alerting, functions.load);
+  wirePipeline(basis, buckets, alerting, functions, warehouse);
+  const uploads = createUploads(basis, buckets);
+  createUploadCheck(basis, buckets, alerting);
+  const grafana = createGrafana(basis, secrets, warehouse);
+  return stackOutputs(basis, { buckets, alerting, secrets, warehouse, functions, uploads, grafana });
+}
+
+interface Buckets {
+  raw: SecureBucket;
+  transformed: SecureBucket;
+}
+
+/** Storage: raw uploads (versioned), transformed files (expiring). */
+function createBuckets({ config, layout, tags }: StackBasis): Buckets {
   const raw = new SecureBucket("raw", {
     bucketPrefix: layout.rawBucketPrefix,
     versioned: true,
@@ -84,8 +110,18 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     forceDestroy: config.forceDestroy,
     tags,
   });
+  return { raw, transformed };
+}
 
-  // Failures and alerts.
+interface Alerting {
+  alarms: AlarmTopic;
+  deadLetters: DeadLetterQueue;
+  loadQueue: LoadQueue;
+  functionAlarms: FunctionAlarmSettings;
+}
+
+/** Failures and alerts: the alarm topic, the extract-transform's dead letters, the load queue with its own. */
+function createAlerting({ config, ctx, layout, tags }: StackBasis, { transformed }: Buckets): Alerting {
   // The topic exists without an e-mail too: other subscribers (chat, paging) can be added to it.
   const alarms = new AlarmTopic("alarms", { email: config.alarmEmail, tags });
   const deadLetters = new DeadLetterQueue("dead-letters", {
@@ -115,8 +151,15 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     throttles: config.alarms.lambdaThrottles,
     asyncEventAgeSeconds: config.alarms.asyncEventAgeSeconds,
   };
+  return { alarms, deadLetters, loadQueue, functionAlarms };
+}
 
-  // Secrets.
+interface Secrets {
+  transactionIdKey: SecretParameter;
+  grafanaPassword: SecretParameter;
+}
+
+function createSecrets({ config, layout, tags }: StackBasis): Secrets {
   // The logical name keeps its old word: renaming it would replace the parameter, and a new key changes every sale id.
   const transactionIdKey = new SecretParameter("transaction-secret", {
     parameterName: layout.transactionIdKeyParameter,
@@ -131,8 +174,20 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     length: 32,
     tags,
   });
+  return { transactionIdKey, grafanaPassword };
+}
 
-  // Network and (optionally) the warehouse.
+interface Warehouse {
+  network: Network;
+  /** Only with `coffeetl:warehouse: serverless`. */
+  created?: ServerlessWarehouse;
+  /** The created warehouse's database roles (none for the client's own). */
+  roles: aws.redshiftdata.Statement[];
+  target: WarehouseTarget;
+}
+
+/** Network and (optionally) the warehouse. */
+function createWarehouse({ config, ctx, stack, tags }: StackBasis, { alarms }: Alerting, { transformed }: Buckets): Warehouse {
   const network = new Network("network", {
     context: ctx,
     vpcId: config.network.vpcId,
@@ -174,13 +229,29 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     managed: warehouse !== undefined,
     scope: config.redshift,
   };
-  const warehouseParameterArn = parameterArn(ctx, config.redshiftParameterName);
+  return { network, created: warehouse, roles: warehouseRoles, target };
+}
 
-  // Functions.
-  const functionSettings = { context: ctx, logRetentionDays: config.logRetentionDays, logLevel: config.logLevel, alarms: functionAlarms, tags };
-  const extractTransform = new PipelineFunction("extract-transform", {
-    ...functionSettings,
-    async: { maxRetryAttempts: config.maxRetryAttempts, maxEventAgeSeconds: config.maxEventAgeSeconds, deadLetterQueue: deadLetters },
+interface Functions {
+  extractTransform: PipelineFunction;
+  load: PipelineFunction;
+}
+
+/** The two pipeline functions: raw file -> transformed files and manifest; queued manifests -> warehouse. */
+function createFunctions(basis: StackBasis, buckets: Buckets, alerting: Alerting, secrets: Secrets, warehouse: Warehouse): Functions {
+  return { extractTransform: createExtractTransform(basis, buckets, alerting, secrets), load: createLoad(basis, buckets, alerting, warehouse) };
+}
+
+/** What both functions share: context, logs, alarms, tags. */
+function functionSettings({ config, ctx, tags }: StackBasis, { functionAlarms }: Alerting) {
+  return { context: ctx, logRetentionDays: config.logRetentionDays, logLevel: config.logLevel, alarms: functionAlarms, tags };
+}
+
+function createExtractTransform(basis: StackBasis, { raw, transformed }: Buckets, alerting: Alerting, { transactionIdKey }: Secrets): PipelineFunction {
+  const { config, ctx, layout } = basis;
+  return new PipelineFunction("extract-transform", {
+    ...functionSettings(basis, alerting),
+    async: { maxRetryAttempts: config.maxRetryAttempts, maxEventAgeSeconds: config.maxEventAgeSeconds, deadLetterQueue: alerting.deadLetters },
     functionName: layout.extractTransformFunctionName,
     description: "CoffeETL: raw branch CSV -> cleaned, normalised table files and manifest",
     entry: "functions/extract-transform/handler.ts",
@@ -207,8 +278,12 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     timeoutSeconds: config.extractTransform.timeoutSeconds,
     reservedConcurrency: config.extractTransform.reservedConcurrency,
   });
-  const load = new PipelineFunction("load", {
-    ...functionSettings,
+}
+
+function createLoad(basis: StackBasis, { transformed }: Buckets, alerting: Alerting, { target }: Warehouse): PipelineFunction {
+  const { config, ctx, layout } = basis;
+  return new PipelineFunction("load", {
+    ...functionSettings(basis, alerting),
     functionName: layout.loadFunctionName,
     description: "CoffeETL: queued manifests -> Redshift, a batch per transaction (COPY manifest, staging, insert new)",
     entry: "functions/load/handler.ts",
@@ -222,13 +297,13 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
         Sid: "ConsumeManifestQueue",
         Effect: "Allow",
         Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
-        Resource: loadQueue.arn,
+        Resource: alerting.loadQueue.arn,
       },
       // The COPY manifests listing a batch's files.
       { Sid: "WriteCopyManifests", Effect: "Allow", Action: "s3:PutObject", Resource: pulumi.interpolate`${transformed.arn}/${COPY_MANIFEST_PREFIX}/*` },
       { Sid: "ReadTransformedObjects", Effect: "Allow", Action: "s3:GetObject", Resource: pulumi.interpolate`${transformed.arn}/*` },
       { Sid: "ListTransformedBucket", Effect: "Allow", Action: "s3:ListBucket", Resource: transformed.arn },
-      { Sid: "ReadWarehouseConnection", Effect: "Allow", Action: "ssm:GetParameter", Resource: warehouseParameterArn },
+      { Sid: "ReadWarehouseConnection", Effect: "Allow", Action: "ssm:GetParameter", Resource: parameterArn(ctx, config.redshiftParameterName) },
       ssmDecryptStatement(ctx),
       ...warehouseAccessStatements(ctx, target, "load"),
     ],
@@ -239,9 +314,13 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     // Unreserved unless configured: the queue mapping's maximum concurrency bounds parallel loads.
     reservedConcurrency: config.load.reservedConcurrency,
   });
+}
 
-  // Grafana's reader lacking SELECT on a CoffeETL table: the load function checks after its schema step
-  // and publishes the count (functions/load/handler.ts) while it is not 0.
+/**
+ * Grafana's reader lacking SELECT on a CoffeETL table: the load function checks after its schema step
+ * and publishes the count (functions/load/handler.ts) while it is not 0.
+ */
+function createReaderGrantsAlarm({ stack, tags }: StackBasis, { alarms }: Alerting, load: PipelineFunction): void {
   metricAlarm(
     "load-reader-grants-alarm",
     {
@@ -255,8 +334,16 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     { topicArn: alarms.arn, tags },
     { parent: load },
   );
+}
 
-  // Wiring.
+/** Wiring: raw bucket -> extract-transform, transformed bucket -> load queue -> load. */
+function wirePipeline(
+  { config, ctx, layout }: StackBasis,
+  { raw, transformed }: Buckets,
+  { loadQueue }: Alerting,
+  { extractTransform, load }: Functions,
+  { roles: warehouseRoles }: Warehouse,
+): void {
   new BucketTrigger("raw-to-extract-transform", {
     bucket: { id: raw.bucket.id, arn: raw.arn },
     target: { function: extractTransform.function },
@@ -282,9 +369,11 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     // No load signs in before its database role exists (RedshiftDbRoles maps existing roles only).
     dependsOn: [load.rolePolicy, ...warehouseRoles],
   });
+}
 
-  // Branch uploads.
-  const uploads = new UploadIdentities("uploads", {
+/** Branch uploads: one identity per uploader, writing only under its own prefix. */
+function createUploads({ config, ctx, stack, tags }: StackBasis, { raw }: Buckets): UploadIdentities {
+  return new UploadIdentities("uploads", {
     namePrefix: `coffeetl-${stack}`,
     uploaders: config.uploaders,
     rawBucketName: raw.name,
@@ -293,27 +382,31 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
     parameterPrefix: config.parameterPrefix,
     tags,
   });
+}
 
-  if (config.uploadCheck) {
-    new UploadCheck("upload-check", {
-      functionName: `coffeetl-${stack}-upload-check`,
-      context: ctx,
-      rawBucketName: raw.name,
-      rawBucketArn: raw.arn,
-      uploaders: config.uploaders,
-      deadline: config.uploadCheck.deadline,
-      timeZone: config.uploadCheck.timeZone,
-      alarmTopicArn: alarms.arn,
-      functionAlarms,
-      deadLetterQueue: deadLetters,
-      logRetentionDays: config.logRetentionDays,
-      logLevel: config.logLevel,
-      tags,
-    });
-  }
+/** The daily "every uploader sent a file" check, when coffeetl:uploadDeadline is set. */
+function createUploadCheck({ config, ctx, stack, tags }: StackBasis, { raw }: Buckets, { alarms, deadLetters, functionAlarms }: Alerting): void {
+  if (!config.uploadCheck) return;
+  new UploadCheck("upload-check", {
+    functionName: `coffeetl-${stack}-upload-check`,
+    context: ctx,
+    rawBucketName: raw.name,
+    rawBucketArn: raw.arn,
+    uploaders: config.uploaders,
+    deadline: config.uploadCheck.deadline,
+    timeZone: config.uploadCheck.timeZone,
+    alarmTopicArn: alarms.arn,
+    functionAlarms,
+    deadLetterQueue: deadLetters,
+    logRetentionDays: config.logRetentionDays,
+    logLevel: config.logLevel,
+    tags,
+  });
+}
 
-  // Dashboards.
-  const grafana = new Grafana(
+/** Dashboards: the Grafana host, after the created warehouse and its roles. */
+function createGrafana({ config, ctx, stack, tags }: StackBasis, { grafanaPassword }: Secrets, { network, created, roles, target }: Warehouse): Grafana {
+  return new Grafana(
     "grafana",
     {
       context: ctx,
@@ -327,32 +420,38 @@ export function createStack(config: CoffeetlConfig, context: AwsContext = lookup
       warehouseStatements: grafanaWarehouseStatements(ctx, target, config.grafana.readerDbUser),
       tags,
     },
-    warehouse ? { dependsOn: [warehouse, ...warehouseRoles] } : undefined,
+    created ? { dependsOn: [created, ...roles] } : undefined,
   );
+}
 
+function stackOutputs(
+  { config }: StackBasis,
+  parts: { buckets: Buckets; alerting: Alerting; secrets: Secrets; warehouse: Warehouse; functions: Functions; uploads: UploadIdentities; grafana: Grafana },
+): StackOutputs {
+  const { buckets, alerting, secrets, warehouse, functions, uploads, grafana } = parts;
   return {
-    rawBucketName: raw.name,
-    rawBucketArn: raw.arn,
-    transformedBucketName: transformed.name,
-    transformedBucketArn: transformed.arn,
+    rawBucketName: buckets.raw.name,
+    rawBucketArn: buckets.raw.arn,
+    transformedBucketName: buckets.transformed.name,
+    transformedBucketArn: buckets.transformed.arn,
     grafanaUrl: grafana.url,
     grafanaViewerPasswordParameters: pulumi.all(grafana.viewers.accounts.map((a) => a.passwordParameter)),
-    grafanaAdminPasswordParameter: grafanaPassword.name,
+    grafanaAdminPasswordParameter: secrets.grafanaPassword.name,
     grafanaAssetsBucketName: grafana.assets.name,
     grafanaInstanceId: grafana.instance.id,
-    deadLetterQueueUrl: deadLetters.url,
-    deadLetterQueueArn: deadLetters.arn,
-    loadQueueUrl: loadQueue.url,
-    loadQueueArn: loadQueue.arn,
-    loadDeadLetterQueueUrl: loadQueue.deadLetters.url,
-    loadDeadLetterQueueArn: loadQueue.deadLetters.arn,
+    deadLetterQueueUrl: alerting.deadLetters.url,
+    deadLetterQueueArn: alerting.deadLetters.arn,
+    loadQueueUrl: alerting.loadQueue.url,
+    loadQueueArn: alerting.loadQueue.arn,
+    loadDeadLetterQueueUrl: alerting.loadQueue.deadLetters.url,
+    loadDeadLetterQueueArn: alerting.loadQueue.deadLetters.arn,
     uploadCredentialParameters: uploads.parameterNames,
-    extractTransformFunctionName: extractTransform.name,
-    loadFunctionName: load.name,
-    transactionIdKeyParameter: transactionIdKey.name,
+    extractTransformFunctionName: functions.extractTransform.name,
+    loadFunctionName: functions.load.name,
+    transactionIdKeyParameter: secrets.transactionIdKey.name,
     warehouseParameterName: config.redshiftParameterName,
-    warehouseWorkgroupName: warehouse?.workgroupName,
-    copyRoleArn: warehouse?.copyRole.arn,
-    alarmTopicArn: alarms.arn,
+    warehouseWorkgroupName: warehouse.created?.workgroupName,
+    copyRoleArn: warehouse.created?.copyRole.arn,
+    alarmTopicArn: alerting.alarms.arn,
   };
 }
