@@ -33,10 +33,12 @@ export function requireHome(home: string, command: string): void {
 
 export async function openHome(connection: Connection, options: Partial<LocalPipelineOptions> = {}): Promise<LocalPipeline> {
   const engine = engineFor(options.engine ?? "heavy");
-  // PGlite's WebAssembly compiles on V8's background threads while the pipeline's code loads (~0.1 s saved).
-  if (connection.databaseUrl === undefined) (await import("../functions/local/pglite-engine.js")).warmEngine(engine);
+  const warm = engine === "light" ? warmSeconds() : 0;
+  // PGlite's WebAssembly compiles on V8's background threads while the pipeline's code loads (~0.1 s
+  // saved); a command served by the warm warehouse never opens PGlite itself, so it leaves the CPU to the keeper.
+  if (connection.databaseUrl === undefined && !warm) (await import("../functions/local/pglite-engine.js")).warmEngine(engine);
   const { openLocalPipeline } = await import("../functions/local/pipeline.js");
-  return openLocalPipeline({ ...connection, ...options, engine, warmSeconds: engine === "light" ? warmSeconds() : 0 });
+  return openLocalPipeline({ ...connection, ...options, engine, warmSeconds: warm });
 }
 
 /** `$COFFEETL_WARM_SECONDS`: how long the warm warehouse waits for the next command (0: none is kept). */

@@ -116,7 +116,8 @@ export function runCoffeetlSync(args: string[], options: CoffeetlSyncOptions = {
 
 export async function tempDir(prefix = "coffeetl-test-"): Promise<{ path: string; remove(): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix));
-  return { path, remove: () => rm(path, { recursive: true, force: true }) };
+  // Retried: a warm-warehouse keeper opening a home just used may still be writing into it as it goes (it then exits).
+  return { path, remove: () => rm(path, { recursive: true, force: true, maxRetries: 5 }) };
 }
 
 export interface TransformedText {

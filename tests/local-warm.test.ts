@@ -10,7 +10,7 @@ import { dirname, join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { openLocalPipeline } from "../functions/local/pipeline.js";
-import { openWarm, stopWarm } from "../functions/local/warm-warehouse.js";
+import { openWarm, startKeeper, stopWarm } from "../functions/local/warm-warehouse.js";
 import { isKeeper, readRecord, recordPath, warmDir } from "../functions/local/warm-protocol.js";
 import { runCoffeetl, tempDir } from "./helpers.js";
 
@@ -95,7 +95,8 @@ test("a command that ends mid-transaction leaves nothing behind: the next one st
   const dir = await tempDir();
   const dataDir = join(dir.path, "wh");
   try {
-    const first = await openWarm(dataDir, 60);
+    startKeeper(dataDir, 60);
+    const first = (await openWarm(dataDir))!;
     await first.session.query("CREATE TABLE kept (n int)");
     await first.session.query("BEGIN");
     await first.session.query("INSERT INTO kept VALUES (1)");
@@ -104,7 +105,7 @@ test("a command that ends mid-transaction leaves nothing behind: the next one st
     const pid = readRecord(dataDir)!.pid;
     // As if the command were killed: its connection drops with the transaction open.
     await first.close();
-    const second = await openWarm(dataDir, 60);
+    const second = (await openWarm(dataDir))!;
     try {
       assert.is(readRecord(dataDir)!.pid, pid, "the same keeper");
       assert.equal(await second.session.query("SELECT COUNT(*)::int AS n FROM public.kept"), [{ n: 0 }]);
@@ -178,6 +179,26 @@ test("a keeper of another build is stopped and replaced, never spoken to", async
     assert.is.not(keeperOf(home)!.pid, record.pid);
   } finally {
     await stopWarm(join(dir.path, "home", "warehouse"));
+    await dir.remove();
+  }
+});
+
+test("a home copied with its keeper's record gets its own keeper and leaves the original's alone", async () => {
+  const dir = await tempDir();
+  try {
+    const home = join(dir.path, "home");
+    const copy = join(dir.path, "copy");
+    await cli(home, ["ingest", await dayFile(dir.path, "a.csv", "copied")]);
+    const original = keeperOf(home)!;
+    execFileSync("cp", ["-a", home, copy]);
+    assert.match(await cli(copy, ["status"]), /1 file: 1 loaded/);
+    assert.is.not(keeperOf(copy)!.pid, original.pid, "the copy has a keeper of its own");
+    assert.ok(isKeeper(original.pid, join(home, "warehouse")) && existsSync(original.socket), "the original keeper and its socket are untouched");
+    assert.match(await cli(home, ["status"]), /1 file: 1 loaded/);
+    assert.is(keeperOf(home)!.pid, original.pid);
+  } finally {
+    await stopWarm(join(dir.path, "home", "warehouse"));
+    await stopWarm(join(dir.path, "copy", "warehouse"));
     await dir.remove();
   }
 });

@@ -244,24 +244,37 @@ async function openServer(url: string): Promise<Database> {
 }
 
 /**
- * The embedded warehouse: through the home's keeper for light work when asked (warm-warehouse.ts),
- * else opened here, after stopping any keeper (a data directory has one opener at a time).
+ * The embedded warehouse. Light work with warmSeconds: through the home's keeper when one runs, else
+ * opened here and handed to a new keeper on close (warm-warehouse.ts). Otherwise opened here, after
+ * stopping any keeper (a data directory has one opener at a time).
  */
 async function openEmbedded(options: PostgresWarehouseOptions): Promise<Database> {
   const mode = options.engine ?? "heavy";
   const dataDir = options.dataDir && resolve(options.dataDir);
-  if (dataDir && mode === "light" && options.warmSeconds) {
-    try {
-      return await (await import("./warm-warehouse.js")).openWarm(dataDir, options.warmSeconds);
-    } catch (error) {
-      // A home this user cannot write (read-only media, another's folder) is opened directly.
-      if (!UNWRITABLE.has(codeOf(error) ?? "")) throw error;
-    }
+  const open = () => openPglite(dataDir, mode, options.template ?? true, options.arrayTypes ?? true);
+  if (!dataDir || mode !== "light" || !options.warmSeconds) {
+    if (dataDir && existsSync(recordPath(dataDir))) await (await import("./warm-warehouse.js")).stopWarm(dataDir);
+    return open();
   }
-  if (dataDir && existsSync(recordPath(dataDir))) await (await import("./warm-warehouse.js")).stopWarm(dataDir);
-  return openPglite(dataDir, mode, options.template ?? true, options.arrayTypes ?? true);
+  const warm = await import("./warm-warehouse.js");
+  const kept = await warm.openWarm(dataDir);
+  if (kept) return kept;
+  const database = await open();
+  const idle = options.warmSeconds;
+  return {
+    ...database,
+    async close() {
+      await database.close();
+      // Keeping the warehouse warm only saves the next command's start: a home this user cannot
+      // write (read-only media, another's folder) simply keeps no keeper.
+      try {
+        warm.startKeeper(dataDir, idle);
+      } catch {
+        /* opened cold next time */
+      }
+    },
+  };
 }
-const UNWRITABLE = new Set(["EACCES", "EROFS", "EPERM"]);
 
 /** SQLSTATEs worth another attempt: serialization failure, deadlock, and a first-time CREATE race. */
 const RETRYABLE = new Set(["40001", "40P01"]);

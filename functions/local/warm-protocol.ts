@@ -15,6 +15,8 @@ export const logPath = (dataDir: string) => join(warmDir(dataDir), "keeper.log")
 
 export interface KeeperRecord {
   pid: number;
+  /** The data directory it keeps: a record copied with a home names the original's, and is not this home's keeper. */
+  dataDir: string;
   /** WARM_PROTOCOL and PGlite's version: what a client must match to use the keeper. */
   version: string;
   socket: string;
@@ -60,15 +62,27 @@ export function frame(value: unknown): Buffer {
 
 /** Collects frames from a stream's chunks; calls `onFrame` for each whole one. */
 export function frameReader(onFrame: (value: unknown) => void): (chunk: Buffer) => void {
-  let pending: Buffer = Buffer.alloc(0);
+  // Chunks are kept as they come and joined once a frame is whole: joining on every chunk would copy
+  // a 7 MB COPY frame a hundred times over.
+  let chunks: Buffer[] = [];
+  let held = 0;
+  let need = 4;
   return (chunk) => {
-    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-    while (pending.length >= 4) {
+    chunks.push(chunk);
+    held += chunk.length;
+    while (held >= need) {
+      const pending = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, held);
       const length = pending.readUInt32BE(0);
-      if (pending.length < 4 + length) break;
-      const body = pending.subarray(4, 4 + length);
-      pending = pending.subarray(4 + length);
-      onFrame(v8.deserialize(body));
+      if (pending.length < 4 + length) {
+        chunks = [pending];
+        need = 4 + length;
+        break;
+      }
+      onFrame(v8.deserialize(pending.subarray(4, 4 + length)));
+      const rest = pending.subarray(4 + length);
+      chunks = rest.length ? [rest] : [];
+      held = rest.length;
+      need = 4;
     }
   };
 }

@@ -1,12 +1,13 @@
 // The warm warehouse (docs/design.md §10): a home's embedded warehouse kept open between commands by
-// a keeper process (warm-keeper.ts), so an everyday command skips PGlite's start. Only a command
-// holding the home's lock starts, uses or stops a keeper; while a keeper lives it is the data
+// a keeper process (warm-keeper.ts), so an everyday command skips PGlite's start. A command that
+// finds no keeper opens the warehouse itself and hands it to a new keeper when it closes. Only a
+// command holding the home's lock starts, uses or stops a keeper; while a keeper lives it is the data
 // directory's one opener, and anything that opens the directory itself stops the keeper first.
 import { spawn } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createConnection, type Socket } from "node:net";
 import { tmpdir } from "node:os";
-import { extname, join } from "node:path";
+import { dirname, extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Database, Session } from "./database.js";
 import {
@@ -26,8 +27,8 @@ import { pgliteVersion } from "./warehouse-template.js";
 
 /** A keeper of another protocol, PGlite or build of its own code (a reinstall, a rebuild) is stopped, not used. */
 const version = () => `${WARM_PROTOCOL}/${pgliteVersion()}/${Math.round(statSync(keeperCommand().at(-1)!).mtimeMs)}`;
-/** How long a keeper may take to open the warehouse (a new home may make the machine's template first). */
-const START_TIMEOUT_MS = 120_000;
+/** How long a command waits for a keeper still opening the warehouse before it stops it and opens the warehouse itself. */
+const START_TIMEOUT_MS = 60_000;
 /** How long a keeper asked to stop may take to close the warehouse before it is killed. */
 const STOP_TIMEOUT_MS = 15_000;
 // Unix socket paths are limited to about 104 bytes; a deeper home gets a private folder under the temporary directory.
@@ -36,24 +37,32 @@ const MAX_SOCKET_PATH = 100;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * The home's warehouse through its keeper, starting one if none is running (the caller holds the
- * home's lock). `idleSeconds`: how long the keeper waits for the next command before it exits.
+ * The home's warehouse through its running keeper (the caller holds the home's lock), waiting for
+ * one still starting; undefined when none runs: the caller opens the warehouse itself and hands it
+ * to a new keeper when it closes (startKeeper), so a command never waits for a keeper to start.
  */
-export async function openWarm(dataDir: string, idleSeconds: number): Promise<Database> {
+export async function openWarm(dataDir: string): Promise<Database | undefined> {
   const record = readRecord(dataDir);
-  if (record && record.version === version() && isKeeper(record.pid, dataDir)) {
-    const socket = await connect(record.socket).catch(() => undefined);
-    if (socket) return client(socket);
+  if (record && record.dataDir === dataDir && record.version === version()) {
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    // A keeper handed the warehouse by the last command may still be opening it.
+    while (isKeeper(record.pid, dataDir) && Date.now() < deadline) {
+      const socket = await connect(record.socket).catch(() => undefined);
+      if (socket) return client(socket);
+      await sleep(5);
+    }
   }
-  // None, stale, of another version, or not answering: stop it, then start this one's.
+  // None, stale, of another version, or not answering: stop it; the caller opens the warehouse itself.
   await stopWarm(dataDir);
-  return client(await startKeeper(dataDir, idleSeconds));
+  return undefined;
 }
 
 /** Stops the home's keeper, if one runs, and waits until it has closed the warehouse (the caller holds the home's lock). */
 export async function stopWarm(dataDir: string): Promise<void> {
   const record = readRecord(dataDir);
   if (!record) return;
+  // A record copied with the home (another home's keeper): only the record goes.
+  if (record.dataDir !== dataDir) return rmSync(recordPath(dataDir), { force: true });
   if (isKeeper(record.pid, dataDir)) {
     process.kill(record.pid, "SIGTERM");
     const deadline = Date.now() + STOP_TIMEOUT_MS;
@@ -65,6 +74,7 @@ export async function stopWarm(dataDir: string): Promise<void> {
   }
   rmSync(recordPath(dataDir), { force: true });
   rmSync(record.socket, { force: true });
+  if (dirname(record.socket) !== warmDir(dataDir)) rmSync(dirname(record.socket), { recursive: true, force: true });
 }
 
 /** The keeper's entry beside this module: .js in the CLI's bundle (dist/cli), .ts under tsx. */
@@ -74,7 +84,12 @@ function keeperCommand(): string[] {
   return extension === ".ts" ? ["--import", fileURLToPath(import.meta.resolve("tsx")), script] : [script];
 }
 
-async function startKeeper(dataDir: string, idleSeconds: number): Promise<Socket> {
+/**
+ * Starts a keeper for a data directory no process has open (the caller has just closed it and still
+ * holds the home's lock), without waiting for it: it opens the warehouse after this command has gone,
+ * and the next command waits for it (openWarm). Recorded before the caller lets the home go.
+ */
+export function startKeeper(dataDir: string, idleSeconds: number): void {
   const dir = warmDir(dataDir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const nearby = join(dir, "socket");
@@ -86,24 +101,10 @@ async function startKeeper(dataDir: string, idleSeconds: number): Promise<Socket
     env: keeperEnv(),
   });
   closeSync(out);
-  // Recorded before this command lets the home go: a later command sees the keeper even before it answers.
-  const record: KeeperRecord = { pid: child.pid!, version: version(), socket: socketPath };
+  child.unref();
+  const record: KeeperRecord = { pid: child.pid!, dataDir, version: version(), socket: socketPath };
   writeFileSync(`${recordPath(dataDir)}.new`, JSON.stringify(record) + "\n", { mode: 0o600 });
   renameSync(`${recordPath(dataDir)}.new`, recordPath(dataDir));
-  let exited: number | null | undefined;
-  child.on("exit", (code) => (exited = code));
-  child.unref();
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    const socket = await connect(socketPath).catch(() => undefined);
-    if (socket) return socket;
-    if (exited !== undefined) throw new Error(`the warm warehouse could not start (exit ${exited}): ${lastLines(logPath(dataDir))}`);
-    if (Date.now() > deadline) {
-      await stopWarm(dataDir);
-      throw new Error(`the warm warehouse did not start within ${START_TIMEOUT_MS / 1000} s (log: ${logPath(dataDir)})`);
-    }
-    await sleep(5);
-  }
 }
 
 /**
@@ -113,14 +114,6 @@ async function startKeeper(dataDir: string, idleSeconds: number): Promise<Socket
 const KEEPER_ENV = /^(PATH|HOME|TMPDIR|TZ|LANG|LC_\w+|NODE_OPTIONS|COFFEETL_CACHE_DIR|XDG_CACHE_HOME)$/;
 function keeperEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([name]) => KEEPER_ENV.test(name)));
-}
-
-function lastLines(path: string): string {
-  try {
-    return readFileSync(path, "utf8").trim().split("\n").slice(-5).join(" | ");
-  } catch {
-    return "(no log)";
-  }
 }
 
 function connect(path: string): Promise<Socket> {
