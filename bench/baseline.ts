@@ -1,7 +1,7 @@
 // A baseline commit's tree for the benches' A/B runs (COFFEETL_BENCH_BASELINE=<git ref>): a `git
 // archive` copy (no worktree) sharing this tree's node_modules; each bench builds in it what it runs.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -13,6 +13,9 @@ export function baselineTree(root: string, ref: string): { tree: string; commit:
     mkdirSync(tree, { recursive: true });
     execFileSync("sh", ["-c", `git archive ${commit} | tar -x -C ${JSON.stringify(tree)}`], { cwd: root });
   }
-  if (!existsSync(join(tree, "node_modules"))) symlinkSync(join(root, "node_modules"), join(tree, "node_modules"));
+  if (!existsSync(join(tree, "node_modules"))) {
+    rmSync(join(tree, "node_modules"), { force: true }); // a link left dangling by an earlier checkout
+    symlinkSync(join(root, "node_modules"), join(tree, "node_modules"));
+  }
   return { tree, commit };
 }

@@ -1,4 +1,4 @@
-// A warm embedded warehouse (issue 23): a new home's PGlite data directory is a copy of a template
+// New homes from a template (issue 23): a new home's PGlite data directory is a copy of a template
 // made once per machine (initdb and the schema), never a fresh initdb; both engine starts (light for
 // a little work, heavy for a lot) load the same. Run alone: node --import tsx tests/local-warehouse-template.test.ts
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";

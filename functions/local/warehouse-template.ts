@@ -1,4 +1,4 @@
-// A warm embedded warehouse: PostgreSQL's initdb inside WebAssembly takes 5-15 s, most of a new
+// A new home's warehouse from a template: PostgreSQL's initdb inside WebAssembly takes 5-15 s, most of a new
 // home's first ingest. It runs once per machine (per PGlite version and schema) into a template
 // data directory with the schema in it, kept in the user's cache; each new home's warehouse is a
 // copy of it (about 25 MB in 400 files: 0.05-0.1 s), never a fresh initdb.
