@@ -41,14 +41,24 @@ async function until(what: string, done: () => boolean, ms = 10_000): Promise<vo
 
 const keeperOf = (home: string) => readRecord(join(home, "warehouse"));
 
-test("a command leaves the warehouse warm and the next commands use the same keeper", async () => {
+/** A temporary folder with homes named `names` in it; their keepers are stopped and the folder removed after. */
+async function withHomes(names: string[], work: (dir: string, ...homes: string[]) => Promise<void>): Promise<void> {
   const dir = await tempDir();
+  const homes = names.map((name) => join(dir.path, name));
   try {
-    const home = join(dir.path, "home");
-    await cli(home, ["ingest", await dayFile(dir.path, "a.csv", "a")]);
+    await work(dir.path, ...homes);
+  } finally {
+    for (const home of homes) await stopWarm(join(home, "warehouse"));
+    await dir.remove();
+  }
+}
+
+test("a command leaves the warehouse warm and the next commands use the same keeper", async () => {
+  await withHomes(["home"], async (dir, home) => {
+    await cli(home, ["ingest", await dayFile(dir, "a.csv", "a")]);
     const first = keeperOf(home);
     assert.ok(first && isKeeper(first.pid, join(home, "warehouse")), "a keeper runs after the first command");
-    await cli(home, ["ingest", await dayFile(dir.path, "b.csv", "b")]);
+    await cli(home, ["ingest", await dayFile(dir, "b.csv", "b")]);
     const status = await cli(home, ["status"]);
     assert.match(status, /2 files: 2 loaded/);
     assert.is(keeperOf(home)?.pid, first!.pid, "the same keeper served every command");
@@ -57,18 +67,12 @@ test("a command leaves the warehouse warm and the next commands use the same kee
     // Only its owner may reach it.
     assert.is(statSync(warmDir(join(home, "warehouse"))).mode & 0o777, 0o700);
     assert.is(statSync(recordPath(join(home, "warehouse"))).mode & 0o777, 0o600);
-  } finally {
-    await stopWarm(join(dir.path, "home", "warehouse"));
-    await dir.remove();
-  }
+  });
 });
 
 test("answers through the keeper are those of PGlite opened in the command", async () => {
-  const dir = await tempDir();
-  try {
-    const files = [await dayFile(dir.path, "a.csv", "same-a"), await dayFile(dir.path, "b.csv", "same-b")];
-    const warm = join(dir.path, "warm");
-    const cold = join(dir.path, "cold");
+  await withHomes(["warm", "cold"], async (dir, warm, cold) => {
+    const files = [await dayFile(dir, "a.csv", "same-a"), await dayFile(dir, "b.csv", "same-b")];
     await cli(warm, ["ingest", ...files]);
     await cli(cold, ["ingest", ...files], { COFFEETL_WARM_SECONDS: "0" });
     assert.not.ok(existsSync(recordPath(join(cold, "warehouse"))), "COFFEETL_WARM_SECONDS=0 keeps no keeper");
@@ -85,10 +89,7 @@ test("answers through the keeper are those of PGlite opened in the command", asy
     const untimed = (text: string) => text.replace(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/g, "<time>");
     assert.is(untimed(await cli(warm, ["status"])), untimed(await cli(cold, ["status"], { COFFEETL_WARM_SECONDS: "0" })));
     assert.is(untimed(await cli(warm, ["rejects", "a.csv"])), untimed(await cli(cold, ["rejects", "a.csv"], { COFFEETL_WARM_SECONDS: "0" })));
-  } finally {
-    await stopWarm(join(dir.path, "warm", "warehouse"));
-    await dir.remove();
-  }
+  });
 });
 
 test("a command that ends mid-transaction leaves nothing behind: the next one starts on a fresh session", async () => {
@@ -125,10 +126,8 @@ test("a command that ends mid-transaction leaves nothing behind: the next one st
 });
 
 test("opening the warehouse in a process of its own stops the keeper first: one opener at a time", async () => {
-  const dir = await tempDir();
-  try {
-    const home = join(dir.path, "home");
-    await cli(home, ["ingest", await dayFile(dir.path, "a.csv", "one-opener")]);
+  await withHomes(["home"], async (dir, home) => {
+    await cli(home, ["ingest", await dayFile(dir, "a.csv", "one-opener")]);
     const { pid } = keeperOf(home)!;
     const pipeline = await openLocalPipeline({ home, engine: "heavy", readOnly: true });
     try {
@@ -142,53 +141,37 @@ test("opening the warehouse in a process of its own stops the keeper first: one 
     // A big ingest (heavy) does the same.
     await cli(home, ["status"]);
     const again = keeperOf(home)!.pid;
-    await cli(home, ["ingest", await dayFile(dir.path, "b.csv", "one-opener-b")], { COFFEETL_ENGINE: "heavy" });
+    await cli(home, ["ingest", await dayFile(dir, "b.csv", "one-opener-b")], { COFFEETL_ENGINE: "heavy" });
     assert.not.ok(isKeeper(again, join(home, "warehouse")));
-  } finally {
-    await stopWarm(join(dir.path, "home", "warehouse"));
-    await dir.remove();
-  }
+  });
 });
 
 test("a keeper killed outright is replaced, and the warehouse recovers", async () => {
-  const dir = await tempDir();
-  try {
-    const home = join(dir.path, "home");
-    await cli(home, ["ingest", await dayFile(dir.path, "a.csv", "killed")]);
+  await withHomes(["home"], async (dir, home) => {
+    await cli(home, ["ingest", await dayFile(dir, "a.csv", "killed")]);
     const { pid } = keeperOf(home)!;
     process.kill(pid, "SIGKILL");
     await until("the keeper to die", () => !isKeeper(pid, join(home, "warehouse")));
-    await cli(home, ["ingest", await dayFile(dir.path, "b.csv", "killed-b")]);
+    await cli(home, ["ingest", await dayFile(dir, "b.csv", "killed-b")]);
     assert.match(await cli(home, ["status"]), /2 files: 2 loaded/);
     assert.is.not(keeperOf(home)!.pid, pid);
-  } finally {
-    await stopWarm(join(dir.path, "home", "warehouse"));
-    await dir.remove();
-  }
+  });
 });
 
 test("a keeper of another build is stopped and replaced, never spoken to", async () => {
-  const dir = await tempDir();
-  try {
-    const home = join(dir.path, "home");
-    await cli(home, ["ingest", await dayFile(dir.path, "a.csv", "build")]);
+  await withHomes(["home"], async (dir, home) => {
+    await cli(home, ["ingest", await dayFile(dir, "a.csv", "build")]);
     const record = keeperOf(home)!;
     writeFileSync(recordPath(join(home, "warehouse")), JSON.stringify({ ...record, version: "0/older" }));
     await cli(home, ["status"]);
     assert.not.ok(isKeeper(record.pid, join(home, "warehouse")), "the older keeper is gone");
     assert.is.not(keeperOf(home)!.pid, record.pid);
-  } finally {
-    await stopWarm(join(dir.path, "home", "warehouse"));
-    await dir.remove();
-  }
+  });
 });
 
 test("a home copied with its keeper's record gets its own keeper and leaves the original's alone", async () => {
-  const dir = await tempDir();
-  try {
-    const home = join(dir.path, "home");
-    const copy = join(dir.path, "copy");
-    await cli(home, ["ingest", await dayFile(dir.path, "a.csv", "copied")]);
+  await withHomes(["home", "copy"], async (dir, home, copy) => {
+    await cli(home, ["ingest", await dayFile(dir, "a.csv", "copied")]);
     const original = keeperOf(home)!;
     execFileSync("cp", ["-a", home, copy]);
     assert.match(await cli(copy, ["status"]), /1 file: 1 loaded/);
@@ -196,11 +179,7 @@ test("a home copied with its keeper's record gets its own keeper and leaves the 
     assert.ok(isKeeper(original.pid, join(home, "warehouse")) && existsSync(original.socket), "the original keeper and its socket are untouched");
     assert.match(await cli(home, ["status"]), /1 file: 1 loaded/);
     assert.is(keeperOf(home)!.pid, original.pid);
-  } finally {
-    await stopWarm(join(dir.path, "home", "warehouse"));
-    await stopWarm(join(dir.path, "copy", "warehouse"));
-    await dir.remove();
-  }
+  });
 });
 
 test("a keeper exits when idle, and at once when its home is removed", async () => {
