@@ -1,11 +1,11 @@
 // The home (`--home`, the CLI's state folder): which commands may create one, and opening its warehouse.
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { Storage, Warehouse } from "../functions/app/ports.js";
 import type { LocalPipeline, LocalPipelineOptions } from "../functions/local/pipeline.js";
 import type { EngineMode } from "../functions/local/pglite-engine.js";
 import type { PostgresWarehouse } from "../functions/local/postgres-warehouse.js";
-import { HOME_MARKER, isHome } from "../functions/local/home-marker.js";
+import { HOME_MARKER, isHome, warehouseDir } from "../functions/local/home-marker.js";
 import { recordPath } from "../functions/local/warm-protocol.js";
 import { UsageError } from "./errors.js";
 import { WARM_IDLE_SECONDS } from "../functions/core/limits.js";
@@ -37,7 +37,7 @@ export async function openHome(connection: Connection, options: Partial<LocalPip
   const warm = engine === "light" ? warmSeconds() : 0;
   // PGlite's WebAssembly compiles on V8's background threads while the pipeline's code loads (~0.1 s
   // saved); a command the home's keeper will serve never opens PGlite itself, so it leaves the CPU to the keeper.
-  const kept = warm > 0 && existsSync(recordPath(join(resolve(connection.home), "warehouse")));
+  const kept = warm > 0 && existsSync(recordPath(warehouseDir(connection.home)));
   if (connection.databaseUrl === undefined && !kept) (await import("../functions/local/pglite-engine.js")).warmEngine(engine);
   const { openLocalPipeline } = await import("../functions/local/pipeline.js");
   return openLocalPipeline({ ...connection, ...options, engine, warmSeconds: warm });

@@ -7,7 +7,7 @@
 // out of the transaction. Columns sharing a name are all kept, as psql shows them.
 import { readFile } from "node:fs/promises";
 import { text } from "node:stream/consumers";
-import type { ColumnRows } from "../functions/local/postgres-warehouse.js";
+import type { ColumnRows } from "../functions/local/database.js";
 import type { CommandContext } from "./args.js";
 import { UsageError } from "./errors.js";
 import { openWarehouse } from "./home.js";

@@ -22,17 +22,16 @@ const VIEWERS = [
   { login: "ops", email: "ops@client.example" },
 ];
 const CIDRS = ["203.0.113.0/24", "198.51.100.7/32"];
-const h = await runProgram(
-  {
-    redshiftParameterName: "/coffeetl/acme-prod/redshift",
-    redshiftClusterIdentifier: "acme-dw",
-    redshiftDbUser: "coffeetl_loader",
-    redshiftDatabase: "analytics",
-    grafanaAllowedCidrs: JSON.stringify(CIDRS),
-    grafanaViewers: JSON.stringify(VIEWERS),
-  },
-  "acme-prod",
-);
+/** The stack config every test here deploys (and the in-place edit test parses again). */
+const ACME_CONFIG = {
+  redshiftParameterName: "/coffeetl/acme-prod/redshift",
+  redshiftClusterIdentifier: "acme-dw",
+  redshiftDbUser: "coffeetl_loader",
+  redshiftDatabase: "analytics",
+  grafanaAllowedCidrs: JSON.stringify(CIDRS),
+  grafanaViewers: JSON.stringify(VIEWERS),
+};
+const h = await runProgram(ACME_CONFIG, "acme-prod");
 
 const T = {
   sg: "aws:ec2/securityGroup:SecurityGroup",
@@ -267,17 +266,7 @@ test("a dashboard file change does not replace the instance: same user data and 
       accountId: pulumi.output(ACCOUNT),
       dnsSuffix: pulumi.output("amazonaws.com"),
     };
-    const settingsOf = parseConfig(
-      {
-        redshiftParameterName: "/coffeetl/acme-prod/redshift",
-        redshiftClusterIdentifier: "acme-dw",
-        redshiftDbUser: "coffeetl_loader",
-        redshiftDatabase: "analytics",
-        grafanaAllowedCidrs: JSON.stringify(CIDRS),
-        grafanaViewers: JSON.stringify(VIEWERS),
-      },
-      "acme-prod",
-    );
+    const settingsOf = parseConfig(ACME_CONFIG, "acme-prod");
     const edited = new Grafana("grafana", {
       ...settingsOf.grafana,
       context: ctx,

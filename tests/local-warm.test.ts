@@ -11,7 +11,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { openLocalPipeline } from "../functions/local/pipeline.js";
 import { openWarm, startKeeper, stopWarm } from "../functions/local/warm-warehouse.js";
-import { isKeeper, readRecord, recordPath, warmDir } from "../functions/local/warm-protocol.js";
+import { frame, frameReader, isKeeper, readRecord, recordPath, warmDir } from "../functions/local/warm-protocol.js";
 import { runCoffeetl, tempDir } from "./helpers.js";
 
 const KEY = "warm-warehouse-test-key-0123456789";
@@ -230,6 +230,22 @@ test("COFFEETL_WARM_SECONDS must be a whole number", async () => {
     assert.match(run.stderr, /COFFEETL_WARM_SECONDS must be a whole number of seconds/);
   } finally {
     await dir.remove();
+  }
+});
+
+test("frames come out whole and in order however the socket cuts the stream", () => {
+  const big = Buffer.alloc(3 << 20, 7);
+  const values = [
+    { op: "query", sql: "SELECT 1" },
+    { op: "copy", csv: big },
+    { ok: true, value: [{ at: new Date(0), n: 1.5, a: [1, 2] }] },
+  ];
+  const stream = Buffer.concat(values.map(frame));
+  for (const cut of [1, 3, 4, 5, 4096, 65536, stream.length]) {
+    const seen: unknown[] = [];
+    const read = frameReader((value) => seen.push(value));
+    for (let at = 0; at < stream.length; at += cut) read(stream.subarray(at, at + cut));
+    assert.equal(seen, values, `chunks of ${cut} bytes`);
   }
 });
 

@@ -1,7 +1,7 @@
 // The whole pipeline on one machine: folders stand in for the two buckets, PostgreSQL (embedded
 // PGlite by default) for Redshift, and `ingest` for the S3 events. The services are the Lambdas'.
 // One process at a time per home (a lock file, proper-lockfile): PGlite must never be opened by two.
-import { HOME_KEY_FILE, HOME_MARKER } from "./home-marker.js";
+import { HOME_KEY_FILE, HOME_MARKER, warehouseDir } from "./home-marker.js";
 import { randomBytes } from "node:crypto";
 import { appendFile, chmod, mkdir, readFile, readdir, realpath, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
@@ -419,7 +419,7 @@ async function openLocked(home: string, options: LocalPipelineOptions, release: 
     options.databaseUrl
       ? { databaseUrl: options.databaseUrl }
       : {
-          dataDir: join(home, "warehouse"),
+          dataDir: warehouseDir(home),
           ...(options.engine ? { engine: options.engine } : {}),
           ...(options.arrayTypes === false ? { arrayTypes: false } : {}),
           ...(options.warmSeconds ? { warmSeconds: options.warmSeconds } : {}),

@@ -32,8 +32,6 @@ import { POSTGRES_DIALECT, type Dialect } from "../warehouse/literals.js";
 import { loadStatements, resultsFromRows, stagingTable } from "../warehouse/load/index.js";
 import { recordOutcomeStatement } from "../warehouse/sql.js";
 import type { ColumnRows, Database, Session } from "./database.js";
-
-export type { ColumnRows };
 import { COPY_SLICE_BYTES } from "../core/limits.js";
 
 // Timestamps stay naive text (`YYYY-MM-DD HH:MM:SS`), as stored; counts become numbers; money stays exact text.

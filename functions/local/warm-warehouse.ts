@@ -26,7 +26,8 @@ import {
 import { pgliteVersion } from "./warehouse-template.js";
 
 /** A keeper of another protocol, PGlite or build of its own code (a reinstall, a rebuild) is stopped, not used. */
-const version = () => `${WARM_PROTOCOL}/${pgliteVersion()}/${Math.round(statSync(keeperCommand().at(-1)!).mtimeMs)}`;
+let builtVersion: string | undefined;
+const version = () => (builtVersion ??= `${WARM_PROTOCOL}/${pgliteVersion()}/${Math.round(statSync(keeperCommand().at(-1)!).mtimeMs)}`);
 /** How long a command waits for a keeper still opening the warehouse before it stops it and opens the warehouse itself. */
 const START_TIMEOUT_MS = 60_000;
 /** How long a keeper asked to stop may take to close the warehouse before it is killed. */

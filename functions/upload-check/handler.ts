@@ -9,6 +9,7 @@ import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
 import { createLogger, logPort, startInvocation } from "../aws/logger.js";
+import { zoneOffsetMs } from "../core/zone-time.js";
 
 export const METRIC_NAMESPACE = "CoffeETL";
 export const METRIC_NAME = "BranchesWithoutUpload";
@@ -27,23 +28,10 @@ export interface UploadCheckResult {
 
 /** The instant of local midnight of `now`'s date in `timeZone`, and that date. */
 export function startOfLocalDay(now: Date, timeZone: string): { start: Date; date: string } {
-  const parts = Object.fromEntries(
-    new Intl.DateTimeFormat("en-GB", {
-      timeZone,
-      year: "numeric",
-      month: "2-digit",
-      day: "2-digit",
-      hour: "2-digit",
-      minute: "2-digit",
-      second: "2-digit",
-      hourCycle: "h23",
-    })
-      .formatToParts(now)
-      .map((p) => [p.type, p.value]),
-  );
-  const wall = Date.UTC(+parts.year!, +parts.month! - 1, +parts.day!, +parts.hour!, +parts.minute!, +parts.second!);
-  const offset = wall - Math.floor(now.getTime() / 1000) * 1000; // local minus UTC
-  return { start: new Date(Date.UTC(+parts.year!, +parts.month! - 1, +parts.day!) - offset), date: `${parts.year}-${parts.month}-${parts.day}` };
+  const offset = zoneOffsetMs(now.getTime(), timeZone); // local minus UTC
+  const wall = new Date(now.getTime() + offset);
+  const date = wall.toISOString().slice(0, 10);
+  return { start: new Date(Date.UTC(wall.getUTCFullYear(), wall.getUTCMonth(), wall.getUTCDate()) - offset), date };
 }
 
 async function uploadedSince(client: S3Client, bucket: string, prefix: string, since: Date): Promise<boolean> {

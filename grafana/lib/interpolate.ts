@@ -7,6 +7,8 @@
 //    from grafana/redshift-datasource pkg/redshift/macros.go. Arguments are split on commas and trimmed,
 //    and the argument list ends at the first `)`, exactly like sqlds' `\$__name(?:\((.*?)\))?`.
 
+import { zoneOffsetMs } from "../../functions/core/zone-time.js";
+
 export interface TimeRange {
   from: Date;
   to: Date;
@@ -212,23 +214,6 @@ export function interpolateVariables(text: string, values: VariableValues, optio
 /** Variables, then macros: the SQL Redshift (or the local PostgreSQL) runs for a Redshift query. */
 export function renderSql(rawSQL: string, values: VariableValues, range: TimeRange): string {
   return expandMacros(interpolateVariables(rawSQL, values, { forSql: true }), range);
-}
-
-/** Milliseconds to add to a UTC instant to get the wall-clock time in `timeZone` (an IANA name or "utc"). */
-export function zoneOffsetMs(ms: number, timeZone: string): number {
-  if (!timeZone || timeZone.toLowerCase() === "utc") return 0;
-  const parts = new Intl.DateTimeFormat("en-GB", {
-    timeZone,
-    hourCycle: "h23",
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-    hour: "2-digit",
-    minute: "2-digit",
-    second: "2-digit",
-  }).formatToParts(new Date(ms));
-  const n = (type: string) => Number(parts.find((p) => p.type === type)?.value);
-  return Date.UTC(n("year"), n("month") - 1, n("day"), n("hour"), n("minute"), n("second")) - Math.floor(ms / 1000) * 1000;
 }
 
 /** The UTC instant of a wall-clock time in `timeZone` (the later one in an autumn fold). */

@@ -3,13 +3,13 @@
 // each result turned into a data frame and checked against the shape its panel type needs.
 // Used by the offline checker (tests) and by `coffeetl dashboards` (the HTML preview).
 import { COLUMNS, LOADS_COLUMNS, TABLES } from "../../functions/core/schema.js";
+import { zoneOffsetMs } from "../../functions/core/zone-time.js";
 import {
   expandMacros,
   interpolateVariables,
   parseTimeInput,
   renderSql,
   wallClockToUtc,
-  zoneOffsetMs,
   timeRangeOf,
   type TimeRange,
   type VariableValue,
